@@ -1,0 +1,77 @@
+//! Command-line flags.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// anyx86: a portable x86 PC emulator.
+#[derive(Debug, Parser)]
+#[command(name = "anyx86", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Boot a machine.
+    Run(RunArgs),
+}
+
+/// Flags of `anyx86 run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Firmware ROM image (a multiple of 64 KiB, at most 16 MiB).
+    #[arg(long, value_name = "FILE")]
+    pub bios: PathBuf,
+    /// Guest RAM in MiB.
+    #[arg(short = 'm', long = "memory", value_name = "MiB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=3584))]
+    pub memory: u64,
+    /// Where port 0xE9 output goes: stdio, null or file:PATH.
+    #[arg(long, value_name = "DEST", default_value = "stdio")]
+    pub debugcon: Stream,
+    /// Where COM1 goes: stdio, null or file:PATH.
+    #[arg(long, value_name = "DEST", default_value = "stdio")]
+    pub serial: Stream,
+    /// Stop instead of resetting on a triple fault or reset request.
+    #[arg(long)]
+    pub no_reboot: bool,
+    /// Stop after this many instructions (exit status 6).
+    #[arg(long, value_name = "N")]
+    pub max_instructions: Option<u64>,
+    /// Write the register state before every instruction to FILE
+    /// (slow: one instruction at a time).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Print instructions retired, wall time and MIPS at the end.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// An output destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdio,
+    /// Discarded.
+    Null,
+    /// A file.
+    File(PathBuf),
+}
+
+impl FromStr for Stream {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "stdio" => Ok(Stream::Stdio),
+            "null" => Ok(Stream::Null),
+            _ => match s.strip_prefix("file:") {
+                Some(p) if !p.is_empty() => Ok(Stream::File(PathBuf::from(p))),
+                _ => Err(format!("'{s}' is not stdio, null or file:PATH")),
+            },
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! `anyx86`: the command line.
+#![forbid(unsafe_code)]
+
+mod args;
+
+use anyx86_machine::{Machine, MachineConfig, RunOutcome, Sink};
+use args::{Cli, Command, RunArgs, Stream};
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Exit status for bad input (flags, files).
+const EXIT_BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(a) => match run(&a) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("anyx86: {e}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        },
+    }
+}
+
+fn open_stream(s: &Stream) -> Result<Option<Sink>, String> {
+    Ok(match s {
+        Stream::Stdio => Some(Box::new(std::io::stdout()) as Sink),
+        Stream::Null => None,
+        Stream::File(p) => {
+            let f = std::fs::File::create(p)
+                .map_err(|e| format!("cannot create {}: {e}", p.display()))?;
+            Some(Box::new(std::io::BufWriter::new(f)) as Sink)
+        }
+    })
+}
+
+fn run(a: &RunArgs) -> Result<u8, String> {
+    let cfg = MachineConfig {
+        ram_mib: a.memory,
+        bios: Some(a.bios.clone()),
+        debugcon: open_stream(&a.debugcon)?,
+        serial: open_stream(&a.serial)?,
+        no_reboot: a.no_reboot,
+    };
+    let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
+    let outcome = match &a.trace {
+        Some(p) => {
+            let f = std::fs::File::create(p)
+                .map_err(|e| format!("cannot create {}: {e}", p.display()))?;
+            let mut w = std::io::BufWriter::new(f);
+            m.run_traced(a.max_instructions, &mut w)
+        }
+        None => m.run(a.max_instructions),
+    };
+    match &outcome {
+        RunOutcome::TripleFault(dump) => eprintln!("anyx86: {dump}"),
+        RunOutcome::Halted(line) => eprintln!("anyx86: {line}"),
+        RunOutcome::Reset => eprintln!("anyx86: guest requested a reset (--no-reboot)"),
+        RunOutcome::InstructionLimit => eprintln!("anyx86: instruction limit reached"),
+        RunOutcome::Exit(_) => {}
+    }
+    if a.stats {
+        print_stats(&m);
+    }
+    Ok(outcome.exit_status() as u8)
+}
+
+fn print_stats(m: &Machine) {
+    let n = m.instructions();
+    let secs = m.wall.as_secs_f64();
+    let mips = if secs > 0.0 {
+        n as f64 / secs / 1e6
+    } else {
+        0.0
+    };
+    eprintln!("stats: instructions {n}");
+    eprintln!("stats: wall time {secs:.3} s");
+    eprintln!("stats: MIPS {mips:.1}");
+    let (hits, misses) = m.cpu.cache_stats();
+    if hits + misses > 0 {
+        eprintln!(
+            "stats: trace cache hit rate {:.2}% ({} traces built)",
+            100.0 * hits as f64 / (hits + misses) as f64,
+            misses
+        );
+    }
+    if let Some(p) = m.board.post_code {
+        eprintln!("stats: last POST code {p:02X}");
+    }
+    for (code, count) in &m.cpu.s.stats.unimplemented {
+        eprintln!(
+            "stats: unimplemented instruction {:?} x{count}",
+            iced_code_name(*code)
+        );
+    }
+    for (port, count) in &m.board.unclaimed {
+        eprintln!("stats: unclaimed port {port:#06x} x{count}");
+    }
+}
+
+fn iced_code_name(code: u16) -> String {
+    format!("code#{code}")
+}

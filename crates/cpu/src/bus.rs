@@ -1,0 +1,40 @@
+//! The CPU's only window on the world.
+
+/// Everything the CPU needs from the machine around it.
+///
+/// Guest RAM is lent as a byte slice so the software TLB can point into it
+/// (an offset, not a raw pointer); everything that is not plain RAM (ROM,
+/// MMIO, unmapped holes) goes through [`CpuBus::mem_read`] and
+/// [`CpuBus::mem_write`]. Physical addresses reaching the bus already have
+/// the A20 mask applied.
+pub trait CpuBus {
+    /// Guest RAM, starting at physical address 0.
+    fn ram(&mut self) -> &mut [u8];
+    /// Guest RAM, read-only and free of side effects.
+    fn ram_ref(&self) -> &[u8];
+    /// True when the 4 KiB page at `paddr` is plain RAM, so the CPU may
+    /// access it directly through [`CpuBus::ram`].
+    fn page_is_ram(&self, paddr: u64) -> bool;
+    /// Reads `size` bytes (1, 2, 4 or 8) of non-RAM physical memory.
+    fn mem_read(&mut self, paddr: u64, size: u8) -> u64;
+    /// Writes `size` bytes of non-RAM physical memory.
+    fn mem_write(&mut self, paddr: u64, size: u8, value: u64);
+    /// Reads one byte of physical memory with no side effect (debugger).
+    fn peek_phys(&self, paddr: u64) -> u8;
+    /// `IN` of `size` bytes from `port`, at the time of instruction number
+    /// `icount` (instructions retired since power-on).
+    fn io_in(&mut self, port: u16, size: u8, icount: u64) -> u32;
+    /// `OUT` of `size` bytes to `port`.
+    fn io_out(&mut self, port: u16, size: u8, value: u32, icount: u64);
+    /// The A20 address mask: `!0` when the gate is on, `!(1 << 20)` when off.
+    fn a20_mask(&self) -> u64;
+    /// True when the interrupt controller asserts INTR.
+    fn interrupt_pending(&self) -> bool;
+    /// INTA: the vector of the highest-priority pending interrupt.
+    fn acknowledge_interrupt(&mut self, icount: u64) -> u8;
+    /// The time stamp counter at instruction number `icount`.
+    fn tsc(&mut self, icount: u64) -> u64;
+    /// True when the machine wants the run loop to stop at the next
+    /// instruction boundary (exit device, reset request, debugger).
+    fn stop_requested(&self) -> bool;
+}

@@ -1,0 +1,452 @@
+//! The CPU's architectural and micro-architectural state.
+
+use crate::flags::{FlagOp, Lazy};
+use crate::mmu::Tlb;
+use crate::state::{attr, cr0, efer, fl, sreg, Mode, Segment, TableReg};
+
+/// Model-specific registers the CPU keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Msrs {
+    /// IA32_SYSENTER_CS.
+    pub sysenter_cs: u64,
+    /// IA32_SYSENTER_ESP.
+    pub sysenter_esp: u64,
+    /// IA32_SYSENTER_EIP.
+    pub sysenter_eip: u64,
+    /// Offset added to the virtual-time TSC (written through MSR 0x10).
+    pub tsc_offset: u64,
+    /// IA32_MISC_ENABLE.
+    pub misc_enable: u64,
+    /// IA32_PAT.
+    pub pat: u64,
+    /// MTRR default type and others read as stored.
+    pub mtrr_def_type: u64,
+    /// STAR (SYSCALL).
+    pub star: u64,
+    /// LSTAR.
+    pub lstar: u64,
+    /// CSTAR.
+    pub cstar: u64,
+    /// SFMASK.
+    pub sfmask: u64,
+    /// FS base.
+    pub kernel_gs_base: u64,
+    /// TSC_AUX.
+    pub tsc_aux: u64,
+}
+
+/// Counters for `--stats`.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Instructions that raised #UD because they are not implemented,
+    /// by iced `Code` number.
+    pub unimplemented: std::collections::BTreeMap<u16, u64>,
+    /// Traces decoded.
+    pub traces_built: u64,
+    /// Trace cache invalidations by code writes.
+    pub smc_invalidations: u64,
+    /// Exceptions delivered.
+    pub exceptions: u64,
+    /// External interrupts delivered.
+    pub interrupts: u64,
+}
+
+/// Everything the interpreter's handlers touch.
+#[derive(Debug, Clone)]
+pub struct CpuState {
+    /// RAX..R15.
+    pub gpr: [u64; 16],
+    /// Instruction pointer of the current instruction.
+    pub rip: u64,
+    /// Instruction pointer after the current instruction; handlers of
+    /// control transfers overwrite it.
+    pub next_rip: u64,
+    /// EFLAGS; its arithmetic bits are stale while `lazy.op` is not `None`.
+    pub flags: u32,
+    /// Pending lazy flags.
+    pub lazy: Lazy,
+    /// ES, CS, SS, DS, FS, GS.
+    pub seg: [Segment; 6],
+    /// LDTR.
+    pub ldtr: Segment,
+    /// Task register.
+    pub tr: Segment,
+    /// GDTR.
+    pub gdtr: TableReg,
+    /// IDTR.
+    pub idtr: TableReg,
+    /// CR0.
+    pub cr0: u64,
+    /// CR2 (page-fault linear address).
+    pub cr2: u64,
+    /// CR3.
+    pub cr3: u64,
+    /// CR4.
+    pub cr4: u64,
+    /// EFER.
+    pub efer: u64,
+    /// DR0-DR7 (DR4/DR5 alias DR6/DR7).
+    pub dr: [u64; 8],
+    /// Other MSRs.
+    pub msr: Msrs,
+    /// Current privilege level.
+    pub cpl: u8,
+    /// Current mode (derived).
+    pub mode: Mode,
+    /// Decode bitness of the current code segment: 16, 32 or 64.
+    pub bitness: u32,
+    /// Stack address size is 32 bits (SS.B).
+    pub stack32: bool,
+    /// Instructions retired since power-on.
+    pub icount: u64,
+    /// The CPU is halted, waiting for an interrupt.
+    pub halted: bool,
+    /// Interrupts are inhibited until the instruction with this count has
+    /// retired (STI and MOV SS shadows).
+    pub inhibit_until: u64,
+    /// Set by handlers that change state the current trace depends on
+    /// (mode, CS, paging, IF, code writes): the run loop leaves the trace.
+    pub break_trace: bool,
+    /// Physical pages written while holding decoded code; the run loop
+    /// drops their traces.
+    pub smc_pages: Vec<u64>,
+    /// One bit per 4 KiB page of RAM: set when decoded code came from it.
+    pub code_pages: Vec<u64>,
+    /// Software TLB.
+    pub tlb: Tlb,
+    /// A20 mask from the bus (cached; refreshed after OUT).
+    pub a20_mask: u64,
+    /// Nesting depth of exception delivery (double/triple fault rules).
+    pub delivering: Option<crate::fault::FaultClass>,
+    /// Pending single-step / data-breakpoint #DB for after this instruction
+    /// (DR6 bits to set).
+    pub pending_db: u64,
+    /// Counters.
+    pub stats: Stats,
+    /// What CPUID reports.
+    pub cpuid_model: crate::cpuid::CpuModel,
+}
+
+impl CpuState {
+    /// The state after RESET (SDM Vol. 3, 10.1.1 "Processor State after
+    /// Reset"): real mode at F000:FFF0 with CS base FFFF0000, EDX holding
+    /// the CPU signature.
+    pub fn new(model: crate::cpuid::CpuModel) -> Self {
+        let signature = model.signature();
+        let data = attr::P | attr::S | attr::RW | attr::ACCESSED;
+        let code = attr::P | attr::S | attr::CODE | attr::RW | attr::ACCESSED;
+        let mut seg = [Segment::real(0, data); 6];
+        seg[sreg::CS] = Segment {
+            selector: 0xF000,
+            base: 0xFFFF_0000,
+            limit: 0xFFFF,
+            attr: code,
+            usable: true,
+        };
+        let mut gpr = [0u64; 16];
+        gpr[crate::state::reg::DX] = u64::from(signature);
+        Self {
+            gpr,
+            rip: 0xFFF0,
+            next_rip: 0xFFF0,
+            flags: fl::RESERVED1,
+            lazy: Lazy::default(),
+            seg,
+            ldtr: Segment {
+                attr: attr::P | 2,
+                limit: 0xFFFF,
+                usable: true,
+                ..Segment::default()
+            },
+            tr: Segment {
+                attr: attr::P | 11,
+                limit: 0xFFFF,
+                usable: true,
+                ..Segment::default()
+            },
+            gdtr: TableReg {
+                base: 0,
+                limit: 0xFFFF,
+            },
+            idtr: TableReg {
+                base: 0,
+                limit: 0xFFFF,
+            },
+            cr0: cr0::ET | cr0::CD | cr0::NW,
+            cr2: 0,
+            cr3: 0,
+            cr4: 0,
+            efer: 0,
+            dr: [0, 0, 0, 0, 0xFFFF_0FF0, 0x400, 0xFFFF_0FF0, 0x400],
+            msr: Msrs::default(),
+            cpl: 0,
+            mode: Mode::Real,
+            bitness: 16,
+            stack32: false,
+            icount: 0,
+            halted: false,
+            inhibit_until: 0,
+            break_trace: false,
+            smc_pages: Vec::new(),
+            code_pages: Vec::new(),
+            tlb: Tlb::new(),
+            a20_mask: u64::MAX,
+            delivering: None,
+            pending_db: 0,
+            stats: Stats::default(),
+            cpuid_model: model,
+        }
+    }
+
+    // ---- flags -------------------------------------------------------
+
+    /// The full EFLAGS value.
+    #[inline]
+    pub fn eflags(&self) -> u32 {
+        if self.lazy.op == FlagOp::None {
+            self.flags
+        } else {
+            (self.flags & !fl::ARITH) | self.lazy.bits()
+        }
+    }
+
+    /// Sets the arithmetic flags to `bits` (others untouched).
+    #[inline]
+    pub fn set_arith(&mut self, bits: u32) {
+        self.flags = (self.flags & !fl::ARITH) | (bits & fl::ARITH);
+        self.lazy.op = FlagOp::None;
+    }
+
+    /// Materialises lazy flags into `flags`.
+    #[inline]
+    pub fn flush_flags(&mut self) {
+        if self.lazy.op != FlagOp::None {
+            self.flags = self.eflags();
+            self.lazy.op = FlagOp::None;
+        }
+    }
+
+    /// Records a lazily evaluated operation.
+    #[inline(always)]
+    pub fn set_lazy(&mut self, op: FlagOp, size: u8, a: u64, b: u64, res: u64) {
+        self.lazy = Lazy {
+            op,
+            size,
+            a,
+            b,
+            res,
+            carry_in: false,
+        };
+    }
+
+    /// CF.
+    #[inline]
+    pub fn cf(&self) -> bool {
+        if self.lazy.op == FlagOp::None {
+            self.flags & fl::CF != 0
+        } else {
+            self.lazy.cf()
+        }
+    }
+
+    /// ZF.
+    #[inline]
+    pub fn zf(&self) -> bool {
+        if self.lazy.op == FlagOp::None {
+            self.flags & fl::ZF != 0
+        } else {
+            self.lazy.zf()
+        }
+    }
+
+    /// SF.
+    #[inline]
+    pub fn sf(&self) -> bool {
+        if self.lazy.op == FlagOp::None {
+            self.flags & fl::SF != 0
+        } else {
+            self.lazy.sf()
+        }
+    }
+
+    /// OF.
+    #[inline]
+    pub fn of(&self) -> bool {
+        if self.lazy.op == FlagOp::None {
+            self.flags & fl::OF != 0
+        } else {
+            self.lazy.of()
+        }
+    }
+
+    /// PF.
+    #[inline]
+    pub fn pf(&self) -> bool {
+        if self.lazy.op == FlagOp::None {
+            self.flags & fl::PF != 0
+        } else {
+            self.lazy.pf()
+        }
+    }
+
+    /// AF.
+    #[inline]
+    pub fn af(&self) -> bool {
+        if self.lazy.op == FlagOp::None {
+            self.flags & fl::AF != 0
+        } else {
+            self.lazy.af()
+        }
+    }
+
+    /// Evaluates condition code `cc` (0-15, the Jcc/SETcc/CMOVcc encoding).
+    #[inline]
+    pub fn cond(&self, cc: u8) -> bool {
+        let r = match cc >> 1 {
+            0 => self.of(),
+            1 => self.cf(),
+            2 => self.zf(),
+            3 => self.cf() || self.zf(),
+            4 => self.sf(),
+            5 => self.pf(),
+            6 => self.sf() != self.of(),
+            _ => self.zf() || (self.sf() != self.of()),
+        };
+        r != (cc & 1 != 0)
+    }
+
+    /// DF.
+    #[inline]
+    pub fn df(&self) -> bool {
+        self.flags & fl::DF != 0
+    }
+
+    /// IOPL.
+    #[inline]
+    pub fn iopl(&self) -> u8 {
+        ((self.flags >> 12) & 3) as u8
+    }
+
+    // ---- registers ---------------------------------------------------
+
+    /// Reads register `r` of `size` bytes. For byte registers, `r` 16-19
+    /// name AH, CH, DH, BH.
+    #[inline(always)]
+    pub fn reg(&self, r: u8, size: u8) -> u64 {
+        match size {
+            1 => {
+                if r >= 16 {
+                    (self.gpr[(r - 16) as usize & 3] >> 8) & 0xFF
+                } else {
+                    self.gpr[r as usize & 15] & 0xFF
+                }
+            }
+            2 => self.gpr[r as usize & 15] & 0xFFFF,
+            4 => self.gpr[r as usize & 15] & 0xFFFF_FFFF,
+            _ => self.gpr[r as usize & 15],
+        }
+    }
+
+    /// Writes register `r` of `size` bytes: 8- and 16-bit writes merge, a
+    /// 32-bit write zero-extends (as in long mode; harmless elsewhere).
+    #[inline(always)]
+    pub fn set_reg(&mut self, r: u8, size: u8, v: u64) {
+        match size {
+            1 => {
+                if r >= 16 {
+                    let g = &mut self.gpr[(r - 16) as usize & 3];
+                    *g = (*g & !0xFF00) | ((v & 0xFF) << 8);
+                } else {
+                    let g = &mut self.gpr[r as usize & 15];
+                    *g = (*g & !0xFF) | (v & 0xFF);
+                }
+            }
+            2 => {
+                let g = &mut self.gpr[r as usize & 15];
+                *g = (*g & !0xFFFF) | (v & 0xFFFF);
+            }
+            4 => self.gpr[r as usize & 15] = v & 0xFFFF_FFFF,
+            _ => self.gpr[r as usize & 15] = v,
+        }
+    }
+
+    /// True in protected mode (including V86 and long mode).
+    #[inline]
+    pub fn protected(&self) -> bool {
+        self.cr0 & cr0::PE != 0
+    }
+
+    /// True when paging is on.
+    #[inline]
+    pub fn paging(&self) -> bool {
+        self.cr0 & cr0::PG != 0
+    }
+
+    /// Long mode active.
+    #[inline]
+    pub fn long_mode(&self) -> bool {
+        self.efer & efer::LMA != 0
+    }
+
+    /// Recomputes the derived mode fields after CR0, EFLAGS.VM, EFER or CS
+    /// change.
+    pub fn update_mode(&mut self) {
+        let cs = self.seg[sreg::CS];
+        self.mode = if !self.protected() {
+            Mode::Real
+        } else if self.flags & fl::VM != 0 {
+            Mode::V86
+        } else if self.long_mode() {
+            Mode::Long
+        } else {
+            Mode::Protected
+        };
+        self.bitness = match self.mode {
+            Mode::Real | Mode::V86 => {
+                if self.mode == Mode::Real && cs.big() {
+                    32
+                } else {
+                    16
+                }
+            }
+            Mode::Long if cs.attr & attr::L != 0 => 64,
+            _ => {
+                if cs.big() {
+                    32
+                } else {
+                    16
+                }
+            }
+        };
+        if self.mode == Mode::V86 {
+            self.cpl = 3;
+        } else if self.mode == Mode::Real {
+            self.cpl = 0;
+        }
+        self.stack32 = self.seg[sreg::SS].big() && self.mode != Mode::V86;
+        self.tlb.user = self.cpl == 3;
+        self.break_trace = true;
+    }
+
+    /// Mask of the current address size for the stack.
+    #[inline]
+    pub fn stack_mask(&self) -> u64 {
+        if self.bitness == 64 {
+            u64::MAX
+        } else if self.stack32 {
+            0xFFFF_FFFF
+        } else {
+            0xFFFF
+        }
+    }
+
+    /// Mask for instruction pointers of the current code size.
+    #[inline]
+    pub fn ip_mask(&self) -> u64 {
+        match self.bitness {
+            64 => u64::MAX,
+            32 => 0xFFFF_FFFF,
+            _ => 0xFFFF,
+        }
+    }
+}

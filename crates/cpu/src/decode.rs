@@ -1,0 +1,403 @@
+//! Decoding: iced-x86 instructions turned into pre-resolved records, grouped
+//! into traces and cached by physical address.
+//!
+//! A trace is a run of instructions from one code page, ending at a control
+//! transfer, a page end or [`MAX_TRACE`] instructions. Each instruction is
+//! an [`Op`]: the handler chosen once at decode time plus its operands
+//! already resolved to register numbers, an effective-address recipe and
+//! immediates, so the execute loop never looks at iced's operand kinds.
+//! Traces are keyed by the physical address of their first byte and the
+//! decode bitness; writes to a page that holds code drop the page's traces.
+
+use crate::bus::CpuBus;
+use crate::core::CpuState;
+use crate::fault::{Fault, Res};
+use crate::mmu::Access;
+use iced_x86::{
+    Code, Decoder, DecoderError, DecoderOptions, FlowControl, Instruction, OpKind, Register,
+};
+use std::collections::HashMap;
+
+/// Longest trace, in instructions.
+pub const MAX_TRACE: usize = 32;
+/// "No register" in an [`Op`] field.
+pub const NOREG: u8 = 0xFF;
+/// Base register value meaning "the instruction pointer" (RIP-relative).
+pub const RIPREL: u8 = 0xFE;
+
+/// An instruction handler.
+pub type Handler<B> = fn(&mut CpuState, &mut B, &Op<B>) -> Res<()>;
+
+/// A decoded instruction, ready to execute.
+pub struct Op<B> {
+    /// The handler.
+    pub f: Handler<B>,
+    /// Length in bytes.
+    pub len: u8,
+    /// Size of operand 0 in bytes (or the operation size).
+    pub size: u8,
+    /// Size of operand 1 in bytes (MOVZX/MOVSX sources, shifts by CL, ...).
+    pub size2: u8,
+    /// Address size in bytes (2, 4 or 8).
+    pub asize: u8,
+    /// Segment register of the memory operand.
+    pub seg: u8,
+    /// Base register of the memory operand, [`NOREG`] or [`RIPREL`].
+    pub base: u8,
+    /// Index register, or [`NOREG`].
+    pub index: u8,
+    /// Index scale as a shift count.
+    pub scale: u8,
+    /// First register operand.
+    pub r0: u8,
+    /// Second register operand.
+    pub r1: u8,
+    /// Condition code, REP kind or another small per-handler value.
+    pub aux: u8,
+    /// The iced `Code`, for statistics, #UD reports and the debugger.
+    pub code: Code,
+    /// Displacement (sign-extended).
+    pub disp: u64,
+    /// First immediate, or the relative branch displacement.
+    pub imm: u64,
+    /// Second immediate (ENTER level, far pointer selector).
+    pub imm2: u64,
+}
+
+impl<B> Clone for Op<B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<B> Copy for Op<B> {}
+
+impl<B> core::fmt::Debug for Op<B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Op({:?}, len {})", self.code, self.len)
+    }
+}
+
+/// A cached trace.
+pub struct Trace<B> {
+    /// Physical address of the first byte.
+    pub phys: u64,
+    /// Decode bitness.
+    pub bitness: u32,
+    /// The instructions.
+    pub ops: Box<[Op<B>]>,
+}
+
+/// Trace cache: physical address + bitness → trace.
+pub struct TraceCache<B> {
+    map: HashMap<(u64, u32), usize>,
+    traces: Vec<Option<Trace<B>>>,
+    free: Vec<usize>,
+    by_page: HashMap<u64, Vec<usize>>,
+    /// Lookups that found a trace.
+    pub hits: u64,
+    /// Lookups that had to decode.
+    pub misses: u64,
+}
+
+impl<B> Default for TraceCache<B> {
+    fn default() -> Self {
+        Self {
+            map: HashMap::new(),
+            traces: Vec::new(),
+            free: Vec::new(),
+            by_page: HashMap::new(),
+            hits: 0,
+            misses: 0,
+        }
+    }
+}
+
+/// Most traces kept before the cache is emptied and refilled.
+const MAX_TRACES: usize = 1 << 16;
+
+impl<B> TraceCache<B> {
+    /// Finds the trace starting at `phys`.
+    #[inline]
+    pub fn get(&self, phys: u64, bitness: u32) -> Option<usize> {
+        self.map.get(&(phys, bitness)).copied()
+    }
+
+    /// The trace with id `id`.
+    #[inline]
+    pub fn trace(&self, id: usize) -> Option<&Trace<B>> {
+        self.traces.get(id).and_then(|t| t.as_ref())
+    }
+
+    /// Adds a trace covering the pages in `pages`.
+    pub fn insert(&mut self, t: Trace<B>, pages: &[u64]) -> usize {
+        if self.map.len() >= MAX_TRACES {
+            self.clear();
+        }
+        let key = (t.phys, t.bitness);
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.traces[id] = Some(t);
+                id
+            }
+            None => {
+                self.traces.push(Some(t));
+                self.traces.len() - 1
+            }
+        };
+        self.map.insert(key, id);
+        for p in pages {
+            self.by_page.entry(*p).or_default().push(id);
+        }
+        id
+    }
+
+    /// Drops every trace touching physical page `page`.
+    pub fn invalidate_page(&mut self, page: u64) {
+        if let Some(ids) = self.by_page.remove(&page) {
+            for id in ids {
+                if let Some(t) = self.traces.get_mut(id).and_then(|t| t.take()) {
+                    self.map.remove(&(t.phys, t.bitness));
+                    self.free.push(id);
+                }
+            }
+        }
+    }
+
+    /// Drops everything.
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.traces.clear();
+        self.free.clear();
+        self.by_page.clear();
+    }
+
+    /// Number of cached traces.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// Maps an iced register to our numbering: GPRs 0-15, AH-BH 16-19,
+/// segment registers 0-5, control/debug registers by number.
+pub fn reg_num(r: Register) -> u8 {
+    if r == Register::None {
+        return NOREG;
+    }
+    if r.is_gpr8() {
+        let n = r.number() as u8;
+        return match n {
+            0..=3 => n,
+            4..=7 => 16 + (n - 4),
+            _ => n - 4,
+        };
+    }
+    (r.number() & 0x1F) as u8
+}
+
+fn seg_num(r: Register) -> u8 {
+    match r {
+        Register::ES => 0,
+        Register::CS => 1,
+        Register::SS => 2,
+        Register::FS => 4,
+        Register::GS => 5,
+        _ => 3,
+    }
+}
+
+/// Builds an [`Op`] from a decoded instruction (handler still to be chosen).
+pub fn build_op<B: CpuBus>(ins: &Instruction, f: Handler<B>) -> Op<B> {
+    let mut op = Op {
+        f,
+        len: ins.len() as u8,
+        size: 0,
+        size2: 0,
+        asize: 0,
+        seg: 3,
+        base: NOREG,
+        index: NOREG,
+        scale: 0,
+        r0: NOREG,
+        r1: NOREG,
+        aux: 0,
+        code: ins.code(),
+        disp: 0,
+        imm: 0,
+        imm2: 0,
+    };
+    let mut imms = 0;
+    let next_ip = ins.next_ip();
+    for i in 0..ins.op_count() {
+        let kind = ins.op_kind(i);
+        let osize: u8 = match kind {
+            OpKind::Register => {
+                let r = ins.op_register(i);
+                let n = reg_num(r);
+                // Registers sit in the slot of their operand position.
+                match i {
+                    0 => op.r0 = n,
+                    1 => op.r1 = n,
+                    // A third register (SHLD/SHRD's CL): flagged in `aux`.
+                    _ => op.aux = 0x80 | n,
+                }
+                r.size() as u8
+            }
+            OpKind::Memory => {
+                op.seg = seg_num(ins.memory_segment());
+                let b = ins.memory_base();
+                op.base = if b == Register::RIP || b == Register::EIP {
+                    RIPREL
+                } else {
+                    reg_num(b)
+                };
+                op.index = reg_num(ins.memory_index());
+                op.scale = ins.memory_index_scale().trailing_zeros() as u8;
+                op.disp = ins.memory_displacement64();
+                op.asize = if b != Register::None && op.base != RIPREL {
+                    b.size() as u8
+                } else if ins.memory_index() != Register::None {
+                    ins.memory_index().size() as u8
+                } else {
+                    match ins.memory_displ_size() {
+                        2 => 2,
+                        8 => 8,
+                        _ => 4,
+                    }
+                };
+                if op.base == RIPREL {
+                    op.asize = if b == Register::EIP { 4 } else { 8 };
+                    op.disp = ins.memory_displacement64().wrapping_sub(next_ip);
+                }
+                ins.memory_size().size() as u8
+            }
+            // String operands: `seg` is the overridable source segment;
+            // the ES:DI destination never changes.
+            OpKind::MemorySegSI
+            | OpKind::MemorySegDI
+            | OpKind::MemorySegESI
+            | OpKind::MemorySegEDI
+            | OpKind::MemorySegRSI
+            | OpKind::MemorySegRDI => {
+                op.asize = str_asize(kind);
+                op.seg = seg_num(ins.memory_segment());
+                ins.memory_size().size() as u8
+            }
+            OpKind::MemoryESDI | OpKind::MemoryESEDI | OpKind::MemoryESRDI => {
+                op.asize = str_asize(kind);
+                ins.memory_size().size() as u8
+            }
+            OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => {
+                op.imm = ins.near_branch_target().wrapping_sub(next_ip);
+                match kind {
+                    OpKind::NearBranch16 => 2,
+                    OpKind::NearBranch32 => 4,
+                    _ => 8,
+                }
+            }
+            OpKind::FarBranch16 | OpKind::FarBranch32 => {
+                op.imm = u64::from(ins.far_branch32());
+                op.imm2 = u64::from(ins.far_branch_selector());
+                if kind == OpKind::FarBranch16 {
+                    2
+                } else {
+                    4
+                }
+            }
+            _ => {
+                let v = ins.immediate(i);
+                let sz = match kind {
+                    OpKind::Immediate8 | OpKind::Immediate8_2nd => 1,
+                    OpKind::Immediate16 => 2,
+                    OpKind::Immediate32 => 4,
+                    _ => 8,
+                };
+                if imms == 0 {
+                    op.imm = v;
+                } else {
+                    op.imm2 = v;
+                }
+                imms += 1;
+                sz
+            }
+        };
+        if i == 0 {
+            op.size = osize;
+        } else if i == 1 {
+            op.size2 = osize;
+        }
+    }
+    let cc = ins.condition_code() as u8;
+    if cc != 0 {
+        // iced numbers conditions from 1 (o) in encoding order.
+        op.aux = cc - 1;
+    }
+    if op.asize == 0 {
+        op.asize = match ins.code_size() {
+            iced_x86::CodeSize::Code16 => 2,
+            iced_x86::CodeSize::Code64 => 8,
+            _ => 4,
+        };
+    }
+    op
+}
+
+fn str_asize(kind: OpKind) -> u8 {
+    match kind {
+        OpKind::MemorySegSI | OpKind::MemorySegDI | OpKind::MemoryESDI => 2,
+        OpKind::MemorySegESI | OpKind::MemorySegEDI | OpKind::MemoryESEDI => 4,
+        _ => 8,
+    }
+}
+
+/// True when an instruction must end its trace.
+pub fn ends_trace(ins: &Instruction) -> bool {
+    !matches!(ins.flow_control(), FlowControl::Next)
+}
+
+impl CpuState {
+    /// Decodes one instruction at linear address `lin` (instruction pointer
+    /// `ip`), fetching up to 15 bytes. Bytes from the next page are
+    /// fetched (and may fault) only if the instruction really extends into
+    /// it. Returns the instruction and the physical page of each byte range.
+    pub fn decode_at<B: CpuBus>(
+        &mut self,
+        bus: &mut B,
+        lin: u64,
+        ip: u64,
+    ) -> Res<(Instruction, u64, Option<u64>)> {
+        let mut buf = [0u8; 16];
+        let p0 = self.translate(bus, lin, Access::Exec)?;
+        let in_page = (0x1000 - (lin & 0xFFF)).min(15) as usize;
+        for (i, b) in buf.iter_mut().enumerate().take(in_page) {
+            *b = self.phys_read(bus, p0 + i as u64, 1) as u8;
+        }
+        let opts = DecoderOptions::NONE;
+        let mut dec = Decoder::with_ip(self.bitness, &buf[..in_page], ip, opts);
+        let ins = dec.decode();
+        if dec.last_error() != DecoderError::NoMoreBytes {
+            return Ok((ins, p0, None));
+        }
+        if in_page == 15 {
+            // More than 15 bytes: #GP(0) (SDM Vol. 2, 2.3.11).
+            return Err(Fault::GP0);
+        }
+        // The instruction continues on the next page.
+        let lin2 = self.wrap_lin((lin & !0xFFF) + 0x1000);
+        let p1 = self.translate(bus, lin2, Access::Exec)?;
+        for (i, b) in buf.iter_mut().enumerate().take(15).skip(in_page) {
+            *b = self.phys_read(bus, p1 + (i - in_page) as u64, 1) as u8;
+        }
+        let mut dec = Decoder::with_ip(self.bitness, &buf[..15], ip, opts);
+        let ins = dec.decode();
+        if dec.last_error() == DecoderError::NoMoreBytes {
+            // More than 15 bytes: #GP(0) (SDM Vol. 2, 2.3.11).
+            return Err(Fault::GP0);
+        }
+        Ok((ins, p0, Some(p1 & !0xFFF)))
+    }
+}

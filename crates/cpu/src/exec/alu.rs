@@ -1,0 +1,847 @@
+//! Integer arithmetic and logic: ALU ops, INC/DEC/NEG/NOT, shifts and
+//! rotates, multiply and divide, BCD, bit tests and scans, SHLD/SHRD,
+//! XADD, CMPXCHG, CMPXCHG8B, BSWAP.
+
+use super::{by_form, form, is_mem, mn, H};
+use crate::bus::CpuBus;
+use crate::core::CpuState;
+use crate::decode::{Handler, Op};
+use crate::fault::{Fault, Res};
+use crate::flags::{bit, mask, szp, FlagOp, Lazy};
+use crate::state::{fl, reg};
+use iced_x86::{Instruction, Mnemonic as M};
+
+const ADD: u8 = 0;
+const OR: u8 = 1;
+const ADC: u8 = 2;
+const SBB: u8 = 3;
+const AND: u8 = 4;
+const SUB: u8 = 5;
+const XOR: u8 = 6;
+const CMP: u8 = 7;
+const TEST: u8 = 8;
+
+pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
+    let m0 = ins.op_count() > 0 && is_mem(ins.op0_kind());
+    match mn(ins) {
+        M::Add => by_form!(ins, alu, ADD),
+        M::Or => by_form!(ins, alu, OR),
+        M::Adc => by_form!(ins, alu, ADC),
+        M::Sbb => by_form!(ins, alu, SBB),
+        M::And => by_form!(ins, alu, AND),
+        M::Sub => by_form!(ins, alu, SUB),
+        M::Xor => by_form!(ins, alu, XOR),
+        M::Cmp => by_form!(ins, alu, CMP),
+        M::Test => by_form!(ins, alu, TEST),
+        M::Inc => Some(if m0 {
+            incdec::<B, true, true>
+        } else {
+            incdec::<B, true, false>
+        }),
+        M::Dec => Some(if m0 {
+            incdec::<B, false, true>
+        } else {
+            incdec::<B, false, false>
+        }),
+        M::Neg => Some(if m0 { neg::<B, true> } else { neg::<B, false> }),
+        M::Not => Some(if m0 { not::<B, true> } else { not::<B, false> }),
+        M::Rol => Some(shift_sel::<B, 0>(m0)),
+        M::Ror => Some(shift_sel::<B, 1>(m0)),
+        M::Rcl => Some(shift_sel::<B, 2>(m0)),
+        M::Rcr => Some(shift_sel::<B, 3>(m0)),
+        M::Shl | M::Sal => Some(shift_sel::<B, 4>(m0)),
+        M::Shr => Some(shift_sel::<B, 5>(m0)),
+        M::Sar => Some(shift_sel::<B, 7>(m0)),
+        M::Shld => Some(if m0 {
+            shxd::<B, true, true>
+        } else {
+            shxd::<B, true, false>
+        }),
+        M::Shrd => Some(if m0 {
+            shxd::<B, false, true>
+        } else {
+            shxd::<B, false, false>
+        }),
+        M::Mul => Some(if m0 {
+            mul1::<B, false, true>
+        } else {
+            mul1::<B, false, false>
+        }),
+        M::Imul if ins.op_count() == 1 => Some(if m0 {
+            mul1::<B, true, true>
+        } else {
+            mul1::<B, true, false>
+        }),
+        M::Imul => {
+            let m1 = is_mem(ins.op1_kind());
+            Some(if ins.op_count() == 3 {
+                if m1 {
+                    imul3::<B, true, true>
+                } else {
+                    imul3::<B, true, false>
+                }
+            } else if m1 {
+                imul3::<B, false, true>
+            } else {
+                imul3::<B, false, false>
+            })
+        }
+        M::Div => Some(if m0 {
+            div::<B, false, true>
+        } else {
+            div::<B, false, false>
+        }),
+        M::Idiv => Some(if m0 {
+            div::<B, true, true>
+        } else {
+            div::<B, true, false>
+        }),
+        M::Daa => Some(daa::<B>),
+        M::Das => Some(das::<B>),
+        M::Aaa => Some(aaa::<B, true>),
+        M::Aas => Some(aaa::<B, false>),
+        M::Aam => Some(aam::<B>),
+        M::Aad => Some(aad::<B>),
+        M::Bt => Some(bt_sel::<B, 0>(ins)),
+        M::Bts => Some(bt_sel::<B, 1>(ins)),
+        M::Btr => Some(bt_sel::<B, 2>(ins)),
+        M::Btc => Some(bt_sel::<B, 3>(ins)),
+        M::Bsf => Some(if is_mem(ins.op1_kind()) {
+            bsx::<B, false, true>
+        } else {
+            bsx::<B, false, false>
+        }),
+        M::Bsr => Some(if is_mem(ins.op1_kind()) {
+            bsx::<B, true, true>
+        } else {
+            bsx::<B, true, false>
+        }),
+        M::Xadd => Some(if m0 {
+            xadd::<B, true>
+        } else {
+            xadd::<B, false>
+        }),
+        M::Cmpxchg => Some(if m0 {
+            cmpxchg::<B, true>
+        } else {
+            cmpxchg::<B, false>
+        }),
+        M::Cmpxchg8b => Some(cmpxchg8b::<B>),
+        M::Bswap => Some(bswap::<B>),
+        _ => None,
+    }
+}
+
+/// Computes an ALU operation; returns the result and its lazy flags.
+#[inline(always)]
+fn calc<const K: u8>(s: &CpuState, a: u64, b: u64, size: u8) -> (u64, Lazy) {
+    let (op, r, cin) = match K {
+        ADD => (FlagOp::Add, a.wrapping_add(b), false),
+        ADC => {
+            let c = s.cf();
+            (FlagOp::Adc, a.wrapping_add(b).wrapping_add(u64::from(c)), c)
+        }
+        SUB | CMP => (FlagOp::Sub, a.wrapping_sub(b), false),
+        SBB => {
+            let c = s.cf();
+            (FlagOp::Sbb, a.wrapping_sub(b).wrapping_sub(u64::from(c)), c)
+        }
+        OR => (FlagOp::Logic, a | b, false),
+        AND | TEST => (FlagOp::Logic, a & b, false),
+        _ => (FlagOp::Logic, a ^ b, false),
+    };
+    (
+        r,
+        Lazy {
+            op,
+            size,
+            a,
+            b,
+            res: r,
+            carry_in: cin,
+        },
+    )
+}
+
+fn alu<B: CpuBus, const K: u8, const F: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let sz = op.size;
+    let writes = K != CMP && K != TEST;
+    let b = match F {
+        form::RR | form::MR => s.reg(op.r1, sz),
+        form::RM => {
+            let off = s.ea(op);
+            s.read_sz(bus, op.seg as usize, off, sz)?
+        }
+        _ => op.imm,
+    };
+    if F == form::MR || F == form::MI {
+        let off = s.ea(op);
+        let lin = s.seg_lin(op.seg as usize, off, u64::from(sz), writes)?;
+        let a = s.read_lin_sz(bus, lin, sz)?;
+        let (r, lz) = calc::<K>(s, a, b, sz);
+        if writes {
+            s.write_lin_sz(bus, lin, sz, r)?;
+        }
+        s.lazy = lz;
+    } else {
+        let a = s.reg(op.r0, sz);
+        let (r, lz) = calc::<K>(s, a, b, sz);
+        if writes {
+            s.set_reg(op.r0, sz, r);
+        }
+        s.lazy = lz;
+    }
+    Ok(())
+}
+
+/// Read-modify-write of operand 0 (register `r0` or memory).
+#[inline(always)]
+fn rmw<B: CpuBus, const MEM: bool>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+    f: impl FnOnce(&mut CpuState, u64) -> u64,
+) -> Res<()> {
+    let sz = op.size;
+    if MEM {
+        let off = s.ea(op);
+        let lin = s.seg_lin(op.seg as usize, off, u64::from(sz), true)?;
+        let a = s.read_lin_sz(bus, lin, sz)?;
+        // Flags are computed into a scratch copy and committed only after
+        // the write succeeded.
+        let mut tmp = s.flags_snapshot();
+        let r = f(&mut tmp, a);
+        s.write_lin_sz(bus, lin, sz, r)?;
+        s.restore_flags_snapshot(&tmp);
+    } else {
+        let a = s.reg(op.r0, sz);
+        let r = f(s, a);
+        s.set_reg(op.r0, sz, r);
+    }
+    Ok(())
+}
+
+impl CpuState {
+    /// A copy of the flag state for handlers that compute flags before a
+    /// write that may fault.
+    fn flags_snapshot(&self) -> CpuState {
+        let mut c = CpuState::new(crate::cpuid::CpuModel::qemu32());
+        c.flags = self.flags;
+        c.lazy = self.lazy;
+        c
+    }
+
+    fn restore_flags_snapshot(&mut self, t: &CpuState) {
+        self.flags = t.flags;
+        self.lazy = t.lazy;
+    }
+}
+
+fn incdec<B: CpuBus, const INC: bool, const MEM: bool>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let sz = op.size;
+    rmw::<B, MEM>(s, bus, op, |s, a| {
+        let c = s.cf();
+        let r = if INC {
+            a.wrapping_add(1)
+        } else {
+            a.wrapping_sub(1)
+        };
+        s.lazy = Lazy {
+            op: if INC { FlagOp::Inc } else { FlagOp::Dec },
+            size: sz,
+            a,
+            b: 1,
+            res: r,
+            carry_in: c,
+        };
+        r
+    })
+}
+
+fn neg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let sz = op.size;
+    rmw::<B, MEM>(s, bus, op, |s, a| {
+        let r = 0u64.wrapping_sub(a);
+        s.set_lazy(FlagOp::Sub, sz, 0, a, r);
+        r
+    })
+}
+
+fn not<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    rmw::<B, MEM>(s, bus, op, |_, a| !a)
+}
+
+// ---- shifts and rotates ------------------------------------------------
+
+fn shift_sel<B: CpuBus, const K: u8>(mem: bool) -> Handler<B> {
+    if mem {
+        shift::<B, K, true>
+    } else {
+        shift::<B, K, false>
+    }
+}
+
+/// Computes a shift or rotate of `a` by `cnt` (already masked to 5 or 6
+/// bits). Returns the result and the new arithmetic flags, or `None` when
+/// the count leaves everything unchanged.
+pub(crate) fn shift_calc(k: u8, a: u64, cnt: u32, size: u8, flags: u32) -> Option<(u64, u32)> {
+    let bits = 8 * u32::from(size);
+    let m = mask(size);
+    let a = a & m;
+    let cf_in = flags & fl::CF != 0;
+    let msb = |v: u64| (v >> (bits - 1)) & 1 != 0;
+    let keep = flags & fl::ARITH;
+    if cnt == 0 {
+        return None;
+    }
+    let (r, cf, of) = match k {
+        0 => {
+            // ROL
+            let c = cnt % bits;
+            let r = if c == 0 {
+                a
+            } else {
+                ((a << c) | (a >> (bits - c))) & m
+            };
+            let cf = r & 1 != 0;
+            (r, cf, msb(r) != cf)
+        }
+        1 => {
+            // ROR
+            let c = cnt % bits;
+            let r = if c == 0 {
+                a
+            } else {
+                ((a >> c) | (a << (bits - c))) & m
+            };
+            (r, msb(r), msb(r) != ((r >> (bits - 2)) & 1 != 0))
+        }
+        2 | 3 => {
+            // RCL / RCR through CF: a (bits+1)-bit rotate.
+            let c = if size < 4 { cnt % (bits + 1) } else { cnt };
+            if c == 0 {
+                return Some((a, keep));
+            }
+            let wide = (u128::from(cf_in) << bits) | u128::from(a);
+            let n = bits + 1;
+            let rot = if k == 2 {
+                ((wide << c) | (wide >> (n - c))) & ((1u128 << n) - 1)
+            } else {
+                ((wide >> c) | (wide << (n - c))) & ((1u128 << n) - 1)
+            };
+            let r = (rot as u64) & m;
+            let cf = (rot >> bits) & 1 != 0;
+            let of = if k == 2 {
+                msb(r) != cf
+            } else {
+                msb(r) != ((r >> (bits - 2)) & 1 != 0)
+            };
+            (r, cf, of)
+        }
+        4 | 6 => {
+            // SHL
+            let r = if cnt >= 64 { 0 } else { (a << cnt) & m };
+            let cf = cnt <= bits && (a >> (bits - cnt)) & 1 != 0;
+            let f = szp(r, size) | bit(cf, fl::CF) | if msb(r) != cf { fl::OF } else { 0 };
+            return Some((r, f));
+        }
+        5 => {
+            // SHR
+            let r = if cnt >= 64 { 0 } else { a >> cnt };
+            let cf = cnt <= bits && (a >> (cnt - 1)) & 1 != 0;
+            // OF: the sign change of the last 1-bit step (MSB of the
+            // original for a count of 1, 0 for larger counts), as P6 and
+            // Bochs compute it.
+            let of = msb(r) != ((r >> (bits - 2)) & 1 != 0);
+            let f = szp(r, size) | bit(cf, fl::CF) | if of { fl::OF } else { 0 };
+            return Some((r, f));
+        }
+        _ => {
+            // SAR
+            let sa = ((a << (64 - bits)) as i64) >> (64 - bits);
+            let c = cnt.min(63);
+            let r = (sa >> c) as u64 & m;
+            let cf = (sa >> (c - 1).min(63)) & 1 != 0;
+            let f = szp(r, size) | bit(cf, fl::CF);
+            return Some((r, f));
+        }
+    };
+    let f = (keep & !(fl::CF | fl::OF)) | bit(cf, fl::CF) | bit(of, fl::OF);
+    Some((r, f))
+}
+
+fn shift<B: CpuBus, const K: u8, const MEM: bool>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let sz = op.size;
+    let raw = if op.r1 != crate::decode::NOREG {
+        s.gpr[reg::CX] & 0xFF
+    } else {
+        op.imm & 0xFF
+    };
+    let cnt = (raw & if sz == 8 { 0x3F } else { 0x1F }) as u32;
+    if cnt == 0 {
+        // No flags change, no write; a memory operand is still checked.
+        if MEM {
+            let off = s.ea(op);
+            let lin = s.seg_lin(op.seg as usize, off, u64::from(sz), true)?;
+            s.read_lin_sz(bus, lin, sz)?;
+        }
+        return Ok(());
+    }
+    rmw::<B, MEM>(s, bus, op, |s, a| {
+        let flags = s.eflags();
+        match shift_calc(K, a, cnt, sz, flags) {
+            Some((r, f)) => {
+                s.set_arith(f);
+                r
+            }
+            None => a,
+        }
+    })
+}
+
+fn shxd<B: CpuBus, const LEFT: bool, const MEM: bool>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let sz = op.size;
+    // A third register operand (CL) is flagged in `aux` by the decoder.
+    let raw = if op.aux & 0x80 != 0 {
+        s.gpr[reg::CX] & 0xFF
+    } else {
+        op.imm
+    };
+    let cnt = (raw & if sz == 8 { 0x3F } else { 0x1F }) as u32;
+    if cnt == 0 {
+        return Ok(());
+    }
+    let src = s.reg(op.r1, sz);
+    rmw::<B, MEM>(s, bus, op, |s, a| {
+        let (r, cf, of) = shxd_calc(LEFT, a, src, cnt, sz);
+        s.set_arith(szp(r, sz) | bit(cf, fl::CF) | bit(of, fl::OF));
+        r
+    })
+}
+
+/// SHLD/SHRD of `a` with bits from `src`, count 1..=31 (63). For 16-bit
+/// operands and counts above 16 the result is architecturally undefined;
+/// this follows what Intel P6-class parts (and Bochs) produce.
+fn shxd_calc(left: bool, a: u64, src: u64, cnt: u32, sz: u8) -> (u64, bool, bool) {
+    let m = mask(sz);
+    let (a, src) = (a & m, src & m);
+    if sz == 2 {
+        if left {
+            let t = (a << 16) | src;
+            let mut r = t << cnt;
+            if cnt > 16 {
+                r |= a << (cnt - 16);
+            }
+            let r16 = (r >> 16) & 0xFFFF;
+            let cf = (t >> (32 - cnt)) & 1 != 0;
+            (r16, cf, cf != (r16 >> 15 != 0))
+        } else {
+            let t = (src << 16) | a;
+            let mut r = t >> cnt;
+            if cnt > 16 {
+                r |= a << (32 - cnt);
+            }
+            let r16 = r & 0xFFFF;
+            let cf = (t >> (cnt - 1)) & 1 != 0;
+            (r16, cf, ((r16 << 1) ^ r16) >> 15 & 1 != 0)
+        }
+    } else {
+        let bits = 8 * u32::from(sz);
+        let msb = |v: u64| (v >> (bits - 1)) & 1 != 0;
+        if left {
+            let r = ((a << cnt) | (src >> (bits - cnt))) & m;
+            let cf = (a >> (bits - cnt)) & 1 != 0;
+            (r, cf, cf != msb(r))
+        } else {
+            let r = ((a >> cnt) | (src << (bits - cnt))) & m;
+            let cf = (a >> (cnt - 1)) & 1 != 0;
+            (r, cf, msb(r) != msb(r << 1))
+        }
+    }
+}
+
+// ---- multiply and divide -------------------------------------------------
+
+fn mul1<B: CpuBus, const SIGNED: bool, const MEM: bool>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let sz = op.size;
+    let b = s.rd_rm(bus, op, MEM, op.r0, sz)?;
+    let a = s.reg(reg::AX as u8, sz);
+    let bits = 8 * u32::from(sz);
+    let (lo, hi, overflow) = if SIGNED {
+        let sx = |v: u64| ((v << (64 - bits)) as i64 >> (64 - bits)) as i128;
+        let p = sx(a) * sx(b);
+        let lo = (p as u128 as u64) & mask(sz);
+        let hi = ((p >> bits) as u128 as u64) & mask(sz);
+        (lo, hi, p != sx(lo))
+    } else {
+        let p = u128::from(a) * u128::from(b);
+        let lo = (p as u64) & mask(sz);
+        let hi = ((p >> bits) as u64) & mask(sz);
+        (lo, hi, hi != 0)
+    };
+    if sz == 1 {
+        s.set_reg(reg::AX as u8, 2, lo | (hi << 8));
+    } else {
+        s.set_reg(reg::AX as u8, sz, lo);
+        s.set_reg(reg::DX as u8, sz, hi);
+    }
+    // SF, ZF, AF, PF are undefined; set them from the low half as Intel's
+    // recent cores do.
+    let f = (szp(lo, sz) & !fl::ZF) | if overflow { fl::CF | fl::OF } else { 0 };
+    s.set_arith(f);
+    Ok(())
+}
+
+fn imul3<B: CpuBus, const THREE: bool, const MEM: bool>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let sz = op.size;
+    let bits = 8 * u32::from(sz);
+    let a = s.rd_rm(bus, op, MEM, op.r1, sz)?;
+    let b = if THREE { op.imm } else { s.reg(op.r0, sz) };
+    let sx = |v: u64| ((v << (64 - bits)) as i64 >> (64 - bits)) as i128;
+    let p = sx(a) * sx(b);
+    let lo = (p as u128 as u64) & mask(sz);
+    let overflow = p != sx(lo);
+    s.set_reg(op.r0, sz, lo);
+    let f = (szp(lo, sz) & !fl::ZF) | if overflow { fl::CF | fl::OF } else { 0 };
+    s.set_arith(f);
+    Ok(())
+}
+
+fn div<B: CpuBus, const SIGNED: bool, const MEM: bool>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let sz = op.size;
+    let bits = 8 * u32::from(sz);
+    let d = s.rd_rm(bus, op, MEM, op.r0, sz)?;
+    if d & mask(sz) == 0 {
+        return Err(Fault::DE);
+    }
+    let (lo, hi) = if sz == 1 {
+        let ax = s.reg(reg::AX as u8, 2);
+        (ax & 0xFF, ax >> 8)
+    } else {
+        (s.reg(reg::AX as u8, sz), s.reg(reg::DX as u8, sz))
+    };
+    let dividend = (u128::from(hi) << bits) | u128::from(lo);
+    let (q, r) = if SIGNED {
+        let n = 2 * bits;
+        let sdividend = ((dividend << (128 - n)) as i128) >> (128 - n);
+        let sd = ((d << (64 - bits)) as i64 >> (64 - bits)) as i128;
+        let q = sdividend.checked_div(sd).ok_or(Fault::DE)?;
+        let r = sdividend.checked_rem(sd).ok_or(Fault::DE)?;
+        let min = -(1i128 << (bits - 1));
+        let max = (1i128 << (bits - 1)) - 1;
+        if q < min || q > max {
+            return Err(Fault::DE);
+        }
+        (q as u128 as u64 & mask(sz), r as u128 as u64 & mask(sz))
+    } else {
+        let q = dividend / u128::from(d);
+        if q > u128::from(mask(sz)) {
+            return Err(Fault::DE);
+        }
+        (q as u64, (dividend % u128::from(d)) as u64)
+    };
+    if sz == 1 {
+        s.set_reg(reg::AX as u8, 2, q | (r << 8));
+    } else {
+        s.set_reg(reg::AX as u8, sz, q);
+        s.set_reg(reg::DX as u8, sz, r);
+    }
+    Ok(())
+}
+
+// ---- BCD -------------------------------------------------------------------
+
+fn daa<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
+    let old_al = s.reg(0, 1);
+    let old_cf = s.cf();
+    let mut al = old_al;
+    let mut cf = false;
+    let af = if (al & 0xF) > 9 || s.af() {
+        al = al.wrapping_add(6) & 0xFF;
+        cf = old_cf || old_al > 0xFF - 6;
+        true
+    } else {
+        false
+    };
+    if old_al > 0x99 || old_cf {
+        al = al.wrapping_add(0x60) & 0xFF;
+        cf = true;
+    }
+    s.set_reg(0, 1, al);
+    // OF is undefined: set as the addition of 6/0x60 would (as hardware).
+    let of = (old_al & 0x80 == 0) && (al & 0x80 != 0);
+    s.set_arith(
+        szp(al, 1) | bit(cf, fl::CF) | bit(af, fl::AF) | bit(of, fl::OF),
+    );
+    Ok(())
+}
+
+fn das<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
+    let old_al = s.reg(0, 1);
+    let old_cf = s.cf();
+    let mut al = old_al;
+    let mut cf = false;
+    let af = if (al & 0xF) > 9 || s.af() {
+        al = al.wrapping_sub(6) & 0xFF;
+        cf = old_cf || old_al < 6;
+        true
+    } else {
+        false
+    };
+    if old_al > 0x99 || old_cf {
+        al = al.wrapping_sub(0x60) & 0xFF;
+        cf = true;
+    }
+    s.set_reg(0, 1, al);
+    let of = (old_al & 0x80 != 0) && (al & 0x80 == 0);
+    s.set_arith(
+        szp(al, 1) | bit(cf, fl::CF) | bit(af, fl::AF) | bit(of, fl::OF),
+    );
+    Ok(())
+}
+
+fn aaa<B: CpuBus, const ADD_: bool>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
+    let ax = s.reg(0, 2);
+    let al = ax & 0xFF;
+    let (nax, adj) = if (al & 0xF) > 9 || s.af() {
+        let n = if ADD_ {
+            ax.wrapping_add(0x106)
+        } else {
+            ax.wrapping_sub(6).wrapping_sub(0x100)
+        };
+        (n, true)
+    } else {
+        (ax, false)
+    };
+    let nax = (nax & 0xFF00) | (nax & 0x0F);
+    s.set_reg(0, 2, nax);
+    // SF, ZF, PF, OF undefined: computed from the adjusted AL before masking
+    // is what the 286-to-P6 line does; keep them from the masked AL.
+    let f = szp(nax & 0xFF, 1) | if adj { fl::AF | fl::CF } else { 0 };
+    s.set_arith(f);
+    Ok(())
+}
+
+fn aam<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+    let base = op.imm & 0xFF;
+    if base == 0 {
+        return Err(Fault::DE);
+    }
+    let al = s.reg(0, 1);
+    let r = ((al / base) << 8) | (al % base);
+    s.set_reg(0, 2, r);
+    s.set_arith(szp(r & 0xFF, 1));
+    Ok(())
+}
+
+fn aad<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+    let base = op.imm & 0xFF;
+    let ax = s.reg(0, 2);
+    let (al, ah) = (ax & 0xFF, ax >> 8);
+    let prod = (ah * base) & 0xFF;
+    let r = (al + prod) & 0xFF;
+    s.set_reg(0, 2, r);
+    // Flags as the 8-bit addition AL + AH*imm (undefined ones included).
+    let lz = Lazy {
+        op: FlagOp::Add,
+        size: 1,
+        a: al,
+        b: prod,
+        res: al + prod,
+        carry_in: false,
+    };
+    s.set_arith(lz.bits());
+    Ok(())
+}
+
+// ---- bit operations ---------------------------------------------------------
+
+fn bt_sel<B: CpuBus, const K: u8>(ins: &Instruction) -> Handler<B> {
+    let m0 = is_mem(ins.op0_kind());
+    let imm = !matches!(ins.op1_kind(), iced_x86::OpKind::Register);
+    match (m0, imm) {
+        (false, false) => bt::<B, K, false, false>,
+        (false, true) => bt::<B, K, false, true>,
+        (true, false) => bt::<B, K, true, false>,
+        (true, true) => bt::<B, K, true, true>,
+    }
+}
+
+fn bt<B: CpuBus, const K: u8, const MEM: bool, const IMM: bool>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let sz = op.size;
+    let bits = 8 * u64::from(sz);
+    let src = if IMM { op.imm & 0xFF } else { s.reg(op.r1, sz) };
+    let (lin, bit) = if MEM {
+        // A register bit offset is signed and may address far from the
+        // operand (SDM BT: "bit string").
+        let off = s.ea(op);
+        let (delta, bit) = if IMM {
+            (0i64, src % bits)
+        } else {
+            let sbits = ((src << (64 - bits)) as i64) >> (64 - bits);
+            (
+                sbits.div_euclid(bits as i64) * i64::from(sz),
+                sbits.rem_euclid(bits as i64) as u64,
+            )
+        };
+        let off = off.wrapping_add(delta as u64) & mask(op.asize);
+        (s.seg_lin(op.seg as usize, off, u64::from(sz), K != 0)?, bit)
+    } else {
+        (0, src % bits)
+    };
+    let v = if MEM {
+        s.read_lin_sz(bus, lin, sz)?
+    } else {
+        s.reg(op.r0, sz)
+    };
+    let cf = (v >> bit) & 1 != 0;
+    let nv = match K {
+        1 => v | (1 << bit),
+        2 => v & !(1 << bit),
+        3 => v ^ (1 << bit),
+        _ => v,
+    };
+    if K != 0 {
+        if MEM {
+            s.write_lin_sz(bus, lin, sz, nv)?;
+        } else {
+            s.set_reg(op.r0, sz, nv);
+        }
+    }
+    let f = s.eflags() & fl::ARITH & !fl::CF;
+    s.set_arith(f | crate::flags::bit(cf, fl::CF));
+    Ok(())
+}
+
+fn bsx<B: CpuBus, const REV: bool, const MEM: bool>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let sz = op.size;
+    let v = s.rd_rm(bus, op, MEM, op.r1, sz)? & mask(sz);
+    if v == 0 {
+        // Destination unchanged (as all Intel and AMD parts do); ZF = 1.
+        let f = s.eflags() & fl::ARITH;
+        s.set_arith((f & !(fl::ZF)) | fl::ZF);
+        return Ok(());
+    }
+    let r = if REV {
+        63 - u64::from(v.leading_zeros())
+    } else {
+        u64::from(v.trailing_zeros())
+    };
+    s.set_reg(op.r0, sz, r);
+    let f = s.eflags() & fl::ARITH & !fl::ZF;
+    s.set_arith(f);
+    Ok(())
+}
+
+fn xadd<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let sz = op.size;
+    let src = s.reg(op.r1, sz);
+    let mut old = 0;
+    rmw::<B, MEM>(s, bus, op, |s, a| {
+        old = a;
+        let r = a.wrapping_add(src);
+        s.set_lazy(FlagOp::Add, sz, a, src, r);
+        r
+    })?;
+    s.set_reg(op.r1, sz, old);
+    if !MEM {
+        // XADD r, r with the same register: the sum wins.
+        if op.r0 == op.r1 {
+            s.set_reg(op.r0, sz, old.wrapping_add(src));
+        }
+    }
+    Ok(())
+}
+
+fn cmpxchg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let sz = op.size;
+    let acc = s.reg(reg::AX as u8, sz);
+    let src = s.reg(op.r1, sz);
+    let (lin, dst) = if MEM {
+        let off = s.ea(op);
+        let lin = s.seg_lin(op.seg as usize, off, u64::from(sz), true)?;
+        (lin, s.read_lin_sz(bus, lin, sz)?)
+    } else {
+        (0, s.reg(op.r0, sz))
+    };
+    let equal = (acc & mask(sz)) == (dst & mask(sz));
+    // The destination is always written (with itself on mismatch).
+    let nv = if equal { src } else { dst };
+    if MEM {
+        s.write_lin_sz(bus, lin, sz, nv)?;
+    } else {
+        s.set_reg(op.r0, sz, nv);
+    }
+    if !equal {
+        s.set_reg(reg::AX as u8, sz, dst);
+    }
+    s.set_lazy(FlagOp::Sub, sz, acc, dst, acc.wrapping_sub(dst));
+    Ok(())
+}
+
+fn cmpxchg8b<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let off = s.ea(op);
+    let lin = s.seg_lin(op.seg as usize, off, 8, true)?;
+    let v = s.read_lin::<B, 8>(bus, lin)?;
+    let edx_eax = (s.reg(reg::DX as u8, 4) << 32) | s.reg(reg::AX as u8, 4);
+    let f = s.eflags() & fl::ARITH & !fl::ZF;
+    if v == edx_eax {
+        let n = (s.reg(reg::CX as u8, 4) << 32) | s.reg(reg::BX as u8, 4);
+        s.write_lin::<B, 8>(bus, lin, n)?;
+        s.set_arith(f | fl::ZF);
+    } else {
+        s.write_lin::<B, 8>(bus, lin, v)?;
+        s.set_reg(reg::AX as u8, 4, v & 0xFFFF_FFFF);
+        s.set_reg(reg::DX as u8, 4, v >> 32);
+        s.set_arith(f);
+    }
+    Ok(())
+}
+
+fn bswap<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+    match op.size {
+        4 => {
+            let v = s.reg(op.r0, 4) as u32;
+            s.set_reg(op.r0, 4, u64::from(v.swap_bytes()));
+        }
+        8 => {
+            let v = s.reg(op.r0, 8);
+            s.set_reg(op.r0, 8, v.swap_bytes());
+        }
+        // BSWAP r16 is undefined; real CPUs zero the register's low word.
+        _ => s.set_reg(op.r0, 2, 0),
+    }
+    Ok(())
+}

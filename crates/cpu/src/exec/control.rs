@@ -1,0 +1,769 @@
+//! Control transfers: near and far JMP/CALL/RET, Jcc, LOOP/JCXZ, INT n,
+//! INTO, INT3, INT1, IRET, BOUND (SDM Vol. 2; Vol. 3 chapters 5 and 6).
+
+use super::{is_mem, mn, H};
+use crate::bus::CpuBus;
+use crate::core::CpuState;
+use crate::decode::{Handler, Op};
+use crate::fault::{vector, Fault, Res};
+use crate::interrupt::Source;
+use crate::segment::sel_err;
+use crate::state::{attr, fl, reg, sreg, Mode, Segment};
+use crate::task::SwitchKind;
+use iced_x86::{Code, Instruction, Mnemonic as M};
+
+pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
+    let m0 = ins.op_count() > 0 && is_mem(ins.op0_kind());
+    let code = ins.code() as u32;
+    Some(match mn(ins) {
+        M::Jmp => match ins.op0_kind() {
+            iced_x86::OpKind::FarBranch16 | iced_x86::OpKind::FarBranch32 => jmp_far_direct::<B>,
+            iced_x86::OpKind::Register => jmp_ind::<B, false>,
+            iced_x86::OpKind::Memory if ins.memory_size().is_packed() || far_mem(ins) => {
+                jmp_far_mem::<B>
+            }
+            iced_x86::OpKind::Memory => jmp_ind::<B, true>,
+            _ => jmp_rel::<B>,
+        },
+        M::Call => match ins.op0_kind() {
+            iced_x86::OpKind::FarBranch16 | iced_x86::OpKind::FarBranch32 => call_far_direct::<B>,
+            iced_x86::OpKind::Register => call_ind::<B, false>,
+            iced_x86::OpKind::Memory if far_mem(ins) => call_far_mem::<B>,
+            iced_x86::OpKind::Memory => call_ind::<B, true>,
+            _ => call_rel::<B>,
+        },
+        M::Ret => ret_near::<B>,
+        M::Retf => ret_far::<B>,
+        M::Jo
+        | M::Jno
+        | M::Jb
+        | M::Jae
+        | M::Je
+        | M::Jne
+        | M::Jbe
+        | M::Ja
+        | M::Js
+        | M::Jns
+        | M::Jp
+        | M::Jnp
+        | M::Jl
+        | M::Jge
+        | M::Jle
+        | M::Jg => jcc::<B>,
+        M::Loopne | M::Loope | M::Loop | M::Jcxz | M::Jecxz | M::Jrcxz => {
+            let base = match mn(ins) {
+                M::Loopne => Code::Loopne_rel8_16_CX as u32,
+                M::Loope => Code::Loope_rel8_16_CX as u32,
+                M::Loop => Code::Loop_rel8_16_CX as u32,
+                _ => Code::Jcxz_rel8_16 as u32,
+            };
+            let kind = match mn(ins) {
+                M::Loopne => 0,
+                M::Loope => 1,
+                M::Loop => 2,
+                _ => 3,
+            };
+            let counter = match code - base {
+                0 | 1 => 2,
+                2..=4 => 4,
+                _ => 8,
+            };
+            loop_sel::<B>(kind, counter)
+        }
+        M::Int => int_n::<B>,
+        M::Int3 => int3::<B>,
+        M::Into => into::<B>,
+        M::Int1 => int1::<B>,
+        M::Iret | M::Iretd | M::Iretq => iret::<B>,
+        M::Bound => bound::<B>,
+        _ => {
+            let _ = m0;
+            return None;
+        }
+    })
+}
+
+fn far_mem(ins: &Instruction) -> bool {
+    matches!(
+        ins.memory_size(),
+        iced_x86::MemorySize::SegPtr16
+            | iced_x86::MemorySize::SegPtr32
+            | iced_x86::MemorySize::SegPtr64
+    )
+}
+
+fn loop_sel<B: CpuBus>(kind: u8, counter: u8) -> Handler<B> {
+    match (kind, counter) {
+        (0, 2) => loop_::<B, 0, 2>,
+        (0, 4) => loop_::<B, 0, 4>,
+        (0, _) => loop_::<B, 0, 8>,
+        (1, 2) => loop_::<B, 1, 2>,
+        (1, 4) => loop_::<B, 1, 4>,
+        (1, _) => loop_::<B, 1, 8>,
+        (2, 2) => loop_::<B, 2, 2>,
+        (2, 4) => loop_::<B, 2, 4>,
+        (2, _) => loop_::<B, 2, 8>,
+        (_, 2) => loop_::<B, 3, 2>,
+        (_, 4) => loop_::<B, 3, 4>,
+        _ => loop_::<B, 3, 8>,
+    }
+}
+
+/// Mask of a near branch target by operand size.
+#[inline(always)]
+fn tmask(size: u8) -> u64 {
+    match size {
+        2 => 0xFFFF,
+        4 => 0xFFFF_FFFF,
+        _ => u64::MAX,
+    }
+}
+
+impl CpuState {
+    /// A near jump: checks the target against the CS limit (#GP(0)).
+    #[inline(always)]
+    fn near_jump(&mut self, target: u64) -> Res<()> {
+        if self.bitness != 64 && target > u64::from(self.seg[sreg::CS].limit) {
+            return Err(Fault::GP0);
+        }
+        self.next_rip = target;
+        Ok(())
+    }
+}
+
+fn jmp_rel<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+    let t = s.next_rip.wrapping_add(op.imm) & tmask(op.size);
+    s.near_jump(t)
+}
+
+fn jcc<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+    if s.cond(op.aux) {
+        let t = s.next_rip.wrapping_add(op.imm) & tmask(op.size);
+        s.near_jump(t)?;
+    }
+    Ok(())
+}
+
+fn jmp_ind<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let t = s.rd_rm(bus, op, MEM, op.r0, op.size)?;
+    s.near_jump(t)
+}
+
+fn call_rel<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let ret = s.next_rip;
+    let t = ret.wrapping_add(op.imm) & tmask(op.size);
+    if s.bitness != 64 && t > u64::from(s.seg[sreg::CS].limit) {
+        return Err(Fault::GP0);
+    }
+    s.push(bus, op.size, ret)?;
+    s.next_rip = t;
+    Ok(())
+}
+
+fn call_ind<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let t = s.rd_rm(bus, op, MEM, op.r0, op.size)?;
+    if s.bitness != 64 && t > u64::from(s.seg[sreg::CS].limit) {
+        return Err(Fault::GP0);
+    }
+    let ret = s.next_rip;
+    s.push(bus, op.size, ret)?;
+    s.next_rip = t;
+    Ok(())
+}
+
+fn ret_near<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let size = match op.code {
+        Code::Retnw | Code::Retnw_imm16 => 2,
+        Code::Retnd | Code::Retnd_imm16 => 4,
+        _ => 8,
+    };
+    let t = s.peek_stack(bus, 0, size)?;
+    if s.bitness != 64 && t > u64::from(s.seg[sreg::CS].limit) {
+        return Err(Fault::GP0);
+    }
+    let sp = s
+        .sp()
+        .wrapping_add(u64::from(size))
+        .wrapping_add(op.imm & 0xFFFF);
+    s.set_sp(sp);
+    s.next_rip = t;
+    Ok(())
+}
+
+fn loop_<B: CpuBus, const KIND: u8, const CNT: u8>(
+    s: &mut CpuState,
+    _bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let take = if KIND == 3 {
+        s.reg(reg::CX as u8, CNT) == 0
+    } else {
+        let c = s.reg(reg::CX as u8, CNT).wrapping_sub(1) & crate::flags::mask(CNT);
+        s.set_reg(reg::CX as u8, CNT, c);
+        c != 0
+            && match KIND {
+                0 => !s.zf(),
+                1 => s.zf(),
+                _ => true,
+            }
+    };
+    if take {
+        let t = s.next_rip.wrapping_add(op.imm) & tmask(op.size);
+        s.near_jump(t)?;
+    }
+    Ok(())
+}
+
+// ---- far transfers ------------------------------------------------------------
+
+fn jmp_far_direct<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    s.far_transfer(bus, op.imm2 as u16, op.imm, op.size, false)
+}
+
+fn call_far_direct<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    s.far_transfer(bus, op.imm2 as u16, op.imm, op.size, true)
+}
+
+fn read_far_ptr<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<(u16, u64, u8)> {
+    let size = match op.code {
+        Code::Jmp_m1616 | Code::Call_m1616 => 2,
+        Code::Jmp_m1632 | Code::Call_m1632 => 4,
+        _ => 8,
+    };
+    let off = s.ea(op);
+    let o = s.read_sz(bus, op.seg as usize, off, size)?;
+    let sel = s.read_mem::<B, 2>(
+        bus,
+        op.seg as usize,
+        off.wrapping_add(u64::from(size)) & crate::flags::mask(op.asize),
+    )?;
+    Ok((sel as u16, o, size))
+}
+
+fn jmp_far_mem<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let (sel, off, size) = read_far_ptr(s, bus, op)?;
+    s.far_transfer(bus, sel, off, size, false)
+}
+
+fn call_far_mem<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let (sel, off, size) = read_far_ptr(s, bus, op)?;
+    s.far_transfer(bus, sel, off, size, true)
+}
+
+impl CpuState {
+    /// Far JMP or CALL to `sel:off` with operand size `size` (SDM JMP, CALL).
+    fn far_transfer<B: CpuBus>(
+        &mut self,
+        bus: &mut B,
+        sel: u16,
+        off: u64,
+        size: u8,
+        call: bool,
+    ) -> Res<()> {
+        self.break_trace = true;
+        if matches!(self.mode, Mode::Real | Mode::V86) {
+            let off = off & tmask(size);
+            if off > u64::from(self.seg[sreg::CS].limit) {
+                return Err(Fault::GP0);
+            }
+            if call {
+                let cs = u64::from(self.seg[sreg::CS].selector);
+                let ret = self.next_rip;
+                let sp0 = self.gpr[reg::SP];
+                self.push(bus, size, cs)?;
+                if let Err(f) = self.push(bus, size, ret) {
+                    self.gpr[reg::SP] = sp0;
+                    return Err(f);
+                }
+            }
+            let cs = &mut self.seg[sreg::CS];
+            cs.selector = sel;
+            cs.base = u64::from(sel) << 4;
+            self.next_rip = off;
+            self.update_mode();
+            return Ok(());
+        }
+        if sel & 0xFFFC == 0 {
+            return Err(Fault::GP0);
+        }
+        let raw = self.read_descriptor(bus, sel)?;
+        let d = Segment::from_descriptor(sel, raw);
+        let gp = Fault::gp(sel_err(sel));
+        let rpl = (sel & 3) as u8;
+        if d.attr & attr::S != 0 {
+            if !d.is_code() {
+                return Err(gp);
+            }
+            let conforming = d.attr & attr::DC != 0;
+            if conforming {
+                if d.dpl() > self.cpl {
+                    return Err(gp);
+                }
+            } else if rpl > self.cpl || d.dpl() != self.cpl {
+                return Err(gp);
+            }
+            if d.attr & attr::P == 0 {
+                return Err(Fault::with_error(vector::NP, sel_err(sel)));
+            }
+            let off = off & tmask(size);
+            if off > u64::from(d.limit) {
+                return Err(Fault::GP0);
+            }
+            if call {
+                let cs = u64::from(self.seg[sreg::CS].selector);
+                let ret = self.next_rip;
+                let sp0 = self.gpr[reg::SP];
+                self.push(bus, size, cs)?;
+                if let Err(f) = self.push(bus, size, ret) {
+                    self.gpr[reg::SP] = sp0;
+                    return Err(f);
+                }
+            }
+            self.set_accessed(bus, sel, raw)?;
+            let cpl = self.cpl;
+            let cs = Segment {
+                selector: (sel & 0xFFFC) | u16::from(cpl),
+                attr: d.attr | attr::ACCESSED,
+                ..d
+            };
+            self.set_cs(cs, cpl);
+            self.next_rip = off;
+            return Ok(());
+        }
+        // System descriptors: call gates, task gates, TSSs.
+        let ty = d.attr & attr::TYPE_MASK;
+        match ty {
+            4 | 12 => self.through_call_gate(bus, sel, raw, call),
+            5 => {
+                if d.dpl() < self.cpl || d.dpl() < rpl {
+                    return Err(gp);
+                }
+                if d.attr & attr::P == 0 {
+                    return Err(Fault::with_error(vector::NP, sel_err(sel)));
+                }
+                let tss = (raw >> 16) as u16;
+                let ret = self.next_rip;
+                self.task_switch(
+                    bus,
+                    tss,
+                    if call {
+                        SwitchKind::Call
+                    } else {
+                        SwitchKind::Jmp
+                    },
+                    ret,
+                    None,
+                )
+            }
+            1 | 9 => {
+                if d.dpl() < self.cpl || d.dpl() < rpl {
+                    return Err(gp);
+                }
+                let ret = self.next_rip;
+                self.task_switch(
+                    bus,
+                    sel,
+                    if call {
+                        SwitchKind::Call
+                    } else {
+                        SwitchKind::Jmp
+                    },
+                    ret,
+                    None,
+                )
+            }
+            _ => Err(gp),
+        }
+    }
+
+    /// CALL or JMP through a call gate (SDM Vol. 3, 5.8.4-5.8.6).
+    fn through_call_gate<B: CpuBus>(
+        &mut self,
+        bus: &mut B,
+        gsel: u16,
+        graw: u64,
+        call: bool,
+    ) -> Res<()> {
+        let gdpl = ((graw >> 45) & 3) as u8;
+        let rpl = (gsel & 3) as u8;
+        if gdpl < self.cpl || gdpl < rpl {
+            return Err(Fault::gp(sel_err(gsel)));
+        }
+        if graw & (1 << 47) == 0 {
+            return Err(Fault::with_error(vector::NP, sel_err(gsel)));
+        }
+        let gate32 = (graw >> 40) & 8 != 0;
+        let size: u8 = if gate32 { 4 } else { 2 };
+        let sel = (graw >> 16) as u16;
+        let target = (graw & 0xFFFF)
+            | if gate32 {
+                ((graw >> 48) & 0xFFFF) << 16
+            } else {
+                0
+            };
+        let params = (graw >> 32) & 0x1F;
+        if sel & 0xFFFC == 0 {
+            return Err(Fault::GP0);
+        }
+        let raw = self.read_descriptor(bus, sel)?;
+        let cs = Segment::from_descriptor(sel, raw);
+        let gp = Fault::gp(sel_err(sel));
+        if !cs.is_code() || cs.dpl() > self.cpl {
+            return Err(gp);
+        }
+        let conforming = cs.attr & attr::DC != 0;
+        if !call && !conforming && cs.dpl() != self.cpl {
+            return Err(gp);
+        }
+        if cs.attr & attr::P == 0 {
+            return Err(Fault::with_error(vector::NP, sel_err(sel)));
+        }
+        if target > u64::from(cs.limit) {
+            return Err(Fault::GP0);
+        }
+        let new_cpl = if conforming { self.cpl } else { cs.dpl() };
+        let old_cs = self.seg[sreg::CS].selector;
+        let ret = self.next_rip;
+        if call && new_cpl < self.cpl {
+            // Inner stack from the TSS; parameters copied from the old one.
+            let (ss_sel, esp) = self.tss_stack(bus, new_cpl, 0)?;
+            let ss = self.load_stack_for(bus, ss_sel, new_cpl, 0)?;
+            let old_ss = self.seg[sreg::SS];
+            let old_sp = self.sp();
+            let mut args = Vec::with_capacity(params as usize);
+            for i in 0..params {
+                args.push(self.read_sz(
+                    bus,
+                    sreg::SS,
+                    old_sp.wrapping_add(i * u64::from(size)) & self.stack_mask(),
+                    size,
+                )?);
+            }
+            let saved = (
+                self.seg[sreg::SS],
+                self.gpr[reg::SP],
+                self.cpl,
+                self.stack32,
+            );
+            self.seg[sreg::SS] = ss;
+            self.stack32 = ss.big();
+            self.gpr[reg::SP] = esp;
+            self.cpl = new_cpl;
+            self.tlb.user = new_cpl == 3;
+            let r = (|| {
+                self.push(bus, size, u64::from(old_ss.selector))?;
+                self.push(bus, size, saved.1)?;
+                for a in args.iter().rev() {
+                    self.push(bus, size, *a)?;
+                }
+                self.push(bus, size, u64::from(old_cs))?;
+                self.push(bus, size, ret)
+            })();
+            if let Err(f) = r {
+                (
+                    self.seg[sreg::SS],
+                    self.gpr[reg::SP],
+                    self.cpl,
+                    self.stack32,
+                ) = saved;
+                self.tlb.user = self.cpl == 3;
+                return Err(f);
+            }
+        } else if call {
+            let sp0 = self.gpr[reg::SP];
+            self.push(bus, size, u64::from(old_cs))?;
+            if let Err(f) = self.push(bus, size, ret) {
+                self.gpr[reg::SP] = sp0;
+                return Err(f);
+            }
+        }
+        self.set_accessed(bus, sel, raw)?;
+        let c = Segment {
+            selector: (sel & 0xFFFC) | u16::from(new_cpl),
+            attr: cs.attr | attr::ACCESSED,
+            ..cs
+        };
+        self.set_cs(c, new_cpl);
+        self.next_rip = target;
+        Ok(())
+    }
+}
+
+fn ret_far<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let size = match op.code {
+        Code::Retfw | Code::Retfw_imm16 => 2,
+        Code::Retfd | Code::Retfd_imm16 => 4,
+        _ => 8,
+    };
+    let extra = op.imm & 0xFFFF;
+    s.break_trace = true;
+    let n = u64::from(size);
+    let ip = s.peek_stack(bus, 0, size)?;
+    let sel = s.peek_stack(bus, n, size)? as u16;
+    if matches!(s.mode, Mode::Real | Mode::V86) {
+        if ip > u64::from(s.seg[sreg::CS].limit) {
+            return Err(Fault::GP0);
+        }
+        let sp = s.sp().wrapping_add(2 * n + extra);
+        s.set_sp(sp);
+        let cs = &mut s.seg[sreg::CS];
+        cs.selector = sel;
+        cs.base = u64::from(sel) << 4;
+        s.next_rip = ip;
+        return Ok(());
+    }
+    let rpl = (sel & 3) as u8;
+    if sel & 0xFFFC == 0 {
+        return Err(Fault::GP0);
+    }
+    let raw = s.read_descriptor(bus, sel)?;
+    let cs = Segment::from_descriptor(sel, raw);
+    let gp = Fault::gp(sel_err(sel));
+    if !cs.is_code() || rpl < s.cpl {
+        return Err(gp);
+    }
+    let conforming = cs.attr & attr::DC != 0;
+    if (conforming && cs.dpl() > rpl) || (!conforming && cs.dpl() != rpl) {
+        return Err(gp);
+    }
+    if cs.attr & attr::P == 0 {
+        return Err(Fault::with_error(vector::NP, sel_err(sel)));
+    }
+    if ip > u64::from(cs.limit) {
+        return Err(Fault::GP0);
+    }
+    if rpl > s.cpl {
+        // Return to an outer privilege level: SS:ESP follow the parameters.
+        let new_sp = s.peek_stack(bus, 2 * n + extra, size)?;
+        let ss_sel = s.peek_stack(bus, 3 * n + extra, size)? as u16;
+        let ss = s.load_stack_for(bus, ss_sel, rpl, 0).map_err(|f| {
+            if f.vector == vector::TS {
+                Fault::gp(sel_err(ss_sel))
+            } else {
+                f
+            }
+        })?;
+        s.set_accessed(bus, sel, raw)?;
+        let c = Segment {
+            selector: sel,
+            attr: cs.attr | attr::ACCESSED,
+            ..cs
+        };
+        s.set_cs(c, rpl);
+        s.seg[sreg::SS] = ss;
+        s.stack32 = ss.big();
+        s.gpr[reg::SP] = new_sp;
+        let sp = s.sp().wrapping_add(extra);
+        s.set_sp(sp);
+        s.null_invalid_data_segments();
+    } else {
+        let sp = s.sp().wrapping_add(2 * n + extra);
+        s.set_accessed(bus, sel, raw)?;
+        let cpl = s.cpl;
+        let c = Segment {
+            selector: sel,
+            attr: cs.attr | attr::ACCESSED,
+            ..cs
+        };
+        s.set_cs(c, cpl);
+        s.set_sp(sp);
+    }
+    s.next_rip = ip;
+    Ok(())
+}
+
+// ---- software interrupts and IRET ---------------------------------------
+
+fn int_n<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    if s.mode == Mode::V86 && s.iopl() < 3 {
+        return Err(Fault::GP0);
+    }
+    let ret = s.next_rip;
+    s.deliver(bus, op.imm as u8, None, ret, Source::Software)
+}
+
+fn int3<B: CpuBus>(s: &mut CpuState, bus: &mut B, _op: &Op<B>) -> Res<()> {
+    let ret = s.next_rip;
+    s.deliver(bus, vector::BP, None, ret, Source::Software)
+}
+
+fn int1<B: CpuBus>(s: &mut CpuState, bus: &mut B, _op: &Op<B>) -> Res<()> {
+    let ret = s.next_rip;
+    s.deliver(bus, vector::DB, None, ret, Source::Icebp)
+}
+
+fn into<B: CpuBus>(s: &mut CpuState, bus: &mut B, _op: &Op<B>) -> Res<()> {
+    if s.of() {
+        let ret = s.next_rip;
+        return s.deliver(bus, vector::OF, None, ret, Source::Software);
+    }
+    Ok(())
+}
+
+fn bound<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let size = op.size;
+    let bits = 8 * u32::from(size);
+    let sx = |v: u64| ((v << (64 - bits)) as i64) >> (64 - bits);
+    let idx = sx(s.reg(op.r0, size));
+    let off = s.ea(op);
+    let lo = sx(s.read_sz(bus, op.seg as usize, off, size)?);
+    let hi_off = off.wrapping_add(u64::from(size)) & crate::flags::mask(op.asize);
+    let hi = sx(s.read_sz(bus, op.seg as usize, hi_off, size)?);
+    if idx < lo || idx > hi {
+        return Err(Fault::new(vector::BR));
+    }
+    Ok(())
+}
+
+fn iret<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let size: u8 = match op.code {
+        Code::Iretw => 2,
+        Code::Iretd => 4,
+        _ => 8,
+    };
+    s.break_trace = true;
+    let n = u64::from(size);
+    match s.mode {
+        Mode::Real => {
+            let ip = s.peek_stack(bus, 0, size)?;
+            let sel = s.peek_stack(bus, n, size)? as u16;
+            let f = s.peek_stack(bus, 2 * n, size)? as u32;
+            if ip > u64::from(s.seg[sreg::CS].limit) {
+                return Err(Fault::GP0);
+            }
+            let sp = s.sp().wrapping_add(3 * n);
+            s.set_sp(sp);
+            let cs = &mut s.seg[sreg::CS];
+            cs.selector = sel;
+            cs.base = u64::from(sel) << 4;
+            s.write_flags(f, size);
+            s.next_rip = ip;
+            s.update_mode();
+            Ok(())
+        }
+        Mode::V86 => {
+            if s.iopl() < 3 {
+                return Err(Fault::GP0);
+            }
+            let ip = s.peek_stack(bus, 0, size)?;
+            let sel = s.peek_stack(bus, n, size)? as u16;
+            let f = s.peek_stack(bus, 2 * n, size)? as u32;
+            if ip > u64::from(s.seg[sreg::CS].limit) {
+                return Err(Fault::GP0);
+            }
+            let sp = s.sp().wrapping_add(3 * n);
+            s.set_sp(sp);
+            s.load_seg(bus, sreg::CS, sel)?;
+            s.write_flags(f, size);
+            s.next_rip = ip;
+            Ok(())
+        }
+        Mode::Protected => iret_protected(s, bus, size),
+        Mode::Long => Err(Fault::GP0),
+    }
+}
+
+fn iret_protected<B: CpuBus>(s: &mut CpuState, bus: &mut B, size: u8) -> Res<()> {
+    let n = u64::from(size);
+    if s.flags & fl::NT != 0 {
+        // Return from a nested task through the back link.
+        let link = s.read_sys(bus, s.tr.base, 2)? as u16;
+        let ret = s.next_rip;
+        return s.task_switch(bus, link, SwitchKind::Iret, ret, None);
+    }
+    let ip = s.peek_stack(bus, 0, size)?;
+    let sel = s.peek_stack(bus, n, size)? as u16;
+    let f = s.peek_stack(bus, 2 * n, size)? as u32;
+    if size == 4 && f & fl::VM != 0 && s.cpl == 0 {
+        return iret_to_v86(s, bus, ip, sel, f);
+    }
+    let rpl = (sel & 3) as u8;
+    if sel & 0xFFFC == 0 {
+        return Err(Fault::GP0);
+    }
+    let raw = s.read_descriptor(bus, sel)?;
+    let cs = Segment::from_descriptor(sel, raw);
+    let gp = Fault::gp(sel_err(sel));
+    if !cs.is_code() || rpl < s.cpl {
+        return Err(gp);
+    }
+    let conforming = cs.attr & attr::DC != 0;
+    if (conforming && cs.dpl() > rpl) || (!conforming && cs.dpl() != rpl) {
+        return Err(gp);
+    }
+    if cs.attr & attr::P == 0 {
+        return Err(Fault::with_error(vector::NP, sel_err(sel)));
+    }
+    if ip > u64::from(cs.limit) {
+        return Err(Fault::GP0);
+    }
+    let old_cpl = s.cpl;
+    if rpl > s.cpl {
+        let new_sp = s.peek_stack(bus, 3 * n, size)?;
+        let ss_sel = s.peek_stack(bus, 4 * n, size)? as u16;
+        let ss = s.load_stack_for(bus, ss_sel, rpl, 0).map_err(|f| {
+            if f.vector == vector::TS {
+                Fault::gp(sel_err(ss_sel))
+            } else {
+                f
+            }
+        })?;
+        s.set_accessed(bus, sel, raw)?;
+        // Flags are written with the old CPL's privileges.
+        s.write_flags(f, size);
+        let c = Segment {
+            selector: sel,
+            attr: cs.attr | attr::ACCESSED,
+            ..cs
+        };
+        s.set_cs(c, rpl);
+        s.seg[sreg::SS] = ss;
+        s.stack32 = ss.big();
+        s.gpr[reg::SP] = if size == 2 {
+            (s.gpr[reg::SP] & !0xFFFF) | (new_sp & 0xFFFF)
+        } else {
+            new_sp
+        };
+        s.null_invalid_data_segments();
+    } else {
+        let sp = s.sp().wrapping_add(3 * n);
+        s.set_accessed(bus, sel, raw)?;
+        s.write_flags(f, size);
+        let c = Segment {
+            selector: sel,
+            attr: cs.attr | attr::ACCESSED,
+            ..cs
+        };
+        s.set_cs(c, old_cpl);
+        s.set_sp(sp);
+    }
+    s.next_rip = ip;
+    Ok(())
+}
+
+fn iret_to_v86<B: CpuBus>(s: &mut CpuState, bus: &mut B, ip: u64, cs: u16, f: u32) -> Res<()> {
+    let esp = s.peek_stack(bus, 12, 4)?;
+    let ss = s.peek_stack(bus, 16, 4)? as u16;
+    let es = s.peek_stack(bus, 20, 4)? as u16;
+    let ds = s.peek_stack(bus, 24, 4)? as u16;
+    let fs = s.peek_stack(bus, 28, 4)? as u16;
+    let gs = s.peek_stack(bus, 32, 4)? as u16;
+    s.flags = (f & fl::SUPPORTED) | fl::RESERVED1;
+    s.lazy.op = crate::flags::FlagOp::None;
+    s.update_mode();
+    for (i, sel) in [
+        (sreg::ES, es),
+        (sreg::CS, cs),
+        (sreg::SS, ss),
+        (sreg::DS, ds),
+        (sreg::FS, fs),
+        (sreg::GS, gs),
+    ] {
+        s.load_seg(bus, i, sel)?;
+    }
+    s.cpl = 3;
+    s.update_mode();
+    s.gpr[reg::SP] = esp & 0xFFFF_FFFF;
+    s.next_rip = ip & 0xFFFF;
+    Ok(())
+}

@@ -1,0 +1,585 @@
+//! Data movement: MOV and its relatives, LEA, XCHG, stack pushes and pops,
+//! flag transfers, conversions, CMOVcc/SETcc, XLAT, ENTER/LEAVE, far
+//! pointer loads.
+
+use super::{is_mem, mn, H};
+use crate::bus::CpuBus;
+use crate::core::CpuState;
+use crate::decode::Op;
+use crate::fault::{Fault, Res};
+use crate::state::{fl, reg, sreg, Mode};
+use iced_x86::{Code, Instruction, Mnemonic as M, OpKind};
+
+pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
+    let m0 = ins.op_count() > 0 && is_mem(ins.op0_kind());
+    let m1 = ins.op_count() > 1 && is_mem(ins.op1_kind());
+    let k0 = ins.op_kind(0);
+    let k1 = if ins.op_count() > 1 {
+        ins.op_kind(1)
+    } else {
+        OpKind::Register
+    };
+    let sreg0 = k0 == OpKind::Register && ins.op0_register().is_segment_register();
+    let sreg1 =
+        ins.op_count() > 1 && k1 == OpKind::Register && ins.op1_register().is_segment_register();
+    Some(match mn(ins) {
+        M::Mov if ins.op0_register().is_cr() || ins.op1_register().is_cr() => return None,
+        M::Mov if ins.op0_register().is_dr() || ins.op1_register().is_dr() => return None,
+        M::Mov if sreg0 => {
+            if m1 {
+                mov_to_sreg::<B, true>
+            } else {
+                mov_to_sreg::<B, false>
+            }
+        }
+        M::Mov if sreg1 => {
+            if m0 {
+                mov_from_sreg::<B, true>
+            } else {
+                mov_from_sreg::<B, false>
+            }
+        }
+        M::Mov => match (m0, m1, k1) {
+            (false, false, OpKind::Register) => mov_rr::<B>,
+            (false, true, _) => mov_rm::<B>,
+            (true, _, OpKind::Register) => mov_mr::<B>,
+            (true, _, _) => mov_mi::<B>,
+            _ => mov_ri::<B>,
+        },
+        M::Movzx => {
+            if m1 {
+                movx::<B, false, true>
+            } else {
+                movx::<B, false, false>
+            }
+        }
+        M::Movsx | M::Movsxd => {
+            if m1 {
+                movx::<B, true, true>
+            } else {
+                movx::<B, true, false>
+            }
+        }
+        M::Lea => lea::<B>,
+        M::Xchg => {
+            if m0 || m1 {
+                xchg::<B, true>
+            } else {
+                xchg::<B, false>
+            }
+        }
+        M::Nop
+        | M::Pause
+        | M::Endbr32
+        | M::Endbr64
+        | M::Prefetchnta
+        | M::Prefetcht0
+        | M::Prefetcht1
+        | M::Prefetcht2
+        | M::Prefetchw
+        | M::Prefetch
+        | M::Reservednop => nop::<B>,
+        M::Push if sreg0 => push_sreg::<B>,
+        M::Push if m0 => push_m::<B>,
+        M::Push if k0 == OpKind::Register => push_r::<B>,
+        M::Push => push_i::<B>,
+        M::Pop if sreg0 => pop_sreg::<B>,
+        M::Pop if m0 => pop_m::<B>,
+        M::Pop => pop_r::<B>,
+        M::Pusha | M::Pushad => pusha::<B>,
+        M::Popa | M::Popad => popa::<B>,
+        M::Pushf | M::Pushfd | M::Pushfq => pushf::<B>,
+        M::Popf | M::Popfd | M::Popfq => popf::<B>,
+        M::Lahf => lahf::<B>,
+        M::Sahf => sahf::<B>,
+        M::Cbw | M::Cwde | M::Cdqe => cbw::<B>,
+        M::Cwd | M::Cdq | M::Cqo => cwd::<B>,
+        M::Setb
+        | M::Setae
+        | M::Sete
+        | M::Setne
+        | M::Setbe
+        | M::Seta
+        | M::Sets
+        | M::Setns
+        | M::Setp
+        | M::Setnp
+        | M::Setl
+        | M::Setge
+        | M::Setle
+        | M::Setg
+        | M::Seto
+        | M::Setno => {
+            if m0 {
+                setcc::<B, true>
+            } else {
+                setcc::<B, false>
+            }
+        }
+        M::Cmovb
+        | M::Cmovae
+        | M::Cmove
+        | M::Cmovne
+        | M::Cmovbe
+        | M::Cmova
+        | M::Cmovs
+        | M::Cmovns
+        | M::Cmovp
+        | M::Cmovnp
+        | M::Cmovl
+        | M::Cmovge
+        | M::Cmovle
+        | M::Cmovg
+        | M::Cmovo
+        | M::Cmovno => {
+            if m1 {
+                cmov::<B, true>
+            } else {
+                cmov::<B, false>
+            }
+        }
+        M::Xlatb => xlat::<B>,
+        M::Enter => enter::<B>,
+        M::Leave => leave::<B>,
+        M::Lds => lfp::<B, { sreg::DS }>,
+        M::Les => lfp::<B, { sreg::ES }>,
+        M::Lss => lfp::<B, { sreg::SS }>,
+        M::Lfs => lfp::<B, { sreg::FS }>,
+        M::Lgs => lfp::<B, { sreg::GS }>,
+        M::Salc => salc::<B>,
+        _ => return None,
+    })
+}
+
+fn nop<B: CpuBus>(_s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
+    Ok(())
+}
+
+fn mov_rr<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+    let v = s.reg(op.r1, op.size);
+    s.set_reg(op.r0, op.size, v);
+    Ok(())
+}
+
+fn mov_ri<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+    s.set_reg(op.r0, op.size, op.imm);
+    Ok(())
+}
+
+fn mov_rm<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let off = s.ea(op);
+    let v = s.read_sz(bus, op.seg as usize, off, op.size)?;
+    s.set_reg(op.r0, op.size, v);
+    Ok(())
+}
+
+fn mov_mr<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let off = s.ea(op);
+    let v = s.reg(op.r1, op.size);
+    s.write_sz(bus, op.seg as usize, off, op.size, v)
+}
+
+fn mov_mi<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let off = s.ea(op);
+    s.write_sz(bus, op.seg as usize, off, op.size, op.imm)
+}
+
+fn mov_to_sreg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let sel = s.rd_rm(bus, op, MEM, op.r1, 2)? as u16;
+    let i = op.r0 as usize;
+    if i == sreg::CS || i > 5 {
+        return Err(Fault::UD);
+    }
+    s.load_seg(bus, i, sel)?;
+    if i == sreg::SS {
+        // MOV SS inhibits interrupts (and debug traps) for one instruction.
+        s.inhibit_until = s.icount + 2;
+        s.break_trace = true;
+    }
+    Ok(())
+}
+
+fn mov_from_sreg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let v = u64::from(s.seg[op.r1 as usize % 6].selector);
+    // To a register with a 32-bit operand, the upper bits are zeroed on P6+.
+    let size = if MEM { 2 } else { op.size };
+    s.wr_rm(bus, op, MEM, op.r0, size, v)
+}
+
+fn movx<B: CpuBus, const SIGNED: bool, const MEM: bool>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let v = s.rd_rm(bus, op, MEM, op.r1, op.size2)?;
+    let v = if SIGNED {
+        let bits = 8 * u32::from(op.size2);
+        (((v << (64 - bits)) as i64) >> (64 - bits)) as u64
+    } else {
+        v
+    };
+    s.set_reg(op.r0, op.size, v);
+    Ok(())
+}
+
+fn lea<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+    let v = s.ea(op);
+    s.set_reg(op.r0, op.size, v);
+    Ok(())
+}
+
+fn xchg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let sz = op.size;
+    if MEM {
+        // Either operand order: the register is whichever is not memory.
+        let r = if op.r0 != crate::decode::NOREG {
+            op.r0
+        } else {
+            op.r1
+        };
+        let off = s.ea(op);
+        let lin = s.seg_lin(op.seg as usize, off, u64::from(sz), true)?;
+        let m = s.read_lin_sz(bus, lin, sz)?;
+        let v = s.reg(r, sz);
+        s.write_lin_sz(bus, lin, sz, v)?;
+        s.set_reg(r, sz, m);
+    } else {
+        let a = s.reg(op.r0, sz);
+        let b = s.reg(op.r1, sz);
+        s.set_reg(op.r0, sz, b);
+        s.set_reg(op.r1, sz, a);
+    }
+    Ok(())
+}
+
+/// Operand size of PUSH/POP-type instructions from their iced code.
+fn stack_size<B>(s: &CpuState, op: &Op<B>) -> u8 {
+    match op.size {
+        2 | 4 | 8 => op.size,
+        _ => s.default_osize(),
+    }
+}
+
+fn push_r<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let v = s.reg(op.r0, op.size);
+    s.push(bus, op.size, v)
+}
+
+fn push_i<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let size = match op.code {
+        Code::Pushw_imm8 | Code::Push_imm16 => 2,
+        Code::Pushd_imm8 | Code::Pushd_imm32 => 4,
+        _ => 8,
+    };
+    s.push(bus, size, op.imm)
+}
+
+fn push_m<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let size = stack_size(s, op);
+    let off = s.ea(op);
+    let v = s.read_sz(bus, op.seg as usize, off, size)?;
+    s.push(bus, size, v)
+}
+
+fn push_sreg<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let size: u8 = match op.code {
+        Code::Pushw_ES
+        | Code::Pushw_CS
+        | Code::Pushw_SS
+        | Code::Pushw_DS
+        | Code::Pushw_FS
+        | Code::Pushw_GS => 2,
+        Code::Pushd_ES
+        | Code::Pushd_CS
+        | Code::Pushd_SS
+        | Code::Pushd_DS
+        | Code::Pushd_FS
+        | Code::Pushd_GS => 4,
+        _ => 8,
+    };
+    let v = u64::from(s.seg[op.r0 as usize % 6].selector);
+    if size == 2 {
+        return s.push(bus, 2, v);
+    }
+    // A 32-bit push of a segment register writes only the low 16 bits on
+    // P6-family processors; the upper half of the slot is left as it was.
+    let sp = s.sp().wrapping_sub(u64::from(size)) & s.stack_mask();
+    s.seg_lin(sreg::SS, sp, u64::from(size), true)?;
+    s.write_sz(bus, sreg::SS, sp, 2, v)?;
+    s.set_sp(sp);
+    Ok(())
+}
+
+fn pop_r<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let v = s.pop(bus, op.size)?;
+    s.set_reg(op.r0, op.size, v);
+    Ok(())
+}
+
+fn pop_m<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let size = stack_size(s, op);
+    let sp0 = s.gpr[reg::SP];
+    let v = s.pop(bus, size)?;
+    // The address is computed after ESP is incremented (SDM POP).
+    let off = s.ea(op);
+    if let Err(f) = s.write_sz(bus, op.seg as usize, off, size, v) {
+        s.gpr[reg::SP] = sp0;
+        return Err(f);
+    }
+    Ok(())
+}
+
+fn pop_sreg<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let size = match op.code {
+        Code::Popw_ES | Code::Popw_SS | Code::Popw_DS | Code::Popw_FS | Code::Popw_GS => 2,
+        Code::Popd_ES | Code::Popd_SS | Code::Popd_DS | Code::Popd_FS | Code::Popd_GS => 4,
+        _ => 8,
+    };
+    let i = op.r0 as usize % 6;
+    let v = s.peek_stack(bus, 0, size)?;
+    s.load_seg(bus, i, v as u16)?;
+    let sp = s.sp().wrapping_add(u64::from(size));
+    s.set_sp(sp);
+    if i == sreg::SS {
+        s.inhibit_until = s.icount + 2;
+        s.break_trace = true;
+    }
+    Ok(())
+}
+
+fn pusha<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let size = if op.code == Code::Pushad { 4 } else { 2 };
+    let sp0 = s.gpr[reg::SP];
+    let orig = s.reg(reg::SP as u8, size);
+    for r in 0..8u8 {
+        let v = if r == reg::SP as u8 {
+            orig
+        } else {
+            s.reg(r, size)
+        };
+        if let Err(f) = s.push(bus, size, v) {
+            s.gpr[reg::SP] = sp0;
+            return Err(f);
+        }
+    }
+    Ok(())
+}
+
+fn popa<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let size = if op.code == Code::Popad { 4 } else { 2 };
+    let mut vals = [0u64; 8];
+    for (i, v) in vals.iter_mut().enumerate() {
+        *v = s.peek_stack(bus, (7 - i as u64) * u64::from(size), size)?;
+    }
+    for (r, v) in vals.iter().enumerate() {
+        if r != reg::SP {
+            s.set_reg(r as u8, size, *v);
+        }
+    }
+    let sp = s.sp().wrapping_add(8 * u64::from(size));
+    s.set_sp(sp);
+    Ok(())
+}
+
+fn pushf<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    if s.mode == Mode::V86 && s.iopl() < 3 {
+        return Err(Fault::GP0);
+    }
+    let size = match op.code {
+        Code::Pushfw => 2,
+        Code::Pushfd => 4,
+        _ => 8,
+    };
+    // VM and RF are never pushed.
+    let v = s.eflags() & !(fl::VM | fl::RF);
+    s.push(bus, size, u64::from(v))
+}
+
+fn popf<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    if s.mode == Mode::V86 && s.iopl() < 3 {
+        return Err(Fault::GP0);
+    }
+    let size = match op.code {
+        Code::Popfw => 2,
+        Code::Popfd => 4,
+        _ => 8,
+    };
+    let v = s.pop(bus, size)? as u32;
+    s.write_flags(v, size);
+    Ok(())
+}
+
+impl CpuState {
+    /// EFLAGS write with the privilege rules of POPF/IRET (SDM POPF):
+    /// IOPL only at CPL 0, IF only when CPL <= IOPL, VM/VIF/VIP/RF never.
+    pub(crate) fn write_flags(&mut self, v: u32, size: u8) {
+        let mut changeable = fl::ARITH | fl::TF | fl::DF | fl::NT | fl::AC | fl::ID;
+        if self.mode == Mode::Real || self.cpl == 0 {
+            changeable |= fl::IOPL | fl::IF;
+        } else if self.cpl <= self.iopl() {
+            changeable |= fl::IF;
+        }
+        if self.mode == Mode::V86 {
+            changeable &= !fl::IOPL;
+            changeable |= fl::IF;
+        }
+        if size == 2 {
+            changeable &= 0xFFFF;
+        }
+        let old = self.eflags();
+        let new = (old & !changeable) | (v & changeable) | fl::RESERVED1;
+        self.flags = new;
+        self.lazy.op = crate::flags::FlagOp::None;
+        if (old ^ new) & (fl::IF | fl::TF) != 0 {
+            self.break_trace = true;
+        }
+    }
+}
+
+fn lahf<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
+    let f = s.eflags() & 0xFF;
+    s.set_reg(16, 1, u64::from(f | fl::RESERVED1));
+    Ok(())
+}
+
+fn sahf<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
+    let ah = s.reg(16, 1) as u32;
+    let mask = fl::CF | fl::PF | fl::AF | fl::ZF | fl::SF;
+    let f = (s.eflags() & fl::OF) | (ah & mask);
+    s.set_arith(f);
+    Ok(())
+}
+
+fn cbw<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+    let size = match op.code {
+        Code::Cbw => 2,
+        Code::Cwde => 4,
+        _ => 8,
+    };
+    let half = size / 2;
+    let bits = 8 * u32::from(half);
+    let v = s.reg(0, half);
+    let ext = (((v << (64 - bits)) as i64) >> (64 - bits)) as u64;
+    s.set_reg(0, size, ext);
+    Ok(())
+}
+
+fn cwd<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+    let size = match op.code {
+        Code::Cwd => 2,
+        Code::Cdq => 4,
+        _ => 8,
+    };
+    let neg = s.reg(0, size) & crate::flags::sign_bit(size) != 0;
+    s.set_reg(reg::DX as u8, size, if neg { u64::MAX } else { 0 });
+    Ok(())
+}
+
+fn cc_of<B>(op: &Op<B>) -> u8 {
+    op.aux & 0xF
+}
+
+fn setcc<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let v = u64::from(s.cond(cc_of(op)));
+    s.wr_rm(bus, op, MEM, op.r0, 1, v)
+}
+
+fn cmov<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    // The source is read (and may fault) whatever the condition.
+    let v = s.rd_rm(bus, op, MEM, op.r1, op.size)?;
+    if s.cond(cc_of(op)) {
+        s.set_reg(op.r0, op.size, v);
+    } else if op.size == 4 {
+        // A 32-bit CMOV zero-extends even when false (64-bit mode).
+        let cur = s.reg(op.r0, 4);
+        if s.bitness == 64 {
+            s.set_reg(op.r0, 4, cur);
+        }
+    }
+    Ok(())
+}
+
+fn xlat<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let m = crate::flags::mask(op.asize);
+    let off = (s.gpr[reg::BX].wrapping_add(s.reg(0, 1))) & m;
+    let v = s.read_mem::<B, 1>(bus, op.seg as usize, off)?;
+    s.set_reg(0, 1, v);
+    Ok(())
+}
+
+fn enter<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let size = match op.code {
+        Code::Enterw_imm16_imm8 => 2,
+        Code::Enterd_imm16_imm8 => 4,
+        _ => 8,
+    };
+    let alloc = op.imm & 0xFFFF;
+    let level = op.imm2 & 0x1F;
+    let saved = (s.gpr[reg::SP], s.gpr[reg::BP]);
+    let r = (|| {
+        let bp = s.reg(reg::BP as u8, size);
+        s.push(bus, size, bp)?;
+        let frame = s.sp();
+        let bp_mask = s.stack_mask();
+        let mut bpv = s.gpr[reg::BP] & bp_mask;
+        for _ in 1..level {
+            bpv = bpv.wrapping_sub(u64::from(size)) & bp_mask;
+            let v = s.read_sz(bus, sreg::SS, bpv, size)?;
+            s.push(bus, size, v)?;
+        }
+        if level > 0 {
+            s.push(bus, size, frame)?;
+        }
+        let sp = s.sp().wrapping_sub(alloc) & s.stack_mask();
+        // The final stack pointer must be writable (SDM ENTER).
+        s.seg_lin(sreg::SS, sp, 1, true)?;
+        if s.stack32 || s.bitness == 64 {
+            s.set_reg(reg::BP as u8, if size == 8 { 8 } else { 4 }, frame);
+        } else {
+            s.set_reg(reg::BP as u8, size.min(2).max(size), frame);
+        }
+        s.set_sp(sp);
+        Ok(())
+    })();
+    if r.is_err() {
+        (s.gpr[reg::SP], s.gpr[reg::BP]) = saved;
+    }
+    r
+}
+
+fn leave<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let size = match op.code {
+        Code::Leavew => 2,
+        Code::Leaved => 4,
+        _ => 8,
+    };
+    let m = s.stack_mask();
+    let bp = s.gpr[reg::BP] & m;
+    let v = s.read_sz(bus, sreg::SS, bp, size)?;
+    s.set_sp(bp.wrapping_add(u64::from(size)));
+    s.set_reg(reg::BP as u8, size, v);
+    Ok(())
+}
+
+fn lfp<B: CpuBus, const SEG: usize>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let size = op.size;
+    let off = s.ea(op);
+    let v = s.read_sz(bus, op.seg as usize, off, size)?;
+    let sel = s.read_mem::<B, 2>(
+        bus,
+        op.seg as usize,
+        off.wrapping_add(u64::from(size)) & crate::flags::mask(op.asize),
+    )?;
+    s.load_seg(bus, SEG, sel as u16)?;
+    s.set_reg(op.r0, size, v);
+    if SEG == sreg::SS {
+        s.break_trace = true;
+    }
+    Ok(())
+}
+
+fn salc<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
+    let v = if s.cf() { 0xFF } else { 0 };
+    s.set_reg(0, 1, v);
+    Ok(())
+}

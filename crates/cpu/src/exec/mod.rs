@@ -1,0 +1,165 @@
+//! Instruction handlers, grouped by family, and the one place that maps a
+//! decoded iced instruction to its handler.
+
+mod alu;
+mod control;
+mod data;
+mod string;
+mod system;
+
+use crate::bus::CpuBus;
+use crate::core::CpuState;
+use crate::decode::{Handler, Op, NOREG, RIPREL};
+use crate::fault::{Fault, Res};
+use iced_x86::{Instruction, Mnemonic as M, OpKind};
+
+/// Operand forms, chosen at decode time and passed as const generics so a
+/// handler's operand accesses compile to straight-line code.
+pub(crate) mod form {
+    /// Destination register, source register.
+    pub const RR: u8 = 0;
+    /// Destination register, source memory.
+    pub const RM: u8 = 1;
+    /// Destination memory, source register.
+    pub const MR: u8 = 2;
+    /// Destination register, source immediate.
+    pub const RI: u8 = 3;
+    /// Destination memory, source immediate.
+    pub const MI: u8 = 4;
+}
+
+/// True for operand kinds that address memory.
+pub(crate) fn is_mem(k: OpKind) -> bool {
+    matches!(k, OpKind::Memory)
+}
+
+/// The form of a two-operand instruction.
+pub(crate) fn form_of(ins: &Instruction) -> u8 {
+    let m0 = is_mem(ins.op0_kind());
+    let k1 = ins.op1_kind();
+    match (m0, k1) {
+        (false, OpKind::Register) => form::RR,
+        (false, OpKind::Memory) => form::RM,
+        (true, OpKind::Register) => form::MR,
+        (false, _) => form::RI,
+        (true, _) => form::MI,
+    }
+}
+
+/// Picks the handler for an instruction. Anything not implemented gets
+/// [`unimplemented`], which raises #UD and counts the opcode.
+pub(crate) fn select<B: CpuBus>(ins: &Instruction) -> Handler<B> {
+    if ins.is_invalid() {
+        return invalid::<B>;
+    }
+    alu::select::<B>(ins)
+        .or_else(|| data::select::<B>(ins))
+        .or_else(|| control::select::<B>(ins))
+        .or_else(|| string::select::<B>(ins))
+        .or_else(|| system::select::<B>(ins))
+        .unwrap_or(unimplemented::<B>)
+}
+
+/// An instruction iced could not decode: #UD.
+fn invalid<B: CpuBus>(_s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
+    Err(Fault::UD)
+}
+
+/// An instruction this CPU does not implement: #UD, counted for `--stats`.
+fn unimplemented<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+    *s.stats.unimplemented.entry(op.code as u16).or_default() += 1;
+    Err(Fault::UD)
+}
+
+/// Handy shorthand for handler signatures.
+pub(crate) type H<B> = Option<Handler<B>>;
+
+impl CpuState {
+    /// The effective address (offset) of the memory operand.
+    #[inline(always)]
+    pub(crate) fn ea<B>(&self, op: &Op<B>) -> u64 {
+        let mut a = op.disp;
+        if (op.base as usize) < 16 {
+            a = a.wrapping_add(self.gpr[op.base as usize]);
+        } else if op.base == RIPREL {
+            a = a.wrapping_add(self.next_rip);
+        }
+        if op.index != NOREG {
+            a = a.wrapping_add(self.gpr[op.index as usize & 15] << op.scale);
+        }
+        match op.asize {
+            2 => a & 0xFFFF,
+            4 => a & 0xFFFF_FFFF,
+            _ => a,
+        }
+    }
+
+    /// Reads the r/m operand: memory, or register `r`.
+    #[inline(always)]
+    pub(crate) fn rd_rm<B: CpuBus>(
+        &mut self,
+        bus: &mut B,
+        op: &Op<B>,
+        mem: bool,
+        r: u8,
+        size: u8,
+    ) -> Res<u64> {
+        if mem {
+            let off = self.ea(op);
+            self.read_sz(bus, op.seg as usize, off, size)
+        } else {
+            Ok(self.reg(r, size))
+        }
+    }
+
+    /// Writes the r/m operand.
+    #[inline(always)]
+    pub(crate) fn wr_rm<B: CpuBus>(
+        &mut self,
+        bus: &mut B,
+        op: &Op<B>,
+        mem: bool,
+        r: u8,
+        size: u8,
+        v: u64,
+    ) -> Res<()> {
+        if mem {
+            let off = self.ea(op);
+            self.write_sz(bus, op.seg as usize, off, size, v)
+        } else {
+            self.set_reg(r, size, v);
+            Ok(())
+        }
+    }
+
+    /// Operand size for stack operations of an instruction with no explicit
+    /// operand size: 16 or 32 bits by the code segment, 64 in long mode.
+    #[inline]
+    pub(crate) fn default_osize(&self) -> u8 {
+        match self.bitness {
+            64 => 8,
+            32 => 4,
+            _ => 2,
+        }
+    }
+}
+
+/// Selects `f::<B, .., FORM>` by the instruction's operand form.
+macro_rules! by_form {
+    ($ins:expr, $f:ident, $($g:expr),*) => {{
+        use $crate::exec::form::*;
+        Some(match $crate::exec::form_of($ins) {
+            RR => $f::<B, $($g,)* RR> as Handler<B>,
+            RM => $f::<B, $($g,)* RM>,
+            MR => $f::<B, $($g,)* MR>,
+            RI => $f::<B, $($g,)* RI>,
+            _ => $f::<B, $($g,)* MI>,
+        })
+    }};
+}
+pub(crate) use by_form;
+
+/// The mnemonic, for the family selectors.
+pub(crate) fn mn(ins: &Instruction) -> M {
+    ins.mnemonic()
+}

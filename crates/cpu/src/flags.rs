@@ -1,0 +1,220 @@
+//! Lazy arithmetic flags.
+//!
+//! The common flag-setting operations (ADD, ADC, SUB, SBB, CMP, NEG, INC,
+//! DEC, the logic ops) store their operands and result instead of computing
+//! six flags each time; a flag is derived only when something reads it
+//! (a Jcc, SETcc, PUSHF, ...). This is the design of Bochs's
+//! `cpu/lazy_flags.h`. Everything else computes its flags eagerly and stores
+//! them with [`FlagOp::None`].
+
+use crate::state::fl;
+
+/// The operation whose flags are pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlagOp {
+    /// No pending operation: the arithmetic bits of `eflags` are current.
+    #[default]
+    None,
+    /// `res = a + b`.
+    Add,
+    /// `res = a + b + carry_in`.
+    Adc,
+    /// `res = a - b` (also CMP and NEG with `a = 0`).
+    Sub,
+    /// `res = a - b - carry_in`.
+    Sbb,
+    /// AND, OR, XOR, TEST: CF = OF = 0, AF = 0.
+    Logic,
+    /// `res = a + 1`, CF preserved in `carry_in`.
+    Inc,
+    /// `res = a - 1`, CF preserved in `carry_in`.
+    Dec,
+}
+
+/// Operands and result of the last lazily evaluated operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Lazy {
+    /// Which operation.
+    pub op: FlagOp,
+    /// Operand width in bytes (1, 2, 4 or 8).
+    pub size: u8,
+    /// First operand.
+    pub a: u64,
+    /// Second operand.
+    pub b: u64,
+    /// Result (not masked: only the low `size` bytes matter).
+    pub res: u64,
+    /// Carry into ADC/SBB, or the CF that INC/DEC preserve.
+    pub carry_in: bool,
+}
+
+/// All-ones mask of `size` bytes.
+#[inline(always)]
+pub fn mask(size: u8) -> u64 {
+    u64::MAX >> (64 - 8 * u32::from(size))
+}
+
+/// The sign bit of a `size`-byte value.
+#[inline(always)]
+pub fn sign_bit(size: u8) -> u64 {
+    1u64 << (8 * u32::from(size) - 1)
+}
+
+/// `flag` when `b`, else 0.
+#[inline(always)]
+pub fn bit(b: bool, flag: u32) -> u32 {
+    if b {
+        flag
+    } else {
+        0
+    }
+}
+
+/// PF: set when the low byte has an even number of one bits.
+#[inline(always)]
+pub fn parity(v: u64) -> bool {
+    (v as u8).count_ones() % 2 == 0
+}
+
+impl Lazy {
+    /// CF.
+    #[inline]
+    pub fn cf(&self) -> bool {
+        let m = mask(self.size);
+        let (a, b, r) = (self.a & m, self.b & m, self.res & m);
+        match self.op {
+            FlagOp::Add => r < a,
+            FlagOp::Adc => r < a || (self.carry_in && r == a),
+            FlagOp::Sub => a < b,
+            FlagOp::Sbb => a < b || (self.carry_in && a == b),
+            FlagOp::Logic | FlagOp::None => false,
+            FlagOp::Inc | FlagOp::Dec => self.carry_in,
+        }
+    }
+
+    /// ZF.
+    #[inline]
+    pub fn zf(&self) -> bool {
+        self.res & mask(self.size) == 0
+    }
+
+    /// SF.
+    #[inline]
+    pub fn sf(&self) -> bool {
+        self.res & sign_bit(self.size) != 0
+    }
+
+    /// PF.
+    #[inline]
+    pub fn pf(&self) -> bool {
+        parity(self.res)
+    }
+
+    /// AF.
+    #[inline]
+    pub fn af(&self) -> bool {
+        match self.op {
+            FlagOp::Logic | FlagOp::None => false,
+            FlagOp::Inc | FlagOp::Dec => (self.a ^ 1 ^ self.res) & 0x10 != 0,
+            _ => (self.a ^ self.b ^ self.res) & 0x10 != 0,
+        }
+    }
+
+    /// OF.
+    #[inline]
+    pub fn of(&self) -> bool {
+        let s = sign_bit(self.size);
+        let (a, b, r) = (self.a, self.b, self.res);
+        match self.op {
+            FlagOp::Add | FlagOp::Adc => (a ^ r) & (b ^ r) & s != 0,
+            FlagOp::Sub | FlagOp::Sbb => (a ^ b) & (a ^ r) & s != 0,
+            FlagOp::Inc => (a ^ r) & (1 ^ r) & s != 0,
+            FlagOp::Dec => (a ^ 1) & (a ^ r) & s != 0,
+            FlagOp::Logic | FlagOp::None => false,
+        }
+    }
+
+    /// All six arithmetic flags as EFLAGS bits.
+    pub fn bits(&self) -> u32 {
+        let mut f = 0;
+        if self.cf() {
+            f |= fl::CF;
+        }
+        if self.pf() {
+            f |= fl::PF;
+        }
+        if self.af() {
+            f |= fl::AF;
+        }
+        if self.zf() {
+            f |= fl::ZF;
+        }
+        if self.sf() {
+            f |= fl::SF;
+        }
+        if self.of() {
+            f |= fl::OF;
+        }
+        f
+    }
+}
+
+/// Eagerly computed flags of `res` for SF, ZF and PF (the "result" flags
+/// that shifts, rotates-free logic and many others share).
+pub fn szp(res: u64, size: u8) -> u32 {
+    let mut f = 0;
+    if res & mask(size) == 0 {
+        f |= fl::ZF;
+    }
+    if res & sign_bit(size) != 0 {
+        f |= fl::SF;
+    }
+    if parity(res) {
+        f |= fl::PF;
+    }
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lazy(op: FlagOp, size: u8, a: u64, b: u64, res: u64, carry_in: bool) -> Lazy {
+        Lazy {
+            op,
+            size,
+            a,
+            b,
+            res,
+            carry_in,
+        }
+    }
+
+    #[test]
+    fn add_8bit_carry_overflow_and_aux() {
+        // 0x7F + 0x01 = 0x80: signed overflow, AF from bit 3, no carry.
+        let l = lazy(FlagOp::Add, 1, 0x7F, 1, 0x80, false);
+        assert_eq!(l.bits(), fl::OF | fl::SF | fl::AF);
+        // 0xFF + 0x01 = 0x100: carry out, zero, AF, PF (0 has even parity).
+        let l = lazy(FlagOp::Add, 1, 0xFF, 1, 0x100, false);
+        assert_eq!(l.bits(), fl::CF | fl::ZF | fl::AF | fl::PF);
+    }
+
+    #[test]
+    fn sub_borrow_and_sbb_with_equal_operands() {
+        // 0 - 1 = 0xFFFF: borrow, sign, AF, PF (0xFF even).
+        let l = lazy(FlagOp::Sub, 2, 0, 1, 0u64.wrapping_sub(1), false);
+        assert_eq!(l.bits(), fl::CF | fl::SF | fl::AF | fl::PF);
+        // 5 - 5 - 1 borrows.
+        let l = lazy(FlagOp::Sbb, 4, 5, 5, u64::MAX, true);
+        assert!(l.cf());
+    }
+
+    #[test]
+    fn inc_keeps_carry_and_overflows_at_the_sign() {
+        let l = lazy(FlagOp::Inc, 4, 0x7FFF_FFFF, 0, 0x8000_0000, true);
+        assert!(l.cf() && l.of() && l.sf() && l.af());
+        let l = lazy(FlagOp::Dec, 2, 0x8000, 0, 0x7FFF, false);
+        assert!(!l.cf() && l.of() && !l.sf());
+    }
+}

@@ -1,0 +1,296 @@
+//! The anyx86 interpreter: an x86 CPU in portable Rust.
+//!
+//! iced-x86 decodes; everything else is ours. The CPU reaches the world
+//! only through [`CpuBus`]. Decoded instructions are cached as traces keyed
+//! by physical address ([`decode`]), memory goes through a software TLB
+//! ([`mmu`]) and arithmetic flags are evaluated lazily ([`flags`]).
+//!
+//! Guest faults are values (`Result<_, Fault>`), delivered in one place,
+//! [`Cpu::run`]; the instruction pointer is committed only when an
+//! instruction retires.
+#![forbid(unsafe_code)]
+
+pub mod bus;
+pub mod core;
+pub mod cpuid;
+pub mod decode;
+mod exec;
+pub mod fault;
+pub mod flags;
+pub mod interrupt;
+pub mod mmu;
+pub mod segment;
+mod stack;
+pub mod state;
+pub mod task;
+
+pub use bus::CpuBus;
+pub use core::CpuState;
+pub use fault::{Fault, Res};
+pub use interrupt::TripleFault;
+pub use state::{Mode, Segment};
+
+use decode::{build_op, ends_trace, Trace, TraceCache, MAX_TRACE};
+use interrupt::Source;
+use mmu::Access;
+use state::{fl, sreg};
+
+/// Why [`Cpu::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunExit {
+    /// The instruction budget was used up.
+    Budget,
+    /// The CPU executed HLT and waits for an interrupt.
+    Halted,
+    /// The bus asked the run loop to stop.
+    Stopped,
+    /// A triple fault: the machine must reset or stop.
+    TripleFault(Fault),
+    /// A debug breakpoint set by the host was hit (reserved for the
+    /// debugger).
+    Breakpoint,
+}
+
+/// An x86 CPU, generic over the bus it is attached to.
+pub struct Cpu<B: CpuBus> {
+    /// Architectural state.
+    pub s: CpuState,
+    cache: TraceCache<B>,
+    /// CPUID identity and features.
+    pub model: cpuid::CpuModel,
+}
+
+impl<B: CpuBus> Cpu<B> {
+    /// A CPU in its power-on state.
+    pub fn new(model: cpuid::CpuModel) -> Self {
+        Self {
+            s: CpuState::new(model.clone()),
+            cache: TraceCache::default(),
+            model,
+        }
+    }
+
+    /// RESET: the power-on state again (the caches are dropped).
+    pub fn reset(&mut self) {
+        self.s = CpuState::new(self.model.clone());
+        self.cache.clear();
+    }
+
+    /// Drops all decoded code (after the host changed guest memory).
+    pub fn flush_code_cache(&mut self) {
+        self.cache.clear();
+        self.s.code_pages.clear();
+        self.s.tlb.flush_all();
+    }
+
+    /// Trace cache hits and misses.
+    pub fn cache_stats(&self) -> (u64, u64) {
+        (self.cache.hits, self.cache.misses)
+    }
+
+    /// Runs until `budget` more instructions have retired, the CPU halts,
+    /// the bus asks to stop, or a triple fault.
+    pub fn run(&mut self, bus: &mut B, budget: u64) -> RunExit {
+        let until = self.s.icount.saturating_add(budget);
+        self.s.a20_mask = bus.a20_mask();
+        loop {
+            if !self.s.smc_pages.is_empty() {
+                self.drop_written_code();
+            }
+            if bus.stop_requested() {
+                return RunExit::Stopped;
+            }
+            if let Err(t) = self.check_interrupts(bus) {
+                return RunExit::TripleFault(t.last);
+            }
+            if self.s.halted {
+                return RunExit::Halted;
+            }
+            if self.s.icount >= until {
+                return RunExit::Budget;
+            }
+            let single = self.s.flags & fl::TF != 0 || self.s.dr[7] & 0xFF != 0;
+            let r = if single {
+                self.step_one(bus)
+            } else {
+                self.run_trace(bus, until)
+            };
+            if let Err(t) = r {
+                return RunExit::TripleFault(t.last);
+            }
+        }
+    }
+
+    /// Executes exactly one instruction (or delivers one pending
+    /// interrupt). Used by single-stepping and the debugger.
+    pub fn step(&mut self, bus: &mut B) -> RunExit {
+        self.s.a20_mask = bus.a20_mask();
+        if let Err(t) = self.check_interrupts(bus) {
+            return RunExit::TripleFault(t.last);
+        }
+        if self.s.halted {
+            return RunExit::Halted;
+        }
+        match self.step_one(bus) {
+            Ok(()) => RunExit::Budget,
+            Err(t) => RunExit::TripleFault(t.last),
+        }
+    }
+
+    fn check_interrupts(&mut self, bus: &mut B) -> Result<(), TripleFault> {
+        let s = &mut self.s;
+        if s.flags & fl::IF != 0 && s.icount >= s.inhibit_until && bus.interrupt_pending() {
+            let v = bus.acknowledge_interrupt(s.icount);
+            s.halted = false;
+            s.stats.interrupts += 1;
+            let ret = s.rip;
+            if let Err(f) = s.deliver(bus, v, None, ret, Source::External) {
+                return s.raise(bus, f);
+            }
+        }
+        Ok(())
+    }
+
+    fn drop_written_code(&mut self) {
+        let pages = std::mem::take(&mut self.s.smc_pages);
+        for p in pages {
+            self.cache.invalidate_page(p);
+            self.s.stats.smc_invalidations += 1;
+        }
+    }
+
+    /// Finds or builds the trace at CS:rip.
+    fn lookup(&mut self, bus: &mut B) -> Result<usize, Fault> {
+        let s = &mut self.s;
+        let cs = s.seg[sreg::CS];
+        if s.rip > u64::from(cs.limit) && s.bitness != 64 {
+            return Err(Fault::GP0);
+        }
+        let lin = s.wrap_lin(cs.base.wrapping_add(s.rip));
+        let phys = s.translate(bus, lin, Access::Exec)?;
+        if let Some(id) = self.cache.get(phys, s.bitness) {
+            self.cache.hits += 1;
+            return Ok(id);
+        }
+        self.cache.misses += 1;
+        self.build_trace(bus, lin, phys)
+    }
+
+    fn build_trace(&mut self, bus: &mut B, lin: u64, phys: u64) -> Result<usize, Fault> {
+        let s = &mut self.s;
+        let mut ops = Vec::with_capacity(8);
+        let mut pages = vec![phys & !0xFFF];
+        let mut ip = s.rip;
+        let mut l = lin;
+        let bitness = s.bitness;
+        loop {
+            let (ins, _p0, p1) = match s.decode_at(bus, l, ip) {
+                Ok(x) => x,
+                Err(f) if ops.is_empty() => return Err(f),
+                Err(_) => break,
+            };
+            let f = exec::select::<B>(&ins);
+            ops.push(build_op(&ins, f));
+            let len = ins.len() as u64;
+            if let Some(p) = p1 {
+                pages.push(p);
+                break;
+            }
+            if ends_trace(&ins) || ops.len() >= MAX_TRACE || ins.is_invalid() {
+                break;
+            }
+            ip = ip.wrapping_add(len);
+            l = s.wrap_lin(l.wrapping_add(len));
+            if l & 0xFFF == 0 {
+                break;
+            }
+        }
+        for p in &pages {
+            if bus.page_is_ram(*p) {
+                s.mark_code_page(*p);
+            }
+        }
+        s.stats.traces_built += 1;
+        let t = Trace {
+            phys,
+            bitness,
+            ops: ops.into_boxed_slice(),
+        };
+        Ok(self.cache.insert(t, &pages))
+    }
+
+    fn run_trace(&mut self, bus: &mut B, until: u64) -> Result<(), TripleFault> {
+        let id = match self.lookup(bus) {
+            Ok(id) => id,
+            Err(f) => return self.s.raise(bus, f),
+        };
+        let Some(t) = self.cache.trace(id) else {
+            return Ok(());
+        };
+        let s = &mut self.s;
+        let limit = u64::from(s.seg[sreg::CS].limit);
+        let mask = s.ip_mask();
+        s.break_trace = false;
+        for op in t.ops.iter() {
+            let end = s.rip.wrapping_add(u64::from(op.len) - 1);
+            if end > limit && s.bitness != 64 {
+                return s.raise(bus, Fault::GP0);
+            }
+            s.next_rip = s.rip.wrapping_add(u64::from(op.len)) & mask;
+            match (op.f)(s, bus, op) {
+                Ok(()) => {
+                    s.rip = s.next_rip;
+                    s.icount += 1;
+                    if s.break_trace || s.icount >= until {
+                        break;
+                    }
+                }
+                Err(f) => return s.raise(bus, f),
+            }
+        }
+        Ok(())
+    }
+
+    fn step_one(&mut self, bus: &mut B) -> Result<(), TripleFault> {
+        let id = match self.lookup(bus) {
+            Ok(id) => id,
+            Err(f) => return self.s.raise(bus, f),
+        };
+        let Some(t) = self.cache.trace(id) else {
+            return Ok(());
+        };
+        let op = t.ops[0];
+        let s = &mut self.s;
+        let tf = s.flags & fl::TF != 0;
+        let end = s.rip.wrapping_add(u64::from(op.len) - 1);
+        if end > u64::from(s.seg[sreg::CS].limit) && s.bitness != 64 {
+            return s.raise(bus, Fault::GP0);
+        }
+        s.next_rip = s.rip.wrapping_add(u64::from(op.len)) & s.ip_mask();
+        s.break_trace = false;
+        match (op.f)(s, bus, &op) {
+            Ok(()) => {
+                s.rip = s.next_rip;
+                s.icount += 1;
+                if tf && !s.halted_by_fault_delivery() {
+                    s.dr[6] |= 1 << 14;
+                    let ret = s.rip;
+                    if let Err(f) = s.deliver(bus, fault::vector::DB, None, ret, Source::Exception)
+                    {
+                        return s.raise(bus, f);
+                    }
+                }
+                Ok(())
+            }
+            Err(f) => s.raise(bus, f),
+        }
+    }
+}
+
+impl CpuState {
+    /// True when the last instruction delivered an interrupt itself (INT n
+    /// clears TF before the single-step trap could be taken).
+    fn halted_by_fault_delivery(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,674 @@
+//! Paging, the software TLB and guest memory access.
+//!
+//! Every guest memory access goes segment check → linear address → TLB.
+//! The TLB is direct-mapped and split by access kind (read, write, fetch).
+//! An entry holds one tag per privilege (supervisor, user), so the
+//! permission check is folded into the tag compare: a tag is only valid for
+//! the privilege and access kind that may use the page. Entries point at a
+//! page of guest RAM by offset; a page that is not RAM (ROM, MMIO) gets a
+//! tag with bit 0 set, which the fast path never matches, so those accesses
+//! take the slow path through the bus (QEMU `CPUTLBEntry`, Bochs `tlb.h`).
+//!
+//! Pages that hold decoded code are never given write entries; a write to
+//! them takes the slow path, which reports the page for trace
+//! invalidation (self-modifying code).
+
+use crate::bus::CpuBus;
+use crate::core::CpuState;
+use crate::fault::{vector, Fault, Res};
+use crate::state::{cr0, cr4, efer, sreg, Mode};
+
+/// Number of entries of each TLB (a power of two).
+pub const TLB_SIZE: usize = 1024;
+// Never equal to a page address, nor to a page address with bit 0 set.
+const INVALID_TAG: u64 = 2;
+const NOT_RAM: usize = usize::MAX;
+
+/// Kind of access, as the page-walk permission rules need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Data read.
+    Read,
+    /// Data write.
+    Write,
+    /// Instruction fetch.
+    Exec,
+}
+
+/// One TLB entry.
+#[derive(Debug, Clone, Copy)]
+pub struct TlbEntry {
+    /// Linear page address per privilege (0 = supervisor, 1 = user), or a
+    /// value with bit 0 set when not valid for the fast path.
+    pub tag: [u64; 2],
+    /// Offset of the physical page in guest RAM, or `NOT_RAM`.
+    pub ram: usize,
+    /// Physical page address.
+    pub phys: u64,
+    /// Global page: survives CR3 writes.
+    pub global: bool,
+}
+
+const EMPTY: TlbEntry = TlbEntry {
+    tag: [INVALID_TAG; 2],
+    ram: NOT_RAM,
+    phys: 0,
+    global: false,
+};
+
+/// The software TLB: read, write and fetch halves.
+#[derive(Debug, Clone)]
+pub struct Tlb {
+    /// Current privilege is user (CPL 3): selects the tag.
+    pub user: bool,
+    read: Vec<TlbEntry>,
+    write: Vec<TlbEntry>,
+    exec: Vec<TlbEntry>,
+    /// Lookups that missed (for `--stats`).
+    pub misses: u64,
+}
+
+impl Default for Tlb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tlb {
+    /// An empty TLB.
+    pub fn new() -> Self {
+        Self {
+            user: false,
+            read: vec![EMPTY; TLB_SIZE],
+            write: vec![EMPTY; TLB_SIZE],
+            exec: vec![EMPTY; TLB_SIZE],
+            misses: 0,
+        }
+    }
+
+    /// Drops every entry.
+    pub fn flush_all(&mut self) {
+        self.read.fill(EMPTY);
+        self.write.fill(EMPTY);
+        self.exec.fill(EMPTY);
+    }
+
+    /// Drops every non-global entry (a CR3 write).
+    pub fn flush_non_global(&mut self) {
+        for t in [&mut self.read, &mut self.write, &mut self.exec] {
+            for e in t.iter_mut().filter(|e| !e.global) {
+                *e = EMPTY;
+            }
+        }
+    }
+
+    /// Drops the write half (a page became code).
+    pub fn flush_writes(&mut self) {
+        self.write.fill(EMPTY);
+    }
+
+    /// Drops the entries for the page holding `lin` (INVLPG).
+    pub fn flush_page(&mut self, lin: u64) {
+        let i = index(lin);
+        for t in [&mut self.read, &mut self.write, &mut self.exec] {
+            t[i] = EMPTY;
+        }
+    }
+
+    fn table(&mut self, a: Access) -> &mut Vec<TlbEntry> {
+        match a {
+            Access::Read => &mut self.read,
+            Access::Write => &mut self.write,
+            Access::Exec => &mut self.exec,
+        }
+    }
+}
+
+#[inline(always)]
+fn index(lin: u64) -> usize {
+    (lin >> 12) as usize & (TLB_SIZE - 1)
+}
+
+/// Result of a page walk: where the page is and what it allows.
+#[derive(Debug, Clone, Copy)]
+struct Walk {
+    phys: u64,
+    user: bool,
+    writable: bool,
+    exec: bool,
+    global: bool,
+}
+
+/// Page-fault error code bits.
+mod pf {
+    pub const P: u32 = 1;
+    pub const W: u32 = 2;
+    pub const U: u32 = 4;
+    pub const RSVD: u32 = 8;
+    pub const ID: u32 = 16;
+}
+
+/// Page-table entry bits.
+mod pte {
+    pub const P: u64 = 1;
+    pub const RW: u64 = 2;
+    pub const US: u64 = 4;
+    pub const A: u64 = 1 << 5;
+    pub const D: u64 = 1 << 6;
+    pub const PS: u64 = 1 << 7;
+    pub const G: u64 = 1 << 8;
+    pub const NX: u64 = 1 << 63;
+    /// Address bits of a PAE / long-mode entry (52-bit physical).
+    pub const ADDR: u64 = 0x000F_FFFF_FFFF_F000;
+}
+
+#[inline(always)]
+fn le_read(bytes: &[u8], n: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b[..n].copy_from_slice(&bytes[..n]);
+    u64::from_le_bytes(b)
+}
+
+#[inline(always)]
+fn le_write(bytes: &mut [u8], n: usize, v: u64) {
+    bytes[..n].copy_from_slice(&v.to_le_bytes()[..n]);
+}
+
+impl CpuState {
+    // ---- physical access ------------------------------------------------
+
+    /// Reads physical memory (A20 applied by the caller).
+    pub fn phys_read<B: CpuBus>(&mut self, bus: &mut B, paddr: u64, n: u8) -> u64 {
+        let n_us = n as usize;
+        if bus.page_is_ram(paddr) && (paddr & 0xFFF) as usize + n_us <= 0x1000 {
+            let off = paddr as usize;
+            return le_read(&bus.ram()[off..off + n_us], n_us);
+        }
+        bus.mem_read(paddr, n)
+    }
+
+    /// Writes physical memory, noting writes to code pages.
+    pub fn phys_write<B: CpuBus>(&mut self, bus: &mut B, paddr: u64, n: u8, v: u64) {
+        let n_us = n as usize;
+        self.note_code_write(paddr);
+        if (paddr & 0xFFF) as usize + n_us > 0x1000 {
+            self.note_code_write(paddr + u64::from(n) - 1);
+        }
+        if bus.page_is_ram(paddr) && (paddr & 0xFFF) as usize + n_us <= 0x1000 {
+            let off = paddr as usize;
+            le_write(&mut bus.ram()[off..off + n_us], n_us, v);
+            return;
+        }
+        bus.mem_write(paddr, n, v);
+    }
+
+    /// Marks the RAM page at `paddr` as holding decoded code.
+    pub fn mark_code_page(&mut self, paddr: u64) {
+        let page = (paddr >> 12) as usize;
+        let (w, b) = (page / 64, page % 64);
+        if w >= self.code_pages.len() {
+            self.code_pages.resize(w + 1, 0);
+        }
+        if self.code_pages[w] & (1 << b) == 0 {
+            self.code_pages[w] |= 1 << b;
+            // Write entries may point at this page: they must now take the
+            // slow path so writes invalidate the page's traces.
+            self.tlb.flush_writes();
+        }
+    }
+
+    #[inline]
+    fn note_code_write(&mut self, paddr: u64) {
+        let page = (paddr >> 12) as usize;
+        let (w, b) = (page / 64, page % 64);
+        if let Some(word) = self.code_pages.get_mut(w) {
+            if *word & (1 << b) != 0 {
+                *word &= !(1 << b);
+                self.smc_pages.push(paddr & !0xFFF);
+                self.break_trace = true;
+            }
+        }
+    }
+
+    fn is_code_page(&self, paddr: u64) -> bool {
+        let page = (paddr >> 12) as usize;
+        self.code_pages
+            .get(page / 64)
+            .is_some_and(|w| w & (1 << (page % 64)) != 0)
+    }
+
+    // ---- translation ------------------------------------------------------
+
+    /// Translates a linear address for an access at the current privilege.
+    #[inline]
+    pub fn translate<B: CpuBus>(&mut self, bus: &mut B, lin: u64, a: Access) -> Res<u64> {
+        let user = self.tlb.user;
+        self.translate_as(bus, lin, a, user)
+    }
+
+    /// Translates a linear address as a user (`user`) or supervisor access.
+    pub fn translate_as<B: CpuBus>(
+        &mut self,
+        bus: &mut B,
+        lin: u64,
+        a: Access,
+        user: bool,
+    ) -> Res<u64> {
+        let page = lin & !0xFFF;
+        let e = self.tlb.table(a)[index(lin)];
+        let u = user as usize;
+        if e.tag[u] == page || e.tag[u] == page | 1 {
+            return Ok(e.phys | (lin & 0xFFF));
+        }
+        self.tlb.misses += 1;
+        let w = if self.paging() {
+            self.walk(bus, lin, a, user)?
+        } else {
+            Walk {
+                phys: lin & 0xFFFF_F000,
+                user: true,
+                writable: true,
+                exec: true,
+                global: false,
+            }
+        };
+        let phys = w.phys & self.a20_mask;
+        let is_ram = bus.page_is_ram(phys);
+        let fast = is_ram && !(a == Access::Write && self.is_code_page(phys));
+        let tag_for = |ok: bool| {
+            if !ok {
+                INVALID_TAG
+            } else if fast {
+                page
+            } else {
+                page | 1
+            }
+        };
+        let wp = self.cr0 & cr0::WP != 0;
+        let (sup_ok, user_ok) = match a {
+            Access::Read => (true, w.user),
+            Access::Write => (w.writable || !wp, w.user && w.writable),
+            Access::Exec => (w.exec, w.user && w.exec),
+        };
+        let entry = TlbEntry {
+            tag: [tag_for(sup_ok), tag_for(user_ok)],
+            ram: if is_ram { phys as usize } else { NOT_RAM },
+            phys,
+            global: w.global,
+        };
+        self.tlb.table(a)[index(lin)] = entry;
+        Ok(phys | (lin & 0xFFF))
+    }
+
+    fn page_fault(&mut self, lin: u64, a: Access, user: bool, code: u32) -> Fault {
+        let mut e = code;
+        if a == Access::Write {
+            e |= pf::W;
+        }
+        if user {
+            e |= pf::U;
+        }
+        if a == Access::Exec && (self.efer & efer::NXE != 0) {
+            e |= pf::ID;
+        }
+        self.cr2 = lin;
+        Fault::with_error(vector::PF, e)
+    }
+
+    /// Walks the page tables for `lin`, setting accessed and dirty bits.
+    fn walk<B: CpuBus>(&mut self, bus: &mut B, lin: u64, a: Access, user: bool) -> Res<Walk> {
+        let write = a == Access::Write;
+        let nxe = self.efer & efer::NXE != 0;
+        let mut entries: [(u64, u64); 4] = [(0, 0); 4];
+        let mut depth = 0usize;
+        let (phys, leaf_mask);
+        if self.cr4 & cr4::PAE == 0 {
+            let pde_addr = ((self.cr3 & 0xFFFF_F000) | ((lin >> 20) & 0xFFC)) & self.a20_mask;
+            let pde = self.phys_read(bus, pde_addr, 4);
+            if pde & pte::P == 0 {
+                return Err(self.page_fault(lin, a, user, 0));
+            }
+            entries[0] = (pde_addr, pde);
+            depth = 1;
+            if pde & pte::PS != 0 && self.cr4 & cr4::PSE != 0 {
+                leaf_mask = 0x3F_FFFF;
+                phys = pde & 0xFFC0_0000;
+            } else {
+                let pte_addr = ((pde & 0xFFFF_F000) | ((lin >> 10) & 0xFFC)) & self.a20_mask;
+                let e = self.phys_read(bus, pte_addr, 4);
+                if e & pte::P == 0 {
+                    return Err(self.page_fault(lin, a, user, 0));
+                }
+                entries[1] = (pte_addr, e);
+                depth = 2;
+                leaf_mask = 0xFFF;
+                phys = e & 0xFFFF_F000;
+            }
+        } else {
+            let long = self.efer & efer::LMA != 0;
+            let (mut table, levels) = if long {
+                (self.cr3 & pte::ADDR, 4)
+            } else {
+                let pdpte_addr = ((self.cr3 & 0xFFFF_FFE0) + ((lin >> 30) & 3) * 8) & self.a20_mask;
+                let pdpte = self.phys_read(bus, pdpte_addr, 8);
+                if pdpte & pte::P == 0 {
+                    return Err(self.page_fault(lin, a, user, 0));
+                }
+                if pdpte & 0x1E6 != 0 {
+                    return Err(self.page_fault(lin, a, user, pf::P | pf::RSVD));
+                }
+                (pdpte & pte::ADDR, 2)
+            };
+            let mut found = None;
+            for level in (0..levels).rev() {
+                let shift = 12 + 9 * level;
+                let addr = (table + ((lin >> shift) & 0x1FF) * 8) & self.a20_mask;
+                let e = self.phys_read(bus, addr, 8);
+                if e & pte::P == 0 {
+                    return Err(self.page_fault(lin, a, user, 0));
+                }
+                if e & pte::NX != 0 && !nxe {
+                    return Err(self.page_fault(lin, a, user, pf::P | pf::RSVD));
+                }
+                entries[depth] = (addr, e);
+                depth += 1;
+                let large = level > 0 && e & pte::PS != 0;
+                if level == 0 || large {
+                    if large && level == 3 {
+                        return Err(self.page_fault(lin, a, user, pf::P | pf::RSVD));
+                    }
+                    let m = (1u64 << shift) - 1;
+                    found = Some((e & pte::ADDR & !m, m));
+                    break;
+                }
+                table = e & pte::ADDR;
+            }
+            let Some((p, m)) = found else {
+                return Err(self.page_fault(lin, a, user, 0));
+            };
+            phys = p;
+            leaf_mask = m;
+        }
+        let all = &entries[..depth];
+        let u = all.iter().all(|(_, e)| e & pte::US != 0);
+        let w = all.iter().all(|(_, e)| e & pte::RW != 0);
+        let x = !nxe || all.iter().all(|(_, e)| e & pte::NX == 0);
+        let leaf = all[depth - 1].1;
+        let g = leaf & pte::G != 0 && self.cr4 & cr4::PGE != 0;
+        // Permission check (SDM Vol. 3, 4.6).
+        let denied = match a {
+            Access::Read => user && !u,
+            Access::Write => !w && (user || self.cr0 & cr0::WP != 0) || (user && !u),
+            Access::Exec => (user && !u) || !x,
+        };
+        if denied {
+            return Err(self.page_fault(lin, a, user, pf::P));
+        }
+        // Accessed bits on every level, dirty on the leaf for writes.
+        let entry_size = if self.cr4 & cr4::PAE != 0 { 8 } else { 4 };
+        for (i, &(addr, e)) in all.iter().enumerate() {
+            let mut ne = e | pte::A;
+            if write && i == depth - 1 {
+                ne |= pte::D;
+            }
+            if ne != e {
+                self.phys_write(bus, addr, entry_size, ne);
+            }
+        }
+        let _ = leaf_mask;
+        let phys_page = (phys | (lin & leaf_mask)) & !0xFFF;
+        Ok(Walk {
+            phys: phys_page,
+            user: u,
+            writable: w && (write || leaf & pte::D != 0),
+            exec: x,
+            global: g,
+        })
+    }
+
+    // ---- linear access ------------------------------------------------------
+
+    /// Reads `N` bytes at a linear address.
+    #[inline(always)]
+    pub fn read_lin<B: CpuBus, const N: usize>(&mut self, bus: &mut B, lin: u64) -> Res<u64> {
+        let e = &self.tlb.read[index(lin)];
+        if e.tag[self.tlb.user as usize] == lin & !0xFFF && (lin & 0xFFF) as usize <= 0x1000 - N {
+            let off = e.ram + (lin & 0xFFF) as usize;
+            // The tag only matches RAM pages, so `off` is inside RAM.
+            return Ok(le_read(&bus.ram()[off..off + N], N));
+        }
+        self.read_lin_slow(bus, lin, N as u8)
+    }
+
+    #[inline(never)]
+    fn read_lin_slow<B: CpuBus>(&mut self, bus: &mut B, lin: u64, n: u8) -> Res<u64> {
+        let lin = self.wrap_lin(lin);
+        if (lin & 0xFFF) + u64::from(n) > 0x1000 {
+            // Page crossing: translate both pages before reading anything.
+            let p0 = self.translate(bus, lin, Access::Read)?;
+            let second = self.wrap_lin(lin + u64::from(n) - 1);
+            let p1 = self.translate(bus, second, Access::Read)?;
+            let first_n = (0x1000 - (lin & 0xFFF)) as u8;
+            let mut v = 0;
+            for i in 0..n {
+                let p = if i < first_n {
+                    p0 + u64::from(i)
+                } else {
+                    (p1 & !0xFFF) + u64::from(i - first_n)
+                };
+                v |= self.phys_read(bus, p, 1) << (8 * i);
+            }
+            return Ok(v);
+        }
+        let p = self.translate(bus, lin, Access::Read)?;
+        Ok(self.phys_read(bus, p, n))
+    }
+
+    /// Writes `N` bytes at a linear address.
+    #[inline(always)]
+    pub fn write_lin<B: CpuBus, const N: usize>(
+        &mut self,
+        bus: &mut B,
+        lin: u64,
+        v: u64,
+    ) -> Res<()> {
+        let e = &self.tlb.write[index(lin)];
+        if e.tag[self.tlb.user as usize] == lin & !0xFFF && (lin & 0xFFF) as usize <= 0x1000 - N {
+            let off = e.ram + (lin & 0xFFF) as usize;
+            le_write(&mut bus.ram()[off..off + N], N, v);
+            return Ok(());
+        }
+        self.write_lin_slow(bus, lin, N as u8, v)
+    }
+
+    #[inline(never)]
+    fn write_lin_slow<B: CpuBus>(&mut self, bus: &mut B, lin: u64, n: u8, v: u64) -> Res<()> {
+        let lin = self.wrap_lin(lin);
+        if (lin & 0xFFF) + u64::from(n) > 0x1000 {
+            let p0 = self.translate(bus, lin, Access::Write)?;
+            let second = self.wrap_lin(lin + u64::from(n) - 1);
+            let p1 = self.translate(bus, second, Access::Write)?;
+            let first_n = (0x1000 - (lin & 0xFFF)) as u8;
+            for i in 0..n {
+                let p = if i < first_n {
+                    p0 + u64::from(i)
+                } else {
+                    (p1 & !0xFFF) + u64::from(i - first_n)
+                };
+                self.phys_write(bus, p, 1, v >> (8 * i));
+            }
+            return Ok(());
+        }
+        let p = self.translate(bus, lin, Access::Write)?;
+        self.phys_write(bus, p, n, v);
+        Ok(())
+    }
+
+    /// Checks a linear range is writable without writing (for instructions
+    /// that must fault before changing anything).
+    pub fn probe_write<B: CpuBus>(&mut self, bus: &mut B, lin: u64, n: u64) -> Res<()> {
+        self.translate(bus, self.wrap_lin(lin), Access::Write)?;
+        self.translate(bus, self.wrap_lin(lin + n - 1), Access::Write)?;
+        Ok(())
+    }
+
+    /// Linear addresses wrap at 4 GiB outside long mode.
+    #[inline(always)]
+    pub fn wrap_lin(&self, lin: u64) -> u64 {
+        if self.bitness == 64 {
+            lin
+        } else {
+            lin & 0xFFFF_FFFF
+        }
+    }
+
+    // ---- segmented access ---------------------------------------------------
+
+    /// Checks an access of `n` bytes at `off` in segment `s` and returns
+    /// the linear address (SDM Vol. 3, 5.3 limit checking, 5.4 type checking).
+    #[inline(always)]
+    pub fn seg_lin(&self, s: usize, off: u64, n: u64, write: bool) -> Res<u64> {
+        let sg = &self.seg[s];
+        if self.bitness == 64 {
+            let lin = if s >= sreg::FS {
+                sg.base.wrapping_add(off)
+            } else {
+                off
+            };
+            if !canonical(lin) || !canonical(lin.wrapping_add(n - 1)) {
+                return Err(if s == sreg::SS {
+                    Fault::SS0
+                } else {
+                    Fault::GP0
+                });
+            }
+            return Ok(lin);
+        }
+        let end = off.wrapping_add(n - 1);
+        let ok = if matches!(self.mode, Mode::Real | Mode::V86) {
+            end <= u64::from(sg.limit) && end >= off
+        } else {
+            let type_ok = if write { sg.writable() } else { sg.readable() };
+            type_ok
+                && if sg.expand_down() {
+                    let upper = if sg.big() { 0xFFFF_FFFFu64 } else { 0xFFFF };
+                    off > u64::from(sg.limit) && end <= upper && end >= off
+                } else {
+                    end <= u64::from(sg.limit) && end >= off
+                }
+        };
+        if !ok {
+            return Err(if s == sreg::SS {
+                Fault::SS0
+            } else {
+                Fault::GP0
+            });
+        }
+        Ok(sg.base.wrapping_add(off) & 0xFFFF_FFFF)
+    }
+
+    /// Reads `N` bytes at `s:off`.
+    #[inline(always)]
+    pub fn read_mem<B: CpuBus, const N: usize>(
+        &mut self,
+        bus: &mut B,
+        s: usize,
+        off: u64,
+    ) -> Res<u64> {
+        let lin = self.seg_lin(s, off, N as u64, false)?;
+        self.read_lin::<B, N>(bus, lin)
+    }
+
+    /// Writes `N` bytes at `s:off`.
+    #[inline(always)]
+    pub fn write_mem<B: CpuBus, const N: usize>(
+        &mut self,
+        bus: &mut B,
+        s: usize,
+        off: u64,
+        v: u64,
+    ) -> Res<()> {
+        let lin = self.seg_lin(s, off, N as u64, true)?;
+        self.write_lin::<B, N>(bus, lin, v)
+    }
+
+    /// Reads `size` bytes (1, 2, 4, 8) at `s:off`.
+    #[inline(always)]
+    pub fn read_sz<B: CpuBus>(&mut self, bus: &mut B, s: usize, off: u64, size: u8) -> Res<u64> {
+        match size {
+            1 => self.read_mem::<B, 1>(bus, s, off),
+            2 => self.read_mem::<B, 2>(bus, s, off),
+            4 => self.read_mem::<B, 4>(bus, s, off),
+            _ => self.read_mem::<B, 8>(bus, s, off),
+        }
+    }
+
+    /// Writes `size` bytes at `s:off`.
+    #[inline(always)]
+    pub fn write_sz<B: CpuBus>(
+        &mut self,
+        bus: &mut B,
+        s: usize,
+        off: u64,
+        size: u8,
+        v: u64,
+    ) -> Res<()> {
+        match size {
+            1 => self.write_mem::<B, 1>(bus, s, off, v),
+            2 => self.write_mem::<B, 2>(bus, s, off, v),
+            4 => self.write_mem::<B, 4>(bus, s, off, v),
+            _ => self.write_mem::<B, 8>(bus, s, off, v),
+        }
+    }
+
+    /// Reads `size` bytes at a linear address with supervisor privilege
+    /// (descriptor tables, TSS).
+    pub fn read_sys<B: CpuBus>(&mut self, bus: &mut B, lin: u64, size: u8) -> Res<u64> {
+        let lin = self.wrap_lin(lin);
+        let mut v = 0;
+        for i in 0..u64::from(size) {
+            let p = self.translate_as(bus, self.wrap_lin(lin + i), Access::Read, false)?;
+            v |= self.phys_read(bus, p, 1) << (8 * i);
+        }
+        Ok(v)
+    }
+
+    /// Writes `size` bytes at a linear address with supervisor privilege.
+    pub fn write_sys<B: CpuBus>(&mut self, bus: &mut B, lin: u64, size: u8, v: u64) -> Res<()> {
+        for i in 0..u64::from(size) {
+            let p = self.translate_as(bus, self.wrap_lin(lin + i), Access::Write, false)?;
+            self.phys_write(bus, p, 1, v >> (8 * i));
+        }
+        Ok(())
+    }
+}
+
+/// True when `a` is a canonical 48-bit address.
+#[inline]
+pub fn canonical(a: u64) -> bool {
+    ((a as i64) << 16 >> 16) as u64 == a
+}
+
+impl CpuState {
+    /// Reads `size` bytes at a linear address.
+    #[inline(always)]
+    pub fn read_lin_sz<B: CpuBus>(&mut self, bus: &mut B, lin: u64, size: u8) -> Res<u64> {
+        match size {
+            1 => self.read_lin::<B, 1>(bus, lin),
+            2 => self.read_lin::<B, 2>(bus, lin),
+            4 => self.read_lin::<B, 4>(bus, lin),
+            _ => self.read_lin::<B, 8>(bus, lin),
+        }
+    }
+
+    /// Writes `size` bytes at a linear address.
+    #[inline(always)]
+    pub fn write_lin_sz<B: CpuBus>(&mut self, bus: &mut B, lin: u64, size: u8, v: u64) -> Res<()> {
+        match size {
+            1 => self.write_lin::<B, 1>(bus, lin, v),
+            2 => self.write_lin::<B, 2>(bus, lin, v),
+            4 => self.write_lin::<B, 4>(bus, lin, v),
+            _ => self.write_lin::<B, 8>(bus, lin, v),
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! PC devices (being written).
+#![forbid(unsafe_code)]

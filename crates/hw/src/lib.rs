@@ -1,0 +1,81 @@
+//! Contracts shared by every part of anyx86.
+//!
+//! This crate holds no device and no CPU: only the small vocabulary the
+//! others use to talk to each other, so that the dependency graph stays
+//! one-way (`cli → machine → {cpu, devices, mem} → hw`).
+//!
+//! - [`PortDevice`]: a device's register interface, as seen from the I/O bus.
+//! - [`IrqLevel`]: interrupt lines are levels; edge detection lives in the
+//!   interrupt controller.
+//! - [`time`]: virtual time and the event scheduler.
+//! - [`Snapshot`]: plain-data device state, saved and restored.
+#![forbid(unsafe_code)]
+
+pub mod time;
+
+pub use time::{Scheduler, VirtualTime, NS_PER_SEC};
+
+/// Width of one I/O or MMIO access, in bytes (1, 2 or 4).
+pub type AccessSize = u8;
+
+/// A device on the I/O port bus.
+///
+/// `offset` is the port number minus the base of the range the device was
+/// mapped at. `now` is the virtual time of the exact instruction doing the
+/// access, in nanoseconds since power-on: timer chips compute their counters
+/// from it lazily instead of being ticked.
+///
+/// A device must accept any offset and size the guest can produce: an
+/// unknown register reads as all-ones and ignores writes, never panics.
+pub trait PortDevice {
+    /// Reads `size` bytes at `offset`.
+    fn read(&mut self, offset: u16, size: AccessSize, now: VirtualTime) -> u32;
+    /// Writes the low `size` bytes of `value` at `offset`.
+    fn write(&mut self, offset: u16, size: AccessSize, value: u32, now: VirtualTime);
+}
+
+/// A device that drives interrupt request lines.
+///
+/// Lines are levels. Each device recomputes its outputs in one place (its
+/// `update_irq`) at the end of every mutating path; the machine reads the
+/// levels after each access or event and forwards them to the interrupt
+/// controller, ORing lines that two devices share.
+pub trait IrqLevel {
+    /// The current level of the device's interrupt output.
+    fn irq_level(&self) -> bool;
+}
+
+/// Plain-data state of a device, for snapshots.
+///
+/// `save` captures everything needed to continue; `restore` validates its
+/// input and fires no side effects (the machine re-derives IRQ lines and
+/// deadlines afterwards).
+pub trait Snapshot {
+    /// The state type: all fields public, `Default` is the power-on state.
+    type State: Clone + Default + PartialEq + core::fmt::Debug;
+    /// Captures the device state.
+    fn save(&self) -> Self::State;
+    /// Replaces the device state.
+    fn restore(&mut self, state: &Self::State) -> Result<(), SnapshotError>;
+}
+
+/// A snapshot that cannot be restored.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SnapshotError {
+    /// A field holds a value the device can never be in.
+    #[error("invalid snapshot field {field}: {why}")]
+    Invalid {
+        /// Name of the field.
+        field: &'static str,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+}
+
+/// Saves a device, restores the state into a fresh one and checks both
+/// agree: the round-trip test every device runs.
+pub fn assert_snapshot_roundtrip<D: Snapshot>(device: &D, fresh: &mut D) {
+    let state = device.save();
+    fresh.restore(&state).expect("restore of a saved state");
+    assert_eq!(fresh.save(), state, "snapshot round-trip changed the state");
+}

@@ -1,0 +1,199 @@
+//! Guest physical memory: RAM, the firmware ROM and the PC memory map.
+//!
+//! RAM is one anonymous host mapping (memmap2), so a guest of any size costs
+//! only the pages it touches. The ROM is mapped read-only at the top of the
+//! 32-bit address space and its last 128 KiB (or all of it, if smaller) are
+//! aliased just below 1 MiB, as on a PC. Everything else is unmapped: reads
+//! return all-ones and writes are dropped.
+//!
+//! The A20 gate is not modelled here: it masks addresses before they reach
+//! memory, so it belongs to whoever produces physical addresses (the CPU's
+//! bus, see the machine crate).
+//!
+//! The mapping itself needs no `unsafe`: memmap2's anonymous map is a safe
+//! constructor and derefs to a byte slice, and every access goes through a
+//! bounds-checked slice. Guest code can therefore never reach host memory
+//! outside its own RAM.
+#![forbid(unsafe_code)]
+
+mod ram;
+mod rom;
+
+pub use ram::GuestRam;
+pub use rom::{Rom, ROM_ALIAS_MAX, ROM_GRANULE, ROM_MAX};
+
+/// Errors setting up guest memory.
+#[derive(Debug, thiserror::Error)]
+pub enum MemError {
+    /// The requested RAM size is zero or does not fit below the ROM.
+    #[error("RAM size {0} MiB is out of range (1..=3584)")]
+    BadRamSize(u64),
+    /// The host refused the anonymous mapping.
+    #[error("cannot map {size} bytes of guest RAM: {source}")]
+    Map {
+        /// Bytes asked for.
+        size: usize,
+        /// The host's error.
+        source: std::io::Error,
+    },
+    /// The ROM image size is not a multiple of 64 KiB.
+    #[error("ROM image is {0} bytes: its size must be a non-zero multiple of 64 KiB")]
+    RomSize(usize),
+    /// The ROM image is larger than 16 MiB.
+    #[error("ROM image is {0} bytes: at most 16 MiB is supported")]
+    RomTooLarge(usize),
+}
+
+/// Where a physical address lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Region {
+    /// Guest RAM, at this offset into the RAM slice.
+    Ram(usize),
+    /// The ROM (either alias), at this offset into the ROM image.
+    Rom(usize),
+    /// Nothing: reads return all-ones, writes are dropped.
+    Unmapped,
+}
+
+/// Guest physical memory as the CPU and devices see it.
+#[derive(Debug)]
+pub struct PhysMemory {
+    ram: GuestRam,
+    rom: Option<Rom>,
+}
+
+impl PhysMemory {
+    /// Memory with `ram` and, optionally, a firmware ROM.
+    pub fn new(ram: GuestRam, rom: Option<Rom>) -> Self {
+        Self { ram, rom }
+    }
+
+    /// The RAM.
+    pub fn ram(&self) -> &GuestRam {
+        &self.ram
+    }
+
+    /// The RAM, writable.
+    pub fn ram_mut(&mut self) -> &mut GuestRam {
+        &mut self.ram
+    }
+
+    /// The ROM, if any.
+    pub fn rom(&self) -> Option<&Rom> {
+        self.rom.as_ref()
+    }
+
+    /// Classifies a physical address. The low ROM alias shadows RAM.
+    #[inline]
+    pub fn region(&self, paddr: u64) -> Region {
+        if let Some(rom) = &self.rom {
+            if let Some(off) = rom.offset_of(paddr) {
+                return Region::Rom(off);
+            }
+        }
+        if paddr < self.ram.len() as u64 {
+            Region::Ram(paddr as usize)
+        } else {
+            Region::Unmapped
+        }
+    }
+
+    /// True when the whole 4 KiB page at `paddr` is plain RAM, so the CPU
+    /// may access it directly through the RAM slice.
+    pub fn page_is_ram(&self, paddr: u64) -> bool {
+        let page = paddr & !0xFFF;
+        matches!(self.region(page), Region::Ram(_))
+            && matches!(self.region(page + 0xFFF), Region::Ram(_))
+    }
+
+    /// Reads one byte.
+    #[inline]
+    pub fn read_u8(&self, paddr: u64) -> u8 {
+        match self.region(paddr) {
+            Region::Ram(off) => self.ram.as_slice()[off],
+            Region::Rom(off) => self.rom.as_ref().map_or(0xFF, |r| r.as_slice()[off]),
+            Region::Unmapped => 0xFF,
+        }
+    }
+
+    /// Writes one byte; ROM and unmapped writes are dropped.
+    #[inline]
+    pub fn write_u8(&mut self, paddr: u64, value: u8) {
+        if let Region::Ram(off) = self.region(paddr) {
+            self.ram.as_mut_slice()[off] = value;
+        }
+    }
+
+    /// Reads `size` (1..=8) bytes, little-endian, byte by byte through the map.
+    pub fn read(&self, paddr: u64, size: u8) -> u64 {
+        let mut v = 0u64;
+        for i in 0..u64::from(size.min(8)) {
+            v |= u64::from(self.read_u8(paddr.wrapping_add(i))) << (8 * i);
+        }
+        v
+    }
+
+    /// Writes `size` (1..=8) bytes, little-endian.
+    pub fn write(&mut self, paddr: u64, size: u8, value: u64) {
+        for i in 0..u64::from(size.min(8)) {
+            self.write_u8(paddr.wrapping_add(i), (value >> (8 * i)) as u8);
+        }
+    }
+
+    /// Copies `data` into memory at `paddr` (RAM only; used by loaders).
+    pub fn load(&mut self, paddr: u64, data: &[u8]) {
+        for (i, b) in data.iter().enumerate() {
+            self.write_u8(paddr + i as u64, *b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mem_with_rom(rom_len: usize) -> PhysMemory {
+        let ram = GuestRam::new(2 << 20).unwrap();
+        let mut img = vec![0u8; rom_len];
+        let n = img.len();
+        img[n - 16] = 0xEA; // the reset vector's first byte
+        img[0] = 0x11;
+        PhysMemory::new(ram, Some(Rom::new(img).unwrap()))
+    }
+
+    #[test]
+    fn rom_is_at_the_top_of_4g_and_aliased_below_1m() {
+        let m = mem_with_rom(64 << 10);
+        assert_eq!(m.read_u8(0xFFFF_FFF0), 0xEA);
+        assert_eq!(m.read_u8(0xFFFF0), 0xEA);
+        assert_eq!(m.read_u8(0xF0000), 0x11);
+        assert_eq!(m.region(0xEFFFF), Region::Ram(0xEFFFF));
+    }
+
+    #[test]
+    fn only_the_last_128k_of_a_large_rom_is_aliased_low() {
+        let m = mem_with_rom(256 << 10);
+        assert_eq!(m.region(0xE0000), Region::Rom(128 << 10));
+        assert_eq!(m.region(0xDFFFF), Region::Ram(0xDFFFF));
+        assert_eq!(m.region(0xFFFC_0000), Region::Rom(0));
+    }
+
+    #[test]
+    fn rom_writes_are_dropped_and_unmapped_reads_are_ones() {
+        let mut m = mem_with_rom(64 << 10);
+        m.write_u8(0xFFFF0, 0);
+        assert_eq!(m.read_u8(0xFFFF0), 0xEA);
+        assert_eq!(m.read(0x8000_0000, 4), 0xFFFF_FFFF);
+        m.write(0x8000_0000, 4, 0); // dropped, no panic
+    }
+
+    #[test]
+    fn ram_is_little_endian() {
+        let mut m = mem_with_rom(64 << 10);
+        m.write(0x1000, 4, 0x1122_3344);
+        assert_eq!(m.read_u8(0x1000), 0x44);
+        assert_eq!(m.read(0x1000, 2), 0x3344);
+        assert!(m.page_is_ram(0x1000));
+        assert!(!m.page_is_ram(0xFF000));
+    }
+}
