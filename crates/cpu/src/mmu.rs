@@ -139,6 +139,13 @@ struct Walk {
     global: bool,
 }
 
+/// Physical address width (CPUID reports 36 bits on this profile).
+const MAXPHYADDR: u32 = 36;
+/// Reserved bits of a PAE paging entry: MAXPHYADDR..=62.
+const RSVD_PAE: u64 = ((1u64 << 63) - 1) & !((1u64 << MAXPHYADDR) - 1);
+/// Reserved bits of a long-mode entry: MAXPHYADDR..=51.
+const RSVD_LONG: u64 = ((1u64 << 52) - 1) & !((1u64 << MAXPHYADDR) - 1);
+
 /// Page-fault error code bits.
 mod pf {
     pub const P: u32 = 1;
@@ -331,6 +338,10 @@ impl CpuState {
             entries[0] = (pde_addr, pde);
             depth = 1;
             if pde & pte::PS != 0 && self.cr4 & cr4::PSE != 0 {
+                // Without PSE-36, bits 21:13 of a 4 MiB PDE are reserved.
+                if pde & 0x003F_E000 != 0 {
+                    return Err(self.page_fault(lin, a, user, pf::P | pf::RSVD));
+                }
                 leaf_mask = 0x3F_FFFF;
                 phys = pde & 0xFFC0_0000;
             } else {
@@ -354,7 +365,7 @@ impl CpuState {
                 if pdpte & pte::P == 0 {
                     return Err(self.page_fault(lin, a, user, 0));
                 }
-                if pdpte & 0x1E6 != 0 {
+                if pdpte & (0x1E6 | RSVD_PAE) != 0 {
                     return Err(self.page_fault(lin, a, user, pf::P | pf::RSVD));
                 }
                 (pdpte & pte::ADDR, 2)
@@ -367,7 +378,14 @@ impl CpuState {
                 if e & pte::P == 0 {
                     return Err(self.page_fault(lin, a, user, 0));
                 }
-                if e & pte::NX != 0 && !nxe {
+                let large_leaf = level > 0 && level < 3 && e & pte::PS != 0;
+                let mut rsvd = if long { RSVD_LONG } else { RSVD_PAE };
+                if large_leaf {
+                    // The low bits of a large page's address are reserved
+                    // (except PAT at bit 12).
+                    rsvd |= ((1u64 << (12 + 9 * level)) - 1) & !0x1FFF;
+                }
+                if (e & pte::NX != 0 && !nxe) || e & rsvd != 0 {
                     return Err(self.page_fault(lin, a, user, pf::P | pf::RSVD));
                 }
                 entries[depth] = (addr, e);
@@ -446,7 +464,8 @@ impl CpuState {
         if (lin & 0xFFF) + u64::from(n) > 0x1000 {
             // Page crossing: translate both pages before reading anything.
             let p0 = self.translate(bus, lin, Access::Read)?;
-            let second = self.wrap_lin(lin + u64::from(n) - 1);
+            // A fault on the second page reports that page's first byte.
+            let second = self.wrap_lin((lin & !0xFFF) + 0x1000);
             let p1 = self.translate(bus, second, Access::Read)?;
             let first_n = (0x1000 - (lin & 0xFFF)) as u8;
             let mut v = 0;
@@ -486,7 +505,7 @@ impl CpuState {
         let lin = self.wrap_lin(lin);
         if (lin & 0xFFF) + u64::from(n) > 0x1000 {
             let p0 = self.translate(bus, lin, Access::Write)?;
-            let second = self.wrap_lin(lin + u64::from(n) - 1);
+            let second = self.wrap_lin((lin & !0xFFF) + 0x1000);
             let p1 = self.translate(bus, second, Access::Write)?;
             let first_n = (0x1000 - (lin & 0xFFF)) as u8;
             for i in 0..n {
@@ -508,7 +527,9 @@ impl CpuState {
     /// that must fault before changing anything).
     pub fn probe_write<B: CpuBus>(&mut self, bus: &mut B, lin: u64, n: u64) -> Res<()> {
         self.translate(bus, self.wrap_lin(lin), Access::Write)?;
-        self.translate(bus, self.wrap_lin(lin + n - 1), Access::Write)?;
+        if (lin & 0xFFF) + n > 0x1000 {
+            self.translate(bus, self.wrap_lin((lin & !0xFFF) + 0x1000), Access::Write)?;
+        }
         Ok(())
     }
 

@@ -1,0 +1,53 @@
+//! The shared benchmark ROM (../shared/bench) runs to its known checksum,
+//! flat and with paging, and exits through port 0xF4 with status 1.
+//!
+//! The ROMs are built with one round into `target/bench-1` by the shared
+//! build script when they are not there yet.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+static BUILD: Mutex<()> = Mutex::new(());
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn bench_rom(name: &str) -> PathBuf {
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let out = workspace().join("target/bench-1");
+    let rom = out.join(name);
+    if !rom.exists() {
+        let script = workspace().join("../shared/bench/build.sh");
+        assert!(script.exists(), "{} is missing: the shared folder must sit beside the repository", script.display());
+        let st = Command::new("bash").arg(&script).arg("1").env("OUT", &out).status().expect("run build.sh");
+        assert!(st.success(), "building the bench ROM failed");
+    }
+    rom
+}
+
+fn run_bench(name: &str) {
+    let rom = bench_rom(name);
+    let out = Command::new(env!("CARGO_BIN_EXE_anyx86"))
+        .args(["run", "--bios"])
+        .arg(&rom)
+        .args(["-m", "32", "--debugcon", "stdio", "--serial", "null", "--no-reboot"])
+        .output()
+        .expect("run anyx86");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("CHECKSUM 0x8fac3338"), "wrong checksum:\n{stdout}");
+    assert!(stdout.contains("RESULT OK"), "self-test failed:\n{stdout}");
+    assert!(!stdout.contains("SELFTEST FAIL"), "{stdout}");
+    assert_eq!(out.status.code(), Some(1), "exit status (V = 0 gives 1)");
+}
+
+#[test]
+fn bench_rom_flat_one_round() {
+    run_bench("bench.rom");
+}
+
+#[test]
+fn bench_rom_paging_one_round() {
+    run_bench("bench-paging.rom");
+}
