@@ -1,2 +1,92 @@
-//! PC devices (being written).
+//! The PC chips of anyx86, one file per chip, each a pure register state
+//! machine.
+//!
+//! | Module        | Chip                                   | Ports                           |
+//! |---------------|----------------------------------------|---------------------------------|
+//! | [`pic8259`]   | two cascaded 8259A PICs + PIIX ELCR    | 0x20-0x21, 0xA0-0xA1, 0x4D0-0x4D1 |
+//! | [`pit8254`]   | 8254 PIT + system control port B       | 0x40-0x43, 0x61                 |
+//! | [`uart16550`] | 16550A UART, one per COM port          | 8 registers (COM1: 0x3F8-0x3FF) |
+//! | [`cmos`]      | MC146818 RTC + 128 bytes of CMOS RAM   | 0x70-0x71                       |
+//! | [`i8042`]     | 8042 keyboard controller, no devices   | 0x60, 0x64                      |
+//! | [`port92`]    | system control port A                  | 0x92                            |
+//!
+//! Devices never see the CPU, the scheduler or each other. Each takes the
+//! virtual time of the access (`now`, nanoseconds since power-on) where its
+//! registers depend on time, reports its interrupt output as a level, and
+//! tells the machine its next deadline when it has one. The machine owns the
+//! wiring: which port range maps to which device, which IRQ line each output
+//! drives, when to call `update` at a deadline. Each module's doc shows the
+//! wiring it expects.
+//!
+//! Every device has a plain-data `State` (all fields public, `Default` is the
+//! power-on state) and implements [`anyx86_hw::Snapshot`]; `restore`
+//! validates the sizes and ranges a device relies on and fires no side
+//! effects.
+//!
+//! Accesses wider than one byte to these byte-wide chips are split into byte
+//! accesses at consecutive ports, lowest port first, as the ISA bus does; an
+//! access size other than 1, 2 or 4 reads as all-ones and is ignored on
+//! write.
 #![forbid(unsafe_code)]
+
+pub mod cmos;
+pub mod i8042;
+pub mod pic8259;
+pub mod pit8254;
+pub mod port92;
+pub mod uart16550;
+
+pub use cmos::{Cmos, CmosState};
+pub use i8042::{I8042State, I8042};
+pub use pic8259::{PicPair, PicState};
+pub use pit8254::{Pit, PitState};
+pub use port92::{Port92, Port92State};
+pub use uart16550::{Uart, UartState};
+
+use anyx86_hw::AccessSize;
+
+/// Performs a read of `size` bytes as byte reads at `offset`, `offset + 1`,
+/// ... and assembles them little-endian. Bad sizes read as all-ones.
+pub(crate) fn read_bytes(offset: u16, size: AccessSize, mut read: impl FnMut(u16) -> u8) -> u32 {
+    match size {
+        1 | 2 | 4 => (0..u16::from(size)).fold(0u32, |acc, i| {
+            acc | u32::from(read(offset.wrapping_add(i))) << (8 * u32::from(i))
+        }),
+        _ => u32::MAX,
+    }
+}
+
+/// Performs a write of the low `size` bytes of `value` as byte writes at
+/// `offset`, `offset + 1`, ... Bad sizes are ignored.
+pub(crate) fn write_bytes(
+    offset: u16,
+    size: AccessSize,
+    value: u32,
+    mut write: impl FnMut(u16, u8),
+) {
+    if matches!(size, 1 | 2 | 4) {
+        for i in 0..u16::from(size) {
+            write(offset.wrapping_add(i), (value >> (8 * u32::from(i))) as u8);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_reads_are_split_little_endian() {
+        // Each byte register returns its own offset + 0x10.
+        let v = read_bytes(2, 4, |o| o as u8 + 0x10);
+        assert_eq!(v, 0x1514_1312);
+    }
+
+    #[test]
+    fn bad_sizes_read_all_ones_and_ignore_writes() {
+        assert_eq!(read_bytes(0, 3, |_| 0), u32::MAX);
+        let mut touched = false;
+        write_bytes(0, 0, 0x55, |_, _| touched = true);
+        assert!(!touched);
+    }
+}
