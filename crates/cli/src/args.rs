@@ -36,6 +36,26 @@ pub struct RunArgs {
     /// Where COM1 goes: stdio, null or file:PATH.
     #[arg(long, value_name = "DEST", default_value = "stdio")]
     pub serial: Stream,
+    /// Where COM2 goes.
+    #[arg(long, value_name = "DEST", default_value = "null")]
+    pub serial2: Stream,
+    /// Where COM3 goes.
+    #[arg(long, value_name = "DEST", default_value = "null")]
+    pub serial3: Stream,
+    /// Where COM4 goes.
+    #[arg(long, value_name = "DEST", default_value = "null")]
+    pub serial4: Stream,
+    /// Clock: `realtime` (paced to the host) or `virtual` (reproducible,
+    /// derived from instructions).
+    #[arg(long, value_enum, default_value_t = ClockArg::Realtime)]
+    pub clock: ClockArg,
+    /// Instructions per second of virtual time.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000_000,
+          value_parser = clap::value_parser!(u64).range(1_000..))]
+    pub ips: u64,
+    /// RTC time at power-on, in Unix seconds (default: the host's time).
+    #[arg(long, value_name = "SECONDS")]
+    pub rtc_base: Option<i64>,
     /// Stop instead of resetting on a triple fault or reset request.
     #[arg(long)]
     pub no_reboot: bool,
@@ -49,6 +69,15 @@ pub struct RunArgs {
     /// Print instructions retired, wall time and MIPS at the end.
     #[arg(long)]
     pub stats: bool,
+}
+
+/// Clock modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClockArg {
+    /// Paced to the host clock.
+    Realtime,
+    /// Derived from retired instructions: reproducible.
+    Virtual,
 }
 
 /// An output destination.

@@ -3,8 +3,8 @@
 
 mod args;
 
-use anyx86_machine::{Machine, MachineConfig, RunOutcome, Sink};
-use args::{Cli, Command, RunArgs, Stream};
+use anyx86_machine::{ClockMode, Machine, MachineConfig, RunOutcome, Sink};
+use args::{Cli, ClockArg, Command, RunArgs, Stream};
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -37,12 +37,28 @@ fn open_stream(s: &Stream) -> Result<Option<Sink>, String> {
 }
 
 fn run(a: &RunArgs) -> Result<u8, String> {
+    let rtc_base = a.rtc_base.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    });
     let cfg = MachineConfig {
         ram_mib: a.memory,
         bios: Some(a.bios.clone()),
         debugcon: open_stream(&a.debugcon)?,
-        serial: open_stream(&a.serial)?,
+        serial: [
+            open_stream(&a.serial)?,
+            open_stream(&a.serial2)?,
+            open_stream(&a.serial3)?,
+            open_stream(&a.serial4)?,
+        ],
         no_reboot: a.no_reboot,
+        clock: match a.clock {
+            ClockArg::Realtime => ClockMode::Realtime,
+            ClockArg::Virtual => ClockMode::Virtual,
+        },
+        ips: a.ips,
+        rtc_base,
     };
     let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
     let outcome = match &a.trace {
@@ -59,7 +75,7 @@ fn run(a: &RunArgs) -> Result<u8, String> {
         RunOutcome::Halted(line) => eprintln!("anyx86: {line}"),
         RunOutcome::Reset => eprintln!("anyx86: guest requested a reset (--no-reboot)"),
         RunOutcome::InstructionLimit => eprintln!("anyx86: instruction limit reached"),
-        RunOutcome::Exit(_) => {}
+        RunOutcome::HostQuit | RunOutcome::Exit(_) => {}
     }
     if a.stats {
         print_stats(&m);

@@ -20,8 +20,17 @@ fn bench_rom(name: &str) -> PathBuf {
     let rom = out.join(name);
     if !rom.exists() {
         let script = workspace().join("../shared/bench/build.sh");
-        assert!(script.exists(), "{} is missing: the shared folder must sit beside the repository", script.display());
-        let st = Command::new("bash").arg(&script).arg("1").env("OUT", &out).status().expect("run build.sh");
+        assert!(
+            script.exists(),
+            "{} is missing: the shared folder must sit beside the repository",
+            script.display()
+        );
+        let st = Command::new("bash")
+            .arg(&script)
+            .arg("1")
+            .env("OUT", &out)
+            .status()
+            .expect("run build.sh");
         assert!(st.success(), "building the bench ROM failed");
     }
     rom
@@ -32,11 +41,22 @@ fn run_bench(name: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_anyx86"))
         .args(["run", "--bios"])
         .arg(&rom)
-        .args(["-m", "32", "--debugcon", "stdio", "--serial", "null", "--no-reboot"])
+        .args([
+            "-m",
+            "32",
+            "--debugcon",
+            "stdio",
+            "--serial",
+            "null",
+            "--no-reboot",
+        ])
         .output()
         .expect("run anyx86");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("CHECKSUM 0x8fac3338"), "wrong checksum:\n{stdout}");
+    assert!(
+        stdout.contains("CHECKSUM 0x8fac3338"),
+        "wrong checksum:\n{stdout}"
+    );
     assert!(stdout.contains("RESULT OK"), "self-test failed:\n{stdout}");
     assert!(!stdout.contains("SELFTEST FAIL"), "{stdout}");
     assert_eq!(out.status.code(), Some(1), "exit status (V = 0 gives 1)");

@@ -4,7 +4,10 @@
 use std::process::{Command, Output};
 
 fn anyx86(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_anyx86")).args(args).output().expect("run anyx86")
+    Command::new(env!("CARGO_BIN_EXE_anyx86"))
+        .args(args)
+        .output()
+        .expect("run anyx86")
 }
 
 fn assert_bad_input(out: &Output, what: &str) {
@@ -16,7 +19,7 @@ fn assert_bad_input(out: &Output, what: &str) {
 
 fn temp_file(name: &str, data: &[u8]) -> std::path::PathBuf {
     let p = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    std::fs::write(&p, data).unwrap();
+    std::fs::write(&p, data).expect("write temp file");
     p
 }
 
@@ -46,8 +49,14 @@ fn oversized_rom_is_an_error() {
 fn bad_flags_are_errors() {
     assert_bad_input(&anyx86(&["run", "--bogus"]), "unknown flag");
     assert_bad_input(&anyx86(&["run", "--bios", "x", "-m", "0"]), "zero RAM");
-    assert_bad_input(&anyx86(&["run", "--bios", "x", "--serial", "nowhere"]), "bad --serial");
-    assert_bad_input(&anyx86(&["run", "--bios", "x", "--max-instructions", "lots"]), "bad number");
+    assert_bad_input(
+        &anyx86(&["run", "--bios", "x", "--serial", "nowhere"]),
+        "bad --serial",
+    );
+    assert_bad_input(
+        &anyx86(&["run", "--bios", "x", "--max-instructions", "lots"]),
+        "bad number",
+    );
 }
 
 /// A 64 KiB ROM whose reset vector loads an IDT with limit 0 and executes
@@ -69,17 +78,35 @@ fn triple_fault_rom() -> Vec<u8> {
 #[test]
 fn triple_fault_stops_with_a_dump_and_status_4() {
     let p = temp_file("triple.rom", &triple_fault_rom());
-    let out = anyx86(&["run", "--bios", p.to_str().unwrap(), "--no-reboot", "-m", "1"]);
+    let out = anyx86(&[
+        "run",
+        "--bios",
+        p.to_str().unwrap(),
+        "--no-reboot",
+        "-m",
+        "1",
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{err}");
     assert!(err.contains("triple fault"), "{err}");
-    assert!(err.contains("EIP=0000FFF7"), "the dump names the faulting UD2: {err}");
+    assert!(
+        err.contains("EIP=0000FFF7"),
+        "the dump names the faulting UD2: {err}"
+    );
 }
 
 #[test]
 fn instruction_limit_stops_with_status_6() {
     // The same ROM without --no-reboot resets forever; the limit ends it.
     let p = temp_file("loop.rom", &triple_fault_rom());
-    let out = anyx86(&["run", "--bios", p.to_str().unwrap(), "--max-instructions", "1000", "-m", "1"]);
+    let out = anyx86(&[
+        "run",
+        "--bios",
+        p.to_str().unwrap(),
+        "--max-instructions",
+        "1000",
+        "-m",
+        "1",
+    ]);
     assert_eq!(out.status.code(), Some(6));
 }

@@ -1,20 +1,28 @@
-//! The board: memory, the I/O port map and the devices, seen by the CPU
-//! through [`CpuBus`].
+//! The board: memory, the port map, the PC chips and the clock, seen by
+//! the CPU through [`CpuBus`].
+//!
+//! Ports map to a small `Copy` device id ([`Dev`]) in one `match`
+//! ([`decode_port`]); every access is dispatched statically and followed
+//! by the wiring it implies (IRQ lines, deadlines, A20, reset), all here.
 
-use crate::layout::port;
+use crate::clock::Clock;
+use crate::layout::{irq, port};
 use anyx86_cpu::CpuBus;
+use anyx86_devices::{Cmos, PicPair, Pit, Port92, Uart, I8042};
+use anyx86_hw::{IrqLevel, PortDevice, Scheduler};
 use anyx86_mem::{PhysMemory, Region};
 use std::io::Write;
 
 /// Where a byte stream from the guest goes (debug console, serial port).
 pub type Sink = Box<dyn Write + Send>;
 
-/// A line-buffered output: flushed at each newline so interleaved outputs
-/// stay readable and nothing is lost when the run ends.
+/// A byte output: flushed at each newline (line-buffered) or each byte.
 pub struct Output {
     sink: Option<Sink>,
     line: Vec<u8>,
     line_buffered: bool,
+    /// Bytes written so far.
+    pub count: u64,
 }
 
 impl Output {
@@ -24,22 +32,26 @@ impl Output {
             sink,
             line: Vec::new(),
             line_buffered,
+            count: 0,
         }
     }
 
-    /// Sends one byte.
-    pub fn put(&mut self, b: u8) {
+    /// Sends bytes.
+    pub fn put_all(&mut self, bytes: &[u8]) {
+        self.count += bytes.len() as u64;
         let Some(s) = self.sink.as_mut() else { return };
         if !self.line_buffered {
-            let _ = s.write_all(&[b]);
+            let _ = s.write_all(bytes);
             let _ = s.flush();
             return;
         }
-        self.line.push(b);
-        if b == b'\n' || self.line.len() >= 4096 {
-            let _ = s.write_all(&self.line);
-            let _ = s.flush();
-            self.line.clear();
+        for &b in bytes {
+            self.line.push(b);
+            if b == b'\n' || self.line.len() >= 4096 {
+                let _ = s.write_all(&self.line);
+                let _ = s.flush();
+                self.line.clear();
+            }
         }
     }
 
@@ -62,48 +74,131 @@ pub enum StopReason {
     Reset,
 }
 
-/// A minimal transmit-only 16550 for COM1: THR writes go out, LSR always
-/// reports the transmitter empty. (Replaced by the full UART model.)
-#[derive(Debug, Default)]
-struct MiniUart {
-    lcr: u8,
-    scratch: u8,
+/// Devices on the I/O port bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dev {
+    /// The 8259A pair (addressed by absolute port).
+    Pic,
+    /// The 8254.
+    Pit,
+    /// System control port B.
+    Port61,
+    /// A 16550 (0 = COM1 .. 3 = COM4).
+    Uart(u8),
+    /// RTC / CMOS.
+    Cmos,
+    /// Keyboard controller.
+    Kbc,
+    /// System control port A.
+    Port92,
+    /// Debug console.
+    DebugCon,
+    /// isa-debug-exit.
+    Exit,
+    /// POST code latch.
+    Post,
+    /// Bochs's shutdown port: accepted and ignored.
+    BochsShutdown,
+}
+
+/// Maps a port to its device and the offset within the device.
+pub fn decode_port(p: u16) -> Option<(Dev, u16)> {
+    let uarts = [port::COM1, port::COM2, port::COM3, port::COM4];
+    for (i, base) in uarts.iter().enumerate() {
+        if (*base..*base + port::UART_LEN).contains(&p) {
+            return Some((Dev::Uart(i as u8), p - base));
+        }
+    }
+    Some(match p {
+        0x20 | 0x21 | 0xA0 | 0xA1 | 0x4D0 | 0x4D1 => (Dev::Pic, p),
+        port::PIT..=0x43 => (Dev::Pit, p - port::PIT),
+        port::PORT61 => (Dev::Port61, 0),
+        port::I8042_DATA | port::I8042_CMD => (Dev::Kbc, p - port::I8042_DATA),
+        port::CMOS_INDEX | port::CMOS_DATA => (Dev::Cmos, p - port::CMOS_INDEX),
+        port::POST => (Dev::Post, 0),
+        port::PORT92 => (Dev::Port92, 0),
+        port::DEBUGCON => (Dev::DebugCon, 0),
+        _ if (port::EXIT..port::EXIT + port::EXIT_LEN).contains(&p) => (Dev::Exit, p - port::EXIT),
+        port::BOCHS_SHUTDOWN => (Dev::BochsShutdown, 0),
+        _ => return None,
+    })
+}
+
+/// Timed events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Event {
+    /// A rising edge of PIT OUT0.
+    Pit,
+    /// An RTC periodic/alarm/update deadline.
+    Rtc,
 }
 
 /// The board.
 pub struct Board {
     /// Guest physical memory.
     pub mem: PhysMemory,
+    /// Virtual time.
+    pub clock: Clock,
+    sched: Scheduler<Event>,
+    pit_deadline: Option<u64>,
+    rtc_deadline: Option<u64>,
+    /// Interrupt controllers.
+    pub pic: PicPair,
+    /// Interval timer.
+    pub pit: Pit,
+    /// COM1-COM4.
+    pub uarts: [Uart; 4],
+    /// RTC and CMOS RAM.
+    pub cmos: Cmos,
+    /// Keyboard controller.
+    pub kbc: I8042,
+    /// Port 0x92.
+    pub port92: Port92,
     a20: bool,
-    port92: u8,
     /// Last POST code written to port 0x80.
     pub post_code: Option<u8>,
     /// Debug console (port 0xE9).
     pub debugcon: Output,
-    /// COM1 output.
-    pub serial: Output,
-    com1: MiniUart,
+    /// Serial outputs, COM1-COM4.
+    pub serial: [Output; 4],
     stop: Option<StopReason>,
-    /// Reads of ports nobody claims, by port (for `--stats`).
+    /// Accesses to ports nobody claims, by port (for `--stats`).
     pub unclaimed: std::collections::BTreeMap<u16, u64>,
-    /// Instructions per second of virtual time (TSC frequency).
-    pub ips: u64,
+    /// Instruction count and virtual time of the first byte sent on COM1.
+    pub first_serial_byte: Option<(u64, u64)>,
+    scratch: Vec<u8>,
 }
 
 impl Board {
-    /// A board with `mem` and the two output streams.
-    pub fn new(mem: PhysMemory, debugcon: Output, serial: Output) -> Self {
+    /// A board with `mem`, the clock, and the outputs.
+    pub fn new(
+        mem: PhysMemory,
+        clock: Clock,
+        debugcon: Output,
+        serial: [Output; 4],
+        rtc_base: i64,
+    ) -> Self {
+        let ram = mem.ram().len() as u64;
         Self {
             mem,
+            clock,
+            sched: Scheduler::new(),
+            pit_deadline: None,
+            rtc_deadline: None,
+            pic: PicPair::new(),
+            pit: Pit::new(),
+            uarts: [Uart::new(), Uart::new(), Uart::new(), Uart::new()],
+            cmos: Cmos::new(ram, rtc_base),
+            kbc: I8042::new(),
+            port92: Port92::new(),
             a20: true,
-            port92: 0,
             post_code: None,
             debugcon,
             serial,
-            com1: MiniUart::default(),
             stop: None,
             unclaimed: Default::default(),
-            ips: 1_000_000_000,
+            first_serial_byte: None,
+            scratch: Vec::new(),
         }
     }
 
@@ -112,36 +207,109 @@ impl Board {
         self.stop.take()
     }
 
-    /// Board-level reset: A20 on, ports to power-on values (RAM is kept).
-    pub fn reset(&mut self) {
+    /// Board-level reset: chips to power-on state (RAM and time are kept).
+    pub fn reset(&mut self, rtc_base: i64) {
+        let ram = self.mem.ram().len() as u64;
+        self.pic = PicPair::new();
+        self.pit = Pit::new();
+        self.uarts = [Uart::new(), Uart::new(), Uart::new(), Uart::new()];
+        self.cmos = Cmos::new(ram, rtc_base);
+        self.kbc = I8042::new();
+        self.port92 = Port92::new();
         self.a20 = true;
-        self.port92 = 0;
         self.stop = None;
-        self.com1 = MiniUart::default();
+        self.sched.clear();
+        self.pit_deadline = None;
+        self.rtc_deadline = None;
     }
 
     /// Flushes the outputs.
     pub fn flush(&mut self) {
         self.debugcon.flush();
-        self.serial.flush();
-    }
-
-    fn uart_read(&mut self, off: u16) -> u8 {
-        match off {
-            3 => self.com1.lcr,
-            // LSR: THR empty and transmitter empty.
-            5 => 0x60,
-            7 => self.com1.scratch,
-            _ => 0,
+        for s in &mut self.serial {
+            s.flush();
         }
     }
 
-    fn uart_write(&mut self, off: u16, v: u8) {
-        match off {
-            0 if self.com1.lcr & 0x80 == 0 => self.serial.put(v),
-            3 => self.com1.lcr = v,
-            7 => self.com1.scratch = v,
-            _ => {}
+    /// The earliest pending deadline.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.sched.next_deadline()
+    }
+
+    /// Fires every event due at virtual time `now`.
+    pub fn fire_due(&mut self, now: u64) {
+        while let Some((t, ev)) = self.sched.pop_due(now) {
+            match ev {
+                Event::Pit if self.pit_deadline == Some(t) => {
+                    self.pit_deadline = None;
+                    // A fresh edge for the PIC, line left high (see the PIT
+                    // module doc).
+                    self.pic.set_irq(irq::PIT, false);
+                    self.pic.set_irq(irq::PIT, true);
+                    self.schedule_pit(t);
+                }
+                Event::Rtc if self.rtc_deadline == Some(t) => {
+                    self.rtc_deadline = None;
+                    self.cmos.update(t);
+                    self.sync_rtc(t);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn schedule_pit(&mut self, now: u64) {
+        self.pit_deadline = self.pit.next_irq0_edge(now);
+        if let Some(t) = self.pit_deadline {
+            self.sched.schedule(t, Event::Pit);
+        }
+    }
+
+    fn sync_rtc(&mut self, now: u64) {
+        self.pic.set_irq(irq::RTC, self.cmos.irq_level());
+        let d = self.cmos.next_deadline(now);
+        if d != self.rtc_deadline {
+            self.rtc_deadline = d;
+            if let Some(t) = d {
+                self.sched.schedule(t, Event::Rtc);
+            }
+        }
+    }
+
+    fn sync_uart_irqs(&mut self) {
+        let l13 = self.uarts[0].irq_level() || self.uarts[2].irq_level();
+        let l24 = self.uarts[1].irq_level() || self.uarts[3].irq_level();
+        self.pic.set_irq(irq::COM1_3, l13);
+        self.pic.set_irq(irq::COM2_4, l24);
+    }
+
+    fn drain_uart(&mut self, i: usize, icount: u64) {
+        self.scratch.clear();
+        self.uarts[i].drain_output_into(&mut self.scratch);
+        if !self.scratch.is_empty() {
+            if i == 0 && self.first_serial_byte.is_none() {
+                self.first_serial_byte = Some((icount, self.clock.now(icount)));
+            }
+            self.serial[i].put_all(&self.scratch);
+        }
+    }
+
+    /// Feeds host input to COM `i` (0 = COM1); returns the bytes accepted.
+    pub fn serial_input(&mut self, i: usize, bytes: &[u8]) -> usize {
+        let n = self.uarts[i].push_input(bytes);
+        self.sync_uart_irqs();
+        n
+    }
+
+    fn sync_a20(&mut self) {
+        self.a20 = self.kbc.a20() || self.port92.a20();
+    }
+
+    fn check_resets(&mut self) {
+        let k = self.kbc.take_reset_request();
+        let p = self.port92.take_reset_request();
+        if k || p {
+            self.stop = Some(StopReason::Reset);
         }
     }
 
@@ -180,43 +348,79 @@ impl CpuBus for Board {
         }
     }
 
-    fn io_in(&mut self, p: u16, size: u8, _icount: u64) -> u32 {
-        let v: u32 = match p {
-            port::DEBUGCON => 0xE9,
-            port::PORT92 => u32::from(self.port92),
-            port::POST => u32::from(self.post_code.unwrap_or(0xFF)),
-            _ if (port::COM1..port::COM1 + port::UART_LEN).contains(&p) => {
-                u32::from(self.uart_read(p - port::COM1))
-            }
-            _ => {
-                self.count_unclaimed(p);
-                return u32::MAX >> (32 - 8 * u32::from(size));
-            }
+    fn io_in(&mut self, p: u16, size: u8, icount: u64) -> u32 {
+        let now = self.clock.now(icount);
+        let ones = u32::MAX >> (32 - 8 * u32::from(size.clamp(1, 4)));
+        let Some((dev, off)) = decode_port(p) else {
+            self.count_unclaimed(p);
+            return ones;
         };
-        v
+        match dev {
+            Dev::Pic => self.pic.port_read(off, size),
+            Dev::Pit => self.pit.read(off, size, now),
+            Dev::Port61 => u32::from(self.pit.port61_read(now)),
+            Dev::Uart(i) => {
+                let v = self.uarts[i as usize].read(off, size, now);
+                self.sync_uart_irqs();
+                v
+            }
+            Dev::Cmos => {
+                let v = self.cmos.read(off, size, now);
+                self.sync_rtc(now);
+                v
+            }
+            Dev::Kbc => {
+                let v = self.kbc.read(off, size, now);
+                self.pic.set_irq(irq::KEYBOARD, self.kbc.irq_level());
+                v
+            }
+            Dev::Port92 => self.port92.read(0, size, now),
+            Dev::DebugCon => 0xE9,
+            Dev::Post => u32::from(self.post_code.unwrap_or(0xFF)),
+            Dev::Exit | Dev::BochsShutdown => ones,
+        }
     }
 
-    fn io_out(&mut self, p: u16, size: u8, v: u32, _icount: u64) {
-        match p {
-            port::DEBUGCON => self.debugcon.put(v as u8),
-            port::POST => self.post_code = Some(v as u8),
-            port::PORT92 => {
-                let old = self.port92;
-                self.port92 = v as u8;
-                self.a20 = v & 2 != 0;
-                if old & 1 == 0 && v & 1 != 0 {
-                    self.stop = Some(StopReason::Reset);
-                }
+    fn io_out(&mut self, p: u16, size: u8, v: u32, icount: u64) {
+        let now = self.clock.now(icount);
+        let Some((dev, off)) = decode_port(p) else {
+            self.count_unclaimed(p);
+            return;
+        };
+        match dev {
+            Dev::Pic => self.pic.port_write(off, size, v),
+            Dev::Pit => {
+                self.pit.write(off, size, v, now);
+                self.schedule_pit(now);
             }
-            _ if (port::EXIT..port::EXIT + port::EXIT_LEN).contains(&p) => {
-                let mask = u32::MAX >> (32 - 8 * u32::from(size));
+            Dev::Port61 => self.pit.port61_write(v as u8, now),
+            Dev::Uart(i) => {
+                self.uarts[i as usize].write(off, size, v, now);
+                self.drain_uart(i as usize, icount);
+                self.sync_uart_irqs();
+            }
+            Dev::Cmos => {
+                self.cmos.write(off, size, v, now);
+                self.sync_rtc(now);
+            }
+            Dev::Kbc => {
+                self.kbc.write(off, size, v, now);
+                self.pic.set_irq(irq::KEYBOARD, self.kbc.irq_level());
+                self.sync_a20();
+                self.check_resets();
+            }
+            Dev::Port92 => {
+                self.port92.write(0, size, v, now);
+                self.sync_a20();
+                self.check_resets();
+            }
+            Dev::DebugCon => self.debugcon.put_all(&[v as u8]),
+            Dev::Post => self.post_code = Some(v as u8),
+            Dev::Exit => {
+                let mask = u32::MAX >> (32 - 8 * u32::from(size.clamp(1, 4)));
                 self.stop = Some(StopReason::Exit(v & mask));
             }
-            _ if (port::COM1..port::COM1 + port::UART_LEN).contains(&p) => {
-                self.uart_write(p - port::COM1, v as u8)
-            }
-            port::BOCHS_SHUTDOWN => {}
-            _ => self.count_unclaimed(p),
+            Dev::BochsShutdown => {}
         }
     }
 
@@ -228,19 +432,38 @@ impl CpuBus for Board {
         }
     }
 
+    #[inline]
     fn interrupt_pending(&self) -> bool {
-        false
+        self.pic.interrupt_pending()
     }
 
     fn acknowledge_interrupt(&mut self, _icount: u64) -> u8 {
-        0xFF
+        self.pic.acknowledge()
     }
 
     fn tsc(&mut self, icount: u64) -> u64 {
-        icount
+        self.clock.tsc(icount)
     }
 
     fn stop_requested(&self) -> bool {
         self.stop.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_map_has_no_surprises() {
+        assert_eq!(decode_port(0x3F8), Some((Dev::Uart(0), 0)));
+        assert_eq!(decode_port(0x2FF), Some((Dev::Uart(1), 7)));
+        assert_eq!(decode_port(0x3EF), Some((Dev::Uart(2), 7)));
+        assert_eq!(decode_port(0x2E8), Some((Dev::Uart(3), 0)));
+        assert_eq!(decode_port(0x43), Some((Dev::Pit, 3)));
+        assert_eq!(decode_port(0x64), Some((Dev::Kbc, 4)));
+        assert_eq!(decode_port(0xF7), Some((Dev::Exit, 3)));
+        assert_eq!(decode_port(0xF8), None);
+        assert_eq!(decode_port(0x4D1), Some((Dev::Pic, 0x4D1)));
     }
 }

@@ -1,12 +1,16 @@
 //! The anyx86 PC board: memory map, port map and devices wired from one
-//! layout file ([`layout`]), and the run loop that drives the CPU.
+//! layout file ([`layout`]), the virtual clock, and the run loop that
+//! drives the CPU.
 #![forbid(unsafe_code)]
 
 pub mod board;
+pub mod clock;
 pub mod layout;
 mod machine;
 
 pub use board::{Board, Output, Sink, StopReason};
+pub use clock::ClockMode;
 pub use machine::{
-    Machine, MachineConfig, MachineError, RunOutcome, EXIT_INSN_LIMIT, EXIT_TRIPLE_FAULT,
+    HostControl, HostHook, Machine, MachineConfig, MachineError, RunOutcome, DEFAULT_IPS,
+    EXIT_INSN_LIMIT, EXIT_TRIPLE_FAULT,
 };

@@ -1,13 +1,14 @@
 //! The machine: CPU + board, reset, and the run loop.
 
 use crate::board::{Board, Output, Sink, StopReason};
+use crate::clock::{Clock, ClockMode};
 use anyx86_cpu::cpuid::CpuModel;
+use anyx86_cpu::state::fl;
 use anyx86_cpu::state::sreg;
-use anyx86_cpu::CpuBus;
 use anyx86_cpu::{Cpu, RunExit};
 use anyx86_mem::{GuestRam, MemError, PhysMemory, Rom};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Exit status of a run that ended in a triple fault with `--no-reboot`.
 /// The exit device only produces odd statuses (`(V << 1) | 1`), and 2 is
@@ -40,11 +41,37 @@ pub struct MachineConfig {
     pub bios: Option<PathBuf>,
     /// Debug console output.
     pub debugcon: Option<Sink>,
-    /// COM1 output.
-    pub serial: Option<Sink>,
+    /// COM1-COM4 outputs.
+    pub serial: [Option<Sink>; 4],
     /// On a triple fault or reset request, stop instead of resetting.
     pub no_reboot: bool,
+    /// Virtual or realtime clock.
+    pub clock: ClockMode,
+    /// Instructions per virtual second.
+    pub ips: u64,
+    /// RTC time at power-on, in Unix seconds.
+    pub rtc_base: i64,
 }
+
+impl MachineConfig {
+    /// A configuration with `ram_mib` of RAM and everything else at its
+    /// default (no outputs, virtual clock at 1000 MIPS).
+    pub fn new(ram_mib: u64) -> Self {
+        Self {
+            ram_mib,
+            bios: None,
+            debugcon: None,
+            serial: [None, None, None, None],
+            no_reboot: false,
+            clock: ClockMode::Virtual,
+            ips: DEFAULT_IPS,
+            rtc_base: 0,
+        }
+    }
+}
+
+/// Default instructions per virtual second.
+pub const DEFAULT_IPS: u64 = 1_000_000_000;
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,10 +82,12 @@ pub enum RunOutcome {
     TripleFault(String),
     /// A reset request with `--no-reboot`.
     Reset,
-    /// The CPU halted with interrupts disabled: nothing can wake it.
+    /// The CPU halted and nothing can wake it.
     Halted(String),
     /// The instruction limit was reached.
     InstructionLimit,
+    /// The host asked to stop (Ctrl-A x).
+    HostQuit,
 }
 
 impl RunOutcome {
@@ -67,11 +96,26 @@ impl RunOutcome {
         match self {
             RunOutcome::Exit(v) => ((v << 1) | 1) as i32 & 0xFF,
             RunOutcome::TripleFault(_) => EXIT_TRIPLE_FAULT,
-            RunOutcome::Reset | RunOutcome::Halted(_) => 0,
+            RunOutcome::Reset | RunOutcome::Halted(_) | RunOutcome::HostQuit => 0,
             RunOutcome::InstructionLimit => EXIT_INSN_LIMIT,
         }
     }
 }
+
+/// What the host hook tells the run loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostControl {
+    /// Keep running.
+    Continue,
+    /// Stop the run.
+    Quit,
+}
+
+/// Called at every slice boundary and while the guest idles: the host
+/// feeds input (`Board::serial_input`) and may stop the run. `idle` is the
+/// longest the hook may block waiting for input, when the guest has
+/// nothing to do until then (`None`: no deadline at all).
+pub type HostHook<'a> = &'a mut dyn FnMut(&mut Board, Option<Duration>) -> HostControl;
 
 /// A PC: one CPU and its board.
 pub struct Machine {
@@ -80,12 +124,16 @@ pub struct Machine {
     /// Memory and devices.
     pub board: Board,
     no_reboot: bool,
+    rtc_base: i64,
     /// Wall time spent in [`Machine::run`].
     pub wall: std::time::Duration,
 }
 
-/// Instructions per run-loop slice when no device deadline is nearer.
+/// Most instructions per run-loop slice (host responsiveness).
 const SLICE: u64 = 1 << 20;
+/// Realtime mode lets virtual time lag the host by this much before it
+/// jumps forward.
+const MAX_LAG: Duration = Duration::from_millis(20);
 
 impl Machine {
     /// Builds a machine.
@@ -102,15 +150,21 @@ impl Machine {
             None => None,
         };
         let mem = PhysMemory::new(ram, rom);
+        let [s0, s1, s2, s3] = cfg.serial;
+        let serial = [s0, s1, s2, s3].map(|s| Output::new(s, false));
+        let clock = Clock::new(cfg.clock, cfg.ips);
         let board = Board::new(
             mem,
+            clock,
             Output::new(cfg.debugcon, true),
-            Output::new(cfg.serial, false),
+            serial,
+            cfg.rtc_base,
         );
         Ok(Self {
             cpu: Cpu::new(CpuModel::qemu32()),
             board,
             no_reboot: cfg.no_reboot,
+            rtc_base: cfg.rtc_base,
             wall: Default::default(),
         })
     }
@@ -120,30 +174,55 @@ impl Machine {
         self.cpu.s.icount
     }
 
-    /// Resets CPU and board (RAM is kept, as on a PC).
+    /// Resets CPU and board (RAM and virtual time are kept, as on a PC).
     pub fn reset(&mut self) {
         let icount = self.cpu.s.icount;
         self.cpu.reset();
         self.cpu.s.icount = icount;
-        self.board.reset();
+        self.board.reset(self.rtc_base);
     }
 
     /// Runs until the guest exits, stops, or `max` instructions retired.
     pub fn run(&mut self, max: Option<u64>) -> RunOutcome {
+        self.run_with(max, &mut |_, idle| {
+            if let Some(d) = idle {
+                std::thread::sleep(d);
+            }
+            HostControl::Continue
+        })
+    }
+
+    /// [`Machine::run`] with a host hook for input and quitting.
+    pub fn run_with(&mut self, max: Option<u64>, hook: HostHook<'_>) -> RunOutcome {
         let start = Instant::now();
-        let out = self.run_inner(max);
+        let out = self.run_inner(max, hook);
         self.board.flush();
         self.wall += start.elapsed();
         out
     }
 
-    fn run_inner(&mut self, max: Option<u64>) -> RunOutcome {
+    fn run_inner(&mut self, max: Option<u64>, hook: HostHook<'_>) -> RunOutcome {
         loop {
-            let left = max.map_or(u64::MAX, |m| m.saturating_sub(self.cpu.s.icount));
+            let icount = self.cpu.s.icount;
+            let now = self.board.clock.now(icount);
+            self.board.fire_due(now);
+            if let Some(sleep) = self.board.clock.pace(icount, MAX_LAG) {
+                if hook(&mut self.board, Some(sleep)) == HostControl::Quit {
+                    return RunOutcome::HostQuit;
+                }
+            } else if hook(&mut self.board, None) == HostControl::Quit {
+                return RunOutcome::HostQuit;
+            }
+            let left = max.map_or(u64::MAX, |m| m.saturating_sub(icount));
             if left == 0 {
                 return RunOutcome::InstructionLimit;
             }
-            match self.cpu.run(&mut self.board, left.min(SLICE)) {
+            let until_event = self
+                .board
+                .next_deadline()
+                .map_or(SLICE, |t| self.board.clock.insns_until(icount, t));
+            let budget = left.min(SLICE).min(until_event);
+            match self.cpu.run(&mut self.board, budget) {
                 RunExit::Budget | RunExit::Breakpoint => {}
                 RunExit::Stopped => match self.board.take_stop() {
                     Some(StopReason::Exit(v)) => return RunOutcome::Exit(v),
@@ -152,12 +231,9 @@ impl Machine {
                     None => {}
                 },
                 RunExit::Halted => {
-                    if self.cpu.s.flags & anyx86_cpu::state::fl::IF == 0 {
-                        return RunOutcome::Halted(self.halt_line());
+                    if let Some(out) = self.idle(hook) {
+                        return out;
                     }
-                    // No device can raise an interrupt yet: an idle wait
-                    // would last forever.
-                    return RunOutcome::Halted(self.halt_line());
                 }
                 RunExit::TripleFault(f) => {
                     if self.no_reboot {
@@ -171,6 +247,48 @@ impl Machine {
         }
     }
 
+    /// The CPU is halted: skip (virtual) or wait (realtime) until the next
+    /// deadline. Returns an outcome when nothing can ever wake it.
+    fn idle(&mut self, hook: HostHook<'_>) -> Option<RunOutcome> {
+        let s = &self.cpu.s;
+        if s.flags & fl::IF == 0 {
+            // No NMI source exists: this halt is final (poweroff -f).
+            return Some(RunOutcome::Halted(self.halt_line()));
+        }
+        let icount = s.icount;
+        match self.board.next_deadline() {
+            Some(t) => {
+                if self.board.clock.mode == ClockMode::Realtime {
+                    let now = self.board.clock.now(icount);
+                    let host = self.board.clock.host_ns();
+                    let target = t.saturating_sub(now) + now;
+                    if target > host {
+                        let wait = Duration::from_nanos(target - host);
+                        if hook(&mut self.board, Some(wait)) == HostControl::Quit {
+                            return Some(RunOutcome::HostQuit);
+                        }
+                        // Input may have arrived before the deadline.
+                        let now_host = self.board.clock.host_ns().max(now);
+                        self.board.clock.skip_to(icount, now_host.min(t));
+                        return None;
+                    }
+                }
+                self.board.clock.skip_to(icount, t);
+                None
+            }
+            None if self.board.clock.mode == ClockMode::Realtime => {
+                // Only host input can wake the guest.
+                if hook(&mut self.board, Some(Duration::from_millis(50))) == HostControl::Quit {
+                    return Some(RunOutcome::HostQuit);
+                }
+                let host = self.board.clock.host_ns();
+                self.board.clock.skip_to(icount, host);
+                None
+            }
+            None => Some(RunOutcome::Halted(self.halt_line())),
+        }
+    }
+
     /// Runs one instruction at a time, writing the register state before
     /// each one to `out` (a debugging aid: compare with another
     /// emulator's log).
@@ -180,6 +298,8 @@ impl Machine {
             if max.is_some_and(|m| self.cpu.s.icount >= m) {
                 break RunOutcome::InstructionLimit;
             }
+            let now = self.board.clock.now(self.cpu.s.icount);
+            self.board.fire_due(now);
             let s = &self.cpu.s;
             let g = |i: usize| s.gpr[i] as u32;
             let _ = writeln!(
@@ -188,22 +308,22 @@ impl Machine {
                 s.rip as u32, g(0), g(3), g(1), g(2), g(6), g(7), g(5), g(4), s.eflags()
             );
             match self.cpu.step(&mut self.board) {
-                RunExit::Stopped => match self.board.take_stop() {
-                    Some(StopReason::Exit(v)) => break RunOutcome::Exit(v),
-                    Some(StopReason::Reset) => break RunOutcome::Reset,
-                    None => {}
-                },
-                RunExit::Halted => break RunOutcome::Halted(self.halt_line()),
+                RunExit::Stopped => {}
+                RunExit::Halted => {
+                    let mut hook = |_: &mut Board, _: Option<Duration>| HostControl::Continue;
+                    if let Some(o) = self.idle(&mut hook) {
+                        break o;
+                    }
+                }
                 RunExit::TripleFault(f) => {
                     break RunOutcome::TripleFault(self.dump(&format!("triple fault {f:?}")))
                 }
                 _ => {}
             }
-            if self.board.stop_requested() {
-                match self.board.take_stop() {
-                    Some(StopReason::Exit(v)) => break RunOutcome::Exit(v),
-                    _ => break RunOutcome::Reset,
-                }
+            match self.board.take_stop() {
+                Some(StopReason::Exit(v)) => break RunOutcome::Exit(v),
+                Some(StopReason::Reset) => break RunOutcome::Reset,
+                None => {}
             }
         };
         self.board.flush();
