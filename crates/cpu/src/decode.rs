@@ -87,12 +87,53 @@ pub struct Trace<B> {
     pub ops: Box<[Op<B>]>,
 }
 
-/// Trace cache: physical address + bitness → trace.
+/// A small, fast hasher for trace keys (physical addresses are already
+/// well spread; SipHash's DoS resistance buys nothing here).
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7CC1_B727_220A);
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// Entries of the direct-mapped front of the trace cache.
+const FAST_SIZE: usize = 1 << 14;
+const FAST_EMPTY: (u64, u32) = (u64::MAX, 0);
+
+#[inline(always)]
+fn fast_key(phys: u64, bitness: u32) -> u64 {
+    phys | (u64::from(bitness) << 56)
+}
+
+#[inline(always)]
+fn fast_slot(phys: u64) -> usize {
+    ((phys ^ (phys >> 14)) as usize) & (FAST_SIZE - 1)
+}
+
+/// Trace cache: physical address + bitness → trace. A direct-mapped array
+/// answers most lookups with one compare; the hash map behind it holds
+/// everything.
 pub struct TraceCache<B> {
-    map: HashMap<(u64, u32), usize>,
+    fast: Vec<(u64, u32)>,
+    map: FastMap<(u64, u32), usize>,
     traces: Vec<Option<Trace<B>>>,
     free: Vec<usize>,
-    by_page: HashMap<u64, Vec<usize>>,
+    by_page: FastMap<u64, Vec<usize>>,
     /// Lookups that found a trace.
     pub hits: u64,
     /// Lookups that had to decode.
@@ -102,10 +143,11 @@ pub struct TraceCache<B> {
 impl<B> Default for TraceCache<B> {
     fn default() -> Self {
         Self {
-            map: HashMap::new(),
+            fast: vec![FAST_EMPTY; FAST_SIZE],
+            map: FastMap::default(),
             traces: Vec::new(),
             free: Vec::new(),
-            by_page: HashMap::new(),
+            by_page: FastMap::default(),
             hits: 0,
             misses: 0,
         }
@@ -118,8 +160,16 @@ const MAX_TRACES: usize = 1 << 16;
 impl<B> TraceCache<B> {
     /// Finds the trace starting at `phys`.
     #[inline]
-    pub fn get(&self, phys: u64, bitness: u32) -> Option<usize> {
-        self.map.get(&(phys, bitness)).copied()
+    pub fn get(&mut self, phys: u64, bitness: u32) -> Option<usize> {
+        let k = fast_key(phys, bitness);
+        let slot = fast_slot(phys);
+        let e = self.fast[slot];
+        if e.0 == k {
+            return Some(e.1 as usize);
+        }
+        let id = self.map.get(&(phys, bitness)).copied()?;
+        self.fast[slot] = (k, id as u32);
+        Some(id)
     }
 
     /// The trace with id `id`.
@@ -157,6 +207,10 @@ impl<B> TraceCache<B> {
             for id in ids {
                 if let Some(t) = self.traces.get_mut(id).and_then(|t| t.take()) {
                     self.map.remove(&(t.phys, t.bitness));
+                    let slot = fast_slot(t.phys);
+                    if self.fast[slot].0 == fast_key(t.phys, t.bitness) {
+                        self.fast[slot] = FAST_EMPTY;
+                    }
                     self.free.push(id);
                 }
             }
@@ -165,6 +219,7 @@ impl<B> TraceCache<B> {
 
     /// Drops everything.
     pub fn clear(&mut self) {
+        self.fast.fill(FAST_EMPTY);
         self.map.clear();
         self.traces.clear();
         self.free.clear();

@@ -4,6 +4,8 @@
 //! delivered in exactly one place, the run loop, and the instruction pointer
 //! is committed only when an instruction retires.
 
+use core::num::NonZeroU64;
+
 /// Exception vectors (Intel SDM Vol. 3, Table 6-1).
 pub mod vector {
     /// Divide error.
@@ -44,29 +46,54 @@ pub mod vector {
     pub const XM: u8 = 19;
 }
 
-/// An exception raised by an instruction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fault {
-    /// The vector.
-    pub vector: u8,
-    /// The error code pushed with it, for the vectors that have one.
-    pub error: Option<u32>,
+/// An exception raised by an instruction: a vector and, for the vectors
+/// that have one, an error code.
+///
+/// Packed into one non-zero `u64` so that `Result<(), Fault>`, which every
+/// instruction handler returns, travels in a register.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Fault(NonZeroU64);
+
+const MARK: u64 = 1 << 9;
+const HAS_ERROR: u64 = 1 << 8;
+
+impl core::fmt::Debug for Fault {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.error() {
+            Some(e) => write!(f, "Fault(vector {}, error {:#x})", self.vector(), e),
+            None => write!(f, "Fault(vector {})", self.vector()),
+        }
+    }
 }
 
 impl Fault {
     /// A fault without an error code.
     pub const fn new(vector: u8) -> Self {
-        Self {
-            vector,
-            error: None,
+        match NonZeroU64::new(vector as u64 | MARK) {
+            Some(v) => Self(v),
+            None => unreachable!(),
         }
     }
 
     /// A fault with an error code.
     pub const fn with_error(vector: u8, error: u32) -> Self {
-        Self {
-            vector,
-            error: Some(error),
+        match NonZeroU64::new(vector as u64 | MARK | HAS_ERROR | ((error as u64) << 32)) {
+            Some(v) => Self(v),
+            None => unreachable!(),
+        }
+    }
+
+    /// The vector.
+    pub const fn vector(&self) -> u8 {
+        self.0.get() as u8
+    }
+
+    /// The error code, if the exception pushes one.
+    pub const fn error(&self) -> Option<u32> {
+        if self.0.get() & HAS_ERROR != 0 {
+            Some((self.0.get() >> 32) as u32)
+        } else {
+            None
         }
     }
 
@@ -86,7 +113,7 @@ impl Fault {
 
     /// The exception class used by the double-fault rules (SDM Table 6-5).
     pub fn class(&self) -> FaultClass {
-        match self.vector {
+        match self.vector() {
             vector::DE | vector::TS | vector::NP | vector::SS | vector::GP => {
                 FaultClass::Contributory
             }

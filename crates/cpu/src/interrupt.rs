@@ -55,7 +55,7 @@ impl CpuState {
             self.stats.exceptions += 1;
             self.halted = false;
             let ret = self.rip;
-            match self.deliver(bus, f.vector, f.error, ret, Source::Exception) {
+            match self.deliver(bus, f.vector(), f.error(), ret, Source::Exception) {
                 Ok(()) => {
                     self.delivering = None;
                     return Ok(());

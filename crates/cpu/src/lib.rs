@@ -125,6 +125,9 @@ impl<B: CpuBus> Cpu<B> {
     /// interrupt). Used by single-stepping and the debugger.
     pub fn step(&mut self, bus: &mut B) -> RunExit {
         self.s.a20_mask = bus.a20_mask();
+        if !self.s.smc_pages.is_empty() {
+            self.drop_written_code();
+        }
         if let Err(t) = self.check_interrupts(bus) {
             return RunExit::TripleFault(t.last);
         }
@@ -167,7 +170,14 @@ impl<B: CpuBus> Cpu<B> {
             return Err(Fault::GP0);
         }
         let lin = s.wrap_lin(cs.base.wrapping_add(s.rip));
-        let phys = s.translate(bus, lin, Access::Exec)?;
+        let (hint_lin, hint_phys, hint_user) = s.tlb.exec_hint;
+        let phys = if hint_lin == lin & !0xFFF && hint_user == s.tlb.user {
+            hint_phys | (lin & 0xFFF)
+        } else {
+            let p = s.translate(bus, lin, Access::Exec)?;
+            s.tlb.exec_hint = (lin & !0xFFF, p & !0xFFF, s.tlb.user);
+            p
+        };
         if let Some(id) = self.cache.get(phys, s.bitness) {
             self.cache.hits += 1;
             return Ok(id);

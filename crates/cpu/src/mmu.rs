@@ -66,6 +66,9 @@ pub struct Tlb {
     exec: Vec<TlbEntry>,
     /// Lookups that missed (for `--stats`).
     pub misses: u64,
+    /// The last code page translated: (linear page, physical page, user).
+    /// The run loop checks it before the fetch TLB; every flush clears it.
+    pub exec_hint: (u64, u64, bool),
 }
 
 impl Default for Tlb {
@@ -83,11 +86,13 @@ impl Tlb {
             write: vec![EMPTY; TLB_SIZE],
             exec: vec![EMPTY; TLB_SIZE],
             misses: 0,
+            exec_hint: (INVALID_TAG, 0, false),
         }
     }
 
     /// Drops every entry.
     pub fn flush_all(&mut self) {
+        self.exec_hint.0 = INVALID_TAG;
         self.read.fill(EMPTY);
         self.write.fill(EMPTY);
         self.exec.fill(EMPTY);
@@ -95,6 +100,7 @@ impl Tlb {
 
     /// Drops every non-global entry (a CR3 write).
     pub fn flush_non_global(&mut self) {
+        self.exec_hint.0 = INVALID_TAG;
         for t in [&mut self.read, &mut self.write, &mut self.exec] {
             for e in t.iter_mut().filter(|e| !e.global) {
                 *e = EMPTY;
@@ -109,6 +115,7 @@ impl Tlb {
 
     /// Drops the entries for the page holding `lin` (INVLPG).
     pub fn flush_page(&mut self, lin: u64) {
+        self.exec_hint.0 = INVALID_TAG;
         let i = index(lin);
         for t in [&mut self.read, &mut self.write, &mut self.exec] {
             t[i] = EMPTY;

@@ -200,10 +200,11 @@ impl CpuState {
             self.seg[sreg::SS] = ss;
             self.stack32 = ss.big();
             for i in [sreg::ES, sreg::DS, sreg::FS, sreg::GS] {
-                self.load_seg(bus, i, sels[i]).map_err(|f| match f.vector {
-                    vector::GP => ts(sels[i]),
-                    _ => f,
-                })?;
+                self.load_seg(bus, i, sels[i])
+                    .map_err(|f| match f.vector() {
+                        vector::GP => ts(sels[i]),
+                        _ => f,
+                    })?;
             }
         }
         self.break_trace = true;

@@ -194,7 +194,9 @@ fn alu<B: CpuBus, const K: u8, const F: u8>(s: &mut CpuState, bus: &mut B, op: &
     Ok(())
 }
 
-/// Read-modify-write of operand 0 (register `r0` or memory).
+/// Read-modify-write of operand 0 (register `r0` or memory). `f`
+/// computes the result and sets the flags; if the memory write then
+/// faults, the flags are put back so the instruction leaves no trace.
 #[inline(always)]
 fn rmw<B: CpuBus, const MEM: bool>(
     s: &mut CpuState,
@@ -207,34 +209,18 @@ fn rmw<B: CpuBus, const MEM: bool>(
         let off = s.ea(op);
         let lin = s.seg_lin(op.seg as usize, off, u64::from(sz), true)?;
         let a = s.read_lin_sz(bus, lin, sz)?;
-        // Flags are computed into a scratch copy and committed only after
-        // the write succeeded.
-        let mut tmp = s.flags_snapshot();
-        let r = f(&mut tmp, a);
-        s.write_lin_sz(bus, lin, sz, r)?;
-        s.restore_flags_snapshot(&tmp);
+        let saved = (s.flags, s.lazy);
+        let r = f(s, a);
+        if let Err(e) = s.write_lin_sz(bus, lin, sz, r) {
+            (s.flags, s.lazy) = saved;
+            return Err(e);
+        }
     } else {
         let a = s.reg(op.r0, sz);
         let r = f(s, a);
         s.set_reg(op.r0, sz, r);
     }
     Ok(())
-}
-
-impl CpuState {
-    /// A copy of the flag state for handlers that compute flags before a
-    /// write that may fault.
-    fn flags_snapshot(&self) -> CpuState {
-        let mut c = CpuState::new(crate::cpuid::CpuModel::qemu32());
-        c.flags = self.flags;
-        c.lazy = self.lazy;
-        c
-    }
-
-    fn restore_flags_snapshot(&mut self, t: &CpuState) {
-        self.flags = t.flags;
-        self.lazy = t.lazy;
-    }
 }
 
 fn incdec<B: CpuBus, const INC: bool, const MEM: bool>(
@@ -594,9 +580,7 @@ fn daa<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
     s.set_reg(0, 1, al);
     // OF is undefined: set as the addition of 6/0x60 would (as hardware).
     let of = (old_al & 0x80 == 0) && (al & 0x80 != 0);
-    s.set_arith(
-        szp(al, 1) | bit(cf, fl::CF) | bit(af, fl::AF) | bit(of, fl::OF),
-    );
+    s.set_arith(szp(al, 1) | bit(cf, fl::CF) | bit(af, fl::AF) | bit(of, fl::OF));
     Ok(())
 }
 
@@ -618,9 +602,7 @@ fn das<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
     }
     s.set_reg(0, 1, al);
     let of = (old_al & 0x80 != 0) && (al & 0x80 == 0);
-    s.set_arith(
-        szp(al, 1) | bit(cf, fl::CF) | bit(af, fl::AF) | bit(of, fl::OF),
-    );
+    s.set_arith(szp(al, 1) | bit(cf, fl::CF) | bit(af, fl::AF) | bit(of, fl::OF));
     Ok(())
 }
 

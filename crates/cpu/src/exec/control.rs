@@ -537,7 +537,7 @@ fn ret_far<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         let new_sp = s.peek_stack(bus, 2 * n + extra, size)?;
         let ss_sel = s.peek_stack(bus, 3 * n + extra, size)? as u16;
         let ss = s.load_stack_for(bus, ss_sel, rpl, 0).map_err(|f| {
-            if f.vector == vector::TS {
+            if f.vector() == vector::TS {
                 Fault::gp(sel_err(ss_sel))
             } else {
                 f
@@ -702,7 +702,7 @@ fn iret_protected<B: CpuBus>(s: &mut CpuState, bus: &mut B, size: u8) -> Res<()>
         let new_sp = s.peek_stack(bus, 3 * n, size)?;
         let ss_sel = s.peek_stack(bus, 4 * n, size)? as u16;
         let ss = s.load_stack_for(bus, ss_sel, rpl, 0).map_err(|f| {
-            if f.vector == vector::TS {
+            if f.vector() == vector::TS {
                 Fault::gp(sel_err(ss_sel))
             } else {
                 f

@@ -75,6 +75,7 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         M::Clts => clts::<B>,
         M::Invlpg => invlpg::<B>,
         M::Wbinvd | M::Invd => privileged_nop::<B>,
+        M::Wait => wait::<B>,
         M::Ud0 | M::Ud1 | M::Ud2 => ud::<B>,
         M::Lar => lar_lsl::<B, false>,
         M::Lsl => lar_lsl::<B, true>,
@@ -543,6 +544,16 @@ fn invlpg<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
 
 fn privileged_nop<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
     s.require_cpl0()
+}
+
+/// WAIT/FWAIT (SDM Vol. 2): #NM when CR0.MP and CR0.TS are both set;
+/// otherwise it would deliver a pending unmasked x87 exception, and with
+/// no x87 state there never is one.
+fn wait<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
+    if s.cr0 & (cr0::MP | cr0::TS) == cr0::MP | cr0::TS {
+        return Err(Fault::new(vector::NM));
+    }
+    Ok(())
 }
 
 /// LAR and LSL (SDM Vol. 2): ZF = 1 and the result when the descriptor is
