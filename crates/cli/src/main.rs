@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod console;
 
 use anyx86_machine::{ClockMode, Machine, MachineConfig, RunOutcome, Sink};
 use args::{Cli, ClockArg, Command, RunArgs, Stream};
@@ -68,7 +69,12 @@ fn run(a: &RunArgs) -> Result<u8, String> {
             let mut w = std::io::BufWriter::new(f);
             m.run_traced(a.max_instructions, &mut w)
         }
-        None => m.run(a.max_instructions),
+        None => {
+            let mut con = console::Console::new(a.serial == Stream::Stdio);
+            let out = m.run_with(a.max_instructions, &mut |b, n, idle| con.hook(b, n, idle));
+            drop(con);
+            out
+        }
     };
     match &outcome {
         RunOutcome::TripleFault(dump) => eprintln!("anyx86: {dump}"),

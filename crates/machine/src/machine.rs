@@ -114,8 +114,9 @@ pub enum HostControl {
 /// Called at every slice boundary and while the guest idles: the host
 /// feeds input (`Board::serial_input`) and may stop the run. `idle` is the
 /// longest the hook may block waiting for input, when the guest has
-/// nothing to do until then (`None`: no deadline at all).
-pub type HostHook<'a> = &'a mut dyn FnMut(&mut Board, Option<Duration>) -> HostControl;
+/// nothing to do until then. The second argument is the number of
+/// instructions retired so far.
+pub type HostHook<'a> = &'a mut dyn FnMut(&mut Board, u64, Option<Duration>) -> HostControl;
 
 /// A PC: one CPU and its board.
 pub struct Machine {
@@ -184,7 +185,7 @@ impl Machine {
 
     /// Runs until the guest exits, stops, or `max` instructions retired.
     pub fn run(&mut self, max: Option<u64>) -> RunOutcome {
-        self.run_with(max, &mut |_, idle| {
+        self.run_with(max, &mut |_, _, idle| {
             if let Some(d) = idle {
                 std::thread::sleep(d);
             }
@@ -207,10 +208,10 @@ impl Machine {
             let now = self.board.clock.now(icount);
             self.board.fire_due(now);
             if let Some(sleep) = self.board.clock.pace(icount, MAX_LAG) {
-                if hook(&mut self.board, Some(sleep)) == HostControl::Quit {
+                if hook(&mut self.board, self.cpu.s.icount, Some(sleep)) == HostControl::Quit {
                     return RunOutcome::HostQuit;
                 }
-            } else if hook(&mut self.board, None) == HostControl::Quit {
+            } else if hook(&mut self.board, self.cpu.s.icount, None) == HostControl::Quit {
                 return RunOutcome::HostQuit;
             }
             let left = max.map_or(u64::MAX, |m| m.saturating_sub(icount));
@@ -264,7 +265,8 @@ impl Machine {
                     let target = t.saturating_sub(now) + now;
                     if target > host {
                         let wait = Duration::from_nanos(target - host);
-                        if hook(&mut self.board, Some(wait)) == HostControl::Quit {
+                        if hook(&mut self.board, self.cpu.s.icount, Some(wait)) == HostControl::Quit
+                        {
                             return Some(RunOutcome::HostQuit);
                         }
                         // Input may have arrived before the deadline.
@@ -278,7 +280,12 @@ impl Machine {
             }
             None if self.board.clock.mode == ClockMode::Realtime => {
                 // Only host input can wake the guest.
-                if hook(&mut self.board, Some(Duration::from_millis(50))) == HostControl::Quit {
+                if hook(
+                    &mut self.board,
+                    self.cpu.s.icount,
+                    Some(Duration::from_millis(50)),
+                ) == HostControl::Quit
+                {
                     return Some(RunOutcome::HostQuit);
                 }
                 let host = self.board.clock.host_ns();
@@ -310,7 +317,8 @@ impl Machine {
             match self.cpu.step(&mut self.board) {
                 RunExit::Stopped => {}
                 RunExit::Halted => {
-                    let mut hook = |_: &mut Board, _: Option<Duration>| HostControl::Continue;
+                    let mut hook =
+                        |_: &mut Board, _: u64, _: Option<Duration>| HostControl::Continue;
                     if let Some(o) = self.idle(&mut hook) {
                         break o;
                     }
