@@ -425,6 +425,8 @@ impl CpuState {
         }
         self.stack32 = self.seg[sreg::SS].big() && self.mode != Mode::V86;
         self.tlb.user = self.cpl == 3;
+        // CS or the mode changed: chained traces may no longer apply.
+        self.tlb.epoch += 1;
         self.break_trace = true;
     }
 

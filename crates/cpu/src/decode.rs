@@ -83,6 +83,8 @@ pub struct Trace<B> {
     pub phys: u64,
     /// Decode bitness.
     pub bitness: u32,
+    /// Total length of the instructions in bytes.
+    pub bytes: u32,
     /// The instructions.
     pub ops: Box<[Op<B>]>,
 }
@@ -134,6 +136,10 @@ pub struct TraceCache<B> {
     traces: Vec<Option<Trace<B>>>,
     free: Vec<usize>,
     by_page: FastMap<u64, Vec<usize>>,
+    /// Per trace id: the last two successors seen, as (rip, id, epoch).
+    succ: Vec<[(u64, u32, u64); 2]>,
+    /// Bumped whenever traces are dropped (their ids may be reused).
+    pub generation: u64,
     /// Lookups that found a trace.
     pub hits: u64,
     /// Lookups that had to decode.
@@ -148,6 +154,8 @@ impl<B> Default for TraceCache<B> {
             traces: Vec::new(),
             free: Vec::new(),
             by_page: FastMap::default(),
+            succ: Vec::new(),
+            generation: 0,
             hits: 0,
             misses: 0,
         }
@@ -178,6 +186,28 @@ impl<B> TraceCache<B> {
         self.traces.get(id).and_then(|t| t.as_ref())
     }
 
+    /// The chained successor of trace `from` for `rip`, if recorded under
+    /// the current `epoch`.
+    #[inline(always)]
+    pub fn chained(&self, from: usize, rip: u64, epoch: u64) -> Option<usize> {
+        let s = self.succ.get(from)?;
+        for (r, id, e) in s {
+            if *r == rip && *e == epoch {
+                return Some(*id as usize);
+            }
+        }
+        None
+    }
+
+    /// Records `to` as a successor of `from` at `rip`.
+    #[inline]
+    pub fn chain(&mut self, from: usize, rip: u64, to: usize, epoch: u64) {
+        if let Some(s) = self.succ.get_mut(from) {
+            s[1] = s[0];
+            s[0] = (rip, to as u32, epoch);
+        }
+    }
+
     /// Adds a trace covering the pages in `pages`.
     pub fn insert(&mut self, t: Trace<B>, pages: &[u64]) -> usize {
         if self.map.len() >= MAX_TRACES {
@@ -195,6 +225,10 @@ impl<B> TraceCache<B> {
             }
         };
         self.map.insert(key, id);
+        if self.succ.len() <= id {
+            self.succ.resize(id + 1, [(u64::MAX, 0, u64::MAX); 2]);
+        }
+        self.succ[id] = [(u64::MAX, 0, u64::MAX); 2];
         for p in pages {
             self.by_page.entry(*p).or_default().push(id);
         }
@@ -204,6 +238,7 @@ impl<B> TraceCache<B> {
     /// Drops every trace touching physical page `page`.
     pub fn invalidate_page(&mut self, page: u64) {
         if let Some(ids) = self.by_page.remove(&page) {
+            self.generation += 1;
             for id in ids {
                 if let Some(t) = self.traces.get_mut(id).and_then(|t| t.take()) {
                     self.map.remove(&(t.phys, t.bitness));
@@ -219,6 +254,8 @@ impl<B> TraceCache<B> {
 
     /// Drops everything.
     pub fn clear(&mut self) {
+        self.generation += 1;
+        self.succ.clear();
         self.fast.fill(FAST_EMPTY);
         self.map.clear();
         self.traces.clear();

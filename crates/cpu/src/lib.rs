@@ -221,29 +221,86 @@ impl<B: CpuBus> Cpu<B> {
             }
         }
         s.stats.traces_built += 1;
+        let bytes = ops.iter().map(|o| u32::from(o.len)).sum();
         let t = Trace {
             phys,
             bitness,
+            bytes,
             ops: ops.into_boxed_slice(),
         };
         Ok(self.cache.insert(t, &pages))
     }
 
+    /// Runs traces back to back until `until` instructions have retired
+    /// or an instruction asks to leave (`break_trace`: mode, IF, I/O, code
+    /// writes, faults). A trace may overshoot `until` by its own length:
+    /// devices still see exact times, because every I/O access carries its
+    /// instruction count.
     fn run_trace(&mut self, bus: &mut B, until: u64) -> Result<(), TripleFault> {
-        let id = match self.lookup(bus) {
-            Ok(id) => id,
-            Err(f) => return self.s.raise(bus, f),
-        };
-        let Some(t) = self.cache.trace(id) else {
-            return Ok(());
-        };
-        let s = &mut self.s;
+        self.s.break_trace = false;
+        let mut prev: Option<usize> = None;
+        while self.s.icount < until {
+            // Links are valid while no TLB flush, CS change or trace drop
+            // happened.
+            let epoch = self.s.tlb.epoch.wrapping_add(self.cache.generation << 32);
+            let rip = self.s.rip;
+            let chained = prev.and_then(|p| self.cache.chained(p, rip, epoch));
+            let id = match chained {
+                Some(id) => id,
+                None => match self.lookup(bus) {
+                    Ok(id) => {
+                        if let Some(p) = prev {
+                            // Only link when nothing was flushed meanwhile
+                            // (a miss may have decoded and freed traces).
+                            if self.s.tlb.epoch.wrapping_add(self.cache.generation << 32) == epoch {
+                                self.cache.chain(p, rip, id, epoch);
+                            }
+                        }
+                        id
+                    }
+                    Err(f) => return self.s.raise(bus, f),
+                },
+            };
+            prev = Some(id);
+            let Some(t) = self.cache.trace(id) else {
+                return Ok(());
+            };
+            let s = &mut self.s;
+            let mask = s.ip_mask();
+            let fits = s.bitness == 64
+                || s.rip.wrapping_add(u64::from(t.bytes)) <= u64::from(s.seg[sreg::CS].limit) + 1;
+            if !fits {
+                return Self::run_ops_checked(s, bus, &t.ops);
+            }
+            for op in t.ops.iter() {
+                s.next_rip = s.rip.wrapping_add(u64::from(op.len)) & mask;
+                match (op.f)(s, bus, op) {
+                    Ok(()) => {
+                        s.rip = s.next_rip;
+                        s.icount += 1;
+                        if s.break_trace {
+                            return Ok(());
+                        }
+                    }
+                    Err(f) => return s.raise(bus, f),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a trace that may run past the CS limit: each instruction is
+    /// checked before it executes (#GP(0) when it does not fit).
+    #[inline(never)]
+    fn run_ops_checked(
+        s: &mut CpuState,
+        bus: &mut B,
+        ops: &[decode::Op<B>],
+    ) -> Result<(), TripleFault> {
         let limit = u64::from(s.seg[sreg::CS].limit);
         let mask = s.ip_mask();
-        s.break_trace = false;
-        for op in t.ops.iter() {
-            let end = s.rip.wrapping_add(u64::from(op.len) - 1);
-            if end > limit && s.bitness != 64 {
+        for op in ops {
+            if s.rip.wrapping_add(u64::from(op.len) - 1) > limit {
                 return s.raise(bus, Fault::GP0);
             }
             s.next_rip = s.rip.wrapping_add(u64::from(op.len)) & mask;
@@ -251,13 +308,15 @@ impl<B: CpuBus> Cpu<B> {
                 Ok(()) => {
                     s.rip = s.next_rip;
                     s.icount += 1;
-                    if s.break_trace || s.icount >= until {
+                    if s.break_trace {
                         break;
                     }
                 }
                 Err(f) => return s.raise(bus, f),
             }
         }
+        // Leave the inner loop so the outer one re-checks everything.
+        s.break_trace = true;
         Ok(())
     }
 

@@ -69,6 +69,9 @@ pub struct Tlb {
     /// The last code page translated: (linear page, physical page, user).
     /// The run loop checks it before the fetch TLB; every flush clears it.
     pub exec_hint: (u64, u64, bool),
+    /// Bumped by every flush: trace chaining links made under an older
+    /// epoch are not trusted.
+    pub epoch: u64,
 }
 
 impl Default for Tlb {
@@ -87,11 +90,13 @@ impl Tlb {
             exec: vec![EMPTY; TLB_SIZE],
             misses: 0,
             exec_hint: (INVALID_TAG, 0, false),
+            epoch: 0,
         }
     }
 
     /// Drops every entry.
     pub fn flush_all(&mut self) {
+        self.epoch += 1;
         self.exec_hint.0 = INVALID_TAG;
         self.read.fill(EMPTY);
         self.write.fill(EMPTY);
@@ -100,6 +105,7 @@ impl Tlb {
 
     /// Drops every non-global entry (a CR3 write).
     pub fn flush_non_global(&mut self) {
+        self.epoch += 1;
         self.exec_hint.0 = INVALID_TAG;
         for t in [&mut self.read, &mut self.write, &mut self.exec] {
             for e in t.iter_mut().filter(|e| !e.global) {
@@ -115,6 +121,7 @@ impl Tlb {
 
     /// Drops the entries for the page holding `lin` (INVLPG).
     pub fn flush_page(&mut self, lin: u64) {
+        self.epoch += 1;
         self.exec_hint.0 = INVALID_TAG;
         let i = index(lin);
         for t in [&mut self.read, &mut self.write, &mut self.exec] {
