@@ -2,9 +2,10 @@
 //! flag transfers, conversions, CMOVcc/SETcc, XLAT, ENTER/LEAVE, far
 //! pointer loads.
 
-use super::{is_mem, mn, H};
+use super::{is_mem, mn, sized, H};
 use crate::bus::CpuBus;
 use crate::core::CpuState;
+use crate::decode::Handler;
 use crate::decode::Op;
 use crate::fault::{Fault, Res};
 use crate::state::{fl, reg, sreg, Mode};
@@ -39,13 +40,16 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
                 mov_from_sreg::<B, false>
             }
         }
-        M::Mov => match (m0, m1, k1) {
-            (false, false, OpKind::Register) => mov_rr::<B>,
-            (false, true, _) => mov_rm::<B>,
-            (true, _, OpKind::Register) => mov_mr::<B>,
-            (true, _, _) => mov_mi::<B>,
-            _ => mov_ri::<B>,
-        },
+        M::Mov => {
+            let size = op0_size(ins);
+            match (m0, m1, k1) {
+                (false, false, OpKind::Register) => sized!(size, mov_rr),
+                (false, true, _) => sized!(size, mov_rm),
+                (true, _, OpKind::Register) => sized!(size, mov_mr),
+                (true, _, _) => sized!(size, mov_mi),
+                _ => sized!(size, mov_ri),
+            }
+        }
         M::Movzx => {
             if m1 {
                 movx::<B, false, true>
@@ -81,11 +85,11 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         | M::Reservednop => nop::<B>,
         M::Push if sreg0 => push_sreg::<B>,
         M::Push if m0 => push_m::<B>,
-        M::Push if k0 == OpKind::Register => push_r::<B>,
+        M::Push if k0 == OpKind::Register => sized!(op0_size(ins), push_r),
         M::Push => push_i::<B>,
         M::Pop if sreg0 => pop_sreg::<B>,
         M::Pop if m0 => pop_m::<B>,
-        M::Pop => pop_r::<B>,
+        M::Pop => sized!(op0_size(ins), pop_r),
         M::Pusha | M::Pushad => pusha::<B>,
         M::Popa | M::Popad => popa::<B>,
         M::Pushf | M::Pushfd | M::Pushfq => pushf::<B>,
@@ -151,37 +155,48 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
     })
 }
 
+/// Size in bytes of operand 0 (register or memory).
+fn op0_size(ins: &Instruction) -> u8 {
+    match ins.op0_kind() {
+        OpKind::Register => ins.op0_register().size() as u8,
+        _ => ins.memory_size().size() as u8,
+    }
+}
+
 fn nop<B: CpuBus>(_s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
     Ok(())
 }
 
-fn mov_rr<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    let v = s.reg(op.r1, op.size);
-    s.set_reg(op.r0, op.size, v);
+// The hottest moves are monomorphised per operand size (`Z` bytes), so
+// register and memory accesses compile without a size dispatch.
+
+fn mov_rr<B: CpuBus, const Z: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+    let v = s.reg(op.r1, Z);
+    s.set_reg(op.r0, Z, v);
     Ok(())
 }
 
-fn mov_ri<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    s.set_reg(op.r0, op.size, op.imm);
+fn mov_ri<B: CpuBus, const Z: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+    s.set_reg(op.r0, Z, op.imm);
     Ok(())
 }
 
-fn mov_rm<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+fn mov_rm<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let off = s.ea(op);
-    let v = s.read_sz(bus, op.seg as usize, off, op.size)?;
-    s.set_reg(op.r0, op.size, v);
+    let v = s.read_sz(bus, op.seg as usize, off, Z)?;
+    s.set_reg(op.r0, Z, v);
     Ok(())
 }
 
-fn mov_mr<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+fn mov_mr<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let off = s.ea(op);
-    let v = s.reg(op.r1, op.size);
-    s.write_sz(bus, op.seg as usize, off, op.size, v)
+    let v = s.reg(op.r1, Z);
+    s.write_sz(bus, op.seg as usize, off, Z, v)
 }
 
-fn mov_mi<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+fn mov_mi<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let off = s.ea(op);
-    s.write_sz(bus, op.seg as usize, off, op.size, op.imm)
+    s.write_sz(bus, op.seg as usize, off, Z, op.imm)
 }
 
 fn mov_to_sreg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -260,9 +275,9 @@ fn stack_size<B>(s: &CpuState, op: &Op<B>) -> u8 {
     }
 }
 
-fn push_r<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let v = s.reg(op.r0, op.size);
-    s.push(bus, op.size, v)
+fn push_r<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let v = s.reg(op.r0, Z);
+    s.push(bus, Z, v)
 }
 
 fn push_i<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -310,9 +325,9 @@ fn push_sreg<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     Ok(())
 }
 
-fn pop_r<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let v = s.pop(bus, op.size)?;
-    s.set_reg(op.r0, op.size, v);
+fn pop_r<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let v = s.pop(bus, Z)?;
+    s.set_reg(op.r0, Z, v);
     Ok(())
 }
 

@@ -159,6 +159,19 @@ macro_rules! by_form {
 }
 pub(crate) use by_form;
 
+/// Selects `f::<B, SIZE>` for an operand size of 1, 2, 4 or 8 bytes.
+macro_rules! sized {
+    ($size:expr, $f:ident) => {
+        match $size {
+            1 => $f::<B, 1> as Handler<B>,
+            2 => $f::<B, 2>,
+            4 => $f::<B, 4>,
+            _ => $f::<B, 8>,
+        }
+    };
+}
+pub(crate) use sized;
+
 /// The mnemonic, for the family selectors.
 pub(crate) fn mn(ins: &Instruction) -> M {
     ins.mnemonic()
