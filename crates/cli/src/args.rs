@@ -24,8 +24,23 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Firmware ROM image (a multiple of 64 KiB, at most 16 MiB).
+    #[arg(long, value_name = "FILE", required_unless_present = "kernel")]
+    pub bios: Option<PathBuf>,
+    /// Boot a kernel directly: a Linux bzImage (boot protocol 2.06+) or a
+    /// Multiboot v1 kernel.
     #[arg(long, value_name = "FILE")]
-    pub bios: PathBuf,
+    pub kernel: Option<PathBuf>,
+    /// Initial ramdisk for Linux, or comma-separated Multiboot modules.
+    #[arg(
+        long,
+        value_name = "FILE[,FILE...]",
+        value_delimiter = ',',
+        requires = "kernel"
+    )]
+    pub initrd: Vec<PathBuf>,
+    /// Kernel command line.
+    #[arg(long, value_name = "CMDLINE", default_value = "", requires = "kernel")]
+    pub append: String,
     /// Guest RAM in MiB.
     #[arg(short = 'm', long = "memory", value_name = "MiB", default_value_t = 256,
           value_parser = clap::value_parser!(u64).range(1..=3584))]

@@ -4,7 +4,7 @@
 mod args;
 mod console;
 
-use anyx86_machine::{ClockMode, Machine, MachineConfig, RunOutcome, Sink};
+use anyx86_machine::{ClockMode, KernelBoot, Machine, MachineConfig, RunOutcome, Sink};
 use args::{Cli, ClockArg, Command, RunArgs, Stream};
 use clap::Parser;
 use std::process::ExitCode;
@@ -45,7 +45,7 @@ fn run(a: &RunArgs) -> Result<u8, String> {
     });
     let cfg = MachineConfig {
         ram_mib: a.memory,
-        bios: Some(a.bios.clone()),
+        bios: a.bios.clone(),
         debugcon: open_stream(&a.debugcon)?,
         serial: [
             open_stream(&a.serial)?,
@@ -62,6 +62,14 @@ fn run(a: &RunArgs) -> Result<u8, String> {
         rtc_base,
     };
     let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
+    if let Some(kernel) = &a.kernel {
+        let k = KernelBoot {
+            kernel: kernel.clone(),
+            initrd: a.initrd.clone(),
+            append: a.append.clone(),
+        };
+        m.boot_kernel(&k).map_err(|e| e.to_string())?;
+    }
     let outcome = match &a.trace {
         Some(p) => {
             let f = std::fs::File::create(p)
@@ -123,5 +131,5 @@ fn print_stats(m: &Machine) {
 }
 
 fn iced_code_name(code: u16) -> String {
-    format!("code#{code}")
+    anyx86_cpu::decode::code_name(code)
 }

@@ -274,6 +274,13 @@ impl<B> TraceCache<B> {
     }
 }
 
+/// The name of an iced `Code` number (for `--stats` reports).
+pub fn code_name(code: u16) -> String {
+    Code::values()
+        .nth(usize::from(code))
+        .map_or_else(|| format!("code#{code}"), |c| format!("{c:?}"))
+}
+
 /// Maps an iced register to our numbering: GPRs 0-15, AH-BH 16-19,
 /// segment registers 0-5, control/debug registers by number.
 pub fn reg_num(r: Register) -> u8 {

@@ -66,6 +66,11 @@ pub mod mem {
     pub const LOW_RAM_END: u64 = 0xA_0000;
     /// Start of extended memory.
     pub const HIGH_RAM_START: u64 = 0x10_0000;
+    /// Extended BIOS data area (the top 1 KiB of conventional memory),
+    /// reserved in the E820 map as PC firmware would.
+    pub const EBDA_START: u64 = 0x9_FC00;
+    /// The system BIOS area below 1 MiB.
+    pub const BIOS_AREA_START: u64 = 0xF_0000;
 }
 
 /// Address of the physical page holding `a`.

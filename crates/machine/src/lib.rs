@@ -4,11 +4,13 @@
 #![forbid(unsafe_code)]
 
 pub mod board;
+mod boot;
 pub mod clock;
 pub mod layout;
 mod machine;
 
 pub use board::{Board, Output, Sink, StopReason};
+pub use boot::KernelBoot;
 pub use clock::ClockMode;
 pub use machine::{
     HostControl, HostHook, Machine, MachineConfig, MachineError, RunOutcome, DEFAULT_IPS,

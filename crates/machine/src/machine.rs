@@ -31,6 +31,22 @@ pub enum MachineError {
     /// The ROM or RAM is malformed or out of range.
     #[error("{0}")]
     Mem(#[from] MemError),
+    /// A kernel or initrd file could not be read.
+    #[error("cannot read {what} {path}: {source}")]
+    FileRead {
+        /// "kernel" or "initrd".
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The kernel image is malformed or does not fit.
+    #[error("{0}")]
+    Boot(#[from] anyx86_boot::BootError),
+    /// A Linux kernel takes one initrd.
+    #[error("a Linux kernel takes one initrd, {0} were given")]
+    TooManyInitrds(usize),
 }
 
 /// How to build a machine.
@@ -126,6 +142,8 @@ pub struct Machine {
     pub board: Board,
     no_reboot: bool,
     rtc_base: i64,
+    /// The direct-boot plan, re-applied on reset (no firmware to run).
+    pub(crate) boot_plan: Option<anyx86_boot::BootPlan>,
     /// Wall time spent in [`Machine::run`].
     pub wall: std::time::Duration,
 }
@@ -166,6 +184,7 @@ impl Machine {
             board,
             no_reboot: cfg.no_reboot,
             rtc_base: cfg.rtc_base,
+            boot_plan: None,
             wall: Default::default(),
         })
     }
@@ -181,6 +200,10 @@ impl Machine {
         self.cpu.reset();
         self.cpu.s.icount = icount;
         self.board.reset(self.rtc_base);
+        if let Some(plan) = self.boot_plan.take() {
+            self.apply_plan(&plan);
+            self.boot_plan = Some(plan);
+        }
     }
 
     /// Runs until the guest exits, stops, or `max` instructions retired.

@@ -1,0 +1,124 @@
+//! Direct kernel boot: turns a loader's [`BootPlan`] into guest memory and
+//! CPU state, as a boot loader would leave them.
+//!
+//! With `--kernel` there is no firmware at the reset vector: a reset
+//! reloads the kernel and initrd and enters them again (see
+//! [`Machine::reset`]).
+
+use crate::layout::mem;
+use crate::machine::{Machine, MachineError};
+use anyx86_boot::{BootPlan, MemoryLayout};
+use anyx86_cpu::state::{cr0, sreg, Segment};
+use std::path::PathBuf;
+
+/// A kernel to boot directly.
+#[derive(Debug, Clone, Default)]
+pub struct KernelBoot {
+    /// bzImage or Multiboot kernel.
+    pub kernel: PathBuf,
+    /// Initrd (Linux: at most one) or Multiboot modules.
+    pub initrd: Vec<PathBuf>,
+    /// Kernel command line.
+    pub append: String,
+}
+
+fn read(path: &PathBuf, what: &'static str) -> Result<Vec<u8>, MachineError> {
+    std::fs::read(path).map_err(|source| MachineError::FileRead {
+        what,
+        path: path.clone(),
+        source,
+    })
+}
+
+impl Machine {
+    /// The memory map a loader may use: RAM below the EBDA and from 1 MiB
+    /// up, the EBDA and BIOS area reserved.
+    pub fn memory_layout(&self) -> MemoryLayout {
+        MemoryLayout {
+            ram_bytes: self.board.mem.ram().len() as u64,
+            low_ram_end: mem::EBDA_START,
+            reserved: vec![
+                (mem::EBDA_START, mem::LOW_RAM_END - mem::EBDA_START),
+                (
+                    mem::BIOS_AREA_START,
+                    mem::HIGH_RAM_START - mem::BIOS_AREA_START,
+                ),
+            ],
+        }
+    }
+
+    /// Loads `k` (Multiboot first, then the Linux boot protocol) and puts
+    /// the CPU at its entry point.
+    pub fn boot_kernel(&mut self, k: &KernelBoot) -> Result<(), MachineError> {
+        let kernel = read(&k.kernel, "kernel")?;
+        let layout = self.memory_layout();
+        let mut modules = Vec::new();
+        for p in &k.initrd {
+            let name = p.display().to_string();
+            modules.push((read(p, "initrd")?, name));
+        }
+        let plan = match anyx86_boot::load_multiboot(&kernel, &modules, &k.append, &layout)? {
+            Some(plan) => plan,
+            None => {
+                if modules.len() > 1 {
+                    return Err(MachineError::TooManyInitrds(modules.len()));
+                }
+                let initrd = modules.first().map(|(d, _)| d.as_slice());
+                anyx86_boot::load_linux(&kernel, initrd, &k.append, &layout)?
+            }
+        };
+        self.apply_plan(&plan);
+        self.boot_plan = Some(plan);
+        Ok(())
+    }
+
+    /// Writes the plan's loads and sets the entry state.
+    pub(crate) fn apply_plan(&mut self, plan: &BootPlan) {
+        for l in &plan.loads {
+            self.board.mem.load(l.addr, &l.data);
+            let zero_start = l.addr + l.data.len() as u64;
+            let ram = self.board.mem.ram_mut().as_mut_slice();
+            let start = (zero_start as usize).min(ram.len());
+            let end = (zero_start.saturating_add(l.zero_fill) as usize).min(ram.len());
+            ram[start..end].fill(0);
+        }
+        self.cpu.flush_code_cache();
+        let e = &plan.entry;
+        let s = &mut self.cpu.s;
+        let r = &e.regs;
+        s.gpr[..8].copy_from_slice(
+            &[r.eax, r.ecx, r.edx, r.ebx, r.esp, r.ebp, r.esi, r.edi].map(u64::from),
+        );
+        s.gdtr.base = e.gdt.base;
+        s.gdtr.limit = e.gdt.limit();
+        s.cr0 |= cr0::PE;
+        s.cr0 &= !cr0::PG;
+        let cache = |seg: Option<anyx86_boot::Segment>| {
+            seg.map(|d| {
+                let raw = e
+                    .gdt
+                    .descriptors
+                    .get(usize::from(d.selector >> 3))
+                    .copied()
+                    .unwrap_or(0);
+                Segment::from_descriptor(d.selector, raw)
+            })
+        };
+        if let Some(cs) = cache(e.code_segment()) {
+            s.seg[sreg::CS] = cs;
+        }
+        if let Some(ds) = cache(e.data_segment()) {
+            for i in [sreg::ES, sreg::SS, sreg::DS, sreg::FS, sreg::GS] {
+                s.seg[i] = ds;
+            }
+        }
+        s.flags = r.eflags | 2;
+        s.lazy.op = anyx86_cpu::flags::FlagOp::None;
+        s.rip = u64::from(r.eip);
+        s.next_rip = s.rip;
+        s.cpl = 0;
+        s.halted = false;
+        s.update_mode();
+        s.tlb.flush_all();
+    }
+}
