@@ -104,6 +104,9 @@ pub struct CpuState {
     /// Interrupts are inhibited until the instruction with this count has
     /// retired (STI and MOV SS shadows).
     pub inhibit_until: u64,
+    /// The instruction just executed was MOV SS or POP SS: the single-step
+    /// trap waits one more instruction.
+    pub mov_ss_shadow: bool,
     /// Set by handlers that change state the current trace depends on
     /// (mode, CS, paging, IF, code writes): the run loop leaves the trace.
     pub break_trace: bool,
@@ -186,6 +189,7 @@ impl CpuState {
             icount: 0,
             halted: false,
             inhibit_until: 0,
+            mov_ss_shadow: false,
             break_trace: false,
             smc_pages: Vec::new(),
             code_pages: Vec::new(),

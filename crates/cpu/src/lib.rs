@@ -109,7 +109,7 @@ impl<B: CpuBus> Cpu<B> {
             if self.s.icount >= until {
                 return RunExit::Budget;
             }
-            let single = self.s.flags & fl::TF != 0 || self.s.dr[7] & 0xFF != 0;
+            let single = self.s.flags & (fl::TF | fl::RF) != 0 || self.s.dr[7] & 0xFF != 0;
             let r = if single {
                 self.step_one(bus)
             } else {
@@ -331,17 +331,40 @@ impl<B: CpuBus> Cpu<B> {
         let op = t.ops[0];
         let s = &mut self.s;
         let tf = s.flags & fl::TF != 0;
+        let rf = s.flags & fl::RF != 0;
+        // Instruction breakpoints (DR0-DR3 with R/W = 00) are faults, taken
+        // before the instruction unless RF suppresses them (SDM Vol. 3,
+        // 18.3.1.1).
+        if s.dr[7] & 0xFF != 0 && !rf {
+            let lin = s.wrap_lin(s.seg[sreg::CS].base.wrapping_add(s.rip));
+            let hits = s.exec_breakpoint_hits(lin);
+            if hits != 0 {
+                s.dr[6] = (s.dr[6] & !0xF) | hits;
+                let ret = s.rip;
+                if let Err(f) = s.deliver(bus, fault::vector::DB, None, ret, Source::Exception) {
+                    return s.raise(bus, f);
+                }
+                return Ok(());
+            }
+        }
         let end = s.rip.wrapping_add(u64::from(op.len) - 1);
         if end > u64::from(s.seg[sreg::CS].limit) && s.bitness != 64 {
             return s.raise(bus, Fault::GP0);
         }
         s.next_rip = s.rip.wrapping_add(u64::from(op.len)) & s.ip_mask();
         s.break_trace = false;
+        s.mov_ss_shadow = false;
         match (op.f)(s, bus, &op) {
             Ok(()) => {
                 s.rip = s.next_rip;
                 s.icount += 1;
-                if tf && !s.halted_by_fault_delivery() {
+                if rf {
+                    // RF lasts one instruction (an IRET may set it again).
+                    s.flags &= !fl::RF;
+                }
+                // MOV SS / POP SS hold the single-step trap off for one
+                // instruction, like interrupts.
+                if tf && !s.mov_ss_shadow {
                     s.dr[6] |= 1 << 14;
                     let ret = s.rip;
                     if let Err(f) = s.deliver(bus, fault::vector::DB, None, ret, Source::Exception)
@@ -357,9 +380,17 @@ impl<B: CpuBus> Cpu<B> {
 }
 
 impl CpuState {
-    /// True when the last instruction delivered an interrupt itself (INT n
-    /// clears TF before the single-step trap could be taken).
-    fn halted_by_fault_delivery(&self) -> bool {
-        false
+    /// DR6 B0-B3 bits of the enabled instruction breakpoints at `lin`.
+    fn exec_breakpoint_hits(&self, lin: u64) -> u64 {
+        let dr7 = self.dr[7];
+        let mut hits = 0;
+        for i in 0..4 {
+            let enabled = (dr7 >> (2 * i)) & 3 != 0;
+            let rw = (dr7 >> (16 + 4 * i)) & 3;
+            if enabled && rw == 0 && self.wrap_lin(self.dr[i]) == lin {
+                hits |= 1 << i;
+            }
+        }
+        hits
     }
 }

@@ -636,7 +636,7 @@ fn iret<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
             let cs = &mut s.seg[sreg::CS];
             cs.selector = sel;
             cs.base = u64::from(sel) << 4;
-            s.write_flags(f, size);
+            s.write_flags_iret(f, size);
             s.next_rip = ip;
             s.update_mode();
             Ok(())
@@ -654,7 +654,7 @@ fn iret<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
             let sp = s.sp().wrapping_add(3 * n);
             s.set_sp(sp);
             s.load_seg(bus, sreg::CS, sel)?;
-            s.write_flags(f, size);
+            s.write_flags_iret(f, size);
             s.next_rip = ip;
             Ok(())
         }
@@ -710,7 +710,7 @@ fn iret_protected<B: CpuBus>(s: &mut CpuState, bus: &mut B, size: u8) -> Res<()>
         })?;
         s.set_accessed(bus, sel, raw)?;
         // Flags are written with the old CPL's privileges.
-        s.write_flags(f, size);
+        s.write_flags_iret(f, size);
         let c = Segment {
             selector: sel,
             attr: cs.attr | attr::ACCESSED,
@@ -728,7 +728,7 @@ fn iret_protected<B: CpuBus>(s: &mut CpuState, bus: &mut B, size: u8) -> Res<()>
     } else {
         let sp = s.sp().wrapping_add(3 * n);
         s.set_accessed(bus, sel, raw)?;
-        s.write_flags(f, size);
+        s.write_flags_iret(f, size);
         let c = Segment {
             selector: sel,
             attr: cs.attr | attr::ACCESSED,

@@ -209,6 +209,7 @@ fn mov_to_sreg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &O
     if i == sreg::SS {
         // MOV SS inhibits interrupts (and debug traps) for one instruction.
         s.inhibit_until = s.icount + 2;
+        s.mov_ss_shadow = true;
         s.break_trace = true;
     }
     Ok(())
@@ -357,6 +358,7 @@ fn pop_sreg<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     s.set_sp(sp);
     if i == sreg::SS {
         s.inhibit_until = s.icount + 2;
+        s.mov_ss_shadow = true;
         s.break_trace = true;
     }
     Ok(())
@@ -428,7 +430,17 @@ impl CpuState {
     /// EFLAGS write with the privilege rules of POPF/IRET (SDM POPF):
     /// IOPL only at CPL 0, IF only when CPL <= IOPL, VM/VIF/VIP/RF never.
     pub(crate) fn write_flags(&mut self, v: u32, size: u8) {
-        let mut changeable = fl::ARITH | fl::TF | fl::DF | fl::NT | fl::AC | fl::ID;
+        self.write_flags_with(v, size, 0);
+    }
+
+    /// IRET's EFLAGS load: as POPF, and RF is loaded too (a debug handler
+    /// returns with RF set to skip the breakpoint it was entered for).
+    pub(crate) fn write_flags_iret(&mut self, v: u32, size: u8) {
+        self.write_flags_with(v, size, if size == 2 { 0 } else { fl::RF });
+    }
+
+    fn write_flags_with(&mut self, v: u32, size: u8, extra: u32) {
+        let mut changeable = fl::ARITH | fl::TF | fl::DF | fl::NT | fl::AC | fl::ID | extra;
         if self.mode == Mode::Real || self.cpl == 0 {
             changeable |= fl::IOPL | fl::IF;
         } else if self.cpl <= self.iopl() {
@@ -445,7 +457,7 @@ impl CpuState {
         let new = (old & !changeable) | (v & changeable) | fl::RESERVED1;
         self.flags = new;
         self.lazy.op = crate::flags::FlagOp::None;
-        if (old ^ new) & (fl::IF | fl::TF) != 0 {
+        if (old ^ new) & (fl::IF | fl::TF | fl::RF) != 0 {
             self.break_trace = true;
         }
     }
