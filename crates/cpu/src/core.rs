@@ -139,13 +139,7 @@ impl CpuState {
         let data = attr::P | attr::S | attr::RW | attr::ACCESSED;
         let code = attr::P | attr::S | attr::CODE | attr::RW | attr::ACCESSED;
         let mut seg = [Segment::real(0, data); 6];
-        seg[sreg::CS] = Segment {
-            selector: 0xF000,
-            base: 0xFFFF_0000,
-            limit: 0xFFFF,
-            attr: code,
-            usable: true,
-        };
+        seg[sreg::CS] = Segment::new(0xF000, 0xFFFF_0000, 0xFFFF, code, true);
         let mut gpr = [0u64; 16];
         gpr[crate::state::reg::DX] = u64::from(signature);
         Self {
@@ -306,7 +300,43 @@ impl CpuState {
     /// Evaluates condition code `cc` (0-15, the Jcc/SETcc/CMOVcc encoding).
     #[inline]
     pub fn cond(&self, cc: u8) -> bool {
-        let r = match cc >> 1 {
+        // CMP/SUB and the logic ops decide most branches: evaluate those
+        // straight from the operands, without materialising flags.
+        let l = &self.lazy;
+        let r = match l.op {
+            FlagOp::Sub => {
+                let m = crate::flags::mask(l.size);
+                let (a, b) = (l.a & m, l.b & m);
+                let sh = 64 - 8 * u32::from(l.size);
+                let (sa, sb) = (((a << sh) as i64) >> sh, ((b << sh) as i64) >> sh);
+                match cc >> 1 {
+                    1 => a < b,
+                    2 => a == b,
+                    3 => a <= b,
+                    6 => sa < sb,
+                    7 => sa <= sb,
+                    _ => self.cond_slow(cc >> 1),
+                }
+            }
+            FlagOp::Logic => {
+                let zf = self.lazy.zf();
+                let sf = self.lazy.sf();
+                match cc >> 1 {
+                    0 | 1 => false,
+                    2 | 3 => zf,
+                    4 | 6 => sf,
+                    7 => zf || sf,
+                    _ => self.cond_slow(cc >> 1),
+                }
+            }
+            _ => self.cond_slow(cc >> 1),
+        };
+        r != (cc & 1 != 0)
+    }
+
+    #[inline]
+    fn cond_slow(&self, c: u8) -> bool {
+        match c {
             0 => self.of(),
             1 => self.cf(),
             2 => self.zf(),
@@ -315,8 +345,7 @@ impl CpuState {
             5 => self.pf(),
             6 => self.sf() != self.of(),
             _ => self.zf() || (self.sf() != self.of()),
-        };
-        r != (cc & 1 != 0)
+        }
     }
 
     /// DF.

@@ -185,14 +185,26 @@ mod pte {
 
 #[inline(always)]
 fn le_read(bytes: &[u8], n: usize) -> u64 {
-    let mut b = [0u8; 8];
-    b[..n].copy_from_slice(&bytes[..n]);
-    u64::from_le_bytes(b)
+    match n {
+        1 => u64::from(bytes[0]),
+        2 => u64::from(u16::from_le_bytes([bytes[0], bytes[1]])),
+        4 => u64::from(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])),
+        _ => {
+            let mut b = [0u8; 8];
+            b[..n].copy_from_slice(&bytes[..n]);
+            u64::from_le_bytes(b)
+        }
+    }
 }
 
 #[inline(always)]
 fn le_write(bytes: &mut [u8], n: usize, v: u64) {
-    bytes[..n].copy_from_slice(&v.to_le_bytes()[..n]);
+    match n {
+        1 => bytes[0] = v as u8,
+        2 => bytes[..2].copy_from_slice(&(v as u16).to_le_bytes()),
+        4 => bytes[..4].copy_from_slice(&(v as u32).to_le_bytes()),
+        _ => bytes[..n].copy_from_slice(&v.to_le_bytes()[..n]),
+    }
 }
 
 impl CpuState {
@@ -564,6 +576,21 @@ impl CpuState {
     #[inline(always)]
     pub fn seg_lin(&self, s: usize, off: u64, n: u64, write: bool) -> Res<u64> {
         let sg = &self.seg[s];
+        if self.bitness != 64 {
+            // Fast path: a usable expand-up segment of the right type
+            // (derived limits, see `Segment::refresh`). Offsets are at most
+            // 32 bits here, so `off + n` cannot wrap.
+            let lim1 = if write { sg.wlim1 } else { sg.rlim1 };
+            if off + n <= lim1 {
+                return Ok(sg.base.wrapping_add(off) & 0xFFFF_FFFF);
+            }
+        }
+        self.seg_lin_slow(s, off, n, write)
+    }
+
+    #[inline(never)]
+    fn seg_lin_slow(&self, s: usize, off: u64, n: u64, write: bool) -> Res<u64> {
+        let sg = &self.seg[s];
         if self.bitness == 64 {
             let lin = if s >= sreg::FS {
                 sg.base.wrapping_add(off)
@@ -571,11 +598,7 @@ impl CpuState {
                 off
             };
             if !canonical(lin) || !canonical(lin.wrapping_add(n - 1)) {
-                return Err(if s == sreg::SS {
-                    Fault::SS0
-                } else {
-                    Fault::GP0
-                });
+                return Err(if s == sreg::SS { Fault::SS0 } else { Fault::GP0 });
             }
             return Ok(lin);
         }
@@ -593,11 +616,7 @@ impl CpuState {
                 }
         };
         if !ok {
-            return Err(if s == sreg::SS {
-                Fault::SS0
-            } else {
-                Fault::GP0
-            });
+            return Err(if s == sreg::SS { Fault::SS0 } else { Fault::GP0 });
         }
         Ok(sg.base.wrapping_add(off) & 0xFFFF_FFFF)
     }

@@ -188,18 +188,35 @@ pub struct Segment {
     /// False for a null selector loaded in protected mode: any access
     /// through it raises #GP(0).
     pub usable: bool,
+    /// Derived: one past the highest offset a read may end at on the fast
+    /// path (limit + 1 for a usable, readable, expand-up segment; else 0,
+    /// which sends every access to the full check).
+    pub rlim1: u64,
+    /// Derived: the same for writes.
+    pub wlim1: u64,
 }
 
 impl Segment {
+    /// A segment cache entry; the fast-path limits are derived.
+    pub fn new(selector: u16, base: u64, limit: u32, attr: u16, usable: bool) -> Self {
+        Self { selector, base, limit, attr, usable, rlim1: 0, wlim1: 0 }.refresh()
+    }
+
+    /// Recomputes the derived fast-path limits from limit, attr and usable.
+    /// The fast path only ever accepts what the full protected-mode check
+    /// accepts; anything else (expand-down, unreadable, real-mode
+    /// liberties) takes the full check.
+    pub fn refresh(mut self) -> Self {
+        let up = !self.expand_down();
+        let lim1 = u64::from(self.limit) + 1;
+        self.rlim1 = if up && self.readable() { lim1 } else { 0 };
+        self.wlim1 = if up && self.writable() { lim1 } else { 0 };
+        self
+    }
+
     /// A real-mode segment as the CPU has after reset or a real-mode load.
     pub fn real(selector: u16, attr_bits: u16) -> Self {
-        Self {
-            selector,
-            base: u64::from(selector) << 4,
-            limit: 0xFFFF,
-            attr: attr_bits,
-            usable: true,
-        }
+        Self::new(selector, u64::from(selector) << 4, 0xFFFF, attr_bits, true)
     }
 
     /// Descriptor privilege level.
@@ -242,13 +259,7 @@ impl Segment {
         if a & attr::G != 0 {
             limit = (limit << 12) | 0xFFF;
         }
-        Self {
-            selector,
-            base,
-            limit,
-            attr: a,
-            usable: true,
-        }
+        Self::new(selector, base, limit, a, true)
     }
 }
 

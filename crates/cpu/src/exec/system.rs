@@ -645,13 +645,8 @@ fn flat(selector: u16, code: bool, dpl: u16) -> Segment {
     } else {
         attr::RW | attr::ACCESSED
     };
-    Segment {
-        selector,
-        base: 0,
-        limit: 0xFFFF_FFFF,
-        attr: ty | attr::S | attr::P | attr::DB | attr::G | (dpl << attr::DPL_SHIFT),
-        usable: true,
-    }
+    let a = ty | attr::S | attr::P | attr::DB | attr::G | (dpl << attr::DPL_SHIFT);
+    Segment::new(selector, 0, 0xFFFF_FFFF, a, true)
 }
 
 fn sysenter<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
