@@ -128,6 +128,8 @@ pub struct CpuState {
     pub stats: Stats,
     /// What CPUID reports.
     pub cpuid_model: crate::cpuid::CpuModel,
+    /// The x87 FPU.
+    pub fpu: crate::fpu::FpuState,
 }
 
 impl CpuState {
@@ -193,6 +195,7 @@ impl CpuState {
             pending_db: 0,
             stats: Stats::default(),
             cpuid_model: model,
+            fpu: crate::fpu::FpuState::reset(),
         }
     }
 

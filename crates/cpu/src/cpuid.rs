@@ -67,14 +67,16 @@ impl CpuModel {
             family: 6,
             model: 6,
             stepping: 3,
-            features_edx: edx1::PSE
+            features_edx: edx1::FPU
+                | edx1::PSE
                 | edx1::TSC
                 | edx1::MSR
                 | edx1::PAE
                 | edx1::CX8
                 | edx1::SEP
                 | edx1::PGE
-                | edx1::CMOV,
+                | edx1::CMOV
+                | edx1::FXSR,
             features_ecx: 0,
             ext_edx: edx81::NX,
             brand,
@@ -167,8 +169,10 @@ mod tests {
             v.extend_from_slice(&r.to_le_bytes());
         }
         assert_eq!(&v, b"GenuineIntel");
-        // No FPU bit until the x87 is implemented.
-        assert_eq!(m.query(1, 0).3 & edx1::FPU, 0);
+        // The x87 and FXSAVE/FXRSTOR are reported; SSE is not.
+        let edx = m.query(1, 0).3;
+        assert_eq!(edx & (edx1::FPU | edx1::FXSR), edx1::FPU | edx1::FXSR);
+        assert_eq!(edx & (1 << 25), 0, "no SSE");
         // Out-of-range basic leaves return the highest basic leaf.
         assert_eq!(m.query(0x20, 0), m.query(4, 0));
     }

@@ -18,6 +18,12 @@ use iced_x86::{
 };
 use std::collections::HashMap;
 
+/// Decode as this CPU generation does: without BMI1/ABM, `F3 0F BC/BD`
+/// are BSF/BSR (Linux's `rep; bsf` relies on it), and `F3 0F 09` is
+/// WBINVD.
+const DECODER_OPTIONS: u32 =
+    DecoderOptions::NO_MPFX_0FBC | DecoderOptions::NO_MPFX_0FBD | DecoderOptions::NO_WBNOINVD;
+
 /// Longest trace, in instructions.
 pub const MAX_TRACE: usize = 32;
 /// "No register" in an [`Op`] field.
@@ -58,7 +64,8 @@ pub struct Op<B> {
     pub code: Code,
     /// Displacement (sign-extended).
     pub disp: u64,
-    /// First immediate, or the relative branch displacement.
+    /// First immediate, or the relative branch displacement; for x87
+    /// instructions (which have no immediate) the 11-bit FOP.
     pub imm: u64,
     /// Second immediate (ENTER level, far pointer selector).
     pub imm2: u64,
@@ -435,6 +442,9 @@ pub fn build_op<B: CpuBus>(ins: &Instruction, f: Handler<B>) -> Op<B> {
         // iced numbers conditions from 1 (o) in encoding order.
         op.aux = cc - 1;
     }
+    if let Some(fop) = crate::fpu::fop_of(ins) {
+        op.imm = u64::from(fop);
+    }
     if op.asize == 0 {
         op.asize = match ins.code_size() {
             iced_x86::CodeSize::Code16 => 2,
@@ -475,7 +485,7 @@ impl CpuState {
         for (i, b) in buf.iter_mut().enumerate().take(in_page) {
             *b = self.phys_read(bus, p0 + i as u64, 1) as u8;
         }
-        let opts = DecoderOptions::NONE;
+        let opts = DECODER_OPTIONS;
         let mut dec = Decoder::with_ip(self.bitness, &buf[..in_page], ip, opts);
         let ins = dec.decode();
         if dec.last_error() != DecoderError::NoMoreBytes {

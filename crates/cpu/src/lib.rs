@@ -17,6 +17,7 @@ pub mod decode;
 mod exec;
 pub mod fault;
 pub mod flags;
+pub mod fpu;
 pub mod interrupt;
 pub mod mmu;
 pub mod segment;

@@ -323,6 +323,10 @@ fn load(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus, t: &MooTest) {
     s.halted = false;
     s.delivering = None;
     s.inhibit_until = 0;
+    // The 286 ran without a coprocessor; ours starts each test from FNINIT
+    // (every x87 exception masked) so no test leaves one pending for the
+    // next.
+    s.fpu.init();
     s.update_mode();
 }
 

@@ -6,6 +6,7 @@ mod control;
 mod data;
 mod string;
 mod system;
+mod x87;
 
 use crate::bus::CpuBus;
 use crate::core::CpuState;
@@ -57,6 +58,7 @@ pub(crate) fn select<B: CpuBus>(ins: &Instruction) -> Handler<B> {
         .or_else(|| control::select::<B>(ins))
         .or_else(|| string::select::<B>(ins))
         .or_else(|| system::select::<B>(ins))
+        .or_else(|| x87::select::<B>(ins))
         .unwrap_or(unimplemented::<B>)
 }
 

@@ -465,6 +465,9 @@ fn mov_to_cr<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
                 | cr4::MCE
                 | cr4::PGE
                 | cr4::PCE;
+            // OSFXSR exists when CPUID reports FXSAVE/FXRSTOR.
+            let fxsr = s.cpuid_model.features_edx & crate::cpuid::edx1::FXSR != 0;
+            let supported = supported | if fxsr { cr4::OSFXSR } else { 0 };
             if v & !supported != 0 || v & (cr4::VME | cr4::PVI) != 0 {
                 return Err(Fault::GP0);
             }
@@ -546,14 +549,10 @@ fn privileged_nop<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res
     s.require_cpl0()
 }
 
-/// WAIT/FWAIT (SDM Vol. 2): #NM when CR0.MP and CR0.TS are both set;
-/// otherwise it would deliver a pending unmasked x87 exception, and with
-/// no x87 state there never is one.
+/// WAIT/FWAIT (SDM Vol. 2): #NM when CR0.MP and CR0.TS are both set,
+/// then a pending unmasked x87 exception is delivered (see `x87_wait`).
 fn wait<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
-    if s.cr0 & (cr0::MP | cr0::TS) == cr0::MP | cr0::TS {
-        return Err(Fault::new(vector::NM));
-    }
-    Ok(())
+    s.x87_wait()
 }
 
 /// LAR and LSL (SDM Vol. 2): ZF = 1 and the result when the descriptor is
