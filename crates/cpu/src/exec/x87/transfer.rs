@@ -57,7 +57,8 @@ fn fld<B: CpuBus, const K: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res
     let mut ctx = s.fpu.ctx();
     let v = if K == kind::ST {
         s.x87_note(op);
-        let i = op.r1 & 7;
+        // FLD ST(i) has one operand: ST(i) is operand 0.
+        let i = op.r0 & 7;
         (!s.fpu.is_empty(i)).then(|| s.fpu.st(i))
     } else {
         let off = s.ea(op);
