@@ -18,6 +18,20 @@ pub struct Cli {
 pub enum Command {
     /// Boot a machine.
     Run(RunArgs),
+    /// Boot a machine in the built-in debugger (full-screen, or --batch).
+    Debug(DebugArgs),
+}
+
+/// Flags of `anyx86 debug`: those of `run`, and a command file.
+#[derive(Debug, Args)]
+pub struct DebugArgs {
+    /// The machine.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Run the debugger commands in FILE (`-` for standard input) and
+    /// print their results, without a terminal user interface.
+    #[arg(long, value_name = "FILE")]
+    pub batch: Option<PathBuf>,
 }
 
 /// Flags of `anyx86 run`.
@@ -77,10 +91,29 @@ pub struct RunArgs {
     /// Stop after this many instructions (exit status 6).
     #[arg(long, value_name = "N")]
     pub max_instructions: Option<u64>,
-    /// Write the register state before every instruction to FILE
-    /// (slow: one instruction at a time).
+    /// Write one line per retired instruction to FILE: address, bytes,
+    /// disassembly, changed registers.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Trace only linear addresses in START-END (hex with 0x).
+    #[arg(long, value_name = "START-END", requires = "trace")]
+    pub trace_range: Option<String>,
+    /// Trace only in this CPU mode: real, protected, paging, v86, long.
+    #[arg(long, value_name = "MODE", requires = "trace")]
+    pub trace_mode: Option<String>,
+    /// Trace only after this many instructions.
+    #[arg(long, value_name = "N", requires = "trace")]
+    pub trace_after: Option<u64>,
+    /// Start a GDB remote stub on HOST:PORT (loopback only, unless
+    /// --gdb-allow-remote).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub gdb: Option<String>,
+    /// With --gdb: stop before the first instruction until GDB attaches.
+    #[arg(long, requires = "gdb")]
+    pub gdb_wait: bool,
+    /// With --gdb: allow a non-loopback listening address.
+    #[arg(long, requires = "gdb")]
+    pub gdb_allow_remote: bool,
     /// Print instructions retired, wall time and MIPS at the end.
     #[arg(long)]
     pub stats: bool,

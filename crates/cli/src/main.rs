@@ -3,9 +3,12 @@
 
 mod args;
 mod console;
+mod debugging;
+mod tui;
+mod tui_draw;
 
 use anyx86_machine::{ClockMode, KernelBoot, Machine, MachineConfig, RunOutcome, Sink};
-use args::{Cli, ClockArg, Command, RunArgs, Stream};
+use args::{Cli, ClockArg, Command, DebugArgs, RunArgs, Stream};
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -15,7 +18,14 @@ const EXIT_BAD_INPUT: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(a) => match run(&a) {
+        Command::Run(a) => match run(&a, None) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("anyx86: {e}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        },
+        Command::Debug(d) => match run(&d.run, Some(&d)) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 eprintln!("anyx86: {e}");
@@ -37,7 +47,7 @@ fn open_stream(s: &Stream) -> Result<Option<Sink>, String> {
     })
 }
 
-fn run(a: &RunArgs) -> Result<u8, String> {
+fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
     let rtc_base = a.rtc_base.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -70,26 +80,18 @@ fn run(a: &RunArgs) -> Result<u8, String> {
         };
         m.boot_kernel(&k).map_err(|e| e.to_string())?;
     }
-    let outcome = match &a.trace {
-        Some(p) => {
-            let f = std::fs::File::create(p)
-                .map_err(|e| format!("cannot create {}: {e}", p.display()))?;
-            let mut w = std::io::BufWriter::new(f);
-            m.run_traced(a.max_instructions, &mut w)
-        }
-        None => {
-            let mut con = console::Console::new(a.serial == Stream::Stdio);
-            let out = m.run_with(a.max_instructions, &mut |b, n, idle| con.hook(b, n, idle));
-            drop(con);
-            out
-        }
+    let outcome = match debug {
+        Some(d) => debugging::debug(&mut m, a, d)?,
+        None => debugging::run_machine(&mut m, a)?,
     };
     match &outcome {
         RunOutcome::TripleFault(dump) => eprintln!("anyx86: {dump}"),
         RunOutcome::Halted(line) => eprintln!("anyx86: {line}"),
         RunOutcome::Reset => eprintln!("anyx86: guest requested a reset (--no-reboot)"),
-        RunOutcome::InstructionLimit => eprintln!("anyx86: instruction limit reached"),
-        RunOutcome::HostQuit | RunOutcome::Exit(_) => {}
+        RunOutcome::InstructionLimit => {
+            eprintln!("anyx86: {}", m.dump("instruction limit reached"))
+        }
+        RunOutcome::HostQuit | RunOutcome::Exit(_) | RunOutcome::Breakpoint => {}
     }
     if a.stats {
         print_stats(&m);

@@ -124,6 +124,8 @@ pub struct CpuState {
     /// Pending single-step / data-breakpoint #DB for after this instruction
     /// (DR6 bits to set).
     pub pending_db: u64,
+    /// Debugger data watchpoints (empty unless a debugger armed some).
+    pub watch: crate::debug::Watchpoints,
     /// Counters.
     pub stats: Stats,
     /// What CPUID reports.
@@ -193,6 +195,7 @@ impl CpuState {
             a20_mask: u64::MAX,
             delivering: None,
             pending_db: 0,
+            watch: Default::default(),
             stats: Stats::default(),
             cpuid_model: model,
             fpu: crate::fpu::FpuState::reset(),

@@ -13,6 +13,7 @@
 pub mod bus;
 pub mod core;
 pub mod cpuid;
+pub mod debug;
 pub mod decode;
 mod exec;
 pub mod fault;
@@ -364,9 +365,17 @@ impl<B: CpuBus> Cpu<B> {
                     s.flags &= !fl::RF;
                 }
                 // MOV SS / POP SS hold the single-step trap off for one
-                // instruction, like interrupts.
-                if tf && !s.mov_ss_shadow {
-                    s.dr[6] |= 1 << 14;
+                // instruction, like interrupts. Data breakpoint hits
+                // (pending_db) are reported in the same #DB.
+                let data_hits = std::mem::take(&mut s.pending_db);
+                let step = tf && !s.mov_ss_shadow;
+                if step || data_hits != 0 {
+                    if data_hits != 0 {
+                        s.dr[6] = (s.dr[6] & !0xF) | data_hits;
+                    }
+                    if step {
+                        s.dr[6] |= 1 << 14;
+                    }
                     let ret = s.rip;
                     if let Err(f) = s.deliver(bus, fault::vector::DB, None, ret, Source::Exception)
                     {
@@ -375,7 +384,11 @@ impl<B: CpuBus> Cpu<B> {
                 }
                 Ok(())
             }
-            Err(f) => s.raise(bus, f),
+            Err(f) => {
+                // The instruction will run again: its accesses count then.
+                s.pending_db = 0;
+                s.raise(bus, f)
+            }
         }
     }
 }

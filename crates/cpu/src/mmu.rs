@@ -129,6 +129,16 @@ impl Tlb {
         }
     }
 
+    /// The entries of the half for accesses of kind `a`, read-only (the
+    /// debugger's `info tlb`).
+    pub fn entries(&self, a: Access) -> &[TlbEntry] {
+        match a {
+            Access::Read => &self.read,
+            Access::Write => &self.write,
+            Access::Exec => &self.exec,
+        }
+    }
+
     fn table(&mut self, a: Access) -> &mut Vec<TlbEntry> {
         match a {
             Access::Read => &mut self.read,
@@ -307,7 +317,9 @@ impl CpuState {
         };
         let phys = w.phys & self.a20_mask;
         let is_ram = bus.page_is_ram(phys);
-        let fast = is_ram && !(a == Access::Write && self.is_code_page(phys));
+        let fast = is_ram
+            && !(a == Access::Write && self.is_code_page(phys))
+            && !self.watch.slows(page, a);
         let tag_for = |ok: bool| {
             if !ok {
                 INVALID_TAG
@@ -503,9 +515,11 @@ impl CpuState {
                 };
                 v |= self.phys_read(bus, p, 1) << (8 * i);
             }
+            self.watch_note(lin, n, false);
             return Ok(v);
         }
         let p = self.translate(bus, lin, Access::Read)?;
+        self.watch_note(lin, n, false);
         Ok(self.phys_read(bus, p, n))
     }
 
@@ -534,6 +548,7 @@ impl CpuState {
             let second = self.wrap_lin((lin & !0xFFF) + 0x1000);
             let p1 = self.translate(bus, second, Access::Write)?;
             let first_n = (0x1000 - (lin & 0xFFF)) as u8;
+            self.watch_note(lin, n, true);
             for i in 0..n {
                 let p = if i < first_n {
                     p0 + u64::from(i)
@@ -545,6 +560,7 @@ impl CpuState {
             return Ok(());
         }
         let p = self.translate(bus, lin, Access::Write)?;
+        self.watch_note(lin, n, true);
         self.phys_write(bus, p, n, v);
         Ok(())
     }
@@ -598,7 +614,11 @@ impl CpuState {
                 off
             };
             if !canonical(lin) || !canonical(lin.wrapping_add(n - 1)) {
-                return Err(if s == sreg::SS { Fault::SS0 } else { Fault::GP0 });
+                return Err(if s == sreg::SS {
+                    Fault::SS0
+                } else {
+                    Fault::GP0
+                });
             }
             return Ok(lin);
         }
@@ -616,7 +636,11 @@ impl CpuState {
                 }
         };
         if !ok {
-            return Err(if s == sreg::SS { Fault::SS0 } else { Fault::GP0 });
+            return Err(if s == sreg::SS {
+                Fault::SS0
+            } else {
+                Fault::GP0
+            });
         }
         Ok(sg.base.wrapping_add(off) & 0xFFFF_FFFF)
     }

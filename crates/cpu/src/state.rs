@@ -199,7 +199,16 @@ pub struct Segment {
 impl Segment {
     /// A segment cache entry; the fast-path limits are derived.
     pub fn new(selector: u16, base: u64, limit: u32, attr: u16, usable: bool) -> Self {
-        Self { selector, base, limit, attr, usable, rlim1: 0, wlim1: 0 }.refresh()
+        Self {
+            selector,
+            base,
+            limit,
+            attr,
+            usable,
+            rlim1: 0,
+            wlim1: 0,
+        }
+        .refresh()
     }
 
     /// Recomputes the derived fast-path limits from limit, attr and usable.

@@ -99,6 +99,8 @@ pub enum Dev {
     Post,
     /// Bochs's shutdown port: accepted and ignored.
     BochsShutdown,
+    /// The coprocessor error latch (port 0xF0): a write clears IRQ13.
+    FpuError,
 }
 
 /// Maps a port to its device and the offset within the device.
@@ -120,6 +122,7 @@ pub fn decode_port(p: u16) -> Option<(Dev, u16)> {
         port::DEBUGCON => (Dev::DebugCon, 0),
         _ if (port::EXIT..port::EXIT + port::EXIT_LEN).contains(&p) => (Dev::Exit, p - port::EXIT),
         port::BOCHS_SHUTDOWN => (Dev::BochsShutdown, 0),
+        port::FPU_ERROR => (Dev::FpuError, 0),
         _ => return None,
     })
 }
@@ -164,6 +167,8 @@ pub struct Board {
     stop: Option<StopReason>,
     /// Accesses to ports nobody claims, by port (for `--stats`).
     pub unclaimed: std::collections::BTreeMap<u16, u64>,
+    /// A write to port 0xF0 since the machine last looked.
+    fpu_error_clear: bool,
     /// Instruction count and virtual time of the first byte sent on COM1.
     pub first_serial_byte: Option<(u64, u64)>,
     scratch: Vec<u8>,
@@ -197,6 +202,7 @@ impl Board {
             serial,
             stop: None,
             unclaimed: Default::default(),
+            fpu_error_clear: false,
             first_serial_byte: None,
             scratch: Vec::new(),
         }
@@ -294,6 +300,11 @@ impl Board {
         }
     }
 
+    /// Takes the "port 0xF0 was written" flag.
+    pub fn take_fpu_error_clear(&mut self) -> bool {
+        std::mem::take(&mut self.fpu_error_clear)
+    }
+
     /// Feeds host input to COM `i` (0 = COM1); returns the bytes accepted.
     pub fn serial_input(&mut self, i: usize, bytes: &[u8]) -> usize {
         let n = self.uarts[i].push_input(bytes);
@@ -377,7 +388,7 @@ impl CpuBus for Board {
             Dev::Port92 => self.port92.read(0, size, now),
             Dev::DebugCon => 0xE9,
             Dev::Post => u32::from(self.post_code.unwrap_or(0xFF)),
-            Dev::Exit | Dev::BochsShutdown => ones,
+            Dev::Exit | Dev::BochsShutdown | Dev::FpuError => ones,
         }
     }
 
@@ -421,6 +432,7 @@ impl CpuBus for Board {
                 self.stop = Some(StopReason::Exit(v & mask));
             }
             Dev::BochsShutdown => {}
+            Dev::FpuError => self.fpu_error_clear = true,
         }
     }
 

@@ -40,6 +40,8 @@ pub mod port {
     pub const UART_LEN: u16 = 8;
     /// ELCR (edge/level control), master and slave.
     pub const ELCR: u16 = 0x4D0;
+    /// Coprocessor error latch: a write clears IRQ13 (FERR#).
+    pub const FPU_ERROR: u16 = 0xF0;
     /// Bochs's shutdown port (writes of "Shutdown" are ignored here).
     pub const BOCHS_SHUTDOWN: u16 = 0x8900;
 }

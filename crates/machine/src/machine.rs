@@ -3,6 +3,7 @@
 use crate::board::{Board, Output, Sink, StopReason};
 use crate::clock::{Clock, ClockMode};
 use anyx86_cpu::cpuid::CpuModel;
+use anyx86_cpu::debug::InsnCheck;
 use anyx86_cpu::state::fl;
 use anyx86_cpu::state::sreg;
 use anyx86_cpu::{Cpu, RunExit};
@@ -104,6 +105,8 @@ pub enum RunOutcome {
     InstructionLimit,
     /// The host asked to stop (Ctrl-A x).
     HostQuit,
+    /// The debugger's check stopped the run (breakpoint or watchpoint).
+    Breakpoint,
 }
 
 impl RunOutcome {
@@ -112,7 +115,10 @@ impl RunOutcome {
         match self {
             RunOutcome::Exit(v) => ((v << 1) | 1) as i32 & 0xFF,
             RunOutcome::TripleFault(_) => EXIT_TRIPLE_FAULT,
-            RunOutcome::Reset | RunOutcome::Halted(_) | RunOutcome::HostQuit => 0,
+            RunOutcome::Reset
+            | RunOutcome::Halted(_)
+            | RunOutcome::HostQuit
+            | RunOutcome::Breakpoint => 0,
             RunOutcome::InstructionLimit => EXIT_INSN_LIMIT,
         }
     }
@@ -144,6 +150,8 @@ pub struct Machine {
     rtc_base: i64,
     /// The direct-boot plan, re-applied on reset (no firmware to run).
     pub(crate) boot_plan: Option<anyx86_boot::BootPlan>,
+    /// Last FERR# level forwarded to IRQ13.
+    ferr_seen: bool,
     /// Wall time spent in [`Machine::run`].
     pub wall: std::time::Duration,
 }
@@ -185,6 +193,7 @@ impl Machine {
             no_reboot: cfg.no_reboot,
             rtc_base: cfg.rtc_base,
             boot_plan: None,
+            ferr_seen: false,
             wall: Default::default(),
         })
     }
@@ -219,13 +228,72 @@ impl Machine {
     /// [`Machine::run`] with a host hook for input and quitting.
     pub fn run_with(&mut self, max: Option<u64>, hook: HostHook<'_>) -> RunOutcome {
         let start = Instant::now();
-        let out = self.run_inner(max, hook);
+        let out = self.run_inner(max, hook, None);
         self.board.flush();
         self.wall += start.elapsed();
         out
     }
 
-    fn run_inner(&mut self, max: Option<u64>, hook: HostHook<'_>) -> RunOutcome {
+    /// [`Machine::run_with`] with the debugger's `check` before every
+    /// instruction ([`Cpu::run_checked`]): ends with
+    /// [`RunOutcome::Breakpoint`] when it or a watchpoint stops the CPU.
+    pub fn run_checked(
+        &mut self,
+        max: Option<u64>,
+        hook: HostHook<'_>,
+        check: InsnCheck<'_, Board>,
+    ) -> RunOutcome {
+        let start = Instant::now();
+        let out = self.run_inner(max, hook, Some(check));
+        self.board.flush();
+        self.wall += start.elapsed();
+        out
+    }
+
+    /// Executes one instruction (debugger single-step), firing due timer
+    /// events first; external interrupts are taken only when `irqs`. A
+    /// halted CPU waits for its next event (and its interrupt). Returns an
+    /// outcome when the run ended.
+    pub fn step(&mut self, irqs: bool) -> Option<RunOutcome> {
+        let now = self.board.clock.now(self.cpu.s.icount);
+        self.board.fire_due(now);
+        let exit = if irqs || self.cpu.s.halted {
+            self.cpu.step(&mut self.board)
+        } else {
+            self.cpu.step_no_irq(&mut self.board)
+        };
+        let out = match exit {
+            RunExit::Halted => {
+                let mut hook = |_: &mut Board, _: u64, _: Option<Duration>| HostControl::Continue;
+                self.idle(&mut hook)
+            }
+            RunExit::TripleFault(f) if self.no_reboot => Some(RunOutcome::TripleFault(
+                self.dump(&format!("triple fault (last exception {f:?})")),
+            )),
+            RunExit::TripleFault(_) => {
+                self.reset();
+                None
+            }
+            _ => None,
+        };
+        self.board.flush();
+        out.or_else(|| match self.board.take_stop() {
+            Some(StopReason::Exit(v)) => Some(RunOutcome::Exit(v)),
+            Some(StopReason::Reset) if self.no_reboot => Some(RunOutcome::Reset),
+            Some(StopReason::Reset) => {
+                self.reset();
+                None
+            }
+            None => None,
+        })
+    }
+
+    fn run_inner(
+        &mut self,
+        max: Option<u64>,
+        hook: HostHook<'_>,
+        mut check: Option<InsnCheck<'_, Board>>,
+    ) -> RunOutcome {
         loop {
             let icount = self.cpu.s.icount;
             let now = self.board.clock.now(icount);
@@ -246,8 +314,18 @@ impl Machine {
                 .next_deadline()
                 .map_or(SLICE, |t| self.board.clock.insns_until(icount, t));
             let budget = left.min(SLICE).min(until_event);
-            match self.cpu.run(&mut self.board, budget) {
-                RunExit::Budget | RunExit::Breakpoint => {}
+            let exit = match check.as_mut() {
+                None => self.cpu.run(&mut self.board, budget),
+                Some(c) => self.cpu.run_checked(&mut self.board, budget, &mut **c),
+            };
+            self.sync_ferr();
+            if exit == RunExit::Halted && !self.cpu.s.halted {
+                // The FPU error path just released a frozen instruction.
+                continue;
+            }
+            match exit {
+                RunExit::Budget => {}
+                RunExit::Breakpoint => return RunOutcome::Breakpoint,
                 RunExit::Stopped => match self.board.take_stop() {
                     Some(StopReason::Exit(v)) => return RunOutcome::Exit(v),
                     Some(StopReason::Reset) if self.no_reboot => return RunOutcome::Reset,
@@ -267,6 +345,24 @@ impl Machine {
                     }
                     self.reset();
                 }
+            }
+        }
+    }
+
+    /// The legacy x87 error path (CR0.NE = 0): FERR# drives IRQ13; a write
+    /// to port 0xF0 lowers it and asserts IGNNE#, which releases an
+    /// instruction frozen on the pending error.
+    fn sync_ferr(&mut self) {
+        let ferr = self.cpu.s.fpu.ferr;
+        if ferr != self.ferr_seen {
+            self.board.pic.set_irq(crate::layout::irq::FPU, ferr);
+            self.ferr_seen = ferr;
+        }
+        if self.board.take_fpu_error_clear() {
+            self.board.pic.set_irq(crate::layout::irq::FPU, false);
+            if ferr {
+                self.cpu.s.fpu.ignne = true;
+                self.cpu.s.halted = false;
             }
         }
     }
@@ -317,49 +413,6 @@ impl Machine {
             }
             None => Some(RunOutcome::Halted(self.halt_line())),
         }
-    }
-
-    /// Runs one instruction at a time, writing the register state before
-    /// each one to `out` (a debugging aid: compare with another
-    /// emulator's log).
-    pub fn run_traced(&mut self, max: Option<u64>, out: &mut dyn std::io::Write) -> RunOutcome {
-        let start = Instant::now();
-        let r = loop {
-            if max.is_some_and(|m| self.cpu.s.icount >= m) {
-                break RunOutcome::InstructionLimit;
-            }
-            let now = self.board.clock.now(self.cpu.s.icount);
-            self.board.fire_due(now);
-            let s = &self.cpu.s;
-            let g = |i: usize| s.gpr[i] as u32;
-            let _ = writeln!(
-                out,
-                "EIP={:08x} EAX={:08x} EBX={:08x} ECX={:08x} EDX={:08x} ESI={:08x} EDI={:08x} EBP={:08x} ESP={:08x} EFL={:08x}",
-                s.rip as u32, g(0), g(3), g(1), g(2), g(6), g(7), g(5), g(4), s.eflags()
-            );
-            match self.cpu.step(&mut self.board) {
-                RunExit::Stopped => {}
-                RunExit::Halted => {
-                    let mut hook =
-                        |_: &mut Board, _: u64, _: Option<Duration>| HostControl::Continue;
-                    if let Some(o) = self.idle(&mut hook) {
-                        break o;
-                    }
-                }
-                RunExit::TripleFault(f) => {
-                    break RunOutcome::TripleFault(self.dump(&format!("triple fault {f:?}")))
-                }
-                _ => {}
-            }
-            match self.board.take_stop() {
-                Some(StopReason::Exit(v)) => break RunOutcome::Exit(v),
-                Some(StopReason::Reset) => break RunOutcome::Reset,
-                None => {}
-            }
-        };
-        self.board.flush();
-        self.wall += start.elapsed();
-        r
     }
 
     fn halt_line(&self) -> String {

@@ -516,6 +516,9 @@ fn mov_to_dr<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
         7 => (v & 0xFFFF_2BFF) | 0x400,
         _ => v,
     };
+    if i != 6 {
+        s.sync_guest_breakpoints();
+    }
     s.break_trace = true;
     Ok(())
 }

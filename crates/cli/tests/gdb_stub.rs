@@ -1,0 +1,205 @@
+//! Debian's unmodified `gdb -batch` against the GDB stub, on the
+//! `gdb-target` fixture ROM (test-roms/interactive/gdb-target.asm): a
+//! real-mode `seg:off` breakpoint through `monitor`, a breakpoint,
+//! `info registers`, `stepi`, memory reads and writes, a write watchpoint,
+//! detach; and Ctrl-C and kill on a guest that never stops.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn rom(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../test-roms/interactive/{name}"))
+}
+
+/// Starts the emulator with the stub on a free loopback port; returns the
+/// child and the port it printed.
+fn start(rom_name: &str, extra: &[&str]) -> (Child, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anyx86"))
+        .args(["run", "--bios"])
+        .arg(rom(rom_name))
+        .args(["-m", "1", "--debugcon", "null", "--serial", "null"])
+        .args(["--gdb", "127.0.0.1:0"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("anyx86 runs");
+    let stderr = child.stderr.take().expect("stderr piped");
+    let mut lines = BufReader::new(stderr).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    let port = first
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no port in {first:?}"));
+    // Keep draining stderr so the emulator never blocks on it.
+    std::thread::spawn(move || for _ in lines {});
+    (child, port)
+}
+
+fn wait(child: &mut Child, secs: u64) -> i32 {
+    let start = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            return st.code().unwrap_or(-1);
+        }
+        if start.elapsed() > Duration::from_secs(secs) {
+            let _ = child.kill();
+            panic!("anyx86 did not finish in {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn gdb_script(name: &str, port: u16, body: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let text =
+        format!("set pagination off\nset confirm off\ntarget remote 127.0.0.1:{port}\n{body}");
+    std::fs::write(&p, text).expect("write script");
+    p
+}
+
+fn gdb(script: &Path) -> Command {
+    let mut c = Command::new("timeout");
+    c.args(["60", "gdb", "-batch", "-nx", "-x"]).arg(script);
+    c
+}
+
+#[test]
+fn gdb_batch_breaks_steps_reads_writes_watches_and_detaches() {
+    let (mut emu, port) = start("gdb-target.bin", &["--gdb-wait"]);
+    let script = gdb_script(
+        "gdb-scenario.gdb",
+        port,
+        "monitor break f000:0040
+continue
+monitor mode
+info registers eip cs
+break *0xF0140
+continue
+info registers
+stepi
+info registers eax eip
+x/4xb 0xF0140
+set {char}0x2100 = 5
+x/1xb 0x2100
+hbreak *0xF0180
+continue
+delete
+watch *(int*)0x2000
+continue
+rwatch *(char*)0x2100
+continue
+delete
+p/x $cr0
+p $st0
+set $st0 = 1.5
+p $st0
+p/x $fctrl
+monitor page 0x2000
+monitor info gdt
+detach
+",
+    );
+    let out = gdb(&script).output().expect("gdb runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    // The exit device got the byte GDB wrote: status (5 << 1) | 1.
+    assert_eq!(wait(&mut emu, 30), 11, "{text}");
+    let expect = [
+        // Stopped before the first instruction, at the reset vector.
+        "0x0000fff0 in ?? ()",
+        // The monitor breakpoint at F000:0040 in real mode.
+        "breakpoint 1 at f000:0040",
+        "Program received signal SIGTRAP",
+        "mode real (16-bit code, CPL 0, A20 on) CS:IP f000:00000040 linear 000f0040",
+        "eip            0x40",
+        "cs             0xf000",
+        // A GDB breakpoint in 32-bit protected mode.
+        "Breakpoint 1, 0x000f0140 in ?? ()",
+        "cs             0x8",
+        "cr0            0x60000011",
+        // stepi executed exactly `mov eax, 0x12345678`.
+        "0x000f0145 in ?? ()",
+        "eax            0x12345678",
+        "eip            0xf0145",
+        "0xf0140:\t0xb8\t0x78\t0x56\t0x34",
+        "0x2100:\t0x05",
+        "Hardware assisted breakpoint 2 at 0xf0180",
+        "Breakpoint 2, 0x000f0180 in ?? ()",
+        "Hardware watchpoint 3: *(int*)0x2000",
+        "Old value = 0",
+        "New value = 305419896",
+        // The watchpoint stops right after the storing instruction.
+        "0x000f0154 in ?? ()",
+        // The read watchpoint stops after `mov al, [0x2100]`.
+        "Hardware read watchpoint 4: *(char*)0x2100",
+        "Value = 5 '\\005'",
+        "0x000f015c in ?? ()",
+        "$1 = 0x60000011",
+        "$2 = 0",
+        // x87 registers come from the FPU state (CW 0040h at reset).
+        "$3 = 1.5",
+        "$4 = 0x40",
+        "paging is off: linear = physical",
+        "0008: 00cf9a000000ffff code base 00000000 limit ffffffff DPL 0 32-bit",
+        "[Inferior 1 (process 1) detached]",
+    ];
+    for e in expect {
+        assert!(text.contains(e), "missing {e:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn ctrl_c_interrupts_a_running_guest_and_kill_ends_it() {
+    let (mut emu, port) = start("serial-echo.bin", &[]);
+    let script = gdb_script(
+        "gdb-interrupt.gdb",
+        port,
+        "continue\ninfo registers cs\nkill\n",
+    );
+    let mut g = Command::new("gdb")
+        .args(["-batch", "-nx", "-x"])
+        .arg(&script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gdb runs");
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = g.id().to_string();
+    let _ = Command::new("kill").args(["-INT", &pid]).status();
+    let start = Instant::now();
+    while g.try_wait().expect("wait").is_none() {
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = g.kill();
+            let _ = emu.kill();
+            panic!("gdb did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = g.wait_with_output().expect("gdb output");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(wait(&mut emu, 30), 0, "{text}");
+    assert!(
+        text.contains("Program received signal SIGINT, Interrupt."),
+        "{text}"
+    );
+    assert!(text.contains("cs             0xf000"), "{text}");
+}
+
+#[test]
+fn a_non_loopback_address_is_refused_without_allow_remote() {
+    let out = Command::new(env!("CARGO_BIN_EXE_anyx86"))
+        .args(["run", "--bios"])
+        .arg(rom("gdb-target.bin"))
+        .args(["-m", "1", "--gdb", "0.0.0.0:0", "--gdb-wait"])
+        .output()
+        .expect("anyx86 runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refusing to listen on non-loopback"), "{err}");
+}

@@ -1,0 +1,222 @@
+//! Conformance test ROMs (see `test-roms/README.md`).
+//!
+//! Each ROM in `test-roms/` is a flat 64 KiB BIOS image that prints its results
+//! on the debug console (port 0xE9) and exits through isa-debug-exit (port
+//! 0xF4).  This harness runs every ROM on the `anyx86` binary and compares what
+//! it prints, byte for byte, and its exit status with the output recorded from
+//! QEMU in `test-roms/expected/NAME.txt` and `NAME.status`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Kill the emulator if a ROM has not finished after this long.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn rom_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../test-roms/"))
+}
+
+/// What one run of the emulator produced.
+struct Outcome {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    /// Exit code, or `None` if killed by a signal or by the timeout.
+    code: Option<i32>,
+    timed_out: bool,
+}
+
+fn read_all(mut r: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        // A read error just truncates the captured output; the comparison
+        // against the expected output reports it.
+        let _ = r.read_to_end(&mut buf);
+        let _ = tx.send(buf);
+    });
+    rx
+}
+
+fn run_emulator(bios: &Path) -> Outcome {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anyx86"))
+        .arg("run")
+        .arg("--bios")
+        .arg(bios)
+        .args([
+            "-m",
+            "32",
+            "--debugcon",
+            "stdio",
+            "--serial",
+            "null",
+            "--no-reboot",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("failed to start the anyx86 binary");
+    let stdout = read_all(child.stdout.take().expect("piped stdout"));
+    let stderr = read_all(child.stderr.take().expect("piped stderr"));
+
+    let start = Instant::now();
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for anyx86") {
+            break status;
+        }
+        if start.elapsed() > TIMEOUT {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().expect("waiting for killed anyx86");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    Outcome {
+        stdout: stdout.recv().unwrap_or_default(),
+        stderr: stderr.recv().unwrap_or_default(),
+        code: status.code(),
+        timed_out,
+    }
+}
+
+/// Describe the first line where `actual` differs from `expected`, with a
+/// little context, in unified-diff style.
+fn first_difference(expected: &str, actual: &str) -> String {
+    let exp: Vec<&str> = expected.split_inclusive('\n').collect();
+    let act: Vec<&str> = actual.split_inclusive('\n').collect();
+    let first = exp
+        .iter()
+        .zip(act.iter())
+        .position(|(e, a)| e != a)
+        .unwrap_or_else(|| exp.len().min(act.len()));
+    let from = first.saturating_sub(3);
+    let mut out = format!(
+        "--- expected\n+++ actual\n@@ first difference at line {} @@\n",
+        first + 1
+    );
+    for line in &exp[from..first] {
+        out.push(' ');
+        out.push_str(line.trim_end_matches('\n'));
+        out.push('\n');
+    }
+    for line in exp.iter().skip(first).take(3) {
+        out.push('-');
+        out.push_str(line.trim_end_matches('\n'));
+        out.push('\n');
+    }
+    for line in act.iter().skip(first).take(3) {
+        out.push('+');
+        out.push_str(line.trim_end_matches('\n'));
+        out.push('\n');
+    }
+    if first >= exp.len() {
+        out.push_str("(expected output ends here)\n");
+    }
+    if first >= act.len() {
+        out.push_str("(actual output ends here)\n");
+    }
+    out
+}
+
+fn check_rom(name: &str) {
+    let dir = rom_dir();
+    let bios = dir.join(format!("{name}.bin"));
+    let expected_txt = std::fs::read(dir.join(format!("expected/{name}.txt")))
+        .unwrap_or_else(|e| panic!("reading expected/{name}.txt: {e}"));
+    let expected_status: i32 = std::fs::read_to_string(dir.join(format!("expected/{name}.status")))
+        .unwrap_or_else(|e| panic!("reading expected/{name}.status: {e}"))
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("parsing expected/{name}.status: {e}"));
+
+    let out = run_emulator(&bios);
+    let expected = String::from_utf8_lossy(&expected_txt);
+    let actual = String::from_utf8_lossy(&out.stdout);
+
+    let mut problems = Vec::new();
+    if out.timed_out {
+        problems.push(format!("timed out after {} s (killed)", TIMEOUT.as_secs()));
+    }
+    if out.stdout != expected_txt {
+        problems.push(format!(
+            "output differs:\n{}",
+            first_difference(&expected, &actual)
+        ));
+    }
+    if out.code != Some(expected_status) {
+        problems.push(format!(
+            "exit status {:?}, expected {expected_status}",
+            out.code
+        ));
+    }
+    if !problems.is_empty() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        panic!(
+            "test ROM {name}: {}\n--- emulator stderr (last lines) ---\n{}",
+            problems.join("\n"),
+            tail.join("\n")
+        );
+    }
+}
+
+/// One `#[test]` per ROM, named after it.
+macro_rules! rom_tests {
+    ($($test:ident => $rom:literal,)*) => {
+        /// Every ROM this harness runs, in the order of the table.
+        const ROMS: &[&str] = &[$($rom),*];
+        $(
+            #[test]
+            fn $test() {
+                check_rom($rom);
+            }
+        )*
+    };
+}
+
+rom_tests! {
+    realmode_alu => "realmode-alu",
+    string_ops => "string-ops",
+    pmode_entry => "pmode-entry",
+    paging => "paging",
+    smc => "smc",
+    exceptions => "exceptions",
+    privilege => "privilege",
+    debug => "debug",
+    v86 => "v86",
+    taskswitch => "taskswitch",
+}
+
+/// The table above and the ROM sources in `test-roms/` must list the same
+/// ROMs, and each must have its binary and expected output checked in.
+#[test]
+fn rom_table_matches_sources() {
+    let dir = rom_dir();
+    let mut sources: Vec<String> = std::fs::read_dir(&dir)
+        .expect("reading test-roms/")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_suffix(".asm").map(str::to_owned)
+        })
+        .collect();
+    sources.sort();
+    let mut table: Vec<String> = ROMS.iter().map(|s| (*s).to_owned()).collect();
+    table.sort();
+    assert_eq!(sources, table, "test-roms/*.asm and the ROM table differ");
+    for rom in ROMS {
+        for file in [
+            format!("{rom}.bin"),
+            format!("expected/{rom}.txt"),
+            format!("expected/{rom}.status"),
+        ] {
+            assert!(dir.join(&file).is_file(), "missing test-roms/{file}");
+        }
+    }
+}

@@ -1,0 +1,418 @@
+//! Hooks for the debugger: a checked copy of the run loop and data
+//! watchpoints seen by the MMU's slow path.
+//!
+//! Nothing here costs anything while the debugger is idle. [`Cpu::run`]
+//! never calls a hook: the host picks [`Cpu::run_checked`] only while a
+//! breakpoint is armed. Watchpoints keep the pages they cover out of the
+//! TLB's fast path (as pages holding code are kept out of it for writes),
+//! so only accesses to those pages reach the slow path that checks them.
+//! Watchpoints are linear addresses, as GDB gives them; accesses the CPU
+//! makes to descriptor tables and the TSS are not checked, and a REP
+//! string instruction reports its hit at the end of its current slice.
+
+use crate::bus::CpuBus;
+use crate::core::CpuState;
+use crate::interrupt::TripleFault;
+use crate::mmu::Access;
+use crate::state::{fl, sreg};
+use crate::{Cpu, Fault, RunExit};
+
+/// Most watchpoints at once (each one is checked on every slow access).
+pub const MAX_WATCHPOINTS: usize = 64;
+/// Longest watched range, in bytes.
+pub const MAX_WATCH_LEN: u64 = 4096;
+
+/// The check [`Cpu::run_checked`] runs before every instruction: it sees
+/// the state, the bus (to peek at memory) and the physical address of the
+/// instruction, and returns true to stop before executing it.
+pub type InsnCheck<'a, B> = &'a mut dyn FnMut(&CpuState, &B, u64) -> bool;
+
+/// What a watchpoint watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchKind {
+    /// Data reads.
+    Read,
+    /// Data writes.
+    Write,
+    /// Reads and writes.
+    Access,
+}
+
+impl WatchKind {
+    fn matches(self, write: bool) -> bool {
+        match self {
+            WatchKind::Read => !write,
+            WatchKind::Write => write,
+            WatchKind::Access => true,
+        }
+    }
+}
+
+/// One watched linear range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watchpoint {
+    /// First linear address.
+    pub lin: u64,
+    /// Length in bytes (1..=[`MAX_WATCH_LEN`]).
+    pub len: u64,
+    /// Accesses that trigger it.
+    pub kind: WatchKind,
+}
+
+/// A watchpoint that triggered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchHit {
+    /// The watchpoint.
+    pub watch: Watchpoint,
+    /// Linear address of the access.
+    pub lin: u64,
+    /// The access was a write.
+    pub write: bool,
+}
+
+/// The armed watchpoints and the last hit.
+#[derive(Debug, Clone, Default)]
+pub struct Watchpoints {
+    list: Vec<Watchpoint>,
+    /// The first watchpoint hit since the debugger last cleared it.
+    pub hit: Option<WatchHit>,
+    /// The guest's own data breakpoints (DR0-DR3 with R/W = 01 or 11):
+    /// (linear address, length, writes only, DR index). Kept in sync with
+    /// DR7 by [`CpuState::sync_guest_breakpoints`].
+    guest: Vec<(u64, u64, bool, u8)>,
+}
+
+impl Watchpoints {
+    /// True when no watchpoint is armed.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The armed watchpoints.
+    pub fn list(&self) -> &[Watchpoint] {
+        &self.list
+    }
+
+    /// True when a watchpoint covering the linear page `page` is
+    /// triggered by accesses of kind `a`: such pages get slow TLB entries.
+    #[inline]
+    pub fn slows(&self, page: u64, a: Access) -> bool {
+        if (self.list.is_empty() && self.guest.is_empty()) || a == Access::Exec {
+            return false;
+        }
+        let write = a == Access::Write;
+        let covers = |lin: u64, len: u64| {
+            let last = lin.saturating_add(len - 1);
+            lin & !0xFFF <= page && page <= last & !0xFFF
+        };
+        self.list.iter().any(|w| w.kind.matches(write) && covers(w.lin, w.len))
+            || self.guest.iter().any(|&(lin, len, wo, _)| (write || !wo) && covers(lin, len))
+    }
+
+    /// DR6 B0-B3 bits of the guest data breakpoints an access hits.
+    fn guest_hits(&self, lin: u64, n: u64, write: bool) -> u64 {
+        let end = lin.saturating_add(n);
+        self.guest
+            .iter()
+            .filter(|&&(a, len, wo, _)| (write || !wo) && lin < a.saturating_add(len) && a < end)
+            .fold(0, |m, &(_, _, _, i)| m | 1 << i)
+    }
+
+    fn find(&self, lin: u64, n: u64, write: bool) -> Option<Watchpoint> {
+        let end = lin.saturating_add(n);
+        self.list
+            .iter()
+            .find(|w| w.kind.matches(write) && lin < w.lin.saturating_add(w.len) && w.lin < end)
+            .copied()
+    }
+}
+
+impl CpuState {
+    /// Arms `list` (replacing every watchpoint); the TLB is flushed so the
+    /// watched pages leave the fast path. Entries beyond
+    /// [`MAX_WATCHPOINTS`] are dropped and lengths are clamped.
+    pub fn set_watchpoints(&mut self, list: &[Watchpoint]) {
+        self.watch.list = list
+            .iter()
+            .take(MAX_WATCHPOINTS)
+            .map(|w| Watchpoint {
+                len: w.len.clamp(1, MAX_WATCH_LEN),
+                ..*w
+            })
+            .collect();
+        self.watch.hit = None;
+        self.tlb.flush_all();
+    }
+
+    /// Called by the slow path of linear reads and writes after
+    /// translation: records a hit and ends the trace.
+    #[inline]
+    pub(crate) fn watch_note(&mut self, lin: u64, n: u8, write: bool) {
+        if !self.watch.guest.is_empty() {
+            let hits = self.watch.guest_hits(lin, u64::from(n), write);
+            if hits != 0 {
+                // A data breakpoint is a trap: taken after the instruction.
+                self.pending_db |= hits;
+                self.break_trace = true;
+            }
+        }
+        if self.watch.list.is_empty() || self.watch.hit.is_some() {
+            return;
+        }
+        if let Some(watch) = self.watch.find(lin, u64::from(n), write) {
+            self.watch.hit = Some(WatchHit { watch, lin, write });
+            self.break_trace = true;
+        }
+    }
+
+    /// Re-derives the guest data breakpoints from DR0-DR3 and DR7 (after a
+    /// MOV to a debug register): R/W = 01 (writes) and 11 (reads and
+    /// writes) with lengths 1, 2, 4 or 8, the address aligned down to the
+    /// length (SDM Vol. 3, 18.2.5). I/O breakpoints (R/W = 10) are not
+    /// implemented.
+    pub fn sync_guest_breakpoints(&mut self) {
+        let dr7 = self.dr[7];
+        let mut g = Vec::new();
+        for i in 0..4u8 {
+            let enabled = (dr7 >> (2 * i)) & 3 != 0;
+            let rw = (dr7 >> (16 + 4 * i)) & 3;
+            let len = match (dr7 >> (18 + 4 * i)) & 3 {
+                0 => 1,
+                1 => 2,
+                2 => 8,
+                _ => 4,
+            };
+            if enabled && (rw == 1 || rw == 3) {
+                let lin = self.wrap_lin(self.dr[usize::from(i)]) & !(len - 1);
+                g.push((lin, len, rw == 1, i));
+            }
+        }
+        if g != self.watch.guest {
+            self.watch.guest = g;
+            self.tlb.flush_all();
+        }
+    }
+
+    /// Linear address of the current instruction (CS base + IP).
+    pub fn pc_linear(&self) -> u64 {
+        self.wrap_lin(self.seg[sreg::CS].base.wrapping_add(self.rip))
+    }
+}
+
+impl<B: CpuBus> Cpu<B> {
+    /// [`Cpu::run`] with `check` called before every instruction: returns
+    /// [`RunExit::Breakpoint`] when `check` says stop (before that
+    /// instruction) or after an instruction that hit a watchpoint.
+    pub fn run_checked(&mut self, bus: &mut B, budget: u64, check: InsnCheck<'_, B>) -> RunExit {
+        let until = self.s.icount.saturating_add(budget);
+        self.s.a20_mask = bus.a20_mask();
+        loop {
+            if !self.s.smc_pages.is_empty() {
+                self.drop_written_code();
+            }
+            if bus.stop_requested() {
+                return RunExit::Stopped;
+            }
+            if self.s.watch.hit.is_some() {
+                return RunExit::Breakpoint;
+            }
+            if let Err(t) = self.check_interrupts(bus) {
+                return RunExit::TripleFault(t.last);
+            }
+            if self.s.halted {
+                return RunExit::Halted;
+            }
+            if self.s.icount >= until {
+                return RunExit::Budget;
+            }
+            match self.checked_trace(bus, until, check) {
+                Ok(true) => return RunExit::Breakpoint,
+                Ok(false) => {}
+                Err(t) => return RunExit::TripleFault(t.last),
+            }
+        }
+    }
+
+    /// Runs the trace at CS:IP one checked instruction at a time; true
+    /// when `check` stopped it.
+    fn checked_trace(
+        &mut self,
+        bus: &mut B,
+        until: u64,
+        check: InsnCheck<'_, B>,
+    ) -> Result<bool, TripleFault> {
+        let id = match self.lookup(bus) {
+            Ok(id) => id,
+            Err(f) => return self.s.raise(bus, f).map(|()| false),
+        };
+        let Some(t) = self.cache.trace(id) else {
+            return Ok(false);
+        };
+        let (phys0, rip0) = (t.phys, self.s.rip);
+        if self.s.flags & (fl::TF | fl::RF) != 0 || self.s.dr[7] & 0xFF != 0 {
+            // The guest single-steps itself: one instruction and its #DB.
+            if check(&self.s, bus, phys0) {
+                return Ok(true);
+            }
+            return self.step_one(bus).map(|()| false);
+        }
+        let s = &mut self.s;
+        s.break_trace = false;
+        let limit = u64::from(s.seg[sreg::CS].limit);
+        let mask = s.ip_mask();
+        for op in t.ops.iter() {
+            if check(s, bus, phys0.wrapping_add(s.rip.wrapping_sub(rip0))) {
+                return Ok(true);
+            }
+            if s.bitness != 64 && s.rip.wrapping_add(u64::from(op.len) - 1) > limit {
+                return s.raise(bus, Fault::GP0).map(|()| false);
+            }
+            s.next_rip = s.rip.wrapping_add(u64::from(op.len)) & mask;
+            match (op.f)(s, bus, op) {
+                Ok(()) => {
+                    s.rip = s.next_rip;
+                    s.icount += 1;
+                    if s.break_trace || s.icount >= until {
+                        break;
+                    }
+                }
+                Err(f) => return s.raise(bus, f).map(|()| false),
+            }
+        }
+        Ok(false)
+    }
+
+    /// Executes exactly one instruction without taking external
+    /// interrupts first (a debugger single-step with interrupts held off,
+    /// like QEMU's default step mask).
+    pub fn step_no_irq(&mut self, bus: &mut B) -> RunExit {
+        self.s.a20_mask = bus.a20_mask();
+        if !self.s.smc_pages.is_empty() {
+            self.drop_written_code();
+        }
+        if self.s.halted {
+            return RunExit::Halted;
+        }
+        match self.step_one(bus) {
+            Ok(()) => RunExit::Budget,
+            Err(t) => RunExit::TripleFault(t.last),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpuid::CpuModel;
+
+    /// 64 KiB of flat RAM, no devices.
+    struct Flat(Vec<u8>);
+
+    impl CpuBus for Flat {
+        fn ram(&mut self) -> &mut [u8] {
+            &mut self.0
+        }
+        fn ram_ref(&self) -> &[u8] {
+            &self.0
+        }
+        fn page_is_ram(&self, paddr: u64) -> bool {
+            paddr < self.0.len() as u64
+        }
+        fn mem_read(&mut self, _: u64, _: u8) -> u64 {
+            u64::MAX
+        }
+        fn mem_write(&mut self, _: u64, _: u8, _: u64) {}
+        fn peek_phys(&self, paddr: u64) -> u8 {
+            self.0.get(paddr as usize).copied().unwrap_or(0xFF)
+        }
+        fn io_in(&mut self, _: u16, _: u8, _: u64) -> u32 {
+            u32::MAX
+        }
+        fn io_out(&mut self, _: u16, _: u8, _: u32, _: u64) {}
+        fn a20_mask(&self) -> u64 {
+            u64::MAX
+        }
+        fn interrupt_pending(&self) -> bool {
+            false
+        }
+        fn acknowledge_interrupt(&mut self, _: u64) -> u8 {
+            0
+        }
+        fn tsc(&mut self, icount: u64) -> u64 {
+            icount
+        }
+        fn stop_requested(&self) -> bool {
+            false
+        }
+    }
+
+    /// A real-mode CPU at 0000:0100 running `code`.
+    fn cpu_with(code: &[u8]) -> (Cpu<Flat>, Flat) {
+        let mut ram = vec![0xF4; 0x10000];
+        ram[0x100..0x100 + code.len()].copy_from_slice(code);
+        let mut cpu = Cpu::new(CpuModel::qemu32());
+        cpu.s.seg[sreg::CS] = crate::Segment::real(0, cpu.s.seg[sreg::CS].attr);
+        cpu.s.rip = 0x100;
+        (cpu, Flat(ram))
+    }
+
+    // mov [0x2000], al ; mov [0x3000], al ; hlt
+    const TWO_STORES: [u8; 7] = [0xA2, 0x00, 0x20, 0xA2, 0x00, 0x30, 0xF4];
+
+    #[test]
+    fn a_write_watchpoint_stops_after_the_storing_instruction() {
+        let (mut cpu, mut bus) = cpu_with(&TWO_STORES);
+        let w = Watchpoint {
+            lin: 0x3000,
+            len: 1,
+            kind: WatchKind::Write,
+        };
+        cpu.s.set_watchpoints(&[w]);
+        let exit = cpu.run_checked(&mut bus, 100, &mut |_, _, _| false);
+        assert_eq!(exit, RunExit::Breakpoint);
+        assert_eq!(cpu.s.rip, 0x106, "stopped after the second store");
+        let hit = cpu.s.watch.hit.expect("a hit");
+        assert_eq!((hit.lin, hit.write), (0x3000, true));
+    }
+
+    #[test]
+    fn a_read_watchpoint_ignores_writes() {
+        let (mut cpu, mut bus) = cpu_with(&TWO_STORES);
+        let w = Watchpoint {
+            lin: 0x2000,
+            len: 4,
+            kind: WatchKind::Read,
+        };
+        cpu.s.set_watchpoints(&[w]);
+        assert_eq!(
+            cpu.run_checked(&mut bus, 100, &mut |_, _, _| false),
+            RunExit::Halted
+        );
+        assert!(cpu.s.watch.hit.is_none());
+    }
+
+    #[test]
+    fn the_check_stops_before_the_instruction_at_its_address() {
+        let (mut cpu, mut bus) = cpu_with(&TWO_STORES);
+        let exit = cpu.run_checked(&mut bus, 100, &mut |_, _, phys| phys == 0x103);
+        assert_eq!(exit, RunExit::Breakpoint);
+        assert_eq!(cpu.s.rip, 0x103);
+        assert_eq!(cpu.s.icount, 1);
+    }
+
+    #[test]
+    fn only_watched_pages_leave_the_fast_path() {
+        let mut s = CpuState::new(CpuModel::qemu32());
+        let w = Watchpoint {
+            lin: 0x1FFF,
+            len: 2,
+            kind: WatchKind::Access,
+        };
+        s.set_watchpoints(&[w]);
+        assert!(s.watch.slows(0x1000, Access::Read));
+        assert!(s.watch.slows(0x2000, Access::Write));
+        assert!(!s.watch.slows(0x3000, Access::Write));
+        assert!(!s.watch.slows(0x1000, Access::Exec));
+    }
+}

@@ -1,0 +1,445 @@
+//! The registers GDB sees, in the order of the target description, and
+//! how each one reads from and writes to the CPU state.
+//!
+//! The i386 description has GDB's `org.gnu.gdb.i386.core` feature (the
+//! general, segment and flag registers and the x87 registers GDB insists
+//! on, from the CPU's x87 state) and `org.anyx86.i386.sys`: segment bases,
+//! control, debug and table registers, EFER. It stays valid in every
+//! mode: EIP is the offset within CS, whatever CS is.
+
+use crate::view;
+use anyx86_cpu::flags::FlagOp;
+use anyx86_cpu::state::{fl, Mode};
+use anyx86_cpu::{CpuBus, CpuState, Segment};
+
+/// Where a register lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loc {
+    /// General register by encoding number.
+    Gpr(usize),
+    /// The instruction pointer.
+    Ip,
+    /// EFLAGS.
+    Flags,
+    /// A segment selector (ES..GS by encoding number).
+    Sel(usize),
+    /// A segment base.
+    Base(usize),
+    /// x87 data register ST(i).
+    St(u8),
+    /// x87 control register: fctrl, fstat, ftag, fiseg, fioff, foseg,
+    /// fooff, fop.
+    Fpu(u8),
+    /// CR0, CR2, CR3, CR4 by number.
+    Cr(usize),
+    /// DR0-DR7 by number.
+    Dr(usize),
+    /// EFER.
+    Efer,
+    /// GDTR or IDTR base (true: IDTR).
+    TableBase(bool),
+    /// GDTR or IDTR limit.
+    TableLimit(bool),
+}
+
+/// One register of the target description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegDesc {
+    /// GDB's name.
+    pub name: &'static str,
+    /// Size in bits.
+    pub bits: u32,
+    /// GDB type.
+    pub ty: &'static str,
+    /// GDB register group, if not the default.
+    pub group: Option<&'static str>,
+    /// Where it lives.
+    pub loc: Loc,
+}
+
+const fn r(name: &'static str, bits: u32, ty: &'static str, loc: Loc) -> RegDesc {
+    RegDesc {
+        name,
+        bits,
+        ty,
+        group: None,
+        loc,
+    }
+}
+
+const fn g(name: &'static str, bits: u32, group: &'static str, loc: Loc) -> RegDesc {
+    RegDesc {
+        name,
+        bits,
+        ty: if bits == 32 { "uint32" } else { "int" },
+        group: Some(group),
+        loc,
+    }
+}
+
+const fn g64(name: &'static str, group: &'static str, loc: Loc) -> RegDesc {
+    RegDesc {
+        name,
+        bits: 64,
+        ty: "uint64",
+        group: Some(group),
+        loc,
+    }
+}
+
+/// An x87 control register as GDB's core feature declares it.
+const fn f(name: &'static str, k: u8) -> RegDesc {
+    RegDesc {
+        name,
+        bits: 32,
+        ty: "int",
+        group: Some("float"),
+        loc: Loc::Fpu(k),
+    }
+}
+
+/// Number of registers in the core feature.
+pub const CORE_REGS: usize = 32;
+
+/// The i386 registers, in GDB's numbering.
+pub const I386: &[RegDesc] = &[
+    r("eax", 32, "int32", Loc::Gpr(0)),
+    r("ecx", 32, "int32", Loc::Gpr(1)),
+    r("edx", 32, "int32", Loc::Gpr(2)),
+    r("ebx", 32, "int32", Loc::Gpr(3)),
+    r("esp", 32, "data_ptr", Loc::Gpr(4)),
+    r("ebp", 32, "data_ptr", Loc::Gpr(5)),
+    r("esi", 32, "int32", Loc::Gpr(6)),
+    r("edi", 32, "int32", Loc::Gpr(7)),
+    r("eip", 32, "code_ptr", Loc::Ip),
+    r("eflags", 32, "i386_eflags", Loc::Flags),
+    r("cs", 32, "int32", Loc::Sel(1)),
+    r("ss", 32, "int32", Loc::Sel(2)),
+    r("ds", 32, "int32", Loc::Sel(3)),
+    r("es", 32, "int32", Loc::Sel(0)),
+    r("fs", 32, "int32", Loc::Sel(4)),
+    r("gs", 32, "int32", Loc::Sel(5)),
+    r("st0", 80, "i387_ext", Loc::St(0)),
+    r("st1", 80, "i387_ext", Loc::St(1)),
+    r("st2", 80, "i387_ext", Loc::St(2)),
+    r("st3", 80, "i387_ext", Loc::St(3)),
+    r("st4", 80, "i387_ext", Loc::St(4)),
+    r("st5", 80, "i387_ext", Loc::St(5)),
+    r("st6", 80, "i387_ext", Loc::St(6)),
+    r("st7", 80, "i387_ext", Loc::St(7)),
+    f("fctrl", 0),
+    f("fstat", 1),
+    f("ftag", 2),
+    f("fiseg", 3),
+    f("fioff", 4),
+    f("foseg", 5),
+    f("fooff", 6),
+    f("fop", 7),
+    g("es_base", 32, "system", Loc::Base(0)),
+    g("cs_base", 32, "system", Loc::Base(1)),
+    g("ss_base", 32, "system", Loc::Base(2)),
+    g("ds_base", 32, "system", Loc::Base(3)),
+    g("fs_base", 32, "system", Loc::Base(4)),
+    g("gs_base", 32, "system", Loc::Base(5)),
+    g("cr0", 32, "system", Loc::Cr(0)),
+    g("cr2", 32, "system", Loc::Cr(2)),
+    g("cr3", 32, "system", Loc::Cr(3)),
+    g("cr4", 32, "system", Loc::Cr(4)),
+    g("dr0", 32, "system", Loc::Dr(0)),
+    g("dr1", 32, "system", Loc::Dr(1)),
+    g("dr2", 32, "system", Loc::Dr(2)),
+    g("dr3", 32, "system", Loc::Dr(3)),
+    g("dr6", 32, "system", Loc::Dr(6)),
+    g("dr7", 32, "system", Loc::Dr(7)),
+    g64("efer", "system", Loc::Efer),
+    g("gdtr_base", 32, "system", Loc::TableBase(false)),
+    g("gdtr_limit", 32, "system", Loc::TableLimit(false)),
+    g("idtr_base", 32, "system", Loc::TableBase(true)),
+    g("idtr_limit", 32, "system", Loc::TableLimit(true)),
+];
+
+const EFLAGS_TYPE: &str = r#"<flags id="i386_eflags" size="4">
+<field name="CF" start="0" end="0"/><field name="" start="1" end="1"/>
+<field name="PF" start="2" end="2"/><field name="AF" start="4" end="4"/>
+<field name="ZF" start="6" end="6"/><field name="SF" start="7" end="7"/>
+<field name="TF" start="8" end="8"/><field name="IF" start="9" end="9"/>
+<field name="DF" start="10" end="10"/><field name="OF" start="11" end="11"/>
+<field name="NT" start="14" end="14"/><field name="RF" start="16" end="16"/>
+<field name="VM" start="17" end="17"/><field name="AC" start="18" end="18"/>
+<field name="VIF" start="19" end="19"/><field name="VIP" start="20" end="20"/>
+<field name="ID" start="21" end="21"/></flags>
+"#;
+
+fn reg_xml(i: usize, d: &RegDesc) -> String {
+    let group = d.group.map_or(String::new(), |g| format!(" group=\"{g}\""));
+    format!(
+        "<reg name=\"{}\" bitsize=\"{}\" type=\"{}\" regnum=\"{i}\"{group}/>\n",
+        d.name, d.bits, d.ty
+    )
+}
+
+/// The target description for `regs` (GDB's `target.xml`).
+pub fn target_xml(regs: &[RegDesc]) -> String {
+    let mut x = String::from(
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n<target version=\"1.0\">\n<architecture>i386</architecture>\n<feature name=\"org.gnu.gdb.i386.core\">\n",
+    );
+    x += EFLAGS_TYPE;
+    for (i, d) in regs.iter().enumerate().take(CORE_REGS) {
+        x += &reg_xml(i, d);
+    }
+    x += "</feature>\n<feature name=\"org.anyx86.i386.sys\">\n";
+    for (i, d) in regs.iter().enumerate().skip(CORE_REGS) {
+        x += &reg_xml(i, d);
+    }
+    x += "</feature>\n</target>\n";
+    x
+}
+
+/// Size of register `d` in bytes.
+pub fn size_of(d: &RegDesc) -> usize {
+    (d.bits / 8) as usize
+}
+
+/// Reads one register as GDB's little-endian bytes.
+pub fn read_bytes(s: &CpuState, d: &RegDesc) -> Vec<u8> {
+    let n = size_of(d);
+    if let Loc::St(i) = d.loc {
+        let v = s.fpu.st(i);
+        let mut b = v.sig.to_le_bytes().to_vec();
+        let se = (v.exp & 0x7FFF) | if v.sign { 0x8000 } else { 0 };
+        b.extend_from_slice(&se.to_le_bytes());
+        b.truncate(n);
+        return b;
+    }
+    let mut b = read(s, d).to_le_bytes().to_vec();
+    b.resize(n, 0);
+    b
+}
+
+/// Reads one register as a value (an x87 data register: its
+/// significand).
+pub fn read(s: &CpuState, d: &RegDesc) -> u64 {
+    match d.loc {
+        Loc::Gpr(i) => s.gpr[i],
+        Loc::Ip => s.rip,
+        Loc::Flags => u64::from(s.eflags()),
+        Loc::Sel(i) => u64::from(s.seg[i].selector),
+        Loc::Base(i) => s.seg[i].base,
+        Loc::St(i) => s.fpu.st(i).sig,
+        Loc::Fpu(k) => fpu_read(s, k),
+        Loc::Cr(0) => s.cr0,
+        Loc::Cr(2) => s.cr2,
+        Loc::Cr(3) => s.cr3,
+        Loc::Cr(_) => s.cr4,
+        Loc::Dr(i) => s.dr[i & 7],
+        Loc::Efer => s.efer,
+        Loc::TableBase(idt) => table(s, idt).base,
+        Loc::TableLimit(idt) => u64::from(table(s, idt).limit),
+    }
+}
+
+fn fpu_read(s: &CpuState, k: u8) -> u64 {
+    let f = &s.fpu;
+    u64::from(match k {
+        0 => f.cw,
+        1 => f.status(),
+        2 => f.tag_word(),
+        3 => f.fcs,
+        4 => return u64::from(f.fip),
+        5 => f.fds,
+        6 => return u64::from(f.fdp),
+        _ => f.fop,
+    })
+}
+
+fn fpu_write(s: &mut CpuState, k: u8, v: u64) {
+    let f = &mut s.fpu;
+    match k {
+        0 => f.cw = v as u16,
+        1 => f.set_status(v as u16),
+        2 => f.set_tag_word(v as u16),
+        3 => f.fcs = v as u16,
+        4 => f.fip = v as u32,
+        5 => f.fds = v as u16,
+        6 => f.fdp = v as u32,
+        _ => f.fop = v as u16 & 0x7FF,
+    }
+}
+
+/// Writes register `d` from GDB's little-endian bytes.
+pub fn write_bytes<B: CpuBus>(s: &mut CpuState, bus: &B, d: &RegDesc, bytes: &[u8]) {
+    if let Loc::St(i) = d.loc {
+        let r = s.fpu.phys(i);
+        let reg = &mut s.fpu.regs[r];
+        reg.sig = le(bytes);
+        let se = bytes.get(8..10).map_or(0, le) as u16;
+        reg.exp = se & 0x7FFF;
+        reg.sign = se & 0x8000 != 0;
+        return;
+    }
+    write(s, bus, d, le(bytes));
+}
+
+fn table(s: &CpuState, idt: bool) -> anyx86_cpu::state::TableReg {
+    if idt {
+        s.idtr
+    } else {
+        s.gdtr
+    }
+}
+
+/// Writes register `d` in the state (an x87 data register: its
+/// significand). Segment selectors load their descriptor (from
+/// the GDT or LDT in protected mode, read without side effects).
+pub fn write<B: CpuBus>(s: &mut CpuState, bus: &B, d: &RegDesc, v: u64) {
+    let mask = if d.bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << d.bits) - 1
+    };
+    let v = v & mask;
+    match d.loc {
+        Loc::Gpr(i) => s.gpr[i] = v,
+        Loc::Ip => s.rip = v & s.ip_mask(),
+        Loc::Flags => {
+            let old = s.flags;
+            s.flags = (v as u32 & fl::SUPPORTED) | fl::RESERVED1;
+            s.lazy.op = FlagOp::None;
+            if (old ^ s.flags) & fl::VM != 0 {
+                s.update_mode();
+            }
+        }
+        Loc::Sel(i) => load_selector(s, bus, i, v as u16),
+        Loc::Base(i) => s.seg[i].base = v,
+        Loc::St(i) => {
+            let r = s.fpu.phys(i);
+            s.fpu.regs[r].sig = v;
+        }
+        Loc::Fpu(k) => fpu_write(s, k, v),
+        Loc::Cr(n) => {
+            match n {
+                0 => s.cr0 = v,
+                2 => s.cr2 = v,
+                3 => s.cr3 = v,
+                _ => s.cr4 = v,
+            }
+            s.update_mode();
+            s.tlb.flush_all();
+        }
+        Loc::Dr(i) => s.dr[i & 7] = v,
+        Loc::Efer => {
+            s.efer = v;
+            s.update_mode();
+            s.tlb.flush_all();
+        }
+        Loc::TableBase(true) => s.idtr.base = v,
+        Loc::TableBase(false) => s.gdtr.base = v,
+        Loc::TableLimit(true) => s.idtr.limit = v as u16,
+        Loc::TableLimit(false) => s.gdtr.limit = v as u16,
+    }
+}
+
+/// Loads segment register `i` with `sel` as the debugger sees fit: the
+/// real-mode rule (base = selector × 16) in real and V86 mode, the
+/// descriptor from the GDT or LDT otherwise (only the selector changes
+/// when the descriptor cannot be read).
+pub fn load_selector<B: CpuBus>(s: &mut CpuState, bus: &B, i: usize, sel: u16) {
+    if matches!(s.mode, Mode::Real | Mode::V86) {
+        s.seg[i].selector = sel;
+        s.seg[i].base = u64::from(sel) << 4;
+    } else {
+        let (base, limit) = if sel & 4 != 0 {
+            (s.ldtr.base, u64::from(s.ldtr.limit))
+        } else {
+            (s.gdtr.base, u64::from(s.gdtr.limit))
+        };
+        let off = u64::from(sel & !7);
+        let mut b = [0u8; 8];
+        if sel & !3 != 0 && off + 7 <= limit && view::read_linear(s, bus, base + off, &mut b) == 8 {
+            s.seg[i] = Segment::from_descriptor(sel, u64::from_le_bytes(b));
+        } else {
+            s.seg[i].selector = sel;
+        }
+    }
+    if i == 1 || i == 2 {
+        s.update_mode();
+    }
+}
+
+/// Serialises every register of `regs` as GDB's `g` packet wants them.
+pub fn read_all(s: &CpuState, regs: &[RegDesc]) -> Vec<u8> {
+    regs.iter().flat_map(|d| read_bytes(s, d)).collect()
+}
+
+/// Applies a `G` packet: every register whose value changed is written.
+pub fn write_all<B: CpuBus>(s: &mut CpuState, bus: &B, regs: &[RegDesc], bytes: &[u8]) {
+    let mut off = 0;
+    for d in regs {
+        let n = size_of(d);
+        let Some(chunk) = bytes.get(off..off + n) else {
+            return;
+        };
+        off += n;
+        if chunk != read_bytes(s, d).as_slice() {
+            write_bytes(s, bus, d, chunk);
+        }
+    }
+}
+
+/// A little-endian value of up to 8 bytes (longer inputs: the low 8).
+pub fn le(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .take(8)
+        .rev()
+        .fold(0u64, |v, b| (v << 8) | u64::from(*b))
+}
+
+/// Finds a register by GDB name.
+pub fn by_name(regs: &[RegDesc], name: &str) -> Option<RegDesc> {
+    regs.iter().find(|d| d.name == name).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyx86_machine::{Machine, MachineConfig};
+
+    #[test]
+    fn the_core_feature_has_gdbs_i386_registers_in_order() {
+        let names: Vec<&str> = I386.iter().take(CORE_REGS).map(|d| d.name).collect();
+        assert_eq!(
+            names[..10],
+            ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags"]
+        );
+        assert_eq!(names[16], "st0");
+        assert_eq!(names[31], "fop");
+        let xml = target_xml(I386);
+        assert!(xml.contains("<architecture>i386</architecture>"));
+        assert!(xml.contains(
+            "<reg name=\"cr0\" bitsize=\"32\" type=\"uint32\" regnum=\"38\" group=\"system\"/>"
+        ));
+    }
+
+    #[test]
+    fn the_g_packet_round_trips_and_writes_only_changed_registers() {
+        let mut m = Machine::new(MachineConfig::new(1)).expect("machine");
+        let mut bytes = read_all(&m.cpu.s, I386);
+        assert_eq!(bytes.len(), 16 * 4 + 8 * 10 + 8 * 4 + 20 * 4 + 8);
+        // EAX = 0x11223344; CS stays (its base is the reset value).
+        bytes[..4].copy_from_slice(&0x1122_3344u32.to_le_bytes());
+        write_all(&mut m.cpu.s, &m.board, I386, &bytes);
+        assert_eq!(m.cpu.s.gpr[0], 0x1122_3344);
+        assert_eq!(m.cpu.s.seg[1].base, 0xFFFF_0000);
+        // A short packet is ignored past its end, never a panic.
+        write_all(&mut m.cpu.s, &m.board, I386, &bytes[..7]);
+    }
+
+    #[test]
+    fn real_mode_selector_writes_set_the_base() {
+        let mut m = Machine::new(MachineConfig::new(1)).expect("machine");
+        let d = by_name(I386, "ds").expect("ds");
+        write(&mut m.cpu.s, &m.board, &d, 0x07C0);
+        assert_eq!(m.cpu.s.seg[3].base, 0x7C00);
+    }
+}
