@@ -106,8 +106,13 @@ impl Watchpoints {
             let last = lin.saturating_add(len - 1);
             lin & !0xFFF <= page && page <= last & !0xFFF
         };
-        self.list.iter().any(|w| w.kind.matches(write) && covers(w.lin, w.len))
-            || self.guest.iter().any(|&(lin, len, wo, _)| (write || !wo) && covers(lin, len))
+        self.list
+            .iter()
+            .any(|w| w.kind.matches(write) && covers(w.lin, w.len))
+            || self
+                .guest
+                .iter()
+                .any(|&(lin, len, wo, _)| (write || !wo) && covers(lin, len))
     }
 
     /// DR6 B0-B3 bits of the guest data breakpoints an access hits.
