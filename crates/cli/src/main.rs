@@ -118,6 +118,13 @@ fn print_stats(m: &Machine) {
             misses
         );
     }
+    if let Some((insns, host_ns)) = m.board.first_serial_byte {
+        eprintln!(
+            "stats: first COM1 byte after {insns} instructions, {:.3} s",
+            host_ns as f64 / 1e9
+        );
+    }
+    eprintln!("stats: end after {n} instructions, {secs:.3} s");
     if let Some(p) = m.board.post_code {
         eprintln!("stats: last POST code {p:02X}");
     }

@@ -169,7 +169,8 @@ pub struct Board {
     pub unclaimed: std::collections::BTreeMap<u16, u64>,
     /// A write to port 0xF0 since the machine last looked.
     fpu_error_clear: bool,
-    /// Instruction count and virtual time of the first byte sent on COM1.
+    /// Instruction count and host nanoseconds since power-on of the first
+    /// byte sent on COM1 (a boot milestone for `--stats`).
     pub first_serial_byte: Option<(u64, u64)>,
     scratch: Vec<u8>,
 }
@@ -294,7 +295,7 @@ impl Board {
         self.uarts[i].drain_output_into(&mut self.scratch);
         if !self.scratch.is_empty() {
             if i == 0 && self.first_serial_byte.is_none() {
-                self.first_serial_byte = Some((icount, self.clock.now(icount)));
+                self.first_serial_byte = Some((icount, self.clock.host_ns()));
             }
             self.serial[i].put_all(&self.scratch);
         }
