@@ -2,40 +2,12 @@
 //! guest, its output shows, `Ctrl-A x` ends the run, and the terminal is
 //! left sane (canonical mode and echo back on).
 
+#[allow(dead_code)]
+mod tmux;
+
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux")
-        .args(args)
-        .output()
-        .expect("tmux is installed (apt-get install tmux)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn wait_for(session: &str, text: &str) -> String {
-    let start = Instant::now();
-    loop {
-        let screen = tmux(&["capture-pane", "-p", "-t", session]);
-        if screen.contains(text) {
-            return screen;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {text:?}; screen:\n{screen}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-struct Session(String);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        tmux(&["kill-session", "-t", &self.0]);
-    }
-}
+use tmux::{tmux, wait_for, Session};
 
 #[test]
 fn typing_reaches_the_guest_and_ctrl_a_x_restores_the_terminal() {
@@ -43,25 +15,14 @@ fn typing_reaches_the_guest_and_ctrl_a_x_restores_the_terminal() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-roms/interactive/serial-echo.bin");
     let stty = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-stty.txt");
     let _ = std::fs::remove_file(&stty);
-    let session = format!("anyx86-console-{}", std::process::id());
     let cmd = format!(
         "{} run --bios {} -m 1 --debugcon null; echo STATUS=$?; stty -a > {}; sleep 60",
         env!("CARGO_BIN_EXE_anyx86"),
         rom.display(),
         stty.display()
     );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &cmd,
-    ]);
-    let _guard = Session(session.clone());
+    let guard = Session::start("console", 100, 30, &cmd);
+    let session = guard.name().to_string();
     wait_for(&session, "ECHO READY");
     tmux(&["send-keys", "-t", &session, "-l", "abc"]);
     wait_for(&session, "ABC");

@@ -2,40 +2,12 @@
 //! breakpoint, continue to it (F5), run to the end, quit; and Ctrl-C
 //! breaking into a guest that never stops.
 
+#[allow(dead_code)]
+mod tmux;
+
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux")
-        .args(args)
-        .output()
-        .expect("tmux is installed (apt-get install tmux)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn wait_for(session: &str, text: &str) -> String {
-    let start = Instant::now();
-    loop {
-        let screen = tmux(&["capture-pane", "-p", "-t", session]);
-        if screen.contains(text) {
-            return screen;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {text:?}; screen:\n{screen}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-struct Session(String);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        tmux(&["kill-session", "-t", &self.0]);
-    }
-}
+use std::time::Duration;
+use tmux::{tmux, wait_for, Session};
 
 fn open(name: &str, rom: &str) -> Session {
     let rom = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -5,44 +5,11 @@
 #[allow(dead_code)]
 mod guest;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+#[allow(dead_code)]
+mod tmux;
 
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux")
-        .args(args)
-        .output()
-        .expect("tmux is installed (apt-get install tmux)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn screen(session: &str) -> String {
-    tmux(&["capture-pane", "-p", "-t", session])
-}
-
-/// Waits until `text` appears `count` times on the screen.
-fn wait_for(session: &str, text: &str, count: usize, secs: u64) -> String {
-    let start = Instant::now();
-    loop {
-        let s = screen(session);
-        if s.matches(text).count() >= count {
-            return s;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(secs),
-            "timed out waiting for {text:?} x{count}; screen:\n{s}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-struct Session(String);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        tmux(&["kill-session", "-t", &self.0]);
-    }
-}
+use std::time::Duration;
+use tmux::{tmux, wait_for_within, Session};
 
 #[test]
 fn the_shell_takes_commands_line_editing_and_ctrl_c() {
@@ -67,17 +34,17 @@ fn the_shell_takes_commands_line_editing_and_ctrl_c() {
         &cmd,
     ]);
     let _guard = Session(session.clone());
-    wait_for(&session, "/ # ", 1, 600);
+    wait_for_within(&session, "/ # ", 600);
     // A command and its output.
     tmux(&["send-keys", "-t", &session, "-l", "echo sum=$((6*7))"]);
     tmux(&["send-keys", "-t", &session, "Enter"]);
-    wait_for(&session, "sum=42", 1, 60);
+    wait_for_within(&session, "sum=42", 60);
     // Line editing: backspace over a typo before Enter.
     tmux(&["send-keys", "-t", &session, "-l", "echo abcd"]);
     tmux(&["send-keys", "-t", &session, "BSpace"]);
     tmux(&["send-keys", "-t", &session, "-l", "e"]);
     tmux(&["send-keys", "-t", &session, "Enter"]);
-    wait_for(&session, "\nabce", 1, 60);
+    wait_for_within(&session, "\nabce", 60);
     // Ctrl-C reaches the guest: busybox's line editor drops the line
     // being typed. (The shared guest's shell runs without a controlling
     // terminal, so the kernel turns Ctrl-C into no signal; the byte
@@ -88,7 +55,7 @@ fn the_shell_takes_commands_line_editing_and_ctrl_c() {
     std::thread::sleep(Duration::from_millis(500));
     tmux(&["send-keys", "-t", &session, "-l", "echo after=$((1+1))"]);
     tmux(&["send-keys", "-t", &session, "Enter"]);
-    let s = wait_for(&session, "after=2", 1, 60);
+    let s = wait_for_within(&session, "after=2", 60);
     assert!(!s.contains("\nzzz"), "the line before Ctrl-C ran:\n{s}");
     assert!(
         !s.contains("zzzecho"),
@@ -97,6 +64,6 @@ fn the_shell_takes_commands_line_editing_and_ctrl_c() {
     // poweroff -f halts the machine and ends the run with status 0.
     tmux(&["send-keys", "-t", &session, "-l", "poweroff -f"]);
     tmux(&["send-keys", "-t", &session, "Enter"]);
-    let s = wait_for(&session, "STATUS=", 1, 120);
+    let s = wait_for_within(&session, "STATUS=", 120);
     assert!(s.contains("STATUS=0"), "{s}");
 }
