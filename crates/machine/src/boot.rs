@@ -78,8 +78,12 @@ impl Machine {
             self.board.mem.load(l.addr, &l.data);
             let zero_start = l.addr + l.data.len() as u64;
             let ram = self.board.mem.ram_mut().as_mut_slice();
-            let start = (zero_start as usize).min(ram.len());
-            let end = (zero_start.saturating_add(l.zero_fill) as usize).min(ram.len());
+            // Saturate rather than truncate: on a 32-bit host a load ending
+            // near 4 GiB must not wrap to a small offset.
+            let len = ram.len();
+            let clamp = |a: u64| usize::try_from(a).map_or(len, |a| a.min(len));
+            let start = clamp(zero_start);
+            let end = clamp(zero_start.saturating_add(l.zero_fill));
             ram[start..end].fill(0);
         }
         self.cpu.flush_code_cache();

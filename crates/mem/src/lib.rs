@@ -188,6 +188,27 @@ mod tests {
     }
 
     #[test]
+    fn guest_pages_are_4k_whatever_the_host_page() {
+        // RAM ending 4 KiB past a 16 KiB (and 64 KiB) boundary: its last
+        // guest page is whole RAM, the next one is unmapped. A RAM size that
+        // ends inside a guest page leaves that page off the CPU's direct
+        // path, but its bytes still work one by one.
+        let mut m = PhysMemory::new(GuestRam::new((1 << 20) + 4096).unwrap(), None);
+        assert!(m.page_is_ram(0x10_0000));
+        m.write(0x10_0FFC, 4, 0xDEAD_BEEF);
+        assert_eq!(m.read(0x10_0FFC, 4), 0xDEAD_BEEF);
+        assert!(!m.page_is_ram(0x10_1000));
+        assert_eq!(m.region(0x10_1000), Region::Unmapped);
+
+        let mut m = PhysMemory::new(GuestRam::new(4096 * 3 + 512).unwrap(), None);
+        assert!(m.page_is_ram(0x2000));
+        assert!(!m.page_is_ram(0x3000));
+        m.write(0x31FE, 2, 0x1234);
+        assert_eq!(m.read(0x31FE, 2), 0x1234);
+        assert_eq!(m.read_u8(0x3200), 0xFF);
+    }
+
+    #[test]
     fn ram_is_little_endian() {
         let mut m = mem_with_rom(64 << 10);
         m.write(0x1000, 4, 0x1122_3344);

@@ -36,7 +36,9 @@ impl GuestRam {
         if mib == 0 || mib > 3584 {
             return Err(MemError::BadRamSize(mib));
         }
-        Self::new((mib << 20) as usize)
+        // 3.5 GiB fits even a 32-bit host's usize: convert, never truncate.
+        let size = usize::try_from(mib << 20).map_err(|_| MemError::BadRamSize(mib))?;
+        Self::new(size)
     }
 
     /// Size in bytes.
@@ -78,6 +80,24 @@ mod tests {
         // still gives exactly that many bytes.
         let r = GuestRam::new(4096 * 3 + 512).unwrap();
         assert_eq!(r.len(), 4096 * 3 + 512);
+        assert!(r.as_slice().iter().all(|b| *b == 0));
+    }
+
+    #[test]
+    fn size_does_not_depend_on_the_host_page_size() {
+        // 4 KiB guest pages, mapped on hosts with 4 KiB (x86-64, most ARM
+        // Linux), 16 KiB (Apple Silicon) or 64 KiB pages: a size that is a
+        // multiple of 4 KiB but of no larger page is exact, and its first and
+        // last bytes are plain, writable RAM.
+        let size = (1 << 20) + 4096;
+        let mut r = GuestRam::new(size).unwrap();
+        assert_eq!(r.len(), size);
+        assert_eq!(r.as_slice().len(), size);
+        r.as_mut_slice()[0] = 0xA5;
+        r.as_mut_slice()[size - 1] = 0x5A;
+        assert_eq!(r.as_slice()[0], 0xA5);
+        assert_eq!(r.as_slice()[size - 1], 0x5A);
+        r.clear();
         assert!(r.as_slice().iter().all(|b| *b == 0));
     }
 
