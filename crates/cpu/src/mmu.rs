@@ -61,9 +61,11 @@ const EMPTY: TlbEntry = TlbEntry {
 pub struct Tlb {
     /// Current privilege is user (CPL 3): selects the tag.
     pub user: bool,
-    read: Vec<TlbEntry>,
-    write: Vec<TlbEntry>,
-    exec: Vec<TlbEntry>,
+    // Fixed-size arrays: an index masked to TLB_SIZE - 1 needs no bounds
+    // check on the fast path.
+    read: Box<[TlbEntry; TLB_SIZE]>,
+    write: Box<[TlbEntry; TLB_SIZE]>,
+    exec: Box<[TlbEntry; TLB_SIZE]>,
     /// Lookups that missed (for `--stats`).
     pub misses: u64,
     /// The last code page translated: (linear page, physical page, user).
@@ -85,9 +87,9 @@ impl Tlb {
     pub fn new() -> Self {
         Self {
             user: false,
-            read: vec![EMPTY; TLB_SIZE],
-            write: vec![EMPTY; TLB_SIZE],
-            exec: vec![EMPTY; TLB_SIZE],
+            read: Box::new([EMPTY; TLB_SIZE]),
+            write: Box::new([EMPTY; TLB_SIZE]),
+            exec: Box::new([EMPTY; TLB_SIZE]),
             misses: 0,
             exec_hint: (INVALID_TAG, 0, false),
             epoch: 0,
@@ -133,13 +135,13 @@ impl Tlb {
     /// debugger's `info tlb`).
     pub fn entries(&self, a: Access) -> &[TlbEntry] {
         match a {
-            Access::Read => &self.read,
-            Access::Write => &self.write,
-            Access::Exec => &self.exec,
+            Access::Read => &self.read[..],
+            Access::Write => &self.write[..],
+            Access::Exec => &self.exec[..],
         }
     }
 
-    fn table(&mut self, a: Access) -> &mut Vec<TlbEntry> {
+    fn table(&mut self, a: Access) -> &mut [TlbEntry; TLB_SIZE] {
         match a {
             Access::Read => &mut self.read,
             Access::Write => &mut self.write,

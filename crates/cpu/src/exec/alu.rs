@@ -24,15 +24,15 @@ const TEST: u8 = 8;
 pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
     let m0 = ins.op_count() > 0 && is_mem(ins.op0_kind());
     match mn(ins) {
-        M::Add => by_form!(ins, alu, ADD),
-        M::Or => by_form!(ins, alu, OR),
-        M::Adc => by_form!(ins, alu, ADC),
-        M::Sbb => by_form!(ins, alu, SBB),
-        M::And => by_form!(ins, alu, AND),
-        M::Sub => by_form!(ins, alu, SUB),
-        M::Xor => by_form!(ins, alu, XOR),
-        M::Cmp => by_form!(ins, alu, CMP),
-        M::Test => by_form!(ins, alu, TEST),
+        M::Add => alu_sel::<B, ADD>(ins),
+        M::Or => alu_sel::<B, OR>(ins),
+        M::Adc => alu_sel::<B, ADC>(ins),
+        M::Sbb => alu_sel::<B, SBB>(ins),
+        M::And => alu_sel::<B, AND>(ins),
+        M::Sub => alu_sel::<B, SUB>(ins),
+        M::Xor => alu_sel::<B, XOR>(ins),
+        M::Cmp => alu_sel::<B, CMP>(ins),
+        M::Test => alu_sel::<B, TEST>(ins),
         M::Inc => Some(if m0 {
             incdec::<B, true, true>
         } else {
@@ -163,8 +163,27 @@ fn calc<const K: u8>(s: &CpuState, a: u64, b: u64, size: u8) -> (u64, Lazy) {
     )
 }
 
-fn alu<B: CpuBus, const K: u8, const F: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let sz = op.size;
+/// Picks `alu::<B, K, FORM, SIZE>`: the operand form and size are fixed at
+/// decode time, so the handler has no run-time dispatch on either.
+fn alu_sel<B: CpuBus, const K: u8>(ins: &Instruction) -> H<B> {
+    let size = match ins.op0_kind() {
+        iced_x86::OpKind::Register => ins.op0_register().size() as u8,
+        _ => ins.memory_size().size() as u8,
+    };
+    match size {
+        1 => by_form!(ins, alu, K, 1),
+        2 => by_form!(ins, alu, K, 2),
+        4 => by_form!(ins, alu, K, 4),
+        _ => by_form!(ins, alu, K, 8),
+    }
+}
+
+fn alu<B: CpuBus, const K: u8, const Z: u8, const F: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let sz = Z;
     let writes = K != CMP && K != TEST;
     let b = match F {
         form::RR | form::MR => s.reg(op.r1, sz),
