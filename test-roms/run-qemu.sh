@@ -10,8 +10,14 @@
 #
 # CPU model: qemu32 (the identity anyx86 emulates) plus +nx, so that the PAE/NX
 # checks in paging.asm can set EFER.NXE.  qemu32 already has PSE, PAE, PGE,
-# CMOV, CX8, DE and the debug registers.  The same command line is used for
-# every ROM.
+# CMOV, CX8, DE and the debug registers.
+#
+# Per-ROM flags: a line "; qemu-flags: FLAGS" in X.asm appends FLAGS to the
+# command line (a later -cpu replaces the default one).  The device ROMs use
+# it for an instruction-counted clock and a fixed RTC time, e.g.
+#   ; qemu-flags: -cpu qemu32,+nx,-apic -icount shift=0,sleep=off
+# (the matching anyx86 flags are on a "; anyx86-flags:" line, read by
+# crates/cli/tests/test_roms.rs).
 #
 # Exit status: a ROM writes V to isa-debug-exit (port 0xF4) and QEMU exits with
 # (V<<1)|1, so 1 means PASS.  A triple fault with -no-reboot exits with 0; a
@@ -41,10 +47,13 @@ status=0
 for name in $names; do
     name=${name%.asm}
     name=${name%.bin}
+    # Word splitting of $extra is intended: it is a list of flags.
+    extra=$(sed -n 's/^; qemu-flags: *//p' "$name.asm")
     set +e
+    # shellcheck disable=SC2086
     timeout 20 "$QEMU" -M pc -cpu "$CPU" -m 32 -bios "$name.bin" \
         -display none -monitor none -serial null -debugcon stdio \
-        -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot \
+        -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot $extra \
         < /dev/null > "$tmp/$name.txt" 2> "$tmp/$name.err"
     rc=$?
     set -e

@@ -5,6 +5,11 @@
 //! 0xF4).  This harness runs every ROM on the `anyx86` binary and compares what
 //! it prints, byte for byte, and its exit status with the output recorded from
 //! QEMU in `test-roms/expected/NAME.txt` and `NAME.status`.
+//!
+//! A ROM that needs more than the common command line says so in its
+//! source: a `; anyx86-flags: ...` line lists extra arguments for `anyx86
+//! run` (the device ROMs: `--clock virtual`, `--rtc-base`), next to the
+//! `; qemu-flags: ...` line that `test-roms/run-qemu.sh` passes to QEMU.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -41,7 +46,21 @@ fn read_all(mut r: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
     rx
 }
 
-fn run_emulator(bios: &Path) -> Outcome {
+/// The words after `key` on the line of the ROM source that starts with it
+/// (`; qemu-flags:` or `; anyx86-flags:`); empty when there is none.
+fn rom_flags(name: &str, key: &str) -> Vec<String> {
+    let src = std::fs::read_to_string(rom_dir().join(format!("{name}.asm")))
+        .unwrap_or_else(|e| panic!("reading {name}.asm: {e}"));
+    src.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(|rest| rest.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+const QEMU_FLAGS: &str = "; qemu-flags:";
+const ANYX86_FLAGS: &str = "; anyx86-flags:";
+
+fn run_emulator(bios: &Path, extra: &[String]) -> Outcome {
     let mut child = Command::new(env!("CARGO_BIN_EXE_anyx86"))
         .arg("run")
         .arg("--bios")
@@ -55,6 +74,7 @@ fn run_emulator(bios: &Path) -> Outcome {
             "null",
             "--no-reboot",
         ])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -134,7 +154,7 @@ fn check_rom(name: &str) {
         .parse()
         .unwrap_or_else(|e| panic!("parsing expected/{name}.status: {e}"));
 
-    let out = run_emulator(&bios);
+    let out = run_emulator(&bios, &rom_flags(name, ANYX86_FLAGS));
     let expected = String::from_utf8_lossy(&expected_txt);
     let actual = String::from_utf8_lossy(&out.stdout);
 
@@ -191,6 +211,9 @@ rom_tests! {
     debug => "debug",
     v86 => "v86",
     taskswitch => "taskswitch",
+    pic_pit => "pic-pit",
+    uart_loopback => "uart-loopback",
+    rtc => "rtc",
 }
 
 /// The table above and the ROM sources in `test-roms/` must list the same
@@ -218,5 +241,55 @@ fn rom_table_matches_sources() {
         ] {
             assert!(dir.join(&file).is_file(), "missing test-roms/{file}");
         }
+    }
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+}
+
+/// Unix seconds of QEMU's `-rtc base=YYYY-MM-DDTHH:MM:SS` value.
+fn qemu_rtc_base(flag: &str) -> Option<i64> {
+    let v = flag.split(',').find_map(|p| p.strip_prefix("base="))?;
+    let n: Vec<i64> = v
+        .split(['-', 'T', ':'])
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let [y, mo, d, h, mi, s] = n[..] else {
+        return None;
+    };
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s)
+}
+
+/// A ROM that runs QEMU with an instruction-counted clock or a fixed RTC
+/// time must run anyx86 the same way: `-icount` goes with `--clock
+/// virtual`, and `-rtc base=` with `--rtc-base` at the same instant.
+#[test]
+fn qemu_and_anyx86_flags_agree() {
+    for rom in ROMS {
+        let qemu = rom_flags(rom, QEMU_FLAGS);
+        let anyx86 = rom_flags(rom, ANYX86_FLAGS);
+        let after = |flags: &[String], key: &str| {
+            flags.windows(2).find(|w| w[0] == key).map(|w| w[1].clone())
+        };
+        if qemu.iter().any(|f| f == "-icount") {
+            assert_eq!(
+                after(&anyx86, "--clock").as_deref(),
+                Some("virtual"),
+                "{rom}: QEMU runs with -icount, anyx86 needs --clock virtual"
+            );
+        }
+        let qemu_base = after(&qemu, "-rtc").and_then(|r| qemu_rtc_base(&r));
+        let anyx86_base = after(&anyx86, "--rtc-base").and_then(|b| b.parse::<i64>().ok());
+        assert_eq!(
+            qemu_base, anyx86_base,
+            "{rom}: -rtc base= and --rtc-base must name the same time"
+        );
     }
 }

@@ -255,8 +255,12 @@ impl<B: CpuBus> Cpu<B> {
             return Ok(false);
         };
         let (phys0, rip0) = (t.phys, self.s.rip);
-        if self.s.flags & (fl::TF | fl::RF) != 0 || self.s.dr[7] & 0xFF != 0 {
-            // The guest single-steps itself: one instruction and its #DB.
+        if self.s.flags & (fl::TF | fl::RF) != 0
+            || self.s.dr[7] & 0xFF != 0
+            || self.s.icount < self.s.inhibit_until
+        {
+            // The guest single-steps itself (one instruction and its #DB),
+            // or an interrupt shadow ends after this instruction.
             if check(&self.s, bus, phys0) {
                 return Ok(true);
             }

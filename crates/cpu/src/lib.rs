@@ -111,7 +111,13 @@ impl<B: CpuBus> Cpu<B> {
             if self.s.icount >= until {
                 return RunExit::Budget;
             }
-            let single = self.s.flags & (fl::TF | fl::RF) != 0 || self.s.dr[7] & 0xFF != 0;
+            // One instruction at a time while single-stepping, with debug
+            // registers armed, or inside an STI / MOV SS interrupt shadow
+            // (so a pending interrupt is taken right after the shadowed
+            // instruction, not at the end of the next trace).
+            let single = self.s.flags & (fl::TF | fl::RF) != 0
+                || self.s.dr[7] & 0xFF != 0
+                || self.s.icount < self.s.inhibit_until;
             let r = if single {
                 self.step_one(bus)
             } else {

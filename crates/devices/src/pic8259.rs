@@ -25,12 +25,12 @@
 //! As on the real chip, a request must still be present at INTA: an
 //! edge-triggered line that drops before INTA clears its IRR bit, and a
 //! level-triggered line follows its input; a vanished master request yields
-//! the spurious IRQ7 vector. The cascade input is the exception: the
-//! master's IR2 request, once latched by a rising slave INT, stays latched
-//! until INTA (INTA is atomic here, so this models a slave request vanishing
-//! between the two INTA cycles). A slave request that vanishes (its line
-//! drops, or the slave masks it) therefore yields the spurious IRQ15 vector,
-//! with the master's IR2 in service, needing its EOI, as Linux expects.
+//! the spurious IRQ7 vector. The cascade input is an edge-triggered line
+//! like the others: the slave's INT output is the master's IR2 input, so a
+//! slave request that vanishes before INTA (its line drops, or the slave
+//! masks it) withdraws the master's IR2 request too. INTA is atomic here,
+//! so the CPU never meets a vanished request; [`PicPair::acknowledge`]
+//! called with nothing pending still returns the spurious vector.
 //!
 //! # Not implemented
 //!
@@ -206,16 +206,18 @@ impl PicChipState {
         }
     }
 
-    /// Drives the cascade input (IR2) from the slave's INT output: a rising
-    /// edge latches a request that only INTA (or ICW1) clears.
+    /// Drives the cascade input (IR2) from the slave's INT output, an
+    /// edge-triggered line: a rising edge latches a request, and the request
+    /// is withdrawn when the slave's INT falls before INTA.
     fn set_cascade(&mut self, level: bool) {
         let mask = 1u8 << CASCADE_LINE;
-        if level && self.lines & mask == 0 {
-            self.irr |= mask;
-        }
         if level {
+            if self.lines & mask == 0 {
+                self.irr |= mask;
+            }
             self.lines |= mask;
         } else {
+            self.irr &= !mask;
             self.lines &= !mask;
         }
     }
@@ -751,17 +753,28 @@ mod tests {
     }
 
     #[test]
-    fn vanished_slave_request_gives_spurious_irq15() {
+    fn vanished_slave_request_withdraws_ir2() {
         let mut pic = init();
         raise(&mut pic, 12);
         assert!(pic.interrupt_pending());
         pic.set_irq(12, false);
-        // The master's IR2 stays latched; the slave has nothing to give.
-        assert_eq!(pic.acknowledge(), 0x2F);
-        pic.write_byte(0x20, READ_ISR);
-        assert_eq!(pic.read_byte(0x20), 0x04, "master IR2 still needs EOI");
-        pic.write_byte(0xA0, READ_ISR);
-        assert_eq!(pic.read_byte(0xA0), 0, "slave spurious sets no ISR bit");
+        // The slave's INT fell, and with it the master's IR2 input: no
+        // interrupt at all (not a spurious IRQ15).
+        assert!(!pic.interrupt_pending());
+        pic.write_byte(0x20, READ_IRR);
+        assert_eq!(pic.read_byte(0x20), 0, "no request on IR2");
+        raise(&mut pic, 12);
+        assert_eq!(pic.acknowledge(), 0x2C, "a new request is delivered");
+    }
+
+    #[test]
+    fn slave_request_masked_before_inta_withdraws_ir2() {
+        let mut pic = init();
+        raise(&mut pic, 8);
+        pic.write_byte(0xA1, 0x01); // the slave masks IRQ8
+        assert!(!pic.interrupt_pending());
+        pic.write_byte(0xA1, 0x00);
+        assert_eq!(pic.acknowledge(), 0x28, "unmasked: delivered");
     }
 
     #[test]

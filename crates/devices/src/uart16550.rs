@@ -25,10 +25,12 @@
 //!   ([`Uart::rx_dropped`]).
 //! - **Interrupt**: on a PC, the UART's INTR pin reaches the PIC only
 //!   through a buffer enabled by the OUT2 modem-control output, so
-//!   [`IrqLevel::irq_level`] is INTR while MCR.OUT2 is set (and not in
-//!   loopback, where the OUT2 pin is forced inactive). The machine ORs COM1
-//!   with COM3 onto IRQ4 and COM2 with COM4 onto IRQ3 after every access and
-//!   every `push_input`.
+//!   [`IrqLevel::irq_level`] is INTR while MCR.OUT2 is set. The gate
+//!   follows the MCR bit also in loopback, as in UARTs that integrate it
+//!   (16552, Super I/O chips) and in Bochs, so that loopback self-tests can
+//!   run with interrupts (a discrete 16550 forces its OUT2 pin inactive in
+//!   loopback). The machine ORs COM1 with COM3 onto IRQ4 and COM2 with COM4
+//!   onto IRQ3 after every access and every `push_input`.
 //!
 //! # Not implemented
 //!
@@ -469,8 +471,15 @@ impl Uart {
             if self.state.rx_fifo.len() < self.rx_capacity() {
                 self.state.rx_fifo.push_back(byte);
             } else {
+                // Overrun (datasheet 8.6, LSR bit 1): without FIFOs the new
+                // character overwrites the unread one in RBR; with FIFOs it
+                // stays in the shift register and is lost.
                 self.state.lsr_errors |= LSR_OE;
                 self.state.rx_dropped += 1;
+                if !self.fifo_enabled() {
+                    self.state.rx_fifo.clear();
+                    self.state.rx_fifo.push_back(byte);
+                }
             }
         } else if self.state.tx_buffer.len() < TX_BUFFER_CAP {
             self.state.tx_buffer.push(byte);
@@ -529,10 +538,10 @@ impl PortDevice for Uart {
 }
 
 impl IrqLevel for Uart {
-    /// INTR gated by OUT2, as the PC's COM port wiring does.
+    /// INTR gated by MCR.OUT2, as the PC's COM port wiring does (also in
+    /// loopback: see the module documentation).
     fn irq_level(&self) -> bool {
-        let mcr = self.state.mcr;
-        self.interrupt_id().is_some() && mcr & MCR_OUT2 != 0 && mcr & MCR_LOOP == 0
+        self.interrupt_id().is_some() && self.state.mcr & MCR_OUT2 != 0
     }
 }
 
@@ -719,6 +728,44 @@ mod tests {
         assert!(uart.irq_level());
         rd(&mut uart, REG_IIR_FCR);
         assert!(!uart.irq_level());
+    }
+
+    #[test]
+    fn loopback_interrupts_reach_the_line_with_out2() {
+        let mut uart = Uart::new();
+        wr(&mut uart, REG_MCR, MCR_LOOP);
+        wr(&mut uart, REG_IER, IER_ERBFI);
+        wr(&mut uart, REG_DATA, b'e');
+        assert!(!uart.irq_level(), "OUT2 clear: line not driven");
+        wr(&mut uart, REG_MCR, MCR_LOOP | MCR_OUT2);
+        assert!(uart.irq_level());
+        rd(&mut uart, REG_DATA);
+        assert!(!uart.irq_level());
+    }
+
+    #[test]
+    fn overrun_without_fifo_keeps_the_newer_byte() {
+        let mut uart = Uart::new();
+        wr(&mut uart, REG_MCR, MCR_LOOP);
+        wr(&mut uart, REG_DATA, b'x');
+        wr(&mut uart, REG_DATA, b'y');
+        assert_eq!(rd(&mut uart, REG_LSR) & LSR_OE, LSR_OE);
+        assert_eq!(rd(&mut uart, REG_DATA), b'y');
+    }
+
+    #[test]
+    fn overrun_with_fifo_loses_the_newer_byte() {
+        let mut uart = Uart::new();
+        wr(&mut uart, REG_IIR_FCR, fifo_on(0));
+        wr(&mut uart, REG_MCR, MCR_LOOP);
+        for b in 0..=RX_FIFO_LEN as u8 {
+            wr(&mut uart, REG_DATA, b);
+        }
+        assert_eq!(rd(&mut uart, REG_LSR) & LSR_OE, LSR_OE);
+        for b in 0..RX_FIFO_LEN as u8 {
+            assert_eq!(rd(&mut uart, REG_DATA), b);
+        }
+        assert_eq!(rd(&mut uart, REG_LSR) & LSR_DR, 0);
     }
 
     #[test]

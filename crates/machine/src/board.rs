@@ -165,6 +165,12 @@ pub struct Board {
     /// Serial outputs, COM1-COM4.
     pub serial: [Output; 4],
     stop: Option<StopReason>,
+    /// The earliest deadline when the due events were last fired: the run
+    /// loop sizes the CPU's next run by it.
+    budget_deadline: Option<u64>,
+    /// An I/O access scheduled a deadline earlier than `budget_deadline`:
+    /// the CPU must return so that the run loop can shorten its budget.
+    resched: bool,
     /// Accesses to ports nobody claims, by port (for `--stats`).
     pub unclaimed: std::collections::BTreeMap<u16, u64>,
     /// A write to port 0xF0 since the machine last looked.
@@ -202,6 +208,8 @@ impl Board {
             debugcon,
             serial,
             stop: None,
+            budget_deadline: None,
+            resched: false,
             unclaimed: Default::default(),
             fpu_error_clear: false,
             first_serial_byte: None,
@@ -211,6 +219,7 @@ impl Board {
 
     /// Takes the pending stop request.
     pub fn take_stop(&mut self) -> Option<StopReason> {
+        self.resched = false;
         self.stop.take()
     }
 
@@ -225,6 +234,8 @@ impl Board {
         self.port92 = Port92::new();
         self.a20 = true;
         self.stop = None;
+        self.resched = false;
+        self.budget_deadline = None;
         self.sched.clear();
         self.pit_deadline = None;
         self.rtc_deadline = None;
@@ -263,6 +274,7 @@ impl Board {
                 _ => {}
             }
         }
+        self.budget_deadline = self.sched.next_deadline();
     }
 
     fn schedule_pit(&mut self, now: u64) {
@@ -279,6 +291,17 @@ impl Board {
             self.rtc_deadline = d;
             if let Some(t) = d {
                 self.sched.schedule(t, Event::Rtc);
+            }
+        }
+    }
+
+    /// After an I/O access that may have scheduled a deadline: if it comes
+    /// before the one the CPU's current run was sized for, ask the CPU to
+    /// return at the next instruction boundary (see `stop_requested`).
+    fn note_deadline(&mut self) {
+        if let Some(t) = self.sched.next_deadline() {
+            if self.budget_deadline.map_or(true, |b| t < b) {
+                self.resched = true;
             }
         }
     }
@@ -379,6 +402,7 @@ impl CpuBus for Board {
             Dev::Cmos => {
                 let v = self.cmos.read(off, size, now);
                 self.sync_rtc(now);
+                self.note_deadline();
                 v
             }
             Dev::Kbc => {
@@ -404,6 +428,7 @@ impl CpuBus for Board {
             Dev::Pit => {
                 self.pit.write(off, size, v, now);
                 self.schedule_pit(now);
+                self.note_deadline();
             }
             Dev::Port61 => self.pit.port61_write(v as u8, now),
             Dev::Uart(i) => {
@@ -414,6 +439,7 @@ impl CpuBus for Board {
             Dev::Cmos => {
                 self.cmos.write(off, size, v, now);
                 self.sync_rtc(now);
+                self.note_deadline();
             }
             Dev::Kbc => {
                 self.kbc.write(off, size, v, now);
@@ -459,7 +485,7 @@ impl CpuBus for Board {
     }
 
     fn stop_requested(&self) -> bool {
-        self.stop.is_some()
+        self.stop.is_some() || self.resched
     }
 }
 
@@ -478,5 +504,38 @@ mod tests {
         assert_eq!(decode_port(0xF7), Some((Dev::Exit, 3)));
         assert_eq!(decode_port(0xF8), None);
         assert_eq!(decode_port(0x4D1), Some((Dev::Pic, 0x4D1)));
+    }
+
+    fn board() -> Board {
+        let ram = anyx86_mem::GuestRam::with_mib(1).expect("1 MiB of RAM");
+        let clock = Clock::new(crate::clock::ClockMode::Virtual, 1_000_000_000);
+        let out = || Output::new(None, false);
+        Board::new(
+            PhysMemory::new(ram, None),
+            clock,
+            out(),
+            [out(), out(), out(), out()],
+            0,
+        )
+    }
+
+    #[test]
+    fn a_deadline_set_by_io_cuts_the_run_short() {
+        let mut b = board();
+        b.fire_due(0); // the run loop sizes a run: no deadline yet
+        assert!(!b.stop_requested());
+        // PIT channel 0, mode 2, count 1193 (about 1 ms): a new deadline the
+        // running CPU does not know about.
+        for (p, v) in [(0x43, 0x34), (0x40, 1193 & 0xFF), (0x40, 1193 >> 8)] {
+            b.io_out(p, 1, v, 100);
+        }
+        assert!(b.stop_requested(), "the CPU must return to resize its run");
+        assert_eq!(b.take_stop(), None);
+        assert!(!b.stop_requested());
+        b.fire_due(200);
+        // A CMOS access that leaves the earliest deadline alone does not.
+        b.io_out(0x70, 1, 0x0A, 300);
+        b.io_in(0x71, 1, 300);
+        assert!(!b.stop_requested());
     }
 }
