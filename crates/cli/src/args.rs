@@ -62,7 +62,7 @@ pub struct RunArgs {
     /// Where port 0xE9 output goes: stdio, null or file:PATH.
     #[arg(long, value_name = "DEST", default_value = "stdio")]
     pub debugcon: Stream,
-    /// Where COM1 goes: stdio, null or file:PATH.
+    /// Where COM1 goes: stdio, null, file:PATH or tcp:HOST:PORT.
     #[arg(long, value_name = "DEST", default_value = "stdio")]
     pub serial: Stream,
     /// Where COM2 goes.
@@ -137,6 +137,9 @@ pub enum Stream {
     Null,
     /// A file.
     File(PathBuf),
+    /// A TCP connection to HOST:PORT (as QEMU's `tcp:` client): guest
+    /// output is sent to it, bytes received go to the guest.
+    Tcp(String),
 }
 
 impl FromStr for Stream {
@@ -145,9 +148,17 @@ impl FromStr for Stream {
         match s {
             "stdio" => Ok(Stream::Stdio),
             "null" => Ok(Stream::Null),
-            _ => match s.strip_prefix("file:") {
-                Some(p) if !p.is_empty() => Ok(Stream::File(PathBuf::from(p))),
-                _ => Err(format!("'{s}' is not stdio, null or file:PATH")),
+            _ => match (s.strip_prefix("file:"), s.strip_prefix("tcp:")) {
+                (Some(p), _) if !p.is_empty() => Ok(Stream::File(PathBuf::from(p))),
+                (_, Some(a))
+                    if a.rsplit_once(':')
+                        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) =>
+                {
+                    Ok(Stream::Tcp(a.to_string()))
+                }
+                _ => Err(format!(
+                    "'{s}' is not stdio, null, file:PATH or tcp:HOST:PORT"
+                )),
             },
         }
     }

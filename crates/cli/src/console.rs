@@ -51,6 +51,8 @@ pub struct Console {
     start: Instant,
     /// Input bytes the guest's UART had no room for.
     pub dropped: u64,
+    /// Other host inputs (`tcp:` serial ports): COM index and bytes.
+    extra: Vec<crate::SerialInput>,
 }
 
 impl Console {
@@ -71,6 +73,7 @@ impl Console {
                 term,
                 start: Instant::now(),
                 dropped: 0,
+                extra: Vec::new(),
             };
         }
         let tty = std::io::stdin().is_terminal();
@@ -98,6 +101,24 @@ impl Console {
             term,
             start: Instant::now(),
             dropped: 0,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Adds host inputs for other serial ports (`tcp:` connections).
+    pub fn add_inputs(&mut self, inputs: Vec<crate::SerialInput>) {
+        self.extra.extend(inputs);
+    }
+
+    /// Feeds whatever the `tcp:` connections received; bytes the UART
+    /// cannot take are dropped and counted (a guest that never reads must
+    /// not grow memory).
+    fn feed_extra(&mut self, board: &mut Board) {
+        for (port, rx) in &self.extra {
+            while let Ok(bytes) = rx.try_recv() {
+                let n = board.serial_input(*port, &bytes);
+                self.dropped += (bytes.len() - n) as u64;
+            }
         }
     }
 
@@ -110,6 +131,9 @@ impl Console {
     pub fn hook(&mut self, board: &mut Board, icount: u64, idle: Option<Duration>) -> HostControl {
         if self.term.load(Ordering::Relaxed) {
             return HostControl::Quit;
+        }
+        if !self.extra.is_empty() {
+            self.feed_extra(board);
         }
         let Some(rx) = &self.rx else {
             if let Some(d) = idle {

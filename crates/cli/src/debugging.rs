@@ -12,8 +12,13 @@ use std::time::Duration;
 
 /// `anyx86 run`: the guest on the console, optionally under the GDB stub
 /// or with the execution trace.
-pub fn run_machine(m: &mut Machine, a: &RunArgs) -> Result<RunOutcome, String> {
+pub fn run_machine(
+    m: &mut Machine,
+    a: &RunArgs,
+    inputs: Vec<crate::SerialInput>,
+) -> Result<RunOutcome, String> {
     let mut con = console::Console::new(a.serial == Stream::Stdio);
+    con.add_inputs(inputs);
     let mut hook = |b: &mut Board, n: u64, idle: Option<Duration>| con.hook(b, n, idle);
     let mut dbg = Debugger::new();
     dbg.trace = tracer(a)?;
@@ -58,7 +63,15 @@ fn tracer(a: &RunArgs) -> Result<Option<Tracer>, String> {
 }
 
 /// `anyx86 debug`: the built-in debugger, full-screen or `--batch`.
-pub fn debug(m: &mut Machine, a: &RunArgs, d: &DebugArgs) -> Result<RunOutcome, String> {
+pub fn debug(
+    m: &mut Machine,
+    a: &RunArgs,
+    d: &DebugArgs,
+    inputs: Vec<crate::SerialInput>,
+) -> Result<RunOutcome, String> {
+    // The built-in debugger feeds no host input to the guest yet: output
+    // still goes to tcp: ports, input from them is not read.
+    drop(inputs);
     let mut sess = Session::new(a.max_instructions);
     sess.dbg.trace = tracer(a)?;
     let out = match &d.batch {

@@ -35,7 +35,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// Host input for a COM port (0 = COM1) from a `tcp:` connection.
+pub type SerialInput = (usize, std::sync::mpsc::Receiver<Vec<u8>>);
+
 fn open_stream(s: &Stream) -> Result<Option<Sink>, String> {
+    open_serial(s, 0, &mut Vec::new())
+}
+
+/// Opens an output stream; a `tcp:` stream also yields the bytes it
+/// receives, for COM port `port`, into `inputs`.
+fn open_serial(
+    s: &Stream,
+    port: usize,
+    inputs: &mut Vec<SerialInput>,
+) -> Result<Option<Sink>, String> {
     Ok(match s {
         Stream::Stdio => Some(Box::new(std::io::stdout()) as Sink),
         Stream::Null => None,
@@ -43,6 +56,23 @@ fn open_stream(s: &Stream) -> Result<Option<Sink>, String> {
             let f = std::fs::File::create(p)
                 .map_err(|e| format!("cannot create {}: {e}", p.display()))?;
             Some(Box::new(std::io::BufWriter::new(f)) as Sink)
+        }
+        Stream::Tcp(addr) => {
+            let conn = std::net::TcpStream::connect(addr)
+                .map_err(|e| format!("cannot connect to tcp:{addr}: {e}"))?;
+            let _ = conn.set_nodelay(true);
+            let mut reader = conn.try_clone().map_err(|e| format!("tcp:{addr}: {e}"))?;
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 512];
+                while let Ok(n) = std::io::Read::read(&mut reader, &mut buf) {
+                    if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            });
+            inputs.push((port, rx));
+            Some(Box::new(conn) as Sink)
         }
     })
 }
@@ -53,15 +83,16 @@ fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64)
     });
+    let mut inputs = Vec::new();
     let cfg = MachineConfig {
         ram_mib: a.memory,
         bios: a.bios.clone(),
         debugcon: open_stream(&a.debugcon)?,
         serial: [
-            open_stream(&a.serial)?,
-            open_stream(&a.serial2)?,
-            open_stream(&a.serial3)?,
-            open_stream(&a.serial4)?,
+            open_serial(&a.serial, 0, &mut inputs)?,
+            open_serial(&a.serial2, 1, &mut inputs)?,
+            open_serial(&a.serial3, 2, &mut inputs)?,
+            open_serial(&a.serial4, 3, &mut inputs)?,
         ],
         no_reboot: a.no_reboot,
         clock: match a.clock {
@@ -81,8 +112,8 @@ fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
         m.boot_kernel(&k).map_err(|e| e.to_string())?;
     }
     let outcome = match debug {
-        Some(d) => debugging::debug(&mut m, a, d)?,
-        None => debugging::run_machine(&mut m, a)?,
+        Some(d) => debugging::debug(&mut m, a, d, inputs)?,
+        None => debugging::run_machine(&mut m, a, inputs)?,
     };
     match &outcome {
         RunOutcome::TripleFault(dump) => eprintln!("anyx86: {dump}"),
