@@ -127,7 +127,8 @@ for src in test-roms/*.asm; do
         continue
     fi
     # Extra flags a ROM asks for in its source, as test_roms.rs reads them.
-    read -r -a extra < <(sed -n 's/^; anyx86-flags://p' "$src" | head -n 1)
+    extra=()
+    read -r -a extra < <(sed -n 's/^; anyx86-flags://p' "$src" | head -n 1) || true
     run run --bios "test-roms/$name.bin" "${FLAGS[@]}" "${extra[@]}"
     want_status=$(tr -d '[:space:]' <"test-roms/expected/$name.status")
     if [ "$STATUS" = 124 ]; then
