@@ -348,6 +348,26 @@ impl FpuState {
         self.cw & cw::IM != 0
     }
 
+    /// The stack check of instructions that replace ST(0) and push a
+    /// second result (FXTRACT, FPTAN, FSINCOS): an empty ST(0) is an
+    /// underflow, a full stack an overflow; masked, the indefinite ends up
+    /// in both places. Returns true when a fault was handled and the
+    /// instruction is over.
+    pub fn replace_and_push_faults(&mut self) -> bool {
+        let overflow = if self.is_empty(0) {
+            false
+        } else if self.push_overflows() {
+            true
+        } else {
+            return false;
+        };
+        if self.stack_fault(overflow) {
+            self.set_st(0, F80::INDEFINITE);
+            self.push(F80::INDEFINITE);
+        }
+        true
+    }
+
     /// Pushes with the overflow check: on a masked overflow the indefinite
     /// is pushed instead. Returns false when nothing was pushed.
     pub fn push_checked(&mut self, v: F80) -> bool {

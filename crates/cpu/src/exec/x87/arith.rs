@@ -373,18 +373,7 @@ fn fxtract<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
     }
     s.x87_note(op);
     let f = &mut s.fpu;
-    let fault = if f.is_empty(0) {
-        Some(false)
-    } else if f.push_overflows() {
-        Some(true)
-    } else {
-        None
-    };
-    if let Some(overflow) = fault {
-        if f.stack_fault(overflow) {
-            f.set_st(0, F80::INDEFINITE);
-            f.push(F80::INDEFINITE);
-        }
+    if f.replace_and_push_faults() {
         return Ok(());
     }
     let mut ctx = f.ctx();

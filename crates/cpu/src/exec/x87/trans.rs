@@ -98,18 +98,7 @@ fn two_results<B: CpuBus, const K: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B
     }
     s.x87_note(op);
     let f = &mut s.fpu;
-    let fault = if f.is_empty(0) {
-        Some(false)
-    } else if f.push_overflows() {
-        Some(true)
-    } else {
-        None
-    };
-    if let Some(overflow) = fault {
-        if f.stack_fault(overflow) {
-            f.set_st(0, F80::INDEFINITE);
-            f.push(F80::INDEFINITE);
-        }
+    if f.replace_and_push_faults() {
         return Ok(());
     }
     let a = f.st(0);
