@@ -110,6 +110,9 @@ pub struct CpuState {
     /// Set by handlers that change state the current trace depends on
     /// (mode, CS, paging, IF, code writes): the run loop leaves the trace.
     pub break_trace: bool,
+    /// Set with `break_trace` by a branch taken inside a trace: the run
+    /// loop goes straight on with the branch target's trace.
+    pub side_exit: bool,
     /// Physical pages written while holding decoded code; the run loop
     /// drops their traces.
     pub smc_pages: Vec<u64>,
@@ -189,6 +192,7 @@ impl CpuState {
             inhibit_until: 0,
             mov_ss_shadow: false,
             break_trace: false,
+            side_exit: false,
             smc_pages: Vec::new(),
             code_pages: Vec::new(),
             tlb: Tlb::new(),
@@ -304,38 +308,46 @@ impl CpuState {
     }
 
     /// Evaluates condition code `cc` (0-15, the Jcc/SETcc/CMOVcc encoding).
-    #[inline]
+    /// Always inlined: with a constant `cc` (Jcc) it folds to the one
+    /// comparison the condition needs.
+    #[inline(always)]
     pub fn cond(&self, cc: u8) -> bool {
         // CMP/SUB and the logic ops decide most branches: evaluate those
-        // straight from the operands, without materialising flags.
+        // straight from the operands, without materialising flags. ZF and
+        // SF come from the result whatever the pending operation.
         let l = &self.lazy;
-        let r = match l.op {
-            FlagOp::Sub => {
-                let m = crate::flags::mask(l.size);
-                let (a, b) = (l.a & m, l.b & m);
-                let sh = 64 - 8 * u32::from(l.size);
-                let (sa, sb) = (((a << sh) as i64) >> sh, ((b << sh) as i64) >> sh);
-                match cc >> 1 {
-                    1 => a < b,
-                    2 => a == b,
-                    3 => a <= b,
-                    6 => sa < sb,
-                    7 => sa <= sb,
-                    _ => self.cond_slow(cc >> 1),
+        let c = cc >> 1;
+        let r = if l.op == FlagOp::None {
+            self.cond_slow(c)
+        } else if c == 2 {
+            l.zf()
+        } else if c == 4 {
+            l.sf()
+        } else {
+            match l.op {
+                FlagOp::Sub => {
+                    let m = crate::flags::mask(l.size);
+                    let (a, b) = (l.a & m, l.b & m);
+                    // Signed order of two `size`-byte values: flip their
+                    // sign bits and compare unsigned.
+                    let sb = crate::flags::sign_bit(l.size);
+                    match c {
+                        1 => a < b,
+                        3 => a <= b,
+                        6 => (a ^ sb) < (b ^ sb),
+                        7 => (a ^ sb) <= (b ^ sb),
+                        _ => self.cond_slow(c),
+                    }
                 }
-            }
-            FlagOp::Logic => {
-                let zf = self.lazy.zf();
-                let sf = self.lazy.sf();
-                match cc >> 1 {
+                FlagOp::Logic => match c {
                     0 | 1 => false,
-                    2 | 3 => zf,
-                    4 | 6 => sf,
-                    7 => zf || sf,
-                    _ => self.cond_slow(cc >> 1),
-                }
+                    3 => l.zf(),
+                    6 => l.sf(),
+                    7 => l.zf() || l.sf(),
+                    _ => self.cond_slow(c),
+                },
+                _ => self.cond_slow(c),
             }
-            _ => self.cond_slow(cc >> 1),
         };
         r != (cc & 1 != 0)
     }

@@ -207,14 +207,17 @@ impl<B: CpuBus> Cpu<B> {
                 Err(f) if ops.is_empty() => return Err(f),
                 Err(_) => break,
             };
-            let f = exec::select::<B>(&ins);
+            // A Jcc does not end the trace: its fall-through path goes on
+            // in the same trace and a taken branch leaves by a side exit.
+            let side = exec::select_side_exit::<B>(&ins);
+            let f = side.unwrap_or_else(|| exec::select::<B>(&ins));
             ops.push(build_op(&ins, f));
             let len = ins.len() as u64;
             if let Some(p) = p1 {
                 pages.push(p);
                 break;
             }
-            if ends_trace(&ins) || ops.len() >= MAX_TRACE || ins.is_invalid() {
+            if (side.is_none() && ends_trace(&ins)) || ops.len() >= MAX_TRACE || ins.is_invalid() {
                 break;
             }
             ip = ip.wrapping_add(len);
@@ -246,8 +249,9 @@ impl<B: CpuBus> Cpu<B> {
     /// instruction count.
     fn run_trace(&mut self, bus: &mut B, until: u64) -> Result<(), TripleFault> {
         self.s.break_trace = false;
+        self.s.side_exit = false;
         let mut prev: Option<usize> = None;
-        while self.s.icount < until {
+        'traces: while self.s.icount < until {
             // Links are valid while no TLB flush, CS change or trace drop
             // happened.
             let epoch = self.s.tlb.epoch.wrapping_add(self.cache.generation << 32);
@@ -280,19 +284,46 @@ impl<B: CpuBus> Cpu<B> {
             if !fits {
                 return Self::run_ops_checked(s, bus, &t.ops);
             }
+            // The instruction pointer and the instruction count live in
+            // registers here and are only stored (never reloaded) per
+            // instruction, so no store-to-load chain through `CpuState`
+            // links one instruction to the next. Invariant that makes
+            // `rip = next` right: a handler that changes `next_rip` is a
+            // control transfer (the last instruction of its trace) or sets
+            // `break_trace` (REP slices, side exits, FERR halts).
+            let mut rip = s.rip;
+            let mut icount = s.icount;
             for op in t.ops.iter() {
-                s.next_rip = s.rip.wrapping_add(u64::from(op.len)) & mask;
+                let next = rip.wrapping_add(u64::from(op.len)) & mask;
+                s.next_rip = next;
                 match (op.f)(s, bus, op) {
                     Ok(()) => {
-                        s.rip = s.next_rip;
-                        s.icount += 1;
+                        icount += 1;
+                        s.icount = icount;
                         if s.break_trace {
+                            s.rip = s.next_rip;
+                            if s.side_exit {
+                                // A taken Jcc inside the trace: go on at
+                                // its target (chained like a trace end).
+                                s.side_exit = false;
+                                s.break_trace = false;
+                                continue 'traces;
+                            }
                             return Ok(());
                         }
+                        debug_assert!(
+                            s.next_rip == next || std::ptr::eq(op, &t.ops[t.ops.len() - 1]),
+                            "{:?} changed next_rip inside a trace without break_trace",
+                            op.code
+                        );
+                        rip = next;
+                        s.rip = rip;
                     }
                     Err(f) => return s.raise(bus, f),
                 }
             }
+            // The last instruction may have been a control transfer.
+            s.rip = s.next_rip;
         }
         Ok(())
     }

@@ -401,7 +401,9 @@ fn shift<B: CpuBus, const K: u8, const MEM: bool>(
         return Ok(());
     }
     rmw::<B, MEM>(s, bus, op, |s, a| {
-        let flags = s.eflags();
+        // SHL/SHR/SAR with a non-zero count replace all six flags: no need
+        // to materialise the pending ones.
+        let flags = if K >= 4 { 0 } else { s.eflags() };
         match shift_calc(K, a, cnt, sz, flags) {
             Some((r, f)) => {
                 s.set_arith(f);

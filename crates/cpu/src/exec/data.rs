@@ -2,7 +2,7 @@
 //! flag transfers, conversions, CMOVcc/SETcc, XLAT, ENTER/LEAVE, far
 //! pointer loads.
 
-use super::{is_mem, mn, sized, H};
+use super::{by_ea, is_mem, mn, sized, H};
 use crate::bus::CpuBus;
 use crate::core::CpuState;
 use crate::decode::Handler;
@@ -10,6 +10,18 @@ use crate::decode::Op;
 use crate::fault::{Fault, Res};
 use crate::state::{fl, reg, sreg, Mode};
 use iced_x86::{Code, Instruction, Mnemonic as M, OpKind};
+
+/// Selects `f::<B, SIZE, EA>` by operand size and address shape.
+macro_rules! sized_ea {
+    ($ins:expr, $size:expr, $f:ident) => {
+        match $size {
+            1 => by_ea!($ins, $f, 1),
+            2 => by_ea!($ins, $f, 2),
+            4 => by_ea!($ins, $f, 4),
+            _ => by_ea!($ins, $f, 8),
+        }
+    };
+}
 
 pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
     let m0 = ins.op_count() > 0 && is_mem(ins.op0_kind());
@@ -44,9 +56,9 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
             let size = op0_size(ins);
             match (m0, m1, k1) {
                 (false, false, OpKind::Register) => sized!(size, mov_rr),
-                (false, true, _) => sized!(size, mov_rm),
-                (true, _, OpKind::Register) => sized!(size, mov_mr),
-                (true, _, _) => sized!(size, mov_mi),
+                (false, true, _) => sized_ea!(ins, size, mov_rm),
+                (true, _, OpKind::Register) => sized_ea!(ins, size, mov_mr),
+                (true, _, _) => sized_ea!(ins, size, mov_mi),
                 _ => sized!(size, mov_ri),
             }
         }
@@ -181,21 +193,33 @@ fn mov_ri<B: CpuBus, const Z: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) ->
     Ok(())
 }
 
-fn mov_rm<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let off = s.ea(op);
+fn mov_rm<B: CpuBus, const Z: u8, const EA: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let off = s.ea_k::<B, EA>(op);
     let v = s.read_sz(bus, op.seg as usize, off, Z)?;
     s.set_reg(op.r0, Z, v);
     Ok(())
 }
 
-fn mov_mr<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let off = s.ea(op);
+fn mov_mr<B: CpuBus, const Z: u8, const EA: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let off = s.ea_k::<B, EA>(op);
     let v = s.reg(op.r1, Z);
     s.write_sz(bus, op.seg as usize, off, Z, v)
 }
 
-fn mov_mi<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let off = s.ea(op);
+fn mov_mi<B: CpuBus, const Z: u8, const EA: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let off = s.ea_k::<B, EA>(op);
     s.write_sz(bus, op.seg as usize, off, Z, op.imm)
 }
 

@@ -62,6 +62,20 @@ pub(crate) fn select<B: CpuBus>(ins: &Instruction) -> Handler<B> {
         .unwrap_or(unimplemented::<B>)
 }
 
+/// The handler of a conditional branch that does not end its trace (the
+/// trace goes on with the fall-through path; a taken branch leaves it
+/// through a side exit), or `None` if the instruction must end the trace.
+pub(crate) fn select_side_exit<B: CpuBus>(ins: &Instruction) -> Option<Handler<B>> {
+    if ins.flow_control() == iced_x86::FlowControl::ConditionalBranch
+        && ins.condition_code() != iced_x86::ConditionCode::None
+        && !matches!(mn(ins), M::Loop | M::Loope | M::Loopne)
+    {
+        Some(control::jcc_sel::<B, true>(ins.condition_code() as u8 - 1))
+    } else {
+        None
+    }
+}
+
 /// An instruction iced could not decode: #UD.
 fn invalid<B: CpuBus>(_s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
     Err(Fault::UD)
@@ -76,7 +90,77 @@ fn unimplemented<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<(
 /// Handy shorthand for handler signatures.
 pub(crate) type H<B> = Option<Handler<B>>;
 
+/// Effective-address shapes, chosen at decode time for the hottest memory
+/// handlers so that their address arithmetic has no run-time branches.
+pub(crate) mod ea {
+    /// Anything (16-bit forms, segment-relative 64-bit, ...): [`super::CpuState::ea`].
+    pub const GEN: u8 = 0;
+    /// 32-bit address size: base + disp.
+    pub const B32: u8 = 1;
+    /// 32-bit address size: base + index << scale + disp.
+    pub const BI32: u8 = 2;
+    /// 64-bit address size: base + disp.
+    pub const B64: u8 = 3;
+    /// 64-bit address size: base + index << scale + disp.
+    pub const BI64: u8 = 4;
+    /// 64-bit address size: RIP + disp.
+    pub const RIP64: u8 = 5;
+}
+
+/// The effective-address shape of an instruction's memory operand.
+pub(crate) fn ea_kind(ins: &Instruction) -> u8 {
+    use iced_x86::Register as R;
+    let b = ins.memory_base();
+    let i = ins.memory_index();
+    if b == R::RIP {
+        return ea::RIP64;
+    }
+    let gpr = |r: R| r.is_gpr32() || r.is_gpr64();
+    if !gpr(b) || (i != R::None && !gpr(i)) || (i != R::None && b.size() != i.size()) {
+        return ea::GEN;
+    }
+    match (b.size(), i == R::None) {
+        (4, true) => ea::B32,
+        (4, false) => ea::BI32,
+        (8, true) => ea::B64,
+        _ => ea::BI64,
+    }
+}
+
+/// Selects `f::<B, .., EA>` by the effective-address shape.
+macro_rules! by_ea {
+    ($ins:expr, $f:ident, $($g:expr),*) => {{
+        use $crate::exec::ea::*;
+        match $crate::exec::ea_kind($ins) {
+            B32 => $f::<B, $($g,)* B32> as Handler<B>,
+            BI32 => $f::<B, $($g,)* BI32>,
+            B64 => $f::<B, $($g,)* B64>,
+            BI64 => $f::<B, $($g,)* BI64>,
+            RIP64 => $f::<B, $($g,)* RIP64>,
+            _ => $f::<B, $($g,)* GEN>,
+        }
+    }};
+}
+pub(crate) use by_ea;
+
 impl CpuState {
+    /// The effective address of the memory operand, for shape `EA`
+    /// ([`ea`]); the shape was checked at decode time, so the base and
+    /// index fields name real registers for the shapes that use them.
+    #[inline(always)]
+    pub(crate) fn ea_k<B, const EA: u8>(&self, op: &Op<B>) -> u64 {
+        let base = || self.gpr[op.base as usize & 15];
+        let index = || self.gpr[op.index as usize & 15] << (op.scale & 3);
+        match EA {
+            ea::B32 => base().wrapping_add(op.disp) & 0xFFFF_FFFF,
+            ea::BI32 => base().wrapping_add(index()).wrapping_add(op.disp) & 0xFFFF_FFFF,
+            ea::B64 => base().wrapping_add(op.disp),
+            ea::BI64 => base().wrapping_add(index()).wrapping_add(op.disp),
+            ea::RIP64 => self.next_rip.wrapping_add(op.disp),
+            _ => self.ea(op),
+        }
+    }
+
     /// The effective address (offset) of the memory operand.
     #[inline(always)]
     pub(crate) fn ea<B>(&self, op: &Op<B>) -> u64 {
