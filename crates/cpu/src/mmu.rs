@@ -22,7 +22,8 @@ use crate::state::{cr0, cr4, efer, sreg, Mode};
 pub const TLB_SIZE: usize = 1024;
 // Never equal to a page address, nor to a page address with bit 0 set.
 const INVALID_TAG: u64 = 2;
-const NOT_RAM: usize = usize::MAX;
+/// Bit 0 of [`TlbEntry::page`]: a global page.
+const GLOBAL: u64 = 1;
 
 /// Kind of access, as the page-walk permission rules need it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,25 +36,35 @@ pub enum Access {
     Exec,
 }
 
-/// One TLB entry.
+/// One TLB entry: 24 bytes, so a table of 1,024 fits in 24 KiB of cache.
 #[derive(Debug, Clone, Copy)]
 pub struct TlbEntry {
     /// Linear page address per privilege (0 = supervisor, 1 = user), or a
-    /// value with bit 0 set when not valid for the fast path.
+    /// value with bit 0 set when not valid for the fast path. A fast tag is
+    /// only ever given to a RAM page, whose physical address is also its
+    /// offset in guest RAM.
     pub tag: [u64; 2],
-    /// Offset of the physical page in guest RAM, or `NOT_RAM`.
-    pub ram: usize,
+    /// Physical page address, with bit 0 ([`GLOBAL`]) set for a global
+    /// page (one that survives CR3 writes).
+    pub page: u64,
+}
+
+impl TlbEntry {
     /// Physical page address.
-    pub phys: u64,
+    #[inline(always)]
+    pub fn phys(&self) -> u64 {
+        self.page & !0xFFF
+    }
+
     /// Global page: survives CR3 writes.
-    pub global: bool,
+    pub fn global(&self) -> bool {
+        self.page & GLOBAL != 0
+    }
 }
 
 const EMPTY: TlbEntry = TlbEntry {
     tag: [INVALID_TAG; 2],
-    ram: NOT_RAM,
-    phys: 0,
-    global: false,
+    page: 0,
 };
 
 /// The software TLB: read, write and fetch halves.
@@ -110,7 +121,7 @@ impl Tlb {
         self.epoch += 1;
         self.exec_hint.0 = INVALID_TAG;
         for t in [&mut self.read, &mut self.write, &mut self.exec] {
-            for e in t.iter_mut().filter(|e| !e.global) {
+            for e in t.iter_mut().filter(|e| !e.global()) {
                 *e = EMPTY;
             }
         }
@@ -303,7 +314,7 @@ impl CpuState {
         let e = self.tlb.table(a)[index(lin)];
         let u = user as usize;
         if e.tag[u] == page || e.tag[u] == page | 1 {
-            return Ok(e.phys | (lin & 0xFFF));
+            return Ok(e.phys() | (lin & 0xFFF));
         }
         self.tlb.misses += 1;
         let w = if self.paging() {
@@ -339,9 +350,7 @@ impl CpuState {
         };
         let entry = TlbEntry {
             tag: [tag_for(sup_ok), tag_for(user_ok)],
-            ram: if is_ram { phys as usize } else { NOT_RAM },
-            phys,
-            global: w.global,
+            page: (phys & !0xFFF) | if w.global { GLOBAL } else { 0 },
         };
         self.tlb.table(a)[index(lin)] = entry;
         Ok(phys | (lin & 0xFFF))
@@ -491,7 +500,7 @@ impl CpuState {
     pub fn read_lin<B: CpuBus, const N: usize>(&mut self, bus: &mut B, lin: u64) -> Res<u64> {
         let e = &self.tlb.read[index(lin)];
         if e.tag[self.tlb.user as usize] == lin & !0xFFF && (lin & 0xFFF) as usize <= 0x1000 - N {
-            let off = e.ram + (lin & 0xFFF) as usize;
+            let off = e.phys() as usize + (lin & 0xFFF) as usize;
             // The tag only matches RAM pages, so `off` is inside RAM.
             return Ok(le_read(&bus.ram()[off..off + N], N));
         }
@@ -535,7 +544,7 @@ impl CpuState {
     ) -> Res<()> {
         let e = &self.tlb.write[index(lin)];
         if e.tag[self.tlb.user as usize] == lin & !0xFFF && (lin & 0xFFF) as usize <= 0x1000 - N {
-            let off = e.ram + (lin & 0xFFF) as usize;
+            let off = e.phys() as usize + (lin & 0xFFF) as usize;
             le_write(&mut bus.ram()[off..off + N], N, v);
             return Ok(());
         }

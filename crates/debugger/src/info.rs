@@ -103,7 +103,7 @@ pub fn tlb(s: &CpuState) -> String {
                 Some(format!(
                     "  {:08x} -> {:08x} {}{}{}",
                     tag & !0xFFF,
-                    e.phys,
+                    e.phys(),
                     if e.tag[0] & 2 == 0 { "S" } else { "-" },
                     if e.tag[1] & 2 == 0 { "U" } else { "-" },
                     if tag & 1 == 0 { " fast" } else { " slow" }

@@ -45,13 +45,13 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         }),
         M::Neg => Some(if m0 { neg::<B, true> } else { neg::<B, false> }),
         M::Not => Some(if m0 { not::<B, true> } else { not::<B, false> }),
-        M::Rol => Some(shift_sel::<B, 0>(m0)),
-        M::Ror => Some(shift_sel::<B, 1>(m0)),
-        M::Rcl => Some(shift_sel::<B, 2>(m0)),
-        M::Rcr => Some(shift_sel::<B, 3>(m0)),
-        M::Shl | M::Sal => Some(shift_sel::<B, 4>(m0)),
-        M::Shr => Some(shift_sel::<B, 5>(m0)),
-        M::Sar => Some(shift_sel::<B, 7>(m0)),
+        M::Rol => Some(shift_sel::<B, 0>(ins, m0)),
+        M::Ror => Some(shift_sel::<B, 1>(ins, m0)),
+        M::Rcl => Some(shift_sel::<B, 2>(ins, m0)),
+        M::Rcr => Some(shift_sel::<B, 3>(ins, m0)),
+        M::Shl | M::Sal => Some(shift_sel::<B, 4>(ins, m0)),
+        M::Shr => Some(shift_sel::<B, 5>(ins, m0)),
+        M::Sar => Some(shift_sel::<B, 7>(ins, m0)),
         M::Shld => Some(if m0 {
             shxd::<B, true, true>
         } else {
@@ -282,17 +282,30 @@ fn not<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) ->
 
 // ---- shifts and rotates ------------------------------------------------
 
-fn shift_sel<B: CpuBus, const K: u8>(mem: bool) -> Handler<B> {
-    if mem {
-        shift::<B, K, true>
+/// Picks `shift::<B, K, MEM, SIZE>`: kind, operand form and size fixed at
+/// decode time, so `shift_calc` folds to the one operation.
+fn shift_sel<B: CpuBus, const K: u8>(ins: &Instruction, mem: bool) -> Handler<B> {
+    let size = if mem {
+        ins.memory_size().size()
     } else {
-        shift::<B, K, false>
+        ins.op0_register().size()
+    };
+    match (mem, size) {
+        (true, 1) => shift::<B, K, true, 1>,
+        (true, 2) => shift::<B, K, true, 2>,
+        (true, 4) => shift::<B, K, true, 4>,
+        (true, _) => shift::<B, K, true, 8>,
+        (false, 1) => shift::<B, K, false, 1>,
+        (false, 2) => shift::<B, K, false, 2>,
+        (false, 4) => shift::<B, K, false, 4>,
+        (false, _) => shift::<B, K, false, 8>,
     }
 }
 
 /// Computes a shift or rotate of `a` by `cnt` (already masked to 5 or 6
 /// bits). Returns the result and the new arithmetic flags, or `None` when
 /// the count leaves everything unchanged.
+#[inline(always)]
 pub(crate) fn shift_calc(k: u8, a: u64, cnt: u32, size: u8, flags: u32) -> Option<(u64, u32)> {
     let bits = 8 * u32::from(size);
     let m = mask(size);
@@ -379,12 +392,12 @@ pub(crate) fn shift_calc(k: u8, a: u64, cnt: u32, size: u8, flags: u32) -> Optio
     Some((r, f))
 }
 
-fn shift<B: CpuBus, const K: u8, const MEM: bool>(
+fn shift<B: CpuBus, const K: u8, const MEM: bool, const Z: u8>(
     s: &mut CpuState,
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
-    let sz = op.size;
+    let sz = Z;
     let raw = if op.r1 != crate::decode::NOREG {
         s.gpr[reg::CX] & 0xFF
     } else {
@@ -524,10 +537,15 @@ fn imul3<B: CpuBus, const THREE: bool, const MEM: bool>(
     let bits = 8 * u32::from(sz);
     let a = s.rd_rm(bus, op, MEM, op.r1, sz)?;
     let b = if THREE { op.imm } else { s.reg(op.r0, sz) };
-    let sx = |v: u64| ((v << (64 - bits)) as i64 >> (64 - bits)) as i128;
-    let p = sx(a) * sx(b);
-    let lo = (p as u128 as u64) & mask(sz);
-    let overflow = p != sx(lo);
+    let sx = |v: u64| (v << (64 - bits)) as i64 >> (64 - bits);
+    let (lo, overflow) = if sz == 8 {
+        let p = i128::from(sx(a)) * i128::from(sx(b));
+        (p as u64, p != i128::from(p as u64 as i64))
+    } else {
+        // Both factors fit in 32 bits: the product fits in 64.
+        let p = sx(a) * sx(b);
+        ((p as u64) & mask(sz), p != sx(p as u64 & mask(sz)))
+    };
     s.set_reg(op.r0, sz, lo);
     let f = (szp(lo, sz) & !fl::ZF) | if overflow { fl::CF | fl::OF } else { 0 };
     s.set_arith(f);

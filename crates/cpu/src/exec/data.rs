@@ -62,21 +62,11 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
                 _ => sized!(size, mov_ri),
             }
         }
-        M::Movzx => {
-            if m1 {
-                movx::<B, false, true>
-            } else {
-                movx::<B, false, false>
-            }
-        }
-        M::Movsx | M::Movsxd => {
-            if m1 {
-                movx::<B, true, true>
-            } else {
-                movx::<B, true, false>
-            }
-        }
-        M::Lea => lea::<B>,
+        M::Movzx if m1 => movx_sel::<B, false>(ins),
+        M::Movzx => movx::<B, false, false>,
+        M::Movsx | M::Movsxd if m1 => movx_sel::<B, true>(ins),
+        M::Movsx | M::Movsxd => movx::<B, true, false>,
+        M::Lea => by_ea!(ins, lea,),
         M::Xchg => {
             if m0 || m1 {
                 xchg::<B, true>
@@ -262,8 +252,34 @@ fn movx<B: CpuBus, const SIGNED: bool, const MEM: bool>(
     Ok(())
 }
 
-fn lea<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    let v = s.ea(op);
+/// MOVZX/MOVSX from memory: source size and address shape fixed at decode.
+fn movx_sel<B: CpuBus, const SIGNED: bool>(ins: &Instruction) -> Handler<B> {
+    match ins.memory_size().size() {
+        1 => by_ea!(ins, movx_m, SIGNED, 1),
+        2 => by_ea!(ins, movx_m, SIGNED, 2),
+        _ => by_ea!(ins, movx_m, SIGNED, 4),
+    }
+}
+
+fn movx_m<B: CpuBus, const SIGNED: bool, const S2: u8, const EA: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let off = s.ea_k::<B, EA>(op);
+    let v = s.read_sz(bus, op.seg as usize, off, S2)?;
+    let v = if SIGNED {
+        let bits = 8 * u32::from(S2);
+        (((v << (64 - bits)) as i64) >> (64 - bits)) as u64
+    } else {
+        v
+    };
+    s.set_reg(op.r0, op.size, v);
+    Ok(())
+}
+
+fn lea<B: CpuBus, const EA: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+    let v = s.ea_k::<B, EA>(op);
     s.set_reg(op.r0, op.size, v);
     Ok(())
 }
