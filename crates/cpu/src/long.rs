@@ -450,3 +450,86 @@ impl CpuState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpuid::CpuModel;
+    use crate::state::{cr0, cr4};
+
+    fn pm(model: CpuModel) -> CpuState {
+        let mut s = CpuState::new(model);
+        s.cr0 |= cr0::PE;
+        let mut cs = s.seg[sreg::CS];
+        cs.attr |= attr::DB;
+        s.set_cs(cs, 0);
+        s
+    }
+
+    #[test]
+    fn efer_bits_follow_cpuid() {
+        let mut s = pm(CpuModel::qemu32());
+        assert_eq!(s.write_efer(efer::LME), Err(Fault::GP0), "no LM on qemu32");
+        assert_eq!(s.write_efer(efer::SCE), Err(Fault::GP0), "no SYSCALL");
+        assert_eq!(s.write_efer(efer::NXE), Ok(()));
+        let mut s = pm(CpuModel::qemu64());
+        assert_eq!(s.write_efer(efer::SCE | efer::LME | efer::NXE), Ok(()));
+        assert_eq!(s.efer, efer::SCE | efer::LME | efer::NXE);
+        // LMA is read-only: writing it is ignored, reserved bits #GP.
+        assert_eq!(s.write_efer(efer::LME | efer::LMA), Ok(()));
+        assert_eq!(s.efer, efer::LME);
+        assert_eq!(s.write_efer(1 << 9), Err(Fault::GP0));
+    }
+
+    /// SDM 9.8.5: LME + PAE, then PG activates IA-32e mode; PG without
+    /// PAE, LME changes while paging, PAE cleared, or PG cleared in 64-bit
+    /// code are #GP(0).
+    #[test]
+    fn activation_order() {
+        let mut s = pm(CpuModel::qemu64());
+        s.write_efer(efer::LME).unwrap();
+        assert_eq!(s.write_cr0(s.cr0 | cr0::PG), Err(Fault::GP0));
+        assert_eq!(s.cr0 & cr0::PG, 0);
+        s.cr4 |= cr4::PAE;
+        s.write_cr0(s.cr0 | cr0::PG).unwrap();
+        assert!(s.long_mode());
+        assert_eq!(s.mode, crate::state::Mode::Long);
+        assert_eq!(s.bitness, 32, "compatibility mode until CS.L = 1");
+        assert_eq!(s.write_efer(0), Err(Fault::GP0));
+        assert_eq!(s.write_cr0(s.cr0 | (1 << 32)), Err(Fault::GP0));
+        // 64-bit code may not turn paging off.
+        let mut cs = s.seg[sreg::CS];
+        cs.attr = (cs.attr & !attr::DB) | attr::L;
+        s.set_cs(cs, 0);
+        assert_eq!(s.bitness, 64);
+        assert_eq!(s.write_cr0(s.cr0 & !cr0::PG), Err(Fault::GP0));
+        assert!(s.long_mode());
+        // From compatibility mode it leaves IA-32e mode.
+        cs.attr = (cs.attr & !attr::L) | attr::DB;
+        s.set_cs(cs, 0);
+        s.write_cr0(s.cr0 & !cr0::PG).unwrap();
+        assert!(!s.long_mode());
+        assert_eq!(s.efer, efer::LME);
+    }
+
+    #[test]
+    fn long_msrs() {
+        let mut s = pm(CpuModel::qemu64());
+        s.write_long_msr(msr::GS_BASE, 0xFFFF_8000_0000_1000)
+            .unwrap();
+        assert_eq!(s.seg[sreg::GS].base, 0xFFFF_8000_0000_1000);
+        assert_eq!(s.long_msr(msr::GS_BASE), Some(0xFFFF_8000_0000_1000));
+        assert_eq!(
+            s.write_long_msr(msr::LSTAR, 0x0000_8000_0000_0000),
+            Err(Fault::GP0)
+        );
+        // qemu64 does not report RDTSCP: no TSC_AUX either.
+        assert_eq!(s.long_msr(msr::TSC_AUX), None);
+        let mut m = CpuModel::qemu64();
+        m.ext_edx |= edx81::RDTSCP;
+        let mut s = pm(m);
+        s.write_long_msr(msr::TSC_AUX, 0x1_0000_0007).unwrap();
+        assert_eq!(s.long_msr(msr::TSC_AUX), Some(7));
+        assert_eq!(pm(CpuModel::qemu32()).long_msr(msr::LSTAR), None);
+    }
+}
