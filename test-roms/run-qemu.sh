@@ -19,6 +19,9 @@
 # (the matching anyx86 flags are on a "; anyx86-flags:" line, read by
 # crates/cli/tests/test_roms.rs).
 #
+# A line "; qemu-binary: NAME" selects another QEMU binary for that ROM (the
+# long-mode ROM needs qemu-system-x86_64).
+#
 # Exit status: a ROM writes V to isa-debug-exit (port 0xF4) and QEMU exits with
 # (V<<1)|1, so 1 means PASS.  A triple fault with -no-reboot exits with 0; a
 # hang is killed by timeout (status 124).
@@ -49,9 +52,10 @@ for name in $names; do
     name=${name%.bin}
     # Word splitting of $extra is intended: it is a list of flags.
     extra=$(sed -n 's/^; qemu-flags: *//p' "$name.asm")
+    qemu=$(sed -n 's/^; qemu-binary: *//p' "$name.asm")
     set +e
     # shellcheck disable=SC2086
-    timeout 20 "$QEMU" -M pc -cpu "$CPU" -m 32 -bios "$name.bin" \
+    timeout 20 "${qemu:-$QEMU}" -M pc -cpu "$CPU" -m 32 -bios "$name.bin" \
         -display none -monitor none -serial null -debugcon stdio \
         -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot $extra \
         < /dev/null > "$tmp/$name.txt" 2> "$tmp/$name.err"

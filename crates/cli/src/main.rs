@@ -7,6 +7,7 @@ mod debugging;
 mod tui;
 mod tui_draw;
 
+use anyx86_cpu::cpuid::CpuModel;
 use anyx86_machine::{ClockMode, KernelBoot, Machine, MachineConfig, RunOutcome, Sink};
 use args::{Cli, ClockArg, Command, DebugArgs, RunArgs, Stream};
 use clap::Parser;
@@ -101,6 +102,7 @@ fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
         },
         ips: a.ips,
         rtc_base,
+        cpu: CpuModel::by_name(&a.cpu).ok_or_else(|| format!("unknown CPU model {}", a.cpu))?,
     };
     let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
     if let Some(kernel) = &a.kernel {

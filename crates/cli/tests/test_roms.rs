@@ -214,6 +214,7 @@ rom_tests! {
     pic_pit => "pic-pit",
     uart_loopback => "uart-loopback",
     rtc => "rtc",
+    longmode => "longmode",
 }
 
 /// The table above and the ROM sources in `test-roms/` must list the same

@@ -29,7 +29,7 @@ pub struct Msrs {
     pub cstar: u64,
     /// SFMASK.
     pub sfmask: u64,
-    /// FS base.
+    /// KERNEL_GS_BASE (exchanged with GS.base by SWAPGS).
     pub kernel_gs_base: u64,
     /// TSC_AUX.
     pub tsc_aux: u64,
@@ -85,6 +85,8 @@ pub struct CpuState {
     pub cr4: u64,
     /// EFER.
     pub efer: u64,
+    /// CR8 (task priority, 64-bit mode).
+    pub cr8: u64,
     /// DR0-DR7 (DR4/DR5 alias DR6/DR7).
     pub dr: [u64; 8],
     /// Other MSRs.
@@ -181,6 +183,7 @@ impl CpuState {
             cr3: 0,
             cr4: 0,
             efer: 0,
+            cr8: 0,
             dr: [0, 0, 0, 0, 0xFFFF_0FF0, 0x400, 0xFFFF_0FF0, 0x400],
             msr: Msrs::default(),
             cpl: 0,

@@ -31,8 +31,23 @@ pub mod edx1 {
 
 /// Extended leaf 0x8000_0001 EDX bits.
 pub mod edx81 {
+    /// SYSCALL/SYSRET.
+    pub const SYSCALL: u32 = 1 << 11;
     /// No-execute page protection.
     pub const NX: u32 = 1 << 20;
+    /// RDTSCP and IA32_TSC_AUX.
+    pub const RDTSCP: u32 = 1 << 27;
+    /// Long mode (Intel 64 / AMD64).
+    pub const LM: u32 = 1 << 29;
+    /// On AMD, the leaf 1 EDX bits that leaf 0x8000_0001 EDX repeats
+    /// (QEMU `CPUID_EXT2_AMD_ALIASES`).
+    pub const AMD_ALIASES: u32 = 0x0183_F3FF;
+}
+
+/// Extended leaf 0x8000_0001 ECX bits.
+pub mod ecx81 {
+    /// LAHF/SAHF in 64-bit mode.
+    pub const LAHF_LM: u32 = 1 << 0;
 }
 
 /// A CPU identity.
@@ -52,9 +67,32 @@ pub struct CpuModel {
     pub features_ecx: u32,
     /// Leaf 0x8000_0001 EDX.
     pub ext_edx: u32,
+    /// Leaf 0x8000_0001 ECX.
+    pub ext_ecx: u32,
     /// Brand string (48 bytes, NUL padded).
     pub brand: [u8; 48],
+    /// Highest basic leaf.
+    pub max_basic: u32,
+    /// Highest extended leaf.
+    pub max_ext: u32,
+    /// Physical address width in bits (MAXPHYADDR).
+    pub phys_bits: u32,
+    /// Linear address width in bits.
+    pub virt_bits: u32,
+    /// Leaves answered with fixed values (cache and TLB descriptions),
+    /// as the modelled CPU reports them.
+    pub fixed: &'static [(u32, [u32; 4])],
 }
+
+/// qemu64's cache and TLB leaves (QEMU 7.2 `-cpu qemu64`, TCG).
+const QEMU64_FIXED: &[(u32, [u32; 4])] = &[
+    (5, [0, 0, 3, 0]),
+    (
+        0x8000_0005,
+        [0x01FF_01FF, 0x01FF_01FF, 0x4002_0140, 0x4002_0140],
+    ),
+    (0x8000_0006, [0, 0x4200_4200, 0x0200_8140, 0x0080_8140]),
+];
 
 impl CpuModel {
     /// QEMU's `qemu32`, with the features this interpreter implements.
@@ -79,8 +117,54 @@ impl CpuModel {
                 | edx1::FXSR,
             features_ecx: 0,
             ext_edx: edx81::NX,
+            ext_ecx: 0,
             brand,
+            max_basic: 4,
+            max_ext: 0x8000_0004,
+            phys_bits: 36,
+            virt_bits: 32,
+            fixed: &[],
         }
+    }
+
+    /// QEMU's `qemu64` (AuthenticAMD, family 15, model 107, stepping 1),
+    /// with the features this interpreter implements. Leaf 1 EDX is
+    /// `qemu32`'s list (features join both profiles there); leaf
+    /// 0x8000_0001 EDX repeats its AMD aliases as QEMU does, plus long
+    /// mode, SYSCALL and NX (qemu64 does not report RDTSCP).
+    pub fn qemu64() -> Self {
+        let base = Self::qemu32();
+        Self {
+            vendor: *b"AuthenticAMD",
+            family: 15,
+            model: 107,
+            stepping: 1,
+            ext_edx: (base.features_edx & edx81::AMD_ALIASES)
+                | edx81::SYSCALL
+                | edx81::NX
+                | edx81::LM,
+            ext_ecx: ecx81::LAHF_LM,
+            max_basic: 0xD,
+            max_ext: 0x8000_000A,
+            phys_bits: 40,
+            virt_bits: 48,
+            fixed: QEMU64_FIXED,
+            ..base
+        }
+    }
+
+    /// A profile by name (`qemu32`, `qemu64`).
+    pub fn by_name(name: &str) -> Option<Self> {
+        match name {
+            "qemu32" => Some(Self::qemu32()),
+            "qemu64" => Some(Self::qemu64()),
+            _ => None,
+        }
+    }
+
+    /// True when long mode is reported.
+    pub fn has_lm(&self) -> bool {
+        self.ext_edx & edx81::LM != 0
     }
 
     /// The family/model/stepping signature (leaf 1 EAX, and EDX at reset).
@@ -111,17 +195,22 @@ impl CpuModel {
 
     /// CPUID for leaf `eax`, subleaf `ecx`: (EAX, EBX, ECX, EDX).
     pub fn query(&self, eax: u32, _ecx: u32) -> (u32, u32, u32, u32) {
-        const MAX_BASIC: u32 = 4;
-        const MAX_EXT: u32 = 0x8000_0004;
-        // Intel: a leaf above the maximum returns the highest basic leaf.
-        let leaf = if (eax > MAX_BASIC && eax < 0x8000_0000) || eax > MAX_EXT {
-            MAX_BASIC
+        let max_basic = self.max_basic;
+        let max_ext = self.max_ext;
+        // A leaf above the maximum returns the highest basic leaf (as
+        // QEMU does for both vendors).
+        let leaf = if (eax > max_basic && eax < 0x8000_0000) || eax > max_ext {
+            max_basic
         } else {
             eax
         };
+        if let Some((_, r)) = self.fixed.iter().find(|(l, _)| *l == leaf) {
+            return (r[0], r[1], r[2], r[3]);
+        }
         let (vb, vc, vd) = self.vendor_regs();
+        let amd = &self.vendor == b"AuthenticAMD";
         match leaf {
-            0 => (MAX_BASIC, vb, vd, vc),
+            0 => (max_basic, vb, vd, vc),
             // EBX: CLFLUSH line size 8 (x 8 = 64 bytes).
             1 => (
                 self.signature(),
@@ -129,13 +218,17 @@ impl CpuModel {
                 self.features_ecx,
                 self.features_edx,
             ),
-            // Leaf 2: one descriptor byte (0x01 in AL means "call once"),
-            // no cache descriptors reported.
-            2 => (0x0000_0001, 0, 0, 0),
+            // Leaf 2 (Intel only): one descriptor byte (0x01 in AL means
+            // "call once"), no cache descriptors reported.
+            2 if !amd => (0x0000_0001, 0, 0, 0),
             // Leaf 4: no more caches (type 0).
             4 => (0, 0, 0, 0),
-            0x8000_0000 => (MAX_EXT, 0, 0, 0),
-            0x8000_0001 => (0, 0, 0, self.ext_edx),
+            // AMD repeats the vendor and the signature in the extended
+            // leaves.
+            0x8000_0000 if amd => (max_ext, vb, vd, vc),
+            0x8000_0000 => (max_ext, 0, 0, 0),
+            0x8000_0001 if amd => (self.signature(), 0, self.ext_ecx, self.ext_edx),
+            0x8000_0001 => (0, 0, self.ext_ecx, self.ext_edx),
             0x8000_0002..=0x8000_0004 => {
                 let base = ((leaf - 0x8000_0002) * 16) as usize;
                 let w = |i: usize| {
@@ -149,6 +242,7 @@ impl CpuModel {
                 };
                 (w(0), w(1), w(2), w(3))
             }
+            0x8000_0008 => (self.phys_bits | (self.virt_bits << 8), 0, 0, 0),
             _ => (0, 0, 0, 0),
         }
     }
@@ -175,5 +269,30 @@ mod tests {
         assert_eq!(edx & (1 << 25), 0, "no SSE");
         // Out-of-range basic leaves return the highest basic leaf.
         assert_eq!(m.query(0x20, 0), m.query(4, 0));
+    }
+
+    /// The values `qemu-system-x86_64 -cpu qemu64` (QEMU 7.2, TCG) reports,
+    /// minus the features not implemented here.
+    #[test]
+    fn qemu64_identity() {
+        let m = CpuModel::qemu64();
+        assert_eq!(m.query(0, 0), (0xD, 0x6874_7541, 0x444D_4163, 0x6974_6E65));
+        assert_eq!(m.query(1, 0).0, 0x0006_0FB1);
+        let q1 = m.query(0x8000_0001, 0);
+        assert_eq!(q1.0, 0x0006_0FB1);
+        assert_eq!(q1.2, ecx81::LAHF_LM);
+        // QEMU: 0x2193FBFD; the aliases of unimplemented leaf 1 bits are
+        // not reported.
+        let edx1 = m.query(1, 0).3;
+        assert_eq!(q1.3, (edx1 & edx81::AMD_ALIASES) | 0x2010_0800);
+        assert_eq!(q1.3 & !0x2193_FBFD, 0, "nothing QEMU does not report");
+        assert_eq!(m.query(0x8000_0000, 0).0, 0x8000_000A);
+        assert_eq!(m.query(0x8000_0008, 0), (0x3028, 0, 0, 0));
+        assert_eq!(
+            m.query(0x8000_0002, 0),
+            (0x554D_4551, 0x7269_5620, 0x6C61_7574, 0x5550_4320)
+        );
+        assert_eq!(m.query(0x8000_0005, 0).3, 0x4002_0140);
+        assert_eq!(m.query(0x8000_000B, 0), m.query(0xD, 0));
     }
 }

@@ -79,7 +79,7 @@ impl CpuState {
         self.break_trace = true;
         match self.mode {
             Mode::Real => self.deliver_real(bus, v, ret),
-            Mode::Long => Err(Fault::GP0),
+            Mode::Long => self.deliver_long(bus, v, error, ret, src),
             _ => self.deliver_protected(bus, v, error, ret, src),
         }
     }

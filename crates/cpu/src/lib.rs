@@ -20,6 +20,7 @@ pub mod fault;
 pub mod flags;
 pub mod fpu;
 pub mod interrupt;
+pub mod long;
 pub mod mmu;
 pub mod segment;
 mod stack;

@@ -176,12 +176,15 @@ struct Walk {
     global: bool,
 }
 
-/// Physical address width (CPUID reports 36 bits on this profile).
-const MAXPHYADDR: u32 = 36;
 /// Reserved bits of a PAE paging entry: MAXPHYADDR..=62.
-const RSVD_PAE: u64 = ((1u64 << 63) - 1) & !((1u64 << MAXPHYADDR) - 1);
+fn rsvd_pae(maxphyaddr: u32) -> u64 {
+    ((1u64 << 63) - 1) & !((1u64 << maxphyaddr) - 1)
+}
+
 /// Reserved bits of a long-mode entry: MAXPHYADDR..=51.
-const RSVD_LONG: u64 = ((1u64 << 52) - 1) & !((1u64 << MAXPHYADDR) - 1);
+fn rsvd_long(maxphyaddr: u32) -> u64 {
+    ((1u64 << 52) - 1) & !((1u64 << maxphyaddr) - 1)
+}
 
 /// Page-fault error code bits.
 mod pf {
@@ -406,6 +409,7 @@ impl CpuState {
             }
         } else {
             let long = self.efer & efer::LMA != 0;
+            let maxphy = self.cpuid_model.phys_bits;
             let (mut table, levels) = if long {
                 (self.cr3 & pte::ADDR, 4)
             } else {
@@ -414,7 +418,7 @@ impl CpuState {
                 if pdpte & pte::P == 0 {
                     return Err(self.page_fault(lin, a, user, 0));
                 }
-                if pdpte & (0x1E6 | RSVD_PAE) != 0 {
+                if pdpte & (0x1E6 | rsvd_pae(maxphy)) != 0 {
                     return Err(self.page_fault(lin, a, user, pf::P | pf::RSVD));
                 }
                 (pdpte & pte::ADDR, 2)
@@ -427,8 +431,14 @@ impl CpuState {
                 if e & pte::P == 0 {
                     return Err(self.page_fault(lin, a, user, 0));
                 }
-                let large_leaf = level > 0 && level < 3 && e & pte::PS != 0;
-                let mut rsvd = if long { RSVD_LONG } else { RSVD_PAE };
+                // No 1 GiB pages (CPUID does not report them): PS is
+                // reserved in a PDPTE, as in a PML4E.
+                let large_leaf = level == 1 && e & pte::PS != 0;
+                let mut rsvd = if long {
+                    rsvd_long(maxphy)
+                } else {
+                    rsvd_pae(maxphy)
+                };
                 if large_leaf {
                     // The low bits of a large page's address are reserved
                     // (except PAT at bit 12).
@@ -441,7 +451,7 @@ impl CpuState {
                 depth += 1;
                 let large = level > 0 && e & pte::PS != 0;
                 if level == 0 || large {
-                    if large && level == 3 {
+                    if large && level >= 2 {
                         return Err(self.page_fault(lin, a, user, pf::P | pf::RSVD));
                     }
                     let m = (1u64 << shift) - 1;

@@ -68,6 +68,8 @@ pub struct MachineConfig {
     pub ips: u64,
     /// RTC time at power-on, in Unix seconds.
     pub rtc_base: i64,
+    /// The CPU model (CPUID identity and features).
+    pub cpu: CpuModel,
 }
 
 impl MachineConfig {
@@ -83,6 +85,7 @@ impl MachineConfig {
             clock: ClockMode::Virtual,
             ips: DEFAULT_IPS,
             rtc_base: 0,
+            cpu: CpuModel::qemu32(),
         }
     }
 }
@@ -188,7 +191,7 @@ impl Machine {
             cfg.rtc_base,
         );
         Ok(Self {
-            cpu: Cpu::new(CpuModel::qemu32()),
+            cpu: Cpu::new(cfg.cpu.clone()),
             board,
             no_reboot: cfg.no_reboot,
             rtc_base: cfg.rtc_base,

@@ -123,10 +123,23 @@ impl CpuState {
     /// A near jump: checks the target against the CS limit (#GP(0)).
     #[inline(always)]
     fn near_jump(&mut self, target: u64) -> Res<()> {
-        if self.bitness != 64 && target > u64::from(self.seg[sreg::CS].limit) {
+        self.check_target(target)?;
+        self.next_rip = target;
+        Ok(())
+    }
+
+    /// #GP(0) for a branch target outside CS (or non-canonical in 64-bit
+    /// mode).
+    #[inline(always)]
+    fn check_target(&self, target: u64) -> Res<()> {
+        let bad = if self.bitness == 64 {
+            !crate::mmu::canonical(target)
+        } else {
+            target > u64::from(self.seg[sreg::CS].limit)
+        };
+        if bad {
             return Err(Fault::GP0);
         }
-        self.next_rip = target;
         Ok(())
     }
 }
@@ -185,9 +198,7 @@ fn jmp_ind<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>
 fn call_rel<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let ret = s.next_rip;
     let t = ret.wrapping_add(op.imm) & tmask(op.size);
-    if s.bitness != 64 && t > u64::from(s.seg[sreg::CS].limit) {
-        return Err(Fault::GP0);
-    }
+    s.check_target(t)?;
     s.push(bus, op.size, ret)?;
     s.next_rip = t;
     Ok(())
@@ -195,9 +206,7 @@ fn call_rel<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 
 fn call_ind<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let t = s.rd_rm(bus, op, MEM, op.r0, op.size)?;
-    if s.bitness != 64 && t > u64::from(s.seg[sreg::CS].limit) {
-        return Err(Fault::GP0);
-    }
+    s.check_target(t)?;
     let ret = s.next_rip;
     s.push(bus, op.size, ret)?;
     s.next_rip = t;
@@ -211,9 +220,7 @@ fn ret_near<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         _ => 8,
     };
     let t = s.peek_stack(bus, 0, size)?;
-    if s.bitness != 64 && t > u64::from(s.seg[sreg::CS].limit) {
-        return Err(Fault::GP0);
-    }
+    s.check_target(t)?;
     let sp = s
         .sp()
         .wrapping_add(u64::from(size))
@@ -339,9 +346,7 @@ impl CpuState {
                 return Err(Fault::with_error(vector::NP, sel_err(sel)));
             }
             let off = off & tmask(size);
-            if off > u64::from(d.limit) {
-                return Err(Fault::GP0);
-            }
+            self.check_far_target(&d, off)?;
             if call {
                 let cs = u64::from(self.seg[sreg::CS].selector);
                 let ret = self.next_rip;
@@ -363,8 +368,15 @@ impl CpuState {
             self.next_rip = off;
             return Ok(());
         }
-        // System descriptors: call gates, task gates, TSSs.
+        // System descriptors: call gates, task gates, TSSs. IA-32e mode
+        // has only 64-bit call gates (type 12), and no task switches.
         let ty = d.attr & attr::TYPE_MASK;
+        if self.long_mode() {
+            if ty != 12 {
+                return Err(gp);
+            }
+            return self.call_gate_long(bus, sel, call);
+        }
         match ty {
             4 | 12 => self.through_call_gate(bus, sel, raw, call),
             5 => {
@@ -407,6 +419,24 @@ impl CpuState {
             }
             _ => Err(gp),
         }
+    }
+
+    /// The target checks of a far transfer to code segment `d`: in IA-32e
+    /// mode a 64-bit segment (L=1 and D=1 is #GP(selector)) needs a
+    /// canonical offset, any other one an offset within its limit.
+    fn check_far_target(&self, d: &Segment, off: u64) -> Res<()> {
+        if self.long_mode() && d.attr & (attr::L | attr::DB) == attr::L | attr::DB {
+            return Err(Fault::gp(sel_err(d.selector)));
+        }
+        let bad = if self.long_mode() && crate::long::is_code64(d) {
+            !crate::mmu::canonical(off)
+        } else {
+            off > u64::from(d.limit)
+        };
+        if bad {
+            return Err(Fault::GP0);
+        }
+        Ok(())
     }
 
     /// CALL or JMP through a call gate (SDM Vol. 3, 5.8.4-5.8.6).
@@ -562,20 +592,22 @@ fn ret_far<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     if cs.attr & attr::P == 0 {
         return Err(Fault::with_error(vector::NP, sel_err(sel)));
     }
-    if ip > u64::from(cs.limit) {
-        return Err(Fault::GP0);
-    }
+    s.check_far_target(&cs, ip)?;
     if rpl > s.cpl {
         // Return to an outer privilege level: SS:ESP follow the parameters.
         let new_sp = s.peek_stack(bus, 2 * n + extra, size)?;
         let ss_sel = s.peek_stack(bus, 3 * n + extra, size)? as u16;
-        let ss = s.load_stack_for(bus, ss_sel, rpl, 0).map_err(|f| {
-            if f.vector() == vector::TS {
-                Fault::gp(sel_err(ss_sel))
-            } else {
-                f
-            }
-        })?;
+        let ss = if s.long_mode() {
+            s.return_stack_long(bus, ss_sel, rpl, crate::long::is_code64(&cs))?
+        } else {
+            s.load_stack_for(bus, ss_sel, rpl, 0).map_err(|f| {
+                if f.vector() == vector::TS {
+                    Fault::gp(sel_err(ss_sel))
+                } else {
+                    f
+                }
+            })?
+        };
         s.set_accessed(bus, sel, raw)?;
         let c = Segment {
             selector: sel,
@@ -692,7 +724,14 @@ fn iret<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
             Ok(())
         }
         Mode::Protected => iret_protected(s, bus, size),
-        Mode::Long => Err(Fault::GP0),
+        Mode::Long if s.bitness == 64 => s.iret_long(bus, size),
+        Mode::Long => {
+            // Compatibility mode: no task return in IA-32e mode.
+            if s.flags & fl::NT != 0 {
+                return Err(Fault::GP0);
+            }
+            iret_protected(s, bus, size)
+        }
     }
 }
 
@@ -707,7 +746,7 @@ fn iret_protected<B: CpuBus>(s: &mut CpuState, bus: &mut B, size: u8) -> Res<()>
     let ip = s.peek_stack(bus, 0, size)?;
     let sel = s.peek_stack(bus, n, size)? as u16;
     let f = s.peek_stack(bus, 2 * n, size)? as u32;
-    if size == 4 && f & fl::VM != 0 && s.cpl == 0 {
+    if size == 4 && f & fl::VM != 0 && s.cpl == 0 && !s.long_mode() {
         return iret_to_v86(s, bus, ip, sel, f);
     }
     let rpl = (sel & 3) as u8;

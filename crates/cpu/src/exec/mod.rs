@@ -4,6 +4,7 @@
 mod alu;
 mod control;
 mod data;
+mod long;
 mod string;
 mod system;
 mod x87;
@@ -58,6 +59,7 @@ pub(crate) fn select<B: CpuBus>(ins: &Instruction) -> Handler<B> {
         .or_else(|| control::select::<B>(ins))
         .or_else(|| string::select::<B>(ins))
         .or_else(|| system::select::<B>(ins))
+        .or_else(|| long::select::<B>(ins))
         .or_else(|| x87::select::<B>(ins))
         .unwrap_or(unimplemented::<B>)
 }

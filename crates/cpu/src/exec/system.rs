@@ -265,7 +265,10 @@ fn rdmsr<B: CpuBus>(s: &mut CpuState, bus: &mut B, _op: &Op<B>) -> Res<()> {
         msr::SYSENTER_EIP => s.msr.sysenter_eip,
         msr::MISC_ENABLE => s.msr.misc_enable | 1,
         msr::EFER if s.cpuid_model.ext_edx != 0 => s.efer,
-        _ => return Err(Fault::GP0),
+        n => match s.long_msr(n) {
+            Some(v) => v,
+            None => return Err(Fault::GP0),
+        },
     };
     s.set_reg(reg::AX as u8, 4, v & 0xFFFF_FFFF);
     s.set_reg(reg::DX as u8, 4, v >> 32);
@@ -282,15 +285,8 @@ fn wrmsr<B: CpuBus>(s: &mut CpuState, bus: &mut B, _op: &Op<B>) -> Res<()> {
         msr::SYSENTER_ESP => s.msr.sysenter_esp = v,
         msr::SYSENTER_EIP => s.msr.sysenter_eip = v,
         msr::MISC_ENABLE => s.msr.misc_enable = v,
-        msr::EFER if s.cpuid_model.ext_edx != 0 => {
-            // Only NXE is implemented (no long mode yet): other bits #GP.
-            if v & !efer::NXE != 0 {
-                return Err(Fault::GP0);
-            }
-            s.efer = (s.efer & efer::LMA) | v;
-            s.tlb.flush_all();
-        }
-        _ => return Err(Fault::GP0),
+        msr::EFER if s.cpuid_model.ext_edx != 0 => s.write_efer(v)?,
+        n => s.write_long_msr(n, v)?,
     }
     Ok(())
 }
@@ -300,10 +296,21 @@ fn ldt_reg<B: CpuBus, const IDT: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>
     let off = s.ea(op);
     let limit = s.read_mem::<B, 2>(bus, op.seg as usize, off)? as u16;
     let base_off = off.wrapping_add(2) & crate::flags::mask(op.asize);
-    let mut base = s.read_mem::<B, 4>(bus, op.seg as usize, base_off)?;
-    if s.default_osize_of(op) == 2 {
-        base &= 0x00FF_FFFF;
-    }
+    let base = if s.bitness == 64 {
+        // 64-bit mode: an 8-byte base, which must be canonical.
+        let b = s.read_mem::<B, 8>(bus, op.seg as usize, base_off)?;
+        if !crate::mmu::canonical(b) {
+            return Err(Fault::GP0);
+        }
+        b
+    } else {
+        let b = s.read_mem::<B, 4>(bus, op.seg as usize, base_off)?;
+        if s.default_osize_of(op) == 2 {
+            b & 0x00FF_FFFF
+        } else {
+            b
+        }
+    };
     let t = TableReg { base, limit };
     if IDT {
         s.idtr = t;
@@ -328,14 +335,15 @@ fn sdt_reg<B: CpuBus, const IDT: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>
     let t = if IDT { s.idtr } else { s.gdtr };
     let off = s.ea(op);
     let seg = op.seg as usize;
+    let base_off = off.wrapping_add(2) & crate::flags::mask(op.asize);
+    if s.bitness == 64 {
+        s.seg_lin(seg, off, 10, true)?;
+        s.write_mem::<B, 2>(bus, seg, off, u64::from(t.limit))?;
+        return s.write_mem::<B, 8>(bus, seg, base_off, t.base);
+    }
     s.seg_lin(seg, off, 6, true)?;
     s.write_mem::<B, 2>(bus, seg, off, u64::from(t.limit))?;
-    s.write_mem::<B, 4>(
-        bus,
-        seg,
-        off.wrapping_add(2) & crate::flags::mask(op.asize),
-        t.base & 0xFFFF_FFFF,
-    )
+    s.write_mem::<B, 4>(bus, seg, base_off, t.base & 0xFFFF_FFFF)
 }
 
 fn lldt<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -354,9 +362,12 @@ fn lldt<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         return Err(Fault::gp(sel_err(sel)));
     }
     let raw = s.read_descriptor(bus, sel)?;
-    let d = Segment::from_descriptor(sel, raw);
+    let mut d = Segment::from_descriptor(sel, raw);
     if d.attr & attr::S != 0 || d.attr & attr::TYPE_MASK != 2 {
         return Err(Fault::gp(sel_err(sel)));
+    }
+    if s.long_mode() {
+        d.base = s.long_system_base(bus, sel, d.base)?;
     }
     if d.attr & attr::P == 0 {
         return Err(Fault::with_error(vector::NP, sel_err(sel)));
@@ -373,10 +384,19 @@ fn ltr<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         return Err(Fault::gp(sel_err(sel)));
     }
     let raw = s.read_descriptor(bus, sel)?;
-    let d = Segment::from_descriptor(sel, raw);
+    let mut d = Segment::from_descriptor(sel, raw);
     let ty = d.attr & attr::TYPE_MASK;
-    if d.attr & attr::S != 0 || !(ty == 1 || ty == 9) {
+    // IA-32e mode has only the 64-bit TSS (type 9, 16 bytes).
+    let ok = if s.long_mode() {
+        ty == 9
+    } else {
+        ty == 1 || ty == 9
+    };
+    if d.attr & attr::S != 0 || !ok {
         return Err(Fault::gp(sel_err(sel)));
+    }
+    if s.long_mode() {
+        d.base = s.long_system_base(bus, sel, d.base)?;
     }
     if d.attr & attr::P == 0 {
         return Err(Fault::with_error(vector::NP, sel_err(sel)));
@@ -388,6 +408,20 @@ fn ltr<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         ..d
     };
     Ok(())
+}
+
+impl CpuState {
+    /// The full base of a 16-byte LDT or TSS descriptor in IA-32e mode:
+    /// bits 63:32 from its upper half, whose type field must be 0 and
+    /// whose base must be canonical (SDM LLDT, LTR).
+    fn long_system_base<B: CpuBus>(&mut self, bus: &mut B, sel: u16, low: u64) -> Res<u64> {
+        let (_, hi) = self.read_descriptor16(bus, sel)?;
+        let base = (low & 0xFFFF_FFFF) | ((hi & 0xFFFF_FFFF) << 32);
+        if (hi >> 40) & 0x1F != 0 || !crate::mmu::canonical(base) {
+            return Err(Fault::gp(sel_err(sel)));
+        }
+        Ok(base)
+    }
 }
 
 fn store_sel<B: CpuBus, const K: u8, const MEM: bool>(
@@ -425,7 +459,11 @@ fn lmsw<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 impl CpuState {
     /// Writes CR0 with its checks and side effects.
     pub fn write_cr0(&mut self, v: u64) -> Res<()> {
-        let v = (v & 0xFFFF_FFFF) | cr0::ET;
+        if v >> 32 != 0 {
+            // Only a 64-bit MOV can carry upper bits: they are reserved.
+            return Err(Fault::GP0);
+        }
+        let v = v | cr0::ET;
         if v & cr0::PG != 0 && v & cr0::PE == 0 {
             return Err(Fault::GP0);
         }
@@ -433,6 +471,22 @@ impl CpuState {
             return Err(Fault::GP0);
         }
         let old = self.cr0;
+        // IA-32e mode activation and deactivation (SDM Vol. 3, 9.8.5).
+        let pg_on = old & cr0::PG == 0 && v & cr0::PG != 0;
+        let pg_off = old & cr0::PG != 0 && v & cr0::PG == 0;
+        if pg_on && self.efer & efer::LME != 0 {
+            if self.cr4 & cr4::PAE == 0 || self.seg[sreg::CS].attr & attr::L != 0 {
+                return Err(Fault::GP0);
+            }
+            self.efer |= efer::LMA;
+        }
+        if pg_off && self.long_mode() {
+            // Only from compatibility mode.
+            if self.bitness == 64 {
+                return Err(Fault::GP0);
+            }
+            self.efer &= !efer::LMA;
+        }
         self.cr0 = v;
         if (old ^ v) & (cr0::PG | cr0::WP | cr0::PE) != 0 {
             self.tlb.flush_all();
@@ -452,8 +506,24 @@ fn mov_to_cr<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
         0 => s.write_cr0(v)?,
         2 => s.cr2 = v,
         3 => {
-            s.cr3 = v & 0xFFFF_FFFF;
+            if s.long_mode() {
+                // Bits 63:MAXPHYADDR are reserved.
+                if v >> s.cpuid_model.phys_bits != 0 {
+                    return Err(Fault::GP0);
+                }
+                s.cr3 = v;
+            } else {
+                s.cr3 = v & 0xFFFF_FFFF;
+            }
             s.tlb.flush_non_global();
+        }
+        8 => {
+            // CR8 is the task-priority register (64-bit mode only): stored,
+            // there is no local APIC to act on it.
+            if v > 0xF {
+                return Err(Fault::GP0);
+            }
+            s.cr8 = v;
         }
         4 => {
             let supported = cr4::VME
@@ -469,6 +539,9 @@ fn mov_to_cr<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
             let fxsr = s.cpuid_model.features_edx & crate::cpuid::edx1::FXSR != 0;
             let supported = supported | if fxsr { cr4::OSFXSR } else { 0 };
             if v & !supported != 0 || v & (cr4::VME | cr4::PVI) != 0 {
+                return Err(Fault::GP0);
+            }
+            if s.long_mode() && v & cr4::PAE == 0 {
                 return Err(Fault::GP0);
             }
             s.cr4 = v;
@@ -490,6 +563,7 @@ fn mov_from_cr<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()>
         2 => s.cr2,
         3 => s.cr3,
         4 => s.cr4,
+        8 => s.cr8,
         _ => return Err(Fault::UD),
     };
     s.set_reg(op.r0, op.size, v);
@@ -571,10 +645,13 @@ fn lar_lsl<B: CpuBus, const LSL: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>
     let d = Segment::from_descriptor(sel, raw);
     if d.attr & attr::S == 0 {
         let ty = d.attr & attr::TYPE_MASK;
-        let ok = if LSL {
-            matches!(ty, 1 | 2 | 3 | 9 | 11)
-        } else {
-            matches!(ty, 1 | 2 | 3 | 4 | 5 | 9 | 11 | 12)
+        // IA-32e mode: only the LDT, 64-bit TSS and (LAR) 64-bit call
+        // gate types are valid.
+        let ok = match (LSL, s.long_mode()) {
+            (true, false) => matches!(ty, 1 | 2 | 3 | 9 | 11),
+            (false, false) => matches!(ty, 1 | 2 | 3 | 4 | 5 | 9 | 11 | 12),
+            (true, true) => matches!(ty, 2 | 9 | 11),
+            (false, true) => matches!(ty, 2 | 9 | 11 | 12),
         };
         if !ok {
             s.set_arith(f);
@@ -651,7 +728,17 @@ fn flat(selector: u16, code: bool, dpl: u16) -> Segment {
     Segment::new(selector, 0, 0xFFFF_FFFF, a, true)
 }
 
+/// SYSENTER and SYSEXIT do not exist in IA-32e mode on AMD processors
+/// (the only long-mode profile here, as QEMU does for non-Intel vendors).
+fn sysenter_long_ud(s: &CpuState) -> Res<()> {
+    if s.long_mode() {
+        return Err(Fault::UD);
+    }
+    Ok(())
+}
+
 fn sysenter<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
+    sysenter_long_ud(s)?;
     let cs = s.msr.sysenter_cs as u16;
     if !s.protected() || cs & 0xFFFC == 0 {
         return Err(Fault::GP0);
@@ -665,6 +752,7 @@ fn sysenter<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
 }
 
 fn sysexit<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
+    sysenter_long_ud(s)?;
     let cs = s.msr.sysenter_cs as u16;
     if !s.protected() || s.cpl != 0 || s.mode == Mode::V86 || cs & 0xFFFC == 0 {
         return Err(Fault::GP0);
