@@ -270,9 +270,16 @@ impl<B: CpuBus> Cpu<B> {
         s.break_trace = false;
         let limit = u64::from(s.seg[sreg::CS].limit);
         let mask = s.ip_mask();
+        let mut fused_next = false;
         for op in t.ops.iter() {
             if check(s, bus, phys0.wrapping_add(s.rip.wrapping_sub(rip0))) {
                 return Ok(true);
+            }
+            if op.n != 1 {
+                // A fused CMP/TEST + Jcc: one instruction at a time, so
+                // the Jcc's address is checked too.
+                fused_next = true;
+                break;
             }
             if s.bitness != 64 && s.rip.wrapping_add(u64::from(op.len) - 1) > limit {
                 return s.raise(bus, Fault::GP0).map(|()| false);
@@ -288,6 +295,9 @@ impl<B: CpuBus> Cpu<B> {
                 }
                 Err(f) => return s.raise(bus, f).map(|()| false),
             }
+        }
+        if fused_next {
+            return self.step_one(bus).map(|()| false);
         }
         Ok(false)
     }
@@ -408,6 +418,58 @@ mod tests {
         assert_eq!(exit, RunExit::Breakpoint);
         assert_eq!(cpu.s.rip, 0x103);
         assert_eq!(cpu.s.icount, 1);
+    }
+
+    // cmp ax, 5 ; je +2 ; nop ; nop ; hlt: the CMP and the JE become one
+    // fused record in a trace.
+    const CMP_JE: [u8; 8] = [0x83, 0xF8, 0x05, 0x74, 0x02, 0x90, 0x90, 0xF4];
+
+    #[test]
+    fn a_check_sees_the_jcc_of_a_fused_pair() {
+        let (mut cpu, mut bus) = cpu_with(&CMP_JE);
+        cpu.s.gpr[0] = 5;
+        let exit = cpu.run_checked(&mut bus, 100, &mut |_, _, phys| phys == 0x103);
+        assert_eq!(exit, RunExit::Breakpoint);
+        assert_eq!((cpu.s.rip, cpu.s.icount), (0x103, 1));
+    }
+
+    #[test]
+    fn a_fused_pair_retires_two_instructions_and_steps_one_at_a_time() {
+        let (mut cpu, mut bus) = cpu_with(&CMP_JE);
+        cpu.s.gpr[0] = 5;
+        assert_eq!(cpu.run(&mut bus, 100), RunExit::Halted);
+        // cmp, je (taken over the two nops), hlt.
+        assert_eq!((cpu.s.rip, cpu.s.icount), (0x108, 3));
+
+        let (mut cpu, mut bus) = cpu_with(&CMP_JE);
+        cpu.s.gpr[0] = 4;
+        assert_eq!(cpu.step(&mut bus), RunExit::Budget);
+        assert_eq!((cpu.s.rip, cpu.s.icount), (0x103, 1));
+        assert_eq!(cpu.step(&mut bus), RunExit::Budget);
+        assert_eq!((cpu.s.rip, cpu.s.icount), (0x105, 2), "not taken");
+        assert_eq!(cpu.run(&mut bus, 100), RunExit::Halted);
+        assert_eq!((cpu.s.rip, cpu.s.icount), (0x108, 5));
+    }
+
+    #[test]
+    fn a_fused_jcc_past_the_cs_limit_faults_after_the_cmp_retired() {
+        // je +0x10 from 0x105 targets 0x115, past a CS limit of 0x10F;
+        // the trace itself (0x100-0x105) fits.
+        let mut code = CMP_JE;
+        code[4] = 0x10;
+        let (mut cpu, mut bus) = cpu_with(&code);
+        cpu.s.gpr[0] = 5;
+        cpu.s.gpr[4] = 0x8000;
+        cpu.s.seg[sreg::CS].limit = 0x10F;
+        cpu.s.seg[sreg::CS] = cpu.s.seg[sreg::CS].refresh();
+        // #GP (vector 13) -> 0000:010A, a HLT inside the limit.
+        bus.0[13 * 4..13 * 4 + 4].copy_from_slice(&[0x0A, 0x01, 0x00, 0x00]);
+        assert_eq!(cpu.run(&mut bus, 100), RunExit::Halted);
+        assert_eq!(cpu.s.rip, 0x10B);
+        let word = |a: usize| u16::from_le_bytes([bus.0[a], bus.0[a + 1]]);
+        assert_eq!(word(0x8000 - 6), 0x103, "#GP points at the JE");
+        assert_ne!(word(0x8000 - 2) & 0x40, 0, "the CMP's ZF was pushed");
+        assert_eq!(cpu.s.icount, 2, "cmp and hlt retired");
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub struct Op<B> {
     pub r1: u8,
     /// Condition code, REP kind or another small per-handler value.
     pub aux: u8,
+    /// Guest instructions this record retires: 1, or 2 for a fused
+    /// CMP/TEST + Jcc pair.
+    pub n: u8,
     /// The iced `Code`, for statistics, #UD reports and the debugger.
     pub code: Code,
     /// Displacement (sign-extended).
@@ -331,6 +334,7 @@ pub fn build_op<B: CpuBus>(ins: &Instruction, f: Handler<B>) -> Op<B> {
         r0: NOREG,
         r1: NOREG,
         aux: 0,
+        n: 1,
         code: ins.code(),
         disp: 0,
         imm: 0,

@@ -202,6 +202,7 @@ impl<B: CpuBus> Cpu<B> {
         let mut ip = s.rip;
         let mut l = lin;
         let bitness = s.bitness;
+        let mut prev_ins = None;
         loop {
             let (ins, _p0, p1) = match s.decode_at(bus, l, ip) {
                 Ok(x) => x,
@@ -211,8 +212,19 @@ impl<B: CpuBus> Cpu<B> {
             // A Jcc does not end the trace: its fall-through path goes on
             // in the same trace and a taken branch leaves by a side exit.
             let side = exec::select_side_exit::<B>(&ins);
-            let f = side.unwrap_or_else(|| exec::select::<B>(&ins));
-            ops.push(build_op(&ins, f));
+            // A CMP/TEST + Jcc pair becomes one record.
+            let fused = match (&prev_ins, ops.last()) {
+                (Some(p), Some(last)) if side.is_some() => exec::fuse::<B>(p, last, &ins),
+                _ => None,
+            };
+            if let Some(op) = fused {
+                *ops.last_mut().expect("fused with the last record") = op;
+                prev_ins = None;
+            } else {
+                let f = side.unwrap_or_else(|| exec::select::<B>(&ins));
+                ops.push(build_op(&ins, f));
+                prev_ins = Some(ins);
+            }
             let len = ins.len() as u64;
             if let Some(p) = p1 {
                 pages.push(p);
@@ -283,7 +295,10 @@ impl<B: CpuBus> Cpu<B> {
             let fits = s.bitness == 64
                 || s.rip.wrapping_add(u64::from(t.bytes)) <= u64::from(s.seg[sreg::CS].limit) + 1;
             if !fits {
-                return Self::run_ops_checked(s, bus, &t.ops);
+                if Self::run_ops_checked(s, bus, &t.ops)? {
+                    return self.step_one(bus);
+                }
+                return Ok(());
             }
             // The instruction pointer and the instruction count live in
             // registers here and are only stored (never reloaded) per
@@ -299,7 +314,7 @@ impl<B: CpuBus> Cpu<B> {
                 s.next_rip = next;
                 match (op.f)(s, bus, op) {
                     Ok(()) => {
-                        icount += 1;
+                        icount += u64::from(op.n);
                         s.icount = icount;
                         if s.break_trace {
                             s.rip = s.next_rip;
@@ -330,18 +345,23 @@ impl<B: CpuBus> Cpu<B> {
     }
 
     /// Runs a trace that may run past the CS limit: each instruction is
-    /// checked before it executes (#GP(0) when it does not fit).
+    /// checked before it executes (#GP(0) when it does not fit). Returns
+    /// true when a fused record is next: the caller single-steps it, so
+    /// each of its two instructions gets its own check.
     #[inline(never)]
     fn run_ops_checked(
         s: &mut CpuState,
         bus: &mut B,
         ops: &[decode::Op<B>],
-    ) -> Result<(), TripleFault> {
+    ) -> Result<bool, TripleFault> {
         let limit = u64::from(s.seg[sreg::CS].limit);
         let mask = s.ip_mask();
         for op in ops {
+            if op.n != 1 {
+                return Ok(true);
+            }
             if s.rip.wrapping_add(u64::from(op.len) - 1) > limit {
-                return s.raise(bus, Fault::GP0);
+                return s.raise(bus, Fault::GP0).map(|()| false);
             }
             s.next_rip = s.rip.wrapping_add(u64::from(op.len)) & mask;
             match (op.f)(s, bus, op) {
@@ -352,12 +372,12 @@ impl<B: CpuBus> Cpu<B> {
                         break;
                     }
                 }
-                Err(f) => return s.raise(bus, f),
+                Err(f) => return s.raise(bus, f).map(|()| false),
             }
         }
         // Leave the inner loop so the outer one re-checks everything.
         s.break_trace = true;
-        Ok(())
+        Ok(false)
     }
 
     fn step_one(&mut self, bus: &mut B) -> Result<(), TripleFault> {
@@ -370,6 +390,17 @@ impl<B: CpuBus> Cpu<B> {
         };
         let op = t.ops[0];
         let s = &mut self.s;
+        // A fused CMP/TEST + Jcc record is two instructions: decode the
+        // first on its own.
+        let op = if op.n == 1 {
+            op
+        } else {
+            let lin = s.wrap_lin(s.seg[sreg::CS].base.wrapping_add(s.rip));
+            match s.decode_at(bus, lin, s.rip) {
+                Ok((ins, _, _)) => build_op(&ins, exec::select::<B>(&ins)),
+                Err(f) => return s.raise(bus, f),
+            }
+        };
         let tf = s.flags & fl::TF != 0;
         let rf = s.flags & fl::RF != 0;
         // Instruction breakpoints (DR0-DR3 with R/W = 00) are faults, taken

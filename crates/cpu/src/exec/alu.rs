@@ -866,3 +866,229 @@ fn bswap<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
     }
     Ok(())
 }
+
+// ---- CMP/TEST fused with the Jcc after it ---------------------------------
+
+/// The fused handler for a CMP/TEST (`ins`) followed by a Jcc with
+/// condition `cc`, when the pair is one of the common shapes (8/32/64-bit
+/// operands; register, immediate or memory forms; the conditions such a
+/// pair decides). `None`: the two stay separate records.
+pub(crate) fn fused_sel<B: CpuBus>(ins: &Instruction, cc: u8) -> H<B> {
+    let k = match mn(ins) {
+        M::Cmp => CMP,
+        M::Test => TEST,
+        _ => return None,
+    };
+    if ins.has_lock_prefix() {
+        return None;
+    }
+    let size = match ins.op0_kind() {
+        iced_x86::OpKind::Register => ins.op0_register().size() as u8,
+        _ => ins.memory_size().size() as u8,
+    };
+    let f = super::form_of(ins);
+    Some(match (k, size, f, cc) {
+        (CMP, 1, form::RR, 2) => fused::<B, CMP, 1, { form::RR }, 2>,
+        (CMP, 1, form::RR, 3) => fused::<B, CMP, 1, { form::RR }, 3>,
+        (CMP, 1, form::RR, 4) => fused::<B, CMP, 1, { form::RR }, 4>,
+        (CMP, 1, form::RR, 5) => fused::<B, CMP, 1, { form::RR }, 5>,
+        (CMP, 1, form::RR, 6) => fused::<B, CMP, 1, { form::RR }, 6>,
+        (CMP, 1, form::RR, 7) => fused::<B, CMP, 1, { form::RR }, 7>,
+        (CMP, 1, form::RR, 12) => fused::<B, CMP, 1, { form::RR }, 12>,
+        (CMP, 1, form::RR, 13) => fused::<B, CMP, 1, { form::RR }, 13>,
+        (CMP, 1, form::RR, 14) => fused::<B, CMP, 1, { form::RR }, 14>,
+        (CMP, 1, form::RR, 15) => fused::<B, CMP, 1, { form::RR }, 15>,
+        (CMP, 1, form::RI, 2) => fused::<B, CMP, 1, { form::RI }, 2>,
+        (CMP, 1, form::RI, 3) => fused::<B, CMP, 1, { form::RI }, 3>,
+        (CMP, 1, form::RI, 4) => fused::<B, CMP, 1, { form::RI }, 4>,
+        (CMP, 1, form::RI, 5) => fused::<B, CMP, 1, { form::RI }, 5>,
+        (CMP, 1, form::RI, 6) => fused::<B, CMP, 1, { form::RI }, 6>,
+        (CMP, 1, form::RI, 7) => fused::<B, CMP, 1, { form::RI }, 7>,
+        (CMP, 1, form::RI, 12) => fused::<B, CMP, 1, { form::RI }, 12>,
+        (CMP, 1, form::RI, 13) => fused::<B, CMP, 1, { form::RI }, 13>,
+        (CMP, 1, form::RI, 14) => fused::<B, CMP, 1, { form::RI }, 14>,
+        (CMP, 1, form::RI, 15) => fused::<B, CMP, 1, { form::RI }, 15>,
+        (CMP, 1, form::RM, 2) => fused::<B, CMP, 1, { form::RM }, 2>,
+        (CMP, 1, form::RM, 3) => fused::<B, CMP, 1, { form::RM }, 3>,
+        (CMP, 1, form::RM, 4) => fused::<B, CMP, 1, { form::RM }, 4>,
+        (CMP, 1, form::RM, 5) => fused::<B, CMP, 1, { form::RM }, 5>,
+        (CMP, 1, form::RM, 6) => fused::<B, CMP, 1, { form::RM }, 6>,
+        (CMP, 1, form::RM, 7) => fused::<B, CMP, 1, { form::RM }, 7>,
+        (CMP, 1, form::RM, 12) => fused::<B, CMP, 1, { form::RM }, 12>,
+        (CMP, 1, form::RM, 13) => fused::<B, CMP, 1, { form::RM }, 13>,
+        (CMP, 1, form::RM, 14) => fused::<B, CMP, 1, { form::RM }, 14>,
+        (CMP, 1, form::RM, 15) => fused::<B, CMP, 1, { form::RM }, 15>,
+        (CMP, 1, form::MI, 2) => fused::<B, CMP, 1, { form::MI }, 2>,
+        (CMP, 1, form::MI, 3) => fused::<B, CMP, 1, { form::MI }, 3>,
+        (CMP, 1, form::MI, 4) => fused::<B, CMP, 1, { form::MI }, 4>,
+        (CMP, 1, form::MI, 5) => fused::<B, CMP, 1, { form::MI }, 5>,
+        (CMP, 1, form::MI, 6) => fused::<B, CMP, 1, { form::MI }, 6>,
+        (CMP, 1, form::MI, 7) => fused::<B, CMP, 1, { form::MI }, 7>,
+        (CMP, 1, form::MI, 12) => fused::<B, CMP, 1, { form::MI }, 12>,
+        (CMP, 1, form::MI, 13) => fused::<B, CMP, 1, { form::MI }, 13>,
+        (CMP, 1, form::MI, 14) => fused::<B, CMP, 1, { form::MI }, 14>,
+        (CMP, 1, form::MI, 15) => fused::<B, CMP, 1, { form::MI }, 15>,
+        (CMP, 4, form::RR, 2) => fused::<B, CMP, 4, { form::RR }, 2>,
+        (CMP, 4, form::RR, 3) => fused::<B, CMP, 4, { form::RR }, 3>,
+        (CMP, 4, form::RR, 4) => fused::<B, CMP, 4, { form::RR }, 4>,
+        (CMP, 4, form::RR, 5) => fused::<B, CMP, 4, { form::RR }, 5>,
+        (CMP, 4, form::RR, 6) => fused::<B, CMP, 4, { form::RR }, 6>,
+        (CMP, 4, form::RR, 7) => fused::<B, CMP, 4, { form::RR }, 7>,
+        (CMP, 4, form::RR, 12) => fused::<B, CMP, 4, { form::RR }, 12>,
+        (CMP, 4, form::RR, 13) => fused::<B, CMP, 4, { form::RR }, 13>,
+        (CMP, 4, form::RR, 14) => fused::<B, CMP, 4, { form::RR }, 14>,
+        (CMP, 4, form::RR, 15) => fused::<B, CMP, 4, { form::RR }, 15>,
+        (CMP, 4, form::RI, 2) => fused::<B, CMP, 4, { form::RI }, 2>,
+        (CMP, 4, form::RI, 3) => fused::<B, CMP, 4, { form::RI }, 3>,
+        (CMP, 4, form::RI, 4) => fused::<B, CMP, 4, { form::RI }, 4>,
+        (CMP, 4, form::RI, 5) => fused::<B, CMP, 4, { form::RI }, 5>,
+        (CMP, 4, form::RI, 6) => fused::<B, CMP, 4, { form::RI }, 6>,
+        (CMP, 4, form::RI, 7) => fused::<B, CMP, 4, { form::RI }, 7>,
+        (CMP, 4, form::RI, 12) => fused::<B, CMP, 4, { form::RI }, 12>,
+        (CMP, 4, form::RI, 13) => fused::<B, CMP, 4, { form::RI }, 13>,
+        (CMP, 4, form::RI, 14) => fused::<B, CMP, 4, { form::RI }, 14>,
+        (CMP, 4, form::RI, 15) => fused::<B, CMP, 4, { form::RI }, 15>,
+        (CMP, 4, form::RM, 2) => fused::<B, CMP, 4, { form::RM }, 2>,
+        (CMP, 4, form::RM, 3) => fused::<B, CMP, 4, { form::RM }, 3>,
+        (CMP, 4, form::RM, 4) => fused::<B, CMP, 4, { form::RM }, 4>,
+        (CMP, 4, form::RM, 5) => fused::<B, CMP, 4, { form::RM }, 5>,
+        (CMP, 4, form::RM, 6) => fused::<B, CMP, 4, { form::RM }, 6>,
+        (CMP, 4, form::RM, 7) => fused::<B, CMP, 4, { form::RM }, 7>,
+        (CMP, 4, form::RM, 12) => fused::<B, CMP, 4, { form::RM }, 12>,
+        (CMP, 4, form::RM, 13) => fused::<B, CMP, 4, { form::RM }, 13>,
+        (CMP, 4, form::RM, 14) => fused::<B, CMP, 4, { form::RM }, 14>,
+        (CMP, 4, form::RM, 15) => fused::<B, CMP, 4, { form::RM }, 15>,
+        (CMP, 4, form::MI, 2) => fused::<B, CMP, 4, { form::MI }, 2>,
+        (CMP, 4, form::MI, 3) => fused::<B, CMP, 4, { form::MI }, 3>,
+        (CMP, 4, form::MI, 4) => fused::<B, CMP, 4, { form::MI }, 4>,
+        (CMP, 4, form::MI, 5) => fused::<B, CMP, 4, { form::MI }, 5>,
+        (CMP, 4, form::MI, 6) => fused::<B, CMP, 4, { form::MI }, 6>,
+        (CMP, 4, form::MI, 7) => fused::<B, CMP, 4, { form::MI }, 7>,
+        (CMP, 4, form::MI, 12) => fused::<B, CMP, 4, { form::MI }, 12>,
+        (CMP, 4, form::MI, 13) => fused::<B, CMP, 4, { form::MI }, 13>,
+        (CMP, 4, form::MI, 14) => fused::<B, CMP, 4, { form::MI }, 14>,
+        (CMP, 4, form::MI, 15) => fused::<B, CMP, 4, { form::MI }, 15>,
+        (CMP, 8, form::RR, 2) => fused::<B, CMP, 8, { form::RR }, 2>,
+        (CMP, 8, form::RR, 3) => fused::<B, CMP, 8, { form::RR }, 3>,
+        (CMP, 8, form::RR, 4) => fused::<B, CMP, 8, { form::RR }, 4>,
+        (CMP, 8, form::RR, 5) => fused::<B, CMP, 8, { form::RR }, 5>,
+        (CMP, 8, form::RR, 6) => fused::<B, CMP, 8, { form::RR }, 6>,
+        (CMP, 8, form::RR, 7) => fused::<B, CMP, 8, { form::RR }, 7>,
+        (CMP, 8, form::RR, 12) => fused::<B, CMP, 8, { form::RR }, 12>,
+        (CMP, 8, form::RR, 13) => fused::<B, CMP, 8, { form::RR }, 13>,
+        (CMP, 8, form::RR, 14) => fused::<B, CMP, 8, { form::RR }, 14>,
+        (CMP, 8, form::RR, 15) => fused::<B, CMP, 8, { form::RR }, 15>,
+        (CMP, 8, form::RI, 2) => fused::<B, CMP, 8, { form::RI }, 2>,
+        (CMP, 8, form::RI, 3) => fused::<B, CMP, 8, { form::RI }, 3>,
+        (CMP, 8, form::RI, 4) => fused::<B, CMP, 8, { form::RI }, 4>,
+        (CMP, 8, form::RI, 5) => fused::<B, CMP, 8, { form::RI }, 5>,
+        (CMP, 8, form::RI, 6) => fused::<B, CMP, 8, { form::RI }, 6>,
+        (CMP, 8, form::RI, 7) => fused::<B, CMP, 8, { form::RI }, 7>,
+        (CMP, 8, form::RI, 12) => fused::<B, CMP, 8, { form::RI }, 12>,
+        (CMP, 8, form::RI, 13) => fused::<B, CMP, 8, { form::RI }, 13>,
+        (CMP, 8, form::RI, 14) => fused::<B, CMP, 8, { form::RI }, 14>,
+        (CMP, 8, form::RI, 15) => fused::<B, CMP, 8, { form::RI }, 15>,
+        (CMP, 8, form::RM, 2) => fused::<B, CMP, 8, { form::RM }, 2>,
+        (CMP, 8, form::RM, 3) => fused::<B, CMP, 8, { form::RM }, 3>,
+        (CMP, 8, form::RM, 4) => fused::<B, CMP, 8, { form::RM }, 4>,
+        (CMP, 8, form::RM, 5) => fused::<B, CMP, 8, { form::RM }, 5>,
+        (CMP, 8, form::RM, 6) => fused::<B, CMP, 8, { form::RM }, 6>,
+        (CMP, 8, form::RM, 7) => fused::<B, CMP, 8, { form::RM }, 7>,
+        (CMP, 8, form::RM, 12) => fused::<B, CMP, 8, { form::RM }, 12>,
+        (CMP, 8, form::RM, 13) => fused::<B, CMP, 8, { form::RM }, 13>,
+        (CMP, 8, form::RM, 14) => fused::<B, CMP, 8, { form::RM }, 14>,
+        (CMP, 8, form::RM, 15) => fused::<B, CMP, 8, { form::RM }, 15>,
+        (CMP, 8, form::MI, 2) => fused::<B, CMP, 8, { form::MI }, 2>,
+        (CMP, 8, form::MI, 3) => fused::<B, CMP, 8, { form::MI }, 3>,
+        (CMP, 8, form::MI, 4) => fused::<B, CMP, 8, { form::MI }, 4>,
+        (CMP, 8, form::MI, 5) => fused::<B, CMP, 8, { form::MI }, 5>,
+        (CMP, 8, form::MI, 6) => fused::<B, CMP, 8, { form::MI }, 6>,
+        (CMP, 8, form::MI, 7) => fused::<B, CMP, 8, { form::MI }, 7>,
+        (CMP, 8, form::MI, 12) => fused::<B, CMP, 8, { form::MI }, 12>,
+        (CMP, 8, form::MI, 13) => fused::<B, CMP, 8, { form::MI }, 13>,
+        (CMP, 8, form::MI, 14) => fused::<B, CMP, 8, { form::MI }, 14>,
+        (CMP, 8, form::MI, 15) => fused::<B, CMP, 8, { form::MI }, 15>,
+        (TEST, 1, form::RR, 4) => fused::<B, TEST, 1, { form::RR }, 4>,
+        (TEST, 1, form::RR, 5) => fused::<B, TEST, 1, { form::RR }, 5>,
+        (TEST, 1, form::RR, 8) => fused::<B, TEST, 1, { form::RR }, 8>,
+        (TEST, 1, form::RR, 9) => fused::<B, TEST, 1, { form::RR }, 9>,
+        (TEST, 1, form::RR, 14) => fused::<B, TEST, 1, { form::RR }, 14>,
+        (TEST, 1, form::RR, 15) => fused::<B, TEST, 1, { form::RR }, 15>,
+        (TEST, 1, form::RI, 4) => fused::<B, TEST, 1, { form::RI }, 4>,
+        (TEST, 1, form::RI, 5) => fused::<B, TEST, 1, { form::RI }, 5>,
+        (TEST, 1, form::RI, 8) => fused::<B, TEST, 1, { form::RI }, 8>,
+        (TEST, 1, form::RI, 9) => fused::<B, TEST, 1, { form::RI }, 9>,
+        (TEST, 1, form::RI, 14) => fused::<B, TEST, 1, { form::RI }, 14>,
+        (TEST, 1, form::RI, 15) => fused::<B, TEST, 1, { form::RI }, 15>,
+        (TEST, 1, form::MI, 4) => fused::<B, TEST, 1, { form::MI }, 4>,
+        (TEST, 1, form::MI, 5) => fused::<B, TEST, 1, { form::MI }, 5>,
+        (TEST, 1, form::MI, 8) => fused::<B, TEST, 1, { form::MI }, 8>,
+        (TEST, 1, form::MI, 9) => fused::<B, TEST, 1, { form::MI }, 9>,
+        (TEST, 1, form::MI, 14) => fused::<B, TEST, 1, { form::MI }, 14>,
+        (TEST, 1, form::MI, 15) => fused::<B, TEST, 1, { form::MI }, 15>,
+        (TEST, 4, form::RR, 4) => fused::<B, TEST, 4, { form::RR }, 4>,
+        (TEST, 4, form::RR, 5) => fused::<B, TEST, 4, { form::RR }, 5>,
+        (TEST, 4, form::RR, 8) => fused::<B, TEST, 4, { form::RR }, 8>,
+        (TEST, 4, form::RR, 9) => fused::<B, TEST, 4, { form::RR }, 9>,
+        (TEST, 4, form::RR, 14) => fused::<B, TEST, 4, { form::RR }, 14>,
+        (TEST, 4, form::RR, 15) => fused::<B, TEST, 4, { form::RR }, 15>,
+        (TEST, 4, form::RI, 4) => fused::<B, TEST, 4, { form::RI }, 4>,
+        (TEST, 4, form::RI, 5) => fused::<B, TEST, 4, { form::RI }, 5>,
+        (TEST, 4, form::RI, 8) => fused::<B, TEST, 4, { form::RI }, 8>,
+        (TEST, 4, form::RI, 9) => fused::<B, TEST, 4, { form::RI }, 9>,
+        (TEST, 4, form::RI, 14) => fused::<B, TEST, 4, { form::RI }, 14>,
+        (TEST, 4, form::RI, 15) => fused::<B, TEST, 4, { form::RI }, 15>,
+        (TEST, 4, form::MI, 4) => fused::<B, TEST, 4, { form::MI }, 4>,
+        (TEST, 4, form::MI, 5) => fused::<B, TEST, 4, { form::MI }, 5>,
+        (TEST, 4, form::MI, 8) => fused::<B, TEST, 4, { form::MI }, 8>,
+        (TEST, 4, form::MI, 9) => fused::<B, TEST, 4, { form::MI }, 9>,
+        (TEST, 4, form::MI, 14) => fused::<B, TEST, 4, { form::MI }, 14>,
+        (TEST, 4, form::MI, 15) => fused::<B, TEST, 4, { form::MI }, 15>,
+        (TEST, 8, form::RR, 4) => fused::<B, TEST, 8, { form::RR }, 4>,
+        (TEST, 8, form::RR, 5) => fused::<B, TEST, 8, { form::RR }, 5>,
+        (TEST, 8, form::RR, 8) => fused::<B, TEST, 8, { form::RR }, 8>,
+        (TEST, 8, form::RR, 9) => fused::<B, TEST, 8, { form::RR }, 9>,
+        (TEST, 8, form::RR, 14) => fused::<B, TEST, 8, { form::RR }, 14>,
+        (TEST, 8, form::RR, 15) => fused::<B, TEST, 8, { form::RR }, 15>,
+        (TEST, 8, form::RI, 4) => fused::<B, TEST, 8, { form::RI }, 4>,
+        (TEST, 8, form::RI, 5) => fused::<B, TEST, 8, { form::RI }, 5>,
+        (TEST, 8, form::RI, 8) => fused::<B, TEST, 8, { form::RI }, 8>,
+        (TEST, 8, form::RI, 9) => fused::<B, TEST, 8, { form::RI }, 9>,
+        (TEST, 8, form::RI, 14) => fused::<B, TEST, 8, { form::RI }, 14>,
+        (TEST, 8, form::RI, 15) => fused::<B, TEST, 8, { form::RI }, 15>,
+        (TEST, 8, form::MI, 4) => fused::<B, TEST, 8, { form::MI }, 4>,
+        (TEST, 8, form::MI, 5) => fused::<B, TEST, 8, { form::MI }, 5>,
+        (TEST, 8, form::MI, 8) => fused::<B, TEST, 8, { form::MI }, 8>,
+        (TEST, 8, form::MI, 9) => fused::<B, TEST, 8, { form::MI }, 9>,
+        (TEST, 8, form::MI, 14) => fused::<B, TEST, 8, { form::MI }, 14>,
+        (TEST, 8, form::MI, 15) => fused::<B, TEST, 8, { form::MI }, 15>,
+        _ => return None,
+    })
+}
+
+/// CMP/TEST and the Jcc after it, as one record (`n` = 2). `imm2` holds
+/// the Jcc's displacement (low 32 bits, sign-extended), the CMP/TEST's
+/// length (bits 32-39) and the Jcc's operand size (bits 40-47). A taken
+/// branch leaves the trace by a side exit, like a lone Jcc inside a trace.
+fn fused<B: CpuBus, const K: u8, const Z: u8, const F: u8, const CC: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    alu::<B, K, Z, F>(s, bus, op)?;
+    if s.cond(CC) {
+        let rel = op.imm2 as u32 as i32 as u64;
+        let osize = (op.imm2 >> 40) as u8;
+        let t = s.next_rip.wrapping_add(rel) & super::control::tmask(osize);
+        if let Err(f) = s.near_jump(t) {
+            // The CMP/TEST retired; the fault belongs to the Jcc.
+            let first = (op.imm2 >> 32) as u8;
+            s.icount += 1;
+            s.rip = s.rip.wrapping_add(u64::from(first)) & s.ip_mask();
+            return Err(f);
+        }
+        s.break_trace = true;
+        s.side_exit = true;
+    }
+    Ok(())
+}

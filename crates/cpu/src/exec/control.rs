@@ -111,7 +111,7 @@ fn loop_sel<B: CpuBus>(kind: u8, counter: u8) -> Handler<B> {
 
 /// Mask of a near branch target by operand size.
 #[inline(always)]
-fn tmask(size: u8) -> u64 {
+pub(super) fn tmask(size: u8) -> u64 {
     match size {
         2 => 0xFFFF,
         4 => 0xFFFF_FFFF,
@@ -122,7 +122,7 @@ fn tmask(size: u8) -> u64 {
 impl CpuState {
     /// A near jump: checks the target against the CS limit (#GP(0)).
     #[inline(always)]
-    fn near_jump(&mut self, target: u64) -> Res<()> {
+    pub(super) fn near_jump(&mut self, target: u64) -> Res<()> {
         self.check_target(target)?;
         self.next_rip = target;
         Ok(())

@@ -78,6 +78,34 @@ pub(crate) fn select_side_exit<B: CpuBus>(ins: &Instruction) -> Option<Handler<B
     }
 }
 
+/// Fuses the record `prev` of a CMP/TEST (`prev_ins`) with the Jcc `jcc`
+/// that follows it, when the pair has a fused handler.
+pub(crate) fn fuse<B: CpuBus>(
+    prev_ins: &Instruction,
+    prev: &Op<B>,
+    jcc: &Instruction,
+) -> Option<Op<B>> {
+    if jcc.flow_control() != iced_x86::FlowControl::ConditionalBranch
+        || jcc.condition_code() == iced_x86::ConditionCode::None
+        || matches!(mn(jcc), M::Loop | M::Loope | M::Loopne)
+    {
+        return None;
+    }
+    let f = alu::fused_sel::<B>(prev_ins, jcc.condition_code() as u8 - 1)?;
+    let osize: u64 = match jcc.op0_kind() {
+        OpKind::NearBranch16 => 2,
+        OpKind::NearBranch32 => 4,
+        _ => 8,
+    };
+    let rel = jcc.near_branch_target().wrapping_sub(jcc.next_ip());
+    let mut op = *prev;
+    op.f = f;
+    op.n = 2;
+    op.len = prev.len + jcc.len() as u8;
+    op.imm2 = (rel & 0xFFFF_FFFF) | (u64::from(prev.len) << 32) | (osize << 40);
+    Some(op)
+}
+
 /// An instruction iced could not decode: #UD.
 fn invalid<B: CpuBus>(_s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
     Err(Fault::UD)
