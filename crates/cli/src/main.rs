@@ -151,6 +151,25 @@ fn print_stats(m: &Machine) {
             misses
         );
     }
+    let st = &m.cpu.s.stats;
+    let transitions = st.chained + st.unchained;
+    if transitions > 0 {
+        eprintln!(
+            "stats: trace chain rate {:.2}% ({} of {} trace transitions followed a link)",
+            100.0 * st.chained as f64 / transitions as f64,
+            st.chained,
+            transitions
+        );
+    }
+    let walks = m.cpu.s.tlb.misses;
+    if st.mem_refs > 0 {
+        eprintln!(
+            "stats: data TLB hit rate {:.3}% ({} page walks for {} memory references)",
+            100.0 * (1.0 - (walks as f64 / st.mem_refs as f64).min(1.0)),
+            walks,
+            st.mem_refs
+        );
+    }
     if let Some((insns, host_ns)) = m.board.first_serial_byte {
         eprintln!(
             "stats: first COM1 byte after {insns} instructions, {:.3} s",

@@ -71,3 +71,40 @@ fn bench_rom_flat_one_round() {
 fn bench_rom_paging_one_round() {
     run_bench("bench-paging.rom");
 }
+
+/// The percentage in a `--stats` line such as
+/// `stats: trace chain rate 91.85% (...)`.
+fn stat_percent(stderr: &str, label: &str) -> f64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with(&format!("stats: {label} ")))
+        .unwrap_or_else(|| panic!("no '{label}' line in:\n{stderr}"));
+    let pct = line[format!("stats: {label} ").len()..]
+        .split('%')
+        .next()
+        .expect("a percentage");
+    pct.parse()
+        .unwrap_or_else(|_| panic!("bad number in {line}"))
+}
+
+#[test]
+fn stats_report_speed_cache_chain_and_tlb_rates() {
+    let rom = bench_rom("bench-paging.rom");
+    let out = Command::new(env!("CARGO_BIN_EXE_anyx86"))
+        .args(["run", "--bios"])
+        .arg(&rom)
+        .args(["-m", "32", "--serial", "null", "--no-reboot"])
+        .args(["--clock", "virtual", "--stats"])
+        .output()
+        .expect("run anyx86");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("stats: MIPS "), "{stderr}");
+    // The workload is a loop nest over a few pages: almost every lookup
+    // hits and almost every trace transition follows a chain link.
+    let cache = stat_percent(&stderr, "trace cache hit rate");
+    let chain = stat_percent(&stderr, "trace chain rate");
+    let tlb = stat_percent(&stderr, "data TLB hit rate");
+    assert!(cache > 99.0 && cache <= 100.0, "cache {cache}");
+    assert!(chain > 50.0 && chain < 100.0, "chain {chain}");
+    assert!(tlb > 99.0 && tlb < 100.0, "tlb {tlb}");
+}

@@ -49,6 +49,12 @@ pub struct Stats {
     pub exceptions: u64,
     /// External interrupts delivered.
     pub interrupts: u64,
+    /// Data memory references (see `Op::mref`), for the TLB hit rate.
+    pub mem_refs: u64,
+    /// Trace-to-trace transitions that followed a chain link.
+    pub chained: u64,
+    /// Trace-to-trace transitions that needed a cache lookup.
+    pub unchained: u64,
 }
 
 /// Everything the interpreter's handlers touch.

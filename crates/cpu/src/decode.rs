@@ -63,6 +63,11 @@ pub struct Op<B> {
     /// Guest instructions this record retires: 1, or 2 for a fused
     /// CMP/TEST + Jcc pair.
     pub n: u8,
+    /// Data memory references made by the trace's records up to and
+    /// including this one (explicit memory operands and stack accesses),
+    /// for the `--stats` TLB hit rate: counted per trace exit, not per
+    /// access.
+    pub mref: u8,
     /// The iced `Code`, for statistics, #UD reports and the debugger.
     pub code: Code,
     /// Displacement (sign-extended).
@@ -335,6 +340,7 @@ pub fn build_op<B: CpuBus>(ins: &Instruction, f: Handler<B>) -> Op<B> {
         r1: NOREG,
         aux: 0,
         n: 1,
+        mref: mem_refs(ins),
         code: ins.code(),
         disp: 0,
         imm: 0,
@@ -457,6 +463,16 @@ pub fn build_op<B: CpuBus>(ins: &Instruction, f: Handler<B>) -> Op<B> {
         };
     }
     op
+}
+
+/// Data memory references of one instruction: one per explicit memory
+/// operand and one for a stack access (string instructions count their
+/// own iterations).
+fn mem_refs(ins: &Instruction) -> u8 {
+    let explicit = (0..ins.op_count())
+        .filter(|&i| ins.op_kind(i) == OpKind::Memory)
+        .count() as u8;
+    explicit + u8::from(ins.stack_pointer_increment() != 0)
 }
 
 fn str_asize(kind: OpKind) -> u8 {

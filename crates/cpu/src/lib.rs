@@ -246,6 +246,12 @@ impl<B: CpuBus> Cpu<B> {
         }
         s.stats.traces_built += 1;
         let bytes = ops.iter().map(|o| u32::from(o.len)).sum();
+        // Memory references become running totals (see `Op::mref`).
+        let mut refs = 0u8;
+        for op in ops.iter_mut() {
+            refs = refs.saturating_add(op.mref);
+            op.mref = refs;
+        }
         let t = Trace {
             phys,
             bitness,
@@ -261,6 +267,29 @@ impl<B: CpuBus> Cpu<B> {
     /// devices still see exact times, because every I/O access carries its
     /// instruction count.
     fn run_trace(&mut self, bus: &mut B, until: u64) -> Result<(), TripleFault> {
+        // The `--stats` counters of the loop live in locals (registers)
+        // and reach `stats` once per call.
+        let mut counts = (0u64, 0u64);
+        let r = self.run_traces(bus, until, &mut counts);
+        self.s.stats.chained += counts.0;
+        self.s.stats.mem_refs += counts.1;
+        r
+    }
+
+    #[inline(always)]
+    fn run_traces(
+        &mut self,
+        bus: &mut B,
+        until: u64,
+        counts: &mut (u64, u64),
+    ) -> Result<(), TripleFault> {
+        let (mut chained_n, mut refs) = (0u64, 0u64);
+        macro_rules! out {
+            ($e:expr) => {{
+                *counts = (chained_n, refs);
+                return $e;
+            }};
+        }
         self.s.break_trace = false;
         self.s.side_exit = false;
         let mut prev: Option<usize> = None;
@@ -271,9 +300,13 @@ impl<B: CpuBus> Cpu<B> {
             let rip = self.s.rip;
             let chained = prev.and_then(|p| self.cache.chained(p, rip, epoch));
             let id = match chained {
-                Some(id) => id,
+                Some(id) => {
+                    chained_n += 1;
+                    id
+                }
                 None => match self.lookup(bus) {
                     Ok(id) => {
+                        self.s.stats.unchained += 1;
                         if let Some(p) = prev {
                             // Only link when nothing was flushed meanwhile
                             // (a miss may have decoded and freed traces).
@@ -283,22 +316,23 @@ impl<B: CpuBus> Cpu<B> {
                         }
                         id
                     }
-                    Err(f) => return self.s.raise(bus, f),
+                    Err(f) => out!(self.s.raise(bus, f)),
                 },
             };
             prev = Some(id);
             let Some(t) = self.cache.trace(id) else {
-                return Ok(());
+                out!(Ok(()));
             };
             let s = &mut self.s;
             let mask = s.ip_mask();
             let fits = s.bitness == 64
                 || s.rip.wrapping_add(u64::from(t.bytes)) <= u64::from(s.seg[sreg::CS].limit) + 1;
             if !fits {
-                if Self::run_ops_checked(s, bus, &t.ops)? {
-                    return self.step_one(bus);
+                let step = Self::run_ops_checked(s, bus, &t.ops);
+                if step == Ok(true) {
+                    out!(self.step_one(bus));
                 }
-                return Ok(());
+                out!(step.map(|_| ()));
             }
             // The instruction pointer and the instruction count live in
             // registers here and are only stored (never reloaded) per
@@ -318,6 +352,7 @@ impl<B: CpuBus> Cpu<B> {
                         s.icount = icount;
                         if s.break_trace {
                             s.rip = s.next_rip;
+                            refs += u64::from(op.mref);
                             if s.side_exit {
                                 // A taken Jcc inside the trace: go on at
                                 // its target (chained like a trace end).
@@ -325,7 +360,7 @@ impl<B: CpuBus> Cpu<B> {
                                 s.break_trace = false;
                                 continue 'traces;
                             }
-                            return Ok(());
+                            out!(Ok(()));
                         }
                         debug_assert!(
                             s.next_rip == next || std::ptr::eq(op, &t.ops[t.ops.len() - 1]),
@@ -335,13 +370,14 @@ impl<B: CpuBus> Cpu<B> {
                         rip = next;
                         s.rip = rip;
                     }
-                    Err(f) => return s.raise(bus, f),
+                    Err(f) => out!(s.raise(bus, f)),
                 }
             }
             // The last instruction may have been a control transfer.
             s.rip = s.next_rip;
+            refs += t.ops.last().map_or(0, |op| u64::from(op.mref));
         }
-        Ok(())
+        out!(Ok(()))
     }
 
     /// Runs a trace that may run past the CS limit: each instruction is
@@ -429,6 +465,7 @@ impl<B: CpuBus> Cpu<B> {
             Ok(()) => {
                 s.rip = s.next_rip;
                 s.icount += 1;
+                s.stats.mem_refs += u64::from(op.mref);
                 if rf {
                     // RF lasts one instruction (an IRET may set it again).
                     s.flags &= !fl::RF;

@@ -103,6 +103,7 @@ pub(crate) fn fuse<B: CpuBus>(
     op.n = 2;
     op.len = prev.len + jcc.len() as u8;
     op.imm2 = (rel & 0xFFFF_FFFF) | (u64::from(prev.len) << 32) | (osize << 40);
+    // (`mref` stays the CMP/TEST's: the Jcc makes no data reference.)
     Some(op)
 }
 

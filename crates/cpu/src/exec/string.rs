@@ -109,6 +109,8 @@ fn string<B: CpuBus, const K: u8, const REP: u8>(
         let si = s.gpr[reg::SI] & am;
         let di = s.gpr[reg::DI] & am;
         let mut stop = false;
+        // Data references of this element, for the `--stats` TLB rate.
+        s.stats.mem_refs += if K == MOVS || K == CMPS { 2 } else { 1 };
         match K {
             MOVS => {
                 let v = s.read_sz(bus, src_seg, si, sz)?;
