@@ -28,6 +28,8 @@
 ;    down to 16, IST1 from the 64-bit TSS, RSP0 on a ring 3 -> 0 transfer
 ;  - IRETQ to ring 3; SYSCALL (RCX, R11, SFMASK, CS/SS from STAR) and
 ;    SYSRETQ (CS/SS = STAR[63:48]+16/+8, RFLAGS from R11)
+;  - IRETQ to compatibility mode at CPL 0 (48h decodes as DEC EAX there)
+;    and a far JMP back to 64-bit code
 ;  - GS_BASE / KERNEL_GS_BASE with SWAPGS (and #GP at CPL 3), FS_BASE via
 ;    WRMSR and reset by a selector load, #GP for a non-canonical base;
 ;    RDTSCP is #UD (qemu64 does not report it)
@@ -265,6 +267,16 @@ idt64_ptr:
         dw      256*16 - 1
         dd      IDT64
 
+; --- IRETQ from 64-bit code lands here, in compatibility mode at CPL 0
+compat_iret:
+        mov     eax, cs
+        CHECK32 'iretq to compatibility mode: cs', 4, SEL_CODE0
+        mov     eax, 5
+        db      0x48                    ; DEC EAX here (REX.W in 64-bit code)
+        nop
+        CHECK32 '    48h is dec eax', 8, 4
+        jmp     SEL_CODE64:long_from_compat
+
 ; --- back in compatibility mode from 64-bit code: leave IA-32e mode
 compat_back:
         mov     eax, cr0
@@ -479,6 +491,21 @@ long_entry:
         call    sysret_run
         mov     rax, [SC_RCX]
         CHECK64 'back by syscall: rcx', 8, ring3_b.ret
+
+        ; --- IRETQ to compatibility mode at CPL 0, far JMP back
+        mov     ax, SEL_DATA0
+        mov     ds, ax
+        mov     es, ax
+        mov     rax, rsp
+        push    SEL_DATA0
+        push    rax
+        push    0x2
+        push    SEL_CODE0
+        push    compat_iret
+        iretq
+long_from_compat:
+        mov     eax, cs
+        CHECK64 'far jmp back to 64-bit code: cs', 4, SEL_CODE64
 
         ; --- GS/FS bases
         mov     dword [L_GS], 0x55555555

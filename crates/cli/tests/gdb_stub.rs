@@ -2,7 +2,11 @@
 //! `gdb-target` fixture ROM (test-roms/interactive/gdb-target.asm): a
 //! real-mode `seg:off` breakpoint through `monitor`, a breakpoint,
 //! `info registers`, `stepi`, memory reads and writes, a write watchpoint,
-//! detach; and Ctrl-C and kill on a guest that never stops.
+//! detach; and Ctrl-C and kill on a guest that never stops. With
+//! `--cpu qemu64`, the amd64 description on the `gdb-long` fixture
+//! (test-roms/interactive/gdb-long.asm): real mode at reset, then a
+//! breakpoint at an upper-half 64-bit address, RAX/R15, `x/gx` through
+//! both aliases, `stepi`, `P` writes.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -146,6 +150,86 @@ detach
         "$4 = 0x40",
         "paging is off: linear = physical",
         "0008: 00cf9a000000ffff code base 00000000 limit ffffffff DPL 0 32-bit",
+        "[Inferior 1 (process 1) detached]",
+    ];
+    for e in expect {
+        assert!(text.contains(e), "missing {e:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn gdb_batch_on_a_long_mode_cpu_sees_amd64_registers_in_every_mode() {
+    let (mut emu, port) = start("gdb-long.bin", &["--gdb-wait", "--cpu", "qemu64"]);
+    let script = gdb_script(
+        "gdb-long.gdb",
+        port,
+        "show architecture
+info registers
+x/4xb 0xffff0
+break *0xffff8000000f01c0
+break *0xf0100
+continue
+info registers rip cs cr0 efer
+delete 2
+continue
+info registers rip rax rbx r15
+x/gx 0x5000
+x/gx 0xffff800000005000
+stepi
+info registers rip rcx
+x/2i $pc
+info registers
+set $r14 = 0x8000000000000001
+p/x $r14
+set $k_gs_base = 0xffff800000001000
+p/x $k_gs_base
+monitor mode
+set {char}0x5100 = 3
+detach
+",
+    );
+    let out = gdb(&script).output().expect("gdb runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    // The exit device got the byte GDB wrote: status (3 << 1) | 1.
+    assert_eq!(wait(&mut emu, 30), 7, "{text}");
+    let expect = [
+        "The target architecture is set to \"auto\" (currently \"i386:x86-64\").",
+        // At reset, real mode, in the amd64 layout.
+        "0x000000000000fff0 in ?? ()",
+        "rip            0xfff0              0xfff0",
+        "cs             0xf000              61440",
+        "cs_base        0xffff0000          4294901760",
+        "cr0            0x60000010          1610612752",
+        "efer           0x0                 0",
+        // The reset vector's far JMP, read through the real-mode linear map.
+        "0xffff0:\t0xea\t0x00\t0x00\t0x00",
+        // 32-bit protected mode, flat: RIP is EIP.
+        "Breakpoint 2, 0x00000000000f0100 in ?? ()",
+        "rip            0xf0100             0xf0100",
+        "cs             0x8                 8",
+        "cr0            0x60000011          1610612753",
+        // A breakpoint at an upper-half address, set while in real mode.
+        "Breakpoint 1, 0xffff8000000f01c0 in ?? ()",
+        "rip            0xffff8000000f01c0  0xffff8000000f01c0",
+        "rax            0x1122334455667788  1234605616436508552",
+        "rbx            0x5000              20480",
+        "r15            0xfedcba9876543210  -81985529216486896",
+        "0x5000:\t0x1122334455667788",
+        "0xffff800000005000:\t0x1122334455667788",
+        // stepi executed exactly `mov rcx, imm64`; GDB disassembles 64-bit.
+        "0xffff8000000f01ca in ?? ()",
+        "rcx            0x123456789abcdef   81985529216486895",
+        "=> 0xffff8000000f01ca:\tmov    0x5100,%al",
+        // `info registers` in 64-bit mode.
+        "cs             0x18                24",
+        "cr0            0xe0000011          3758096401",
+        "cr3            0x1000              4096",
+        "cr4            0x20                32",
+        "efer           0x500               1280",
+        "$1 = 0x8000000000000001",
+        "$2 = 0xffff800000001000",
+        "mode long (64-bit code, CPL 0, A20 on) CS:IP 0018:ffff8000000f01ca linear ffff8000000f01ca",
         "[Inferior 1 (process 1) detached]",
     ];
     for e in expect {

@@ -144,6 +144,9 @@ impl CpuModel {
                 | edx81::NX
                 | edx81::LM,
             ext_ecx: ecx81::LAHF_LM,
+            // Leaf 1 ECX: CMPXCHG16B (bit 13, as QEMU's qemu64) and POPCNT
+            // (bit 23, which QEMU's qemu64 leaves out: `+popcnt` adds it).
+            features_ecx: base.features_ecx | (1 << 13) | (1 << 23),
             max_basic: 0xD,
             max_ext: 0x8000_000A,
             phys_bits: 40,
@@ -294,5 +297,8 @@ mod tests {
         );
         assert_eq!(m.query(0x8000_0005, 0).3, 0x4002_0140);
         assert_eq!(m.query(0x8000_000B, 0), m.query(0xD, 0));
+        // CX16 and POPCNT (x86-64-v2 pieces implemented here).
+        assert_eq!(m.query(1, 0).2 & (1 << 13 | 1 << 23), 1 << 13 | 1 << 23);
+        assert_eq!(CpuModel::qemu32().query(1, 0).2 & (1 << 13 | 1 << 23), 0);
     }
 }

@@ -15,6 +15,7 @@ use crate::regs::{self, RegDesc};
 use crate::session::Session;
 use crate::view;
 use anyx86_cpu::debug::WatchKind as CpuWatch;
+use anyx86_cpu::state::efer;
 use anyx86_machine::{Board, HostControl, HostHook, Machine, RunOutcome};
 use gdbstub::arch::{Arch, RegId, Registers};
 use gdbstub::common::Signal;
@@ -147,24 +148,38 @@ fn run_until_connect(
 }
 
 /// One GDB session; `Some` when the run ended (exit, kill), `None` on
-/// detach or a broken connection.
+/// detach or a broken connection. The register layout is chosen here,
+/// once per connection: GDB cannot change it mid-session.
 fn attach(
     m: &mut Machine,
     sess: &mut Session,
     stream: TcpStream,
     host: HostHook<'_>,
 ) -> Option<RunOutcome> {
-    let xml = regs::target_xml(description_for(m));
-    let mut t = GdbTarget {
+    if has_long_mode(m) {
+        attach_as::<Amd64>(m, sess, stream, host)
+    } else {
+        attach_as::<I386>(m, sess, stream, host)
+    }
+}
+
+fn attach_as<A: X86Arch>(
+    m: &mut Machine,
+    sess: &mut Session,
+    stream: TcpStream,
+    host: HostHook<'_>,
+) -> Option<RunOutcome> {
+    let mut t = GdbTarget::<A> {
         m,
         sess,
         host,
         exec: Exec::Continue,
-        xml,
+        xml: regs::target_xml(A::LAYOUT),
         ended: None,
+        _arch: PhantomData,
     };
     let stub = GdbStub::new(stream);
-    match stub.run_blocking::<EventLoop<'_, '_, '_>>(&mut t) {
+    match stub.run_blocking::<EventLoop<'_, '_, '_, A>>(&mut t) {
         Ok(DisconnectReason::Disconnect) => None,
         Ok(DisconnectReason::Kill) => {
             eprintln!("anyx86: killed by gdb");
@@ -183,33 +198,69 @@ fn attach(
 /// CPUID 8000_0001h EDX bit 29: long mode.
 const CPUID_LM: u32 = 1 << 29;
 
-/// The target description for the machine's CPU: i386 while its CPUID
-/// reports no long mode. A long-mode CPU needs the amd64 description
-/// (64-bit registers, `org.gnu.gdb.i386.core` in its amd64 form), which
-/// comes with long mode; until then such a CPU is described as i386.
-fn description_for(m: &Machine) -> &'static [RegDesc] {
-    if m.cpu.model.ext_edx & CPUID_LM != 0 {
-        eprintln!("anyx86: no amd64 target description yet; GDB sees an i386");
-    }
-    regs::I386
+/// Whether the machine's CPU model reports long mode (and so gets the
+/// amd64 description, from the first connection on, in every mode).
+fn has_long_mode(m: &Machine) -> bool {
+    m.cpu.model.ext_edx & CPUID_LM != 0
 }
 
-/// The register file and description GDB sees: i386 today (the CPU has
-/// no long mode yet); an amd64 description joins when it does.
-pub enum I386 {}
+/// A register layout GDB can be given: [`I386`] or [`Amd64`]. Addresses
+/// are `u64` in both (an i386 GDB sends at most 32 bits).
+pub trait X86Arch:
+    Arch<Usize = u64, Registers = X86Regs<Self>, RegId = RegNum<Self>, BreakpointKind = usize>
+    + std::fmt::Debug
+    + Clone
+    + PartialEq
+    + Default
+{
+    /// The target description.
+    const LAYOUT: &'static regs::Layout;
+}
 
-/// The `g` packet: every register of [`regs::I386`] in order.
+/// The i386 description ([`regs::I386_LAYOUT`]), for a CPU without long
+/// mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct I386;
+
+/// The amd64 description ([`regs::AMD64_LAYOUT`]), for a CPU with long
+/// mode, whatever mode it is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Amd64;
+
+impl X86Arch for I386 {
+    const LAYOUT: &'static regs::Layout = &regs::I386_LAYOUT;
+}
+
+impl X86Arch for Amd64 {
+    const LAYOUT: &'static regs::Layout = &regs::AMD64_LAYOUT;
+}
+
+/// The `g` packet: every register of the layout in order.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct I386Regs {
+pub struct X86Regs<A> {
     /// Little-endian bytes of all registers.
     pub bytes: Vec<u8>,
+    _arch: PhantomData<A>,
 }
 
-impl Registers for I386Regs {
-    type ProgramCounter = u32;
+impl<A: X86Arch> X86Regs<A> {
+    /// The registers as `bytes`.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        X86Regs {
+            bytes,
+            _arch: PhantomData,
+        }
+    }
+}
 
-    fn pc(&self) -> u32 {
-        self.bytes.get(32..36).map_or(0, |b| regs::le(b) as u32)
+impl<A: X86Arch> Registers for X86Regs<A> {
+    type ProgramCounter = u64;
+
+    fn pc(&self) -> u64 {
+        let l = A::LAYOUT;
+        let off: usize = l.regs[..l.pc].iter().map(regs::size_of).sum();
+        let n = regs::size_of(&l.regs[l.pc]);
+        self.bytes.get(off..off + n).map_or(0, regs::le)
     }
 
     fn gdb_serialize(&self, mut write_byte: impl FnMut(Option<u8>)) {
@@ -226,20 +277,27 @@ impl Registers for I386Regs {
 
 /// A register number of the target description.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RegNum(pub usize);
+pub struct RegNum<A>(pub usize, PhantomData<A>);
 
-impl RegId for RegNum {
+impl<A: X86Arch> RegId for RegNum<A> {
     fn from_raw_id(id: usize) -> Option<(Self, Option<NonZeroUsize>)> {
-        let d = regs::I386.get(id)?;
-        Some((RegNum(id), NonZeroUsize::new(regs::size_of(d))))
+        let d = A::LAYOUT.regs.get(id)?;
+        Some((RegNum(id, PhantomData), NonZeroUsize::new(regs::size_of(d))))
     }
 }
 
 impl Arch for I386 {
-    type Usize = u32;
-    type Registers = I386Regs;
+    type Usize = u64;
+    type Registers = X86Regs<I386>;
     type BreakpointKind = usize;
-    type RegId = RegNum;
+    type RegId = RegNum<I386>;
+}
+
+impl Arch for Amd64 {
+    type Usize = u64;
+    type Registers = X86Regs<Amd64>;
+    type BreakpointKind = usize;
+    type RegId = RegNum<Amd64>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,20 +306,32 @@ enum Exec {
     Step,
 }
 
-struct GdbTarget<'a, 's, 'h> {
+struct GdbTarget<'a, 's, 'h, A> {
     m: &'a mut Machine,
     sess: &'s mut Session,
     host: HostHook<'h>,
     exec: Exec,
     xml: String,
     ended: Option<RunOutcome>,
+    _arch: PhantomData<A>,
 }
 
-type StopReason = SingleThreadStopReason<u32>;
+type StopReason = SingleThreadStopReason<u64>;
 
-impl GdbTarget<'_, '_, '_> {
+impl<A: X86Arch> GdbTarget<'_, '_, '_, A> {
     fn desc(&self, id: usize) -> Option<RegDesc> {
-        regs::I386.get(id).copied()
+        A::LAYOUT.regs.get(id).copied()
+    }
+
+    /// The linear address GDB means by `addr`, if it can be one: 48-bit
+    /// canonical while IA-32e mode is active, 32 bits otherwise.
+    fn linear(&self, addr: u64) -> Option<u64> {
+        let s = &self.m.cpu.s;
+        if s.efer & efer::LMA != 0 {
+            view::canonical(addr).then_some(addr)
+        } else {
+            u32::try_from(addr).ok().map(u64::from)
+        }
     }
 
     fn stop_for(&mut self, o: RunOutcome) -> StopReason {
@@ -305,7 +375,7 @@ impl GdbTarget<'_, '_, '_> {
                 StopReason::Watch {
                     tid: (),
                     kind,
-                    addr: h.lin.max(h.watch.lin) as u32,
+                    addr: h.lin.max(h.watch.lin),
                 }
             }
             _ => StopReason::Signal(Signal::SIGTRAP),
@@ -342,11 +412,11 @@ impl GdbTarget<'_, '_, '_> {
     }
 }
 
-impl Target for GdbTarget<'_, '_, '_> {
-    type Arch = I386;
+impl<A: X86Arch> Target for GdbTarget<'_, '_, '_, A> {
+    type Arch = A;
     type Error = &'static str;
 
-    fn base_ops(&mut self) -> BaseOps<'_, I386, &'static str> {
+    fn base_ops(&mut self) -> BaseOps<'_, A, &'static str> {
         BaseOps::SingleThread(self)
     }
 
@@ -369,28 +439,32 @@ impl Target for GdbTarget<'_, '_, '_> {
     }
 }
 
-impl SingleThreadBase for GdbTarget<'_, '_, '_> {
-    fn read_registers(&mut self, r: &mut I386Regs) -> TargetResult<(), Self> {
-        r.bytes = regs::read_all(&self.m.cpu.s, regs::I386);
+impl<A: X86Arch> SingleThreadBase for GdbTarget<'_, '_, '_, A> {
+    fn read_registers(&mut self, r: &mut X86Regs<A>) -> TargetResult<(), Self> {
+        r.bytes = regs::read_all(&self.m.cpu.s, A::LAYOUT.regs);
         Ok(())
     }
 
-    fn write_registers(&mut self, r: &I386Regs) -> TargetResult<(), Self> {
+    fn write_registers(&mut self, r: &X86Regs<A>) -> TargetResult<(), Self> {
         let m = &mut *self.m;
-        regs::write_all(&mut m.cpu.s, &m.board, regs::I386, &r.bytes);
+        regs::write_all(&mut m.cpu.s, &m.board, A::LAYOUT.regs, &r.bytes);
         Ok(())
     }
 
-    fn read_addrs(&mut self, start: u32, data: &mut [u8]) -> TargetResult<usize, Self> {
-        let n = view::read_linear(&self.m.cpu.s, &self.m.board, u64::from(start), data);
+    fn read_addrs(&mut self, start: u64, data: &mut [u8]) -> TargetResult<usize, Self> {
+        let n = match self.linear(start) {
+            Some(lin) => view::read_linear(&self.m.cpu.s, &self.m.board, lin, data),
+            None => 0,
+        };
         if n == 0 && !data.is_empty() {
             return Err(TargetError::Errno(14));
         }
         Ok(n)
     }
 
-    fn write_addrs(&mut self, start: u32, data: &[u8]) -> TargetResult<(), Self> {
-        view::write_linear(self.m, u64::from(start), data).map_err(|_| TargetError::Errno(14))
+    fn write_addrs(&mut self, start: u64, data: &[u8]) -> TargetResult<(), Self> {
+        let lin = self.linear(start).ok_or(TargetError::Errno(14))?;
+        view::write_linear(self.m, lin, data).map_err(|_| TargetError::Errno(14))
     }
 
     fn support_resume(&mut self) -> Option<SingleThreadResumeOps<'_, Self>> {
@@ -402,8 +476,8 @@ impl SingleThreadBase for GdbTarget<'_, '_, '_> {
     }
 }
 
-impl SingleRegisterAccess<()> for GdbTarget<'_, '_, '_> {
-    fn read_register(&mut self, _: (), id: RegNum, buf: &mut [u8]) -> TargetResult<usize, Self> {
+impl<A: X86Arch> SingleRegisterAccess<()> for GdbTarget<'_, '_, '_, A> {
+    fn read_register(&mut self, _: (), id: RegNum<A>, buf: &mut [u8]) -> TargetResult<usize, Self> {
         let d = self.desc(id.0).ok_or(TargetError::NonFatal)?;
         let v = regs::read_bytes(&self.m.cpu.s, &d);
         let n = v.len().min(buf.len());
@@ -411,7 +485,7 @@ impl SingleRegisterAccess<()> for GdbTarget<'_, '_, '_> {
         Ok(n)
     }
 
-    fn write_register(&mut self, _: (), id: RegNum, val: &[u8]) -> TargetResult<(), Self> {
+    fn write_register(&mut self, _: (), id: RegNum<A>, val: &[u8]) -> TargetResult<(), Self> {
         let d = self.desc(id.0).ok_or(TargetError::NonFatal)?;
         let m = &mut *self.m;
         regs::write_bytes(&mut m.cpu.s, &m.board, &d, val);
@@ -419,7 +493,7 @@ impl SingleRegisterAccess<()> for GdbTarget<'_, '_, '_> {
     }
 }
 
-impl SingleThreadResume for GdbTarget<'_, '_, '_> {
+impl<A: X86Arch> SingleThreadResume for GdbTarget<'_, '_, '_, A> {
     fn resume(&mut self, _signal: Option<Signal>) -> Result<(), &'static str> {
         // A signal GDB passes back has no meaning for a bare machine.
         self.exec = Exec::Continue;
@@ -431,14 +505,14 @@ impl SingleThreadResume for GdbTarget<'_, '_, '_> {
     }
 }
 
-impl SingleThreadSingleStep for GdbTarget<'_, '_, '_> {
+impl<A: X86Arch> SingleThreadSingleStep for GdbTarget<'_, '_, '_, A> {
     fn step(&mut self, _signal: Option<Signal>) -> Result<(), &'static str> {
         self.exec = Exec::Step;
         Ok(())
     }
 }
 
-impl Breakpoints for GdbTarget<'_, '_, '_> {
+impl<A: X86Arch> Breakpoints for GdbTarget<'_, '_, '_, A> {
     fn support_sw_breakpoint(&mut self) -> Option<SwBreakpointOps<'_, Self>> {
         Some(self)
     }
@@ -452,26 +526,26 @@ impl Breakpoints for GdbTarget<'_, '_, '_> {
     }
 }
 
-impl SwBreakpoint for GdbTarget<'_, '_, '_> {
-    fn add_sw_breakpoint(&mut self, addr: u32, _kind: usize) -> TargetResult<bool, Self> {
-        let at = BreakAt::Linear(u64::from(addr));
+impl<A: X86Arch> SwBreakpoint for GdbTarget<'_, '_, '_, A> {
+    fn add_sw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
+        let at = BreakAt::Linear(addr);
         Ok(self.sess.dbg.add_break(at, Owner::GdbSw).is_ok())
     }
 
-    fn remove_sw_breakpoint(&mut self, addr: u32, _kind: usize) -> TargetResult<bool, Self> {
-        let at = BreakAt::Linear(u64::from(addr));
+    fn remove_sw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
+        let at = BreakAt::Linear(addr);
         Ok(self.sess.dbg.remove_break_at(at, Owner::GdbSw))
     }
 }
 
-impl HwBreakpoint for GdbTarget<'_, '_, '_> {
-    fn add_hw_breakpoint(&mut self, addr: u32, _kind: usize) -> TargetResult<bool, Self> {
-        let at = BreakAt::Linear(u64::from(addr));
+impl<A: X86Arch> HwBreakpoint for GdbTarget<'_, '_, '_, A> {
+    fn add_hw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
+        let at = BreakAt::Linear(addr);
         Ok(self.sess.dbg.add_break(at, Owner::GdbHw).is_ok())
     }
 
-    fn remove_hw_breakpoint(&mut self, addr: u32, _kind: usize) -> TargetResult<bool, Self> {
-        let at = BreakAt::Linear(u64::from(addr));
+    fn remove_hw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
+        let at = BreakAt::Linear(addr);
         Ok(self.sess.dbg.remove_break_at(at, Owner::GdbHw))
     }
 }
@@ -484,32 +558,30 @@ fn cpu_watch(kind: WatchKind) -> CpuWatch {
     }
 }
 
-impl HwWatchpoint for GdbTarget<'_, '_, '_> {
+impl<A: X86Arch> HwWatchpoint for GdbTarget<'_, '_, '_, A> {
     fn add_hw_watchpoint(
         &mut self,
-        addr: u32,
-        len: u32,
+        addr: u64,
+        len: u64,
         kind: WatchKind,
     ) -> TargetResult<bool, Self> {
-        let (lin, len) = (u64::from(addr), u64::from(len));
         let r = self
             .sess
             .dbg
-            .add_watch(self.m, lin, len, cpu_watch(kind), true);
+            .add_watch(self.m, addr, len, cpu_watch(kind), true);
         Ok(r.is_ok())
     }
 
     fn remove_hw_watchpoint(
         &mut self,
-        addr: u32,
-        len: u32,
+        addr: u64,
+        len: u64,
         kind: WatchKind,
     ) -> TargetResult<bool, Self> {
-        let (lin, len) = (u64::from(addr), u64::from(len));
         Ok(self
             .sess
             .dbg
-            .remove_watch(self.m, lin, len, cpu_watch(kind)))
+            .remove_watch(self.m, addr, len, cpu_watch(kind)))
     }
 }
 
@@ -528,7 +600,7 @@ anyx86 monitor commands (addresses: 0x.. hex, SEG:OFF hex halves):
   step-irqs on|off        take interrupts while single-stepping (default off)
   set syntax intel|att    disassembly syntax";
 
-impl MonitorCmd for GdbTarget<'_, '_, '_> {
+impl<A: X86Arch> MonitorCmd for GdbTarget<'_, '_, '_, A> {
     fn handle_monitor_cmd(
         &mut self,
         cmd: &[u8],
@@ -555,7 +627,7 @@ impl MonitorCmd for GdbTarget<'_, '_, '_> {
     }
 }
 
-impl TargetDescriptionXmlOverride for GdbTarget<'_, '_, '_> {
+impl<A: X86Arch> TargetDescriptionXmlOverride for GdbTarget<'_, '_, '_, A> {
     fn target_description_xml(
         &self,
         annex: &[u8],
@@ -575,10 +647,10 @@ impl TargetDescriptionXmlOverride for GdbTarget<'_, '_, '_> {
     }
 }
 
-struct EventLoop<'a, 's, 'h>(PhantomData<(&'a (), &'s (), &'h ())>);
+struct EventLoop<'a, 's, 'h, A>(PhantomData<(&'a (), &'s (), &'h (), A)>);
 
-impl<'a, 's, 'h> run_blocking::BlockingEventLoop for EventLoop<'a, 's, 'h> {
-    type Target = GdbTarget<'a, 's, 'h>;
+impl<'a, 's, 'h, A: X86Arch> run_blocking::BlockingEventLoop for EventLoop<'a, 's, 'h, A> {
+    type Target = GdbTarget<'a, 's, 'h, A>;
     type Connection = TcpStream;
     type StopReason = StopReason;
 

@@ -4,8 +4,13 @@
 //! The i386 description has GDB's `org.gnu.gdb.i386.core` feature (the
 //! general, segment and flag registers and the x87 registers GDB insists
 //! on, from the CPU's x87 state) and `org.anyx86.i386.sys`: segment bases,
-//! control, debug and table registers, EFER. It stays valid in every
-//! mode: EIP is the offset within CS, whatever CS is.
+//! control, debug and table registers, EFER. The amd64 description (for a
+//! CPU with long mode) has the same core feature in its amd64 form (RAX..
+//! R15, RIP), `org.gnu.gdb.i386.segments` (FS and GS bases) and
+//! `org.anyx86.amd64.sys` with 64-bit bases, CR8 and KERNEL_GS_BASE. No
+//! SSE feature: the CPU has no XMM state yet. Both stay valid in every
+//! mode: the instruction pointer is the offset within CS, whatever CS is,
+//! and a general register is its full 64-bit value.
 
 use crate::view;
 use anyx86_cpu::flags::FlagOp;
@@ -30,12 +35,14 @@ pub enum Loc {
     /// x87 control register: fctrl, fstat, ftag, fiseg, fioff, foseg,
     /// fooff, fop.
     Fpu(u8),
-    /// CR0, CR2, CR3, CR4 by number.
+    /// CR0, CR2, CR3, CR4, CR8 by number.
     Cr(usize),
     /// DR0-DR7 by number.
     Dr(usize),
     /// EFER.
     Efer,
+    /// The KERNEL_GS_BASE MSR (what SWAPGS exchanges with GS.base).
+    KernelGsBase,
     /// GDTR or IDTR base (true: IDTR).
     TableBase(bool),
     /// GDTR or IDTR limit.
@@ -98,8 +105,121 @@ const fn f(name: &'static str, k: u8) -> RegDesc {
     }
 }
 
-/// Number of registers in the core feature.
+/// Number of registers in the i386 core feature.
 pub const CORE_REGS: usize = 32;
+
+/// Number of registers in the amd64 core feature.
+pub const CORE_REGS_64: usize = 40;
+
+/// A register of the amd64 core feature.
+const fn q(name: &'static str, ty: &'static str, loc: Loc) -> RegDesc {
+    r(name, 64, ty, loc)
+}
+
+/// A target description: GDB's architecture name and the registers,
+/// feature by feature, numbered in order (the `g` packet's order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// `<architecture>`.
+    pub arch: &'static str,
+    /// Every register in GDB's numbering.
+    pub regs: &'static [RegDesc],
+    /// Feature names with the number of registers each takes, in order.
+    pub features: &'static [(&'static str, usize)],
+    /// Number of the instruction pointer.
+    pub pc: usize,
+}
+
+/// The i386 description.
+pub const I386_LAYOUT: Layout = Layout {
+    arch: "i386",
+    regs: I386,
+    features: &[
+        ("org.gnu.gdb.i386.core", CORE_REGS),
+        ("org.anyx86.i386.sys", I386.len() - CORE_REGS),
+    ],
+    pc: 8,
+};
+
+/// The amd64 description.
+pub const AMD64_LAYOUT: Layout = Layout {
+    arch: "i386:x86-64",
+    regs: AMD64,
+    features: &[
+        ("org.gnu.gdb.i386.core", CORE_REGS_64),
+        ("org.gnu.gdb.i386.segments", 2),
+        ("org.anyx86.amd64.sys", AMD64.len() - CORE_REGS_64 - 2),
+    ],
+    pc: 16,
+};
+
+/// The amd64 registers, in GDB's numbering (`amd64_register_names`:
+/// RAX, RBX, RCX, RDX, RSI, RDI, RBP, RSP, not the encoding order).
+pub const AMD64: &[RegDesc] = &[
+    q("rax", "int64", Loc::Gpr(0)),
+    q("rbx", "int64", Loc::Gpr(3)),
+    q("rcx", "int64", Loc::Gpr(1)),
+    q("rdx", "int64", Loc::Gpr(2)),
+    q("rsi", "int64", Loc::Gpr(6)),
+    q("rdi", "int64", Loc::Gpr(7)),
+    q("rbp", "data_ptr", Loc::Gpr(5)),
+    q("rsp", "data_ptr", Loc::Gpr(4)),
+    q("r8", "int64", Loc::Gpr(8)),
+    q("r9", "int64", Loc::Gpr(9)),
+    q("r10", "int64", Loc::Gpr(10)),
+    q("r11", "int64", Loc::Gpr(11)),
+    q("r12", "int64", Loc::Gpr(12)),
+    q("r13", "int64", Loc::Gpr(13)),
+    q("r14", "int64", Loc::Gpr(14)),
+    q("r15", "int64", Loc::Gpr(15)),
+    q("rip", "code_ptr", Loc::Ip),
+    r("eflags", 32, "i386_eflags", Loc::Flags),
+    r("cs", 32, "int32", Loc::Sel(1)),
+    r("ss", 32, "int32", Loc::Sel(2)),
+    r("ds", 32, "int32", Loc::Sel(3)),
+    r("es", 32, "int32", Loc::Sel(0)),
+    r("fs", 32, "int32", Loc::Sel(4)),
+    r("gs", 32, "int32", Loc::Sel(5)),
+    r("st0", 80, "i387_ext", Loc::St(0)),
+    r("st1", 80, "i387_ext", Loc::St(1)),
+    r("st2", 80, "i387_ext", Loc::St(2)),
+    r("st3", 80, "i387_ext", Loc::St(3)),
+    r("st4", 80, "i387_ext", Loc::St(4)),
+    r("st5", 80, "i387_ext", Loc::St(5)),
+    r("st6", 80, "i387_ext", Loc::St(6)),
+    r("st7", 80, "i387_ext", Loc::St(7)),
+    f("fctrl", 0),
+    f("fstat", 1),
+    f("ftag", 2),
+    f("fiseg", 3),
+    f("fioff", 4),
+    f("foseg", 5),
+    f("fooff", 6),
+    f("fop", 7),
+    q("fs_base", "int", Loc::Base(4)),
+    q("gs_base", "int", Loc::Base(5)),
+    g64("es_base", "system", Loc::Base(0)),
+    g64("cs_base", "system", Loc::Base(1)),
+    g64("ss_base", "system", Loc::Base(2)),
+    g64("ds_base", "system", Loc::Base(3)),
+    g64("k_gs_base", "system", Loc::KernelGsBase),
+    g64("cr0", "system", Loc::Cr(0)),
+    g64("cr2", "system", Loc::Cr(2)),
+    g64("cr3", "system", Loc::Cr(3)),
+    g64("cr4", "system", Loc::Cr(4)),
+    g64("cr8", "system", Loc::Cr(8)),
+    g64("dr0", "system", Loc::Dr(0)),
+    g64("dr1", "system", Loc::Dr(1)),
+    g64("dr2", "system", Loc::Dr(2)),
+    g64("dr3", "system", Loc::Dr(3)),
+    g64("dr6", "system", Loc::Dr(6)),
+    g64("dr7", "system", Loc::Dr(7)),
+    g64("efer", "system", Loc::Efer),
+    g64("gdtr_base", "system", Loc::TableBase(false)),
+    g("gdtr_limit", 32, "system", Loc::TableLimit(false)),
+    g64("idtr_base", "system", Loc::TableBase(true)),
+    g("idtr_limit", 32, "system", Loc::TableLimit(true)),
+];
 
 /// The i386 registers, in GDB's numbering.
 pub const I386: &[RegDesc] = &[
@@ -178,20 +298,25 @@ fn reg_xml(i: usize, d: &RegDesc) -> String {
     )
 }
 
-/// The target description for `regs` (GDB's `target.xml`).
-pub fn target_xml(regs: &[RegDesc]) -> String {
-    let mut x = String::from(
-        "<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n<target version=\"1.0\">\n<architecture>i386</architecture>\n<feature name=\"org.gnu.gdb.i386.core\">\n",
+/// The target description of `l` (GDB's `target.xml`).
+pub fn target_xml(l: &Layout) -> String {
+    let mut x = format!(
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n<target version=\"1.0\">\n<architecture>{}</architecture>\n",
+        l.arch
     );
-    x += EFLAGS_TYPE;
-    for (i, d) in regs.iter().enumerate().take(CORE_REGS) {
-        x += &reg_xml(i, d);
+    let mut i = 0;
+    for &(name, n) in l.features {
+        x += &format!("<feature name=\"{name}\">\n");
+        if i == 0 {
+            x += EFLAGS_TYPE;
+        }
+        for d in l.regs.iter().skip(i).take(n) {
+            x += &reg_xml(i, d);
+            i += 1;
+        }
+        x += "</feature>\n";
     }
-    x += "</feature>\n<feature name=\"org.anyx86.i386.sys\">\n";
-    for (i, d) in regs.iter().enumerate().skip(CORE_REGS) {
-        x += &reg_xml(i, d);
-    }
-    x += "</feature>\n</target>\n";
+    x += "</target>\n";
     x
 }
 
@@ -230,9 +355,11 @@ pub fn read(s: &CpuState, d: &RegDesc) -> u64 {
         Loc::Cr(0) => s.cr0,
         Loc::Cr(2) => s.cr2,
         Loc::Cr(3) => s.cr3,
+        Loc::Cr(8) => s.cr8,
         Loc::Cr(_) => s.cr4,
         Loc::Dr(i) => s.dr[i & 7],
         Loc::Efer => s.efer,
+        Loc::KernelGsBase => s.msr.kernel_gs_base,
         Loc::TableBase(idt) => table(s, idt).base,
         Loc::TableLimit(idt) => u64::from(table(s, idt).limit),
     }
@@ -316,6 +443,7 @@ pub fn write<B: CpuBus>(s: &mut CpuState, bus: &B, d: &RegDesc, v: u64) {
             s.fpu.regs[r].sig = v;
         }
         Loc::Fpu(k) => fpu_write(s, k, v),
+        Loc::Cr(8) => s.cr8 = v & 0xF,
         Loc::Cr(n) => {
             match n {
                 0 => s.cr0 = v,
@@ -327,6 +455,7 @@ pub fn write<B: CpuBus>(s: &mut CpuState, bus: &B, d: &RegDesc, v: u64) {
             s.tlb.flush_all();
         }
         Loc::Dr(i) => s.dr[i & 7] = v,
+        Loc::KernelGsBase => s.msr.kernel_gs_base = v,
         Loc::Efer => {
             s.efer = v;
             s.update_mode();
@@ -414,7 +543,7 @@ mod tests {
         );
         assert_eq!(names[16], "st0");
         assert_eq!(names[31], "fop");
-        let xml = target_xml(I386);
+        let xml = target_xml(&I386_LAYOUT);
         assert!(xml.contains("<architecture>i386</architecture>"));
         assert!(xml.contains(
             "<reg name=\"cr0\" bitsize=\"32\" type=\"uint32\" regnum=\"38\" group=\"system\"/>"
@@ -433,6 +562,60 @@ mod tests {
         assert_eq!(m.cpu.s.seg[1].base, 0xFFFF_0000);
         // A short packet is ignored past its end, never a panic.
         write_all(&mut m.cpu.s, &m.board, I386, &bytes[..7]);
+    }
+
+    #[test]
+    fn the_amd64_description_is_gdbs_amd64_core_then_segments_then_sys() {
+        let names: Vec<&str> = AMD64.iter().map(|d| d.name).collect();
+        assert_eq!(
+            names[..8],
+            ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp"]
+        );
+        assert_eq!(names[15..18], ["r15", "rip", "eflags"]);
+        assert_eq!(names[24], "st0");
+        assert_eq!(names[CORE_REGS_64 - 1], "fop");
+        assert_eq!(
+            names[CORE_REGS_64..CORE_REGS_64 + 2],
+            ["fs_base", "gs_base"]
+        );
+        assert_eq!(AMD64[AMD64_LAYOUT.pc].loc, Loc::Ip);
+        assert_eq!(I386[I386_LAYOUT.pc].loc, Loc::Ip);
+        let xml = target_xml(&AMD64_LAYOUT);
+        assert!(xml.contains("<architecture>i386:x86-64</architecture>"));
+        assert!(xml.contains(
+            "<feature name=\"org.gnu.gdb.i386.segments\">\n<reg name=\"fs_base\" bitsize=\"64\" type=\"int\" regnum=\"40\"/>"
+        ));
+        assert!(xml.contains("<reg name=\"efer\" bitsize=\"64\""));
+        assert!(!xml.contains("org.gnu.gdb.i386.sse"));
+        // Every register is numbered once, in order.
+        assert_eq!(xml.matches("<reg ").count(), AMD64.len());
+        assert!(xml.contains(&format!("regnum=\"{}\"", AMD64.len() - 1)));
+    }
+
+    #[test]
+    fn the_amd64_g_packet_holds_full_64_bit_registers() {
+        let mut m = Machine::new(MachineConfig::new(1)).expect("machine");
+        m.cpu.s.gpr[3] = 0x8877_6655_4433_2211; // RBX: GDB's register 1
+        m.cpu.s.gpr[15] = 0xFEDC_BA98_7654_3210;
+        m.cpu.s.seg[5].base = 0xFFFF_8000_0000_2000;
+        let mut bytes = read_all(&m.cpu.s, AMD64);
+        assert_eq!(
+            bytes.len(),
+            17 * 8 + 7 * 4 + 8 * 10 + 8 * 4 + 21 * 8 + 2 * 4
+        );
+        assert_eq!(le(&bytes[8..16]), 0x8877_6655_4433_2211);
+        assert_eq!(le(&bytes[120..128]), 0xFEDC_BA98_7654_3210);
+        assert_eq!(le(&bytes[128..136]), 0xFFF0); // RIP at reset
+        let gs_base = 17 * 8 + 7 * 4 + 8 * 10 + 8 * 4 + 8;
+        assert_eq!(le(&bytes[gs_base..gs_base + 8]), 0xFFFF_8000_0000_2000);
+        // RAX = a 64-bit value through a `G` packet.
+        bytes[..8].copy_from_slice(&0x0123_4567_89AB_CDEFu64.to_le_bytes());
+        write_all(&mut m.cpu.s, &m.board, AMD64, &bytes);
+        assert_eq!(m.cpu.s.gpr[0], 0x0123_4567_89AB_CDEF);
+        assert_eq!(m.cpu.s.gpr[3], 0x8877_6655_4433_2211);
+        let d = by_name(AMD64, "cr8").expect("cr8");
+        write(&mut m.cpu.s, &m.board, &d, 0x1F);
+        assert_eq!(m.cpu.s.cr8, 0xF);
     }
 
     #[test]

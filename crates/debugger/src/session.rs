@@ -195,7 +195,8 @@ impl Session {
                 }
             }
             ["reg", name, v] => {
-                let d = crate::regs::by_name(crate::regs::I386, name)
+                let d = crate::regs::by_name(crate::regs::AMD64, name)
+                    .or_else(|| crate::regs::by_name(crate::regs::I386, name))
                     .ok_or_else(|| format!("no register {name}"))?;
                 let v = parse::num(v)?;
                 let m = &mut *m;

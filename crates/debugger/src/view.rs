@@ -105,7 +105,15 @@ fn peek_u64<B: CpuBus>(bus: &B, paddr: u64, n: u64) -> u64 {
     })
 }
 
+/// Whether `lin` is canonical for 48-bit linear addresses (bits 63:47
+/// all equal).
+pub fn canonical(lin: u64) -> bool {
+    (((lin << 16) as i64) >> 16) as u64 == lin
+}
+
 /// Walks the page tables for linear address `lin` without touching them.
+/// While IA-32e mode is active a non-canonical address has no
+/// translation (the CPU faults on it).
 pub fn walk<B: CpuBus>(s: &CpuState, bus: &B, lin: u64) -> Walk {
     let a20 = bus.a20_mask();
     let mut steps = Vec::new();
@@ -121,6 +129,9 @@ pub fn walk<B: CpuBus>(s: &CpuState, bus: &B, lin: u64) -> Walk {
         };
     }
     let lin = if s.efer & efer::LMA != 0 {
+        if !canonical(lin) {
+            return Walk { steps, phys: None };
+        }
         lin
     } else {
         lin & 0xFFFF_FFFF
@@ -516,6 +527,14 @@ mod tests {
     use super::*;
     use anyx86_machine::MachineConfig;
 
+    #[test]
+    fn canonical_means_bits_63_to_47_equal() {
+        assert!(canonical(0x0000_7FFF_FFFF_FFFF));
+        assert!(canonical(0xFFFF_8000_0000_0000));
+        assert!(!canonical(0x0000_8000_0000_0000));
+        assert!(!canonical(0xFFFF_7FFF_FFFF_FFFF));
+    }
+
     fn machine() -> Machine {
         Machine::new(MachineConfig::new(2)).expect("a 2 MiB machine")
     }
@@ -564,6 +583,29 @@ mod tests {
             lin_to_phys(&m.cpu.s, &m.board, 0x0041_2345),
             Some(0x0081_2345)
         );
+    }
+
+    #[test]
+    fn a_4_level_walk_maps_the_upper_half_and_refuses_non_canonical() {
+        let mut m = machine();
+        // PML4 at 0x10000: entries 0 and 256 -> PDPT 0x11000 -> PD
+        // 0x12000 with a 2 MiB page at 0.
+        poke32(&mut m, 0x10000, 0x11000 | 3);
+        poke32(&mut m, 0x10000 + 256 * 8, 0x11000 | 3);
+        poke32(&mut m, 0x11000, 0x12000 | 3);
+        poke32(&mut m, 0x12000, 0x83);
+        m.cpu.s.cr3 = 0x10000;
+        m.cpu.s.cr4 |= cr4::PAE;
+        m.cpu.s.efer |= efer::LME | efer::LMA;
+        m.cpu.s.cr0 |= cr0::PG | cr0::PE;
+        let w = walk(&m.cpu.s, &m.board, 0xFFFF_8000_0001_2345);
+        assert_eq!(w.phys, Some(0x1_2345));
+        assert_eq!(w.steps.len(), 3);
+        // 0x0000_8000_0001_2345 has the same PML4 index (bits 47:39) but
+        // is not canonical: no translation, no table read.
+        let w = walk(&m.cpu.s, &m.board, 0x0000_8000_0001_2345);
+        assert_eq!(w.phys, None);
+        assert!(w.steps.is_empty());
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod data;
 mod long;
 mod string;
 mod system;
+mod v2;
 mod x87;
 
 use crate::bus::CpuBus;
@@ -61,6 +62,7 @@ pub(crate) fn select<B: CpuBus>(ins: &Instruction) -> Handler<B> {
         .or_else(|| system::select::<B>(ins))
         .or_else(|| long::select::<B>(ins))
         .or_else(|| x87::select::<B>(ins))
+        .or_else(|| v2::select::<B>(ins))
         .unwrap_or(unimplemented::<B>)
 }
 

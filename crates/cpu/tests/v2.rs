@@ -1,0 +1,242 @@
+//! POPCNT and CMPXCHG16B in 64-bit mode on a flat bus, against values the
+//! host CPU computed: `data/v2-cases.txt`, produced by `data/gen_v2.c`
+//! (see `data/README.md`). Also their #UD and #GP rules.
+
+#[allow(dead_code)]
+mod common;
+
+use anyx86_cpu::cpuid::CpuModel;
+use anyx86_cpu::flags::FlagOp;
+use anyx86_cpu::state::{cr0, cr4, efer, fl, reg, Segment, TableReg};
+use anyx86_cpu::{Cpu, RunExit};
+use common::FlatBus;
+
+const CODE: u64 = 0x1000;
+/// One HLT per exception vector: vector v's handler is at STUBS + v.
+const STUBS: u64 = 0x3000;
+const GDT: u64 = 0x500;
+const IDT: u64 = 0x600;
+const PML4: u64 = 0x10000;
+const DATA: u64 = 0x8000;
+const CODE64: u64 = 0x00AF_9A00_0000_FFFF;
+const DATA64: u64 = 0x00CF_9200_0000_FFFF;
+/// Leaf 1 ECX: CMPXCHG16B, POPCNT.
+const CX16: u32 = 1 << 13;
+const POPCNT: u32 = 1 << 23;
+const ARITH: u64 = 0x8D5;
+
+#[derive(Debug, PartialEq, Eq)]
+enum Exit {
+    Done,
+    Vector(u8),
+}
+
+struct M {
+    cpu: Cpu<FlatBus>,
+    bus: FlatBus,
+}
+
+impl M {
+    /// 64-bit mode, CPL 0, the first 16 MiB identity-mapped with 2 MiB
+    /// pages; `ecx` is the model's leaf 1 ECX.
+    fn long(ecx: u32) -> Self {
+        let mut model = CpuModel::qemu64();
+        model.features_ecx = ecx;
+        let mut m = Self {
+            cpu: Cpu::new(model),
+            bus: FlatBus::new(),
+        };
+        m.poke64(PML4, (PML4 + 0x1000) | 3);
+        m.poke64(PML4 + 0x1000, (PML4 + 0x2000) | 3);
+        for i in 0..8 {
+            m.poke64(PML4 + 0x2000 + 8 * i, (i << 21) | 0x83);
+        }
+        m.poke64(GDT + 8, CODE64);
+        m.poke64(GDT + 16, DATA64);
+        for v in 0..32 {
+            let off = STUBS + v;
+            m.bus.ram[off as usize] = 0xF4;
+            let lo = (off & 0xFFFF) | 8 << 16 | 0x8E00 << 32 | (off >> 16 & 0xFFFF) << 48;
+            m.poke64(IDT + 16 * v, lo);
+            m.poke64(IDT + 16 * v + 8, off >> 32);
+        }
+        let s = &mut m.cpu.s;
+        s.gdtr = TableReg {
+            base: GDT,
+            limit: 0x17,
+        };
+        s.idtr = TableReg {
+            base: IDT,
+            limit: 32 * 16 - 1,
+        };
+        s.cr3 = PML4;
+        s.cr4 = cr4::PAE;
+        s.efer = efer::LME | efer::LMA;
+        s.cr0 = cr0::PE | cr0::PG | cr0::ET | cr0::NE;
+        s.seg = [Segment::from_descriptor(0x10, DATA64); 6];
+        s.set_cs(Segment::from_descriptor(8, CODE64), 0);
+        s.gpr[reg::SP] = 0x7000;
+        s.update_mode();
+        assert_eq!(s.bitness, 64);
+        m
+    }
+
+    fn run(&mut self, code: &[u8]) -> Exit {
+        let end = CODE + code.len() as u64;
+        self.poke(CODE, code);
+        self.bus.ram[end as usize] = 0xF4;
+        self.cpu.flush_code_cache();
+        self.cpu.s.rip = CODE;
+        self.cpu.s.halted = false;
+        match self.cpu.run(&mut self.bus, 100) {
+            RunExit::Halted => {}
+            e => panic!("{e:?}"),
+        }
+        let rip = self.cpu.s.rip;
+        if rip == end + 1 {
+            Exit::Done
+        } else {
+            assert!((STUBS + 1..=STUBS + 32).contains(&rip), "rip {rip:#x}");
+            Exit::Vector((rip - STUBS - 1) as u8)
+        }
+    }
+
+    fn set_flags(&mut self, f: u64) {
+        self.cpu.s.flags = (f as u32 & fl::ARITH) | fl::RESERVED1;
+        self.cpu.s.lazy.op = FlagOp::None;
+    }
+
+    fn flags(&self) -> u64 {
+        u64::from(self.cpu.s.eflags()) & ARITH
+    }
+
+    fn poke(&mut self, a: u64, b: &[u8]) {
+        self.bus.ram[a as usize..a as usize + b.len()].copy_from_slice(b);
+    }
+
+    fn poke64(&mut self, a: u64, v: u64) {
+        self.poke(a, &v.to_le_bytes());
+    }
+
+    fn peek64(&self, a: u64) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.bus.ram[a as usize..a as usize + 8]);
+        u64::from_le_bytes(b)
+    }
+}
+
+fn cases(kind: &str) -> Vec<Vec<u64>> {
+    let text = include_str!("data/v2-cases.txt");
+    let v: Vec<Vec<u64>> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(kind))
+        .map(|l| {
+            l.split_whitespace()
+                .map(|w| u64::from_str_radix(w, 16).expect("hex"))
+                .collect()
+        })
+        .collect();
+    assert!(v.len() >= 40, "{kind}: {} cases", v.len());
+    v
+}
+
+#[test]
+fn popcnt_matches_the_host_cpu() {
+    let mut m = M::long(POPCNT);
+    for c in cases("popcnt ") {
+        let [size, src, dst, fin, out, fout] = c[..] else {
+            panic!("bad line {c:x?}");
+        };
+        let (pre, rex): (&[u8], &[u8]) = match size {
+            2 => (&[0x66, 0xF3], &[]),
+            4 => (&[0xF3], &[]),
+            _ => (&[0xF3], &[0x48]),
+        };
+        // popcnt ax/eax/rax, cx/ecx/rcx, then the same from [rbx].
+        for modrm in [0xC1u8, 0x03] {
+            let code: Vec<u8> = [pre, rex, &[0x0F, 0xB8, modrm]].concat();
+            m.cpu.s.gpr[reg::AX] = dst;
+            m.cpu.s.gpr[reg::CX] = src;
+            m.cpu.s.gpr[reg::BX] = DATA;
+            m.poke64(DATA, src);
+            m.set_flags(fin);
+            assert_eq!(m.run(&code), Exit::Done);
+            let what = format!("popcnt size {size} src {src:#x} modrm {modrm:#x}");
+            assert_eq!(m.cpu.s.gpr[reg::AX], out, "{what}");
+            assert_eq!(m.flags(), fout, "{what} flags");
+        }
+    }
+}
+
+#[test]
+fn cmpxchg16b_matches_the_host_cpu() {
+    let mut m = M::long(CX16);
+    let mut equal = 0;
+    for c in cases("cx16 ") {
+        let [lo, hi, rax, rdx, rbx, rcx, fin, lo2, hi2, rax2, rdx2, fout] = c[..] else {
+            panic!("bad line {c:x?}");
+        };
+        // [lock] cmpxchg16b [rsi]
+        for code in [
+            &[0xF0u8, 0x48, 0x0F, 0xC7, 0x0E][..],
+            &[0x48, 0x0F, 0xC7, 0x0E],
+        ] {
+            m.poke64(DATA, lo);
+            m.poke64(DATA + 8, hi);
+            let s = &mut m.cpu.s;
+            s.gpr[reg::AX] = rax;
+            s.gpr[reg::DX] = rdx;
+            s.gpr[reg::BX] = rbx;
+            s.gpr[reg::CX] = rcx;
+            s.gpr[reg::SI] = DATA;
+            m.set_flags(fin);
+            assert_eq!(m.run(code), Exit::Done);
+            let what = format!("cmpxchg16b {hi:x}:{lo:x} vs {rdx:x}:{rax:x}");
+            assert_eq!((m.peek64(DATA), m.peek64(DATA + 8)), (lo2, hi2), "{what}");
+            assert_eq!((m.cpu.s.gpr[reg::AX], m.cpu.s.gpr[reg::DX]), (rax2, rdx2));
+            assert_eq!((m.cpu.s.gpr[reg::BX], m.cpu.s.gpr[reg::CX]), (rbx, rcx));
+            assert_eq!(m.flags(), fout, "{what} flags");
+        }
+        equal += usize::from(fout & 0x40 != 0);
+    }
+    assert!(equal >= 5, "both outcomes are covered");
+}
+
+#[test]
+fn cmpxchg16b_needs_16_byte_alignment_and_cx16() {
+    // Misaligned by 8: #GP(0), nothing written, RDX:RAX kept.
+    let mut m = M::long(CX16);
+    m.poke64(DATA + 8, 5);
+    m.cpu.s.gpr[reg::SI] = DATA + 8;
+    m.cpu.s.gpr[reg::AX] = 1;
+    assert_eq!(m.run(&[0xF0, 0x48, 0x0F, 0xC7, 0x0E]), Exit::Vector(13));
+    assert_eq!(m.peek64(DATA + 8), 5);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 1);
+    // Aligned, but the CPU model lacks CX16: #UD.
+    let mut m = M::long(POPCNT);
+    m.cpu.s.gpr[reg::SI] = DATA;
+    assert_eq!(m.run(&[0x48, 0x0F, 0xC7, 0x0E]), Exit::Vector(6));
+    // A register operand is #UD; without REX.W it is CMPXCHG8B.
+    let mut m = M::long(CX16);
+    assert_eq!(m.run(&[0x48, 0x0F, 0xC7, 0xC9]), Exit::Vector(6));
+    m.poke64(DATA, 7);
+    m.cpu.s.gpr[reg::SI] = DATA + 8; // 8-aligned is enough for it
+    m.poke64(DATA + 8, 0x1_0000_0002);
+    m.cpu.s.gpr[reg::AX] = 2;
+    m.cpu.s.gpr[reg::DX] = 1;
+    m.cpu.s.gpr[reg::BX] = 3;
+    m.cpu.s.gpr[reg::CX] = 4;
+    assert_eq!(m.run(&[0x0F, 0xC7, 0x0E]), Exit::Done);
+    assert_eq!(m.peek64(DATA + 8), 0x4_0000_0003);
+}
+
+#[test]
+fn popcnt_needs_its_cpuid_bit_and_rejects_lock() {
+    let mut m = M::long(CX16);
+    assert_eq!(m.run(&[0xF3, 0x0F, 0xB8, 0xC1]), Exit::Vector(6));
+    let mut m = M::long(POPCNT);
+    assert_eq!(m.run(&[0xF0, 0xF3, 0x0F, 0xB8, 0xC1]), Exit::Vector(6));
+    m.cpu.s.gpr[reg::CX] = 0xF0F0;
+    assert_eq!(m.run(&[0xF3, 0x0F, 0xB8, 0xC1]), Exit::Done);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 8);
+}
