@@ -25,8 +25,14 @@ pub mod edx1 {
     pub const PGE: u32 = 1 << 13;
     /// CMOVcc.
     pub const CMOV: u32 = 1 << 15;
+    /// MMX.
+    pub const MMX: u32 = 1 << 23;
     /// FXSAVE/FXRSTOR.
     pub const FXSR: u32 = 1 << 24;
+    /// SSE.
+    pub const SSE: u32 = 1 << 25;
+    /// SSE2.
+    pub const SSE2: u32 = 1 << 26;
 }
 
 /// Extended leaf 0x8000_0001 EDX bits.

@@ -22,6 +22,7 @@ pub mod fpu;
 pub mod interrupt;
 pub mod mmu;
 pub mod segment;
+pub mod simd;
 mod stack;
 pub mod state;
 pub mod task;

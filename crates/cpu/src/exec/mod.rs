@@ -4,6 +4,7 @@
 mod alu;
 mod control;
 mod data;
+mod sse;
 mod string;
 mod system;
 mod x87;
@@ -54,6 +55,7 @@ pub(crate) fn select<B: CpuBus>(ins: &Instruction) -> Handler<B> {
         return invalid::<B>;
     }
     alu::select::<B>(ins)
+        .or_else(|| sse::select::<B>(ins))
         .or_else(|| data::select::<B>(ins))
         .or_else(|| control::select::<B>(ins))
         .or_else(|| string::select::<B>(ins))

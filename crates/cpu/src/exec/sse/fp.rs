@@ -1,0 +1,407 @@
+//! SSE and SSE2 floating point: arithmetic, MIN/MAX, square root, the
+//! reciprocal estimates, comparisons into a mask or into EFLAGS, and
+//! conversions. The arithmetic is the soft-float crate's `ieee` module
+//! under MXCSR's rounding, DAZ and FZ controls.
+//!
+//! Exceptions (SDM Vol. 1 §11.5.2): the flags of every element are
+//! gathered; if any element raised an unmasked invalid, denormal or
+//! divide-by-zero exception, only those "pre-computation" flags are
+//! reported. Any unmasked flag leaves the destination unchanged and
+//! raises #XM (or #UD with CR4.OSXMMEXCPT = 0).
+
+use super::{Cx, LO32, LO64};
+use crate::core::CpuState;
+use crate::fault::Res;
+use crate::simd::mxcsr;
+use crate::state::fl;
+use anyx86_softfloat::ieee::{flag, Env, Format, F32, F64};
+use core::cmp::Ordering;
+use iced_x86::Mnemonic as M;
+
+const PRE: u32 = flag::IE | flag::DE | flag::ZE;
+
+/// Lane width in bits of a format.
+fn width(f: Format) -> u32 {
+    if f == F32 {
+        32
+    } else {
+        64
+    }
+}
+
+fn lane(v: u128, w: u32, i: u32) -> u64 {
+    let x = (v >> (w * i)) as u64;
+    if w == 32 {
+        x & 0xFFFF_FFFF
+    } else {
+        x
+    }
+}
+
+fn set_lane(v: u128, w: u32, i: u32, x: u64) -> u128 {
+    let m = if w == 32 { LO32 } else { LO64 };
+    (v & !(m << (w * i))) | (u128::from(x) & m) << (w * i)
+}
+
+/// Applies `f` to the first `n` lane pairs (lanes of `f`'s format); the
+/// other lanes come from `d`. Each lane's flags are gathered into `env`
+/// by the pre/post-computation rule.
+struct Lanes<'a> {
+    env: &'a mut Env,
+    masks: u32,
+    pre: u32,
+    all: u32,
+}
+
+impl Lanes<'_> {
+    fn run(
+        &mut self,
+        fmt: Format,
+        n: u32,
+        d: u128,
+        s: u128,
+        mut f: impl FnMut(&mut Env, u64, u64) -> u64,
+    ) -> u128 {
+        let w = width(fmt);
+        let mut r = d;
+        for i in 0..n {
+            let mut e = *self.env;
+            e.flags = 0;
+            let x = f(&mut e, lane(d, w, i), lane(s, w, i));
+            self.pre |= e.flags & PRE;
+            self.all |= e.flags;
+            r = set_lane(r, w, i, x);
+        }
+        r
+    }
+
+    fn flags(&self) -> u32 {
+        if self.pre & !self.masks != 0 {
+            self.pre
+        } else {
+            self.all
+        }
+    }
+}
+
+/// CMPPS predicate `p` (0-7) applied to an ordering.
+fn predicate(p: u8, o: Option<Ordering>) -> bool {
+    match (p & 7, o) {
+        (0, Some(Ordering::Equal)) => true,
+        (1, Some(Ordering::Less)) => true,
+        (2, Some(Ordering::Less | Ordering::Equal)) => true,
+        (3, None) => true,
+        (4, o) => o != Some(Ordering::Equal),
+        (5, o) => o != Some(Ordering::Less),
+        (6, o) => !matches!(o, Some(Ordering::Less | Ordering::Equal)),
+        (7, Some(_)) => true,
+        _ => false,
+    }
+}
+
+/// The predicates that signal on a QNaN (LT, LE, NLT, NLE).
+fn signaling(p: u8) -> bool {
+    matches!(p & 7, 1 | 2 | 5 | 6)
+}
+
+/// RCPSS/RSQRTSS: an estimate with a relative error below 1.5 × 2^-12,
+/// here the correctly rounded value with the low 11 fraction bits cleared.
+/// Denormal inputs count as zeros, tiny results flush to zero; no flags.
+fn estimate(x: u64, rsqrt: bool) -> u64 {
+    let f = F32;
+    let sign = x & 0x8000_0000;
+    if f.is_nan(x) {
+        return f.quiet(x);
+    }
+    let x = if f.is_denormal(x) { sign } else { x };
+    let mag = x & 0x7FFF_FFFF;
+    if mag == 0 {
+        return sign | 0x7F80_0000;
+    }
+    if rsqrt && sign != 0 {
+        return f.default_nan();
+    }
+    if mag == 0x7F80_0000 {
+        return sign;
+    }
+    let mut e = Env::from_mxcsr(mxcsr::RESET);
+    let wide = e.convert(F32, F64, x);
+    let den = if rsqrt { e.sqrt(F64, wide) } else { wide };
+    let v = e.div(F64, 0x3FF0_0000_0000_0000, den);
+    let r = e.convert(F64, F32, v);
+    if f.is_denormal(r) {
+        sign
+    } else {
+        r & !0x7FF
+    }
+}
+
+/// The mnemonics [`op`] implements.
+pub(super) fn known(m: M) -> bool {
+    use M::*;
+    matches!(
+        m,
+        Addps
+            | Addss
+            | Addpd
+            | Addsd
+            | Subps
+            | Subss
+            | Subpd
+            | Subsd
+            | Mulps
+            | Mulss
+            | Mulpd
+            | Mulsd
+            | Divps
+            | Divss
+            | Divpd
+            | Divsd
+            | Minps
+            | Minss
+            | Minpd
+            | Minsd
+            | Maxps
+            | Maxss
+            | Maxpd
+            | Maxsd
+            | Sqrtps
+            | Sqrtss
+            | Sqrtpd
+            | Sqrtsd
+            | Rcpps
+            | Rcpss
+            | Rsqrtps
+            | Rsqrtss
+            | Cmpps
+            | Cmpss
+            | Cmppd
+            | Cmpsd
+            | Comiss
+            | Ucomiss
+            | Comisd
+            | Ucomisd
+            | Cvtpi2ps
+            | Cvtdq2ps
+            | Cvtsi2ss
+            | Cvtsi2sd
+            | Cvtpi2pd
+            | Cvtdq2pd
+            | Cvtps2pi
+            | Cvttps2pi
+            | Cvtps2dq
+            | Cvttps2dq
+            | Cvtpd2pi
+            | Cvttpd2pi
+            | Cvtpd2dq
+            | Cvttpd2dq
+            | Cvtss2si
+            | Cvttss2si
+            | Cvtsd2si
+            | Cvttsd2si
+            | Cvtps2pd
+            | Cvtpd2ps
+            | Cvtss2sd
+            | Cvtsd2ss
+    )
+}
+
+/// The floating-point operation of mnemonic `m` (one [`known`] accepts).
+pub(super) fn op(s: &mut CpuState, m: M, d: u128, src: u128, cx: &Cx) -> Res<Option<u128>> {
+    let mut env = Env::from_mxcsr(s.simd.mxcsr);
+    let masks = (s.simd.mxcsr >> mxcsr::MASK_SHIFT) & mxcsr::FLAGS;
+    let mut l = Lanes {
+        env: &mut env,
+        masks,
+        pre: 0,
+        all: 0,
+    };
+    let (ps, ss, pd, sd) = ((F32, 4), (F32, 1), (F64, 2), (F64, 1));
+    let arith = |m: M| match m {
+        M::Addps | M::Addss | M::Addpd | M::Addsd => 0,
+        M::Subps | M::Subss | M::Subpd | M::Subsd => 1,
+        M::Mulps | M::Mulss | M::Mulpd | M::Mulsd => 2,
+        M::Divps | M::Divss | M::Divpd | M::Divsd => 3,
+        M::Minps | M::Minss | M::Minpd | M::Minsd => 4,
+        _ => 5,
+    };
+    let shape = |m: M| match m {
+        M::Addps | M::Subps | M::Mulps | M::Divps | M::Minps | M::Maxps | M::Sqrtps => ps,
+        M::Addss | M::Subss | M::Mulss | M::Divss | M::Minss | M::Maxss | M::Sqrtss => ss,
+        M::Addpd | M::Subpd | M::Mulpd | M::Divpd | M::Minpd | M::Maxpd | M::Sqrtpd => pd,
+        _ => sd,
+    };
+    let r = match m {
+        M::Addps
+        | M::Addss
+        | M::Addpd
+        | M::Addsd
+        | M::Subps
+        | M::Subss
+        | M::Subpd
+        | M::Subsd
+        | M::Mulps
+        | M::Mulss
+        | M::Mulpd
+        | M::Mulsd
+        | M::Divps
+        | M::Divss
+        | M::Divpd
+        | M::Divsd
+        | M::Minps
+        | M::Minss
+        | M::Minpd
+        | M::Minsd
+        | M::Maxps
+        | M::Maxss
+        | M::Maxpd
+        | M::Maxsd => {
+            let (f, n) = shape(m);
+            let k = arith(m);
+            l.run(f, n, d, src, |e, a, b| match k {
+                0 => e.add(f, a, b, false),
+                1 => e.add(f, a, b, true),
+                2 => e.mul(f, a, b),
+                3 => e.div(f, a, b),
+                4 => e.min_max(f, a, b, false),
+                _ => e.min_max(f, a, b, true),
+            })
+        }
+        M::Sqrtps | M::Sqrtss | M::Sqrtpd | M::Sqrtsd => {
+            let (f, n) = shape(m);
+            l.run(f, n, d, src, |e, _, b| e.sqrt(f, b))
+        }
+        M::Rcpps | M::Rsqrtps => {
+            let rs = m == M::Rsqrtps;
+            l.run(F32, 4, d, src, |_, _, b| estimate(b, rs))
+        }
+        M::Rcpss | M::Rsqrtss => {
+            let rs = m == M::Rsqrtss;
+            l.run(F32, 1, d, src, |_, _, b| estimate(b, rs))
+        }
+        M::Cmpps | M::Cmpss | M::Cmppd | M::Cmpsd => {
+            let (f, n) = match m {
+                M::Cmpps => ps,
+                M::Cmpss => ss,
+                M::Cmppd => pd,
+                _ => sd,
+            };
+            let p = cx.imm;
+            let ones = if f == F32 { 0xFFFF_FFFF } else { u64::MAX };
+            l.run(f, n, d, src, |e, a, b| {
+                if predicate(p, e.compare(f, a, b, signaling(p))) {
+                    ones
+                } else {
+                    0
+                }
+            })
+        }
+        M::Comiss | M::Ucomiss | M::Comisd | M::Ucomisd => {
+            let f = if matches!(m, M::Comiss | M::Ucomiss) {
+                F32
+            } else {
+                F64
+            };
+            let w = width(f);
+            let signal = matches!(m, M::Comiss | M::Comisd);
+            let o = l.env.compare(f, lane(d, w, 0), lane(src, w, 0), signal);
+            let flags = l.env.flags;
+            s.simd_fp_raise(flags)?;
+            s.set_arith(match o {
+                None => fl::ZF | fl::PF | fl::CF,
+                Some(Ordering::Greater) => 0,
+                Some(Ordering::Less) => fl::CF,
+                Some(Ordering::Equal) => fl::ZF,
+            });
+            return Ok(None);
+        }
+        // int → float
+        M::Cvtpi2ps => l.run(F32, 2, d, src, |e, _, b| {
+            e.from_int(F32, i64::from(b as i32))
+        }),
+        M::Cvtdq2ps => l.run(F32, 4, d, src, |e, _, b| {
+            e.from_int(F32, i64::from(b as i32))
+        }),
+        M::Cvtsi2ss | M::Cvtsi2sd => {
+            let f = if m == M::Cvtsi2ss { F32 } else { F64 };
+            let v = if cx.size == 8 {
+                src as u64 as i64
+            } else {
+                i64::from(src as u32 as i32)
+            };
+            let x = l.env.from_int(f, v);
+            l.all = l.env.flags;
+            set_lane(d, width(f), 0, x)
+        }
+        M::Cvtpi2pd | M::Cvtdq2pd => {
+            let lo = l.env.from_int(F64, i64::from(src as u32 as i32));
+            let hi = l.env.from_int(F64, i64::from((src >> 32) as u32 as i32));
+            u128::from(lo) | u128::from(hi) << 64
+        }
+        // float → int
+        M::Cvtps2pi | M::Cvttps2pi | M::Cvtps2dq | M::Cvttps2dq => {
+            let t = matches!(m, M::Cvttps2pi | M::Cvttps2dq);
+            let n = if matches!(m, M::Cvtps2dq | M::Cvttps2dq) {
+                4
+            } else {
+                2
+            };
+            let r = l.run(F32, n, 0, src, |e, _, b| e.to_int(F32, b, 32, t));
+            if n == 2 {
+                r & LO64
+            } else {
+                r
+            }
+        }
+        M::Cvtpd2pi | M::Cvttpd2pi | M::Cvtpd2dq | M::Cvttpd2dq => {
+            let t = matches!(m, M::Cvttpd2pi | M::Cvttpd2dq);
+            let r = l.run(F64, 2, 0, src, |e, _, b| e.to_int(F64, b, 32, t));
+            (r & 0xFFFF_FFFF) | (r >> 64 & 0xFFFF_FFFF) << 32
+        }
+        M::Cvtss2si | M::Cvttss2si | M::Cvtsd2si | M::Cvttsd2si => {
+            let f = if matches!(m, M::Cvtss2si | M::Cvttss2si) {
+                F32
+            } else {
+                F64
+            };
+            let t = matches!(m, M::Cvttss2si | M::Cvttsd2si);
+            let bits = if cx.size == 8 { 64 } else { 32 };
+            let v = l.env.to_int(f, lane(src, width(f), 0), bits, t);
+            l.all = l.env.flags;
+            u128::from(v)
+        }
+        // float → float
+        M::Cvtps2pd => {
+            let mut out = 0u128;
+            for i in 0..2 {
+                let mut e = *l.env;
+                e.flags = 0;
+                let x = e.convert(F32, F64, lane(src, 32, i));
+                l.pre |= e.flags & PRE;
+                l.all |= e.flags;
+                out = set_lane(out, 64, i, x);
+            }
+            out
+        }
+        M::Cvtpd2ps => {
+            let r = l.run(F64, 2, 0, src, |e, _, b| e.convert(F64, F32, b));
+            (r & LO32) | (r >> 64 & LO32) << 32
+        }
+        M::Cvtss2sd => {
+            let x = l.env.convert(F32, F64, lane(src, 32, 0));
+            l.all = l.env.flags;
+            l.pre = l.all & PRE;
+            set_lane(d, 64, 0, x)
+        }
+        M::Cvtsd2ss => {
+            let x = l.env.convert(F64, F32, lane(src, 64, 0));
+            l.all = l.env.flags;
+            l.pre = l.all & PRE;
+            set_lane(d, 32, 0, x)
+        }
+        _ => return Err(crate::fault::Fault::UD),
+    };
+    let flags = l.flags();
+    s.simd_fp_raise(flags)?;
+    Ok(Some(r))
+}
