@@ -318,14 +318,22 @@ impl Env {
         self.round_pack(f, sign, ea + eb, u128::from(ma) * u128::from(mb))
     }
 
-    /// `a ÷ b`.
+    /// `a ÷ b`. A finite non-zero dividend over zero is ZE alone (no DE
+    /// for a denormal dividend).
     pub fn div(&mut self, f: Format, a: u64, b: u64) -> u64 {
         if f.is_nan(a) || f.is_nan(b) {
             return self.nan2(f, a, b);
         }
-        let a = self.input(f, a);
         let b = self.input(f, b);
         let sign = f.sign(a) != f.sign(b);
+        if f.is_zero(b) && !f.is_inf(a) {
+            if f.is_zero(a) || self.daz && f.is_denormal(a) {
+                return self.invalid(f);
+            }
+            self.flags |= ZE;
+            return f.inf(sign);
+        }
+        let a = self.input(f, a);
         match (f.is_inf(a), f.is_inf(b)) {
             (true, true) => return self.invalid(f),
             (true, false) => return f.inf(sign),
@@ -334,13 +342,6 @@ impl Env {
         }
         let (_, ea, ma) = f.unpack(a);
         let (_, eb, mb) = f.unpack(b);
-        if mb == 0 {
-            if ma == 0 {
-                return self.invalid(f);
-            }
-            self.flags |= ZE;
-            return f.inf(sign);
-        }
         if ma == 0 {
             return f.zero(sign);
         }
@@ -356,10 +357,14 @@ impl Env {
         self.round_pack(f, sign, e, q)
     }
 
-    /// `√a`.
+    /// `√a`. A negative denormal is IE alone (no DE) unless DAZ makes it
+    /// −0.
     pub fn sqrt(&mut self, f: Format, a: u64) -> u64 {
         if f.is_nan(a) {
             return self.nan2(f, a, a);
+        }
+        if f.sign(a) && f.is_denormal(a) && !self.daz {
+            return self.invalid(f);
         }
         let a = self.input(f, a);
         if f.is_zero(a) {
@@ -491,11 +496,16 @@ impl Env {
     }
 
     /// MINSS/MAXSS and the packed forms: the second operand when either is
-    /// a NaN (IE) or both are zeros, else the smaller (larger) one.
+    /// a NaN (IE) or both are zeros, else the smaller (larger) one. DAZ
+    /// applies to the operand returned.
     pub fn min_max(&mut self, f: Format, a: u64, b: u64, max: bool) -> u64 {
         if f.is_nan(a) || f.is_nan(b) {
             self.flags |= IE;
-            return b;
+            return if self.daz && f.is_denormal(b) {
+                b & f.sign_bit()
+            } else {
+                b
+            };
         }
         let a = self.input(f, a);
         let b = self.input(f, b);
