@@ -410,3 +410,44 @@ fn reciprocal_estimates_within_the_bound() {
         assert_eq!(m.cpu.s.simd.xmm[0] as u32, rs);
     }
 }
+
+#[test]
+fn fences_and_non_temporal_stores() {
+    let mut m = M::pm32();
+    for code in [
+        &[0x0F, 0xAE, 0xF8][..],
+        &[0x0F, 0xAE, 0xE8],
+        &[0x0F, 0xAE, 0xF0],
+        &[0x66, 0x0F, 0xE7, 0x05, 0x00, 0x81, 0x00, 0x00],
+        &[0x0F, 0xC3, 0x05, 0x00, 0x81, 0x00, 0x00],
+    ] {
+        assert_eq!(m.run(code), Exit::Done, "{code:02x?}");
+    }
+}
+
+#[test]
+fn conversions_with_memory_operands() {
+    let mut m = M::pm32();
+    m.poke(0x8100, &(-2.5f32).to_bits().to_le_bytes());
+    m.poke(0x8108, &1e10f64.to_bits().to_le_bytes());
+    // cvtss2si eax, [0x8100]: round to nearest even.
+    assert_eq!(
+        m.run(&[0xF3, 0x0F, 0x2D, 0x05, 0x00, 0x81, 0, 0]),
+        Exit::Done
+    );
+    assert_eq!(m.cpu.s.gpr[reg::AX], (-2i32) as u32 as u64);
+    // cvttsd2si eax, [0x8108]: out of range, the integer indefinite.
+    assert_eq!(
+        m.run(&[0xF2, 0x0F, 0x2C, 0x05, 0x08, 0x81, 0, 0]),
+        Exit::Done
+    );
+    assert_eq!(m.cpu.s.gpr[reg::AX], 0x8000_0000);
+    assert_eq!(m.cpu.s.simd.mxcsr & 0x3F, 0x21, "IE (PE from the first)");
+    // cvtsi2ss xmm0, [0x8100]: an integer operand.
+    m.poke(0x8100, &7i32.to_le_bytes());
+    assert_eq!(
+        m.run(&[0xF3, 0x0F, 0x2A, 0x05, 0x00, 0x81, 0, 0]),
+        Exit::Done
+    );
+    assert_eq!(m.cpu.s.simd.xmm[0] as u32, 7f32.to_bits());
+}

@@ -54,6 +54,8 @@ mod isa {
     pub const MMX: u8 = 0;
     pub const SSE: u8 = 1;
     pub const SSE2: u8 = 2;
+    /// SSE2, touching no SIMD state (MOVNTI): only the CPUID check.
+    pub const SSE2_GPR: u8 = 3;
 }
 
 fn class_of(ins: &Instruction, i: u32) -> Option<u8> {
@@ -107,14 +109,11 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         M::Clflush => return Some(clflush::<B>),
         M::Maskmovq => return Some(maskmov::<B, false>),
         M::Maskmovdqu => return Some(maskmov::<B, true>),
-        M::Movnti => return Some(vop::<B, MEM, G, { isa::SSE2 }>),
+        M::Movnti => return Some(vop::<B, MEM, G, { isa::SSE2_GPR }>),
         _ => {}
     }
     let d = class_of(ins, 0)?;
     let s = class_of(ins, 1)?;
-    if !matches!(d, X | MM) && !matches!(s, X | MM) {
-        return None;
-    }
     if ins.op_count() == 3 && ins.op_kind(2) != OpKind::Immediate8 {
         return None;
     }
@@ -144,6 +143,7 @@ fn pick<B: CpuBus, const ISA: u8>(d: u8, s: u8) -> H<B> {
         (MEM, MM) => vop::<B, MEM, MM, ISA>,
         (G, X) => vop::<B, G, X, ISA>,
         (G, MM) => vop::<B, G, MM, ISA>,
+        (G, MEM) => vop::<B, G, MEM, ISA>,
         _ => return None,
     })
 }
@@ -194,7 +194,9 @@ fn vop<B: CpuBus, const D: u8, const S: u8, const ISA: u8>(
     op: &Op<B>,
 ) -> Res<()> {
     let mmx = D == MM || S == MM;
-    let xmm = D == X || S == X;
+    // SSE instructions need OSFXSR even without an XMM register operand
+    // (CVTSS2SI r32, m32); the MMX-register forms added by SSE do not.
+    let xmm = D == X || S == X || (ISA == isa::SSE || ISA == isa::SSE2) && !mmx;
     if !s.simd_enter(mmx, xmm, ISA)? {
         return Ok(());
     }
@@ -385,10 +387,13 @@ fn fence<B: CpuBus, const ISA: u8>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) 
     Ok(())
 }
 
-/// CLFLUSH m8: no caches to flush, but the address must be valid (it is
-/// checked as a byte read).
+/// CLFLUSH m8: #UD unless CPUID reports CLFSH (qemu32 does not); no
+/// caches to flush, but the address must be valid (checked as a byte
+/// read).
 fn clflush<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    s.simd_enter(false, false, isa::SSE2)?;
+    if s.cpuid_model.features_edx & edx1::CLFSH == 0 {
+        return Err(Fault::UD);
+    }
     let off = s.ea(op);
     s.read_mem::<B, 1>(bus, op.seg as usize, off)?;
     Ok(())
