@@ -13,7 +13,10 @@
 //!
 //! An operation returns the *masked* response and records the flags it
 //! raised in [`Env::flags`]; the caller decides from MXCSR's masks
-//! whether to store it or to raise #XM.
+//! whether to store it or to raise #XM. With overflow or underflow
+//! unmasked, PE is set only when the result rounded with an unbounded
+//! exponent is inexact (as a real CPU does) and the value returned is
+//! meaningless (the CPU stores nothing).
 
 /// Exception flags, in MXCSR positions.
 pub mod flag {
@@ -156,6 +159,8 @@ pub struct Env {
     pub ftz: bool,
     /// Underflow is masked.
     pub um: bool,
+    /// Overflow is masked.
+    pub om: bool,
     /// Exceptions raised (sticky).
     pub flags: u32,
 }
@@ -168,6 +173,7 @@ impl Env {
             daz: m & (1 << 6) != 0,
             ftz: m & (1 << 15) != 0,
             um: m & (1 << 11) != 0,
+            om: m & (1 << 10) != 0,
             flags: 0,
         }
     }
@@ -217,7 +223,9 @@ impl Env {
             // Normal (or overflowing).
             let biased = e - emin + 1;
             if biased >= (1 << f.exp_bits) - 1 {
-                self.flags |= OE | PE;
+                // Unmasked, nothing is stored and PE tells whether the
+                // result with an unbounded exponent is inexact.
+                self.flags |= if self.om || inexact { OE | PE } else { OE };
                 let to_inf = match self.rc {
                     rc::NEAREST => true,
                     rc::UP => !sign,
@@ -236,16 +244,18 @@ impl Env {
             return f.zero(sign) | (biased as u64) << f.frac_bits | (q as u64 & f.frac_mask());
         }
         // Tiny.
-        if self.ftz && self.um {
+        if !self.um {
+            // Unmasked: UE, and PE as for overflow.
+            self.flags |= if inexact { UE | PE } else { UE };
+            return f.zero(sign);
+        }
+        if self.ftz {
             self.flags |= UE | PE;
             return f.zero(sign);
         }
         let (q, inexact) = round_bits(sig, emin - exp, sign, self.rc);
         if inexact {
-            self.flags |= PE;
-        }
-        if inexact || !self.um {
-            self.flags |= UE;
+            self.flags |= PE | UE;
         }
         f.zero(sign) | q as u64
     }

@@ -17,7 +17,11 @@ Output: one line per vector, gzip-compressed:
     BYTES MXCSR_IN A B EAX_IN FLAGMASK XMM0 MM0 EAX MXCSR_OUT EFLAGS
 
 all hex; FLAGMASK says which EFLAGS bits the instruction defines.
-Usage: gen_vectors.py OUT.txt.gz   (deterministic: fixed random seed)
+A second file holds vectors with exceptions unmasked (see below); its lines
+have a twelfth field, 1 when the instruction faulted (#XM).
+
+Usage: gen_vectors.py VECTORS.txt.gz UNMASKED.txt.gz
+(deterministic: fixed random seed; needs nasm and gcc)
 """
 import ctypes
 import gzip
@@ -298,3 +302,68 @@ for text in ["pmovmskb eax, xmm1", "pmovmskb eax, mm1", "movmskps eax, xmm1",
 with gzip.GzipFile(sys.argv[1], "wb", compresslevel=9, mtime=0) as f:
     f.write(("\n".join(lines) + "\n").encode())
 print(len(lines), "vectors")
+
+# ---- unmasked exceptions --------------------------------------------------
+#
+# With an exception unmasked the instruction faults (#XM, SIGFPE under
+# Linux); trap.c's handler resumes at the epilogue, which records the
+# flags and the untouched destination. Lines get a twelfth field: 1 when
+# the instruction faulted.
+
+tmpdir = tempfile.mkdtemp()
+so = os.path.join(tmpdir, "trap.so")
+subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", so,
+                os.path.join(os.path.dirname(os.path.abspath(__file__)), "trap.c")],
+               check=True)
+trap = ctypes.CDLL(so)
+trap.run_guarded.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+trap.run_guarded.restype = ctypes.c_int
+fn_ptr = ctypes.cast(fn, ctypes.c_void_p)
+
+ulines = []
+
+
+def uemit(text, inputs, modes):
+    ins = assemble(text)
+    load(ins)
+    resume = code_addr + len(pre) + len(ins)
+    for mx in modes:
+        for a, b, eax in inputs:
+            data = struct.pack("<QQQQII", a & (2**64 - 1), a >> 64, b & (2**64 - 1),
+                               b >> 64, mx, 0) + struct.pack("<I", eax)
+            ctypes.memmove(io, data, len(data))
+            faulted = trap.run_guarded(fn_ptr, io, resume)
+            raw = ctypes.string_at(io, 96)
+            mxo, = struct.unpack_from("<I", raw, 36)
+            eaxo, = struct.unpack_from("<I", raw, 40)
+            fl, = struct.unpack_from("<Q", raw, 48)
+            lo, hi, mm = struct.unpack_from("<QQQ", raw, 64)
+            ulines.append(f"{ins.hex()} {mx:x} {a:x} {b:x} {eax:x} 0 "
+                          f"{lo | hi << 64:x} {mm:x} {eaxo:x} {mxo:x} {fl & 0xFFFFFFFF:x} {faulted}")
+
+
+# One exception unmasked at a time, all unmasked, and FZ/DAZ with all
+# unmasked, in two rounding modes.
+UMODES = [0x1F80 & ~(1 << (7 + k)) for k in range(6)] + [0x0000, 0x6000, 0x8040]
+for op in ["add", "sub", "mul", "div", "min", "max", "sqrt"]:
+    for suffix, bits, scalar in [("ps", 32, False), ("pd", 64, False), ("ss", 32, True),
+                                 ("sd", 64, True)]:
+        inputs = fp_inputs(bits, scalar)
+        uemit(f"{op}{suffix} xmm0, xmm1", inputs[:120], UMODES)
+for p in [0, 1, 3, 6]:
+    uemit(f"cmpps xmm0, xmm1, {p}", fp_inputs(32)[:60], UMODES[:2])
+    uemit(f"cmpsd xmm0, xmm1, {p}", fp_inputs(64, True)[:60], UMODES[:2])
+for op, bits in [("comiss", 32), ("ucomiss", 32), ("comisd", 64), ("ucomisd", 64)]:
+    uemit(f"{op} xmm0, xmm1", fp_inputs(bits, True)[:100], UMODES[:2])
+for text, bits in [("cvtps2dq xmm0, xmm1", 32), ("cvttps2dq xmm0, xmm1", 32),
+                   ("cvtss2si eax, xmm1", 32), ("cvtps2pd xmm0, xmm1", 32),
+                   ("cvtss2sd xmm0, xmm1", 32), ("cvtpd2dq xmm0, xmm1", 64),
+                   ("cvttsd2si eax, xmm1", 64), ("cvtpd2ps xmm0, xmm1", 64),
+                   ("cvtsd2ss xmm0, xmm1", 64), ("cvtps2pi mm0, xmm1", 32)]:
+    uemit(text, cvt_in(bits)[:120], UMODES)
+uemit("cvtdq2ps xmm0, xmm1", int_lanes()[:60], UMODES[:6])
+uemit("cvtsi2ss xmm0, eax", int_lanes()[:60], UMODES[:6])
+
+with gzip.GzipFile(sys.argv[2], "wb", compresslevel=9, mtime=0) as f:
+    f.write(("\n".join(ulines) + "\n").encode())
+print(len(ulines), "unmasked vectors")

@@ -68,11 +68,16 @@ impl Lanes<'_> {
             let mut e = *self.env;
             e.flags = 0;
             let x = f(&mut e, lane(d, w, i), lane(s, w, i));
-            self.pre |= e.flags & PRE;
-            self.all |= e.flags;
+            self.add(e.flags);
             r = set_lane(r, w, i, x);
         }
         r
+    }
+
+    /// Gathers one element's flags.
+    fn add(&mut self, flags: u32) {
+        self.pre |= flags & PRE;
+        self.all |= flags;
     }
 
     fn flags(&self) -> u32 {
@@ -330,7 +335,7 @@ pub(super) fn op(s: &mut CpuState, m: M, d: u128, src: u128, cx: &Cx) -> Res<Opt
                 i64::from(src as u32 as i32)
             };
             let x = l.env.from_int(f, v);
-            l.all = l.env.flags;
+            l.add(l.env.flags);
             set_lane(d, width(f), 0, x)
         }
         M::Cvtpi2pd | M::Cvtdq2pd => {
@@ -367,7 +372,7 @@ pub(super) fn op(s: &mut CpuState, m: M, d: u128, src: u128, cx: &Cx) -> Res<Opt
             let t = matches!(m, M::Cvttss2si | M::Cvttsd2si);
             let bits = if cx.size == 8 { 64 } else { 32 };
             let v = l.env.to_int(f, lane(src, width(f), 0), bits, t);
-            l.all = l.env.flags;
+            l.add(l.env.flags);
             u128::from(v)
         }
         // float → float
@@ -377,8 +382,7 @@ pub(super) fn op(s: &mut CpuState, m: M, d: u128, src: u128, cx: &Cx) -> Res<Opt
                 let mut e = *l.env;
                 e.flags = 0;
                 let x = e.convert(F32, F64, lane(src, 32, i));
-                l.pre |= e.flags & PRE;
-                l.all |= e.flags;
+                l.add(e.flags);
                 out = set_lane(out, 64, i, x);
             }
             out
@@ -389,14 +393,12 @@ pub(super) fn op(s: &mut CpuState, m: M, d: u128, src: u128, cx: &Cx) -> Res<Opt
         }
         M::Cvtss2sd => {
             let x = l.env.convert(F32, F64, lane(src, 32, 0));
-            l.all = l.env.flags;
-            l.pre = l.all & PRE;
+            l.add(l.env.flags);
             set_lane(d, 64, 0, x)
         }
         M::Cvtsd2ss => {
             let x = l.env.convert(F64, F32, lane(src, 64, 0));
-            l.all = l.env.flags;
-            l.pre = l.all & PRE;
+            l.add(l.env.flags);
             set_lane(d, 32, 0, x)
         }
         _ => return Err(crate::fault::Fault::UD),
