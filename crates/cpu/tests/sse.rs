@@ -470,3 +470,73 @@ fn conversions_with_memory_operands() {
     );
     assert_eq!(m.cpu.s.simd.xmm[0] as u32, 7f32.to_bits());
 }
+
+#[test]
+fn loads_zero_and_stores_write_only_their_size() {
+    let mut m = M::pm32();
+    m.poke(0x8100, &0x8877_6655_4433_2211u64.to_le_bytes());
+    let ones = u128::MAX;
+    for (code, want) in [
+        // movss xmm0, [0x8100]
+        (
+            &[0xF3, 0x0F, 0x10, 0x05, 0x00, 0x81, 0, 0][..],
+            0x4433_2211u128,
+        ),
+        // movsd xmm0, [0x8100]
+        (
+            &[0xF2, 0x0F, 0x10, 0x05, 0x00, 0x81, 0, 0],
+            0x8877_6655_4433_2211,
+        ),
+        // movq xmm0, [0x8100]
+        (
+            &[0xF3, 0x0F, 0x7E, 0x05, 0x00, 0x81, 0, 0],
+            0x8877_6655_4433_2211,
+        ),
+        // movd xmm0, [0x8100]
+        (&[0x66, 0x0F, 0x6E, 0x05, 0x00, 0x81, 0, 0], 0x4433_2211),
+    ] {
+        m.cpu.s.simd.xmm[0] = ones;
+        assert_eq!(m.run(code), Exit::Done);
+        assert_eq!(m.cpu.s.simd.xmm[0], want, "{code:02x?}");
+    }
+    m.cpu.s.simd.xmm[1] = 0x1111_2222_3333_4444_5555_6666_7777_8888;
+    for (code, n) in [
+        // movss [0x8200], xmm1
+        (&[0xF3, 0x0F, 0x11, 0x0D, 0x00, 0x82, 0, 0][..], 4),
+        // movq [0x8200], xmm1
+        (&[0x66, 0x0F, 0xD6, 0x0D, 0x00, 0x82, 0, 0], 8),
+    ] {
+        m.poke(0x8200, &[0xEE; 16]);
+        assert_eq!(m.run(code), Exit::Done);
+        let mut want = [0xEE; 16];
+        want[..n].copy_from_slice(&0x5555_6666_7777_8888u64.to_le_bytes()[..n]);
+        assert_eq!(m.peek(0x8200, 16), want, "{code:02x?}");
+    }
+}
+
+#[test]
+fn page_crossing_store_faults_before_writing() {
+    let mut m = M::pm32();
+    // Identity-map the first 4 MiB with 4 KiB pages, except 9000h.
+    const PD: u64 = 0x10000;
+    const PT: u64 = 0x11000;
+    m.poke(PD, &(PT as u32 | 3).to_le_bytes());
+    for i in 0..1024u64 {
+        let pte = if i == 9 { 0 } else { (i << 12) as u32 | 3 };
+        m.poke(PT + 4 * i, &pte.to_le_bytes());
+    }
+    let s = &mut m.cpu.s;
+    s.cr3 = PD;
+    s.cr0 |= cr0::PG;
+    s.tlb.flush_all();
+    s.update_mode();
+    m.poke(0x8FF0, &[0xEE; 16]);
+    m.cpu.s.simd.xmm[1] = u128::MAX;
+    // movdqu [0x8ff8], xmm1: the second half is on the missing page.
+    assert_eq!(
+        m.run(&[0xF3, 0x0F, 0x7F, 0x0D, 0xF8, 0x8F, 0, 0]),
+        Exit::Vector(14)
+    );
+    assert_eq!(m.cpu.s.cr2, 0x9000);
+    assert_eq!(m.peek(0x8FF0, 16), [0xEE; 16], "nothing written");
+}
