@@ -11,6 +11,7 @@
 //! with OSFXSR = 0 those are neither saved nor restored (SDM: implementation
 //! dependent; QEMU does the same). The reserved bytes are left alone.
 //! FXRSTOR raises #GP(0) for an MXCSR image with reserved bits set.
+//! FXSAVE64/FXRSTOR64 (REX.W) use the 64-bit FIP/FDP layout.
 
 use crate::bus::CpuBus;
 use crate::core::CpuState;
@@ -55,8 +56,10 @@ pub(super) fn select<B: CpuBus>(m: M, code: Code, mem: bool) -> H<B> {
         M::Fnsave => fnsave::<B, false>,
         M::Frstor if big => fldenv::<B, true, true>,
         M::Frstor => fldenv::<B, false, true>,
-        M::Fxsave => fxsave::<B>,
-        M::Fxrstor => fxrstor::<B>,
+        M::Fxsave => fxsave::<B, false>,
+        M::Fxrstor => fxrstor::<B, false>,
+        M::Fxsave64 => fxsave::<B, true>,
+        M::Fxrstor64 => fxrstor::<B, true>,
         M::Fneni | M::Fndisi | M::Fnsetpm => fnop_287::<B>,
         _ => return None,
     })
@@ -312,8 +315,9 @@ impl CpuState {
     }
 }
 
-/// FXSAVE: the x87 state, then MXCSR and the XMM registers.
-fn fxsave<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+/// FXSAVE: the x87 state, then MXCSR and the XMM registers. FXSAVE64
+/// (REX.W, `W64`) stores FIP and FDP as 64-bit offsets without selectors.
+fn fxsave<B: CpuBus, const W64: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let off = s.fx_enter(op, true)?;
     let lin = s.seg_lin(op.seg as usize, off, FX_AREA, true)?;
     s.probe_write(bus, lin, FX_AREA)?;
@@ -324,9 +328,11 @@ fn fxsave<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     b[4] = f.full;
     put16(&mut b, 6, f.fop & 0x7FF);
     put32(&mut b, 8, f.fip);
-    put16(&mut b, 12, f.fcs);
     put32(&mut b, 16, f.fdp);
-    put16(&mut b, 20, f.fds);
+    if !W64 {
+        put16(&mut b, 12, f.fcs);
+        put16(&mut b, 20, f.fds);
+    }
     for i in 0..8u8 {
         let at = 32 + 16 * usize::from(i);
         b[at..at + 10].copy_from_slice(&f.st(i).to_le_bytes());
@@ -352,7 +358,9 @@ fn fxsave<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 
 /// FXRSTOR: loads the x87 state (pending exceptions it brings are raised
 /// by the next waiting instruction), MXCSR and the XMM registers.
-fn fxrstor<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+/// FXRSTOR64 (`W64`) reads FIP and FDP as 64-bit offsets (the upper
+/// halves are dropped: this x87 keeps 32-bit pointers).
+fn fxrstor<B: CpuBus, const W64: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let off = s.fx_enter(op, false)?;
     let n = s.fx_len();
     let mut b = [0u8; FX_XMM_END];
@@ -374,9 +382,11 @@ fn fxrstor<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     f.full = b[4];
     f.fop = get16(&b, 6) & 0x7FF;
     f.fip = get32(&b, 8);
-    f.fcs = get16(&b, 12);
     f.fdp = get32(&b, 16);
-    f.fds = get16(&b, 20);
+    if !W64 {
+        f.fcs = get16(&b, 12);
+        f.fds = get16(&b, 20);
+    }
     f.set_status(get16(&b, 2));
     f.set_control(get16(&b, 0));
     for i in 0..8u8 {
