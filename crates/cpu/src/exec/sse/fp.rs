@@ -9,14 +9,13 @@
 //! reported. Any unmasked flag leaves the destination unchanged and
 //! raises #XM (or #UD with CR4.OSXMMEXCPT = 0).
 
-use super::{Cx, LO32, LO64};
+use super::{Cx, K, LO32, LO64};
 use crate::core::CpuState;
 use crate::fault::Res;
 use crate::simd::mxcsr;
 use crate::state::fl;
 use anyx86_softfloat::ieee::{flag, Env, Format, F32, F64};
 use core::cmp::Ordering;
-use iced_x86::Mnemonic as M;
 
 const PRE: u32 = flag::IE | flag::DE | flag::ZE;
 
@@ -141,78 +140,8 @@ fn estimate(x: u64, rsqrt: bool) -> u64 {
     }
 }
 
-/// The mnemonics [`op`] implements.
-pub(super) fn known(m: M) -> bool {
-    use M::*;
-    matches!(
-        m,
-        Addps
-            | Addss
-            | Addpd
-            | Addsd
-            | Subps
-            | Subss
-            | Subpd
-            | Subsd
-            | Mulps
-            | Mulss
-            | Mulpd
-            | Mulsd
-            | Divps
-            | Divss
-            | Divpd
-            | Divsd
-            | Minps
-            | Minss
-            | Minpd
-            | Minsd
-            | Maxps
-            | Maxss
-            | Maxpd
-            | Maxsd
-            | Sqrtps
-            | Sqrtss
-            | Sqrtpd
-            | Sqrtsd
-            | Rcpps
-            | Rcpss
-            | Rsqrtps
-            | Rsqrtss
-            | Cmpps
-            | Cmpss
-            | Cmppd
-            | Cmpsd
-            | Comiss
-            | Ucomiss
-            | Comisd
-            | Ucomisd
-            | Cvtpi2ps
-            | Cvtdq2ps
-            | Cvtsi2ss
-            | Cvtsi2sd
-            | Cvtpi2pd
-            | Cvtdq2pd
-            | Cvtps2pi
-            | Cvttps2pi
-            | Cvtps2dq
-            | Cvttps2dq
-            | Cvtpd2pi
-            | Cvttpd2pi
-            | Cvtpd2dq
-            | Cvttpd2dq
-            | Cvtss2si
-            | Cvttss2si
-            | Cvtsd2si
-            | Cvttsd2si
-            | Cvtps2pd
-            | Cvtpd2ps
-            | Cvtss2sd
-            | Cvtsd2ss
-    )
-}
-
-/// The floating-point operation of mnemonic `m` (one [`known`] accepts).
-pub(super) fn op(s: &mut CpuState, m: M, d: u128, src: u128, cx: &Cx) -> Res<Option<u128>> {
+/// The floating-point operation `m`.
+pub(super) fn op(s: &mut CpuState, m: K, d: u128, src: u128, cx: &Cx) -> Res<Option<u128>> {
     let mut env = Env::from_mxcsr(s.simd.mxcsr);
     let masks = (s.simd.mxcsr >> mxcsr::MASK_SHIFT) & mxcsr::FLAGS;
     let mut l = Lanes {
@@ -222,45 +151,45 @@ pub(super) fn op(s: &mut CpuState, m: M, d: u128, src: u128, cx: &Cx) -> Res<Opt
         all: 0,
     };
     let (ps, ss, pd, sd) = ((F32, 4), (F32, 1), (F64, 2), (F64, 1));
-    let arith = |m: M| match m {
-        M::Addps | M::Addss | M::Addpd | M::Addsd => 0,
-        M::Subps | M::Subss | M::Subpd | M::Subsd => 1,
-        M::Mulps | M::Mulss | M::Mulpd | M::Mulsd => 2,
-        M::Divps | M::Divss | M::Divpd | M::Divsd => 3,
-        M::Minps | M::Minss | M::Minpd | M::Minsd => 4,
+    let arith = |m: K| match m {
+        K::Addps | K::Addss | K::Addpd | K::Addsd => 0,
+        K::Subps | K::Subss | K::Subpd | K::Subsd => 1,
+        K::Mulps | K::Mulss | K::Mulpd | K::Mulsd => 2,
+        K::Divps | K::Divss | K::Divpd | K::Divsd => 3,
+        K::Minps | K::Minss | K::Minpd | K::Minsd => 4,
         _ => 5,
     };
-    let shape = |m: M| match m {
-        M::Addps | M::Subps | M::Mulps | M::Divps | M::Minps | M::Maxps | M::Sqrtps => ps,
-        M::Addss | M::Subss | M::Mulss | M::Divss | M::Minss | M::Maxss | M::Sqrtss => ss,
-        M::Addpd | M::Subpd | M::Mulpd | M::Divpd | M::Minpd | M::Maxpd | M::Sqrtpd => pd,
+    let shape = |m: K| match m {
+        K::Addps | K::Subps | K::Mulps | K::Divps | K::Minps | K::Maxps | K::Sqrtps => ps,
+        K::Addss | K::Subss | K::Mulss | K::Divss | K::Minss | K::Maxss | K::Sqrtss => ss,
+        K::Addpd | K::Subpd | K::Mulpd | K::Divpd | K::Minpd | K::Maxpd | K::Sqrtpd => pd,
         _ => sd,
     };
     let r = match m {
-        M::Addps
-        | M::Addss
-        | M::Addpd
-        | M::Addsd
-        | M::Subps
-        | M::Subss
-        | M::Subpd
-        | M::Subsd
-        | M::Mulps
-        | M::Mulss
-        | M::Mulpd
-        | M::Mulsd
-        | M::Divps
-        | M::Divss
-        | M::Divpd
-        | M::Divsd
-        | M::Minps
-        | M::Minss
-        | M::Minpd
-        | M::Minsd
-        | M::Maxps
-        | M::Maxss
-        | M::Maxpd
-        | M::Maxsd => {
+        K::Addps
+        | K::Addss
+        | K::Addpd
+        | K::Addsd
+        | K::Subps
+        | K::Subss
+        | K::Subpd
+        | K::Subsd
+        | K::Mulps
+        | K::Mulss
+        | K::Mulpd
+        | K::Mulsd
+        | K::Divps
+        | K::Divss
+        | K::Divpd
+        | K::Divsd
+        | K::Minps
+        | K::Minss
+        | K::Minpd
+        | K::Minsd
+        | K::Maxps
+        | K::Maxss
+        | K::Maxpd
+        | K::Maxsd => {
             let (f, n) = shape(m);
             let k = arith(m);
             l.run(f, n, d, src, |e, a, b| match k {
@@ -272,23 +201,23 @@ pub(super) fn op(s: &mut CpuState, m: M, d: u128, src: u128, cx: &Cx) -> Res<Opt
                 _ => e.min_max(f, a, b, true),
             })
         }
-        M::Sqrtps | M::Sqrtss | M::Sqrtpd | M::Sqrtsd => {
+        K::Sqrtps | K::Sqrtss | K::Sqrtpd | K::Sqrtsd => {
             let (f, n) = shape(m);
             l.run(f, n, d, src, |e, _, b| e.sqrt(f, b))
         }
-        M::Rcpps | M::Rsqrtps => {
-            let rs = m == M::Rsqrtps;
+        K::Rcpps | K::Rsqrtps => {
+            let rs = m == K::Rsqrtps;
             l.run(F32, 4, d, src, |_, _, b| estimate(b, rs))
         }
-        M::Rcpss | M::Rsqrtss => {
-            let rs = m == M::Rsqrtss;
+        K::Rcpss | K::Rsqrtss => {
+            let rs = m == K::Rsqrtss;
             l.run(F32, 1, d, src, |_, _, b| estimate(b, rs))
         }
-        M::Cmpps | M::Cmpss | M::Cmppd | M::Cmpsd => {
+        K::Cmpps | K::Cmpss | K::Cmppd | K::Cmpsd => {
             let (f, n) = match m {
-                M::Cmpps => ps,
-                M::Cmpss => ss,
-                M::Cmppd => pd,
+                K::Cmpps => ps,
+                K::Cmpss => ss,
+                K::Cmppd => pd,
                 _ => sd,
             };
             let p = cx.imm;
@@ -301,14 +230,14 @@ pub(super) fn op(s: &mut CpuState, m: M, d: u128, src: u128, cx: &Cx) -> Res<Opt
                 }
             })
         }
-        M::Comiss | M::Ucomiss | M::Comisd | M::Ucomisd => {
-            let f = if matches!(m, M::Comiss | M::Ucomiss) {
+        K::Comiss | K::Ucomiss | K::Comisd | K::Ucomisd => {
+            let f = if matches!(m, K::Comiss | K::Ucomiss) {
                 F32
             } else {
                 F64
             };
             let w = width(f);
-            let signal = matches!(m, M::Comiss | M::Comisd);
+            let signal = matches!(m, K::Comiss | K::Comisd);
             let o = l.env.compare(f, lane(d, w, 0), lane(src, w, 0), signal);
             let flags = l.env.flags;
             s.simd_fp_raise(flags)?;
@@ -321,14 +250,14 @@ pub(super) fn op(s: &mut CpuState, m: M, d: u128, src: u128, cx: &Cx) -> Res<Opt
             return Ok(None);
         }
         // int → float
-        M::Cvtpi2ps => l.run(F32, 2, d, src, |e, _, b| {
+        K::Cvtpi2ps => l.run(F32, 2, d, src, |e, _, b| {
             e.from_int(F32, i64::from(b as i32))
         }),
-        M::Cvtdq2ps => l.run(F32, 4, d, src, |e, _, b| {
+        K::Cvtdq2ps => l.run(F32, 4, d, src, |e, _, b| {
             e.from_int(F32, i64::from(b as i32))
         }),
-        M::Cvtsi2ss | M::Cvtsi2sd => {
-            let f = if m == M::Cvtsi2ss { F32 } else { F64 };
+        K::Cvtsi2ss | K::Cvtsi2sd => {
+            let f = if m == K::Cvtsi2ss { F32 } else { F64 };
             let v = if cx.size == 8 {
                 src as u64 as i64
             } else {
@@ -338,15 +267,15 @@ pub(super) fn op(s: &mut CpuState, m: M, d: u128, src: u128, cx: &Cx) -> Res<Opt
             l.add(l.env.flags);
             set_lane(d, width(f), 0, x)
         }
-        M::Cvtpi2pd | M::Cvtdq2pd => {
+        K::Cvtpi2pd | K::Cvtdq2pd => {
             let lo = l.env.from_int(F64, i64::from(src as u32 as i32));
             let hi = l.env.from_int(F64, i64::from((src >> 32) as u32 as i32));
             u128::from(lo) | u128::from(hi) << 64
         }
         // float → int
-        M::Cvtps2pi | M::Cvttps2pi | M::Cvtps2dq | M::Cvttps2dq => {
-            let t = matches!(m, M::Cvttps2pi | M::Cvttps2dq);
-            let n = if matches!(m, M::Cvtps2dq | M::Cvttps2dq) {
+        K::Cvtps2pi | K::Cvttps2pi | K::Cvtps2dq | K::Cvttps2dq => {
+            let t = matches!(m, K::Cvttps2pi | K::Cvttps2dq);
+            let n = if matches!(m, K::Cvtps2dq | K::Cvttps2dq) {
                 4
             } else {
                 2
@@ -358,25 +287,25 @@ pub(super) fn op(s: &mut CpuState, m: M, d: u128, src: u128, cx: &Cx) -> Res<Opt
                 r
             }
         }
-        M::Cvtpd2pi | M::Cvttpd2pi | M::Cvtpd2dq | M::Cvttpd2dq => {
-            let t = matches!(m, M::Cvttpd2pi | M::Cvttpd2dq);
+        K::Cvtpd2pi | K::Cvttpd2pi | K::Cvtpd2dq | K::Cvttpd2dq => {
+            let t = matches!(m, K::Cvttpd2pi | K::Cvttpd2dq);
             let r = l.run(F64, 2, 0, src, |e, _, b| e.to_int(F64, b, 32, t));
             (r & 0xFFFF_FFFF) | (r >> 64 & 0xFFFF_FFFF) << 32
         }
-        M::Cvtss2si | M::Cvttss2si | M::Cvtsd2si | M::Cvttsd2si => {
-            let f = if matches!(m, M::Cvtss2si | M::Cvttss2si) {
+        K::Cvtss2si | K::Cvttss2si | K::Cvtsd2si | K::Cvttsd2si => {
+            let f = if matches!(m, K::Cvtss2si | K::Cvttss2si) {
                 F32
             } else {
                 F64
             };
-            let t = matches!(m, M::Cvttss2si | M::Cvttsd2si);
+            let t = matches!(m, K::Cvttss2si | K::Cvttsd2si);
             let bits = if cx.size == 8 { 64 } else { 32 };
             let v = l.env.to_int(f, lane(src, width(f), 0), bits, t);
             l.add(l.env.flags);
             u128::from(v)
         }
         // float → float
-        M::Cvtps2pd => {
+        K::Cvtps2pd => {
             let mut out = 0u128;
             for i in 0..2 {
                 let mut e = *l.env;
@@ -387,16 +316,16 @@ pub(super) fn op(s: &mut CpuState, m: M, d: u128, src: u128, cx: &Cx) -> Res<Opt
             }
             out
         }
-        M::Cvtpd2ps => {
+        K::Cvtpd2ps => {
             let r = l.run(F64, 2, 0, src, |e, _, b| e.convert(F64, F32, b));
             (r & LO32) | (r >> 64 & LO32) << 32
         }
-        M::Cvtss2sd => {
+        K::Cvtss2sd => {
             let x = l.env.convert(F32, F64, lane(src, 32, 0));
             l.add(l.env.flags);
             set_lane(d, 64, 0, x)
         }
-        M::Cvtsd2ss => {
+        K::Cvtsd2ss => {
             let x = l.env.convert(F64, F32, lane(src, 64, 0));
             l.add(l.env.flags);
             set_lane(d, 32, 0, x)

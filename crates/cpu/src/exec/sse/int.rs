@@ -5,8 +5,7 @@
 //! A value is a `u128` (an MMX operand in the low 64 bits); lane i of
 //! width w bits is `v >> (w * i)`.
 
-use super::{Cx, LO64};
-use iced_x86::Mnemonic as M;
+use super::{Cx, K, LO64};
 
 #[inline(always)]
 fn mask(w: u32) -> u64 {
@@ -133,114 +132,114 @@ fn movmsk(v: u128, w: u32, n: u32) -> u128 {
 }
 
 /// The integer operation of mnemonic `m`, or `None` when `m` is not one.
-pub(super) fn op(m: M, d: u128, s: u128, cx: &Cx) -> Option<u128> {
+pub(super) fn op(m: K, d: u128, s: u128, cx: &Cx) -> Option<u128> {
     let n = if cx.wide { 128 } else { 64 };
     let imm = cx.imm;
     Some(match m {
-        M::Paddb => map2(d, s, 8, n, u64::wrapping_add),
-        M::Paddw => map2(d, s, 16, n, u64::wrapping_add),
-        M::Paddd => map2(d, s, 32, n, u64::wrapping_add),
-        M::Paddq => map2(d, s, 64, n, u64::wrapping_add),
-        M::Psubb => map2(d, s, 8, n, u64::wrapping_sub),
-        M::Psubw => map2(d, s, 16, n, u64::wrapping_sub),
-        M::Psubd => map2(d, s, 32, n, u64::wrapping_sub),
-        M::Psubq => map2(d, s, 64, n, u64::wrapping_sub),
-        M::Paddsb => smap2(d, s, 8, n, |x, y| sat_s(x + y, 8)),
-        M::Paddsw => smap2(d, s, 16, n, |x, y| sat_s(x + y, 16)),
-        M::Psubsb => smap2(d, s, 8, n, |x, y| sat_s(x - y, 8)),
-        M::Psubsw => smap2(d, s, 16, n, |x, y| sat_s(x - y, 16)),
-        M::Paddusb => map2(d, s, 8, n, |x, y| (x + y).min(0xFF)),
-        M::Paddusw => map2(d, s, 16, n, |x, y| (x + y).min(0xFFFF)),
-        M::Psubusb | M::Psubusw => map2(d, s, if m == M::Psubusb { 8 } else { 16 }, n, |x, y| {
+        K::Paddb => map2(d, s, 8, n, u64::wrapping_add),
+        K::Paddw => map2(d, s, 16, n, u64::wrapping_add),
+        K::Paddd => map2(d, s, 32, n, u64::wrapping_add),
+        K::Paddq => map2(d, s, 64, n, u64::wrapping_add),
+        K::Psubb => map2(d, s, 8, n, u64::wrapping_sub),
+        K::Psubw => map2(d, s, 16, n, u64::wrapping_sub),
+        K::Psubd => map2(d, s, 32, n, u64::wrapping_sub),
+        K::Psubq => map2(d, s, 64, n, u64::wrapping_sub),
+        K::Paddsb => smap2(d, s, 8, n, |x, y| sat_s(x + y, 8)),
+        K::Paddsw => smap2(d, s, 16, n, |x, y| sat_s(x + y, 16)),
+        K::Psubsb => smap2(d, s, 8, n, |x, y| sat_s(x - y, 8)),
+        K::Psubsw => smap2(d, s, 16, n, |x, y| sat_s(x - y, 16)),
+        K::Paddusb => map2(d, s, 8, n, |x, y| (x + y).min(0xFF)),
+        K::Paddusw => map2(d, s, 16, n, |x, y| (x + y).min(0xFFFF)),
+        K::Psubusb | K::Psubusw => map2(d, s, if m == K::Psubusb { 8 } else { 16 }, n, |x, y| {
             x.saturating_sub(y)
         }),
-        M::Pcmpeqb => map2(d, s, 8, n, |x, y| ones(x == y)),
-        M::Pcmpeqw => map2(d, s, 16, n, |x, y| ones(x == y)),
-        M::Pcmpeqd => map2(d, s, 32, n, |x, y| ones(x == y)),
-        M::Pcmpgtb => smap2(d, s, 8, n, |x, y| ones(x > y) as i64),
-        M::Pcmpgtw => smap2(d, s, 16, n, |x, y| ones(x > y) as i64),
-        M::Pcmpgtd => smap2(d, s, 32, n, |x, y| ones(x > y) as i64),
-        M::Pand | M::Andps | M::Andpd => d & s,
-        M::Pandn | M::Andnps | M::Andnpd => !d & s & mask128(n),
-        M::Por | M::Orps | M::Orpd => d | s,
-        M::Pxor | M::Xorps | M::Xorpd => d ^ s,
-        M::Pmullw => smap2(d, s, 16, n, |x, y| x * y),
-        M::Pmulhw => smap2(d, s, 16, n, |x, y| (x * y) >> 16),
-        M::Pmulhuw => map2(d, s, 16, n, |x, y| (x * y) >> 16),
-        M::Pmuludq => map2(d, s, 64, n, |x, y| (x & 0xFFFF_FFFF) * (y & 0xFFFF_FFFF)),
-        M::Pmaddwd => map2(d, s, 32, n, |x, y| {
+        K::Pcmpeqb => map2(d, s, 8, n, |x, y| ones(x == y)),
+        K::Pcmpeqw => map2(d, s, 16, n, |x, y| ones(x == y)),
+        K::Pcmpeqd => map2(d, s, 32, n, |x, y| ones(x == y)),
+        K::Pcmpgtb => smap2(d, s, 8, n, |x, y| ones(x > y) as i64),
+        K::Pcmpgtw => smap2(d, s, 16, n, |x, y| ones(x > y) as i64),
+        K::Pcmpgtd => smap2(d, s, 32, n, |x, y| ones(x > y) as i64),
+        K::Pand | K::Andps | K::Andpd => d & s,
+        K::Pandn | K::Andnps | K::Andnpd => !d & s & mask128(n),
+        K::Por | K::Orps | K::Orpd => d | s,
+        K::Pxor | K::Xorps | K::Xorpd => d ^ s,
+        K::Pmullw => smap2(d, s, 16, n, |x, y| x * y),
+        K::Pmulhw => smap2(d, s, 16, n, |x, y| (x * y) >> 16),
+        K::Pmulhuw => map2(d, s, 16, n, |x, y| (x * y) >> 16),
+        K::Pmuludq => map2(d, s, 64, n, |x, y| (x & 0xFFFF_FFFF) * (y & 0xFFFF_FFFF)),
+        K::Pmaddwd => map2(d, s, 32, n, |x, y| {
             let p = |i: u32| i64::from(x as u32 as i32 >> (16 * i) << 16 >> 16);
             let q = |i: u32| i64::from(y as u32 as i32 >> (16 * i) << 16 >> 16);
             (p(0) * q(0) + p(1) * q(1)) as u64
         }),
-        M::Psadbw => map2(d, s, 64, n, |x, y| {
+        K::Psadbw => map2(d, s, 64, n, |x, y| {
             (0..8).fold(0, |acc, i| {
                 let a = (x >> (8 * i)) & 0xFF;
                 let b = (y >> (8 * i)) & 0xFF;
                 acc + a.abs_diff(b)
             })
         }),
-        M::Pavgb => map2(d, s, 8, n, |x, y| (x + y + 1) >> 1),
-        M::Pavgw => map2(d, s, 16, n, |x, y| (x + y + 1) >> 1),
-        M::Pminub => map2(d, s, 8, n, u64::min),
-        M::Pmaxub => map2(d, s, 8, n, u64::max),
-        M::Pminsw => smap2(d, s, 16, n, i64::min),
-        M::Pmaxsw => smap2(d, s, 16, n, i64::max),
-        M::Packsswb => pack(d, s, 16, n, false),
-        M::Packssdw => pack(d, s, 32, n, false),
-        M::Packuswb => pack(d, s, 16, n, true),
-        M::Punpcklbw => unpack(d, s, 8, n, false),
-        M::Punpcklwd => unpack(d, s, 16, n, false),
-        M::Punpckldq | M::Unpcklps => unpack(d, s, 32, n, false),
-        M::Punpcklqdq | M::Unpcklpd => unpack(d, s, 64, n, false),
-        M::Punpckhbw => unpack(d, s, 8, n, true),
-        M::Punpckhwd => unpack(d, s, 16, n, true),
-        M::Punpckhdq | M::Unpckhps => unpack(d, s, 32, n, true),
-        M::Punpckhqdq | M::Unpckhpd => unpack(d, s, 64, n, true),
-        M::Psllw => shift(d, count(s), 16, n, 0),
-        M::Pslld => shift(d, count(s), 32, n, 0),
-        M::Psllq => shift(d, count(s), 64, n, 0),
-        M::Psrlw => shift(d, count(s), 16, n, 1),
-        M::Psrld => shift(d, count(s), 32, n, 1),
-        M::Psrlq => shift(d, count(s), 64, n, 1),
-        M::Psraw => shift(d, count(s), 16, n, 2),
-        M::Psrad => shift(d, count(s), 32, n, 2),
-        M::Pslldq => {
+        K::Pavgb => map2(d, s, 8, n, |x, y| (x + y + 1) >> 1),
+        K::Pavgw => map2(d, s, 16, n, |x, y| (x + y + 1) >> 1),
+        K::Pminub => map2(d, s, 8, n, u64::min),
+        K::Pmaxub => map2(d, s, 8, n, u64::max),
+        K::Pminsw => smap2(d, s, 16, n, i64::min),
+        K::Pmaxsw => smap2(d, s, 16, n, i64::max),
+        K::Packsswb => pack(d, s, 16, n, false),
+        K::Packssdw => pack(d, s, 32, n, false),
+        K::Packuswb => pack(d, s, 16, n, true),
+        K::Punpcklbw => unpack(d, s, 8, n, false),
+        K::Punpcklwd => unpack(d, s, 16, n, false),
+        K::Punpckldq | K::Unpcklps => unpack(d, s, 32, n, false),
+        K::Punpcklqdq | K::Unpcklpd => unpack(d, s, 64, n, false),
+        K::Punpckhbw => unpack(d, s, 8, n, true),
+        K::Punpckhwd => unpack(d, s, 16, n, true),
+        K::Punpckhdq | K::Unpckhps => unpack(d, s, 32, n, true),
+        K::Punpckhqdq | K::Unpckhpd => unpack(d, s, 64, n, true),
+        K::Psllw => shift(d, count(s), 16, n, 0),
+        K::Pslld => shift(d, count(s), 32, n, 0),
+        K::Psllq => shift(d, count(s), 64, n, 0),
+        K::Psrlw => shift(d, count(s), 16, n, 1),
+        K::Psrld => shift(d, count(s), 32, n, 1),
+        K::Psrlq => shift(d, count(s), 64, n, 1),
+        K::Psraw => shift(d, count(s), 16, n, 2),
+        K::Psrad => shift(d, count(s), 32, n, 2),
+        K::Pslldq => {
             if imm > 15 {
                 0
             } else {
                 d << (8 * u32::from(imm))
             }
         }
-        M::Psrldq => {
+        K::Psrldq => {
             if imm > 15 {
                 0
             } else {
                 d >> (8 * u32::from(imm))
             }
         }
-        M::Pshufd => shuf(s, 32, 4, 0, imm),
-        M::Pshufw => shuf(s, 16, 4, 0, imm),
-        M::Pshuflw => (s & !LO64) | shuf(s, 16, 4, 0, imm),
-        M::Pshufhw => (s & LO64) | shuf(s, 16, 4, 4, imm),
-        M::Shufps => {
+        K::Pshufd => shuf(s, 32, 4, 0, imm),
+        K::Pshufw => shuf(s, 16, 4, 0, imm),
+        K::Pshuflw => (s & !LO64) | shuf(s, 16, 4, 0, imm),
+        K::Pshufhw => (s & LO64) | shuf(s, 16, 4, 4, imm),
+        K::Shufps => {
             let lo = shuf(d, 32, 2, 0, imm) & LO64;
             let hi = shuf(s, 32, 4, 0, imm) & !LO64;
             lo | hi
         }
-        M::Shufpd => {
+        K::Shufpd => {
             let lo = u128::from(lane(d, 64, u32::from(imm & 1)));
             let hi = u128::from(lane(s, 64, u32::from(imm >> 1 & 1)));
             lo | hi << 64
         }
-        M::Pmovmskb => movmsk(s, 8, n),
-        M::Movmskps => movmsk(s, 32, 128),
-        M::Movmskpd => movmsk(s, 64, 128),
-        M::Pextrw => {
+        K::Pmovmskb => movmsk(s, 8, n),
+        K::Movmskps => movmsk(s, 32, 128),
+        K::Movmskpd => movmsk(s, 64, 128),
+        K::Pextrw => {
             let sel = if cx.wide { imm & 7 } else { imm & 3 };
             u128::from(lane(s, 16, u32::from(sel)))
         }
-        M::Pinsrw => {
+        K::Pinsrw => {
             let sel = u32::from(if cx.wide { imm & 7 } else { imm & 3 });
             let w = u128::from(lane(s, 16, 0));
             (d & !(0xFFFF << (16 * sel))) | w << (16 * sel)

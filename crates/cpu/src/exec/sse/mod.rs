@@ -32,7 +32,7 @@ use crate::decode::{Handler, Op};
 use crate::fault::{vector, Fault, Res};
 use crate::simd::mxcsr;
 use crate::state::{cr0, cr4};
-use iced_x86::{CpuidFeature, Instruction, Mnemonic as M, OpKind};
+use iced_x86::{Code, CpuidFeature, Instruction, Mnemonic as M, OpKind};
 
 /// Operand classes (the const parameters of [`vop`]).
 mod cls {
@@ -117,9 +117,7 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
     if ins.op_count() == 3 && ins.op_kind(2) != OpKind::Immediate8 {
         return None;
     }
-    if !known(m) {
-        return None;
-    }
+    k_of(m)?;
     match isa_of(ins)? {
         isa::MMX => pick::<B, { isa::MMX }>(d, s),
         isa::SSE => pick::<B, { isa::SSE }>(d, s),
@@ -148,6 +146,52 @@ fn pick<B: CpuBus, const ISA: u8>(d: u8, s: u8) -> H<B> {
     })
 }
 
+/// The operations, one per mnemonic, numbered densely so that the
+/// dispatch in [`exec`] compiles to jump tables.
+macro_rules! ops {
+    ($($n:ident),* $(,)?) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(super) enum K {
+            $(
+                #[allow(missing_docs)]
+                $n,
+            )*
+        }
+
+        /// The operation of a mnemonic, if it is one of [`K`].
+        fn k_of(m: M) -> Option<K> {
+            match m {
+                $(M::$n => Some(K::$n),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+ops!(
+    Addpd, Addps, Addsd, Addss, Andnpd, Andnps, Andpd, Andps, Cmppd, Cmpps, Cmpsd, Cmpss, Comisd,
+    Comiss, Cvtdq2pd, Cvtdq2ps, Cvtpd2dq, Cvtpd2pi, Cvtpd2ps, Cvtpi2pd, Cvtpi2ps, Cvtps2dq,
+    Cvtps2pd, Cvtps2pi, Cvtsd2si, Cvtsd2ss, Cvtsi2sd, Cvtsi2ss, Cvtss2sd, Cvtss2si, Cvttpd2dq,
+    Cvttpd2pi, Cvttps2dq, Cvttps2pi, Cvttsd2si, Cvttss2si, Divpd, Divps, Divsd, Divss, Maxpd,
+    Maxps, Maxsd, Maxss, Minpd, Minps, Minsd, Minss, Movapd, Movaps, Movd, Movdq2q, Movdqa, Movdqu,
+    Movhlps, Movhpd, Movhps, Movlhps, Movlpd, Movlps, Movmskpd, Movmskps, Movntdq, Movnti, Movntpd,
+    Movntps, Movntq, Movq, Movq2dq, Movsd, Movss, Movupd, Movups, Mulpd, Mulps, Mulsd, Mulss, Orpd,
+    Orps, Packssdw, Packsswb, Packuswb, Paddb, Paddd, Paddq, Paddsb, Paddsw, Paddusb, Paddusw,
+    Paddw, Pand, Pandn, Pavgb, Pavgw, Pcmpeqb, Pcmpeqd, Pcmpeqw, Pcmpgtb, Pcmpgtd, Pcmpgtw, Pextrw,
+    Pinsrw, Pmaddwd, Pmaxsw, Pmaxub, Pminsw, Pminub, Pmovmskb, Pmulhuw, Pmulhw, Pmullw, Pmuludq,
+    Por, Psadbw, Pshufd, Pshufhw, Pshuflw, Pshufw, Pslld, Pslldq, Psllq, Psllw, Psrad, Psraw,
+    Psrld, Psrldq, Psrlq, Psrlw, Psubb, Psubd, Psubq, Psubsb, Psubsw, Psubusb, Psubusw, Psubw,
+    Punpckhbw, Punpckhdq, Punpckhqdq, Punpckhwd, Punpcklbw, Punpckldq, Punpcklqdq, Punpcklwd, Pxor,
+    Rcpps, Rcpss, Rsqrtps, Rsqrtss, Shufpd, Shufps, Sqrtpd, Sqrtps, Sqrtsd, Sqrtss, Subpd, Subps,
+    Subsd, Subss, Ucomisd, Ucomiss, Unpckhpd, Unpckhps, Unpcklpd, Unpcklps, Xorpd, Xorps,
+);
+
+/// The operation of each iced `Code`, built once.
+fn op_table() -> &'static [Option<K>] {
+    static TABLE: std::sync::OnceLock<Vec<Option<K>>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| Code::values().map(|c| k_of(c.mnemonic())).collect())
+}
+
 /// What an operation needs to know about its operands besides their
 /// values.
 #[derive(Clone, Copy, Debug)]
@@ -170,20 +214,8 @@ pub(super) const LO64: u128 = 0xFFFF_FFFF_FFFF_FFFF;
 
 /// True for the instructions whose 16-byte memory operand may be
 /// unaligned.
-fn unaligned(m: M) -> bool {
-    matches!(m, M::Movups | M::Movupd | M::Movdqu)
-}
-
-/// True for the mnemonics [`exec`] implements.
-fn known(m: M) -> bool {
-    let cx = Cx {
-        imm: 0,
-        wide: true,
-        smem: false,
-        dmem: false,
-        size: 4,
-    };
-    int::op(m, 0, 0, &cx).is_some() || mov::op(m, 0, 0, &cx).is_some() || fp::known(m)
+fn unaligned(m: K) -> bool {
+    matches!(m, K::Movups | K::Movupd | K::Movdqu)
 }
 
 /// The generic handler: `dst = op(dst, src)` for operand classes `D` and
@@ -200,7 +232,9 @@ fn vop<B: CpuBus, const D: u8, const S: u8, const ISA: u8>(
     if !s.simd_enter(mmx, xmm, ISA)? {
         return Ok(());
     }
-    let m = op.code.mnemonic();
+    let Some(m) = op_table().get(op.code as usize).copied().flatten() else {
+        return Err(Fault::UD);
+    };
     let d = match D {
         X => s.xmm(op.r0),
         MM => u128::from(s.mm(op.r0)),
@@ -246,7 +280,7 @@ fn vop<B: CpuBus, const D: u8, const S: u8, const ISA: u8>(
 /// Runs the operation of mnemonic `m`. `None`: nothing to write (the
 /// comparisons into EFLAGS).
 #[inline(never)]
-fn exec(s: &mut CpuState, m: M, d: u128, src: u128, cx: &Cx) -> Res<Option<u128>> {
+fn exec(s: &mut CpuState, m: K, d: u128, src: u128, cx: &Cx) -> Res<Option<u128>> {
     if let Some(r) = int::op(m, d, src, cx) {
         return Ok(Some(r));
     }
