@@ -5,16 +5,18 @@
 //! operand, computes, and writes the destination: one handler, [`vop`],
 //! does that for every pair of operand classes (XMM register, MMX
 //! register, general register, memory, immediate). The classes are const
-//! parameters chosen at decode time; the operation itself is chosen by
-//! the mnemonic in [`exec`] (integer lanes in `int`, data movement in
-//! `mov`, floating point in `fp`). The few instructions with another shape
+//! parameters chosen at decode time; the operation itself ([`K`], one per
+//! mnemonic, looked up from the iced `Code`) is chosen in [`exec`]
+//! (integer lanes in `int`, data movement in `mov`, floating point in
+//! `fp`). The few instructions with another shape
 //! (EMMS, LDMXCSR/STMXCSR, MASKMOVQ/MASKMOVDQU, the fences) have their own
 //! handlers here; FXSAVE/FXRSTOR live with the x87 environment code.
 //!
 //! Checks, in the order the SDM gives them (Vol. 3 Table 13-2 / 13-3 and
 //! the instruction pages): #UD unless CPUID reports the instruction's set,
-//! #UD when CR0.EM = 1, #UD when an XMM register is involved and
-//! CR4.OSFXSR = 0, #NM when CR0.TS = 1; an instruction touching an MMX
+//! #UD when CR0.EM = 1, #UD for SSE/SSE2 instructions (all but MOVNTI and
+//! the MMX-register forms) when CR4.OSFXSR = 0, #NM when CR0.TS = 1
+//! (MOVNTI and the fences check only CPUID); an instruction touching an MMX
 //! register then delivers a pending x87 exception (#MF) and switches the
 //! x87 unit to MMX use (TOP = 0, every tag valid). A 16-byte memory
 //! operand must be 16-byte aligned (#GP(0)) except for MOVUPS, MOVUPD and
