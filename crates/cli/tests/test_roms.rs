@@ -206,6 +206,7 @@ rom_tests! {
     pmode_entry => "pmode-entry",
     paging => "paging",
     smc => "smc",
+    sse => "sse",
     exceptions => "exceptions",
     privilege => "privilege",
     debug => "debug",

@@ -143,6 +143,8 @@ pub struct CpuState {
     pub cpuid_model: crate::cpuid::CpuModel,
     /// The x87 FPU.
     pub fpu: crate::fpu::FpuState,
+    /// The MMX/SSE registers (MMX aliases `fpu`) and MXCSR.
+    pub simd: crate::simd::SimdState,
 }
 
 impl CpuState {
@@ -212,6 +214,7 @@ impl CpuState {
             stats: Stats::default(),
             cpuid_model: model,
             fpu: crate::fpu::FpuState::reset(),
+            simd: crate::simd::SimdState::reset(),
         }
     }
 

@@ -25,8 +25,16 @@ pub mod edx1 {
     pub const PGE: u32 = 1 << 13;
     /// CMOVcc.
     pub const CMOV: u32 = 1 << 15;
+    /// CLFLUSH.
+    pub const CLFSH: u32 = 1 << 19;
+    /// MMX.
+    pub const MMX: u32 = 1 << 23;
     /// FXSAVE/FXRSTOR.
     pub const FXSR: u32 = 1 << 24;
+    /// SSE.
+    pub const SSE: u32 = 1 << 25;
+    /// SSE2.
+    pub const SSE2: u32 = 1 << 26;
 }
 
 /// Extended leaf 0x8000_0001 EDX bits.
@@ -114,7 +122,10 @@ impl CpuModel {
                 | edx1::SEP
                 | edx1::PGE
                 | edx1::CMOV
-                | edx1::FXSR,
+                | edx1::MMX
+                | edx1::FXSR
+                | edx1::SSE
+                | edx1::SSE2,
             features_ecx: 0,
             ext_edx: edx81::NX,
             ext_ecx: 0,
@@ -266,10 +277,10 @@ mod tests {
             v.extend_from_slice(&r.to_le_bytes());
         }
         assert_eq!(&v, b"GenuineIntel");
-        // The x87 and FXSAVE/FXRSTOR are reported; SSE is not.
+        // The x87, MMX, FXSAVE/FXRSTOR, SSE and SSE2 are reported.
         let edx = m.query(1, 0).3;
-        assert_eq!(edx & (edx1::FPU | edx1::FXSR), edx1::FPU | edx1::FXSR);
-        assert_eq!(edx & (1 << 25), 0, "no SSE");
+        let simd = edx1::FPU | edx1::MMX | edx1::FXSR | edx1::SSE | edx1::SSE2;
+        assert_eq!(edx & simd, simd);
         // Out-of-range basic leaves return the highest basic leaf.
         assert_eq!(m.query(0x20, 0), m.query(4, 0));
     }

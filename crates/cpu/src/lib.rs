@@ -23,6 +23,7 @@ pub mod interrupt;
 pub mod long;
 pub mod mmu;
 pub mod segment;
+pub mod simd;
 mod stack;
 pub mod state;
 pub mod task;

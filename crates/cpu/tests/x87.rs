@@ -963,7 +963,7 @@ fn fxsave_layout() {
     );
     assert_eq!(m.peek32(0x8208), CODE as u32 + 2, "FIP");
     assert_eq!(&a[12..16], [8, 0, 0, 0], "FCS");
-    assert_eq!(&a[24..32], [0; 8], "no MXCSR without SSE");
+    assert_eq!(&a[24..32], [0xAA; 8], "no MXCSR with CR4.OSFXSR = 0");
     assert_eq!(
         &a[32..42],
         F80::from_bits(0x4000_C90F_DAA2_2168_C235).to_le_bytes()

@@ -52,6 +52,7 @@ mod compare;
 mod convert;
 mod ctx;
 mod f80;
+pub mod ieee;
 mod misc;
 mod operand;
 mod rem;

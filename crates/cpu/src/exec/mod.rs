@@ -5,6 +5,7 @@ mod alu;
 mod control;
 mod data;
 mod long;
+mod sse;
 mod string;
 mod system;
 mod v2;
@@ -56,6 +57,7 @@ pub(crate) fn select<B: CpuBus>(ins: &Instruction) -> Handler<B> {
         return invalid::<B>;
     }
     alu::select::<B>(ins)
+        .or_else(|| sse::select::<B>(ins))
         .or_else(|| data::select::<B>(ins))
         .or_else(|| control::select::<B>(ins))
         .or_else(|| string::select::<B>(ins))

@@ -538,6 +538,9 @@ fn mov_to_cr<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
             // OSFXSR exists when CPUID reports FXSAVE/FXRSTOR.
             let fxsr = s.cpuid_model.features_edx & crate::cpuid::edx1::FXSR != 0;
             let supported = supported | if fxsr { cr4::OSFXSR } else { 0 };
+            // OSXMMEXCPT exists when CPUID reports SSE.
+            let sse = s.cpuid_model.features_edx & crate::cpuid::edx1::SSE != 0;
+            let supported = supported | if sse { cr4::OSXMMEXCPT } else { 0 };
             if v & !supported != 0 || v & (cr4::VME | cr4::PVI) != 0 {
                 return Err(Fault::GP0);
             }

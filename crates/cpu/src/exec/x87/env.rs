@@ -6,10 +6,12 @@
 //!
 //! The environment's reserved upper halves are stored as FFFFh, and the
 //! real-mode layouts hold 20- or 32-bit linear pointers (CS × 16 + IP), as
-//! a real x87 does. This CPU reports FXSR but not SSE: FXSAVE stores the
-//! x87 part (bytes 0-159, with MXCSR and MXCSR_MASK as zero: "use the
-//! default mask") and leaves the XMM and reserved bytes alone; FXRSTOR
-//! loads only the x87 part.
+//! a real x87 does. FXSAVE stores the x87 part (bytes 0-159) and, when
+//! CR4.OSFXSR = 1, MXCSR, MXCSR_MASK and XMM0-7 (XMM0-15 in 64-bit code);
+//! with OSFXSR = 0 those are neither saved nor restored (SDM: implementation
+//! dependent; QEMU does the same). The reserved bytes are left alone.
+//! FXRSTOR raises #GP(0) for an MXCSR image with reserved bits set.
+//! FXSAVE64/FXRSTOR64 (REX.W) use the 64-bit FIP/FDP layout.
 
 use crate::bus::CpuBus;
 use crate::core::CpuState;
@@ -18,12 +20,16 @@ use crate::decode::Op;
 use crate::exec::H;
 use crate::fault::{Fault, Res};
 use crate::fpu::{cw, sw};
+use crate::simd::mxcsr;
+use crate::state::cr4;
 use crate::state::Mode;
 use anyx86_softfloat::F80;
 use iced_x86::{Code, Mnemonic as M};
 
 /// Bytes of FXSAVE's x87 part (header and ST0-ST7).
 const FX_X87: usize = 160;
+/// Bytes up to the end of XMM15.
+const FX_XMM_END: usize = FX_X87 + 16 * 16;
 /// Size of the whole FXSAVE area.
 const FX_AREA: u64 = 512;
 
@@ -50,8 +56,10 @@ pub(super) fn select<B: CpuBus>(m: M, code: Code, mem: bool) -> H<B> {
         M::Fnsave => fnsave::<B, false>,
         M::Frstor if big => fldenv::<B, true, true>,
         M::Frstor => fldenv::<B, false, true>,
-        M::Fxsave => fxsave::<B>,
-        M::Fxrstor => fxrstor::<B>,
+        M::Fxsave => fxsave::<B, false>,
+        M::Fxrstor => fxrstor::<B, false>,
+        M::Fxsave64 => fxsave::<B, true>,
+        M::Fxrstor64 => fxrstor::<B, true>,
         M::Fneni | M::Fndisi | M::Fnsetpm => fnop_287::<B>,
         _ => return None,
     })
@@ -293,41 +301,92 @@ impl CpuState {
     }
 }
 
-/// FXSAVE: the x87 part of the area; the XMM part is left alone.
-fn fxsave<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+impl CpuState {
+    /// How many bytes of the FXSAVE area hold state: the x87 part, and
+    /// with CR4.OSFXSR the XMM registers (8, or 16 in 64-bit code).
+    fn fx_len(&self) -> usize {
+        if self.cr4 & cr4::OSFXSR == 0 {
+            FX_X87
+        } else if self.bitness == 64 {
+            FX_XMM_END
+        } else {
+            FX_X87 + 8 * 16
+        }
+    }
+}
+
+/// FXSAVE: the x87 state, then MXCSR and the XMM registers. FXSAVE64
+/// (REX.W, `W64`) stores FIP and FDP as 64-bit offsets without selectors.
+fn fxsave<B: CpuBus, const W64: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let off = s.fx_enter(op, true)?;
     let lin = s.seg_lin(op.seg as usize, off, FX_AREA, true)?;
     s.probe_write(bus, lin, FX_AREA)?;
     let f = &s.fpu;
-    let mut b = [0u8; FX_X87];
+    let mut b = [0u8; FX_XMM_END];
     put16(&mut b, 0, f.cw);
     put16(&mut b, 2, f.status());
     b[4] = f.full;
     put16(&mut b, 6, f.fop & 0x7FF);
     put32(&mut b, 8, f.fip);
-    put16(&mut b, 12, f.fcs);
     put32(&mut b, 16, f.fdp);
-    put16(&mut b, 20, f.fds);
+    if !W64 {
+        put16(&mut b, 12, f.fcs);
+        put16(&mut b, 20, f.fds);
+    }
     for i in 0..8u8 {
         let at = 32 + 16 * usize::from(i);
         b[at..at + 10].copy_from_slice(&f.st(i).to_le_bytes());
     }
-    s.x87_write_area(bus, op.seg as usize, off, &b)
+    let n = s.fx_len();
+    if n > FX_X87 {
+        put32(&mut b, 24, s.simd.mxcsr);
+        put32(&mut b, 28, mxcsr::MASK);
+        for (i, x) in s.simd.xmm.iter().enumerate() {
+            let at = FX_X87 + 16 * i;
+            b[at..at + 16].copy_from_slice(&x.to_le_bytes());
+        }
+    }
+    // Bytes 24-31 are the MXCSR fields: without OSFXSR they keep their
+    // old contents, so the write skips them.
+    s.x87_write_area(bus, op.seg as usize, off, &b[..24])?;
+    if n > FX_X87 {
+        s.x87_write_area(bus, op.seg as usize, off + 24, &b[24..n])
+    } else {
+        s.x87_write_area(bus, op.seg as usize, off + 32, &b[32..n])
+    }
 }
 
-/// FXRSTOR: loads the x87 part; pending exceptions it brings are raised by
-/// the next waiting instruction.
-fn fxrstor<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+/// FXRSTOR: loads the x87 state (pending exceptions it brings are raised
+/// by the next waiting instruction), MXCSR and the XMM registers.
+/// FXRSTOR64 (`W64`) reads FIP and FDP as 64-bit offsets (the upper
+/// halves are dropped: this x87 keeps 32-bit pointers).
+fn fxrstor<B: CpuBus, const W64: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let off = s.fx_enter(op, false)?;
-    let mut b = [0u8; FX_X87];
-    s.x87_read_area(bus, op.seg as usize, off, &mut b)?;
+    let n = s.fx_len();
+    let mut b = [0u8; FX_XMM_END];
+    s.x87_read_area(bus, op.seg as usize, off, &mut b[..n])?;
+    if n > FX_X87 {
+        let m = get32(&b, 24);
+        if m & !mxcsr::MASK != 0 {
+            return Err(Fault::GP0);
+        }
+        s.simd.mxcsr = m;
+        for (i, x) in s.simd.xmm.iter_mut().enumerate().take((n - FX_X87) / 16) {
+            let at = FX_X87 + 16 * i;
+            let mut r = [0u8; 16];
+            r.copy_from_slice(&b[at..at + 16]);
+            *x = u128::from_le_bytes(r);
+        }
+    }
     let f = &mut s.fpu;
     f.full = b[4];
     f.fop = get16(&b, 6) & 0x7FF;
     f.fip = get32(&b, 8);
-    f.fcs = get16(&b, 12);
     f.fdp = get32(&b, 16);
-    f.fds = get16(&b, 20);
+    if !W64 {
+        f.fcs = get16(&b, 12);
+        f.fds = get16(&b, 20);
+    }
     f.set_status(get16(&b, 2));
     f.set_control(get16(&b, 0));
     for i in 0..8u8 {

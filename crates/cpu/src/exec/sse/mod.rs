@@ -1,0 +1,470 @@
+//! MMX, SSE and SSE2 (Intel SDM Vol. 1 chapters 9-11, Vol. 2 instruction
+//! pages, Vol. 3 §13 for the operating-system side).
+//!
+//! Almost every instruction of these sets reads a destination and a source
+//! operand, computes, and writes the destination: one handler, [`vop`],
+//! does that for every pair of operand classes (XMM register, MMX
+//! register, general register, memory, immediate). The classes are const
+//! parameters chosen at decode time; the operation itself ([`K`], one per
+//! mnemonic, looked up from the iced `Code`) is chosen in [`exec`]
+//! (integer lanes in `int`, data movement in `mov`, floating point in
+//! `fp`). The few instructions with another shape
+//! (EMMS, LDMXCSR/STMXCSR, MASKMOVQ/MASKMOVDQU, the fences) have their own
+//! handlers here; FXSAVE/FXRSTOR live with the x87 environment code.
+//!
+//! Checks, in the order the SDM gives them (Vol. 3 Table 13-2 / 13-3 and
+//! the instruction pages): #UD unless CPUID reports the instruction's set,
+//! #UD when CR0.EM = 1, #UD for SSE/SSE2 instructions (all but MOVNTI and
+//! the MMX-register forms) when CR4.OSFXSR = 0, #NM when CR0.TS = 1
+//! (MOVNTI and the fences check only CPUID); an instruction touching an MMX
+//! register then delivers a pending x87 exception (#MF) and switches the
+//! x87 unit to MMX use (TOP = 0, every tag valid). A 16-byte memory
+//! operand must be 16-byte aligned (#GP(0)) except for MOVUPS, MOVUPD and
+//! MOVDQU.
+
+mod fp;
+mod int;
+mod mov;
+
+use super::H;
+use crate::bus::CpuBus;
+use crate::core::CpuState;
+use crate::cpuid::edx1;
+use crate::decode::{Handler, Op};
+use crate::fault::{vector, Fault, Res};
+use crate::simd::mxcsr;
+use crate::state::{cr0, cr4};
+use iced_x86::{Code, CpuidFeature, Instruction, Mnemonic as M, OpKind};
+
+/// Operand classes (the const parameters of [`vop`]).
+mod cls {
+    /// An XMM register.
+    pub const X: u8 = 0;
+    /// An MMX register.
+    pub const MM: u8 = 1;
+    /// A general register.
+    pub const G: u8 = 2;
+    /// Memory.
+    pub const MEM: u8 = 3;
+    /// An 8-bit immediate.
+    pub const IMM: u8 = 4;
+}
+use cls::*;
+
+/// Instruction sets, for the CPUID check.
+mod isa {
+    pub const MMX: u8 = 0;
+    pub const SSE: u8 = 1;
+    pub const SSE2: u8 = 2;
+    /// SSE2, touching no SIMD state (MOVNTI): only the CPUID check.
+    pub const SSE2_GPR: u8 = 3;
+}
+
+fn class_of(ins: &Instruction, i: u32) -> Option<u8> {
+    if i >= ins.op_count() {
+        return None;
+    }
+    Some(match ins.op_kind(i) {
+        OpKind::Register => {
+            let r = ins.op_register(i);
+            if r.is_xmm() {
+                X
+            } else if r.is_mm() {
+                MM
+            } else if r.is_gpr32() || r.is_gpr64() {
+                G
+            } else {
+                return None;
+            }
+        }
+        OpKind::Memory => MEM,
+        OpKind::Immediate8 => IMM,
+        _ => return None,
+    })
+}
+
+/// The instruction set of an instruction: MMX, SSE or SSE2, or `None`
+/// for anything else (SSE3 and later, 3DNow!).
+fn isa_of(ins: &Instruction) -> Option<u8> {
+    let mut level = None;
+    for f in ins.cpuid_features() {
+        let l = match f {
+            CpuidFeature::MMX => isa::MMX,
+            CpuidFeature::SSE => isa::SSE,
+            CpuidFeature::SSE2 => isa::SSE2,
+            _ => return None,
+        };
+        level = Some(level.map_or(l, |x: u8| x.max(l)));
+    }
+    level
+}
+
+/// Picks the handler of an MMX, SSE or SSE2 instruction.
+pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
+    let m = ins.mnemonic();
+    match m {
+        M::Emms => return Some(emms::<B>),
+        M::Ldmxcsr => return Some(ldmxcsr::<B>),
+        M::Stmxcsr => return Some(stmxcsr::<B>),
+        M::Sfence => return Some(fence::<B, { isa::SSE }>),
+        M::Lfence | M::Mfence => return Some(fence::<B, { isa::SSE2 }>),
+        M::Clflush => return Some(clflush::<B>),
+        M::Maskmovq => return Some(maskmov::<B, false>),
+        M::Maskmovdqu => return Some(maskmov::<B, true>),
+        M::Movnti => return Some(vop::<B, MEM, G, { isa::SSE2_GPR }>),
+        _ => {}
+    }
+    let d = class_of(ins, 0)?;
+    let s = class_of(ins, 1)?;
+    if ins.op_count() == 3 && ins.op_kind(2) != OpKind::Immediate8 {
+        return None;
+    }
+    k_of(m)?;
+    match isa_of(ins)? {
+        isa::MMX => pick::<B, { isa::MMX }>(d, s),
+        isa::SSE => pick::<B, { isa::SSE }>(d, s),
+        _ => pick::<B, { isa::SSE2 }>(d, s),
+    }
+}
+
+fn pick<B: CpuBus, const ISA: u8>(d: u8, s: u8) -> H<B> {
+    Some(match (d, s) {
+        (X, X) => vop::<B, X, X, ISA> as Handler<B>,
+        (X, MEM) => vop::<B, X, MEM, ISA>,
+        (X, IMM) => vop::<B, X, IMM, ISA>,
+        (X, G) => vop::<B, X, G, ISA>,
+        (X, MM) => vop::<B, X, MM, ISA>,
+        (MM, MM) => vop::<B, MM, MM, ISA>,
+        (MM, MEM) => vop::<B, MM, MEM, ISA>,
+        (MM, IMM) => vop::<B, MM, IMM, ISA>,
+        (MM, G) => vop::<B, MM, G, ISA>,
+        (MM, X) => vop::<B, MM, X, ISA>,
+        (MEM, X) => vop::<B, MEM, X, ISA>,
+        (MEM, MM) => vop::<B, MEM, MM, ISA>,
+        (G, X) => vop::<B, G, X, ISA>,
+        (G, MM) => vop::<B, G, MM, ISA>,
+        (G, MEM) => vop::<B, G, MEM, ISA>,
+        _ => return None,
+    })
+}
+
+/// The operations, one per mnemonic, numbered densely so that the
+/// dispatch in [`exec`] compiles to jump tables.
+macro_rules! ops {
+    ($($n:ident),* $(,)?) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(super) enum K {
+            $(
+                #[allow(missing_docs)]
+                $n,
+            )*
+        }
+
+        /// The operation of a mnemonic, if it is one of [`K`].
+        fn k_of(m: M) -> Option<K> {
+            match m {
+                $(M::$n => Some(K::$n),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+ops!(
+    Addpd, Addps, Addsd, Addss, Andnpd, Andnps, Andpd, Andps, Cmppd, Cmpps, Cmpsd, Cmpss, Comisd,
+    Comiss, Cvtdq2pd, Cvtdq2ps, Cvtpd2dq, Cvtpd2pi, Cvtpd2ps, Cvtpi2pd, Cvtpi2ps, Cvtps2dq,
+    Cvtps2pd, Cvtps2pi, Cvtsd2si, Cvtsd2ss, Cvtsi2sd, Cvtsi2ss, Cvtss2sd, Cvtss2si, Cvttpd2dq,
+    Cvttpd2pi, Cvttps2dq, Cvttps2pi, Cvttsd2si, Cvttss2si, Divpd, Divps, Divsd, Divss, Maxpd,
+    Maxps, Maxsd, Maxss, Minpd, Minps, Minsd, Minss, Movapd, Movaps, Movd, Movdq2q, Movdqa, Movdqu,
+    Movhlps, Movhpd, Movhps, Movlhps, Movlpd, Movlps, Movmskpd, Movmskps, Movntdq, Movnti, Movntpd,
+    Movntps, Movntq, Movq, Movq2dq, Movsd, Movss, Movupd, Movups, Mulpd, Mulps, Mulsd, Mulss, Orpd,
+    Orps, Packssdw, Packsswb, Packuswb, Paddb, Paddd, Paddq, Paddsb, Paddsw, Paddusb, Paddusw,
+    Paddw, Pand, Pandn, Pavgb, Pavgw, Pcmpeqb, Pcmpeqd, Pcmpeqw, Pcmpgtb, Pcmpgtd, Pcmpgtw, Pextrw,
+    Pinsrw, Pmaddwd, Pmaxsw, Pmaxub, Pminsw, Pminub, Pmovmskb, Pmulhuw, Pmulhw, Pmullw, Pmuludq,
+    Por, Psadbw, Pshufd, Pshufhw, Pshuflw, Pshufw, Pslld, Pslldq, Psllq, Psllw, Psrad, Psraw,
+    Psrld, Psrldq, Psrlq, Psrlw, Psubb, Psubd, Psubq, Psubsb, Psubsw, Psubusb, Psubusw, Psubw,
+    Punpckhbw, Punpckhdq, Punpckhqdq, Punpckhwd, Punpcklbw, Punpckldq, Punpcklqdq, Punpcklwd, Pxor,
+    Rcpps, Rcpss, Rsqrtps, Rsqrtss, Shufpd, Shufps, Sqrtpd, Sqrtps, Sqrtsd, Sqrtss, Subpd, Subps,
+    Subsd, Subss, Ucomisd, Ucomiss, Unpckhpd, Unpckhps, Unpcklpd, Unpcklps, Xorpd, Xorps,
+);
+
+/// The operation of each iced `Code`, built once.
+fn op_table() -> &'static [Option<K>] {
+    static TABLE: std::sync::OnceLock<Vec<Option<K>>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| Code::values().map(|c| k_of(c.mnemonic())).collect())
+}
+
+/// What an operation needs to know about its operands besides their
+/// values.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Cx {
+    /// The immediate byte (0 without one).
+    pub imm: u8,
+    /// 128-bit operation (no MMX register involved).
+    pub wide: bool,
+    /// The source is memory.
+    pub smem: bool,
+    /// The destination is memory.
+    pub dmem: bool,
+    /// Operand size of a general-register or memory operand, in bytes.
+    pub size: u8,
+}
+
+/// Low 32 and 64 bits of a `u128`.
+pub(super) const LO32: u128 = 0xFFFF_FFFF;
+pub(super) const LO64: u128 = 0xFFFF_FFFF_FFFF_FFFF;
+
+/// True for the instructions whose 16-byte memory operand may be
+/// unaligned.
+fn unaligned(m: K) -> bool {
+    matches!(m, K::Movups | K::Movupd | K::Movdqu)
+}
+
+/// The generic handler: `dst = op(dst, src)` for operand classes `D` and
+/// `S` of an instruction from set `ISA`.
+fn vop<B: CpuBus, const D: u8, const S: u8, const ISA: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let mmx = D == MM || S == MM;
+    // SSE instructions need OSFXSR even without an XMM register operand
+    // (CVTSS2SI r32, m32); the MMX-register forms added by SSE do not.
+    let xmm = D == X || S == X || (ISA == isa::SSE || ISA == isa::SSE2) && !mmx;
+    if !s.simd_enter(mmx, xmm, ISA)? {
+        return Ok(());
+    }
+    let Some(m) = op_table().get(op.code as usize).copied().flatten() else {
+        return Err(Fault::UD);
+    };
+    let d = match D {
+        X => s.xmm(op.r0),
+        MM => u128::from(s.mm(op.r0)),
+        G => u128::from(s.reg(op.r0, op.size)),
+        _ => 0,
+    };
+    let src = match S {
+        X => s.xmm(op.r1),
+        MM => u128::from(s.mm(op.r1)),
+        G => u128::from(s.reg(op.r1, op.size2)),
+        MEM => {
+            let off = s.ea(op);
+            s.vread(bus, op.seg as usize, off, op.size2, !unaligned(m))?
+        }
+        _ => u128::from(op.imm as u8),
+    };
+    let cx = Cx {
+        imm: op.imm as u8,
+        wide: !mmx,
+        smem: S == MEM,
+        dmem: D == MEM,
+        size: if D == G || D == MEM {
+            op.size
+        } else {
+            op.size2
+        },
+    };
+    let Some(r) = exec(s, m, d, src, &cx)? else {
+        return Ok(());
+    };
+    match D {
+        X => s.set_xmm(op.r0, r),
+        MM => s.set_mm(op.r0, r as u64),
+        G => s.set_reg(op.r0, op.size, r as u64),
+        _ => {
+            let off = s.ea(op);
+            s.vwrite(bus, op.seg as usize, off, op.size, !unaligned(m), r)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the operation of mnemonic `m`. `None`: nothing to write (the
+/// comparisons into EFLAGS).
+#[inline(never)]
+fn exec(s: &mut CpuState, m: K, d: u128, src: u128, cx: &Cx) -> Res<Option<u128>> {
+    if let Some(r) = int::op(m, d, src, cx) {
+        return Ok(Some(r));
+    }
+    if let Some(r) = mov::op(m, d, src, cx) {
+        return Ok(Some(r));
+    }
+    fp::op(s, m, d, src, cx)
+}
+
+impl CpuState {
+    /// The checks of an MMX/SSE/SSE2 instruction (see the module notes).
+    /// Returns false when the instruction froze on FERR#.
+    #[inline(always)]
+    fn simd_enter(&mut self, mmx: bool, xmm: bool, isa: u8) -> Res<bool> {
+        let bit = match isa {
+            isa::MMX => edx1::MMX,
+            isa::SSE => edx1::SSE,
+            _ => edx1::SSE2,
+        };
+        if self.cpuid_model.features_edx & bit == 0 {
+            return Err(Fault::UD);
+        }
+        if !mmx && !xmm {
+            return Ok(true);
+        }
+        if self.cr0 & cr0::EM != 0 || xmm && self.cr4 & cr4::OSFXSR == 0 {
+            return Err(Fault::UD);
+        }
+        if self.cr0 & cr0::TS != 0 {
+            return Err(Fault::new(vector::NM));
+        }
+        if mmx {
+            if !self.x87_enter(true)? {
+                return Ok(false);
+            }
+            self.mmx_transition();
+        }
+        Ok(true)
+    }
+
+    /// Reads a 1- to 16-byte operand; a 16-byte one must be aligned when
+    /// `align` is set.
+    pub(crate) fn vread<B: CpuBus>(
+        &mut self,
+        bus: &mut B,
+        seg: usize,
+        off: u64,
+        size: u8,
+        align: bool,
+    ) -> Res<u128> {
+        if size != 16 {
+            return Ok(u128::from(self.read_sz(bus, seg, off, size)?));
+        }
+        let lin = self.seg_lin(seg, off, 16, false)?;
+        if align && lin & 15 != 0 {
+            return Err(Fault::GP0);
+        }
+        let lo = self.read_lin::<B, 8>(bus, lin)?;
+        let hi = self.read_lin::<B, 8>(bus, self.wrap_lin(lin + 8))?;
+        Ok(u128::from(lo) | u128::from(hi) << 64)
+    }
+
+    /// Writes a 1- to 16-byte operand; a 16-byte store checks both halves
+    /// before writing either.
+    pub(crate) fn vwrite<B: CpuBus>(
+        &mut self,
+        bus: &mut B,
+        seg: usize,
+        off: u64,
+        size: u8,
+        align: bool,
+        v: u128,
+    ) -> Res<()> {
+        if size != 16 {
+            return self.write_sz(bus, seg, off, size, v as u64);
+        }
+        let lin = self.seg_lin(seg, off, 16, true)?;
+        if align && lin & 15 != 0 {
+            return Err(Fault::GP0);
+        }
+        self.probe_write(bus, lin, 16)?;
+        self.write_lin::<B, 8>(bus, lin, v as u64)?;
+        self.write_lin::<B, 8>(bus, self.wrap_lin(lin + 8), (v >> 64) as u64)
+    }
+
+    /// Records the SIMD floating-point exception flags `flags` in MXCSR;
+    /// an unmasked one raises #XM (CR4.OSXMMEXCPT = 1) or #UD.
+    pub(crate) fn simd_fp_raise(&mut self, flags: u32) -> Res<()> {
+        let f = flags & mxcsr::FLAGS;
+        self.simd.mxcsr |= f;
+        if f & !(self.simd.mxcsr >> mxcsr::MASK_SHIFT) & mxcsr::FLAGS != 0 {
+            return Err(if self.cr4 & cr4::OSXMMEXCPT != 0 {
+                Fault::new(vector::XM)
+            } else {
+                Fault::UD
+            });
+        }
+        Ok(())
+    }
+}
+
+/// EMMS: every x87 register tagged empty.
+fn emms<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
+    if !s.simd_enter(true, false, isa::MMX)? {
+        return Ok(());
+    }
+    s.fpu.full = 0;
+    Ok(())
+}
+
+/// The checks of LDMXCSR/STMXCSR, then the operand's offset.
+fn mxcsr_enter<B>(s: &mut CpuState, op: &Op<B>) -> Res<u64> {
+    s.simd_enter(false, true, isa::SSE)?;
+    Ok(s.ea(op))
+}
+
+/// LDMXCSR m32: #GP(0) for reserved bits.
+fn ldmxcsr<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let off = mxcsr_enter(s, op)?;
+    let v = s.read_mem::<B, 4>(bus, op.seg as usize, off)? as u32;
+    if v & !mxcsr::MASK != 0 {
+        return Err(Fault::GP0);
+    }
+    s.simd.mxcsr = v;
+    Ok(())
+}
+
+/// STMXCSR m32.
+fn stmxcsr<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let off = mxcsr_enter(s, op)?;
+    let v = u64::from(s.simd.mxcsr);
+    s.write_mem::<B, 4>(bus, op.seg as usize, off, v)
+}
+
+/// SFENCE, LFENCE, MFENCE: one CPU in program order needs no fence.
+fn fence<B: CpuBus, const ISA: u8>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
+    s.simd_enter(false, false, ISA)?;
+    Ok(())
+}
+
+/// CLFLUSH m8: #UD unless CPUID reports CLFSH (qemu32 does not); no
+/// caches to flush, but the address must be valid (checked as a byte
+/// read).
+fn clflush<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    if s.cpuid_model.features_edx & edx1::CLFSH == 0 {
+        return Err(Fault::UD);
+    }
+    let off = s.ea(op);
+    s.read_mem::<B, 1>(bus, op.seg as usize, off)?;
+    Ok(())
+}
+
+/// MASKMOVQ mm1, mm2 and MASKMOVDQU xmm1, xmm2: the bytes of the first
+/// register whose mask byte (in the second) has its top bit set are
+/// stored at DS:(E/R)DI. The whole range is checked before any byte is
+/// written.
+fn maskmov<B: CpuBus, const WIDE: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let (isa, n) = if WIDE { (isa::SSE2, 16) } else { (isa::SSE, 8) };
+    if !s.simd_enter(!WIDE, WIDE, isa)? {
+        return Ok(());
+    }
+    let mask_reg = op.aux & 0x1F;
+    let (v, mask) = if WIDE {
+        (s.xmm(op.r1), s.xmm(mask_reg))
+    } else {
+        (u128::from(s.mm(op.r1)), u128::from(s.mm(mask_reg)))
+    };
+    let off = match op.asize {
+        2 => s.gpr[crate::state::reg::DI] & 0xFFFF,
+        4 => s.gpr[crate::state::reg::DI] & 0xFFFF_FFFF,
+        _ => s.gpr[crate::state::reg::DI],
+    };
+    let seg = op.seg as usize;
+    let selected = (0..n).filter(|i| (mask >> (8 * i + 7)) & 1 != 0);
+    if selected.clone().next().is_none() {
+        return Ok(());
+    }
+    let lin = s.seg_lin(seg, off, n, true)?;
+    s.probe_write(bus, lin, n)?;
+    for i in selected {
+        let a = s.wrap_lin(lin + i);
+        s.write_lin::<B, 1>(bus, a, (v >> (8 * i)) as u64 & 0xFF)?;
+    }
+    Ok(())
+}
