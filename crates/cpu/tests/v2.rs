@@ -240,3 +240,21 @@ fn popcnt_needs_its_cpuid_bit_and_rejects_lock() {
     assert_eq!(m.run(&[0xF3, 0x0F, 0xB8, 0xC1]), Exit::Done);
     assert_eq!(m.cpu.s.gpr[reg::AX], 8);
 }
+
+/// Not v2 itself, but the same 64-bit harness: a CMP with a RIP-relative
+/// operand fused with the Jcc after it still addresses relative to the
+/// end of the CMP (the fused record's next RIP is past the Jcc).
+#[test]
+fn a_fused_rip_relative_cmp_addresses_from_its_own_end() {
+    let mut m = M::long(0);
+    m.poke(DATA, &[0x5A, 0x00, 0x00]);
+    let disp = (DATA - (CODE + 7)) as u32;
+    let mut code = vec![0x80, 0x3D];
+    code.extend_from_slice(&disp.to_le_bytes());
+    code.push(0x5A); // cmp byte [rip+disp], 0x5A
+    code.extend_from_slice(&[0x75, 0x02]); // jne +2
+    code.extend_from_slice(&[0xB0, 0x01]); // mov al, 1
+    m.cpu.s.gpr[reg::AX] = 0;
+    assert_eq!(m.run(&code), Exit::Done);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 1, "the CMP read DATA and found 0x5A");
+}

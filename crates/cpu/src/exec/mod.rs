@@ -107,6 +107,10 @@ pub(crate) fn fuse<B: CpuBus>(
     op.n = 2;
     op.len = prev.len + jcc.len() as u8;
     op.imm2 = (rel & 0xFFFF_FFFF) | (u64::from(prev.len) << 32) | (osize << 40);
+    if prev.base == RIPREL {
+        // RIP-relative operands add `next_rip`, which is now past the Jcc.
+        op.disp = prev.disp.wrapping_sub(u64::from(jcc.len() as u8));
+    }
     // (`mref` stays the CMP/TEST's: the Jcc makes no data reference.)
     Some(op)
 }

@@ -253,6 +253,10 @@ mod msr {
     pub const MISC_ENABLE: u32 = 0x1A0;
     pub const DEBUGCTL: u32 = 0x1D9;
     pub const EFER: u32 = 0xC000_0080;
+    /// AMD K8 Interrupt Pending Message register (Linux reads it on family
+    /// 0Fh model 40h+ parts for erratum 400; no SMI/C1E message is ever
+    /// pending here).
+    pub const K8_INT_PENDING_MSG: u32 = 0xC001_0055;
 }
 
 fn rdmsr<B: CpuBus>(s: &mut CpuState, bus: &mut B, _op: &Op<B>) -> Res<()> {
@@ -265,6 +269,7 @@ fn rdmsr<B: CpuBus>(s: &mut CpuState, bus: &mut B, _op: &Op<B>) -> Res<()> {
         msr::SYSENTER_EIP => s.msr.sysenter_eip,
         msr::MISC_ENABLE => s.msr.misc_enable | 1,
         msr::EFER if s.cpuid_model.ext_edx != 0 => s.efer,
+        msr::K8_INT_PENDING_MSG if &s.cpuid_model.vendor == b"AuthenticAMD" => 0,
         n => match s.long_msr(n) {
             Some(v) => v,
             None => return Err(Fault::GP0),
