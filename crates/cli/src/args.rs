@@ -55,10 +55,10 @@ pub struct RunArgs {
     /// Kernel command line.
     #[arg(long, value_name = "CMDLINE", default_value = "", requires = "kernel")]
     pub append: String,
-    /// CPU model: what CPUID reports (`qemu32`, or `qemu64` for long
-    /// mode).
-    #[arg(long, value_name = "MODEL", default_value = "qemu32",
-          value_parser = ["qemu32", "qemu64"])]
+    /// CPU model: what CPUID reports. `qemu64` has long mode; `auto`
+    /// picks `qemu64` for a 64-bit `--kernel` and `qemu32` otherwise.
+    #[arg(long, value_name = "MODEL", default_value = "auto",
+          value_parser = ["auto", "qemu32", "qemu64"])]
     pub cpu: String,
     /// Guest RAM in MiB.
     #[arg(short = 'm', long = "memory", value_name = "MiB", default_value_t = 256,

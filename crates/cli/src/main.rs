@@ -102,7 +102,14 @@ fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
         },
         ips: a.ips,
         rtc_base,
-        cpu: CpuModel::by_name(&a.cpu).ok_or_else(|| format!("unknown CPU model {}", a.cpu))?,
+        cpu: {
+            let name = match (a.cpu.as_str(), &a.kernel) {
+                ("auto", Some(k)) if anyx86_machine::kernel_is_64bit(k) => "qemu64",
+                ("auto", _) => "qemu32",
+                (n, _) => n,
+            };
+            CpuModel::by_name(name).ok_or_else(|| format!("unknown CPU model {name}"))?
+        },
     };
     let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
     if let Some(kernel) = &a.kernel {

@@ -22,6 +22,15 @@ pub struct KernelBoot {
     pub append: String,
 }
 
+/// True when `kernel` is a bzImage with the 64-bit entry point
+/// (`XLF_KERNEL_64`): a kernel that needs a long-mode CPU. Unreadable or
+/// other files give false (loading them reports the error).
+pub fn kernel_is_64bit(kernel: &std::path::Path) -> bool {
+    // The header checks want the whole file (the protected-mode size).
+    std::fs::read(kernel)
+        .is_ok_and(|k| anyx86_boot::parse_setup_header(&k).is_ok_and(|h| h.kernel_64()))
+}
+
 fn read(path: &PathBuf, what: &'static str) -> Result<Vec<u8>, MachineError> {
     std::fs::read(path).map_err(|source| MachineError::FileRead {
         what,

@@ -10,7 +10,7 @@ pub mod layout;
 mod machine;
 
 pub use board::{Board, Output, Sink, StopReason};
-pub use boot::KernelBoot;
+pub use boot::{kernel_is_64bit, KernelBoot};
 pub use clock::ClockMode;
 pub use machine::{
     HostControl, HostHook, Machine, MachineConfig, MachineError, RunOutcome, DEFAULT_IPS,
