@@ -2,7 +2,7 @@
 //! rotates, multiply and divide, BCD, bit tests and scans, SHLD/SHRD,
 //! XADD, CMPXCHG, CMPXCHG8B, BSWAP.
 
-use super::{by_form, form, is_mem, mn, H};
+use super::{by_ea, ea, form, is_mem, mn, H};
 use crate::bus::CpuBus;
 use crate::core::CpuState;
 use crate::decode::{Handler, Op};
@@ -171,14 +171,26 @@ fn alu_sel<B: CpuBus, const K: u8>(ins: &Instruction) -> H<B> {
         _ => ins.memory_size().size() as u8,
     };
     match size {
-        1 => by_form!(ins, alu, K, 1),
-        2 => by_form!(ins, alu, K, 2),
-        4 => by_form!(ins, alu, K, 4),
-        _ => by_form!(ins, alu, K, 8),
+        1 => alu_form::<B, K, 1>(ins),
+        2 => alu_form::<B, K, 2>(ins),
+        4 => alu_form::<B, K, 4>(ins),
+        _ => alu_form::<B, K, 8>(ins),
     }
 }
 
-fn alu<B: CpuBus, const K: u8, const Z: u8, const F: u8>(
+/// Picks the form, and for memory forms the address shape.
+fn alu_form<B: CpuBus, const K: u8, const Z: u8>(ins: &Instruction) -> H<B> {
+    use form::*;
+    Some(match super::form_of(ins) {
+        RR => alu::<B, K, Z, RR, { ea::GEN }>,
+        RI => alu::<B, K, Z, RI, { ea::GEN }>,
+        RM => by_ea!(ins, alu, K, Z, RM),
+        MR => by_ea!(ins, alu, K, Z, MR),
+        _ => by_ea!(ins, alu, K, Z, MI),
+    })
+}
+
+fn alu<B: CpuBus, const K: u8, const Z: u8, const F: u8, const EA: u8>(
     s: &mut CpuState,
     bus: &mut B,
     op: &Op<B>,
@@ -188,13 +200,13 @@ fn alu<B: CpuBus, const K: u8, const Z: u8, const F: u8>(
     let b = match F {
         form::RR | form::MR => s.reg(op.r1, sz),
         form::RM => {
-            let off = s.ea(op);
+            let off = s.ea_k::<B, EA>(op);
             s.read_sz(bus, op.seg as usize, off, sz)?
         }
         _ => op.imm,
     };
     if F == form::MR || F == form::MI {
-        let off = s.ea(op);
+        let off = s.ea_k::<B, EA>(op);
         let lin = s.seg_lin(op.seg as usize, off, u64::from(sz), writes)?;
         let a = s.read_lin_sz(bus, lin, sz)?;
         let (r, lz) = calc::<K>(s, a, b, sz);
@@ -1075,7 +1087,7 @@ fn fused<B: CpuBus, const K: u8, const Z: u8, const F: u8, const CC: u8>(
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
-    alu::<B, K, Z, F>(s, bus, op)?;
+    alu::<B, K, Z, F, { ea::GEN }>(s, bus, op)?;
     if s.cond(CC) {
         let rel = op.imm2 as u32 as i32 as u64;
         let osize = (op.imm2 >> 40) as u8;

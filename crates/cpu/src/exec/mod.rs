@@ -269,21 +269,6 @@ impl CpuState {
     }
 }
 
-/// Selects `f::<B, .., FORM>` by the instruction's operand form.
-macro_rules! by_form {
-    ($ins:expr, $f:ident, $($g:expr),*) => {{
-        use $crate::exec::form::*;
-        Some(match $crate::exec::form_of($ins) {
-            RR => $f::<B, $($g,)* RR> as Handler<B>,
-            RM => $f::<B, $($g,)* RM>,
-            MR => $f::<B, $($g,)* MR>,
-            RI => $f::<B, $($g,)* RI>,
-            _ => $f::<B, $($g,)* MI>,
-        })
-    }};
-}
-pub(crate) use by_form;
-
 /// Selects `f::<B, SIZE>` for an operand size of 1, 2, 4 or 8 bytes.
 macro_rules! sized {
     ($size:expr, $f:ident) => {
