@@ -161,6 +161,21 @@ impl Tlb {
     }
 }
 
+/// What the TLB holds for a page, for code that handles many elements
+/// of a page at once (REP string instructions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlbPage {
+    /// A fast entry: plain RAM, the page's offset in [`CpuBus::ram`].
+    /// Never a watched page, nor a code page for writes (the same
+    /// entries `read_lin` / `write_lin` use without the slow path).
+    Ram(u64),
+    /// Translated and allowed, but every access must take the slow path
+    /// (ROM, MMIO, code pages for writes, watched pages).
+    Slow,
+    /// Not in the TLB for this access kind and privilege.
+    Miss,
+}
+
 #[inline(always)]
 fn index(lin: u64) -> usize {
     (lin >> 12) as usize & (TLB_SIZE - 1)
@@ -584,6 +599,23 @@ impl CpuState {
         self.watch_note(lin, n, true);
         self.phys_write(bus, p, n, v);
         Ok(())
+    }
+
+    /// The TLB's view of the page holding `lin` for accesses of kind `a`
+    /// at the current privilege. Only a TLB lookup: nothing is translated
+    /// and nothing can fault.
+    #[inline(always)]
+    pub fn tlb_page(&self, lin: u64, a: Access) -> TlbPage {
+        let e = &self.tlb.entries(a)[index(lin)];
+        let tag = e.tag[self.tlb.user as usize];
+        let page = lin & !0xFFF;
+        if tag == page {
+            TlbPage::Ram(e.phys())
+        } else if tag == page | 1 {
+            TlbPage::Slow
+        } else {
+            TlbPage::Miss
+        }
     }
 
     /// Checks a linear range is writable without writing (for instructions

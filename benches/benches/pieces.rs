@@ -1,0 +1,265 @@
+//! The interpreter's pieces in isolation, on a flat RAM bus with no
+//! devices: decoding, trace cache lookup, a TLB hit, an ALU loop and a
+//! REP MOVSD page copy. A change to one piece shows here without the
+//! noise of the whole machine.
+//!
+//! `cargo bench -p anyx86-benches --bench pieces` (add `-- --quick` for a
+//! fast run).
+
+use anyx86_cpu::cpuid::CpuModel;
+use anyx86_cpu::decode::{build_op, Op, Trace, TraceCache};
+use anyx86_cpu::state::{reg, sreg};
+use anyx86_cpu::{Cpu, CpuBus, CpuState, Res, RunExit, Segment};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::hint::black_box;
+use std::time::Duration;
+
+/// 1 MiB of RAM and nothing else.
+struct Flat(Vec<u8>);
+
+impl CpuBus for Flat {
+    fn ram(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+    fn ram_ref(&self) -> &[u8] {
+        &self.0
+    }
+    fn page_is_ram(&self, paddr: u64) -> bool {
+        paddr < self.0.len() as u64
+    }
+    fn mem_read(&mut self, _: u64, _: u8) -> u64 {
+        u64::MAX
+    }
+    fn mem_write(&mut self, _: u64, _: u8, _: u64) {}
+    fn peek_phys(&self, paddr: u64) -> u8 {
+        self.0.get(paddr as usize).copied().unwrap_or(0xFF)
+    }
+    fn io_in(&mut self, _: u16, _: u8, _: u64) -> u32 {
+        u32::MAX
+    }
+    fn io_out(&mut self, _: u16, _: u8, _: u32, _: u64) {}
+    fn a20_mask(&self) -> u64 {
+        u64::MAX
+    }
+    fn interrupt_pending(&self) -> bool {
+        false
+    }
+    fn acknowledge_interrupt(&mut self, _: u64) -> u8 {
+        0
+    }
+    fn tsc(&mut self, icount: u64) -> u64 {
+        icount
+    }
+    fn stop_requested(&self) -> bool {
+        false
+    }
+}
+
+const CODE: usize = 0x100;
+
+/// A real-mode CPU at 0000:0100 running `code`, all segments at 0.
+fn cpu_with(code: &[u8]) -> (Cpu<Flat>, Flat) {
+    let mut ram = vec![0xF4; 1 << 20];
+    ram[CODE..CODE + code.len()].copy_from_slice(code);
+    let mut cpu = Cpu::new(CpuModel::qemu32());
+    let attr = cpu.s.seg[sreg::CS].attr;
+    cpu.s.seg[sreg::CS] = Segment::real(0, attr);
+    cpu.s.rip = CODE as u64;
+    (cpu, Flat(ram))
+}
+
+/// Typical 16-bit code: moves, loads/stores, ALU, a compare (17
+/// instructions, the last a jump back to the first). The 16th stores the
+/// byte it is made of into itself: a write to a code page, so every pass
+/// decodes and builds its traces again.
+const BLOCK: [u8; 41] = [
+    0x8B, 0x46, 0x04, // mov ax, [bp+4]
+    0x8B, 0x5E, 0x06, // mov bx, [bp+6]
+    0x01, 0xD8, // add ax, bx
+    0x89, 0x46, 0x08, // mov [bp+8], ax
+    0x31, 0xC9, // xor cx, cx
+    0x41, // inc cx
+    0xD1, 0xE0, // shl ax, 1
+    0x25, 0xFF, 0x0F, // and ax, 0x0fff
+    0x8B, 0x3C, // mov di, [si]
+    0x03, 0x7C, 0x02, // add di, [si+2]
+    0x50, // push ax
+    0x58, // pop ax
+    0x83, 0xC6, 0x04, // add si, 4
+    0x8D, 0x50, 0x10, // lea dx, [bx+si+0x10]
+    0x39, 0xD0, // cmp ax, dx
+    0xC6, 0x06, 0x26, 0x01, 0x90, // mov byte [0x126], 0x90: its own immediate
+    0xEB, 0xD7, // jmp CODE
+];
+
+fn nop_handler(_: &mut CpuState, _: &mut Flat, _: &Op<Flat>) -> Res<()> {
+    Ok(())
+}
+
+fn quick(c: &mut Criterion) -> criterion::BenchmarkGroup<'_, criterion::measurement::WallTime> {
+    let mut g = c.benchmark_group("pieces");
+    g.warm_up_time(Duration::from_millis(300));
+    g.measurement_time(Duration::from_secs(1));
+    g.sample_size(20);
+    g
+}
+
+/// iced decode plus our operand pre-resolution for a 16-instruction block.
+fn decode(c: &mut Criterion) {
+    let (mut cpu, mut bus) = cpu_with(&BLOCK);
+    let mut g = quick(c);
+    g.throughput(Throughput::Elements(16));
+    g.bench_function("decode 16 instructions (decode_at + build_op)", |b| {
+        b.iter(|| {
+            let mut ip = CODE as u64;
+            let mut acc = 0u64;
+            for _ in 0..16 {
+                let (ins, _, _) = cpu.s.decode_at(&mut bus, ip, ip).expect("decodes");
+                let op = build_op::<Flat>(&ins, nop_handler);
+                acc = acc.wrapping_add(op.disp ^ u64::from(op.r0));
+                ip += u64::from(op.len);
+            }
+            black_box(acc)
+        })
+    });
+    // Every pass rebuilds the block's traces after its code write.
+    cpu.s.gpr[reg::SP] = 0x8000;
+    assert_eq!(cpu.run(&mut bus, 17 * 4), RunExit::Budget);
+    g.throughput(Throughput::Elements(17));
+    g.bench_function("rebuild and run 17 instructions after a code write", |b| {
+        b.iter(|| {
+            cpu.s.gpr[reg::SI] &= 0x3FFF;
+            cpu.run(&mut bus, 17)
+        })
+    });
+    g.finish();
+}
+
+/// TraceCache::get on a warm entry.
+fn cache_lookup(c: &mut Criterion) {
+    let mut cache: TraceCache<Flat> = TraceCache::default();
+    let (mut cpu, mut bus) = cpu_with(&BLOCK);
+    let (ins, _, _) = cpu
+        .s
+        .decode_at(&mut bus, CODE as u64, CODE as u64)
+        .expect("decodes");
+    let op = build_op::<Flat>(&ins, nop_handler);
+    let phys: Vec<u64> = (0..64u64).map(|i| 0x1_0000 + i * 0x40).collect();
+    for &p in &phys {
+        let t = Trace {
+            phys: p,
+            bitness: 16,
+            bytes: u32::from(op.len),
+            ops: vec![op].into_boxed_slice(),
+        };
+        cache.insert(t, &[p & !0xFFF]);
+    }
+    let mut g = quick(c);
+    g.throughput(Throughput::Elements(phys.len() as u64));
+    g.bench_function("trace cache hit (64 lookups)", |b| {
+        b.iter(|| {
+            let mut acc = 0usize;
+            for &p in &phys {
+                acc = acc.wrapping_add(cache.get(black_box(p), 16).expect("hit"));
+            }
+            acc
+        })
+    });
+    g.finish();
+}
+
+/// A segmented read that hits the TLB.
+fn tlb_hit(c: &mut Criterion) {
+    let (mut cpu, mut bus) = cpu_with(&BLOCK);
+    let s = &mut cpu.s;
+    s.read_mem::<Flat, 4>(&mut bus, sreg::DS, 0x3000)
+        .expect("reads");
+    let mut g = quick(c);
+    g.throughput(Throughput::Elements(256));
+    g.bench_function("TLB hit: read_mem dword (256 reads)", |b| {
+        b.iter(|| {
+            let mut acc = 0u64;
+            for i in 0..256u64 {
+                let off = black_box(0x3000 + ((i * 4) & 0xFFF));
+                acc =
+                    acc.wrapping_add(s.read_mem::<Flat, 4>(&mut bus, sreg::DS, off).expect("hit"));
+            }
+            acc
+        })
+    });
+    g.finish();
+}
+
+/// Runs `steps` instructions per iteration of a looping program.
+fn run_loop(c: &mut Criterion, name: &str, code: &[u8], steps: u64, tp: Throughput) {
+    let (mut cpu, mut bus) = cpu_with(code);
+    assert_eq!(cpu.run(&mut bus, steps * 4), RunExit::Budget, "{name}");
+    let mut g = quick(c);
+    g.throughput(tp);
+    g.bench_function(name, |b| b.iter(|| cpu.run(&mut bus, steps)));
+    g.finish();
+}
+
+/// ADD/CMP/Jcc: the ALU handlers and a fused compare-and-branch.
+fn alu(c: &mut Criterion) {
+    // top: add ax, bx / add bx, 3 / cmp ax, dx / jne top / jmp top
+    let code = [
+        0x01, 0xD8, 0x83, 0xC3, 0x03, 0x39, 0xD0, 0x75, 0xF7, 0xEB, 0xF5,
+    ];
+    run_loop(
+        c,
+        "ALU loop: add/add/cmp/jne (10k instructions)",
+        &code,
+        10_000,
+        Throughput::Elements(10_000),
+    );
+}
+
+/// REP MOVSD of one 4 KiB page (1024 dwords: one REP slice).
+fn rep_movsd(c: &mut Criterion) {
+    // top: mov si, 0x1000 / mov di, 0x3000 / mov cx, 1024 / cld /
+    // rep movsd / jmp top
+    let code = [
+        0xBE, 0x00, 0x10, 0xBF, 0x00, 0x30, 0xB9, 0x00, 0x04, 0xFC, 0xF3, 0x66, 0xA5, 0xEB, 0xF1,
+    ];
+    run_loop(
+        c,
+        "REP MOVSD 4 KiB page copy",
+        &code,
+        6,
+        Throughput::Bytes(4096),
+    );
+}
+
+/// REP STOSB over one 4 KiB page (four REP slices).
+fn rep_stosb(c: &mut Criterion) {
+    // top: mov di, 0x3000 / mov cx, 4096 / mov al, 0x5a / cld /
+    // rep stosb / jmp top
+    let code = [
+        0xBF, 0x00, 0x30, 0xB9, 0x00, 0x10, 0xB0, 0x5A, 0xFC, 0xF3, 0xAA, 0xEB, 0xF3,
+    ];
+    run_loop(
+        c,
+        "REP STOSB 4 KiB page fill",
+        &code,
+        9,
+        Throughput::Bytes(4096),
+    );
+}
+
+// criterion_group! generates an undocumented public function.
+#[allow(missing_docs)]
+mod group {
+    use super::*;
+    criterion_group!(
+        benches,
+        decode,
+        cache_lookup,
+        tlb_hit,
+        alu,
+        rep_movsd,
+        rep_stosb
+    );
+}
+use group::benches;
+criterion_main!(benches);
