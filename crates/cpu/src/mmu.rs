@@ -653,13 +653,19 @@ impl CpuState {
             if off + n <= lim1 {
                 return Ok(sg.base.wrapping_add(off) & 0xFFFF_FFFF);
             }
-        } else if s < sreg::FS {
-            // 64-bit mode, a segment with base 0: only the canonical check
-            // of both ends (bits 63:47 all equal).
-            let end = off.wrapping_add(n - 1);
+        } else {
+            // 64-bit mode: no limits; ES/CS/SS/DS have base 0, FS/GS their
+            // MSR bases. Only the canonical check of both ends remains
+            // (bits 63:47 all equal).
+            let lin = if s >= sreg::FS {
+                sg.base.wrapping_add(off)
+            } else {
+                off
+            };
+            let end = lin.wrapping_add(n - 1);
             let c = |a: u64| (a.wrapping_add(1 << 47) >> 48) == 0;
-            if c(off) && c(end) {
-                return Ok(off);
+            if c(lin) && c(end) {
+                return Ok(lin);
             }
         }
         self.seg_lin_slow(s, off, n, write)
