@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Boots the shared Debian i386 guest (stock kernel + busybox initramfs) to
-# a shell on the serial console in this terminal. Ctrl-A x quits,
+# Boots the shared Debian i386 guest (stock kernel + busybox initramfs;
+# ARCH=amd64 for the amd64 one) to a shell on the serial console in this
+# terminal. Ctrl-A x quits,
 # Ctrl-A h lists the other console keys; `poweroff -f` ends the run.
 #
 #   scripts/linux-demo.sh [extra anyx86 run flags...]
