@@ -52,6 +52,24 @@ pub mod edx81 {
     pub const AMD_ALIASES: u32 = 0x0183_F3FF;
 }
 
+/// Leaf 1 ECX feature bits.
+pub mod ecx1 {
+    /// SSE3 (with FISTTP).
+    pub const SSE3: u32 = 1 << 0;
+    /// MONITOR/MWAIT (not implemented, never reported).
+    pub const MONITOR: u32 = 1 << 3;
+    /// SSSE3.
+    pub const SSSE3: u32 = 1 << 9;
+    /// CMPXCHG16B.
+    pub const CX16: u32 = 1 << 13;
+    /// SSE4.1.
+    pub const SSE41: u32 = 1 << 19;
+    /// SSE4.2.
+    pub const SSE42: u32 = 1 << 20;
+    /// POPCNT.
+    pub const POPCNT: u32 = 1 << 23;
+}
+
 /// Extended leaf 0x8000_0001 ECX bits.
 pub mod ecx81 {
     /// LAHF/SAHF in 64-bit mode.

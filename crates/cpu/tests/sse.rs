@@ -7,7 +7,7 @@
 #[allow(dead_code)]
 mod common;
 
-use anyx86_cpu::cpuid::{edx1, CpuModel};
+use anyx86_cpu::cpuid::{ecx1, edx1, CpuModel};
 use anyx86_cpu::state::{cr0, cr4, reg, sreg, Segment, TableReg};
 use anyx86_cpu::{Cpu, RunExit};
 use common::FlatBus;
@@ -35,6 +35,7 @@ struct M {
 fn sse_model() -> CpuModel {
     let mut m = CpuModel::qemu32();
     m.features_edx |= edx1::MMX | edx1::SSE | edx1::SSE2;
+    m.features_ecx |= ecx1::SSE3 | ecx1::SSSE3 | ecx1::SSE41 | ecx1::SSE42;
     m
 }
 
@@ -195,6 +196,20 @@ fn host_vectors() {
 fn host_unmasked_vectors() {
     let n = replay(include_bytes!("sse/unmasked.txt.gz"), 12);
     assert!(n > 40_000, "only {n} vectors");
+}
+
+/// SSE3, SSSE3, SSE4.1 and SSE4.2 (`gen_v2.py`), exceptions masked.
+#[test]
+fn host_v2_vectors() {
+    let n = replay(include_bytes!("sse/v2.txt.gz"), 11);
+    assert!(n > 150_000, "only {n} vectors");
+}
+
+/// SSE3 and SSE4.1 floating point with exceptions unmasked.
+#[test]
+fn host_v2_unmasked_vectors() {
+    let n = replay(include_bytes!("sse/v2_unmasked.txt.gz"), 12);
+    assert!(n > 9_000, "only {n} vectors");
 }
 
 // ---- the operating-system side ----------------------------------------
