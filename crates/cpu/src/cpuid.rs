@@ -52,6 +52,24 @@ pub mod edx81 {
     pub const AMD_ALIASES: u32 = 0x0183_F3FF;
 }
 
+/// Leaf 1 ECX feature bits.
+pub mod ecx1 {
+    /// SSE3 (with FISTTP).
+    pub const SSE3: u32 = 1 << 0;
+    /// MONITOR/MWAIT (not implemented, never reported).
+    pub const MONITOR: u32 = 1 << 3;
+    /// SSSE3.
+    pub const SSSE3: u32 = 1 << 9;
+    /// CMPXCHG16B.
+    pub const CX16: u32 = 1 << 13;
+    /// SSE4.1.
+    pub const SSE41: u32 = 1 << 19;
+    /// SSE4.2.
+    pub const SSE42: u32 = 1 << 20;
+    /// POPCNT.
+    pub const POPCNT: u32 = 1 << 23;
+}
+
 /// Extended leaf 0x8000_0001 ECX bits.
 pub mod ecx81 {
     /// LAHF/SAHF in 64-bit mode.
@@ -155,9 +173,17 @@ impl CpuModel {
                 | edx81::NX
                 | edx81::LM,
             ext_ecx: ecx81::LAHF_LM,
-            // Leaf 1 ECX: CMPXCHG16B (bit 13, as QEMU's qemu64) and POPCNT
-            // (bit 23, which QEMU's qemu64 leaves out: `+popcnt` adds it).
-            features_ecx: base.features_ecx | (1 << 13) | (1 << 23),
+            // Leaf 1 ECX: SSE3 and CMPXCHG16B (as QEMU's qemu64) and the
+            // rest of x86-64-v2, which QEMU's qemu64 leaves out (`+ssse3`,
+            // `+sse4.1`, `+sse4.2`, `+popcnt` add them). MONITOR (bit 3,
+            // reported by QEMU) stays clear: MONITOR/MWAIT raise #UD.
+            features_ecx: base.features_ecx
+                | ecx1::SSE3
+                | ecx1::SSSE3
+                | ecx1::CX16
+                | ecx1::SSE41
+                | ecx1::SSE42
+                | ecx1::POPCNT,
             max_basic: 0xD,
             max_ext: 0x8000_000A,
             phys_bits: 40,
@@ -308,8 +334,10 @@ mod tests {
         );
         assert_eq!(m.query(0x8000_0005, 0).3, 0x4002_0140);
         assert_eq!(m.query(0x8000_000B, 0), m.query(0xD, 0));
-        // CX16 and POPCNT (x86-64-v2 pieces implemented here).
-        assert_eq!(m.query(1, 0).2 & (1 << 13 | 1 << 23), 1 << 13 | 1 << 23);
-        assert_eq!(CpuModel::qemu32().query(1, 0).2 & (1 << 13 | 1 << 23), 0);
+        // x86-64-v2: SSE3, SSSE3, CX16, SSE4.1, SSE4.2, POPCNT; nothing
+        // else in leaf 1 ECX (no MONITOR, no hypervisor bit).
+        let v2 = 1 | 1 << 9 | 1 << 13 | 1 << 19 | 1 << 20 | 1 << 23;
+        assert_eq!(m.query(1, 0).2, v2);
+        assert_eq!(CpuModel::qemu32().query(1, 0).2, 0);
     }
 }

@@ -7,7 +7,7 @@
 #[allow(dead_code)]
 mod common;
 
-use anyx86_cpu::cpuid::{edx1, CpuModel};
+use anyx86_cpu::cpuid::{ecx1, edx1, CpuModel};
 use anyx86_cpu::state::{cr0, cr4, reg, sreg, Segment, TableReg};
 use anyx86_cpu::{Cpu, RunExit};
 use common::FlatBus;
@@ -35,6 +35,7 @@ struct M {
 fn sse_model() -> CpuModel {
     let mut m = CpuModel::qemu32();
     m.features_edx |= edx1::MMX | edx1::SSE | edx1::SSE2;
+    m.features_ecx |= ecx1::SSE3 | ecx1::SSSE3 | ecx1::SSE41 | ecx1::SSE42;
     m
 }
 
@@ -195,6 +196,20 @@ fn host_vectors() {
 fn host_unmasked_vectors() {
     let n = replay(include_bytes!("sse/unmasked.txt.gz"), 12);
     assert!(n > 40_000, "only {n} vectors");
+}
+
+/// SSE3, SSSE3, SSE4.1 and SSE4.2 (`gen_v2.py`), exceptions masked.
+#[test]
+fn host_v2_vectors() {
+    let n = replay(include_bytes!("sse/v2.txt.gz"), 11);
+    assert!(n > 150_000, "only {n} vectors");
+}
+
+/// SSE3 and SSE4.1 floating point with exceptions unmasked.
+#[test]
+fn host_v2_unmasked_vectors() {
+    let n = replay(include_bytes!("sse/v2_unmasked.txt.gz"), 12);
+    assert!(n > 9_000, "only {n} vectors");
 }
 
 // ---- the operating-system side ----------------------------------------
@@ -539,4 +554,181 @@ fn page_crossing_store_faults_before_writing() {
     );
     assert_eq!(m.cpu.s.cr2, 0x9000);
     assert_eq!(m.peek(0x8FF0, 16), [0xEE; 16], "nothing written");
+}
+
+// ---- SSE3 and later: the operating-system side and memory forms -------
+
+const PSHUFB_XMM: [u8; 5] = [0x66, 0x0F, 0x38, 0x00, 0xC1]; // pshufb xmm0, xmm1
+const PSHUFB_MM: [u8; 4] = [0x0F, 0x38, 0x00, 0xC1]; // pshufb mm0, mm1
+
+/// `prefix opcode.. modrm(disp32 [0x8208 + adj]) imm..`.
+fn mem_form(ins: &[u8], modrm: u8, at: u32, imm: &[u8]) -> Vec<u8> {
+    let mut v = ins.to_vec();
+    v.push(modrm);
+    v.extend_from_slice(&at.to_le_bytes());
+    v.extend_from_slice(imm);
+    v
+}
+
+#[test]
+fn v2_cpuid_bits_gate_each_extension() {
+    // (code, CPUID leaf 1 ECX bit that must be reported)
+    let cases: [(&[u8], u32); 6] = [
+        (&[0x66, 0x0F, 0xD0, 0xC1], ecx1::SSE3),        // addsubpd
+        (&[0xF2, 0x0F, 0x12, 0xC1], ecx1::SSE3),        // movddup
+        (&PSHUFB_XMM, ecx1::SSSE3),                     // pshufb xmm
+        (&PSHUFB_MM, ecx1::SSSE3),                      // pshufb mm
+        (&[0x66, 0x0F, 0x38, 0x17, 0xC1], ecx1::SSE41), // ptest
+        (&[0x66, 0x0F, 0x38, 0x37, 0xC1], ecx1::SSE42), // pcmpgtq
+    ];
+    for (code, bit) in cases {
+        let mut m = M::pm32();
+        assert_eq!(m.run(code), Exit::Done, "{code:x?}");
+        m.cpu.s.cpuid_model.features_ecx &= !bit;
+        assert_eq!(m.run(code), Exit::Vector(6), "{code:x?} without its bit");
+    }
+    // CRC32 eax, ecx needs SSE4.2 only (no SIMD state).
+    let crc = [0xF2, 0x0F, 0x38, 0xF1, 0xC1];
+    let mut m = M::pm32();
+    m.cpu.s.cr0 |= cr0::TS | cr0::EM;
+    m.cpu.s.cr4 &= !cr4::OSFXSR;
+    assert_eq!(m.run(&crc), Exit::Done);
+    m.cpu.s.cpuid_model.features_ecx &= !ecx1::SSE42;
+    assert_eq!(m.run(&crc), Exit::Vector(6));
+    // MONITOR is not reported and not implemented.
+    let mut m = M::pm32();
+    assert_eq!(m.run(&[0x0F, 0x01, 0xC8]), Exit::Vector(6));
+}
+
+#[test]
+fn v2_cr0_and_cr4_controls() {
+    let with = |cr0_set: u64, cr4_clear: u64, code: &[u8]| {
+        let mut m = M::pm32();
+        m.cpu.s.cr0 |= cr0_set;
+        m.cpu.s.cr4 &= !cr4_clear;
+        m.run(code)
+    };
+    assert_eq!(with(0, cr4::OSFXSR, &PSHUFB_XMM), Exit::Vector(6));
+    assert_eq!(with(cr0::EM, 0, &PSHUFB_XMM), Exit::Vector(6));
+    assert_eq!(with(cr0::TS, 0, &PSHUFB_XMM), Exit::Vector(7));
+    // The MMX form, like MMX: no OSFXSR needed.
+    assert_eq!(with(0, cr4::OSFXSR, &PSHUFB_MM), Exit::Done);
+    assert_eq!(with(cr0::EM, 0, &PSHUFB_MM), Exit::Vector(6));
+    assert_eq!(with(cr0::TS, 0, &PSHUFB_MM), Exit::Vector(7));
+}
+
+#[test]
+fn v2_alignment_of_memory_operands() {
+    let mut m = M::pm32();
+    m.poke(0x8200, &(0..32).collect::<Vec<u8>>());
+    let mis = 0x8208;
+    let want: u128 = u128::from_le_bytes((8..24).collect::<Vec<u8>>().try_into().unwrap());
+    // Aligned-only: PSHUFB, PTEST, MOVNTDQA, ROUNDPS, HADDPS.
+    for op in [
+        &[0x66, 0x0F, 0x38, 0x00][..],
+        &[0x66, 0x0F, 0x38, 0x17],
+        &[0x66, 0x0F, 0x38, 0x2A],
+        &[0xF2, 0x0F, 0x7C],
+    ] {
+        assert_eq!(
+            m.run(&mem_form(op, 0x05, mis, &[])),
+            Exit::Vector(13),
+            "{op:x?}"
+        );
+    }
+    assert_eq!(
+        m.run(&mem_form(&[0x66, 0x0F, 0x3A, 0x08], 0x05, mis, &[0])),
+        Exit::Vector(13)
+    );
+    // MOVNTDQA aligned loads.
+    assert_eq!(
+        m.run(&mem_form(&[0x66, 0x0F, 0x38, 0x2A], 0x05, 0x8210, &[])),
+        Exit::Done
+    );
+    assert_eq!(
+        m.cpu.s.simd.xmm[0],
+        want + 0x0808_0808_0808_0808_0808_0808_0808_0808
+    );
+    // LDDQU and the string compares take unaligned operands.
+    assert_eq!(
+        m.run(&mem_form(&[0xF2, 0x0F, 0xF0], 0x05, mis, &[])),
+        Exit::Done
+    );
+    assert_eq!(m.cpu.s.simd.xmm[0], want);
+    m.cpu.s.simd.xmm[0] = 0x0C0B; // "\x0b\x0c": found at index 3 of [mis]
+    assert_eq!(
+        m.run(&mem_form(&[0x66, 0x0F, 0x3A, 0x63], 0x05, mis, &[0x0C])),
+        Exit::Done
+    ); // pcmpistri xmm0, [mis], equal ordered
+    assert_eq!(m.cpu.s.gpr[reg::CX], 3);
+    // Narrow operands: no alignment (PMOVZXBW m64, MOVDDUP m64).
+    assert_eq!(
+        m.run(&mem_form(&[0x66, 0x0F, 0x38, 0x30], 0x05, 0x8201, &[])),
+        Exit::Done
+    );
+    assert_eq!(
+        m.cpu.s.simd.xmm[0],
+        0x0008_0007_0006_0005_0004_0003_0002_0001
+    );
+    assert_eq!(
+        m.run(&mem_form(&[0xF2, 0x0F, 0x12], 0x05, 0x8201, &[])),
+        Exit::Done
+    );
+    assert_eq!(
+        m.cpu.s.simd.xmm[0],
+        0x0807_0605_0403_0201_0807_0605_0403_0201
+    );
+}
+
+#[test]
+fn v2_memory_forms() {
+    let mut m = M::pm32();
+    m.poke(0x8300, &0x4040_0000u32.to_le_bytes()); // 3.0f
+    m.cpu.s.simd.xmm[0] = 0x1111_1111_2222_2222_3333_3333_4444_4444;
+    // insertps xmm0, [0x8300], 0b11_10_0001: the memory dword (count_s
+    // ignored) into lane 2, lane 0 zeroed.
+    assert_eq!(
+        m.run(&mem_form(&[0x66, 0x0F, 0x3A, 0x21], 0x05, 0x8300, &[0xE1])),
+        Exit::Done
+    );
+    assert_eq!(
+        m.cpu.s.simd.xmm[0],
+        0x1111_1111_4040_0000_3333_3333_0000_0000
+    );
+    // pextrb [0x8310], xmm0, 13; pinsrb xmm1, [0x8310], 2.
+    m.poke(0x8310, &[0xEE, 0xEE]);
+    assert_eq!(
+        m.run(&mem_form(&[0x66, 0x0F, 0x3A, 0x14], 0x05, 0x8310, &[13])),
+        Exit::Done
+    );
+    assert_eq!(m.peek(0x8310, 2), [0x11, 0xEE]);
+    m.cpu.s.simd.xmm[1] = 0;
+    assert_eq!(
+        m.run(&mem_form(&[0x66, 0x0F, 0x3A, 0x20], 0x0D, 0x8310, &[2])),
+        Exit::Done
+    );
+    assert_eq!(m.cpu.s.simd.xmm[1], 0x11_0000);
+    // extractps [0x8320], xmm0, 2
+    assert_eq!(
+        m.run(&mem_form(&[0x66, 0x0F, 0x3A, 0x17], 0x05, 0x8320, &[2])),
+        Exit::Done
+    );
+    assert_eq!(m.peek(0x8320, 4), 0x4040_0000u32.to_le_bytes());
+}
+
+/// CRC32 with byte and dword memory sources gives the standard CRC-32C
+/// check value of "123456789" (initial value and final XOR all ones).
+#[test]
+fn crc32_check_value() {
+    let mut m = M::pm32();
+    m.poke(0x8400, b"123456789");
+    let mut code = vec![0xB8, 0xFF, 0xFF, 0xFF, 0xFF]; // mov eax, -1
+    code.extend(mem_form(&[0xF2, 0x0F, 0x38, 0xF1], 0x05, 0x8400, &[]));
+    code.extend(mem_form(&[0x66, 0xF2, 0x0F, 0x38, 0xF1], 0x05, 0x8404, &[]));
+    code.extend(mem_form(&[0xF2, 0x0F, 0x38, 0xF0], 0x05, 0x8406, &[]));
+    code.extend(mem_form(&[0xF2, 0x0F, 0x38, 0xF0], 0x05, 0x8407, &[]));
+    code.extend(mem_form(&[0xF2, 0x0F, 0x38, 0xF0], 0x05, 0x8408, &[]));
+    code.extend([0xF7, 0xD0]); // not eax
+    assert_eq!(m.run(&code), Exit::Done);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 0xE306_9283);
 }

@@ -258,3 +258,56 @@ fn a_fused_rip_relative_cmp_addresses_from_its_own_end() {
     assert_eq!(m.run(&code), Exit::Done);
     assert_eq!(m.cpu.s.gpr[reg::AX], 1, "the CMP read DATA and found 0x5A");
 }
+
+/// SSE4.1/SSE4.2 forms that exist only in 64-bit mode: REX.W CRC32,
+/// PEXTRQ/PINSRQ, the RAX/RDX lengths of PCMPESTRI64, XMM8-15.
+#[test]
+fn sse4_64_bit_forms() {
+    let v2 = (1 << 0) | (1 << 9) | (1 << 19) | (1 << 20);
+    let mut m = M::long(v2);
+    let s = &mut m.cpu.s;
+    s.cr4 |= cr4::OSFXSR;
+    s.gpr[reg::AX] = 0xDEAD_BEEF_FFFF_FFFF;
+    s.gpr[reg::CX] = u64::from_le_bytes(*b"12345678");
+    s.gpr[reg::DX] = u64::from(b'9');
+    // crc32 rax, rcx; crc32 eax, dl; not eax: CRC-32C("123456789").
+    let code = [
+        0xF2, 0x48, 0x0F, 0x38, 0xF1, 0xC1, 0xF2, 0x0F, 0x38, 0xF0, 0xC2, 0xF7, 0xD0,
+    ];
+    assert_eq!(m.run(&code), Exit::Done);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 0xE306_9283);
+    // pextrq rax, xmm9, 1; pinsrq xmm10, rbx, 1; pshufb xmm9, xmm12.
+    let s = &mut m.cpu.s;
+    s.simd.xmm[9] = 0x0123_4567_89AB_CDEF_FEDC_BA98_7654_3210;
+    s.simd.xmm[10] = 7;
+    s.simd.xmm[12] =
+        0x0F0E_0D0C_0B0A_0908_0706_0504_0302_0100 ^ 0x0F0F_0F0F_0F0F_0F0F_0F0F_0F0F_0F0F_0F0F;
+    s.gpr[reg::BX] = 0x1122_3344_5566_7788;
+    let code = [
+        0x66, 0x4C, 0x0F, 0x3A, 0x16, 0xC8, 0x01, // pextrq rax, xmm9, 1
+        0x66, 0x4C, 0x0F, 0x3A, 0x22, 0xD3, 0x01, // pinsrq xmm10, rbx, 1
+        0x66, 0x45, 0x0F, 0x38, 0x00, 0xCC, // pshufb xmm9, xmm12 (reverse)
+    ];
+    assert_eq!(m.run(&code), Exit::Done);
+    let s = &m.cpu.s;
+    assert_eq!(s.gpr[reg::AX], 0x0123_4567_89AB_CDEF);
+    assert_eq!(s.simd.xmm[10], 0x1122_3344_5566_7788_0000_0000_0000_0007);
+    assert_eq!(s.simd.xmm[9], 0x1032_5476_98BA_DCFE_EFCD_AB89_6745_2301);
+    // PCMPESTRI: lengths 2^32 are 0 in EAX/EDX but saturate to 16 from
+    // RAX/RDX (REX.W): SF and ZF tell.
+    for (code, sf_zf) in [
+        ([0x66, 0x45, 0x0F, 0x3A, 0x61, 0xC1, 0x00], fl::SF | fl::ZF),
+        ([0x66, 0x4D, 0x0F, 0x3A, 0x61, 0xC1, 0x00], 0),
+    ] {
+        m.cpu.s.gpr[reg::AX] = 1 << 32;
+        m.cpu.s.gpr[reg::DX] = 1 << 32;
+        assert_eq!(m.run(&code), Exit::Done);
+        assert_eq!(m.flags() & u64::from(fl::SF | fl::ZF), u64::from(sf_zf));
+    }
+    // Without SSE4.2 reported, CRC32 is #UD.
+    let mut m = M::long(v2 & !(1 << 20));
+    assert_eq!(
+        m.run(&[0xF2, 0x48, 0x0F, 0x38, 0xF1, 0xC1]),
+        Exit::Vector(6)
+    );
+}

@@ -17,10 +17,10 @@ use crate::state::fl;
 use anyx86_softfloat::ieee::{flag, Env, Format, F32, F64};
 use core::cmp::Ordering;
 
-const PRE: u32 = flag::IE | flag::DE | flag::ZE;
+pub(super) const PRE: u32 = flag::IE | flag::DE | flag::ZE;
 
 /// Lane width in bits of a format.
-fn width(f: Format) -> u32 {
+pub(super) fn width(f: Format) -> u32 {
     if f == F32 {
         32
     } else {
@@ -28,7 +28,7 @@ fn width(f: Format) -> u32 {
     }
 }
 
-fn lane(v: u128, w: u32, i: u32) -> u64 {
+pub(super) fn lane(v: u128, w: u32, i: u32) -> u64 {
     let x = (v >> (w * i)) as u64;
     if w == 32 {
         x & 0xFFFF_FFFF
@@ -37,7 +37,7 @@ fn lane(v: u128, w: u32, i: u32) -> u64 {
     }
 }
 
-fn set_lane(v: u128, w: u32, i: u32, x: u64) -> u128 {
+pub(super) fn set_lane(v: u128, w: u32, i: u32, x: u64) -> u128 {
     let m = if w == 32 { LO32 } else { LO64 };
     (v & !(m << (w * i))) | (u128::from(x) & m) << (w * i)
 }
@@ -45,15 +45,15 @@ fn set_lane(v: u128, w: u32, i: u32, x: u64) -> u128 {
 /// Applies `f` to the first `n` lane pairs (lanes of `f`'s format); the
 /// other lanes come from `d`. Each lane's flags are gathered into `env`
 /// by the pre/post-computation rule.
-struct Lanes<'a> {
-    env: &'a mut Env,
-    masks: u32,
-    pre: u32,
-    all: u32,
+pub(super) struct Lanes<'a> {
+    pub(super) env: &'a mut Env,
+    pub(super) masks: u32,
+    pub(super) pre: u32,
+    pub(super) all: u32,
 }
 
 impl Lanes<'_> {
-    fn run(
+    pub(super) fn run(
         &mut self,
         fmt: Format,
         n: u32,
@@ -74,12 +74,12 @@ impl Lanes<'_> {
     }
 
     /// Gathers one element's flags.
-    fn add(&mut self, flags: u32) {
+    pub(super) fn add(&mut self, flags: u32) {
         self.pre |= flags & PRE;
         self.all |= flags;
     }
 
-    fn flags(&self) -> u32 {
+    pub(super) fn flags(&self) -> u32 {
         if self.pre & !self.masks != 0 {
             self.pre
         } else {

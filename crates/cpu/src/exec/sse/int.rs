@@ -8,7 +8,7 @@
 use super::{Cx, K, LO64};
 
 #[inline(always)]
-fn mask(w: u32) -> u64 {
+pub(super) fn mask(w: u32) -> u64 {
     if w == 64 {
         u64::MAX
     } else {
@@ -18,20 +18,20 @@ fn mask(w: u32) -> u64 {
 
 /// Lane `i` of width `w`, zero-extended.
 #[inline(always)]
-fn lane(v: u128, w: u32, i: u32) -> u64 {
+pub(super) fn lane(v: u128, w: u32, i: u32) -> u64 {
     (v >> (w * i)) as u64 & mask(w)
 }
 
 /// Lane `i` of width `w`, sign-extended.
 #[inline(always)]
-fn slane(v: u128, w: u32, i: u32) -> i64 {
+pub(super) fn slane(v: u128, w: u32, i: u32) -> i64 {
     let sh = 64 - w;
     ((lane(v, w, i) << sh) as i64) >> sh
 }
 
 /// Applies `f` to each pair of `w`-bit lanes of the low `n` bits.
 #[inline(always)]
-fn map2(a: u128, b: u128, w: u32, n: u32, f: impl Fn(u64, u64) -> u64) -> u128 {
+pub(super) fn map2(a: u128, b: u128, w: u32, n: u32, f: impl Fn(u64, u64) -> u64) -> u128 {
     let mut r = 0u128;
     for i in 0..n / w {
         r |= u128::from(f(lane(a, w, i), lane(b, w, i)) & mask(w)) << (w * i);
@@ -41,7 +41,7 @@ fn map2(a: u128, b: u128, w: u32, n: u32, f: impl Fn(u64, u64) -> u64) -> u128 {
 
 /// Like [`map2`] with the lanes sign-extended.
 #[inline(always)]
-fn smap2(a: u128, b: u128, w: u32, n: u32, f: impl Fn(i64, i64) -> i64) -> u128 {
+pub(super) fn smap2(a: u128, b: u128, w: u32, n: u32, f: impl Fn(i64, i64) -> i64) -> u128 {
     let mut r = 0u128;
     for i in 0..n / w {
         r |= u128::from(f(slane(a, w, i), slane(b, w, i)) as u64 & mask(w)) << (w * i);
@@ -51,20 +51,20 @@ fn smap2(a: u128, b: u128, w: u32, n: u32, f: impl Fn(i64, i64) -> i64) -> u128 
 
 /// Saturates to a signed `w`-bit value.
 #[inline(always)]
-fn sat_s(v: i64, w: u32) -> i64 {
+pub(super) fn sat_s(v: i64, w: u32) -> i64 {
     let hi = (1i64 << (w - 1)) - 1;
     v.clamp(-hi - 1, hi)
 }
 
 /// Saturates to an unsigned `w`-bit value.
 #[inline(always)]
-fn sat_u(v: i64, w: u32) -> i64 {
+pub(super) fn sat_u(v: i64, w: u32) -> i64 {
     v.clamp(0, (1i64 << w) - 1)
 }
 
 /// All ones when true.
 #[inline(always)]
-fn ones(c: bool) -> u64 {
+pub(super) fn ones(c: bool) -> u64 {
     if c {
         u64::MAX
     } else {
@@ -87,7 +87,7 @@ fn unpack(a: u128, b: u128, w: u32, n: u32, high: bool) -> u128 {
 
 /// Packs the `w`-bit lanes of `a` then `b` into `w/2`-bit lanes with
 /// signed (or, `unsigned`, unsigned) saturation.
-fn pack(a: u128, b: u128, w: u32, n: u32, unsigned: bool) -> u128 {
+pub(super) fn pack(a: u128, b: u128, w: u32, n: u32, unsigned: bool) -> u128 {
     let per = n / w;
     let h = w / 2;
     let mut r = 0u128;

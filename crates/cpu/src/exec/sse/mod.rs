@@ -25,11 +25,15 @@
 mod fp;
 mod int;
 mod mov;
+mod sse3;
+mod sse41;
+mod sse42;
+mod ssse3;
 
 use super::H;
 use crate::bus::CpuBus;
 use crate::core::CpuState;
-use crate::cpuid::edx1;
+use crate::cpuid::{ecx1, edx1};
 use crate::decode::{Handler, Op};
 use crate::fault::{vector, Fault, Res};
 use crate::simd::mxcsr;
@@ -58,6 +62,10 @@ mod isa {
     pub const SSE2: u8 = 2;
     /// SSE2, touching no SIMD state (MOVNTI): only the CPUID check.
     pub const SSE2_GPR: u8 = 3;
+    pub const SSE3: u8 = 4;
+    pub const SSSE3: u8 = 5;
+    pub const SSE41: u8 = 6;
+    pub const SSE42: u8 = 7;
 }
 
 fn class_of(ins: &Instruction, i: u32) -> Option<u8> {
@@ -83,8 +91,8 @@ fn class_of(ins: &Instruction, i: u32) -> Option<u8> {
     })
 }
 
-/// The instruction set of an instruction: MMX, SSE or SSE2, or `None`
-/// for anything else (SSE3 and later, 3DNow!).
+/// The instruction set of an instruction: MMX, SSE, SSE2, SSE3, SSSE3,
+/// SSE4.1 or SSE4.2, or `None` for anything else (AVX, 3DNow!).
 fn isa_of(ins: &Instruction) -> Option<u8> {
     let mut level = None;
     for f in ins.cpuid_features() {
@@ -92,6 +100,10 @@ fn isa_of(ins: &Instruction) -> Option<u8> {
             CpuidFeature::MMX => isa::MMX,
             CpuidFeature::SSE => isa::SSE,
             CpuidFeature::SSE2 => isa::SSE2,
+            CpuidFeature::SSE3 => isa::SSE3,
+            CpuidFeature::SSSE3 => isa::SSSE3,
+            CpuidFeature::SSE4_1 => isa::SSE41,
+            CpuidFeature::SSE4_2 => isa::SSE42,
             _ => return None,
         };
         level = Some(level.map_or(l, |x: u8| x.max(l)));
@@ -112,6 +124,8 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         M::Maskmovq => return Some(maskmov::<B, false>),
         M::Maskmovdqu => return Some(maskmov::<B, true>),
         M::Movnti => return Some(vop::<B, MEM, G, { isa::SSE2_GPR }>),
+        M::Crc32 if ins.op1_kind() == OpKind::Memory => return Some(sse42::crc32::<B, true>),
+        M::Crc32 => return Some(sse42::crc32::<B, false>),
         _ => {}
     }
     let d = class_of(ins, 0)?;
@@ -123,7 +137,11 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
     match isa_of(ins)? {
         isa::MMX => pick::<B, { isa::MMX }>(d, s),
         isa::SSE => pick::<B, { isa::SSE }>(d, s),
-        _ => pick::<B, { isa::SSE2 }>(d, s),
+        isa::SSE2 => pick::<B, { isa::SSE2 }>(d, s),
+        isa::SSE3 => pick::<B, { isa::SSE3 }>(d, s),
+        isa::SSSE3 => pick::<B, { isa::SSSE3 }>(d, s),
+        isa::SSE41 => pick::<B, { isa::SSE41 }>(d, s),
+        _ => pick::<B, { isa::SSE42 }>(d, s),
     }
 }
 
@@ -171,21 +189,258 @@ macro_rules! ops {
 }
 
 ops!(
-    Addpd, Addps, Addsd, Addss, Andnpd, Andnps, Andpd, Andps, Cmppd, Cmpps, Cmpsd, Cmpss, Comisd,
-    Comiss, Cvtdq2pd, Cvtdq2ps, Cvtpd2dq, Cvtpd2pi, Cvtpd2ps, Cvtpi2pd, Cvtpi2ps, Cvtps2dq,
-    Cvtps2pd, Cvtps2pi, Cvtsd2si, Cvtsd2ss, Cvtsi2sd, Cvtsi2ss, Cvtss2sd, Cvtss2si, Cvttpd2dq,
-    Cvttpd2pi, Cvttps2dq, Cvttps2pi, Cvttsd2si, Cvttss2si, Divpd, Divps, Divsd, Divss, Maxpd,
-    Maxps, Maxsd, Maxss, Minpd, Minps, Minsd, Minss, Movapd, Movaps, Movd, Movdq2q, Movdqa, Movdqu,
-    Movhlps, Movhpd, Movhps, Movlhps, Movlpd, Movlps, Movmskpd, Movmskps, Movntdq, Movnti, Movntpd,
-    Movntps, Movntq, Movq, Movq2dq, Movsd, Movss, Movupd, Movups, Mulpd, Mulps, Mulsd, Mulss, Orpd,
-    Orps, Packssdw, Packsswb, Packuswb, Paddb, Paddd, Paddq, Paddsb, Paddsw, Paddusb, Paddusw,
-    Paddw, Pand, Pandn, Pavgb, Pavgw, Pcmpeqb, Pcmpeqd, Pcmpeqw, Pcmpgtb, Pcmpgtd, Pcmpgtw, Pextrw,
-    Pinsrw, Pmaddwd, Pmaxsw, Pmaxub, Pminsw, Pminub, Pmovmskb, Pmulhuw, Pmulhw, Pmullw, Pmuludq,
-    Por, Psadbw, Pshufd, Pshufhw, Pshuflw, Pshufw, Pslld, Pslldq, Psllq, Psllw, Psrad, Psraw,
-    Psrld, Psrldq, Psrlq, Psrlw, Psubb, Psubd, Psubq, Psubsb, Psubsw, Psubusb, Psubusw, Psubw,
-    Punpckhbw, Punpckhdq, Punpckhqdq, Punpckhwd, Punpcklbw, Punpckldq, Punpcklqdq, Punpcklwd, Pxor,
-    Rcpps, Rcpss, Rsqrtps, Rsqrtss, Shufpd, Shufps, Sqrtpd, Sqrtps, Sqrtsd, Sqrtss, Subpd, Subps,
-    Subsd, Subss, Ucomisd, Ucomiss, Unpckhpd, Unpckhps, Unpcklpd, Unpcklps, Xorpd, Xorps,
+    Addpd,
+    Addps,
+    Addsd,
+    Addss,
+    Andnpd,
+    Andnps,
+    Andpd,
+    Andps,
+    Cmppd,
+    Cmpps,
+    Cmpsd,
+    Cmpss,
+    Comisd,
+    Comiss,
+    Cvtdq2pd,
+    Cvtdq2ps,
+    Cvtpd2dq,
+    Cvtpd2pi,
+    Cvtpd2ps,
+    Cvtpi2pd,
+    Cvtpi2ps,
+    Cvtps2dq,
+    Cvtps2pd,
+    Cvtps2pi,
+    Cvtsd2si,
+    Cvtsd2ss,
+    Cvtsi2sd,
+    Cvtsi2ss,
+    Cvtss2sd,
+    Cvtss2si,
+    Cvttpd2dq,
+    Cvttpd2pi,
+    Cvttps2dq,
+    Cvttps2pi,
+    Cvttsd2si,
+    Cvttss2si,
+    Divpd,
+    Divps,
+    Divsd,
+    Divss,
+    Maxpd,
+    Maxps,
+    Maxsd,
+    Maxss,
+    Minpd,
+    Minps,
+    Minsd,
+    Minss,
+    Movapd,
+    Movaps,
+    Movd,
+    Movdq2q,
+    Movdqa,
+    Movdqu,
+    Movhlps,
+    Movhpd,
+    Movhps,
+    Movlhps,
+    Movlpd,
+    Movlps,
+    Movmskpd,
+    Movmskps,
+    Movntdq,
+    Movnti,
+    Movntpd,
+    Movntps,
+    Movntq,
+    Movq,
+    Movq2dq,
+    Movsd,
+    Movss,
+    Movupd,
+    Movups,
+    Mulpd,
+    Mulps,
+    Mulsd,
+    Mulss,
+    Orpd,
+    Orps,
+    Packssdw,
+    Packsswb,
+    Packuswb,
+    Paddb,
+    Paddd,
+    Paddq,
+    Paddsb,
+    Paddsw,
+    Paddusb,
+    Paddusw,
+    Paddw,
+    Pand,
+    Pandn,
+    Pavgb,
+    Pavgw,
+    Pcmpeqb,
+    Pcmpeqd,
+    Pcmpeqw,
+    Pcmpgtb,
+    Pcmpgtd,
+    Pcmpgtw,
+    Pextrw,
+    Pinsrw,
+    Pmaddwd,
+    Pmaxsw,
+    Pmaxub,
+    Pminsw,
+    Pminub,
+    Pmovmskb,
+    Pmulhuw,
+    Pmulhw,
+    Pmullw,
+    Pmuludq,
+    Por,
+    Psadbw,
+    Pshufd,
+    Pshufhw,
+    Pshuflw,
+    Pshufw,
+    Pslld,
+    Pslldq,
+    Psllq,
+    Psllw,
+    Psrad,
+    Psraw,
+    Psrld,
+    Psrldq,
+    Psrlq,
+    Psrlw,
+    Psubb,
+    Psubd,
+    Psubq,
+    Psubsb,
+    Psubsw,
+    Psubusb,
+    Psubusw,
+    Psubw,
+    Punpckhbw,
+    Punpckhdq,
+    Punpckhqdq,
+    Punpckhwd,
+    Punpcklbw,
+    Punpckldq,
+    Punpcklqdq,
+    Punpcklwd,
+    Pxor,
+    Rcpps,
+    Rcpss,
+    Rsqrtps,
+    Rsqrtss,
+    Shufpd,
+    Shufps,
+    Sqrtpd,
+    Sqrtps,
+    Sqrtsd,
+    Sqrtss,
+    Subpd,
+    Subps,
+    Subsd,
+    Subss,
+    Ucomisd,
+    Ucomiss,
+    Unpckhpd,
+    Unpckhps,
+    Unpcklpd,
+    Unpcklps,
+    Xorpd,
+    Xorps,
+    // SSE3
+    Addsubpd,
+    Addsubps,
+    Haddpd,
+    Haddps,
+    Hsubpd,
+    Hsubps,
+    Lddqu,
+    Movddup,
+    Movshdup,
+    Movsldup,
+    // SSSE3
+    Pabsb,
+    Pabsd,
+    Pabsw,
+    Palignr,
+    Phaddd,
+    Phaddsw,
+    Phaddw,
+    Phsubd,
+    Phsubsw,
+    Phsubw,
+    Pmaddubsw,
+    Pmulhrsw,
+    Pshufb,
+    Psignb,
+    Psignd,
+    Psignw,
+    // SSE4.1
+    Blendpd,
+    Blendps,
+    Blendvpd,
+    Blendvps,
+    Dppd,
+    Dpps,
+    Extractps,
+    Insertps,
+    Movntdqa,
+    Mpsadbw,
+    Packusdw,
+    Pblendvb,
+    Pblendw,
+    Pcmpeqq,
+    Pextrb,
+    Pextrd,
+    Pextrq,
+    Phminposuw,
+    Pinsrb,
+    Pinsrd,
+    Pinsrq,
+    Pmaxsb,
+    Pmaxsd,
+    Pmaxud,
+    Pmaxuw,
+    Pminsb,
+    Pminsd,
+    Pminud,
+    Pminuw,
+    Pmovsxbd,
+    Pmovsxbq,
+    Pmovsxbw,
+    Pmovsxdq,
+    Pmovsxwd,
+    Pmovsxwq,
+    Pmovzxbd,
+    Pmovzxbq,
+    Pmovzxbw,
+    Pmovzxdq,
+    Pmovzxwd,
+    Pmovzxwq,
+    Pmuldq,
+    Pmulld,
+    Ptest,
+    Roundpd,
+    Roundps,
+    Roundsd,
+    Roundss,
+    // SSE4.2
+    Pcmpestri,
+    Pcmpestri64,
+    Pcmpestrm,
+    Pcmpestrm64,
+    Pcmpgtq,
+    Pcmpistri,
+    Pcmpistrm,
 );
 
 /// The operation of each iced `Code`, built once.
@@ -215,9 +470,23 @@ pub(super) const LO32: u128 = 0xFFFF_FFFF;
 pub(super) const LO64: u128 = 0xFFFF_FFFF_FFFF_FFFF;
 
 /// True for the instructions whose 16-byte memory operand may be
-/// unaligned.
+/// unaligned: the unaligned moves, LDDQU and the SSE4.2 string compares
+/// (SDM Vol. 2 §2.4, exception type 4 notes). MOVNTDQA and every other
+/// legacy-SSE m128 operand must be aligned.
 fn unaligned(m: K) -> bool {
-    matches!(m, K::Movups | K::Movupd | K::Movdqu)
+    matches!(
+        m,
+        K::Movups
+            | K::Movupd
+            | K::Movdqu
+            | K::Lddqu
+            | K::Pcmpestri
+            | K::Pcmpestri64
+            | K::Pcmpestrm
+            | K::Pcmpestrm64
+            | K::Pcmpistri
+            | K::Pcmpistrm
+    )
 }
 
 /// The generic handler: `dst = op(dst, src)` for operand classes `D` and
@@ -230,7 +499,7 @@ fn vop<B: CpuBus, const D: u8, const S: u8, const ISA: u8>(
     let mmx = D == MM || S == MM;
     // SSE instructions need OSFXSR even without an XMM register operand
     // (CVTSS2SI r32, m32); the MMX-register forms added by SSE do not.
-    let xmm = D == X || S == X || (ISA == isa::SSE || ISA == isa::SSE2) && !mmx;
+    let xmm = D == X || S == X || ISA != isa::MMX && ISA != isa::SSE2_GPR && !mmx;
     if !s.simd_enter(mmx, xmm, ISA)? {
         return Ok(());
     }
@@ -289,7 +558,29 @@ fn exec(s: &mut CpuState, m: K, d: u128, src: u128, cx: &Cx) -> Res<Option<u128>
     if let Some(r) = mov::op(m, d, src, cx) {
         return Ok(Some(r));
     }
+    if let Some(r) = ext(s, m, d, src, cx) {
+        return r;
+    }
     fp::op(s, m, d, src, cx)
+}
+
+/// The operations of SSE3 and later.
+fn ext(s: &mut CpuState, m: K, d: u128, src: u128, cx: &Cx) -> Option<Res<Option<u128>>> {
+    if let Some(r) = sse3::mov(m, src)
+        .or_else(|| ssse3::op(m, d, src, cx))
+        .or_else(|| sse41::int(m, d, src, cx, s.xmm(0)))
+        .or_else(|| sse42::int(m, d, src))
+    {
+        return Some(Ok(Some(r)));
+    }
+    if m == K::Ptest {
+        sse41::ptest(s, d, src);
+        return Some(Ok(None));
+    }
+    if sse42::pcmpstr(s, m, d, src, cx.imm).is_some() {
+        return Some(Ok(None));
+    }
+    sse3::fp(s, m, d, src).or_else(|| sse41::fp(s, m, d, src, cx))
 }
 
 impl CpuState {
@@ -297,12 +588,17 @@ impl CpuState {
     /// Returns false when the instruction froze on FERR#.
     #[inline(always)]
     fn simd_enter(&mut self, mmx: bool, xmm: bool, isa: u8) -> Res<bool> {
-        let bit = match isa {
-            isa::MMX => edx1::MMX,
-            isa::SSE => edx1::SSE,
-            _ => edx1::SSE2,
+        let (edx, ecx) = match isa {
+            isa::MMX => (edx1::MMX, 0),
+            isa::SSE => (edx1::SSE, 0),
+            isa::SSE2 | isa::SSE2_GPR => (edx1::SSE2, 0),
+            isa::SSE3 => (0, ecx1::SSE3),
+            isa::SSSE3 => (0, ecx1::SSSE3),
+            isa::SSE41 => (0, ecx1::SSE41),
+            _ => (0, ecx1::SSE42),
         };
-        if self.cpuid_model.features_edx & bit == 0 {
+        if self.cpuid_model.features_edx & edx != edx || self.cpuid_model.features_ecx & ecx != ecx
+        {
             return Err(Fault::UD);
         }
         if !mmx && !xmm {
