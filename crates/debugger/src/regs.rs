@@ -372,9 +372,9 @@ fn fpu_read(s: &CpuState, k: u8) -> u64 {
         1 => f.status(),
         2 => f.tag_word(),
         3 => f.fcs,
-        4 => return u64::from(f.fip),
+        4 => return f.fip,
         5 => f.fds,
-        6 => return u64::from(f.fdp),
+        6 => return f.fdp,
         _ => f.fop,
     })
 }
@@ -386,9 +386,9 @@ fn fpu_write(s: &mut CpuState, k: u8, v: u64) {
         1 => f.set_status(v as u16),
         2 => f.set_tag_word(v as u16),
         3 => f.fcs = v as u16,
-        4 => f.fip = v as u32,
+        4 => f.fip = v,
         5 => f.fds = v as u16,
-        6 => f.fdp = v as u32,
+        6 => f.fdp = v,
         _ => f.fop = v as u16 & 0x7FF,
     }
 }
