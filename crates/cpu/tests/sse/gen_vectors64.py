@@ -302,6 +302,19 @@ for t in rip.replace("\n", "|").split("|"):
         inp = None
     emit(t, inp, flagmask=fpflags if "comi" in t else 0, n=4)
 
+# ---- sequences: RIP-relative SSE operands after other instructions of the
+# same block (each displacement counts from its own instruction's end) ------
+seqs = [
+    f"add rax, rcx\npshufd xmm0, {R}, 0x1B\ncmpps xmm1, [rel $$+0x210], 2\nshufps xmm9, {R}, 0x4E",
+    f"cmp rax, rcx\njne $+2\npinsrw xmm0, [rel $$+0x208], 3\npshufhw xmm10, [rel $$+0x210], 0x93",
+    f"test eax, eax\nmovdqa xmm9, {R}\naddps xmm1, [rel $$+0x210]\ncmpsd xmm11, [rel $$+0x218], 5",
+    f"cmp rsi, [rel $$+0x200]\nsetb al\npshuflw xmm12, [rel $$+0x210], 0xE4\nmovq [rel $$+0x218], xmm12",
+    f"movq mm0, [rel $$+0x208]\npshufw mm1, [rel $$+0x200], 0x39\npaddw mm0, mm1\nmovq [rel $$+0x210], mm0",
+    f"lea r8, [rel $$+0x200]\nshufpd xmm13, [r8+16], 1\ncmppd xmm14, [rel $$+0x210], 4\nmovdqa [rel $$+0x200], xmm13\nsub r8, rdx",
+]
+for t in seqs:
+    emit(t, n=8)
+
 with gzip.GzipFile(sys.argv[1], "wb", compresslevel=9, mtime=0) as f:
     f.write(("\n".join(lines) + "\n").encode())
 print(len(lines), "vectors")
