@@ -390,3 +390,35 @@ fn nm_and_ud_rules_in_64_bit_mode() {
     let code = [0x66, 0x44, 0x0F, 0x6F, 0x0D, 0xFF, 0x01, 0, 0];
     assert_eq!(m.run(&code), Exit::Vector(13));
 }
+
+/// RIP-relative SSE operands in code above 4 GiB: the address is the full
+/// 64-bit RIP plus the displacement. 4 GiB + x maps to 2 MiB + x here, so
+/// an address truncated to 32 bits reads other data.
+#[test]
+fn rip_relative_sse_operands_above_4_gib() {
+    let mut m = M::long();
+    let pd2 = PML4 + 0x3000;
+    m.poke64(PML4 + 0x1000 + 8 * 4, pd2 | 3);
+    for i in 0..4 {
+        m.poke64(pd2 + 8 * i, ((i + 1) << 21) | 0x83);
+    }
+    let far = 2 << 20;
+    let want = 0x0F0E_0D0C_0B0A_0908_0706_0504_0302_0100u128;
+    m.poke(far + DATA, &want.to_le_bytes());
+    m.poke(DATA, &[0xEE; 16]);
+    // pshufd xmm9, [rip+0x1F6], 0x1B (the data block: 0x200 from the start)
+    let code = [0x66, 0x44, 0x0F, 0x70, 0x0D, 0xF6, 0x01, 0, 0, 0x1B];
+    m.poke(far + CODE, &code);
+    m.bus.ram[(far + CODE) as usize + code.len()] = 0xF4;
+    m.cpu.flush_code_cache();
+    m.cpu.s.rip = HIGH + CODE;
+    m.cpu.s.halted = false;
+    assert!(matches!(m.cpu.run(&mut m.bus, 100), RunExit::Halted));
+    assert_eq!(m.cpu.s.rip, HIGH + CODE + code.len() as u64 + 1);
+    let dw = |v: u128, i: u32| (v >> (32 * i)) as u32;
+    let got = m.cpu.s.simd.xmm[9];
+    assert_eq!(
+        [dw(got, 0), dw(got, 1), dw(got, 2), dw(got, 3)],
+        [dw(want, 3), dw(want, 2), dw(want, 1), dw(want, 0)]
+    );
+}
