@@ -33,6 +33,9 @@
 ;  - GS_BASE / KERNEL_GS_BASE with SWAPGS (and #GP at CPL 3), FS_BASE via
 ;    WRMSR and reset by a selector load, #GP for a non-canonical base;
 ;    RDTSCP is #UD (qemu64 does not report it)
+;  - SSE/SSE2/MMX in 64-bit mode: the CR4.OSFXSR, CR0.TS and CR0.EM rules,
+;    XMM8-XMM15, REX.W forms, RIP-relative operands with an immediate,
+;    #GP for a misaligned m128, FXSAVE64/FXRSTOR64 with XMM8-XMM15
 ;  - leaving IA-32e mode: back to compatibility mode, CR0.PG=0 clears LMA.
 ;
 ; -DQEMU_DIVERGENT adds checks QEMU 7.2 gets wrong (see README.md).
@@ -70,6 +73,8 @@ SC_RFL          equ 0x970
 SC_CS           equ 0x978
 SC_SS           equ 0x980
 SAVE_RSP        equ 0x988
+SSE_TMP         equ 0x990
+SSE_FX          equ 0x30000         ; FXSAVE area (16-byte aligned)
 
 SEL_CODE64      equ 0x40
 SEL_DATA64      equ 0x48
@@ -550,6 +555,9 @@ long_from_compat:
 .fg2:   rdtscp
 .g2:    XSHOW   'rdtscp (not reported)', 6, -1, .fg2
 
+        ; --- SSE/SSE2/MMX in 64-bit mode
+        call    sse64_tests
+
         ; --- back to compatibility mode, then out of IA-32e mode
         mov     ax, SEL_DATA0
         mov     ds, ax
@@ -559,6 +567,123 @@ long_from_compat:
         push    SEL_CODE0
         push    compat_back
         o64 retf
+
+; sse64_tests: CR4.OSFXSR / CR0.TS / CR0.EM rules, XMM8-XMM15, REX.W
+; forms, RIP-relative operands (with a trailing immediate), the 64-bit
+; integer indefinite, #GP for a misaligned m128, FXSAVE64 with XMM8-15.
+sse64_tests:
+        mov     rax, cr4
+        and     eax, ~0x600             ; OSFXSR, OSXMMEXCPT clear
+        mov     cr4, rax
+        EXPECT64 .u1
+.fu1:   movaps  xmm8, xmm9
+.u1:    XSHOW   'movaps xmm8, xmm9 with cr4.osfxsr=0', 6, -1, .fu1
+        EXPECT64 .u2
+.fu2:   paddb   mm0, mm1
+.u2:    XSHOW   'paddb mm0, mm1 with cr4.osfxsr=0', -1, -1, -1
+        emms
+        mov     rax, cr4
+        or      eax, 0x600
+        mov     cr4, rax
+        ; XMM8-XMM15, RIP-relative loads
+        movdqa  xmm8, [rel sse_a]
+        movdqa  xmm15, [rel sse_b]
+        paddd   xmm8, xmm15
+        movq    rax, xmm8
+        CHECK64 'paddd xmm8, xmm15: low', 16, 0x4444444444444444
+        psrldq  xmm8, 8
+        movq    rax, xmm8
+        CHECK64 '    high', 16, 0x8888888866666666
+        mov     rax, 0x8000000000000001
+        movq    xmm12, rax
+        pshufd  xmm13, xmm12, 0x44
+        psrldq  xmm13, 8
+        movq    rax, xmm13
+        CHECK64 'movq xmm12, rax; pshufd 44h: high', 16, 0x8000000000000001
+        pshufd  xmm0, [rel sse_a], 0x1B
+        movq    rax, xmm0
+        CHECK64 'pshufd xmm0, [rip+a], 1Bh: low', 16, 0x3333333344444444
+        mov     rax, -1
+        movups  xmm1, [rel sse_f]
+        cmpps   xmm1, [rel sse_g], 1
+        movmskps eax, xmm1
+        CHECK64 'cmpltps xmm1, [rip+g]; movmskps eax', 16, 0x5
+        pinsrw  xmm10, [rel sse_a + 2], 3
+        pextrw  eax, xmm10, 3
+        CHECK64 'pinsrw xmm10, [rip+a+2], 3; pextrw', 8, 0x1111
+        movaps  xmm11, [rel sse_f]
+        shufps  xmm11, [rel sse_g], 0xE4
+        movq    rax, xmm11
+        CHECK64 'shufps xmm11, [rip+g], e4h: low', 16, 0x400000003F800000
+        mov     rax, -3
+        cvtsi2sd xmm9, rax
+        cvttsd2si rax, xmm9
+        CHECK64 'cvtsi2sd xmm9, rax; cvttsd2si rax', 16, -3
+        cvttsd2si rax, [rel sse_big]
+        CHECK64 'cvttsd2si rax, [rip+1e19] (indefinite)', 16, 0x8000000000000000
+        stmxcsr [SSE_TMP]
+        mov     eax, [SSE_TMP]
+        CHECK64 '    mxcsr (ie)', 8, 0x1F81
+        mov     rax, 0x7FFFFFFFFFFFFFFF
+        cvtsi2ss xmm14, rax
+        movd    eax, xmm14
+        CHECK64 'cvtsi2ss xmm14, 7fff..ffh', 8, 0x5F000000
+        mov     rax, -1
+        pcmpeqb xmm15, xmm15
+        pmovmskb eax, xmm15
+        CHECK64 'pmovmskb eax, xmm15 (zero-extended)', 16, 0xFFFF
+        mov     rax, 0x0123456789ABCDEF
+        movq    mm3, rax
+        movq    rbx, mm3
+        mov     rax, rbx
+        emms
+        CHECK64 'movq mm3, rax; movq rbx, mm3', 16, 0x0123456789ABCDEF
+        ; the exception rules
+        EXPECT64 .e1
+.fe1:   movdqa  xmm9, [rel sse_a + 8]
+.e1:    XSHOW   'movdqa xmm9, [rip+a+8] (misaligned)', 13, 0, .fe1
+        mov     rax, cr0
+        or      eax, 8                  ; TS
+        mov     cr0, rax
+        EXPECT64 .e2
+.fe2:   addps   xmm13, xmm14
+.e2:    XSHOW   'addps xmm13, xmm14 with cr0.ts', 7, -1, .fe2
+        EXPECT64 .e3
+.fe3:   fxsave64 [SSE_FX]
+.e3:    XSHOW   'fxsave64 with cr0.ts', 7, -1, .fe3
+        clts
+        mov     rax, cr0
+        or      eax, 4                  ; EM
+        mov     cr0, rax
+        EXPECT64 .e4
+.fe4:   movq    xmm8, rax
+.e4:    XSHOW   'movq xmm8, rax with cr0.em', 6, -1, .fe4
+        mov     rax, cr0
+        and     eax, ~4
+        mov     cr0, rax
+        ; FXSAVE64 stores XMM8-XMM15 (bytes 288-415)
+        movdqa  xmm15, [rel sse_b]
+        fxsave64 [SSE_FX]
+        mov     rax, [SSE_FX + 160 + 15 * 16 + 8]
+        CHECK64 'fxsave64: xmm15 high', 16, 0x4444444433333333
+        mov     eax, [SSE_FX + 24]
+        CHECK64 '    mxcsr (ie, pe)', 8, 0x1FA1
+        mov     dword [SSE_FX + 24], 0x1F80
+        mov     qword [SSE_FX + 160 + 8 * 16], 0x1234
+        fxrstor64 [SSE_FX]
+        movq    rax, xmm8
+        CHECK64 'fxrstor64: xmm8', 16, 0x1234
+        stmxcsr [SSE_TMP]
+        mov     eax, [SSE_TMP]
+        CHECK64 '    mxcsr', 8, 0x1F80
+        ret
+
+        align   16
+sse_a:  dd      0x11111111, 0x22222222, 0x33333333, 0x44444444
+sse_b:  dd      0x33333333, 0x22222222, 0x33333333, 0x44444444
+sse_f:  dd      1.0, 2.0, -1.0, 8.0
+sse_g:  dd      2.0, 2.0, 0.5, 8.0
+sse_big: dq     1.0e19
 
 ; r3_run: IRETQ to the 64-bit ring-3 function at RAX (IOPL 3 so it can
 ; print); it comes back with SYSCALL, sys64_entry returns to the caller.

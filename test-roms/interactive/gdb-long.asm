@@ -7,7 +7,11 @@
 ; 256). The 64-bit code jumps to its upper-half alias, sets RAX, RBX, R15
 ; to known values, stores RAX at 0x5000 and exits through port 0xF4 with
 ; the byte at 0x5100 (zeroed first, so a debugger that writes it changes
-; the exit status). No interrupts, no device but port 0xF4. Code lives at
+; the exit status) plus the low and high dwords of XMM1 (zero unless a
+; debugger wrote XMM1). Before that, with CR4.OSFXSR set, the 64-bit code
+; loads XMM0 = {1.5, -2.0, 3.25, 100.0} (single), XMM9 = the quadwords
+; 0x1122334455667788, 0x99AABBCCDDEEFF00 and MXCSR = 0x9FA0 (FZ, PE, all
+; masked). No interrupts, no device but port 0xF4. Code lives at
 ; fixed offsets so the tests can name its addresses:
 ;
 ;   0xF0100                pm_entry   first 32-bit instruction
@@ -85,6 +89,12 @@ pm_entry:
         bits    64
         times   0x140 - ($ - $$) db 0x90
 lm_entry:
+        mov     rax, cr4
+        or      eax, 0x200              ; OSFXSR
+        mov     cr4, rax
+        movdqu  xmm0, [rel xmm0_val]
+        movdqu  xmm9, [rel xmm9_val]
+        ldmxcsr [rel mxcsr_val]
         mov     rax, HIGH + LIN + hi_entry
         jmp     rax
 
@@ -101,8 +111,21 @@ hi_entry:
 hi_bp:
         mov     rcx, 0x0123456789ABCDEF
         mov     al, [EXITVAL]
+        movd    ecx, xmm1
+        add     al, cl
+        psrldq  xmm1, 12
+        movd    ecx, xmm1
+        add     al, cl
         out     0xF4, al
         hlt
+
+        align   16
+xmm0_val:
+        dd      1.5, -2.0, 3.25, 100.0
+xmm9_val:
+        dq      0x1122334455667788, 0x99AABBCCDDEEFF00
+mxcsr_val:
+        dd      0x9FA0
 
         bits    16
         times   0xFFF0 - ($ - $$) db 0xFF

@@ -103,6 +103,10 @@ p $st0
 set $st0 = 1.5
 p $st0
 p/x $fctrl
+p/x $mxcsr
+set $xmm7.v4_int32 = {5, 6, 7, -8}
+p/x $xmm7.uint128
+p $xmm0.v2_int64
 monitor page 0x2000
 monitor info gdt
 detach
@@ -148,6 +152,10 @@ detach
         // x87 registers come from the FPU state (CW 0040h at reset).
         "$3 = 1.5",
         "$4 = 0x40",
+        // The CPU reports SSE: the i386 description has XMM0-XMM7, MXCSR.
+        "$5 = 0x1f80",
+        "$6 = 0xfffffff8000000070000000600000005",
+        "$7 = {0, 0}",
         "paging is off: linear = physical",
         "0008: 00cf9a000000ffff code base 00000000 limit ffffffff DPL 0 32-bit",
         "[Inferior 1 (process 1) detached]",
@@ -183,6 +191,13 @@ set $r14 = 0x8000000000000001
 p/x $r14
 set $k_gs_base = 0xffff800000001000
 p/x $k_gs_base
+p $xmm0
+p/x $xmm9.v2_int64
+p/x $xmm15.uint128
+p/x $mxcsr
+p $mxcsr
+set $xmm1.v4_int32 = {1, 2, 3, 4}
+p $xmm1.v4_int32
 monitor mode
 set {char}0x5100 = 3
 detach
@@ -191,8 +206,9 @@ detach
     let out = gdb(&script).output().expect("gdb runs");
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    // The exit device got the byte GDB wrote: status (3 << 1) | 1.
-    assert_eq!(wait(&mut emu, 30), 7, "{text}");
+    // The exit device got the byte GDB wrote plus the first and last
+    // dwords of the XMM1 GDB wrote: status ((3 + 1 + 4) << 1) | 1.
+    assert_eq!(wait(&mut emu, 30), 17, "{text}");
     let expect = [
         "The target architecture is set to \"auto\" (currently \"i386:x86-64\").",
         // At reset, real mode, in the amd64 layout.
@@ -225,10 +241,17 @@ detach
         "cs             0x18                24",
         "cr0            0xe0000011          3758096401",
         "cr3            0x1000              4096",
-        "cr4            0x20                32",
+        "cr4            0x220               544",
         "efer           0x500               1280",
         "$1 = 0x8000000000000001",
         "$2 = 0xffff800000001000",
+        // The SSE registers the fixture loaded, GDB's vec128 views.
+        "v4_float = {1.5, -2, 3.25, 100}",
+        "$4 = {0x1122334455667788, 0x99aabbccddeeff00}",
+        "$5 = 0x0",
+        "$6 = 0x9fa0",
+        "$7 = [ PE IM DM ZM OM UM PM FZ ]",
+        "$8 = {1, 2, 3, 4}",
         "mode long (64-bit code, CPL 0, A20 on) CS:IP 0018:ffff8000000f01ca linear ffff8000000f01ca",
         "[Inferior 1 (process 1) detached]",
     ];

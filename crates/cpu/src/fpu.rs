@@ -115,15 +115,16 @@ pub struct FpuState {
     pub cw: u16,
     /// Status word without TOP, ES and B (see [`FpuState::sw`]).
     pub sw: u16,
-    /// Last non-control instruction: offset.
-    pub fip: u32,
+    /// Last non-control instruction: offset (64 bits in 64-bit code;
+    /// FXSAVE64 stores all of it, the other formats its low bits).
+    pub fip: u64,
     /// Last non-control instruction: code segment selector.
     pub fcs: u16,
     /// Last non-control instruction: opcode, 11 bits (low three bits of
     /// the ESC byte, then the ModR/M byte).
     pub fop: u16,
-    /// Last memory operand: offset.
-    pub fdp: u32,
+    /// Last memory operand: offset (64 bits, like `fip`).
+    pub fdp: u64,
     /// Last memory operand: segment selector.
     pub fds: u16,
     /// FERR# output: a waiting instruction met a pending exception with

@@ -1041,7 +1041,7 @@ fn divide_by_zero(m: &mut M) {
     assert_eq!(m.sw() & sw::B, sw::B);
     // Unmasked: no result, no pop.
     assert_eq!((m.top(), m.st(0), m.st(1)), (6, 0, x(1.0)));
-    assert_eq!(m.cpu.s.fpu.fip, CODE as u32 + 10, "FIP names the FDIVP");
+    assert_eq!(m.cpu.s.fpu.fip, CODE + 10, "FIP names the FDIVP");
 }
 
 #[test]
@@ -1209,7 +1209,7 @@ fn undocumented_aliases_and_287_leftovers() {
     assert_eq!(m.cpu.s.fpu, before);
     // fnop is a non-control instruction: it is recorded.
     assert_eq!(m.run(&[0xD9, 0xD0]), Exit::Done);
-    assert_eq!((m.cpu.s.fpu.fop, m.cpu.s.fpu.fip), (0x1D0, CODE as u32));
+    assert_eq!((m.cpu.s.fpu.fop, m.cpu.s.fpu.fip), (0x1D0, CODE));
 }
 
 /// What gcc emits for `n == (long long)n` on i686 (busybox awk decides

@@ -158,6 +158,8 @@ fn attach(
 ) -> Option<RunOutcome> {
     if has_long_mode(m) {
         attach_as::<Amd64>(m, sess, stream, host)
+    } else if m.cpu.model.features_edx & anyx86_cpu::cpuid::edx1::SSE != 0 {
+        attach_as::<I386Sse>(m, sess, stream, host)
     } else {
         attach_as::<I386>(m, sess, stream, host)
     }
@@ -204,7 +206,7 @@ fn has_long_mode(m: &Machine) -> bool {
     m.cpu.model.ext_edx & CPUID_LM != 0
 }
 
-/// A register layout GDB can be given: [`I386`] or [`Amd64`]. Addresses
+/// A register layout GDB can be given: [`I386`], [`I386Sse`] or [`Amd64`]. Addresses
 /// are `u64` in both (an i386 GDB sends at most 32 bits).
 pub trait X86Arch:
     Arch<Usize = u64, Registers = X86Regs<Self>, RegId = RegNum<Self>, BreakpointKind = usize>
@@ -222,6 +224,11 @@ pub trait X86Arch:
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct I386;
 
+/// The i386 description with the SSE feature ([`regs::I386_SSE_LAYOUT`]),
+/// for a CPU without long mode that reports SSE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct I386Sse;
+
 /// The amd64 description ([`regs::AMD64_LAYOUT`]), for a CPU with long
 /// mode, whatever mode it is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -229,6 +236,10 @@ pub struct Amd64;
 
 impl X86Arch for I386 {
     const LAYOUT: &'static regs::Layout = &regs::I386_LAYOUT;
+}
+
+impl X86Arch for I386Sse {
+    const LAYOUT: &'static regs::Layout = &regs::I386_SSE_LAYOUT;
 }
 
 impl X86Arch for Amd64 {
@@ -291,6 +302,13 @@ impl Arch for I386 {
     type Registers = X86Regs<I386>;
     type BreakpointKind = usize;
     type RegId = RegNum<I386>;
+}
+
+impl Arch for I386Sse {
+    type Usize = u64;
+    type Registers = X86Regs<I386Sse>;
+    type BreakpointKind = usize;
+    type RegId = RegNum<I386Sse>;
 }
 
 impl Arch for Amd64 {

@@ -6,14 +6,17 @@
 //! on, from the CPU's x87 state) and `org.anyx86.i386.sys`: segment bases,
 //! control, debug and table registers, EFER. The amd64 description (for a
 //! CPU with long mode) has the same core feature in its amd64 form (RAX..
-//! R15, RIP), `org.gnu.gdb.i386.segments` (FS and GS bases) and
-//! `org.anyx86.amd64.sys` with 64-bit bases, CR8 and KERNEL_GS_BASE. No
-//! SSE feature: the CPU has no XMM state yet. Both stay valid in every
+//! R15, RIP), `org.gnu.gdb.i386.sse` (XMM0-XMM15, MXCSR),
+//! `org.gnu.gdb.i386.segments` (FS and GS bases) and `org.anyx86.amd64.sys`
+//! with 64-bit bases, CR8 and KERNEL_GS_BASE. A 32-bit CPU that reports
+//! SSE gets the i386 description with `org.gnu.gdb.i386.sse` (XMM0-XMM7,
+//! MXCSR) after the core feature, as GDB numbers them. All stay valid in every
 //! mode: the instruction pointer is the offset within CS, whatever CS is,
 //! and a general register is its full 64-bit value.
 
 use crate::view;
 use anyx86_cpu::flags::FlagOp;
+use anyx86_cpu::simd::mxcsr;
 use anyx86_cpu::state::{fl, Mode};
 use anyx86_cpu::{CpuBus, CpuState, Segment};
 
@@ -47,6 +50,10 @@ pub enum Loc {
     TableBase(bool),
     /// GDTR or IDTR limit.
     TableLimit(bool),
+    /// XMM register by number.
+    Xmm(u8),
+    /// MXCSR.
+    Mxcsr,
 }
 
 /// One register of the target description.
@@ -136,7 +143,19 @@ pub const I386_LAYOUT: Layout = Layout {
     regs: I386,
     features: &[
         ("org.gnu.gdb.i386.core", CORE_REGS),
-        ("org.anyx86.i386.sys", I386.len() - CORE_REGS),
+        ("org.anyx86.i386.sys", SYS_REGS),
+    ],
+    pc: 8,
+};
+
+/// The i386 description of a CPU with SSE.
+pub const I386_SSE_LAYOUT: Layout = Layout {
+    arch: "i386",
+    regs: I386_SSE,
+    features: &[
+        ("org.gnu.gdb.i386.core", CORE_REGS),
+        ("org.gnu.gdb.i386.sse", SSE_REGS),
+        ("org.anyx86.i386.sys", SYS_REGS),
     ],
     pc: 8,
 };
@@ -147,15 +166,19 @@ pub const AMD64_LAYOUT: Layout = Layout {
     regs: AMD64,
     features: &[
         ("org.gnu.gdb.i386.core", CORE_REGS_64),
+        ("org.gnu.gdb.i386.sse", SSE_REGS_64),
         ("org.gnu.gdb.i386.segments", 2),
-        ("org.anyx86.amd64.sys", AMD64.len() - CORE_REGS_64 - 2),
+        (
+            "org.anyx86.amd64.sys",
+            AMD64.len() - CORE_REGS_64 - SSE_REGS_64 - 2,
+        ),
     ],
     pc: 16,
 };
 
-/// The amd64 registers, in GDB's numbering (`amd64_register_names`:
+/// The amd64 core feature, in GDB's numbering (`amd64_register_names`:
 /// RAX, RBX, RCX, RDX, RSI, RDI, RBP, RSP, not the encoding order).
-pub const AMD64: &[RegDesc] = &[
+const AMD64_CORE: [RegDesc; CORE_REGS_64] = [
     q("rax", "int64", Loc::Gpr(0)),
     q("rbx", "int64", Loc::Gpr(3)),
     q("rcx", "int64", Loc::Gpr(1)),
@@ -196,6 +219,10 @@ pub const AMD64: &[RegDesc] = &[
     f("foseg", 5),
     f("fooff", 6),
     f("fop", 7),
+];
+
+/// `org.gnu.gdb.i386.segments` and the amd64 system registers.
+const AMD64_REST: [RegDesc; 23] = [
     q("fs_base", "int", Loc::Base(4)),
     q("gs_base", "int", Loc::Base(5)),
     g64("es_base", "system", Loc::Base(0)),
@@ -221,8 +248,72 @@ pub const AMD64: &[RegDesc] = &[
     g("idtr_limit", 32, "system", Loc::TableLimit(true)),
 ];
 
-/// The i386 registers, in GDB's numbering.
-pub const I386: &[RegDesc] = &[
+/// The amd64 registers, in GDB's numbering: core, SSE (XMM0-XMM15,
+/// MXCSR), segments, system.
+pub const AMD64: &[RegDesc] =
+    &concat::<{ CORE_REGS_64 + SSE_REGS_64 + 23 }>(&AMD64_CORE, SSE.as_slice(), &AMD64_REST);
+
+/// Number of registers in the amd64 SSE feature.
+pub const SSE_REGS_64: usize = 17;
+
+/// Number of registers in the i386 SSE feature.
+pub const SSE_REGS: usize = 9;
+
+/// The SSE feature's registers: XMM0-XMM15 then MXCSR (the i386 one takes
+/// XMM0-XMM7 and MXCSR, see [`I386_SSE`]).
+const SSE: [RegDesc; SSE_REGS_64] = {
+    const NAMES: [&str; 16] = [
+        "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",
+    ];
+    let mut out = [r("mxcsr", 32, "i386_mxcsr", Loc::Mxcsr); SSE_REGS_64];
+    out[16].group = Some("vector");
+    let mut i = 0;
+    while i < 16 {
+        out[i] = r(NAMES[i], 128, "vec128", Loc::Xmm(i as u8));
+        i += 1;
+    }
+    out
+};
+
+/// The i386 SSE feature: XMM0-XMM7, MXCSR.
+const SSE_32: [RegDesc; SSE_REGS] = concat::<SSE_REGS>(SSE.split_at(8).0, SSE.split_at(16).1, &[]);
+
+/// `a`, `b` and `c` in one array of `N` registers.
+const fn concat<const N: usize>(a: &[RegDesc], b: &[RegDesc], c: &[RegDesc]) -> [RegDesc; N] {
+    assert!(a.len() + b.len() + c.len() == N);
+    let mut out = [r("", 0, "", Loc::Ip); N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < b.len() {
+        out[a.len() + j] = b[j];
+        j += 1;
+    }
+    let mut k = 0;
+    while k < c.len() {
+        out[a.len() + b.len() + k] = c[k];
+        k += 1;
+    }
+    out
+}
+
+/// Number of registers in the i386 system feature.
+const SYS_REGS: usize = 21;
+
+/// The i386 registers, in GDB's numbering: core, system.
+pub const I386: &[RegDesc] = &concat::<{ CORE_REGS + SYS_REGS }>(&I386_CORE, &I386_SYS, &[]);
+
+/// The i386 registers of a CPU with SSE: core, SSE (XMM0-XMM7, MXCSR),
+/// system.
+pub const I386_SSE: &[RegDesc] =
+    &concat::<{ CORE_REGS + SSE_REGS + SYS_REGS }>(&I386_CORE, &SSE_32, &I386_SYS);
+
+/// The i386 core feature.
+const I386_CORE: [RegDesc; CORE_REGS] = [
     r("eax", 32, "int32", Loc::Gpr(0)),
     r("ecx", 32, "int32", Loc::Gpr(1)),
     r("edx", 32, "int32", Loc::Gpr(2)),
@@ -255,6 +346,10 @@ pub const I386: &[RegDesc] = &[
     f("foseg", 5),
     f("fooff", 6),
     f("fop", 7),
+];
+
+/// The i386 system feature.
+const I386_SYS: [RegDesc; SYS_REGS] = [
     g("es_base", 32, "system", Loc::Base(0)),
     g("cs_base", 32, "system", Loc::Base(1)),
     g("ss_base", 32, "system", Loc::Base(2)),
@@ -290,6 +385,31 @@ const EFLAGS_TYPE: &str = r#"<flags id="i386_eflags" size="4">
 <field name="ID" start="21" end="21"/></flags>
 "#;
 
+/// The types of GDB's `i386/64bit-sse.xml` (and `32bit-sse.xml`).
+const SSE_TYPES: &str = r#"<vector id="v8bf16" type="bfloat16" count="8"/>
+<vector id="v8h" type="ieee_half" count="8"/>
+<vector id="v4f" type="ieee_single" count="4"/>
+<vector id="v2d" type="ieee_double" count="2"/>
+<vector id="v16i8" type="int8" count="16"/>
+<vector id="v8i16" type="int16" count="8"/>
+<vector id="v4i32" type="int32" count="4"/>
+<vector id="v2i64" type="int64" count="2"/>
+<union id="vec128">
+<field name="v8_bfloat16" type="v8bf16"/><field name="v8_half" type="v8h"/>
+<field name="v4_float" type="v4f"/><field name="v2_double" type="v2d"/>
+<field name="v16_int8" type="v16i8"/><field name="v8_int16" type="v8i16"/>
+<field name="v4_int32" type="v4i32"/><field name="v2_int64" type="v2i64"/>
+<field name="uint128" type="uint128"/></union>
+<flags id="i386_mxcsr" size="4">
+<field name="IE" start="0" end="0"/><field name="DE" start="1" end="1"/>
+<field name="ZE" start="2" end="2"/><field name="OE" start="3" end="3"/>
+<field name="UE" start="4" end="4"/><field name="PE" start="5" end="5"/>
+<field name="DAZ" start="6" end="6"/><field name="IM" start="7" end="7"/>
+<field name="DM" start="8" end="8"/><field name="ZM" start="9" end="9"/>
+<field name="OM" start="10" end="10"/><field name="UM" start="11" end="11"/>
+<field name="PM" start="12" end="12"/><field name="FZ" start="15" end="15"/></flags>
+"#;
+
 fn reg_xml(i: usize, d: &RegDesc) -> String {
     let group = d.group.map_or(String::new(), |g| format!(" group=\"{g}\""));
     format!(
@@ -309,6 +429,9 @@ pub fn target_xml(l: &Layout) -> String {
         x += &format!("<feature name=\"{name}\">\n");
         if i == 0 {
             x += EFLAGS_TYPE;
+        }
+        if name == "org.gnu.gdb.i386.sse" {
+            x += SSE_TYPES;
         }
         for d in l.regs.iter().skip(i).take(n) {
             x += &reg_xml(i, d);
@@ -336,6 +459,9 @@ pub fn read_bytes(s: &CpuState, d: &RegDesc) -> Vec<u8> {
         b.truncate(n);
         return b;
     }
+    if let Loc::Xmm(i) = d.loc {
+        return s.xmm(i).to_le_bytes().to_vec();
+    }
     let mut b = read(s, d).to_le_bytes().to_vec();
     b.resize(n, 0);
     b
@@ -362,6 +488,8 @@ pub fn read(s: &CpuState, d: &RegDesc) -> u64 {
         Loc::KernelGsBase => s.msr.kernel_gs_base,
         Loc::TableBase(idt) => table(s, idt).base,
         Loc::TableLimit(idt) => u64::from(table(s, idt).limit),
+        Loc::Xmm(i) => s.xmm(i) as u64,
+        Loc::Mxcsr => u64::from(s.simd.mxcsr),
     }
 }
 
@@ -372,9 +500,9 @@ fn fpu_read(s: &CpuState, k: u8) -> u64 {
         1 => f.status(),
         2 => f.tag_word(),
         3 => f.fcs,
-        4 => return u64::from(f.fip),
+        4 => return f.fip,
         5 => f.fds,
-        6 => return u64::from(f.fdp),
+        6 => return f.fdp,
         _ => f.fop,
     })
 }
@@ -386,9 +514,9 @@ fn fpu_write(s: &mut CpuState, k: u8, v: u64) {
         1 => f.set_status(v as u16),
         2 => f.set_tag_word(v as u16),
         3 => f.fcs = v as u16,
-        4 => f.fip = v as u32,
+        4 => f.fip = v,
         5 => f.fds = v as u16,
-        6 => f.fdp = v as u32,
+        6 => f.fdp = v,
         _ => f.fop = v as u16 & 0x7FF,
     }
 }
@@ -402,6 +530,13 @@ pub fn write_bytes<B: CpuBus>(s: &mut CpuState, bus: &B, d: &RegDesc, bytes: &[u
         let se = bytes.get(8..10).map_or(0, le) as u16;
         reg.exp = se & 0x7FFF;
         reg.sign = se & 0x8000 != 0;
+        return;
+    }
+    if let Loc::Xmm(i) = d.loc {
+        let mut b = [0u8; 16];
+        let n = bytes.len().min(16);
+        b[..n].copy_from_slice(&bytes[..n]);
+        s.set_xmm(i, u128::from_le_bytes(b));
         return;
     }
     write(s, bus, d, le(bytes));
@@ -465,6 +600,9 @@ pub fn write<B: CpuBus>(s: &mut CpuState, bus: &B, d: &RegDesc, v: u64) {
         Loc::TableBase(false) => s.gdtr.base = v,
         Loc::TableLimit(true) => s.idtr.limit = v as u16,
         Loc::TableLimit(false) => s.gdtr.limit = v as u16,
+        Loc::Xmm(i) => s.set_xmm(i, u128::from(v)),
+        // The reserved bits stay clear (LDMXCSR would #GP).
+        Loc::Mxcsr => s.simd.mxcsr = v as u32 & mxcsr::MASK,
     }
 }
 
@@ -565,7 +703,7 @@ mod tests {
     }
 
     #[test]
-    fn the_amd64_description_is_gdbs_amd64_core_then_segments_then_sys() {
+    fn the_amd64_description_is_gdbs_amd64_core_then_sse_then_segments_then_sys() {
         let names: Vec<&str> = AMD64.iter().map(|d| d.name).collect();
         assert_eq!(
             names[..8],
@@ -574,19 +712,24 @@ mod tests {
         assert_eq!(names[15..18], ["r15", "rip", "eflags"]);
         assert_eq!(names[24], "st0");
         assert_eq!(names[CORE_REGS_64 - 1], "fop");
-        assert_eq!(
-            names[CORE_REGS_64..CORE_REGS_64 + 2],
-            ["fs_base", "gs_base"]
-        );
+        assert_eq!(names[CORE_REGS_64], "xmm0");
+        assert_eq!(names[CORE_REGS_64 + 15], "xmm15");
+        assert_eq!(names[CORE_REGS_64 + 16], "mxcsr");
+        let seg = CORE_REGS_64 + SSE_REGS_64;
+        assert_eq!(names[seg..seg + 2], ["fs_base", "gs_base"]);
         assert_eq!(AMD64[AMD64_LAYOUT.pc].loc, Loc::Ip);
         assert_eq!(I386[I386_LAYOUT.pc].loc, Loc::Ip);
         let xml = target_xml(&AMD64_LAYOUT);
         assert!(xml.contains("<architecture>i386:x86-64</architecture>"));
         assert!(xml.contains(
-            "<feature name=\"org.gnu.gdb.i386.segments\">\n<reg name=\"fs_base\" bitsize=\"64\" type=\"int\" regnum=\"40\"/>"
+            "<feature name=\"org.gnu.gdb.i386.segments\">\n<reg name=\"fs_base\" bitsize=\"64\" type=\"int\" regnum=\"57\"/>"
         ));
         assert!(xml.contains("<reg name=\"efer\" bitsize=\"64\""));
-        assert!(!xml.contains("org.gnu.gdb.i386.sse"));
+        assert!(xml.contains("<reg name=\"xmm0\" bitsize=\"128\" type=\"vec128\" regnum=\"40\"/>"));
+        assert!(xml.contains(
+            "<reg name=\"mxcsr\" bitsize=\"32\" type=\"i386_mxcsr\" regnum=\"56\" group=\"vector\"/>"
+        ));
+        assert_eq!(xml.matches("<union id=\"vec128\">").count(), 1);
         // Every register is numbered once, in order.
         assert_eq!(xml.matches("<reg ").count(), AMD64.len());
         assert!(xml.contains(&format!("regnum=\"{}\"", AMD64.len() - 1)));
@@ -601,12 +744,13 @@ mod tests {
         let mut bytes = read_all(&m.cpu.s, AMD64);
         assert_eq!(
             bytes.len(),
-            17 * 8 + 7 * 4 + 8 * 10 + 8 * 4 + 21 * 8 + 2 * 4
+            17 * 8 + 7 * 4 + 8 * 10 + 8 * 4 + 16 * 16 + 4 + 21 * 8 + 2 * 4
         );
         assert_eq!(le(&bytes[8..16]), 0x8877_6655_4433_2211);
         assert_eq!(le(&bytes[120..128]), 0xFEDC_BA98_7654_3210);
         assert_eq!(le(&bytes[128..136]), 0xFFF0); // RIP at reset
-        let gs_base = 17 * 8 + 7 * 4 + 8 * 10 + 8 * 4 + 8;
+        let xmm0 = 17 * 8 + 7 * 4 + 8 * 10 + 8 * 4;
+        let gs_base = xmm0 + 16 * 16 + 4 + 8;
         assert_eq!(le(&bytes[gs_base..gs_base + 8]), 0xFFFF_8000_0000_2000);
         // RAX = a 64-bit value through a `G` packet.
         bytes[..8].copy_from_slice(&0x0123_4567_89AB_CDEFu64.to_le_bytes());
@@ -616,6 +760,44 @@ mod tests {
         let d = by_name(AMD64, "cr8").expect("cr8");
         write(&mut m.cpu.s, &m.board, &d, 0x1F);
         assert_eq!(m.cpu.s.cr8, 0xF);
+    }
+
+    #[test]
+    fn the_sse_registers_are_in_the_g_packet_and_single_register_access() {
+        let mut m = Machine::new(MachineConfig::new(1)).expect("machine");
+        let x9 = 0x0011_2233_4455_6677_8899_AABB_CCDD_EEFFu128;
+        m.cpu.s.simd.xmm[9] = x9;
+        m.cpu.s.simd.mxcsr = 0x9F80;
+        let mut bytes = read_all(&m.cpu.s, AMD64);
+        let xmm0 = 17 * 8 + 7 * 4 + 8 * 10 + 8 * 4;
+        assert_eq!(bytes[xmm0 + 16 * 9..xmm0 + 16 * 10], x9.to_le_bytes());
+        assert_eq!(le(&bytes[xmm0 + 256..xmm0 + 260]), 0x9F80);
+        bytes[xmm0 + 16..xmm0 + 32].copy_from_slice(&(x9 << 8 | 0x42).to_le_bytes());
+        bytes[xmm0 + 256..xmm0 + 260].copy_from_slice(&0xFFFF_FFFFu32.to_le_bytes());
+        write_all(&mut m.cpu.s, &m.board, AMD64, &bytes);
+        assert_eq!(m.cpu.s.simd.xmm[1], x9 << 8 | 0x42);
+        assert_eq!(m.cpu.s.simd.xmm[9], x9);
+        assert_eq!(m.cpu.s.simd.mxcsr, 0xFFFF, "reserved MXCSR bits stay clear");
+        // One register (`p`/`P`).
+        let d = by_name(AMD64, "xmm15").expect("xmm15");
+        write_bytes(&mut m.cpu.s, &m.board, &d, &x9.to_le_bytes());
+        assert_eq!(m.cpu.s.simd.xmm[15], x9);
+        assert_eq!(read_bytes(&m.cpu.s, &d), x9.to_le_bytes());
+        // The i386 description with SSE: XMM0-XMM7, MXCSR after the core.
+        let names: Vec<&str> = I386_SSE.iter().map(|d| d.name).collect();
+        assert_eq!(
+            names[CORE_REGS..CORE_REGS + SSE_REGS],
+            ["xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "mxcsr"]
+        );
+        assert_eq!(I386_SSE[I386_SSE_LAYOUT.pc].loc, Loc::Ip);
+        let xml = target_xml(&I386_SSE_LAYOUT);
+        assert!(xml.contains("<feature name=\"org.gnu.gdb.i386.sse\">"));
+        assert!(xml.contains("<reg name=\"xmm7\" bitsize=\"128\" type=\"vec128\" regnum=\"39\"/>"));
+        assert!(xml.contains("<reg name=\"cr0\" bitsize=\"32\" type=\"uint32\" regnum=\"47\""));
+        assert_eq!(xml.matches("<reg ").count(), I386_SSE.len());
+        assert!(!target_xml(&I386_LAYOUT).contains("xmm"));
+        let b = read_all(&m.cpu.s, I386_SSE);
+        assert_eq!(b.len(), read_all(&m.cpu.s, I386).len() + 8 * 16 + 4);
     }
 
     #[test]

@@ -156,7 +156,7 @@ impl CpuState {
     #[inline]
     pub(crate) fn x87_note<B>(&mut self, op: &Op<B>) {
         let f = &mut self.fpu;
-        f.fip = self.rip as u32;
+        f.fip = self.rip;
         f.fcs = self.seg[sreg::CS].selector;
         f.fop = op.imm as u16 & 0x7FF;
     }
@@ -165,7 +165,7 @@ impl CpuState {
     #[inline]
     pub(crate) fn x87_note_mem<B>(&mut self, op: &Op<B>, off: u64) {
         self.x87_note(op);
-        self.fpu.fdp = off as u32;
+        self.fpu.fdp = off;
         self.fpu.fds = self.seg[op.seg as usize % 6].selector;
     }
 

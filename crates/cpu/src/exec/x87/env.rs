@@ -99,8 +99,8 @@ impl CpuState {
         let f = &self.fpu;
         let real = self.x87_real_layout();
         // Real mode: CS × 16 + IP, a 20-bit (32-bit in 32-bit format) address.
-        let lip = (u32::from(f.fcs) << 4).wrapping_add(f.fip);
-        let ldp = (u32::from(f.fds) << 4).wrapping_add(f.fdp);
+        let lip = (u32::from(f.fcs) << 4).wrapping_add(f.fip as u32);
+        let ldp = (u32::from(f.fds) << 4).wrapping_add(f.fdp as u32);
         let w = if big { 4 } else { 2 };
         for (n, v) in [f.cw, f.status(), f.tag_word()].into_iter().enumerate() {
             put16(b, n * w, v);
@@ -111,10 +111,10 @@ impl CpuState {
         let fop = f.fop & 0x7FF;
         match (big, real) {
             (true, false) => {
-                put32(b, 12, f.fip);
+                put32(b, 12, f.fip as u32);
                 put16(b, 16, f.fcs);
                 put16(b, 18, fop);
-                put32(b, 20, f.fdp);
+                put32(b, 20, f.fdp as u32);
                 put16(b, 24, f.fds);
                 put16(b, 26, 0xFFFF);
             }
@@ -148,30 +148,30 @@ impl CpuState {
         let f = &mut self.fpu;
         match (big, real) {
             (true, false) => {
-                f.fip = get32(b, 12);
+                f.fip = u64::from(get32(b, 12));
                 f.fcs = get16(b, 16);
                 f.fop = get16(b, 18) & 0x7FF;
-                f.fdp = get32(b, 20);
+                f.fdp = u64::from(get32(b, 20));
                 f.fds = get16(b, 24);
             }
             (true, true) => {
                 let hi = get32(b, 16);
-                f.fip = u32::from(get16(b, 12)) | (hi >> 12 & 0xFFFF) << 16;
+                f.fip = u64::from(u32::from(get16(b, 12)) | (hi >> 12 & 0xFFFF) << 16);
                 f.fop = hi as u16 & 0x7FF;
-                f.fdp = u32::from(get16(b, 20)) | (get32(b, 24) >> 12 & 0xFFFF) << 16;
+                f.fdp = u64::from(u32::from(get16(b, 20)) | (get32(b, 24) >> 12 & 0xFFFF) << 16);
                 (f.fcs, f.fds) = (0, 0);
             }
             (false, false) => {
-                f.fip = u32::from(get16(b, 6));
+                f.fip = u64::from(get16(b, 6));
                 f.fcs = get16(b, 8);
-                f.fdp = u32::from(get16(b, 10));
+                f.fdp = u64::from(get16(b, 10));
                 f.fds = get16(b, 12);
             }
             (false, true) => {
                 let hi = get16(b, 8);
-                f.fip = u32::from(get16(b, 6)) | u32::from(hi >> 12) << 16;
+                f.fip = u64::from(get16(b, 6)) | u64::from(hi >> 12) << 16;
                 f.fop = hi & 0x7FF;
-                f.fdp = u32::from(get16(b, 10)) | u32::from(get16(b, 12) >> 12) << 16;
+                f.fdp = u64::from(get16(b, 10)) | u64::from(get16(b, 12) >> 12) << 16;
                 (f.fcs, f.fds) = (0, 0);
             }
         }
@@ -327,9 +327,12 @@ fn fxsave<B: CpuBus, const W64: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>)
     put16(&mut b, 2, f.status());
     b[4] = f.full;
     put16(&mut b, 6, f.fop & 0x7FF);
-    put32(&mut b, 8, f.fip);
-    put32(&mut b, 16, f.fdp);
-    if !W64 {
+    if W64 {
+        b[8..16].copy_from_slice(&f.fip.to_le_bytes());
+        b[16..24].copy_from_slice(&f.fdp.to_le_bytes());
+    } else {
+        put32(&mut b, 8, f.fip as u32);
+        put32(&mut b, 16, f.fdp as u32);
         put16(&mut b, 12, f.fcs);
         put16(&mut b, 20, f.fds);
     }
@@ -381,9 +384,12 @@ fn fxrstor<B: CpuBus, const W64: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>
     let f = &mut s.fpu;
     f.full = b[4];
     f.fop = get16(&b, 6) & 0x7FF;
-    f.fip = get32(&b, 8);
-    f.fdp = get32(&b, 16);
-    if !W64 {
+    if W64 {
+        f.fip = u64::from(get32(&b, 8)) | u64::from(get32(&b, 12)) << 32;
+        f.fdp = u64::from(get32(&b, 16)) | u64::from(get32(&b, 20)) << 32;
+    } else {
+        f.fip = u64::from(get32(&b, 8));
+        f.fdp = u64::from(get32(&b, 16));
         f.fcs = get16(&b, 12);
         f.fds = get16(&b, 20);
     }
