@@ -7,78 +7,24 @@
 mod common;
 
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::state::{attr, cr0, cr4, efer, fl, reg, sreg, Segment, TableReg};
-use anyx86_cpu::{Cpu, RunExit};
+use anyx86_cpu::state::{attr, fl, reg, sreg, Segment};
+use anyx86_cpu::Cpu;
+use common::long64::{Exit, CODE, M, PML4, STUBS};
 use common::FlatBus;
 
-const CODE: u64 = 0x1000;
-/// One HLT per exception vector: vector v's handler is at STUBS + v.
-const STUBS: u64 = 0x3000;
-const GDT: u64 = 0x500;
-const IDT: u64 = 0x600;
-const PML4: u64 = 0x10000;
-const CODE64: u64 = 0x00AF_9A00_0000_FFFF;
-const DATA64: u64 = 0x00CF_9200_0000_FFFF;
 /// Data of the model tests: [WIN, WIN + WIN_LEN).
 const WIN: usize = 0x10_0000;
 const WIN_LEN: usize = 0x10_0000;
 
-#[derive(Debug, PartialEq, Eq)]
-enum Exit {
-    Done,
-    Vector(u8),
-}
-
-struct M {
-    cpu: Cpu<FlatBus>,
-    bus: FlatBus,
-}
-
 impl M {
-    /// 64-bit mode, CPL 0, the first 16 MiB identity-mapped with 2 MiB
-    /// pages, except 2-4 MiB which is mapped with 4 KiB pages (PT at
-    /// PML4 + 0x3000).
+    /// 64-bit mode on qemu64, with 2-4 MiB mapped by 4 KiB pages (PT at
+    /// PML4 + 0x3000) so single pages can be unmapped.
     fn long() -> Self {
-        let mut m = Self {
-            cpu: Cpu::new(CpuModel::qemu64()),
-            bus: FlatBus::new(),
-        };
-        m.poke64(PML4, (PML4 + 0x1000) | 3);
-        m.poke64(PML4 + 0x1000, (PML4 + 0x2000) | 3);
-        for i in 0..8 {
-            m.poke64(PML4 + 0x2000 + 8 * i, (i << 21) | 0x83);
-        }
+        let mut m = M::long_with(CpuModel::qemu64());
         m.poke64(PML4 + 0x2000 + 8, (PML4 + 0x3000) | 3);
         for i in 0..512 {
             m.poke64(PML4 + 0x3000 + 8 * i, (0x20_0000 + (i << 12)) | 3);
         }
-        m.poke64(GDT + 8, CODE64);
-        m.poke64(GDT + 16, DATA64);
-        for v in 0..32 {
-            let off = STUBS + v;
-            m.bus.ram[off as usize] = 0xF4;
-            let lo = (off & 0xFFFF) | 8 << 16 | 0x8E00 << 32 | (off >> 16 & 0xFFFF) << 48;
-            m.poke64(IDT + 16 * v, lo);
-            m.poke64(IDT + 16 * v + 8, off >> 32);
-        }
-        let s = &mut m.cpu.s;
-        s.gdtr = TableReg {
-            base: GDT,
-            limit: 0x17,
-        };
-        s.idtr = TableReg {
-            base: IDT,
-            limit: 32 * 16 - 1,
-        };
-        s.cr3 = PML4;
-        s.cr4 = cr4::PAE;
-        s.efer = efer::LME | efer::LMA;
-        s.cr0 = cr0::PE | cr0::PG | cr0::ET | cr0::NE;
-        s.seg = [Segment::from_descriptor(0x10, DATA64); 6];
-        s.set_cs(Segment::from_descriptor(8, CODE64), 0);
-        s.gpr[reg::SP] = 0x7000;
-        s.update_mode();
-        assert_eq!(s.bitness, 64);
         m
     }
 
@@ -88,6 +34,7 @@ impl M {
         let mut m = Self {
             cpu: Cpu::new(CpuModel::qemu32()),
             bus: FlatBus::new(),
+            stack: 0x8000,
         };
         for v in 0..32u64 {
             m.bus.ram[(STUBS + v) as usize] = 0xF4;
@@ -102,40 +49,6 @@ impl M {
         s.update_mode();
         assert_eq!(s.bitness, 16);
         m
-    }
-
-    fn run(&mut self, code: &[u8]) -> Exit {
-        let end = CODE + code.len() as u64;
-        self.poke(CODE, code);
-        self.bus.ram[end as usize] = 0xF4;
-        self.cpu.flush_code_cache();
-        self.cpu.s.rip = CODE;
-        self.cpu.s.halted = false;
-        match self.cpu.run(&mut self.bus, 1_000_000) {
-            RunExit::Halted => {}
-            e => panic!("{e:?}"),
-        }
-        let rip = self.cpu.s.rip;
-        if rip == end + 1 {
-            Exit::Done
-        } else {
-            assert!((STUBS + 1..=STUBS + 32).contains(&rip), "rip {rip:#x}");
-            Exit::Vector((rip - STUBS - 1) as u8)
-        }
-    }
-
-    fn poke(&mut self, a: u64, b: &[u8]) {
-        self.bus.ram[a as usize..a as usize + b.len()].copy_from_slice(b);
-    }
-
-    fn poke64(&mut self, a: u64, v: u64) {
-        self.poke(a, &v.to_le_bytes());
-    }
-
-    fn peek(&self, a: u64, n: usize) -> u64 {
-        let mut b = [0u8; 8];
-        b[..n].copy_from_slice(&self.bus.ram[a as usize..a as usize + n]);
-        u64::from_le_bytes(b)
     }
 }
 
@@ -365,7 +278,7 @@ fn rep_string_ops_match_the_element_model() {
 /// The error code and return RIP a 64-bit exception stub sees.
 fn fault_frame(m: &M) -> (u64, u64) {
     let sp = m.cpu.s.gpr[reg::SP];
-    (m.peek(sp, 8), m.peek(sp + 8, 8))
+    (m.peek_le(sp, 8), m.peek_le(sp + 8, 8))
 }
 
 #[test]
@@ -434,7 +347,7 @@ fn rep_movsw_stops_with_gp_at_the_real_mode_segment_limit() {
     assert_eq!(s.gpr[reg::CX], 9);
     assert_eq!(s.gpr[reg::SI], 0xFFFF);
     assert_eq!(s.gpr[reg::DI], 14);
-    assert_eq!(m.peek(0x7FFA, 2), CODE + 1, "IP of the REP MOVSW");
+    assert_eq!(m.peek_le(0x7FFA, 2), CODE + 1, "IP of the REP MOVSW");
     assert!(m.bus.ram[0x2_0000..0x2_000E] == before[0x1_FFF1..0x1_FFFF]);
     assert!(m.bus.ram[0x2_000E..0x2_1000] == before[0x2_000E..0x2_1000]);
 }

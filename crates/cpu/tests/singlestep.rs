@@ -10,6 +10,7 @@
 //! image an exception pushed. Where the 286 differs from our Pentium Pro
 //! class CPU by design, `singlestep-exclusions.txt` says so, with reasons.
 
+#[allow(dead_code)]
 mod common;
 
 use anyx86_cpu::cpuid::CpuModel;

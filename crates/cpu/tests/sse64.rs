@@ -9,125 +9,29 @@
 mod common;
 
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::state::{cr0, cr4, efer, reg, Segment, TableReg};
-use anyx86_cpu::{Cpu, RunExit};
-use common::FlatBus;
+use anyx86_cpu::state::{cr0, cr4, reg};
+use anyx86_cpu::RunExit;
+use common::long64::{Exit, CODE, M, PML4};
 use std::collections::BTreeMap;
 use std::io::Read;
 
-const CODE: u64 = 0x1000;
 /// The data block the vectors reach RIP-relatively (`[rel $$+0x200]`) or
 /// through RDX.
 const DATA: u64 = CODE + 0x200;
-/// One HLT per exception vector: vector v's handler is at STUBS + v.
-const STUBS: u64 = 0x3000;
-const GDT: u64 = 0x500;
-const IDT: u64 = 0x600;
-const PML4: u64 = 0x10000;
-const CODE64: u64 = 0x00AF_9A00_0000_FFFF;
-const DATA64: u64 = 0x00CF_9200_0000_FFFF;
 
-#[derive(Debug, PartialEq, Eq)]
-enum Exit {
-    Done,
-    Vector(u8),
-}
-
-struct M {
-    cpu: Cpu<FlatBus>,
-    bus: FlatBus,
+/// 64-bit mode on qemu64 with CR4.OSFXSR and OSXMMEXCPT, the FPU after
+/// FNINIT.
+fn long() -> M {
+    let mut m = M::long_with(CpuModel::qemu64());
+    m.cpu.s.cr4 |= cr4::OSFXSR | cr4::OSXMMEXCPT;
+    m.cpu.s.fpu.init();
+    m
 }
 
 impl M {
-    /// 64-bit mode, CPL 0, the first 16 MiB identity-mapped with 2 MiB
-    /// pages, CR4.OSFXSR and OSXMMEXCPT, the FPU after FNINIT.
-    fn long() -> Self {
-        let mut m = Self {
-            cpu: Cpu::new(CpuModel::qemu64()),
-            bus: FlatBus::new(),
-        };
-        m.poke64(PML4, (PML4 + 0x1000) | 3);
-        m.poke64(PML4 + 0x1000, (PML4 + 0x2000) | 3);
-        for i in 0..8 {
-            m.poke64(PML4 + 0x2000 + 8 * i, (i << 21) | 0x83);
-        }
-        m.poke64(GDT + 8, CODE64);
-        m.poke64(GDT + 16, DATA64);
-        for v in 0..32 {
-            let off = STUBS + v;
-            m.bus.ram[off as usize] = 0xF4;
-            let lo = (off & 0xFFFF) | 8 << 16 | 0x8E00 << 32 | (off >> 16 & 0xFFFF) << 48;
-            m.poke64(IDT + 16 * v, lo);
-            m.poke64(IDT + 16 * v + 8, off >> 32);
-        }
-        let s = &mut m.cpu.s;
-        s.gdtr = TableReg {
-            base: GDT,
-            limit: 0x17,
-        };
-        s.idtr = TableReg {
-            base: IDT,
-            limit: 32 * 16 - 1,
-        };
-        s.cr3 = PML4;
-        s.cr4 = cr4::PAE | cr4::OSFXSR | cr4::OSXMMEXCPT;
-        s.efer = efer::LME | efer::LMA;
-        s.cr0 = cr0::PE | cr0::PG | cr0::ET | cr0::NE;
-        s.seg = [Segment::from_descriptor(0x10, DATA64); 6];
-        s.set_cs(Segment::from_descriptor(8, CODE64), 0);
-        s.update_mode();
-        s.fpu.init();
-        assert_eq!(s.bitness, 64);
-        m
-    }
-
-    /// Runs `code` (then a HLT) from `at` (physical `at` mod 4 GiB: see
-    /// [`M::map_high`]).
-    fn run_at(&mut self, at: u64, code: &[u8]) -> Exit {
-        let end = at + code.len() as u64;
-        let phys = at & 0xFFFF_FFFF;
-        self.poke(phys, code);
-        self.bus.ram[phys as usize + code.len()] = 0xF4;
-        self.cpu.flush_code_cache();
-        self.cpu.s.gpr[reg::SP] = 0x7000;
-        self.cpu.s.rip = at;
-        self.cpu.s.halted = false;
-        match self.cpu.run(&mut self.bus, 100) {
-            RunExit::Halted => {}
-            e => panic!("{e:?}"),
-        }
-        let rip = self.cpu.s.rip;
-        if rip == end + 1 {
-            Exit::Done
-        } else {
-            assert!((STUBS + 1..=STUBS + 32).contains(&rip), "rip {rip:#x}");
-            Exit::Vector((rip - STUBS - 1) as u8)
-        }
-    }
-
-    fn run(&mut self, code: &[u8]) -> Exit {
-        self.run_at(CODE, code)
-    }
-
     /// Maps 4 GiB + x to x too (for x below 16 MiB).
     fn map_high(&mut self) {
         self.poke64(PML4 + 0x1000 + 8 * 4, (PML4 + 0x2000) | 3);
-    }
-
-    fn poke(&mut self, a: u64, b: &[u8]) {
-        self.bus.ram[a as usize..a as usize + b.len()].copy_from_slice(b);
-    }
-
-    fn poke64(&mut self, a: u64, v: u64) {
-        self.poke(a, &v.to_le_bytes());
-    }
-
-    fn peek(&self, a: u64, n: usize) -> &[u8] {
-        &self.bus.ram[a as usize..a as usize + n]
-    }
-
-    fn peek128(&self, a: u64) -> u128 {
-        u128::from_le_bytes(self.peek(a, 16).try_into().expect("16 bytes"))
     }
 }
 
@@ -235,7 +139,7 @@ fn host_vectors_64() {
         .read_to_end(&mut raw)
         .expect("gzip");
     let text = String::from_utf8(raw).expect("utf-8");
-    let mut m = M::long();
+    let mut m = long();
     let (mut n, mut failures) = (0usize, 0usize);
     let mut per_insn: BTreeMap<String, usize> = BTreeMap::new();
     for line in text.lines() {
@@ -295,7 +199,7 @@ fn le(b: &[u8]) -> u64 {
 /// FXSAVE their low 32 bits with FCS and FDS; both store XMM0-XMM15.
 #[test]
 fn fxsave64_and_fxsave_in_64_bit_mode() {
-    let mut m = M::long();
+    let mut m = long();
     m.map_high();
     for i in 0..16u128 {
         m.cpu.s.simd.xmm[i as usize] =
@@ -367,7 +271,7 @@ fn nm_and_ud_rules_in_64_bit_mode() {
     let paddb = [0x0F, 0xFC, 0xC1]; // paddb mm0, mm1
     let fxsave64 = [0x48, 0x0F, 0xAE, 0x02]; // fxsave64 [rdx]
     let with = |cr0_set: u64, cr4_clear: u64, code: &[u8]| {
-        let mut m = M::long();
+        let mut m = long();
         m.cpu.s.gpr[reg::DX] = 0x9000;
         m.cpu.s.cr0 |= cr0_set;
         m.cpu.s.cr4 &= !cr4_clear;
@@ -385,7 +289,7 @@ fn nm_and_ud_rules_in_64_bit_mode() {
     assert_eq!(with(cr0::TS, 0, &fxsave64), Exit::Vector(7));
     assert_eq!(with(0, 0, &fxsave64), Exit::Done);
     // Misaligned 16-byte operand: #GP(0), RIP-relative too.
-    let mut m = M::long();
+    let mut m = long();
     // movdqa xmm9, [rip+0x1FF] = [0x1208]
     let code = [0x66, 0x44, 0x0F, 0x6F, 0x0D, 0xFF, 0x01, 0, 0];
     assert_eq!(m.run(&code), Exit::Vector(13));
@@ -396,7 +300,7 @@ fn nm_and_ud_rules_in_64_bit_mode() {
 /// an address truncated to 32 bits reads other data.
 #[test]
 fn rip_relative_sse_operands_above_4_gib() {
-    let mut m = M::long();
+    let mut m = long();
     let pd2 = PML4 + 0x3000;
     m.poke64(PML4 + 0x1000 + 8 * 4, pd2 | 3);
     for i in 0..4 {

@@ -7,100 +7,23 @@ mod common;
 
 use anyx86_cpu::cpuid::CpuModel;
 use anyx86_cpu::flags::FlagOp;
-use anyx86_cpu::state::{cr0, cr4, efer, fl, reg, Segment, TableReg};
-use anyx86_cpu::{Cpu, RunExit};
-use common::FlatBus;
+use anyx86_cpu::state::{cr4, fl, reg};
+use common::long64::{Exit, CODE, M};
 
-const CODE: u64 = 0x1000;
-/// One HLT per exception vector: vector v's handler is at STUBS + v.
-const STUBS: u64 = 0x3000;
-const GDT: u64 = 0x500;
-const IDT: u64 = 0x600;
-const PML4: u64 = 0x10000;
 const DATA: u64 = 0x8000;
-const CODE64: u64 = 0x00AF_9A00_0000_FFFF;
-const DATA64: u64 = 0x00CF_9200_0000_FFFF;
 /// Leaf 1 ECX: CMPXCHG16B, POPCNT.
 const CX16: u32 = 1 << 13;
 const POPCNT: u32 = 1 << 23;
 const ARITH: u64 = 0x8D5;
 
-#[derive(Debug, PartialEq, Eq)]
-enum Exit {
-    Done,
-    Vector(u8),
-}
-
-struct M {
-    cpu: Cpu<FlatBus>,
-    bus: FlatBus,
+/// 64-bit mode on a qemu64 CPU whose leaf 1 ECX is `ecx`.
+fn long(ecx: u32) -> M {
+    let mut model = CpuModel::qemu64();
+    model.features_ecx = ecx;
+    M::long_with(model)
 }
 
 impl M {
-    /// 64-bit mode, CPL 0, the first 16 MiB identity-mapped with 2 MiB
-    /// pages; `ecx` is the model's leaf 1 ECX.
-    fn long(ecx: u32) -> Self {
-        let mut model = CpuModel::qemu64();
-        model.features_ecx = ecx;
-        let mut m = Self {
-            cpu: Cpu::new(model),
-            bus: FlatBus::new(),
-        };
-        m.poke64(PML4, (PML4 + 0x1000) | 3);
-        m.poke64(PML4 + 0x1000, (PML4 + 0x2000) | 3);
-        for i in 0..8 {
-            m.poke64(PML4 + 0x2000 + 8 * i, (i << 21) | 0x83);
-        }
-        m.poke64(GDT + 8, CODE64);
-        m.poke64(GDT + 16, DATA64);
-        for v in 0..32 {
-            let off = STUBS + v;
-            m.bus.ram[off as usize] = 0xF4;
-            let lo = (off & 0xFFFF) | 8 << 16 | 0x8E00 << 32 | (off >> 16 & 0xFFFF) << 48;
-            m.poke64(IDT + 16 * v, lo);
-            m.poke64(IDT + 16 * v + 8, off >> 32);
-        }
-        let s = &mut m.cpu.s;
-        s.gdtr = TableReg {
-            base: GDT,
-            limit: 0x17,
-        };
-        s.idtr = TableReg {
-            base: IDT,
-            limit: 32 * 16 - 1,
-        };
-        s.cr3 = PML4;
-        s.cr4 = cr4::PAE;
-        s.efer = efer::LME | efer::LMA;
-        s.cr0 = cr0::PE | cr0::PG | cr0::ET | cr0::NE;
-        s.seg = [Segment::from_descriptor(0x10, DATA64); 6];
-        s.set_cs(Segment::from_descriptor(8, CODE64), 0);
-        s.gpr[reg::SP] = 0x7000;
-        s.update_mode();
-        assert_eq!(s.bitness, 64);
-        m
-    }
-
-    fn run(&mut self, code: &[u8]) -> Exit {
-        let end = CODE + code.len() as u64;
-        self.poke(CODE, code);
-        self.bus.ram[end as usize] = 0xF4;
-        self.cpu.flush_code_cache();
-        self.cpu.s.rip = CODE;
-        self.cpu.s.halted = false;
-        match self.cpu.run(&mut self.bus, 100) {
-            RunExit::Halted => {}
-            e => panic!("{e:?}"),
-        }
-        let rip = self.cpu.s.rip;
-        if rip == end + 1 {
-            Exit::Done
-        } else {
-            assert!((STUBS + 1..=STUBS + 32).contains(&rip), "rip {rip:#x}");
-            Exit::Vector((rip - STUBS - 1) as u8)
-        }
-    }
-
     fn set_flags(&mut self, f: u64) {
         self.cpu.s.flags = (f as u32 & fl::ARITH) | fl::RESERVED1;
         self.cpu.s.lazy.op = FlagOp::None;
@@ -108,20 +31,6 @@ impl M {
 
     fn flags(&self) -> u64 {
         u64::from(self.cpu.s.eflags()) & ARITH
-    }
-
-    fn poke(&mut self, a: u64, b: &[u8]) {
-        self.bus.ram[a as usize..a as usize + b.len()].copy_from_slice(b);
-    }
-
-    fn poke64(&mut self, a: u64, v: u64) {
-        self.poke(a, &v.to_le_bytes());
-    }
-
-    fn peek64(&self, a: u64) -> u64 {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&self.bus.ram[a as usize..a as usize + 8]);
-        u64::from_le_bytes(b)
     }
 }
 
@@ -142,7 +51,7 @@ fn cases(kind: &str) -> Vec<Vec<u64>> {
 
 #[test]
 fn popcnt_matches_the_host_cpu() {
-    let mut m = M::long(POPCNT);
+    let mut m = long(POPCNT);
     for c in cases("popcnt ") {
         let [size, src, dst, fin, out, fout] = c[..] else {
             panic!("bad line {c:x?}");
@@ -170,7 +79,7 @@ fn popcnt_matches_the_host_cpu() {
 
 #[test]
 fn cmpxchg16b_matches_the_host_cpu() {
-    let mut m = M::long(CX16);
+    let mut m = long(CX16);
     let mut equal = 0;
     for c in cases("cx16 ") {
         let [lo, hi, rax, rdx, rbx, rcx, fin, lo2, hi2, rax2, rdx2, fout] = c[..] else {
@@ -205,7 +114,7 @@ fn cmpxchg16b_matches_the_host_cpu() {
 #[test]
 fn cmpxchg16b_needs_16_byte_alignment_and_cx16() {
     // Misaligned by 8: #GP(0), nothing written, RDX:RAX kept.
-    let mut m = M::long(CX16);
+    let mut m = long(CX16);
     m.poke64(DATA + 8, 5);
     m.cpu.s.gpr[reg::SI] = DATA + 8;
     m.cpu.s.gpr[reg::AX] = 1;
@@ -213,11 +122,11 @@ fn cmpxchg16b_needs_16_byte_alignment_and_cx16() {
     assert_eq!(m.peek64(DATA + 8), 5);
     assert_eq!(m.cpu.s.gpr[reg::AX], 1);
     // Aligned, but the CPU model lacks CX16: #UD.
-    let mut m = M::long(POPCNT);
+    let mut m = long(POPCNT);
     m.cpu.s.gpr[reg::SI] = DATA;
     assert_eq!(m.run(&[0x48, 0x0F, 0xC7, 0x0E]), Exit::Vector(6));
     // A register operand is #UD; without REX.W it is CMPXCHG8B.
-    let mut m = M::long(CX16);
+    let mut m = long(CX16);
     assert_eq!(m.run(&[0x48, 0x0F, 0xC7, 0xC9]), Exit::Vector(6));
     m.poke64(DATA, 7);
     m.cpu.s.gpr[reg::SI] = DATA + 8; // 8-aligned is enough for it
@@ -232,9 +141,9 @@ fn cmpxchg16b_needs_16_byte_alignment_and_cx16() {
 
 #[test]
 fn popcnt_needs_its_cpuid_bit_and_rejects_lock() {
-    let mut m = M::long(CX16);
+    let mut m = long(CX16);
     assert_eq!(m.run(&[0xF3, 0x0F, 0xB8, 0xC1]), Exit::Vector(6));
-    let mut m = M::long(POPCNT);
+    let mut m = long(POPCNT);
     assert_eq!(m.run(&[0xF0, 0xF3, 0x0F, 0xB8, 0xC1]), Exit::Vector(6));
     m.cpu.s.gpr[reg::CX] = 0xF0F0;
     assert_eq!(m.run(&[0xF3, 0x0F, 0xB8, 0xC1]), Exit::Done);
@@ -246,7 +155,7 @@ fn popcnt_needs_its_cpuid_bit_and_rejects_lock() {
 /// end of the CMP (the fused record's next RIP is past the Jcc).
 #[test]
 fn a_fused_rip_relative_cmp_addresses_from_its_own_end() {
-    let mut m = M::long(0);
+    let mut m = long(0);
     m.poke(DATA, &[0x5A, 0x00, 0x00]);
     let disp = (DATA - (CODE + 7)) as u32;
     let mut code = vec![0x80, 0x3D];
@@ -264,7 +173,7 @@ fn a_fused_rip_relative_cmp_addresses_from_its_own_end() {
 #[test]
 fn sse4_64_bit_forms() {
     let v2 = (1 << 0) | (1 << 9) | (1 << 19) | (1 << 20);
-    let mut m = M::long(v2);
+    let mut m = long(v2);
     let s = &mut m.cpu.s;
     s.cr4 |= cr4::OSFXSR;
     s.gpr[reg::AX] = 0xDEAD_BEEF_FFFF_FFFF;
@@ -305,7 +214,7 @@ fn sse4_64_bit_forms() {
         assert_eq!(m.flags() & u64::from(fl::SF | fl::ZF), u64::from(sf_zf));
     }
     // Without SSE4.2 reported, CRC32 is #UD.
-    let mut m = M::long(v2 & !(1 << 20));
+    let mut m = long(v2 & !(1 << 20));
     assert_eq!(
         m.run(&[0xF2, 0x48, 0x0F, 0x38, 0xF1, 0xC1]),
         Exit::Vector(6)

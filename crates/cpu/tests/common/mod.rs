@@ -9,6 +9,8 @@
 
 use anyx86_cpu::CpuBus;
 
+pub mod long64;
+
 /// Number of registers in a MOO `REGS` block.
 pub const NREGS: usize = 14;
 
