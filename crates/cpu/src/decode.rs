@@ -151,8 +151,10 @@ pub struct TraceCache<B> {
     traces: Vec<Option<Trace<B>>>,
     free: Vec<usize>,
     by_page: FastMap<u64, Vec<usize>>,
-    /// Per trace id: the last two successors seen, as (rip, id, epoch).
-    succ: Vec<[(u64, u32, u64); 2]>,
+    /// Per trace id: the last [`SUCC`] successors seen, as (rip, id,
+    /// epoch), most recent first (a trace has a successor per side exit
+    /// and per return site).
+    succ: Vec<[(u64, u32, u64); SUCC]>,
     /// Bumped whenever traces are dropped (their ids may be reused).
     pub generation: u64,
     /// Lookups that found a trace.
@@ -176,6 +178,9 @@ impl<B> Default for TraceCache<B> {
         }
     }
 }
+
+/// Successor links kept per trace.
+const SUCC: usize = 4;
 
 /// Most traces kept before the cache is emptied and refilled.
 const MAX_TRACES: usize = 1 << 16;
@@ -218,7 +223,7 @@ impl<B> TraceCache<B> {
     #[inline]
     pub fn chain(&mut self, from: usize, rip: u64, to: usize, epoch: u64) {
         if let Some(s) = self.succ.get_mut(from) {
-            s[1] = s[0];
+            s.copy_within(0..SUCC - 1, 1);
             s[0] = (rip, to as u32, epoch);
         }
     }
@@ -241,9 +246,9 @@ impl<B> TraceCache<B> {
         };
         self.map.insert(key, id);
         if self.succ.len() <= id {
-            self.succ.resize(id + 1, [(u64::MAX, 0, u64::MAX); 2]);
+            self.succ.resize(id + 1, [(u64::MAX, 0, u64::MAX); SUCC]);
         }
-        self.succ[id] = [(u64::MAX, 0, u64::MAX); 2];
+        self.succ[id] = [(u64::MAX, 0, u64::MAX); SUCC];
         for p in pages {
             self.by_page.entry(*p).or_default().push(id);
         }
