@@ -232,11 +232,7 @@ impl CpuState {
             }
         }
         self.set_accessed(bus, sel, raw)?;
-        let cs = Segment {
-            selector: (sel & 0xFFFC) | u16::from(new_cpl),
-            attr: cs.attr | attr::ACCESSED,
-            ..cs
-        };
+        let cs = cs.accessed((sel & 0xFFFC) | u16::from(new_cpl));
         self.flags &= !(fl::TF | fl::NT | fl::RF | fl::VM);
         if !trap {
             self.flags &= !fl::IF;

@@ -273,11 +273,7 @@ impl CpuState {
         if !trap {
             self.flags &= !fl::IF;
         }
-        let cs = Segment {
-            selector: (sel & 0xFFFC) | u16::from(new_cpl),
-            attr: cs.attr | attr::ACCESSED,
-            ..cs
-        };
+        let cs = cs.accessed((sel & 0xFFFC) | u16::from(new_cpl));
         self.set_cs(cs, new_cpl);
         self.next_rip = target;
         self.rip = target;
@@ -361,11 +357,7 @@ impl CpuState {
         let old_cpl = self.cpl;
         // Flags are written with the old CPL's privileges.
         self.write_flags_iret(f as u32, size.min(4));
-        let c = Segment {
-            selector: sel,
-            attr: cs.attr | attr::ACCESSED,
-            ..cs
-        };
+        let c = cs.accessed(sel);
         self.seg[sreg::SS] = ss;
         self.set_cs(c, rpl);
         self.gpr[reg::SP] = match size {
@@ -440,11 +432,7 @@ impl CpuState {
             self.gpr[reg::SP] = new_rsp;
         }
         self.set_accessed(bus, sel, raw)?;
-        let c = Segment {
-            selector: (sel & 0xFFFC) | u16::from(new_cpl),
-            attr: cs.attr | attr::ACCESSED,
-            ..cs
-        };
+        let c = cs.accessed((sel & 0xFFFC) | u16::from(new_cpl));
         self.set_cs(c, new_cpl);
         self.next_rip = target;
         Ok(())

@@ -223,6 +223,17 @@ impl Segment {
         self
     }
 
+    /// This segment as a load leaves it in the register: with `selector`
+    /// and the accessed bit set (which changes none of the derived
+    /// limits).
+    pub fn accessed(self, selector: u16) -> Self {
+        Self {
+            selector,
+            attr: self.attr | attr::ACCESSED,
+            ..self
+        }
+    }
+
     /// A real-mode segment as the CPU has after reset or a real-mode load.
     pub fn real(selector: u16, attr_bits: u16) -> Self {
         Self::new(selector, u64::from(selector) << 4, 0xFFFF, attr_bits, true)

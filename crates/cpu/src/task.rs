@@ -256,9 +256,6 @@ impl CpuState {
             return Err(Fault::with_error(vector::NP, sel_err(sel)));
         }
         self.set_accessed(bus, sel, raw)?;
-        Ok(Segment {
-            attr: cs.attr | attr::ACCESSED,
-            ..cs
-        })
+        Ok(cs.accessed(cs.selector))
     }
 }

@@ -541,11 +541,7 @@ impl CpuState {
             }
         }
         self.set_accessed(bus, sel, raw)?;
-        let c = Segment {
-            selector: (sel & 0xFFFC) | u16::from(new_cpl),
-            attr: cs.attr | attr::ACCESSED,
-            ..cs
-        };
+        let c = cs.accessed((sel & 0xFFFC) | u16::from(new_cpl));
         self.set_cs(c, new_cpl);
         self.next_rip = target;
         Ok(())
@@ -609,11 +605,7 @@ fn ret_far<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
             })?
         };
         s.set_accessed(bus, sel, raw)?;
-        let c = Segment {
-            selector: sel,
-            attr: cs.attr | attr::ACCESSED,
-            ..cs
-        };
+        let c = cs.accessed(sel);
         s.set_cs(c, rpl);
         s.seg[sreg::SS] = ss;
         s.stack32 = ss.big();
@@ -625,11 +617,7 @@ fn ret_far<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         let sp = s.sp().wrapping_add(2 * n + extra);
         s.set_accessed(bus, sel, raw)?;
         let cpl = s.cpl;
-        let c = Segment {
-            selector: sel,
-            attr: cs.attr | attr::ACCESSED,
-            ..cs
-        };
+        let c = cs.accessed(sel);
         s.set_cs(c, cpl);
         s.set_sp(sp);
     }
@@ -783,11 +771,7 @@ fn iret_protected<B: CpuBus>(s: &mut CpuState, bus: &mut B, size: u8) -> Res<()>
         s.set_accessed(bus, sel, raw)?;
         // Flags are written with the old CPL's privileges.
         s.write_flags_iret(f, size);
-        let c = Segment {
-            selector: sel,
-            attr: cs.attr | attr::ACCESSED,
-            ..cs
-        };
+        let c = cs.accessed(sel);
         s.set_cs(c, rpl);
         s.seg[sreg::SS] = ss;
         s.stack32 = ss.big();
@@ -801,11 +785,7 @@ fn iret_protected<B: CpuBus>(s: &mut CpuState, bus: &mut B, size: u8) -> Res<()>
         let sp = s.sp().wrapping_add(3 * n);
         s.set_accessed(bus, sel, raw)?;
         s.write_flags_iret(f, size);
-        let c = Segment {
-            selector: sel,
-            attr: cs.attr | attr::ACCESSED,
-            ..cs
-        };
+        let c = cs.accessed(sel);
         s.set_cs(c, old_cpl);
         s.set_sp(sp);
     }
