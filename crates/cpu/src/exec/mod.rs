@@ -72,14 +72,17 @@ pub(crate) fn select<B: CpuBus>(ins: &Instruction) -> Handler<B> {
 /// trace goes on with the fall-through path; a taken branch leaves it
 /// through a side exit), or `None` if the instruction must end the trace.
 pub(crate) fn select_side_exit<B: CpuBus>(ins: &Instruction) -> Option<Handler<B>> {
-    if ins.flow_control() == iced_x86::FlowControl::ConditionalBranch
+    jcc_condition(ins).map(control::jcc_sel::<B, true>)
+}
+
+/// The condition (0-15, encoding order) of a Jcc; `None` for anything
+/// else, LOOPcc and JCXZ included.
+fn jcc_condition(ins: &Instruction) -> Option<u8> {
+    let is_jcc = ins.flow_control() == iced_x86::FlowControl::ConditionalBranch
         && ins.condition_code() != iced_x86::ConditionCode::None
-        && !matches!(mn(ins), M::Loop | M::Loope | M::Loopne)
-    {
-        Some(control::jcc_sel::<B, true>(ins.condition_code() as u8 - 1))
-    } else {
-        None
-    }
+        && !matches!(mn(ins), M::Loop | M::Loope | M::Loopne);
+    // iced numbers conditions from 1 (o) in encoding order.
+    is_jcc.then(|| ins.condition_code() as u8 - 1)
 }
 
 /// Fuses the record `prev` of a CMP/TEST (`prev_ins`) with the Jcc `jcc`
@@ -89,13 +92,7 @@ pub(crate) fn fuse<B: CpuBus>(
     prev: &Op<B>,
     jcc: &Instruction,
 ) -> Option<Op<B>> {
-    if jcc.flow_control() != iced_x86::FlowControl::ConditionalBranch
-        || jcc.condition_code() == iced_x86::ConditionCode::None
-        || matches!(mn(jcc), M::Loop | M::Loope | M::Loopne)
-    {
-        return None;
-    }
-    let f = alu::fused_sel::<B>(prev_ins, jcc.condition_code() as u8 - 1)?;
+    let f = alu::fused_sel::<B>(prev_ins, jcc_condition(jcc)?)?;
     let osize: u64 = match jcc.op0_kind() {
         OpKind::NearBranch16 => 2,
         OpKind::NearBranch32 => 4,
