@@ -15,7 +15,10 @@ use std::process::Command;
 
 #[test]
 fn debian_i386_boots_runs_the_workload_and_powers_off() {
-    boot("i386", "Linux version 6.1");
+    let stdout = boot("i386", "Linux version 6.1");
+    // The i8042 probe found the auxiliary port: its loopback interrupt
+    // (IRQ12, through the slave PIC) arrived within the kernel's 250 ms.
+    assert!(stdout.contains("serio: i8042 AUX port"), "{stdout}");
 }
 
 #[test]

@@ -313,6 +313,13 @@ impl Board {
         self.pic.set_irq(irq::COM2_4, l24);
     }
 
+    /// The i8042's two interrupt lines: IRQ1 (keyboard byte) and IRQ12
+    /// (auxiliary byte).
+    fn sync_kbc_irqs(&mut self) {
+        self.pic.set_irq(irq::KEYBOARD, self.kbc.irq_level());
+        self.pic.set_irq(irq::MOUSE, self.kbc.irq12_level());
+    }
+
     fn drain_uart(&mut self, i: usize, icount: u64) {
         self.scratch.clear();
         self.uarts[i].drain_output_into(&mut self.scratch);
@@ -407,7 +414,7 @@ impl CpuBus for Board {
             }
             Dev::Kbc => {
                 let v = self.kbc.read(off, size, now);
-                self.pic.set_irq(irq::KEYBOARD, self.kbc.irq_level());
+                self.sync_kbc_irqs();
                 v
             }
             Dev::Port92 => self.port92.read(0, size, now),
@@ -443,7 +450,7 @@ impl CpuBus for Board {
             }
             Dev::Kbc => {
                 self.kbc.write(off, size, v, now);
-                self.pic.set_irq(irq::KEYBOARD, self.kbc.irq_level());
+                self.sync_kbc_irqs();
                 self.sync_a20();
                 self.check_resets();
             }
@@ -537,5 +544,32 @@ mod tests {
         b.io_out(0x70, 1, 0x0A, 300);
         b.io_in(0x71, 1, 300);
         assert!(!b.stop_requested());
+    }
+
+    #[test]
+    fn the_i8042_aux_loopback_raises_irq12_through_the_slave_pic() {
+        let mut b = board();
+        // ICW1-4 for both PICs: master at vector 0x20, slave at 0x28,
+        // slave on IRQ2; then unmask IRQ2 on the master and IRQ12 (slave
+        // input 4) on the slave.
+        for (p, v) in [(0x20, 0x11), (0x21, 0x20), (0x21, 0x04), (0x21, 0x01)] {
+            b.io_out(p, 1, v, 0);
+        }
+        for (p, v) in [(0xA0, 0x11), (0xA1, 0x28), (0xA1, 0x02), (0xA1, 0x01)] {
+            b.io_out(p, 1, v, 0);
+        }
+        b.io_out(0x21, 1, 0xFB, 0);
+        b.io_out(0xA1, 1, 0xEF, 0);
+        // Command byte: both interrupts on, both ports enabled.
+        b.io_out(0x64, 1, 0x60, 0);
+        b.io_out(0x60, 1, 0x03, 0);
+        assert!(!b.interrupt_pending());
+        // Linux's AUX IRQ test: loop 0xA5 back through the auxiliary port.
+        b.io_out(0x64, 1, 0xD3, 0);
+        b.io_out(0x60, 1, 0xA5, 0);
+        assert!(b.interrupt_pending(), "IRQ12 must reach the CPU");
+        assert_eq!(b.acknowledge_interrupt(0), 0x2C);
+        assert_eq!(b.io_in(0x64, 1, 0) & 0x21, 0x21, "OBF with AUXB");
+        assert_eq!(b.io_in(0x60, 1, 0), 0xA5);
     }
 }

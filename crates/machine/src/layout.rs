@@ -58,6 +58,8 @@ pub mod irq {
     pub const COM1_3: u8 = 4;
     /// RTC.
     pub const RTC: u8 = 8;
+    /// PS/2 auxiliary device (mouse port of the i8042).
+    pub const MOUSE: u8 = 12;
     /// x87 FPU error (FERR#).
     pub const FPU: u8 = 13;
 }
