@@ -121,6 +121,22 @@ pub struct CpuState {
     /// Set with `break_trace` by a branch taken inside a trace: the run
     /// loop goes straight on with the branch target's trace.
     pub side_exit: bool,
+    /// True while the run loop executes a trace as one chain of records
+    /// (`exec::next`); single-instruction paths leave it false.
+    pub chain: bool,
+    /// Position in the running trace of the record being executed.
+    pub pos: u8,
+    /// Set by a fused CMP/TEST + Jcc whose Jcc faulted: the CMP/TEST
+    /// retired, so the fault belongs to the second instruction.
+    pub fused_fault: bool,
+    /// Instruction pointer, IP mask and instruction count at the start of
+    /// the running trace: a record's addresses and count are offsets from
+    /// them.
+    pub trace_rip: u64,
+    /// See `trace_rip`.
+    pub trace_mask: u64,
+    /// See `trace_rip`.
+    pub trace_ic: u64,
     /// Physical pages written while holding decoded code; the run loop
     /// drops their traces.
     pub smc_pages: Vec<u64>,
@@ -204,6 +220,12 @@ impl CpuState {
             mov_ss_shadow: false,
             break_trace: false,
             side_exit: false,
+            chain: false,
+            pos: 0,
+            fused_fault: false,
+            trace_rip: 0,
+            trace_mask: 0,
+            trace_ic: 0,
             smc_pages: Vec::new(),
             code_pages: Vec::new(),
             tlb: Tlb::new(),

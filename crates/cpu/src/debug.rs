@@ -472,6 +472,57 @@ mod tests {
         assert_eq!(cpu.s.icount, 2, "cmp and hlt retired");
     }
 
+    // Threaded dispatch: records after the first run chained from their
+    // predecessors' handlers, without the run loop in between.
+
+    #[test]
+    fn a_fault_inside_a_chain_points_at_the_faulting_instruction() {
+        // mov ax, 1 ; mov bx, 2 ; mov cx, [0xFFFF] (#GP: past DS's limit)
+        let code = [0xB8, 0x01, 0x00, 0xBB, 0x02, 0x00, 0x8B, 0x0E, 0xFF, 0xFF];
+        let (mut cpu, mut bus) = cpu_with(&code);
+        cpu.s.gpr[4] = 0x8000;
+        bus.0[13 * 4..13 * 4 + 4].copy_from_slice(&[0x20, 0x01, 0x00, 0x00]);
+        assert_eq!(cpu.run(&mut bus, 100), RunExit::Halted);
+        let word = |a: usize| u16::from_le_bytes([bus.0[a], bus.0[a + 1]]);
+        assert_eq!(word(0x8000 - 6), 0x106, "#GP points at the third MOV");
+        assert_eq!(
+            (cpu.s.gpr[0], cpu.s.gpr[3]),
+            (1, 2),
+            "the first two retired"
+        );
+        assert_eq!(cpu.s.icount, 3, "two MOVs and the handler's HLT");
+    }
+
+    #[test]
+    fn a_fused_jcc_inside_a_chain_faults_after_its_cmp() {
+        // mov bx, 2 ; cmp ax, 5 ; je +0x10 (past a CS limit of 0x10F)
+        let code = [0xBB, 0x02, 0x00, 0x83, 0xF8, 0x05, 0x74, 0x10];
+        let (mut cpu, mut bus) = cpu_with(&code);
+        cpu.s.gpr[0] = 5;
+        cpu.s.gpr[4] = 0x8000;
+        cpu.s.seg[sreg::CS].limit = 0x10F;
+        cpu.s.seg[sreg::CS] = cpu.s.seg[sreg::CS].refresh();
+        bus.0[13 * 4..13 * 4 + 4].copy_from_slice(&[0x0A, 0x01, 0x00, 0x00]);
+        assert_eq!(cpu.run(&mut bus, 100), RunExit::Halted);
+        let word = |a: usize| u16::from_le_bytes([bus.0[a], bus.0[a + 1]]);
+        assert_eq!(word(0x8000 - 6), 0x106, "#GP points at the JE");
+        assert_eq!(cpu.s.icount, 3, "mov, cmp and the handler's HLT");
+    }
+
+    #[test]
+    fn an_instruction_after_a_chain_sees_its_own_rip_and_count() {
+        // mov ax, 1 ; mov bx, 2 ; fld1 ; fnstenv [0x3000] ; rdtsc ; hlt
+        let code = [
+            0xB8, 0x01, 0x00, 0xBB, 0x02, 0x00, 0xD9, 0xE8, 0xD9, 0x36, 0x00, 0x30, 0x0F, 0x31,
+        ];
+        let (mut cpu, mut bus) = cpu_with(&code);
+        assert_eq!(cpu.run(&mut bus, 100), RunExit::Halted);
+        let word = |a: usize| u16::from_le_bytes([bus.0[a], bus.0[a + 1]]);
+        assert_eq!(word(0x3006), 0x106, "FIP is the FLD1's address");
+        // The test bus's TSC is the instruction count: RDTSC was the 5th.
+        assert_eq!(cpu.s.gpr[0], 4);
+    }
+
     #[test]
     fn only_watched_pages_leave_the_fast_path() {
         let mut s = CpuState::new(CpuModel::qemu32());

@@ -36,8 +36,26 @@ pub type Handler<B> = fn(&mut CpuState, &mut B, &Op<B>) -> Res<()>;
 
 /// A decoded instruction, ready to execute.
 pub struct Op<B> {
-    /// The handler.
+    /// The handler. Inside a trace the hottest handlers go straight on
+    /// with the next record once their instruction has retired
+    /// (`exec::next`); the others return to the run loop, which does.
     pub f: Handler<B>,
+    /// Offset of this record's first byte from the trace's first byte.
+    pub start: u16,
+    /// Offset of the byte after this record from the trace's first byte.
+    pub end: u16,
+    /// Position in the trace.
+    pub idx: u8,
+    /// Guest instructions retired by the trace up to and including this
+    /// record.
+    pub ic: u8,
+    /// The last record of its trace.
+    pub last: bool,
+    /// A threaded handler (`exec::hot`).
+    pub hot: bool,
+    /// This record's handler goes straight on with the next record: both
+    /// are threaded handlers.
+    pub chain: bool,
     /// Length in bytes.
     pub len: u8,
     /// Size of operand 0 in bytes (or the operation size).
@@ -333,6 +351,13 @@ fn seg_num(r: Register) -> u8 {
 pub fn build_op<B: CpuBus>(ins: &Instruction, f: Handler<B>) -> Op<B> {
     let mut op = Op {
         f,
+        start: 0,
+        end: ins.len() as u16,
+        idx: 0,
+        ic: 1,
+        last: true,
+        hot: false,
+        chain: false,
         len: ins.len() as u8,
         size: 0,
         size2: 0,

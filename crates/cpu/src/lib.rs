@@ -8,7 +8,10 @@
 //! Guest faults are values (`Result<_, Fault>`), delivered in one place,
 //! [`Cpu::run`]; the instruction pointer is committed only when an
 //! instruction retires.
-#![forbid(unsafe_code)]
+//!
+//! One `unsafe` block: stepping from a trace record to the next in
+//! threaded dispatch (`exec::next`).
+#![deny(unsafe_code)]
 
 pub mod bus;
 pub mod core;
@@ -222,8 +225,11 @@ impl<B: CpuBus> Cpu<B> {
                 *ops.last_mut().expect("fused with the last record") = op;
                 prev_ins = None;
             } else {
-                let f = side.unwrap_or_else(|| exec::select::<B>(&ins));
-                ops.push(build_op(&ins, f));
+                // Side exits are threaded handlers.
+                let (f, hot) = side.map_or_else(|| exec::select_threaded::<B>(&ins), |f| (f, true));
+                let mut op = build_op(&ins, f);
+                op.hot = hot;
+                ops.push(op);
                 prev_ins = Some(ins);
             }
             let len = ins.len() as u64;
@@ -247,11 +253,23 @@ impl<B: CpuBus> Cpu<B> {
         }
         s.stats.traces_built += 1;
         let bytes = ops.iter().map(|o| u32::from(o.len)).sum();
-        // Memory references become running totals (see `Op::mref`).
-        let mut refs = 0u8;
-        for op in ops.iter_mut() {
+        // Memory references and instruction counts become running totals
+        // (see `Op::mref`, `Op::ic`); each record learns its place.
+        let (mut refs, mut ic, mut start) = (0u8, 0u8, 0u16);
+        let n_ops = ops.len();
+        for i in 0..n_ops {
+            let next_hot = ops.get(i + 1).is_some_and(|o: &decode::Op<B>| o.hot);
+            let op = &mut ops[i];
             refs = refs.saturating_add(op.mref);
             op.mref = refs;
+            ic += op.n;
+            op.ic = ic;
+            op.idx = i as u8;
+            op.start = start;
+            start += u16::from(op.len);
+            op.end = start;
+            op.last = i + 1 == n_ops;
+            op.chain = op.hot && next_hot;
         }
         let t = Trace {
             phys,
@@ -335,22 +353,30 @@ impl<B: CpuBus> Cpu<B> {
                 }
                 out!(step.map(|_| ()));
             }
-            // The instruction pointer and the instruction count live in
-            // registers here and are only stored (never reloaded) per
-            // instruction, so no store-to-load chain through `CpuState`
-            // links one instruction to the next. Invariant that makes
-            // `rip = next` right: a handler that changes `next_rip` is a
-            // control transfer (the last instruction of its trace) or sets
-            // `break_trace` (REP slices, side exits, FERR halts).
-            let mut rip = s.rip;
-            let mut icount = s.icount;
-            for op in t.ops.iter() {
-                let next = rip.wrapping_add(u64::from(op.len)) & mask;
-                s.next_rip = next;
-                match (op.f)(s, bus, op) {
+            // Threaded dispatch: the loop starts a record and, while the
+            // records are threaded handlers (`exec::hot`), each goes straight
+            // on with the next (`exec::next`); the others return here and the
+            // loop starts the record after them. `s.pos` is where a chain
+            // stopped. Inside a chain `rip` and `icount` are not kept up to
+            // date (threaded handlers use neither); the loop sets them before
+            // each record it starts and whenever a chain returns.
+            s.trace_rip = s.rip;
+            s.trace_mask = mask;
+            s.trace_ic = s.icount;
+            let mut i = 0;
+            loop {
+                let first = &t.ops[i];
+                s.pos = first.idx;
+                s.rip = s.trace_rip.wrapping_add(u64::from(first.start)) & mask;
+                s.next_rip = s.trace_rip.wrapping_add(u64::from(first.end)) & mask;
+                s.icount = s.trace_ic + u64::from(first.ic - first.n);
+                s.chain = true;
+                let r = (first.f)(s, bus, first);
+                s.chain = false;
+                let op = &t.ops[usize::from(s.pos)];
+                match r {
                     Ok(()) => {
-                        icount += u64::from(op.n);
-                        s.icount = icount;
+                        s.icount = s.trace_ic + u64::from(op.ic);
                         if s.break_trace {
                             s.rip = s.next_rip;
                             refs += u64::from(op.mref);
@@ -363,20 +389,33 @@ impl<B: CpuBus> Cpu<B> {
                             }
                             out!(Ok(()));
                         }
-                        debug_assert!(
-                            s.next_rip == next || std::ptr::eq(op, &t.ops[t.ops.len() - 1]),
-                            "{:?} changed next_rip inside a trace without break_trace",
-                            op.code
-                        );
-                        rip = next;
-                        s.rip = rip;
+                        if op.last {
+                            // The last instruction may have been a control
+                            // transfer.
+                            s.rip = s.next_rip;
+                            refs += u64::from(op.mref);
+                            break;
+                        }
+                        i = usize::from(op.idx) + 1;
                     }
-                    Err(f) => out!(s.raise(bus, f)),
+                    Err(f) => {
+                        if op.idx != first.idx {
+                            // A record started inside the chain: its RIP
+                            // and count were not set.
+                            s.rip = s.trace_rip.wrapping_add(u64::from(op.start)) & mask;
+                            s.icount = s.trace_ic + u64::from(op.ic - op.n);
+                        }
+                        if std::mem::take(&mut s.fused_fault) {
+                            // A fused pair whose Jcc faulted: the CMP/TEST
+                            // retired.
+                            let cmp_len = (op.imm2 >> 32) as u8;
+                            s.rip = s.rip.wrapping_add(u64::from(cmp_len)) & mask;
+                            s.icount += 1;
+                        }
+                        out!(s.raise(bus, f))
+                    }
                 }
             }
-            // The last instruction may have been a control transfer.
-            s.rip = s.next_rip;
-            refs += t.ops.last().map_or(0, |op| u64::from(op.mref));
         }
         out!(Ok(()))
     }

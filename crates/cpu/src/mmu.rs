@@ -524,7 +524,10 @@ impl CpuState {
     #[inline(always)]
     pub fn read_lin<B: CpuBus, const N: usize>(&mut self, bus: &mut B, lin: u64) -> Res<u64> {
         let e = &self.tlb.read[index(lin)];
-        if e.tag[self.tlb.user as usize] == lin & !0xFFF && (lin & 0xFFF) as usize <= 0x1000 - N {
+        // One compare checks the page and that the access does not cross
+        // into the next one: a tag only ever sits at its own page's index,
+        // so the next page's address never matches the entry at `lin`'s.
+        if e.tag[self.tlb.user as usize] == lin.wrapping_add(N as u64 - 1) & !0xFFF {
             let off = e.phys() as usize + (lin & 0xFFF) as usize;
             // The tag only matches RAM pages, so `off` is inside RAM.
             return Ok(le_read(&bus.ram()[off..off + N], N));
@@ -568,7 +571,8 @@ impl CpuState {
         v: u64,
     ) -> Res<()> {
         let e = &self.tlb.write[index(lin)];
-        if e.tag[self.tlb.user as usize] == lin & !0xFFF && (lin & 0xFFF) as usize <= 0x1000 - N {
+        // The page and crossing check in one compare, as in `read_lin`.
+        if e.tag[self.tlb.user as usize] == lin.wrapping_add(N as u64 - 1) & !0xFFF {
             let off = e.phys() as usize + (lin & 0xFFF) as usize;
             le_write(&mut bus.ram()[off..off + N], N, v);
             return Ok(());
@@ -644,29 +648,61 @@ impl CpuState {
     /// the linear address (SDM Vol. 3, 5.3 limit checking, 5.4 type checking).
     #[inline(always)]
     pub fn seg_lin(&self, s: usize, off: u64, n: u64, write: bool) -> Res<u64> {
-        let sg = &self.seg[s];
         if self.bitness != 64 {
-            // Fast path: a usable expand-up segment of the right type
-            // (derived limits, see `Segment::refresh`). Offsets are at most
-            // 32 bits here, so `off + n` cannot wrap.
-            let lim1 = if write { sg.wlim1 } else { sg.rlim1 };
-            if off + n <= lim1 {
-                return Ok(sg.base.wrapping_add(off) & 0xFFFF_FFFF);
-            }
+            self.seg_lin_legacy(s, off, n, write)
         } else {
-            // 64-bit mode: no limits; ES/CS/SS/DS have base 0, FS/GS their
-            // MSR bases. Only the canonical check of both ends remains
-            // (bits 63:47 all equal).
-            let lin = if s >= sreg::FS {
-                sg.base.wrapping_add(off)
-            } else {
-                off
-            };
-            let end = lin.wrapping_add(n - 1);
-            let c = |a: u64| (a.wrapping_add(1 << 47) >> 48) == 0;
-            if c(lin) && c(end) {
-                return Ok(lin);
-            }
+            self.seg_lin_long(s, off, n, write)
+        }
+    }
+
+    /// [`CpuState::seg_lin`] for an operand of effective-address shape
+    /// `EA` (`exec::ea`). The decoder picks the 32-bit shapes only
+    /// outside 64-bit mode and the 64-bit ones only inside it, and a
+    /// trace runs only in the mode it was decoded for, so those shapes
+    /// need no run-time mode test.
+    #[inline(always)]
+    pub(crate) fn seg_lin_k<const EA: u8>(
+        &self,
+        s: usize,
+        off: u64,
+        n: u64,
+        write: bool,
+    ) -> Res<u64> {
+        use crate::exec::ea;
+        match EA {
+            ea::B32 | ea::BI32 => self.seg_lin_legacy(s, off, n, write),
+            ea::B64 | ea::BI64 | ea::RIP64 => self.seg_lin_long(s, off, n, write),
+            _ => self.seg_lin(s, off, n, write),
+        }
+    }
+
+    /// Outside 64-bit mode: a usable expand-up segment of the right type
+    /// passes one compare (derived limits, see `Segment::refresh`).
+    /// Offsets are at most 32 bits here, so `off + n` cannot wrap.
+    #[inline(always)]
+    fn seg_lin_legacy(&self, s: usize, off: u64, n: u64, write: bool) -> Res<u64> {
+        let sg = &self.seg[s];
+        let lim1 = if write { sg.wlim1 } else { sg.rlim1 };
+        if off + n <= lim1 {
+            return Ok(sg.base.wrapping_add(off) & 0xFFFF_FFFF);
+        }
+        self.seg_lin_slow(s, off, n, write)
+    }
+
+    /// 64-bit mode: no limits; ES/CS/SS/DS have base 0, FS/GS their MSR
+    /// bases. Only the canonical check of both ends remains (bits 63:47
+    /// all equal).
+    #[inline(always)]
+    fn seg_lin_long(&self, s: usize, off: u64, n: u64, write: bool) -> Res<u64> {
+        let lin = if s >= sreg::FS {
+            self.seg[s].base.wrapping_add(off)
+        } else {
+            off
+        };
+        let end = lin.wrapping_add(n - 1);
+        let c = |a: u64| (a.wrapping_add(1 << 47) >> 48) == 0;
+        if c(lin) && c(end) {
+            return Ok(lin);
         }
         self.seg_lin_slow(s, off, n, write)
     }
@@ -735,6 +771,33 @@ impl CpuState {
     ) -> Res<()> {
         let lin = self.seg_lin(s, off, N as u64, true)?;
         self.write_lin::<B, N>(bus, lin, v)
+    }
+
+    /// [`CpuState::read_sz`] for an operand of address shape `EA`.
+    #[inline(always)]
+    pub(crate) fn read_sz_k<B: CpuBus, const EA: u8>(
+        &mut self,
+        bus: &mut B,
+        s: usize,
+        off: u64,
+        size: u8,
+    ) -> Res<u64> {
+        let lin = self.seg_lin_k::<EA>(s, off, u64::from(size), false)?;
+        self.read_lin_sz(bus, lin, size)
+    }
+
+    /// [`CpuState::write_sz`] for an operand of address shape `EA`.
+    #[inline(always)]
+    pub(crate) fn write_sz_k<B: CpuBus, const EA: u8>(
+        &mut self,
+        bus: &mut B,
+        s: usize,
+        off: u64,
+        size: u8,
+        v: u64,
+    ) -> Res<()> {
+        let lin = self.seg_lin_k::<EA>(s, off, u64::from(size), true)?;
+        self.write_lin_sz(bus, lin, size, v)
     }
 
     /// Reads `size` bytes (1, 2, 4, 8) at `s:off`.

@@ -2,7 +2,7 @@
 //! rotates, multiply and divide, BCD, bit tests and scans, SHLD/SHRD,
 //! XADD, CMPXCHG, CMPXCHG8B, BSWAP.
 
-use super::{by_ea, ea, form, is_mem, mn, H};
+use super::{by_ea, ea, form, hot, is_mem, mn, next, H};
 use crate::bus::CpuBus;
 use crate::core::CpuState;
 use crate::decode::{Handler, Op};
@@ -33,25 +33,25 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         M::Xor => alu_sel::<B, XOR>(ins),
         M::Cmp => alu_sel::<B, CMP>(ins),
         M::Test => alu_sel::<B, TEST>(ins),
-        M::Inc => Some(if m0 {
+        M::Inc => Some(hot(if m0 {
             incdec::<B, true, true>
         } else {
             incdec::<B, true, false>
-        }),
-        M::Dec => Some(if m0 {
+        })),
+        M::Dec => Some(hot(if m0 {
             incdec::<B, false, true>
         } else {
             incdec::<B, false, false>
-        }),
+        })),
         M::Neg => Some(if m0 { neg::<B, true> } else { neg::<B, false> }),
         M::Not => Some(if m0 { not::<B, true> } else { not::<B, false> }),
-        M::Rol => Some(shift_sel::<B, 0>(ins, m0)),
-        M::Ror => Some(shift_sel::<B, 1>(ins, m0)),
-        M::Rcl => Some(shift_sel::<B, 2>(ins, m0)),
-        M::Rcr => Some(shift_sel::<B, 3>(ins, m0)),
-        M::Shl | M::Sal => Some(shift_sel::<B, 4>(ins, m0)),
-        M::Shr => Some(shift_sel::<B, 5>(ins, m0)),
-        M::Sar => Some(shift_sel::<B, 7>(ins, m0)),
+        M::Rol => Some(hot(shift_sel::<B, 0>(ins, m0))),
+        M::Ror => Some(hot(shift_sel::<B, 1>(ins, m0))),
+        M::Rcl => Some(hot(shift_sel::<B, 2>(ins, m0))),
+        M::Rcr => Some(hot(shift_sel::<B, 3>(ins, m0))),
+        M::Shl | M::Sal => Some(hot(shift_sel::<B, 4>(ins, m0))),
+        M::Shr => Some(hot(shift_sel::<B, 5>(ins, m0))),
+        M::Sar => Some(hot(shift_sel::<B, 7>(ins, m0))),
         M::Shld => Some(if m0 {
             shxd::<B, true, true>
         } else {
@@ -74,7 +74,7 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         }),
         M::Imul => {
             let m1 = is_mem(ins.op1_kind());
-            Some(if ins.op_count() == 3 {
+            Some(hot(if ins.op_count() == 3 {
                 if m1 {
                     imul3::<B, true, true>
                 } else {
@@ -84,7 +84,7 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
                 imul3::<B, false, true>
             } else {
                 imul3::<B, false, false>
-            })
+            }))
         }
         M::Div => Some(if m0 {
             div::<B, false, true>
@@ -170,12 +170,12 @@ fn alu_sel<B: CpuBus, const K: u8>(ins: &Instruction) -> H<B> {
         iced_x86::OpKind::Register => ins.op0_register().size() as u8,
         _ => ins.memory_size().size() as u8,
     };
-    match size {
+    hot(match size {
         1 => alu_form::<B, K, 1>(ins),
         2 => alu_form::<B, K, 2>(ins),
         4 => alu_form::<B, K, 4>(ins),
         _ => alu_form::<B, K, 8>(ins),
-    }
+    })
 }
 
 /// Picks the form, and for memory forms the address shape.
@@ -195,19 +195,30 @@ fn alu<B: CpuBus, const K: u8, const Z: u8, const F: u8, const EA: u8>(
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
+    alu_do::<B, K, Z, F, EA>(s, bus, op)?;
+    next(s, bus, op)
+}
+
+/// The ALU operation itself (also the first half of a fused pair).
+#[inline(always)]
+fn alu_do<B: CpuBus, const K: u8, const Z: u8, const F: u8, const EA: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
     let sz = Z;
     let writes = K != CMP && K != TEST;
     let b = match F {
         form::RR | form::MR => s.reg(op.r1, sz),
         form::RM => {
             let off = s.ea_k::<B, EA>(op);
-            s.read_sz(bus, op.seg as usize, off, sz)?
+            s.read_sz_k::<B, EA>(bus, op.seg as usize, off, sz)?
         }
         _ => op.imm,
     };
     if F == form::MR || F == form::MI {
         let off = s.ea_k::<B, EA>(op);
-        let lin = s.seg_lin(op.seg as usize, off, u64::from(sz), writes)?;
+        let lin = s.seg_lin_k::<EA>(op.seg as usize, off, u64::from(sz), writes)?;
         let a = s.read_lin_sz(bus, lin, sz)?;
         let (r, lz) = calc::<K>(s, a, b, sz);
         if writes {
@@ -276,7 +287,8 @@ fn incdec<B: CpuBus, const INC: bool, const MEM: bool>(
             carry_in: c,
         };
         r
-    })
+    })?;
+    next(s, bus, op)
 }
 
 fn neg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -423,7 +435,7 @@ fn shift<B: CpuBus, const K: u8, const MEM: bool, const Z: u8>(
             let lin = s.seg_lin(op.seg as usize, off, u64::from(sz), true)?;
             s.read_lin_sz(bus, lin, sz)?;
         }
-        return Ok(());
+        return next(s, bus, op);
     }
     rmw::<B, MEM>(s, bus, op, |s, a| {
         // SHL/SHR/SAR with a non-zero count replace all six flags: no need
@@ -436,7 +448,8 @@ fn shift<B: CpuBus, const K: u8, const MEM: bool, const Z: u8>(
             }
             None => a,
         }
-    })
+    })?;
+    next(s, bus, op)
 }
 
 fn shxd<B: CpuBus, const LEFT: bool, const MEM: bool>(
@@ -561,7 +574,7 @@ fn imul3<B: CpuBus, const THREE: bool, const MEM: bool>(
     s.set_reg(op.r0, sz, lo);
     let f = (szp(lo, sz) & !fl::ZF) | if overflow { fl::CF | fl::OF } else { 0 };
     s.set_arith(f);
-    Ok(())
+    next(s, bus, op)
 }
 
 fn div<B: CpuBus, const SIGNED: bool, const MEM: bool>(
@@ -1087,20 +1100,19 @@ fn fused<B: CpuBus, const K: u8, const Z: u8, const F: u8, const CC: u8>(
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
-    alu::<B, K, Z, F, { ea::GEN }>(s, bus, op)?;
+    alu_do::<B, K, Z, F, { ea::GEN }>(s, bus, op)?;
     if s.cond(CC) {
         let rel = op.imm2 as u32 as i32 as u64;
         let osize = (op.imm2 >> 40) as u8;
         let t = s.next_rip.wrapping_add(rel) & super::control::tmask(osize);
         if let Err(f) = s.near_jump(t) {
-            // The CMP/TEST retired; the fault belongs to the Jcc.
-            let first = (op.imm2 >> 32) as u8;
-            s.icount += 1;
-            s.rip = s.rip.wrapping_add(u64::from(first)) & s.ip_mask();
+            // The CMP/TEST retired; the fault belongs to the Jcc (the run
+            // loop moves RIP and the count past the CMP/TEST).
+            s.fused_fault = true;
             return Err(f);
         }
         s.break_trace = true;
         s.side_exit = true;
     }
-    Ok(())
+    next(s, bus, op)
 }

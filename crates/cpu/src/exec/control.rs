@@ -1,7 +1,7 @@
 //! Control transfers: near and far JMP/CALL/RET, Jcc, LOOP/JCXZ, INT n,
 //! INTO, INT3, INT1, IRET, BOUND (SDM Vol. 2; Vol. 3 chapters 5 and 6).
 
-use super::{is_mem, mn, H};
+use super::{is_mem, mn, next, H};
 use crate::bus::CpuBus;
 use crate::core::CpuState;
 use crate::decode::{Handler, Op};
@@ -176,7 +176,7 @@ pub(crate) fn jcc_sel<B: CpuBus, const MID: bool>(cc: u8) -> Handler<B> {
 /// taken branch leaves the trace through a side exit.
 fn jcc<B: CpuBus, const CC: u8, const MID: bool>(
     s: &mut CpuState,
-    _bus: &mut B,
+    bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
     if s.cond(CC) {
@@ -187,7 +187,7 @@ fn jcc<B: CpuBus, const CC: u8, const MID: bool>(
             s.side_exit = true;
         }
     }
-    Ok(())
+    next(s, bus, op)
 }
 
 fn jmp_ind<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {

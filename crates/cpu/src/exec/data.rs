@@ -2,7 +2,7 @@
 //! flag transfers, conversions, CMOVcc/SETcc, XLAT, ENTER/LEAVE, far
 //! pointer loads.
 
-use super::{by_ea, is_mem, mn, sized, H};
+use super::{by_ea, hot, is_mem, mn, next, sized, H};
 use crate::bus::CpuBus;
 use crate::core::CpuState;
 use crate::decode::Handler;
@@ -54,19 +54,19 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         }
         M::Mov => {
             let size = op0_size(ins);
-            match (m0, m1, k1) {
+            hot(match (m0, m1, k1) {
                 (false, false, OpKind::Register) => sized!(size, mov_rr),
                 (false, true, _) => sized_ea!(ins, size, mov_rm),
                 (true, _, OpKind::Register) => sized_ea!(ins, size, mov_mr),
                 (true, _, _) => sized_ea!(ins, size, mov_mi),
                 _ => sized!(size, mov_ri),
-            }
+            })
         }
-        M::Movzx if m1 => movx_sel::<B, false>(ins),
-        M::Movzx => movx::<B, false, false>,
-        M::Movsx | M::Movsxd if m1 => movx_sel::<B, true>(ins),
-        M::Movsx | M::Movsxd => movx::<B, true, false>,
-        M::Lea => by_ea!(ins, lea,),
+        M::Movzx if m1 => hot(movx_sel::<B, false>(ins)),
+        M::Movzx => hot(movx_rsel::<B, false>(ins)),
+        M::Movsx | M::Movsxd if m1 => hot(movx_sel::<B, true>(ins)),
+        M::Movsx | M::Movsxd => hot(movx_rsel::<B, true>(ins)),
+        M::Lea => hot(sized_ea!(ins, op0_size(ins), lea)),
         M::Xchg => {
             if m0 || m1 {
                 xchg::<B, true>
@@ -87,11 +87,11 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         | M::Reservednop => nop::<B>,
         M::Push if sreg0 => push_sreg::<B>,
         M::Push if m0 => push_m::<B>,
-        M::Push if k0 == OpKind::Register => sized!(op0_size(ins), push_r),
+        M::Push if k0 == OpKind::Register => hot(sized!(op0_size(ins), push_r)),
         M::Push => push_i::<B>,
         M::Pop if sreg0 => pop_sreg::<B>,
         M::Pop if m0 => pop_m::<B>,
-        M::Pop => sized!(op0_size(ins), pop_r),
+        M::Pop => hot(sized!(op0_size(ins), pop_r)),
         M::Pusha | M::Pushad => pusha::<B>,
         M::Popa | M::Popad => popa::<B>,
         M::Pushf | M::Pushfd | M::Pushfq => pushf::<B>,
@@ -115,13 +115,11 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         | M::Setle
         | M::Setg
         | M::Seto
-        | M::Setno => {
-            if m0 {
-                setcc::<B, true>
-            } else {
-                setcc::<B, false>
-            }
-        }
+        | M::Setno => hot(if m0 {
+            setcc::<B, true>
+        } else {
+            setcc::<B, false>
+        }),
         M::Cmovb
         | M::Cmovae
         | M::Cmove
@@ -137,13 +135,11 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         | M::Cmovle
         | M::Cmovg
         | M::Cmovo
-        | M::Cmovno => {
-            if m1 {
-                cmov::<B, true>
-            } else {
-                cmov::<B, false>
-            }
-        }
+        | M::Cmovno => hot(if m1 {
+            cmov::<B, true>
+        } else {
+            cmov::<B, false>
+        }),
         M::Xlatb => xlat::<B>,
         M::Enter => enter::<B>,
         M::Leave => leave::<B>,
@@ -172,15 +168,15 @@ fn nop<B: CpuBus>(_s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
 // The hottest moves are monomorphised per operand size (`Z` bytes), so
 // register and memory accesses compile without a size dispatch.
 
-fn mov_rr<B: CpuBus, const Z: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+fn mov_rr<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let v = s.reg(op.r1, Z);
     s.set_reg(op.r0, Z, v);
-    Ok(())
+    next(s, bus, op)
 }
 
-fn mov_ri<B: CpuBus, const Z: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+fn mov_ri<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     s.set_reg(op.r0, Z, op.imm);
-    Ok(())
+    next(s, bus, op)
 }
 
 fn mov_rm<B: CpuBus, const Z: u8, const EA: u8>(
@@ -189,9 +185,9 @@ fn mov_rm<B: CpuBus, const Z: u8, const EA: u8>(
     op: &Op<B>,
 ) -> Res<()> {
     let off = s.ea_k::<B, EA>(op);
-    let v = s.read_sz(bus, op.seg as usize, off, Z)?;
+    let v = s.read_sz_k::<B, EA>(bus, op.seg as usize, off, Z)?;
     s.set_reg(op.r0, Z, v);
-    Ok(())
+    next(s, bus, op)
 }
 
 fn mov_mr<B: CpuBus, const Z: u8, const EA: u8>(
@@ -201,7 +197,8 @@ fn mov_mr<B: CpuBus, const Z: u8, const EA: u8>(
 ) -> Res<()> {
     let off = s.ea_k::<B, EA>(op);
     let v = s.reg(op.r1, Z);
-    s.write_sz(bus, op.seg as usize, off, Z, v)
+    s.write_sz_k::<B, EA>(bus, op.seg as usize, off, Z, v)?;
+    next(s, bus, op)
 }
 
 fn mov_mi<B: CpuBus, const Z: u8, const EA: u8>(
@@ -210,7 +207,8 @@ fn mov_mi<B: CpuBus, const Z: u8, const EA: u8>(
     op: &Op<B>,
 ) -> Res<()> {
     let off = s.ea_k::<B, EA>(op);
-    s.write_sz(bus, op.seg as usize, off, Z, op.imm)
+    s.write_sz_k::<B, EA>(bus, op.seg as usize, off, Z, op.imm)?;
+    next(s, bus, op)
 }
 
 fn mov_to_sreg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -236,52 +234,78 @@ fn mov_from_sreg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: 
     s.wr_rm(bus, op, MEM, op.r0, size, v)
 }
 
-fn movx<B: CpuBus, const SIGNED: bool, const MEM: bool>(
-    s: &mut CpuState,
-    bus: &mut B,
-    op: &Op<B>,
-) -> Res<()> {
-    let v = s.rd_rm(bus, op, MEM, op.r1, op.size2)?;
-    let v = if SIGNED {
-        let bits = 8 * u32::from(op.size2);
-        (((v << (64 - bits)) as i64) >> (64 - bits)) as u64
-    } else {
-        v
-    };
-    s.set_reg(op.r0, op.size, v);
-    Ok(())
-}
-
-/// MOVZX/MOVSX from memory: source size and address shape fixed at decode.
-fn movx_sel<B: CpuBus, const SIGNED: bool>(ins: &Instruction) -> Handler<B> {
-    match ins.memory_size().size() {
-        1 => by_ea!(ins, movx_m, SIGNED, 1),
-        2 => by_ea!(ins, movx_m, SIGNED, 2),
-        _ => by_ea!(ins, movx_m, SIGNED, 4),
+/// MOVZX/MOVSX between registers: both sizes fixed at decode.
+fn movx_rsel<B: CpuBus, const SIGNED: bool>(ins: &Instruction) -> Handler<B> {
+    macro_rules! src {
+        ($d:literal) => {
+            match ins.op1_register().size() {
+                1 => movx_r::<B, SIGNED, 1, $d>,
+                2 => movx_r::<B, SIGNED, 2, $d>,
+                _ => movx_r::<B, SIGNED, 4, $d>,
+            }
+        };
+    }
+    match ins.op0_register().size() {
+        2 => src!(2),
+        4 => src!(4),
+        _ => src!(8),
     }
 }
 
-fn movx_m<B: CpuBus, const SIGNED: bool, const S2: u8, const EA: u8>(
+fn movx_r<B: CpuBus, const SIGNED: bool, const S2: u8, const D: u8>(
     s: &mut CpuState,
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
-    let off = s.ea_k::<B, EA>(op);
-    let v = s.read_sz(bus, op.seg as usize, off, S2)?;
+    let v = s.reg(op.r1, S2);
     let v = if SIGNED {
         let bits = 8 * u32::from(S2);
         (((v << (64 - bits)) as i64) >> (64 - bits)) as u64
     } else {
         v
     };
-    s.set_reg(op.r0, op.size, v);
-    Ok(())
+    s.set_reg(op.r0, D, v);
+    next(s, bus, op)
 }
 
-fn lea<B: CpuBus, const EA: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+/// MOVZX/MOVSX from memory: source size and address shape fixed at decode.
+fn movx_sel<B: CpuBus, const SIGNED: bool>(ins: &Instruction) -> Handler<B> {
+    match ins.op0_register().size() {
+        2 => movx_src::<B, SIGNED, 2>(ins),
+        4 => movx_src::<B, SIGNED, 4>(ins),
+        _ => movx_src::<B, SIGNED, 8>(ins),
+    }
+}
+
+fn movx_src<B: CpuBus, const SIGNED: bool, const D: u8>(ins: &Instruction) -> Handler<B> {
+    match ins.memory_size().size() {
+        1 => by_ea!(ins, movx_m, SIGNED, 1, D),
+        2 => by_ea!(ins, movx_m, SIGNED, 2, D),
+        _ => by_ea!(ins, movx_m, SIGNED, 4, D),
+    }
+}
+
+fn movx_m<B: CpuBus, const SIGNED: bool, const S2: u8, const D: u8, const EA: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let off = s.ea_k::<B, EA>(op);
+    let v = s.read_sz_k::<B, EA>(bus, op.seg as usize, off, S2)?;
+    let v = if SIGNED {
+        let bits = 8 * u32::from(S2);
+        (((v << (64 - bits)) as i64) >> (64 - bits)) as u64
+    } else {
+        v
+    };
+    s.set_reg(op.r0, D, v);
+    next(s, bus, op)
+}
+
+fn lea<B: CpuBus, const Z: u8, const EA: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let v = s.ea_k::<B, EA>(op);
-    s.set_reg(op.r0, op.size, v);
-    Ok(())
+    s.set_reg(op.r0, Z, v);
+    next(s, bus, op)
 }
 
 fn xchg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -318,7 +342,8 @@ fn stack_size<B>(s: &CpuState, op: &Op<B>) -> u8 {
 
 fn push_r<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let v = s.reg(op.r0, Z);
-    s.push(bus, Z, v)
+    s.push(bus, Z, v)?;
+    next(s, bus, op)
 }
 
 fn push_i<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -369,7 +394,7 @@ fn push_sreg<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 fn pop_r<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let v = s.pop(bus, Z)?;
     s.set_reg(op.r0, Z, v);
-    Ok(())
+    next(s, bus, op)
 }
 
 fn pop_m<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -548,7 +573,8 @@ fn cc_of<B>(op: &Op<B>) -> u8 {
 
 fn setcc<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let v = u64::from(s.cond(cc_of(op)));
-    s.wr_rm(bus, op, MEM, op.r0, 1, v)
+    s.wr_rm(bus, op, MEM, op.r0, 1, v)?;
+    next(s, bus, op)
 }
 
 fn cmov<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -563,7 +589,7 @@ fn cmov<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -
             s.set_reg(op.r0, 4, cur);
         }
     }
-    Ok(())
+    next(s, bus, op)
 }
 
 fn xlat<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {

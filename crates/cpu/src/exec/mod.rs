@@ -101,6 +101,7 @@ pub(crate) fn fuse<B: CpuBus>(
     let rel = jcc.near_branch_target().wrapping_sub(jcc.next_ip());
     let mut op = *prev;
     op.f = f;
+    op.hot = true;
     op.n = 2;
     op.len = prev.len + jcc.len() as u8;
     op.imm2 = (rel & 0xFFFF_FFFF) | (u64::from(prev.len) << 32) | (osize << 40);
@@ -110,6 +111,59 @@ pub(crate) fn fuse<B: CpuBus>(
     }
     // (`mref` stays the CMP/TEST's: the Jcc makes no data reference.)
     Some(op)
+}
+
+std::thread_local! {
+    static HOT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the handler being selected as a threaded one: it ends by
+/// calling [`next`], and it neither reads nor writes `rip` or `icount`
+/// (inside a chain those are brought up to date only when the chain
+/// returns to the run loop).
+pub(crate) fn hot<T>(h: T) -> T {
+    HOT.with(|c| c.set(true));
+    h
+}
+
+/// [`select`], and whether the handler is a threaded one ([`hot`]).
+pub(crate) fn select_threaded<B: CpuBus>(ins: &Instruction) -> (Handler<B>, bool) {
+    HOT.with(|c| c.set(false));
+    let f = select::<B>(ins);
+    (f, HOT.with(|c| c.replace(false)))
+}
+
+/// Starts record `op` of the running trace from another record's handler:
+/// its position and next RIP (from the trace's start and the record's
+/// offset, so nothing chains through memory from one record to the next),
+/// then its handler.
+#[inline(always)]
+fn enter<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    s.pos = op.idx;
+    s.next_rip = s.trace_rip.wrapping_add(u64::from(op.end)) & s.trace_mask;
+    (op.f)(s, bus, op)
+}
+
+/// Called by a threaded handler whose instruction has retired: inside a
+/// trace run by the run loop, goes straight on with the next record when
+/// that is a threaded one too (threaded dispatch: each handler ends in its
+/// own indirect jump, which the host predicts far better than one call
+/// site in a loop). Otherwise returns to the run loop, which brings `rip`
+/// and `icount` up to date and goes on.
+#[inline(always)]
+#[allow(unsafe_code)]
+pub(crate) fn next<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    if !op.chain || !s.chain || s.break_trace {
+        return Ok(());
+    }
+    // SAFETY: `s.chain` is set only while the run loop executes the
+    // records of one trace (`Cpu::run_traces`), and it calls handlers only
+    // with elements of that trace's `ops` slice, which the trace cache
+    // keeps alive and unchanged meanwhile (handlers reach neither the
+    // cache nor the slice). `op.chain` is set only on records that are
+    // not the slice's last element, so `op + 1` is in bounds.
+    let n = unsafe { &*(op as *const Op<B>).add(1) };
+    enter(s, bus, n)
 }
 
 /// An instruction iced could not decode: #UD.
@@ -153,6 +207,11 @@ pub(crate) fn ea_kind(ins: &Instruction) -> u8 {
     }
     let gpr = |r: R| r.is_gpr32() || r.is_gpr64();
     if !gpr(b) || (i != R::None && !gpr(i)) || (i != R::None && b.size() != i.size()) {
+        return ea::GEN;
+    }
+    // The 32-bit shapes skip the mode test of the segment check, so in
+    // 64-bit mode (an address-size prefix) they take the general path.
+    if b.size() == 4 && ins.code_size() == iced_x86::CodeSize::Code64 {
         return ea::GEN;
     }
     match (b.size(), i == R::None) {
