@@ -121,9 +121,6 @@ pub struct CpuState {
     /// Set with `break_trace` by a branch taken inside a trace: the run
     /// loop goes straight on with the branch target's trace.
     pub side_exit: bool,
-    /// True while the run loop executes a trace as one chain of records
-    /// (`exec::next`); single-instruction paths leave it false.
-    pub chain: bool,
     /// Position in the running trace of the record being executed.
     pub pos: u8,
     /// Set by a fused CMP/TEST + Jcc whose Jcc faulted: the CMP/TEST
@@ -220,7 +217,6 @@ impl CpuState {
             mov_ss_shadow: false,
             break_trace: false,
             side_exit: false,
-            chain: false,
             pos: 0,
             fused_fault: false,
             trace_rip: 0,

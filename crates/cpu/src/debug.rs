@@ -285,6 +285,8 @@ impl<B: CpuBus> Cpu<B> {
                 return s.raise(bus, Fault::GP0).map(|()| false);
             }
             s.next_rip = s.rip.wrapping_add(u64::from(op.len)) & mask;
+            // A copy that does not chain: one instruction at a time.
+            let op = &op.alone();
             match (op.f)(s, bus, op) {
                 Ok(()) => {
                     s.rip = s.next_rip;

@@ -370,9 +370,7 @@ impl<B: CpuBus> Cpu<B> {
                 s.rip = s.trace_rip.wrapping_add(u64::from(first.start)) & mask;
                 s.next_rip = s.trace_rip.wrapping_add(u64::from(first.end)) & mask;
                 s.icount = s.trace_ic + u64::from(first.ic - first.n);
-                s.chain = true;
                 let r = (first.f)(s, bus, first);
-                s.chain = false;
                 let op = &t.ops[usize::from(s.pos)];
                 match r {
                     Ok(()) => {
@@ -440,6 +438,7 @@ impl<B: CpuBus> Cpu<B> {
                 return s.raise(bus, Fault::GP0).map(|()| false);
             }
             s.next_rip = s.rip.wrapping_add(u64::from(op.len)) & mask;
+            let op = &op.alone();
             match (op.f)(s, bus, op) {
                 Ok(()) => {
                     s.rip = s.next_rip;
@@ -469,7 +468,7 @@ impl<B: CpuBus> Cpu<B> {
         // A fused CMP/TEST + Jcc record is two instructions: decode the
         // first on its own.
         let op = if op.n == 1 {
-            op
+            op.alone()
         } else {
             let lin = s.wrap_lin(s.seg[sreg::CS].base.wrapping_add(s.rip));
             match s.decode_at(bus, lin, s.rip) {

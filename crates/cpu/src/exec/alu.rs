@@ -43,8 +43,8 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         } else {
             incdec::<B, false, false>
         })),
-        M::Neg => Some(if m0 { neg::<B, true> } else { neg::<B, false> }),
-        M::Not => Some(if m0 { not::<B, true> } else { not::<B, false> }),
+        M::Neg => Some(hot(if m0 { neg::<B, true> } else { neg::<B, false> })),
+        M::Not => Some(hot(if m0 { not::<B, true> } else { not::<B, false> })),
         M::Rol => Some(hot(shift_sel::<B, 0>(ins, m0))),
         M::Ror => Some(hot(shift_sel::<B, 1>(ins, m0))),
         M::Rcl => Some(hot(shift_sel::<B, 2>(ins, m0))),
@@ -74,16 +74,11 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         }),
         M::Imul => {
             let m1 = is_mem(ins.op1_kind());
-            Some(hot(if ins.op_count() == 3 {
-                if m1 {
-                    imul3::<B, true, true>
-                } else {
-                    imul3::<B, true, false>
-                }
-            } else if m1 {
-                imul3::<B, false, true>
-            } else {
-                imul3::<B, false, false>
+            let three = ins.op_count() == 3;
+            Some(hot(match ins.op0_register().size() {
+                2 => imul3_sel::<B, 2>(three, m1),
+                4 => imul3_sel::<B, 4>(three, m1),
+                _ => imul3_sel::<B, 8>(three, m1),
             }))
         }
         M::Div => Some(if m0 {
@@ -297,11 +292,13 @@ fn neg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) ->
         let r = 0u64.wrapping_sub(a);
         s.set_lazy(FlagOp::Sub, sz, 0, a, r);
         r
-    })
+    })?;
+    next(s, bus, op)
 }
 
 fn not<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    rmw::<B, MEM>(s, bus, op, |_, a| !a)
+    rmw::<B, MEM>(s, bus, op, |_, a| !a)?;
+    next(s, bus, op)
 }
 
 // ---- shifts and rotates ------------------------------------------------
@@ -553,12 +550,23 @@ fn mul1<B: CpuBus, const SIGNED: bool, const MEM: bool>(
     Ok(())
 }
 
-fn imul3<B: CpuBus, const THREE: bool, const MEM: bool>(
+fn imul3_sel<B: CpuBus, const Z: u8>(three: bool, mem: bool) -> Handler<B> {
+    match (three, mem) {
+        (true, true) => imul3::<B, true, true, Z>,
+        (true, false) => imul3::<B, true, false, Z>,
+        (false, true) => imul3::<B, false, true, Z>,
+        (false, false) => imul3::<B, false, false, Z>,
+    }
+}
+
+/// IMUL r, r/m and IMUL r, r/m, imm: the operand size `Z` fixed at
+/// decode time.
+fn imul3<B: CpuBus, const THREE: bool, const MEM: bool, const Z: u8>(
     s: &mut CpuState,
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
-    let sz = op.size;
+    let sz = Z;
     let bits = 8 * u32::from(sz);
     let a = s.rd_rm(bus, op, MEM, op.r1, sz)?;
     let b = if THREE { op.imm } else { s.reg(op.r0, sz) };

@@ -67,13 +67,11 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         M::Movsx | M::Movsxd if m1 => hot(movx_sel::<B, true>(ins)),
         M::Movsx | M::Movsxd => hot(movx_rsel::<B, true>(ins)),
         M::Lea => hot(sized_ea!(ins, op0_size(ins), lea)),
-        M::Xchg => {
-            if m0 || m1 {
-                xchg::<B, true>
-            } else {
-                xchg::<B, false>
-            }
-        }
+        M::Xchg => hot(if m0 || m1 {
+            xchg::<B, true>
+        } else {
+            xchg::<B, false>
+        }),
         M::Nop
         | M::Pause
         | M::Endbr32
@@ -84,7 +82,7 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         | M::Prefetcht2
         | M::Prefetchw
         | M::Prefetch
-        | M::Reservednop => nop::<B>,
+        | M::Reservednop => hot(nop::<B>),
         M::Push if sreg0 => push_sreg::<B>,
         M::Push if m0 => push_m::<B>,
         M::Push if k0 == OpKind::Register => hot(sized!(op0_size(ins), push_r)),
@@ -98,8 +96,8 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         M::Popf | M::Popfd | M::Popfq => popf::<B>,
         M::Lahf => lahf::<B>,
         M::Sahf => sahf::<B>,
-        M::Cbw | M::Cwde | M::Cdqe => cbw::<B>,
-        M::Cwd | M::Cdq | M::Cqo => cwd::<B>,
+        M::Cbw | M::Cwde | M::Cdqe => hot(cbw::<B>),
+        M::Cwd | M::Cdq | M::Cqo => hot(cwd::<B>),
         M::Setb
         | M::Setae
         | M::Sete
@@ -161,8 +159,8 @@ fn op0_size(ins: &Instruction) -> u8 {
     }
 }
 
-fn nop<B: CpuBus>(_s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
-    Ok(())
+fn nop<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    next(s, bus, op)
 }
 
 // The hottest moves are monomorphised per operand size (`Z` bytes), so
@@ -329,7 +327,7 @@ fn xchg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -
         s.set_reg(op.r0, sz, b);
         s.set_reg(op.r1, sz, a);
     }
-    Ok(())
+    next(s, bus, op)
 }
 
 /// Operand size of PUSH/POP-type instructions from their iced code.
@@ -542,7 +540,7 @@ fn sahf<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
     Ok(())
 }
 
-fn cbw<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+fn cbw<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let size = match op.code {
         Code::Cbw => 2,
         Code::Cwde => 4,
@@ -553,10 +551,10 @@ fn cbw<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
     let v = s.reg(0, half);
     let ext = (((v << (64 - bits)) as i64) >> (64 - bits)) as u64;
     s.set_reg(0, size, ext);
-    Ok(())
+    next(s, bus, op)
 }
 
-fn cwd<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+fn cwd<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let size = match op.code {
         Code::Cwd => 2,
         Code::Cdq => 4,
@@ -564,7 +562,7 @@ fn cwd<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
     };
     let neg = s.reg(0, size) & crate::flags::sign_bit(size) != 0;
     s.set_reg(reg::DX as u8, size, if neg { u64::MAX } else { 0 });
-    Ok(())
+    next(s, bus, op)
 }
 
 fn cc_of<B>(op: &Op<B>) -> u8 {

@@ -153,15 +153,16 @@ fn enter<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 #[inline(always)]
 #[allow(unsafe_code)]
 pub(crate) fn next<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !op.chain || !s.chain || s.break_trace {
+    if !op.chain || s.break_trace {
         return Ok(());
     }
-    // SAFETY: `s.chain` is set only while the run loop executes the
-    // records of one trace (`Cpu::run_traces`), and it calls handlers only
-    // with elements of that trace's `ops` slice, which the trace cache
-    // keeps alive and unchanged meanwhile (handlers reach neither the
-    // cache nor the slice). `op.chain` is set only on records that are
-    // not the slice's last element, so `op + 1` is in bounds.
+    // SAFETY: `op.chain` is set only on elements of a trace's `ops` slice
+    // other than its last (`Cpu::build_trace`), so `op + 1` is in bounds
+    // of that slice. Only the run loop calls handlers with those elements
+    // themselves (`Cpu::run_traces`), and the trace cache keeps the slice
+    // alive and unchanged while they run (handlers reach neither the
+    // cache nor the slice); every other caller runs a copy made by
+    // `Op::alone`, whose `chain` is false.
     let n = unsafe { &*(op as *const Op<B>).add(1) };
     enter(s, bus, n)
 }
