@@ -86,7 +86,7 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         M::Push if sreg0 => push_sreg::<B>,
         M::Push if m0 => push_m::<B>,
         M::Push if k0 == OpKind::Register => hot(sized!(op0_size(ins), push_r)),
-        M::Push => push_i::<B>,
+        M::Push => hot(push_i::<B>),
         M::Pop if sreg0 => pop_sreg::<B>,
         M::Pop if m0 => pop_m::<B>,
         M::Pop => hot(sized!(op0_size(ins), pop_r)),
@@ -140,7 +140,7 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         }),
         M::Xlatb => xlat::<B>,
         M::Enter => enter::<B>,
-        M::Leave => leave::<B>,
+        M::Leave => hot(leave::<B>),
         M::Lds => lfp::<B, { sreg::DS }>,
         M::Les => lfp::<B, { sreg::ES }>,
         M::Lss => lfp::<B, { sreg::SS }>,
@@ -350,7 +350,8 @@ fn push_i<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         Code::Pushd_imm8 | Code::Pushd_imm32 => 4,
         _ => 8,
     };
-    s.push(bus, size, op.imm)
+    s.push(bus, size, op.imm)?;
+    next(s, bus, op)
 }
 
 fn push_m<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -649,7 +650,7 @@ fn leave<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let v = s.read_sz(bus, sreg::SS, bp, size)?;
     s.set_sp(bp.wrapping_add(u64::from(size)));
     s.set_reg(reg::BP as u8, size, v);
-    Ok(())
+    next(s, bus, op)
 }
 
 fn lfp<B: CpuBus, const SEG: usize>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
