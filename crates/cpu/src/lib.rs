@@ -366,11 +366,8 @@ impl<B: CpuBus> Cpu<B> {
             let mut i = 0;
             loop {
                 let first = &t.ops[i];
-                s.pos = first.idx;
-                s.rip = s.trace_rip.wrapping_add(u64::from(first.start)) & mask;
-                s.next_rip = s.trace_rip.wrapping_add(u64::from(first.end)) & mask;
-                s.icount = s.trace_ic + u64::from(first.ic - first.n);
-                let r = (first.f)(s, bus, first);
+                exec::sync_to(s, first);
+                let r = exec::enter(s, bus, first);
                 let op = &t.ops[usize::from(s.pos)];
                 match r {
                     Ok(()) => {
@@ -400,8 +397,7 @@ impl<B: CpuBus> Cpu<B> {
                         if op.idx != first.idx {
                             // A record started inside the chain: its RIP
                             // and count were not set.
-                            s.rip = s.trace_rip.wrapping_add(u64::from(op.start)) & mask;
-                            s.icount = s.trace_ic + u64::from(op.ic - op.n);
+                            exec::sync_to(s, op);
                         }
                         if std::mem::take(&mut s.fused_fault) {
                             // A fused pair whose Jcc faulted: the CMP/TEST

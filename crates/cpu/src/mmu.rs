@@ -773,7 +773,8 @@ impl CpuState {
         self.write_lin::<B, N>(bus, lin, v)
     }
 
-    /// [`CpuState::read_sz`] for an operand of address shape `EA`.
+    /// Reads `size` bytes at `s:off` for an operand of address shape `EA`
+    /// (`exec::ea`; `GEN` is [`CpuState::read_sz`]).
     #[inline(always)]
     pub(crate) fn read_sz_k<B: CpuBus, const EA: u8>(
         &mut self,
@@ -786,7 +787,8 @@ impl CpuState {
         self.read_lin_sz(bus, lin, size)
     }
 
-    /// [`CpuState::write_sz`] for an operand of address shape `EA`.
+    /// Writes `size` bytes at `s:off` for an operand of address shape `EA`
+    /// (`exec::ea`; `GEN` is [`CpuState::write_sz`]).
     #[inline(always)]
     pub(crate) fn write_sz_k<B: CpuBus, const EA: u8>(
         &mut self,
@@ -803,12 +805,7 @@ impl CpuState {
     /// Reads `size` bytes (1, 2, 4, 8) at `s:off`.
     #[inline(always)]
     pub fn read_sz<B: CpuBus>(&mut self, bus: &mut B, s: usize, off: u64, size: u8) -> Res<u64> {
-        match size {
-            1 => self.read_mem::<B, 1>(bus, s, off),
-            2 => self.read_mem::<B, 2>(bus, s, off),
-            4 => self.read_mem::<B, 4>(bus, s, off),
-            _ => self.read_mem::<B, 8>(bus, s, off),
-        }
+        self.read_sz_k::<B, { crate::exec::ea::GEN }>(bus, s, off, size)
     }
 
     /// Writes `size` bytes at `s:off`.
@@ -821,12 +818,7 @@ impl CpuState {
         size: u8,
         v: u64,
     ) -> Res<()> {
-        match size {
-            1 => self.write_mem::<B, 1>(bus, s, off, v),
-            2 => self.write_mem::<B, 2>(bus, s, off, v),
-            4 => self.write_mem::<B, 4>(bus, s, off, v),
-            _ => self.write_mem::<B, 8>(bus, s, off, v),
-        }
+        self.write_sz_k::<B, { crate::exec::ea::GEN }>(bus, s, off, size, v)
     }
 
     /// Reads `size` bytes at a linear address with supervisor privilege

@@ -133,15 +133,23 @@ pub(crate) fn select_threaded<B: CpuBus>(ins: &Instruction) -> (Handler<B>, bool
     (f, HOT.with(|c| c.replace(false)))
 }
 
-/// Starts record `op` of the running trace from another record's handler:
-/// its position and next RIP (from the trace's start and the record's
-/// offset, so nothing chains through memory from one record to the next),
-/// then its handler.
+/// Starts record `op` of the running trace (from the run loop or from
+/// another record's handler): its position and next RIP (from the trace's
+/// start and the record's offset, so nothing chains through memory from
+/// one record to the next), then its handler.
 #[inline(always)]
-fn enter<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+pub(crate) fn enter<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     s.pos = op.idx;
     s.next_rip = s.trace_rip.wrapping_add(u64::from(op.end)) & s.trace_mask;
     (op.f)(s, bus, op)
+}
+
+/// Brings `rip` and `icount` to the start of record `op` of the running
+/// trace (threaded handlers run without them: see [`hot`]).
+#[inline(always)]
+pub(crate) fn sync_to<B>(s: &mut CpuState, op: &Op<B>) {
+    s.rip = s.trace_rip.wrapping_add(u64::from(op.start)) & s.trace_mask;
+    s.icount = s.trace_ic + u64::from(op.ic - op.n);
 }
 
 /// Called by a threaded handler whose instruction has retired: inside a
