@@ -373,6 +373,26 @@ long_entry:
         CHECK64 'call: rsp delta', 2, 8
         lea     rax, [rel .c]
         CHECK64 'lea rip-relative', 16, .c
+        ; RIP-relative operands in the middle of straight-line code (each
+        ; instruction's next RIP, which they add, is derived from where its
+        ; block of code starts) and in CMP + Jcc pairs.
+        mov     ecx, 7
+        add     rcx, [rel sse_a]
+        mov     rdx, [rel sse_a + 8]
+        mov     rax, rcx
+        CHECK64 'add rcx, [rip+a] after a mov', 16, 0x2222222211111118
+        mov     rax, rdx
+        CHECK64 'mov rdx, [rip+a+8] after an add', 16, 0x4444444433333333
+        mov     eax, 1
+        cmp     dword [rel sse_a + 4], 0x22222222
+        jne     .ne
+        mov     eax, 2
+.ne:    CHECK64 'cmp [rip+a+4], imm32; jne not taken', 2, 2
+        mov     eax, 3
+        cmp     dword [rel sse_a], 0x11111111
+        je      .eq
+        mov     eax, 4
+.eq:    CHECK64 'cmp [rip+a], imm32; je taken', 2, 3
         mov     ah, 0xD5
         sahf
         mov     ah, 0

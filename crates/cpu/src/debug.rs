@@ -269,7 +269,6 @@ impl<B: CpuBus> Cpu<B> {
         let s = &mut self.s;
         s.break_trace = false;
         let limit = u64::from(s.seg[sreg::CS].limit);
-        let mask = s.ip_mask();
         let mut fused_next = false;
         for op in t.ops.iter() {
             if check(s, bus, phys0.wrapping_add(s.rip.wrapping_sub(rip0))) {
@@ -284,10 +283,8 @@ impl<B: CpuBus> Cpu<B> {
             if s.bitness != 64 && s.rip.wrapping_add(u64::from(op.len) - 1) > limit {
                 return s.raise(bus, Fault::GP0).map(|()| false);
             }
-            s.next_rip = s.rip.wrapping_add(u64::from(op.len)) & mask;
             // A copy that does not chain: one instruction at a time.
-            let op = &op.alone();
-            match (op.f)(s, bus, op) {
+            match crate::exec::run_alone(s, bus, op) {
                 Ok(()) => {
                     s.rip = s.next_rip;
                     s.icount += 1;
@@ -411,6 +408,26 @@ mod tests {
             RunExit::Halted
         );
         assert!(cpu.s.watch.hit.is_none());
+    }
+
+    #[test]
+    fn a_read_watchpoint_sees_the_read_of_a_read_modify_write() {
+        // mov [0x3000], al ; add [0x3000], al ; hlt. The store makes the
+        // page's write entry fast (a read watch does not slow writes); the
+        // ADD must still take the read entry's slow path.
+        let code = [0xA2, 0x00, 0x30, 0x00, 0x06, 0x00, 0x30];
+        let (mut cpu, mut bus) = cpu_with(&code);
+        let w = Watchpoint {
+            lin: 0x3000,
+            len: 1,
+            kind: WatchKind::Read,
+        };
+        cpu.s.set_watchpoints(&[w]);
+        let exit = cpu.run_checked(&mut bus, 100, &mut |_, _, _| false);
+        assert_eq!(exit, RunExit::Breakpoint);
+        assert_eq!(cpu.s.rip, 0x107, "stopped after the ADD");
+        let hit = cpu.s.watch.hit.expect("a hit");
+        assert_eq!((hit.lin, hit.write), (0x3000, false));
     }
 
     #[test]

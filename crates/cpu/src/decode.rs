@@ -104,17 +104,6 @@ impl<B> Clone for Op<B> {
 }
 impl<B> Copy for Op<B> {}
 
-impl<B> Op<B> {
-    /// A copy that runs alone: its handler does not go on with the next
-    /// record (single-stepping, the debugger, the CS-limit checked path).
-    pub fn alone(&self) -> Self {
-        Self {
-            chain: false,
-            ..*self
-        }
-    }
-}
-
 impl<B> core::fmt::Debug for Op<B> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "Op({:?}, len {})", self.code, self.len)

@@ -373,7 +373,15 @@ impl<B: CpuBus> Cpu<B> {
                     Ok(()) => {
                         s.icount = s.trace_ic + u64::from(op.ic);
                         if s.break_trace {
-                            s.rip = s.next_rip;
+                            // A taken branch left its target in
+                            // `next_rip`, as did any record the loop
+                            // started; a threaded one started inside the
+                            // chain did not keep it.
+                            s.rip = if op.hot && !s.side_exit {
+                                s.next_ip(op)
+                            } else {
+                                s.next_rip
+                            };
                             refs += u64::from(op.mref);
                             if s.side_exit {
                                 // A taken Jcc inside the trace: go on at
@@ -386,8 +394,9 @@ impl<B: CpuBus> Cpu<B> {
                         }
                         if op.last {
                             // The last instruction may have been a control
-                            // transfer.
-                            s.rip = s.next_rip;
+                            // transfer (never a threaded one: a taken Jcc
+                            // breaks the trace).
+                            s.rip = if op.hot { s.next_ip(op) } else { s.next_rip };
                             refs += u64::from(op.mref);
                             break;
                         }
@@ -425,7 +434,6 @@ impl<B: CpuBus> Cpu<B> {
         ops: &[decode::Op<B>],
     ) -> Result<bool, TripleFault> {
         let limit = u64::from(s.seg[sreg::CS].limit);
-        let mask = s.ip_mask();
         for op in ops {
             if op.n != 1 {
                 return Ok(true);
@@ -433,9 +441,7 @@ impl<B: CpuBus> Cpu<B> {
             if s.rip.wrapping_add(u64::from(op.len) - 1) > limit {
                 return s.raise(bus, Fault::GP0).map(|()| false);
             }
-            s.next_rip = s.rip.wrapping_add(u64::from(op.len)) & mask;
-            let op = &op.alone();
-            match (op.f)(s, bus, op) {
+            match exec::run_alone(s, bus, op) {
                 Ok(()) => {
                     s.rip = s.next_rip;
                     s.icount += 1;
@@ -464,7 +470,7 @@ impl<B: CpuBus> Cpu<B> {
         // A fused CMP/TEST + Jcc record is two instructions: decode the
         // first on its own.
         let op = if op.n == 1 {
-            op.alone()
+            op
         } else {
             let lin = s.wrap_lin(s.seg[sreg::CS].base.wrapping_add(s.rip));
             match s.decode_at(bus, lin, s.rip) {
@@ -493,10 +499,9 @@ impl<B: CpuBus> Cpu<B> {
         if end > u64::from(s.seg[sreg::CS].limit) && s.bitness != 64 {
             return s.raise(bus, Fault::GP0);
         }
-        s.next_rip = s.rip.wrapping_add(u64::from(op.len)) & s.ip_mask();
         s.break_trace = false;
         s.mov_ss_shadow = false;
-        match (op.f)(s, bus, &op) {
+        match exec::run_alone(s, bus, &op) {
             Ok(()) => {
                 s.rip = s.next_rip;
                 s.icount += 1;

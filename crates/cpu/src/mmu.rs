@@ -36,14 +36,18 @@ pub enum Access {
     Exec,
 }
 
-/// One TLB entry: 24 bytes, so a table of 1,024 fits in 24 KiB of cache.
+/// One TLB entry: 32 bytes, so an index is a shift.
 #[derive(Debug, Clone, Copy)]
 pub struct TlbEntry {
     /// Linear page address per privilege (0 = supervisor, 1 = user), or a
     /// value with bit 0 set when not valid for the fast path. A fast tag is
-    /// only ever given to a RAM page, whose physical address is also its
-    /// offset in guest RAM.
+    /// only ever given to a RAM page below 4 GiB, whose physical address is
+    /// also its offset in guest RAM.
     pub tag: [u64; 2],
+    /// The physical page address minus the linear one (wrapping): for a
+    /// fast tag, `lin + addend` is the access's offset in guest RAM, and it
+    /// fits in 32 bits.
+    pub addend: u64,
     /// Physical page address, with bit 0 ([`GLOBAL`]) set for a global
     /// page (one that survives CR3 writes).
     pub page: u64,
@@ -64,6 +68,7 @@ impl TlbEntry {
 
 const EMPTY: TlbEntry = TlbEntry {
     tag: [INVALID_TAG; 2],
+    addend: 0,
     page: 0,
 };
 
@@ -248,6 +253,29 @@ fn le_write(bytes: &mut [u8], n: usize, v: u64) {
     }
 }
 
+/// Reads `size` bytes at offset `o` of guest RAM (a fast-path offset):
+/// `None` if out of bounds, which a fast offset never is; `get` keeps a
+/// bus that breaks that from reaching past its RAM.
+#[inline(always)]
+pub(crate) fn ram_rd<B: CpuBus>(bus: &mut B, o: usize, size: u8) -> Option<u64> {
+    let n = usize::from(size);
+    bus.ram().get(o..o + n).map(|b| le_read(b, n))
+}
+
+/// Writes `size` bytes at offset `o` of guest RAM: false (nothing
+/// written) if out of bounds, as [`ram_rd`].
+#[inline(always)]
+pub(crate) fn ram_wr<B: CpuBus>(bus: &mut B, o: usize, size: u8, v: u64) -> bool {
+    let n = usize::from(size);
+    match bus.ram().get_mut(o..o + n) {
+        Some(b) => {
+            le_write(b, n, v);
+            true
+        }
+        None => false,
+    }
+}
+
 impl CpuState {
     // ---- physical access ------------------------------------------------
 
@@ -348,7 +376,9 @@ impl CpuState {
         };
         let phys = w.phys & self.a20_mask;
         let is_ram = bus.page_is_ram(phys);
+        // Fast tags only below 4 GiB: the fast path's RAM offset is 32 bits.
         let fast = is_ram
+            && phys < 1 << 32
             && !(a == Access::Write && self.is_code_page(phys))
             && !self.watch.slows(page, a);
         let tag_for = |ok: bool| {
@@ -368,6 +398,7 @@ impl CpuState {
         };
         let entry = TlbEntry {
             tag: [tag_for(sup_ok), tag_for(user_ok)],
+            addend: (phys & !0xFFF).wrapping_sub(page),
             page: (phys & !0xFFF) | if w.global { GLOBAL } else { 0 },
         };
         self.tlb.table(a)[index(lin)] = entry;
@@ -528,8 +559,9 @@ impl CpuState {
         // into the next one: a tag only ever sits at its own page's index,
         // so the next page's address never matches the entry at `lin`'s.
         if e.tag[self.tlb.user as usize] == lin.wrapping_add(N as u64 - 1) & !0xFFF {
-            let off = e.phys() as usize + (lin & 0xFFF) as usize;
-            // The tag only matches RAM pages, so `off` is inside RAM.
+            // The tag only matches RAM pages below 4 GiB, so `off` is
+            // inside RAM and the truncation drops nothing.
+            let off = lin.wrapping_add(e.addend) as u32 as usize;
             return Ok(le_read(&bus.ram()[off..off + N], N));
         }
         self.read_lin_slow(bus, lin, N as u8)
@@ -573,7 +605,7 @@ impl CpuState {
         let e = &self.tlb.write[index(lin)];
         // The page and crossing check in one compare, as in `read_lin`.
         if e.tag[self.tlb.user as usize] == lin.wrapping_add(N as u64 - 1) & !0xFFF {
-            let off = e.phys() as usize + (lin & 0xFFF) as usize;
+            let off = lin.wrapping_add(e.addend) as u32 as usize;
             le_write(&mut bus.ram()[off..off + N], N, v);
             return Ok(());
         }
@@ -771,6 +803,165 @@ impl CpuState {
     ) -> Res<()> {
         let lin = self.seg_lin(s, off, N as u64, true)?;
         self.write_lin::<B, N>(bus, lin, v)
+    }
+
+    /// The fast path of an `N`-byte data access at `s:off` for an operand
+    /// of address shape `EA`: the segment passes its one compare (or, in
+    /// 64-bit mode, both ends are canonical), and the TLB half for the
+    /// access holds a fast entry for the page, which the access does not
+    /// cross. Returns the access's offset in guest RAM, or `None` when
+    /// anything needs the slow path; nothing faults and nothing changes
+    /// here, so a handler can bail out to its slow form and start over.
+    #[inline(always)]
+    pub(crate) fn fast_ram_off<const EA: u8, const N: usize, const W: bool>(
+        &self,
+        s: usize,
+        off: u64,
+    ) -> Option<usize> {
+        let lin = self.fast_lin::<EA, N, W>(s, off)?;
+        self.fast_tlb::<N, W>(lin)
+    }
+
+    /// The segment half of [`CpuState::fast_ram_off`]: the linear address.
+    #[inline(always)]
+    pub(crate) fn fast_lin<const EA: u8, const N: usize, const W: bool>(
+        &self,
+        s: usize,
+        off: u64,
+    ) -> Option<u64> {
+        use crate::exec::ea;
+        let legacy = |off: u64| {
+            let sg = &self.seg[s];
+            let lim1 = if W { sg.wlim1 } else { sg.rlim1 };
+            // Offsets are at most 32 bits here, so `off + N` cannot wrap.
+            (off + N as u64 <= lim1).then(|| sg.base.wrapping_add(off) & 0xFFFF_FFFF)
+        };
+        let long = |off: u64| {
+            let lin = if s >= sreg::FS {
+                self.seg[s].base.wrapping_add(off)
+            } else {
+                off
+            };
+            let c = |a: u64| (a.wrapping_add(1 << 47) >> 48) == 0;
+            (c(lin) && c(lin.wrapping_add(N as u64 - 1))).then_some(lin)
+        };
+        match EA {
+            ea::B32 | ea::BI32 => legacy(off),
+            ea::B64 | ea::BI64 | ea::RIP64 => long(off),
+            _ if self.bitness != 64 => legacy(off),
+            _ => long(off),
+        }
+    }
+
+    /// The TLB half of [`CpuState::fast_ram_off`]: the RAM offset of an
+    /// `N`-byte read (`W` false) or write at `lin`.
+    #[inline(always)]
+    pub(crate) fn fast_tlb<const N: usize, const W: bool>(&self, lin: u64) -> Option<usize> {
+        let e = if W {
+            &self.tlb.write[index(lin)]
+        } else {
+            &self.tlb.read[index(lin)]
+        };
+        // The page and crossing check in one compare, as in `read_lin`.
+        if e.tag[self.tlb.user as usize] != lin.wrapping_add(N as u64 - 1) & !0xFFF {
+            return None;
+        }
+        // A fast tag is only given to a RAM page below 4 GiB: the
+        // truncation drops nothing.
+        Some(lin.wrapping_add(e.addend) as u32 as usize)
+    }
+
+    /// The RAM offset of an `N`-byte read-modify-write at `s:off` on the
+    /// fast path: the read and the write entries must both be fast (a
+    /// watched page may slow only one of them).
+    #[inline(always)]
+    pub(crate) fn fast_rmw_off<const EA: u8, const N: usize>(
+        &self,
+        s: usize,
+        off: u64,
+    ) -> Option<usize> {
+        // A writable segment is readable too.
+        let lin = self.fast_lin::<EA, N, true>(s, off)?;
+        self.fast_tlb::<N, false>(lin)?;
+        self.fast_tlb::<N, true>(lin)
+    }
+
+    /// A stack push of `size` bytes on the fast path: written and RSP
+    /// moved, or false with nothing changed.
+    #[inline(always)]
+    pub(crate) fn push_fast<B: CpuBus>(&mut self, bus: &mut B, size: u8, v: u64) -> bool {
+        let m = self.stack_mask();
+        let sp = (self.gpr[crate::state::reg::SP] & m).wrapping_sub(u64::from(size)) & m;
+        if !self.write_fast::<B, { crate::exec::ea::GEN }>(bus, sreg::SS, sp, size, v) {
+            return false;
+        }
+        self.set_sp(sp);
+        true
+    }
+
+    /// A stack pop of `size` bytes on the fast path: the value, with RSP
+    /// moved, or `None` with nothing changed.
+    #[inline(always)]
+    pub(crate) fn pop_fast<B: CpuBus>(&mut self, bus: &mut B, size: u8) -> Option<u64> {
+        let sp = self.sp();
+        let v = self.read_fast::<B, { crate::exec::ea::GEN }>(bus, sreg::SS, sp, size)?;
+        self.set_sp(sp.wrapping_add(u64::from(size)));
+        Some(v)
+    }
+
+    /// [`CpuState::fast_ram_off`] for a read of `size` bytes: the value,
+    /// or `None` for the slow path.
+    #[inline(always)]
+    pub(crate) fn read_fast<B: CpuBus, const EA: u8>(
+        &self,
+        bus: &mut B,
+        s: usize,
+        off: u64,
+        size: u8,
+    ) -> Option<u64> {
+        let o = match size {
+            1 => self.fast_ram_off::<EA, 1, false>(s, off),
+            2 => self.fast_ram_off::<EA, 2, false>(s, off),
+            4 => self.fast_ram_off::<EA, 4, false>(s, off),
+            _ => self.fast_ram_off::<EA, 8, false>(s, off),
+        }?;
+        ram_rd(bus, o, size)
+    }
+
+    /// [`CpuState::fast_ram_off`] for a write of `size` bytes: true when
+    /// written, false (nothing written) for the slow path.
+    #[inline(always)]
+    pub(crate) fn write_fast<B: CpuBus, const EA: u8>(
+        &self,
+        bus: &mut B,
+        s: usize,
+        off: u64,
+        size: u8,
+        v: u64,
+    ) -> bool {
+        let o = match size {
+            1 => self.fast_ram_off::<EA, 1, true>(s, off),
+            2 => self.fast_ram_off::<EA, 2, true>(s, off),
+            4 => self.fast_ram_off::<EA, 4, true>(s, off),
+            _ => self.fast_ram_off::<EA, 8, true>(s, off),
+        };
+        o.is_some_and(|o| ram_wr(bus, o, size, v))
+    }
+
+    /// [`CpuState::fast_rmw_off`] for `size` bytes.
+    #[inline(always)]
+    pub(crate) fn fast_rmw_off_sz<const EA: u8>(
+        &self,
+        s: usize,
+        off: u64,
+        size: u8,
+    ) -> Option<usize> {
+        match size {
+            1 => self.fast_rmw_off::<EA, 1>(s, off),
+            2 => self.fast_rmw_off::<EA, 2>(s, off),
+            4 => self.fast_rmw_off::<EA, 4>(s, off),
+            _ => self.fast_rmw_off::<EA, 8>(s, off),
+        }
     }
 
     /// Reads `size` bytes at `s:off` for an operand of address shape `EA`

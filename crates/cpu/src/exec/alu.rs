@@ -8,6 +8,7 @@ use crate::core::CpuState;
 use crate::decode::{Handler, Op};
 use crate::fault::{Fault, Res};
 use crate::flags::{bit, mask, szp, FlagOp, Lazy};
+use crate::mmu::{ram_rd, ram_wr};
 use crate::state::{fl, reg};
 use iced_x86::{Instruction, Mnemonic as M};
 
@@ -190,8 +191,86 @@ fn alu<B: CpuBus, const K: u8, const Z: u8, const F: u8, const EA: u8>(
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
+    if alu_fast::<B, K, Z, F, EA>(s, bus, op) {
+        return next(s, bus, op);
+    }
+    alu_slow::<B, K, Z, F, EA>(s, bus, op)
+}
+
+/// The ALU instruction when its memory operand (if any) is not on the
+/// fast path: starts over, with every check.
+#[inline(never)]
+fn alu_slow<B: CpuBus, const K: u8, const Z: u8, const F: u8, const EA: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
     alu_do::<B, K, Z, F, EA>(s, bus, op)?;
     next(s, bus, op)
+}
+
+/// The ALU operation on the fast path ([`CpuState::fast_ram_off`]):
+/// true when done, false with nothing changed when the memory operand
+/// needs the slow path ([`alu_do`]). It calls nothing, so a handler
+/// built on it saves no registers.
+#[inline(always)]
+fn alu_fast<B: CpuBus, const K: u8, const Z: u8, const F: u8, const EA: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> bool {
+    let writes = K != CMP && K != TEST;
+    match F {
+        form::RR | form::RI | form::RM => {
+            let b = match F {
+                form::RR => s.reg(op.r1, Z),
+                form::RI => op.imm,
+                _ => {
+                    let off = s.ea_k::<B, EA>(op);
+                    match s.read_fast::<B, EA>(bus, op.seg as usize, off, Z) {
+                        Some(v) => v,
+                        None => return false,
+                    }
+                }
+            };
+            let a = s.reg(op.r0, Z);
+            let (r, lz) = calc::<K>(s, a, b, Z);
+            if writes {
+                s.set_reg(op.r0, Z, r);
+            }
+            s.lazy = lz;
+        }
+        _ => {
+            let b = if F == form::MR {
+                s.reg(op.r1, Z)
+            } else {
+                op.imm
+            };
+            let off = s.ea_k::<B, EA>(op);
+            let o = if writes {
+                s.fast_rmw_off_sz::<EA>(op.seg as usize, off, Z)
+            } else {
+                match Z {
+                    1 => s.fast_ram_off::<EA, 1, false>(op.seg as usize, off),
+                    2 => s.fast_ram_off::<EA, 2, false>(op.seg as usize, off),
+                    4 => s.fast_ram_off::<EA, 4, false>(op.seg as usize, off),
+                    _ => s.fast_ram_off::<EA, 8, false>(op.seg as usize, off),
+                }
+            };
+            let Some(o) = o else {
+                return false;
+            };
+            let Some(a) = ram_rd(bus, o, Z) else {
+                return false;
+            };
+            let (r, lz) = calc::<K>(s, a, b, Z);
+            if writes && !ram_wr(bus, o, Z, r) {
+                return false;
+            }
+            s.lazy = lz;
+        }
+    }
+    true
 }
 
 /// The ALU operation itself (also the first half of a fused pair).
@@ -1108,11 +1187,30 @@ fn fused<B: CpuBus, const K: u8, const Z: u8, const F: u8, const CC: u8>(
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
+    if !alu_fast::<B, K, Z, F, { ea::GEN }>(s, bus, op) {
+        return fused_slow::<B, K, Z, F, CC>(s, bus, op);
+    }
+    fused_jcc::<B, CC>(s, bus, op)
+}
+
+/// A fused pair whose CMP/TEST's memory operand is not on the fast path.
+#[inline(never)]
+fn fused_slow<B: CpuBus, const K: u8, const Z: u8, const F: u8, const CC: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
     alu_do::<B, K, Z, F, { ea::GEN }>(s, bus, op)?;
+    fused_jcc::<B, CC>(s, bus, op)
+}
+
+/// The Jcc half of a fused pair.
+#[inline(always)]
+fn fused_jcc<B: CpuBus, const CC: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     if s.cond(CC) {
         let rel = op.imm2 as u32 as i32 as u64;
         let osize = (op.imm2 >> 40) as u8;
-        let t = s.next_rip.wrapping_add(rel) & super::control::tmask(osize);
+        let t = s.next_ip(op).wrapping_add(rel) & super::control::tmask(osize);
         if let Err(f) = s.near_jump(t) {
             // The CMP/TEST retired; the fault belongs to the Jcc (the run
             // loop moves RIP and the count past the CMP/TEST).
@@ -1121,6 +1219,7 @@ fn fused<B: CpuBus, const K: u8, const Z: u8, const F: u8, const CC: u8>(
         }
         s.break_trace = true;
         s.side_exit = true;
+        return Ok(());
     }
     next(s, bus, op)
 }

@@ -49,7 +49,7 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         | M::Jl
         | M::Jge
         | M::Jle
-        | M::Jg => jcc_sel::<B, false>(ins.condition_code() as u8 - 1),
+        | M::Jg => jcc_sel::<B>(ins.condition_code() as u8 - 1),
         M::Loopne | M::Loope | M::Loop | M::Jcxz | M::Jecxz | M::Jrcxz => {
             let base = match mn(ins) {
                 M::Loopne => Code::Loopne_rel8_16_CX as u32,
@@ -149,43 +149,38 @@ fn jmp_rel<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
     s.near_jump(t)
 }
 
-/// Picks `jcc::<B, CC, MID>` for condition `cc` (0-15, encoding order).
-pub(crate) fn jcc_sel<B: CpuBus, const MID: bool>(cc: u8) -> Handler<B> {
+/// Picks `jcc::<B, CC>` for condition `cc` (0-15, encoding order).
+pub(crate) fn jcc_sel<B: CpuBus>(cc: u8) -> Handler<B> {
     match cc & 15 {
-        0 => jcc::<B, 0, MID>,
-        1 => jcc::<B, 1, MID>,
-        2 => jcc::<B, 2, MID>,
-        3 => jcc::<B, 3, MID>,
-        4 => jcc::<B, 4, MID>,
-        5 => jcc::<B, 5, MID>,
-        6 => jcc::<B, 6, MID>,
-        7 => jcc::<B, 7, MID>,
-        8 => jcc::<B, 8, MID>,
-        9 => jcc::<B, 9, MID>,
-        10 => jcc::<B, 10, MID>,
-        11 => jcc::<B, 11, MID>,
-        12 => jcc::<B, 12, MID>,
-        13 => jcc::<B, 13, MID>,
-        14 => jcc::<B, 14, MID>,
-        _ => jcc::<B, 15, MID>,
+        0 => jcc::<B, 0>,
+        1 => jcc::<B, 1>,
+        2 => jcc::<B, 2>,
+        3 => jcc::<B, 3>,
+        4 => jcc::<B, 4>,
+        5 => jcc::<B, 5>,
+        6 => jcc::<B, 6>,
+        7 => jcc::<B, 7>,
+        8 => jcc::<B, 8>,
+        9 => jcc::<B, 9>,
+        10 => jcc::<B, 10>,
+        11 => jcc::<B, 11>,
+        12 => jcc::<B, 12>,
+        13 => jcc::<B, 13>,
+        14 => jcc::<B, 14>,
+        _ => jcc::<B, 15>,
     }
 }
 
-/// Jcc with its condition fixed at decode time. `MID`: the branch sits
-/// inside a trace (the trace goes on with the fall-through path), so a
-/// taken branch leaves the trace through a side exit.
-fn jcc<B: CpuBus, const CC: u8, const MID: bool>(
-    s: &mut CpuState,
-    bus: &mut B,
-    op: &Op<B>,
-) -> Res<()> {
+/// Jcc with its condition fixed at decode time. A taken branch leaves the
+/// trace (a side exit when the trace goes on with the fall-through path):
+/// the run loop goes on at `next_rip`.
+fn jcc<B: CpuBus, const CC: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     if s.cond(CC) {
-        let t = s.next_rip.wrapping_add(op.imm) & tmask(op.size);
+        let t = s.next_ip(op).wrapping_add(op.imm) & tmask(op.size);
         s.near_jump(t)?;
-        if MID {
-            s.break_trace = true;
-            s.side_exit = true;
-        }
+        s.break_trace = true;
+        s.side_exit = true;
+        return Ok(());
     }
     next(s, bus, op)
 }

@@ -177,7 +177,25 @@ fn mov_ri<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> 
     next(s, bus, op)
 }
 
+/// MOV reg, r/m. The fast path calls nothing but its successor, so it
+/// saves no registers; anything else starts over in [`mov_rm_slow`].
 fn mov_rm<B: CpuBus, const Z: u8, const EA: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let off = s.ea_k::<B, EA>(op);
+    match s.read_fast::<B, EA>(bus, op.seg as usize, off, Z) {
+        Some(v) => {
+            s.set_reg(op.r0, Z, v);
+            next(s, bus, op)
+        }
+        None => mov_rm_slow::<B, Z, EA>(s, bus, op),
+    }
+}
+
+#[inline(never)]
+fn mov_rm_slow<B: CpuBus, const Z: u8, const EA: u8>(
     s: &mut CpuState,
     bus: &mut B,
     op: &Op<B>,
@@ -188,7 +206,22 @@ fn mov_rm<B: CpuBus, const Z: u8, const EA: u8>(
     next(s, bus, op)
 }
 
+/// MOV r/m, reg: a fast path and a slow one, as [`mov_rm`].
 fn mov_mr<B: CpuBus, const Z: u8, const EA: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let off = s.ea_k::<B, EA>(op);
+    let v = s.reg(op.r1, Z);
+    if s.write_fast::<B, EA>(bus, op.seg as usize, off, Z, v) {
+        return next(s, bus, op);
+    }
+    mov_mr_slow::<B, Z, EA>(s, bus, op)
+}
+
+#[inline(never)]
+fn mov_mr_slow<B: CpuBus, const Z: u8, const EA: u8>(
     s: &mut CpuState,
     bus: &mut B,
     op: &Op<B>,
@@ -205,7 +238,9 @@ fn mov_mi<B: CpuBus, const Z: u8, const EA: u8>(
     op: &Op<B>,
 ) -> Res<()> {
     let off = s.ea_k::<B, EA>(op);
-    s.write_sz_k::<B, EA>(bus, op.seg as usize, off, Z, op.imm)?;
+    if !s.write_fast::<B, EA>(bus, op.seg as usize, off, Z, op.imm) {
+        s.write_sz_k::<B, EA>(bus, op.seg as usize, off, Z, op.imm)?;
+    }
     next(s, bus, op)
 }
 
@@ -289,7 +324,10 @@ fn movx_m<B: CpuBus, const SIGNED: bool, const S2: u8, const D: u8, const EA: u8
     op: &Op<B>,
 ) -> Res<()> {
     let off = s.ea_k::<B, EA>(op);
-    let v = s.read_sz_k::<B, EA>(bus, op.seg as usize, off, S2)?;
+    let v = match s.read_fast::<B, EA>(bus, op.seg as usize, off, S2) {
+        Some(v) => v,
+        None => s.read_sz_k::<B, EA>(bus, op.seg as usize, off, S2)?,
+    };
     let v = if SIGNED {
         let bits = 8 * u32::from(S2);
         (((v << (64 - bits)) as i64) >> (64 - bits)) as u64
@@ -338,7 +376,18 @@ fn stack_size<B>(s: &CpuState, op: &Op<B>) -> u8 {
     }
 }
 
+/// PUSH reg: a fast path that calls nothing but its successor, and a
+/// slow one that starts over (as [`mov_rm`]).
 fn push_r<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let v = s.reg(op.r0, Z);
+    if s.push_fast(bus, Z, v) {
+        return next(s, bus, op);
+    }
+    push_r_slow::<B, Z>(s, bus, op)
+}
+
+#[inline(never)]
+fn push_r_slow<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let v = s.reg(op.r0, Z);
     s.push(bus, Z, v)?;
     next(s, bus, op)
@@ -350,7 +399,9 @@ fn push_i<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         Code::Pushd_imm8 | Code::Pushd_imm32 => 4,
         _ => 8,
     };
-    s.push(bus, size, op.imm)?;
+    if !s.push_fast(bus, size, op.imm) {
+        s.push(bus, size, op.imm)?;
+    }
     next(s, bus, op)
 }
 
@@ -390,7 +441,17 @@ fn push_sreg<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     Ok(())
 }
 
+/// POP reg: fast and slow paths, as [`push_r`].
 fn pop_r<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    if let Some(v) = s.pop_fast(bus, Z) {
+        s.set_reg(op.r0, Z, v);
+        return next(s, bus, op);
+    }
+    pop_r_slow::<B, Z>(s, bus, op)
+}
+
+#[inline(never)]
+fn pop_r_slow<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let v = s.pop(bus, Z)?;
     s.set_reg(op.r0, Z, v);
     next(s, bus, op)

@@ -72,7 +72,7 @@ pub(crate) fn select<B: CpuBus>(ins: &Instruction) -> Handler<B> {
 /// trace goes on with the fall-through path; a taken branch leaves it
 /// through a side exit), or `None` if the instruction must end the trace.
 pub(crate) fn select_side_exit<B: CpuBus>(ins: &Instruction) -> Option<Handler<B>> {
-    jcc_condition(ins).map(control::jcc_sel::<B, true>)
+    jcc_condition(ins).map(control::jcc_sel::<B>)
 }
 
 /// The condition (0-15, encoding order) of a Jcc; `None` for anything
@@ -133,14 +133,13 @@ pub(crate) fn select_threaded<B: CpuBus>(ins: &Instruction) -> (Handler<B>, bool
     (f, HOT.with(|c| c.replace(false)))
 }
 
-/// Starts record `op` of the running trace (from the run loop or from
-/// another record's handler): its position and next RIP (from the trace's
-/// start and the record's offset, so nothing chains through memory from
-/// one record to the next), then its handler.
+/// Starts record `op` of the running trace from the run loop: its
+/// position and next RIP (from the trace's start and the record's offset),
+/// then its handler.
 #[inline(always)]
 pub(crate) fn enter<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     s.pos = op.idx;
-    s.next_rip = s.trace_rip.wrapping_add(u64::from(op.end)) & s.trace_mask;
+    s.next_rip = s.next_ip(op);
     (op.f)(s, bus, op)
 }
 
@@ -152,12 +151,37 @@ pub(crate) fn sync_to<B>(s: &mut CpuState, op: &Op<B>) {
     s.icount = s.trace_ic + u64::from(op.ic - op.n);
 }
 
+/// Runs one record by itself (single-step, the debugger, the CS-limit
+/// path): RIP is at its first byte; `next_rip` is set to the byte after
+/// it, and a copy that does not chain runs as a trace of its own, so
+/// [`CpuState::next_ip`] agrees with `next_rip`.
+pub(crate) fn run_alone<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let mask = s.ip_mask();
+    s.trace_rip = s.rip;
+    s.trace_mask = mask;
+    s.trace_ic = s.icount;
+    s.next_rip = s.rip.wrapping_add(u64::from(op.len)) & mask;
+    let op = Op {
+        chain: false,
+        start: 0,
+        end: u16::from(op.len),
+        idx: 0,
+        ic: op.n,
+        last: true,
+        ..*op
+    };
+    s.pos = 0;
+    (op.f)(s, bus, &op)
+}
+
 /// Called by a threaded handler whose instruction has retired: inside a
 /// trace run by the run loop, goes straight on with the next record when
 /// that is a threaded one too (threaded dispatch: each handler ends in its
 /// own indirect jump, which the host predicts far better than one call
 /// site in a loop). Otherwise returns to the run loop, which brings `rip`
-/// and `icount` up to date and goes on.
+/// and `icount` up to date and goes on. Only the record's position is
+/// stored: threaded handlers that need the next RIP derive it
+/// ([`CpuState::next_ip`]), and `next_rip` is left alone.
 #[inline(always)]
 #[allow(unsafe_code)]
 pub(crate) fn next<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -170,9 +194,10 @@ pub(crate) fn next<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<
     // themselves (`Cpu::run_traces`), and the trace cache keeps the slice
     // alive and unchanged while they run (handlers reach neither the
     // cache nor the slice); every other caller runs a copy made by
-    // `Op::alone`, whose `chain` is false.
+    // `run_alone`, whose `chain` is false.
     let n = unsafe { &*(op as *const Op<B>).add(1) };
-    enter(s, bus, n)
+    s.pos = n.idx;
+    (n.f)(s, bus, n)
 }
 
 /// An instruction iced could not decode: #UD.
@@ -248,6 +273,15 @@ macro_rules! by_ea {
 pub(crate) use by_ea;
 
 impl CpuState {
+    /// The address of the byte after record `op` of the running trace.
+    /// Handlers read this rather than `next_rip`, which the threaded
+    /// handlers do not keep (see [`next`]); a branch's target goes to
+    /// `next_rip`.
+    #[inline(always)]
+    pub(crate) fn next_ip<B>(&self, op: &Op<B>) -> u64 {
+        self.trace_rip.wrapping_add(u64::from(op.end)) & self.trace_mask
+    }
+
     /// The effective address of the memory operand, for shape `EA`
     /// ([`ea`]); the shape was checked at decode time, so the base and
     /// index fields name real registers for the shapes that use them.
@@ -260,7 +294,7 @@ impl CpuState {
             ea::BI32 => base().wrapping_add(index()).wrapping_add(op.disp) & 0xFFFF_FFFF,
             ea::B64 => base().wrapping_add(op.disp),
             ea::BI64 => base().wrapping_add(index()).wrapping_add(op.disp),
-            ea::RIP64 => self.next_rip.wrapping_add(op.disp),
+            ea::RIP64 => self.next_ip(op).wrapping_add(op.disp),
             _ => self.ea(op),
         }
     }
@@ -272,7 +306,7 @@ impl CpuState {
         if (op.base as usize) < 16 {
             a = a.wrapping_add(self.gpr[op.base as usize]);
         } else if op.base == RIPREL {
-            a = a.wrapping_add(self.next_rip);
+            a = a.wrapping_add(self.next_ip(op));
         }
         if op.index != NOREG {
             a = a.wrapping_add(self.gpr[op.index as usize & 15] << op.scale);
