@@ -312,11 +312,15 @@ impl<B: CpuBus> Cpu<B> {
         self.s.break_trace = false;
         self.s.side_exit = false;
         let mut prev: Option<usize> = None;
-        'traces: while self.s.icount < until {
+        // RIP and the instruction count live in locals across traces as
+        // well as in `CpuState` (stored, never read back here): a trace
+        // transition then waits on no store-to-load round trip.
+        let mut rip = self.s.rip;
+        let mut ic = self.s.icount;
+        'traces: while ic < until {
             // Links are valid while no TLB flush, CS change or trace drop
             // happened.
             let epoch = self.s.tlb.epoch.wrapping_add(self.cache.generation << 32);
-            let rip = self.s.rip;
             let chained = prev.and_then(|p| self.cache.chained(p, rip, epoch));
             let id = match chained {
                 Some(id) => {
@@ -345,7 +349,7 @@ impl<B: CpuBus> Cpu<B> {
             let s = &mut self.s;
             let mask = s.ip_mask();
             let fits = s.bitness == 64
-                || s.rip.wrapping_add(u64::from(t.bytes)) <= u64::from(s.seg[sreg::CS].limit) + 1;
+                || rip.wrapping_add(u64::from(t.bytes)) <= u64::from(s.seg[sreg::CS].limit) + 1;
             if !fits {
                 let step = Self::run_ops_checked(s, bus, &t.ops);
                 if step == Ok(true) {
@@ -360,28 +364,38 @@ impl<B: CpuBus> Cpu<B> {
             // stopped. Inside a chain `rip` and `icount` are not kept up to
             // date (threaded handlers use neither); the loop sets them before
             // each record it starts and whenever a chain returns.
-            s.trace_rip = s.rip;
+            s.trace_rip = rip;
             s.trace_mask = mask;
-            s.trace_ic = s.icount;
+            s.trace_ic = ic;
+            let (rip0, ic0) = (rip, ic);
             let mut i = 0;
             loop {
                 let first = &t.ops[i];
-                exec::sync_to(s, first);
-                let r = exec::enter(s, bus, first);
+                if i != 0 {
+                    // (The first record starts where the trace does.)
+                    s.rip = rip0.wrapping_add(u64::from(first.start)) & mask;
+                    s.icount = ic0 + u64::from(first.ic - first.n);
+                }
+                s.pos = first.idx;
+                s.next_rip = rip0.wrapping_add(u64::from(first.end)) & mask;
+                let r = (first.f)(s, bus, first);
                 let op = &t.ops[usize::from(s.pos)];
                 match r {
                     Ok(()) => {
-                        s.icount = s.trace_ic + u64::from(op.ic);
+                        ic = ic0 + u64::from(op.ic);
+                        s.icount = ic;
+                        let fall = rip0.wrapping_add(u64::from(op.end)) & mask;
                         if s.break_trace {
                             // A taken branch left its target in
                             // `next_rip`, as did any record the loop
                             // started; a threaded one started inside the
                             // chain did not keep it.
-                            s.rip = if op.hot && !s.side_exit {
-                                s.next_ip(op)
+                            rip = if op.hot && !s.side_exit {
+                                fall
                             } else {
                                 s.next_rip
                             };
+                            s.rip = rip;
                             refs += u64::from(op.mref);
                             if s.side_exit {
                                 // A taken Jcc inside the trace: go on at
@@ -396,7 +410,8 @@ impl<B: CpuBus> Cpu<B> {
                             // The last instruction may have been a control
                             // transfer (never a threaded one: a taken Jcc
                             // breaks the trace).
-                            s.rip = if op.hot { s.next_ip(op) } else { s.next_rip };
+                            rip = if op.hot { fall } else { s.next_rip };
+                            s.rip = rip;
                             refs += u64::from(op.mref);
                             break;
                         }

@@ -190,7 +190,21 @@ fn jmp_ind<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>
     s.near_jump(t)
 }
 
+/// CALL rel: the push on the fast path, or the whole instruction again in
+/// [`call_rel_slow`] (so this one calls nothing and saves no registers).
 fn call_rel<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let ret = s.next_rip;
+    let t = ret.wrapping_add(op.imm) & tmask(op.size);
+    s.check_target(t)?;
+    if !s.push_fast(bus, op.size, ret) {
+        return call_rel_slow(s, bus, op);
+    }
+    s.next_rip = t;
+    Ok(())
+}
+
+#[inline(never)]
+fn call_rel_slow<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let ret = s.next_rip;
     let t = ret.wrapping_add(op.imm) & tmask(op.size);
     s.check_target(t)?;
@@ -208,12 +222,34 @@ fn call_ind<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B
     Ok(())
 }
 
+/// RET near: the return address read on the fast path, or the whole
+/// instruction again in [`ret_near_slow`], as [`call_rel`].
 fn ret_near<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let size = match op.code {
+    let size = ret_size(op);
+    let sp = s.sp();
+    let Some(t) = s.read_fast::<B, { super::ea::GEN }>(bus, sreg::SS, sp, size) else {
+        return ret_near_slow(s, bus, op);
+    };
+    s.check_target(t)?;
+    s.set_sp(
+        sp.wrapping_add(u64::from(size))
+            .wrapping_add(op.imm & 0xFFFF),
+    );
+    s.next_rip = t;
+    Ok(())
+}
+
+fn ret_size<B>(op: &Op<B>) -> u8 {
+    match op.code {
         Code::Retnw | Code::Retnw_imm16 => 2,
         Code::Retnd | Code::Retnd_imm16 => 4,
         _ => 8,
-    };
+    }
+}
+
+#[inline(never)]
+fn ret_near_slow<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let size = ret_size(op);
     let t = s.peek_stack(bus, 0, size)?;
     s.check_target(t)?;
     let sp = s

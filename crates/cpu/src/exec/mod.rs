@@ -133,16 +133,6 @@ pub(crate) fn select_threaded<B: CpuBus>(ins: &Instruction) -> (Handler<B>, bool
     (f, HOT.with(|c| c.replace(false)))
 }
 
-/// Starts record `op` of the running trace from the run loop: its
-/// position and next RIP (from the trace's start and the record's offset),
-/// then its handler.
-#[inline(always)]
-pub(crate) fn enter<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    s.pos = op.idx;
-    s.next_rip = s.next_ip(op);
-    (op.f)(s, bus, op)
-}
-
 /// Brings `rip` and `icount` to the start of record `op` of the running
 /// trace (threaded handlers run without them: see [`hot`]).
 #[inline(always)]
