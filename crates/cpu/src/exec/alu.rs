@@ -339,13 +339,56 @@ fn rmw<B: CpuBus, const MEM: bool>(
     Ok(())
 }
 
+/// [`rmw`] and then the next record, for threaded handlers: a memory
+/// operand on the fast path ([`CpuState::fast_rmw_off_sz`]) makes no call,
+/// anything else starts over in [`rmw_slow_next`]. `f` may run twice (the
+/// fast path puts the flags back before giving up), so it must be `Copy`.
+#[inline(always)]
+fn rmw_next<B: CpuBus, const MEM: bool>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+    f: impl Fn(&mut CpuState, u64) -> u64 + Copy,
+) -> Res<()> {
+    let sz = op.size;
+    if !MEM {
+        let a = s.reg(op.r0, sz);
+        let r = f(s, a);
+        s.set_reg(op.r0, sz, r);
+        return next(s, bus, op);
+    }
+    let off = s.ea(op);
+    if let Some(o) = s.fast_rmw_off_sz::<{ ea::GEN }>(op.seg as usize, off, sz) {
+        if let Some(a) = ram_rd(bus, o, sz) {
+            let saved = (s.flags, s.lazy);
+            let r = f(s, a);
+            if ram_wr(bus, o, sz, r) {
+                return next(s, bus, op);
+            }
+            (s.flags, s.lazy) = saved;
+        }
+    }
+    rmw_slow_next::<B, MEM>(s, bus, op, f)
+}
+
+#[inline(never)]
+fn rmw_slow_next<B: CpuBus, const MEM: bool>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+    f: impl Fn(&mut CpuState, u64) -> u64 + Copy,
+) -> Res<()> {
+    rmw::<B, MEM>(s, bus, op, f)?;
+    next(s, bus, op)
+}
+
 fn incdec<B: CpuBus, const INC: bool, const MEM: bool>(
     s: &mut CpuState,
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
     let sz = op.size;
-    rmw::<B, MEM>(s, bus, op, |s, a| {
+    rmw_next::<B, MEM>(s, bus, op, move |s, a| {
         let c = s.cf();
         let r = if INC {
             a.wrapping_add(1)
@@ -361,23 +404,20 @@ fn incdec<B: CpuBus, const INC: bool, const MEM: bool>(
             carry_in: c,
         };
         r
-    })?;
-    next(s, bus, op)
+    })
 }
 
 fn neg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let sz = op.size;
-    rmw::<B, MEM>(s, bus, op, |s, a| {
+    rmw_next::<B, MEM>(s, bus, op, move |s, a| {
         let r = 0u64.wrapping_sub(a);
         s.set_lazy(FlagOp::Sub, sz, 0, a, r);
         r
-    })?;
-    next(s, bus, op)
+    })
 }
 
 fn not<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    rmw::<B, MEM>(s, bus, op, |_, a| !a)?;
-    next(s, bus, op)
+    rmw_next::<B, MEM>(s, bus, op, |_, a| !a)
 }
 
 // ---- shifts and rotates ------------------------------------------------
@@ -507,13 +547,11 @@ fn shift<B: CpuBus, const K: u8, const MEM: bool, const Z: u8>(
     if cnt == 0 {
         // No flags change, no write; a memory operand is still checked.
         if MEM {
-            let off = s.ea(op);
-            let lin = s.seg_lin(op.seg as usize, off, u64::from(sz), true)?;
-            s.read_lin_sz(bus, lin, sz)?;
+            return shift_zero_mem(s, bus, op, sz);
         }
         return next(s, bus, op);
     }
-    rmw::<B, MEM>(s, bus, op, |s, a| {
+    rmw_next::<B, MEM>(s, bus, op, move |s, a| {
         // SHL/SHR/SAR with a non-zero count replace all six flags: no need
         // to materialise the pending ones.
         let flags = if K >= 4 { 0 } else { s.eflags() };
@@ -524,7 +562,16 @@ fn shift<B: CpuBus, const K: u8, const MEM: bool, const Z: u8>(
             }
             None => a,
         }
-    })?;
+    })
+}
+
+/// A shift of memory by a masked count of 0: the operand is still checked
+/// as a write.
+#[inline(never)]
+fn shift_zero_mem<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>, sz: u8) -> Res<()> {
+    let off = s.ea(op);
+    let lin = s.seg_lin(op.seg as usize, off, u64::from(sz), true)?;
+    s.read_lin_sz(bus, lin, sz)?;
     next(s, bus, op)
 }
 

@@ -238,9 +238,20 @@ fn mov_mi<B: CpuBus, const Z: u8, const EA: u8>(
     op: &Op<B>,
 ) -> Res<()> {
     let off = s.ea_k::<B, EA>(op);
-    if !s.write_fast::<B, EA>(bus, op.seg as usize, off, Z, op.imm) {
-        s.write_sz_k::<B, EA>(bus, op.seg as usize, off, Z, op.imm)?;
+    if s.write_fast::<B, EA>(bus, op.seg as usize, off, Z, op.imm) {
+        return next(s, bus, op);
     }
+    mov_mi_slow::<B, Z, EA>(s, bus, op)
+}
+
+#[inline(never)]
+fn mov_mi_slow<B: CpuBus, const Z: u8, const EA: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let off = s.ea_k::<B, EA>(op);
+    s.write_sz_k::<B, EA>(bus, op.seg as usize, off, Z, op.imm)?;
     next(s, bus, op)
 }
 
@@ -291,13 +302,7 @@ fn movx_r<B: CpuBus, const SIGNED: bool, const S2: u8, const D: u8>(
     op: &Op<B>,
 ) -> Res<()> {
     let v = s.reg(op.r1, S2);
-    let v = if SIGNED {
-        let bits = 8 * u32::from(S2);
-        (((v << (64 - bits)) as i64) >> (64 - bits)) as u64
-    } else {
-        v
-    };
-    s.set_reg(op.r0, D, v);
+    s.set_reg(op.r0, D, extend::<SIGNED, S2>(v));
     next(s, bus, op)
 }
 
@@ -324,18 +329,34 @@ fn movx_m<B: CpuBus, const SIGNED: bool, const S2: u8, const D: u8, const EA: u8
     op: &Op<B>,
 ) -> Res<()> {
     let off = s.ea_k::<B, EA>(op);
-    let v = match s.read_fast::<B, EA>(bus, op.seg as usize, off, S2) {
-        Some(v) => v,
-        None => s.read_sz_k::<B, EA>(bus, op.seg as usize, off, S2)?,
+    let Some(v) = s.read_fast::<B, EA>(bus, op.seg as usize, off, S2) else {
+        return movx_m_slow::<B, SIGNED, S2, D, EA>(s, bus, op);
     };
-    let v = if SIGNED {
+    s.set_reg(op.r0, D, extend::<SIGNED, S2>(v));
+    next(s, bus, op)
+}
+
+#[inline(never)]
+fn movx_m_slow<B: CpuBus, const SIGNED: bool, const S2: u8, const D: u8, const EA: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let off = s.ea_k::<B, EA>(op);
+    let v = s.read_sz_k::<B, EA>(bus, op.seg as usize, off, S2)?;
+    s.set_reg(op.r0, D, extend::<SIGNED, S2>(v));
+    next(s, bus, op)
+}
+
+/// Zero- or sign-extends an `S2`-byte value.
+#[inline(always)]
+fn extend<const SIGNED: bool, const S2: u8>(v: u64) -> u64 {
+    if SIGNED {
         let bits = 8 * u32::from(S2);
         (((v << (64 - bits)) as i64) >> (64 - bits)) as u64
     } else {
         v
-    };
-    s.set_reg(op.r0, D, v);
-    next(s, bus, op)
+    }
 }
 
 fn lea<B: CpuBus, const Z: u8, const EA: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -399,9 +420,15 @@ fn push_i<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         Code::Pushd_imm8 | Code::Pushd_imm32 => 4,
         _ => 8,
     };
-    if !s.push_fast(bus, size, op.imm) {
-        s.push(bus, size, op.imm)?;
+    if s.push_fast(bus, size, op.imm) {
+        return next(s, bus, op);
     }
+    push_i_slow(s, bus, op, size)
+}
+
+#[inline(never)]
+fn push_i_slow<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>, size: u8) -> Res<()> {
+    s.push(bus, size, op.imm)?;
     next(s, bus, op)
 }
 
@@ -639,7 +666,28 @@ fn setcc<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) 
 
 fn cmov<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     // The source is read (and may fault) whatever the condition.
-    let v = s.rd_rm(bus, op, MEM, op.r1, op.size)?;
+    let v = if MEM {
+        let off = s.ea(op);
+        match s.read_fast::<B, { super::ea::GEN }>(bus, op.seg as usize, off, op.size) {
+            Some(v) => v,
+            None => return cmov_slow(s, bus, op),
+        }
+    } else {
+        s.reg(op.r1, op.size)
+    };
+    cmov_set(s, bus, op, v)
+}
+
+/// CMOVcc from memory off the fast path.
+#[inline(never)]
+fn cmov_slow<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let v = s.rd_rm(bus, op, true, op.r1, op.size)?;
+    cmov_set(s, bus, op, v)
+}
+
+/// The move half of CMOVcc, once the source is read.
+#[inline(always)]
+fn cmov_set<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>, v: u64) -> Res<()> {
     if s.cond(cc_of(op)) {
         s.set_reg(op.r0, op.size, v);
     } else if op.size == 4 {
