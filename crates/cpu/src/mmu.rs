@@ -713,12 +713,19 @@ impl CpuState {
     /// Offsets are at most 32 bits here, so `off + n` cannot wrap.
     #[inline(always)]
     fn seg_lin_legacy(&self, s: usize, off: u64, n: u64, write: bool) -> Res<u64> {
+        match self.lin_legacy_fast(s, off, n, write) {
+            Some(lin) => Ok(lin),
+            None => self.seg_lin_slow(s, off, n, write),
+        }
+    }
+
+    /// The one compare of [`CpuState::seg_lin_legacy`]: the linear
+    /// address, or `None` for the full check.
+    #[inline(always)]
+    fn lin_legacy_fast(&self, s: usize, off: u64, n: u64, write: bool) -> Option<u64> {
         let sg = &self.seg[s];
         let lim1 = if write { sg.wlim1 } else { sg.rlim1 };
-        if off + n <= lim1 {
-            return Ok(sg.base.wrapping_add(off) & 0xFFFF_FFFF);
-        }
-        self.seg_lin_slow(s, off, n, write)
+        (off + n <= lim1).then(|| sg.base.wrapping_add(off) & 0xFFFF_FFFF)
     }
 
     /// 64-bit mode: no limits; ES/CS/SS/DS have base 0, FS/GS their MSR
@@ -726,17 +733,23 @@ impl CpuState {
     /// all equal).
     #[inline(always)]
     fn seg_lin_long(&self, s: usize, off: u64, n: u64, write: bool) -> Res<u64> {
+        match self.lin_long_fast(s, off, n) {
+            Some(lin) => Ok(lin),
+            None => self.seg_lin_slow(s, off, n, write),
+        }
+    }
+
+    /// The canonical checks of [`CpuState::seg_lin_long`]: the linear
+    /// address, or `None` for the full check.
+    #[inline(always)]
+    fn lin_long_fast(&self, s: usize, off: u64, n: u64) -> Option<u64> {
         let lin = if s >= sreg::FS {
             self.seg[s].base.wrapping_add(off)
         } else {
             off
         };
-        let end = lin.wrapping_add(n - 1);
         let c = |a: u64| (a.wrapping_add(1 << 47) >> 48) == 0;
-        if c(lin) && c(end) {
-            return Ok(lin);
-        }
-        self.seg_lin_slow(s, off, n, write)
+        (c(lin) && c(lin.wrapping_add(n - 1))).then_some(lin)
     }
 
     #[inline(never)]
@@ -830,26 +843,12 @@ impl CpuState {
         off: u64,
     ) -> Option<u64> {
         use crate::exec::ea;
-        let legacy = |off: u64| {
-            let sg = &self.seg[s];
-            let lim1 = if W { sg.wlim1 } else { sg.rlim1 };
-            // Offsets are at most 32 bits here, so `off + N` cannot wrap.
-            (off + N as u64 <= lim1).then(|| sg.base.wrapping_add(off) & 0xFFFF_FFFF)
-        };
-        let long = |off: u64| {
-            let lin = if s >= sreg::FS {
-                self.seg[s].base.wrapping_add(off)
-            } else {
-                off
-            };
-            let c = |a: u64| (a.wrapping_add(1 << 47) >> 48) == 0;
-            (c(lin) && c(lin.wrapping_add(N as u64 - 1))).then_some(lin)
-        };
+        let n = N as u64;
         match EA {
-            ea::B32 | ea::BI32 => legacy(off),
-            ea::B64 | ea::BI64 | ea::RIP64 => long(off),
-            _ if self.bitness != 64 => legacy(off),
-            _ => long(off),
+            ea::B32 | ea::BI32 => self.lin_legacy_fast(s, off, n, W),
+            ea::B64 | ea::BI64 | ea::RIP64 => self.lin_long_fast(s, off, n),
+            _ if self.bitness != 64 => self.lin_legacy_fast(s, off, n, W),
+            _ => self.lin_long_fast(s, off, n),
         }
     }
 
