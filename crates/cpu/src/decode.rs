@@ -104,6 +104,29 @@ impl<B> Clone for Op<B> {
 }
 impl<B> Copy for Op<B> {}
 
+impl<B> Op<B> {
+    /// Address of this record's first byte, in a trace that starts at
+    /// `rip0` (IP mask `mask`).
+    #[inline(always)]
+    pub fn start_at(&self, rip0: u64, mask: u64) -> u64 {
+        rip0.wrapping_add(u64::from(self.start)) & mask
+    }
+
+    /// Address of the byte after this record, in a trace that starts at
+    /// `rip0`.
+    #[inline(always)]
+    pub fn end_at(&self, rip0: u64, mask: u64) -> u64 {
+        rip0.wrapping_add(u64::from(self.end)) & mask
+    }
+
+    /// Instructions retired before this record, in a trace entered at
+    /// count `ic0`.
+    #[inline(always)]
+    pub fn count_before(&self, ic0: u64) -> u64 {
+        ic0 + u64::from(self.ic - self.n)
+    }
+}
+
 impl<B> core::fmt::Debug for Op<B> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "Op({:?}, len {})", self.code, self.len)

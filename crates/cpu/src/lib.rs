@@ -373,25 +373,24 @@ impl<B: CpuBus> Cpu<B> {
                 let first = &t.ops[i];
                 if i != 0 {
                     // (The first record starts where the trace does.)
-                    s.rip = rip0.wrapping_add(u64::from(first.start)) & mask;
-                    s.icount = ic0 + u64::from(first.ic - first.n);
+                    s.rip = first.start_at(rip0, mask);
+                    s.icount = first.count_before(ic0);
                 }
                 s.pos = first.idx;
-                s.next_rip = rip0.wrapping_add(u64::from(first.end)) & mask;
+                s.next_rip = first.end_at(rip0, mask);
                 let r = (first.f)(s, bus, first);
                 let op = &t.ops[usize::from(s.pos)];
                 match r {
                     Ok(()) => {
                         ic = ic0 + u64::from(op.ic);
                         s.icount = ic;
-                        let fall = rip0.wrapping_add(u64::from(op.end)) & mask;
                         if s.break_trace {
                             // A taken branch left its target in
                             // `next_rip`, as did any record the loop
                             // started; a threaded one started inside the
                             // chain did not keep it.
                             rip = if op.hot && !s.side_exit {
-                                fall
+                                op.end_at(rip0, mask)
                             } else {
                                 s.next_rip
                             };
@@ -410,7 +409,11 @@ impl<B: CpuBus> Cpu<B> {
                             // The last instruction may have been a control
                             // transfer (never a threaded one: a taken Jcc
                             // breaks the trace).
-                            rip = if op.hot { fall } else { s.next_rip };
+                            rip = if op.hot {
+                                op.end_at(rip0, mask)
+                            } else {
+                                s.next_rip
+                            };
                             s.rip = rip;
                             refs += u64::from(op.mref);
                             break;

@@ -918,12 +918,7 @@ impl CpuState {
         off: u64,
         size: u8,
     ) -> Option<u64> {
-        let o = match size {
-            1 => self.fast_ram_off::<EA, 1, false>(s, off),
-            2 => self.fast_ram_off::<EA, 2, false>(s, off),
-            4 => self.fast_ram_off::<EA, 4, false>(s, off),
-            _ => self.fast_ram_off::<EA, 8, false>(s, off),
-        }?;
+        let o = self.fast_ram_off_sz::<EA, false>(s, off, size)?;
         ram_rd(bus, o, size)
     }
 
@@ -938,13 +933,24 @@ impl CpuState {
         size: u8,
         v: u64,
     ) -> bool {
-        let o = match size {
-            1 => self.fast_ram_off::<EA, 1, true>(s, off),
-            2 => self.fast_ram_off::<EA, 2, true>(s, off),
-            4 => self.fast_ram_off::<EA, 4, true>(s, off),
-            _ => self.fast_ram_off::<EA, 8, true>(s, off),
-        };
-        o.is_some_and(|o| ram_wr(bus, o, size, v))
+        self.fast_ram_off_sz::<EA, true>(s, off, size)
+            .is_some_and(|o| ram_wr(bus, o, size, v))
+    }
+
+    /// [`CpuState::fast_ram_off`] for `size` bytes (1, 2, 4 or 8).
+    #[inline(always)]
+    pub(crate) fn fast_ram_off_sz<const EA: u8, const W: bool>(
+        &self,
+        s: usize,
+        off: u64,
+        size: u8,
+    ) -> Option<usize> {
+        match size {
+            1 => self.fast_ram_off::<EA, 1, W>(s, off),
+            2 => self.fast_ram_off::<EA, 2, W>(s, off),
+            4 => self.fast_ram_off::<EA, 4, W>(s, off),
+            _ => self.fast_ram_off::<EA, 8, W>(s, off),
+        }
     }
 
     /// [`CpuState::fast_rmw_off`] for `size` bytes.

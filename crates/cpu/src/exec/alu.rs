@@ -250,12 +250,7 @@ fn alu_fast<B: CpuBus, const K: u8, const Z: u8, const F: u8, const EA: u8>(
             let o = if writes {
                 s.fast_rmw_off_sz::<EA>(op.seg as usize, off, Z)
             } else {
-                match Z {
-                    1 => s.fast_ram_off::<EA, 1, false>(op.seg as usize, off),
-                    2 => s.fast_ram_off::<EA, 2, false>(op.seg as usize, off),
-                    4 => s.fast_ram_off::<EA, 4, false>(op.seg as usize, off),
-                    _ => s.fast_ram_off::<EA, 8, false>(op.seg as usize, off),
-                }
+                s.fast_ram_off_sz::<EA, false>(op.seg as usize, off, Z)
             };
             let Some(o) = o else {
                 return false;

@@ -137,8 +137,8 @@ pub(crate) fn select_threaded<B: CpuBus>(ins: &Instruction) -> (Handler<B>, bool
 /// trace (threaded handlers run without them: see [`hot`]).
 #[inline(always)]
 pub(crate) fn sync_to<B>(s: &mut CpuState, op: &Op<B>) {
-    s.rip = s.trace_rip.wrapping_add(u64::from(op.start)) & s.trace_mask;
-    s.icount = s.trace_ic + u64::from(op.ic - op.n);
+    s.rip = op.start_at(s.trace_rip, s.trace_mask);
+    s.icount = op.count_before(s.trace_ic);
 }
 
 /// Runs one record by itself (single-step, the debugger, the CS-limit
@@ -150,7 +150,6 @@ pub(crate) fn run_alone<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) ->
     s.trace_rip = s.rip;
     s.trace_mask = mask;
     s.trace_ic = s.icount;
-    s.next_rip = s.rip.wrapping_add(u64::from(op.len)) & mask;
     let op = Op {
         chain: false,
         start: 0,
@@ -160,6 +159,7 @@ pub(crate) fn run_alone<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) ->
         last: true,
         ..*op
     };
+    s.next_rip = op.end_at(s.rip, mask);
     s.pos = 0;
     (op.f)(s, bus, &op)
 }
@@ -269,7 +269,7 @@ impl CpuState {
     /// `next_rip`.
     #[inline(always)]
     pub(crate) fn next_ip<B>(&self, op: &Op<B>) -> u64 {
-        self.trace_rip.wrapping_add(u64::from(op.end)) & self.trace_mask
+        op.end_at(self.trace_rip, self.trace_mask)
     }
 
     /// The effective address of the memory operand, for shape `EA`
