@@ -37,4 +37,49 @@ pub trait CpuBus {
     /// True when the machine wants the run loop to stop at the next
     /// instruction boundary (exit device, reset request, debugger).
     fn stop_requested(&self) -> bool;
+
+    // ---- the local APIC's side of the CPU (defaults: a PC without one) ----
+
+    /// A number that changes whenever the physical memory map changes
+    /// (PAM shadow RAM, a moved MMIO window): the CPU then drops its
+    /// translations and decoded code.
+    fn map_generation(&self) -> u64 {
+        0
+    }
+    /// True when an NMI is latched for the CPU (the local APIC's LINT1 or
+    /// an NMI message). The CPU takes it when NMIs are not blocked.
+    fn nmi_pending(&self) -> bool {
+        false
+    }
+    /// The CPU took the pending NMI.
+    fn acknowledge_nmi(&mut self) {}
+    /// RDMSR of an MSR the platform owns (IA32_APIC_BASE,
+    /// IA32_TSC_DEADLINE): `None` when the platform has no such MSR.
+    /// Time-stamp values are raw [`CpuBus::tsc`] values: the CPU applies
+    /// its TSC offset.
+    fn rdmsr(&mut self, _msr: u32, _icount: u64) -> Option<u64> {
+        None
+    }
+    /// WRMSR of a platform MSR: `None` when the platform has no such MSR,
+    /// `Some(false)` when the value is invalid (the CPU raises #GP).
+    fn wrmsr(&mut self, _msr: u32, _value: u64, _icount: u64) -> Option<bool> {
+        None
+    }
+    /// The task-priority register as CR8 shows it (TPR bits 7:4), or
+    /// `None` without a local APIC (the CPU then keeps CR8 itself).
+    fn cr8(&self) -> Option<u64> {
+        None
+    }
+    /// MOV to CR8 (0..=15): returns false without a local APIC.
+    fn set_cr8(&mut self, _value: u64) -> bool {
+        false
+    }
+}
+
+/// Platform MSRs the CPU forwards to [`CpuBus::rdmsr`]/[`CpuBus::wrmsr`].
+pub mod platform_msr {
+    /// IA32_APIC_BASE.
+    pub const APIC_BASE: u32 = 0x1B;
+    /// IA32_TSC_DEADLINE (in TSC units).
+    pub const TSC_DEADLINE: u32 = 0x6E0;
 }

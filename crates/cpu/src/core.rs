@@ -4,6 +4,10 @@ use crate::flags::{FlagOp, Lazy};
 use crate::mmu::Tlb;
 use crate::state::{attr, cr0, efer, fl, sreg, Mode, Segment, TableReg};
 
+/// A `smc_pages` entry that drops every decoded trace (the memory map
+/// changed): no page address is ever this value.
+pub const FLUSH_ALL_CODE: u64 = u64::MAX;
+
 /// Model-specific registers the CPU keeps.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Msrs {
@@ -143,6 +147,11 @@ pub struct CpuState {
     pub tlb: Tlb,
     /// A20 mask from the bus (cached; refreshed after OUT).
     pub a20_mask: u64,
+    /// The bus's memory-map generation the TLB and code cache were built
+    /// under (see [`CpuBus::map_generation`](crate::CpuBus::map_generation)).
+    pub map_gen: u64,
+    /// NMIs are blocked: an NMI handler runs and has not executed IRET.
+    pub nmi_blocked: bool,
     /// Nesting depth of exception delivery (double/triple fault rules).
     pub delivering: Option<crate::fault::FaultClass>,
     /// Pending single-step / data-breakpoint #DB for after this instruction
@@ -226,6 +235,8 @@ impl CpuState {
             code_pages: Vec::new(),
             tlb: Tlb::new(),
             a20_mask: u64::MAX,
+            map_gen: 0,
+            nmi_blocked: false,
             delivering: None,
             pending_db: 0,
             watch: Default::default(),

@@ -23,6 +23,8 @@ pub mod edx1 {
     pub const SEP: u32 = 1 << 11;
     /// Global pages.
     pub const PGE: u32 = 1 << 13;
+    /// On-chip local APIC (set by the machine that has one).
+    pub const APIC: u32 = 1 << 9;
     /// CMOVcc.
     pub const CMOV: u32 = 1 << 15;
     /// CLFLUSH.
@@ -56,6 +58,8 @@ pub mod edx81 {
 pub mod ecx1 {
     /// SSE3 (with FISTTP).
     pub const SSE3: u32 = 1 << 0;
+    /// The local APIC timer's TSC-deadline mode (with the APIC).
+    pub const TSC_DEADLINE: u32 = 1 << 24;
     /// MONITOR/MWAIT (not implemented, never reported).
     pub const MONITOR: u32 = 1 << 3;
     /// SSSE3.
@@ -200,6 +204,24 @@ impl CpuModel {
             "qemu64" => Some(Self::qemu64()),
             _ => None,
         }
+    }
+
+    /// The same model on a machine with a local APIC: CPUID reports the
+    /// APIC (leaf 1 EDX, and on AMD its alias in leaf 0x8000_0001) and the
+    /// timer's TSC-deadline mode, as QEMU does for `qemu32`/`qemu64` on
+    /// `pc`.
+    pub fn with_apic(mut self) -> Self {
+        self.features_edx |= edx1::APIC;
+        self.features_ecx |= ecx1::TSC_DEADLINE;
+        if &self.vendor == b"AuthenticAMD" {
+            self.ext_edx |= edx1::APIC;
+        }
+        self
+    }
+
+    /// True when the local APIC is reported.
+    pub fn has_apic(&self) -> bool {
+        self.features_edx & edx1::APIC != 0
     }
 
     /// True when long mode is reported.

@@ -155,6 +155,19 @@ impl<B: CpuBus> Cpu<B> {
 
     fn check_interrupts(&mut self, bus: &mut B) -> Result<(), TripleFault> {
         let s = &mut self.s;
+        // NMI: not maskable by IF, blocked from delivery until IRET, and
+        // held off by the STI / MOV SS shadow like INTR.
+        if bus.nmi_pending() && !s.nmi_blocked && s.icount >= s.inhibit_until {
+            bus.acknowledge_nmi();
+            s.nmi_blocked = true;
+            s.halted = false;
+            s.stats.interrupts += 1;
+            let ret = s.rip;
+            if let Err(f) = s.deliver(bus, fault::vector::NMI, None, ret, Source::External) {
+                return s.raise(bus, f);
+            }
+            return Ok(());
+        }
         if s.flags & fl::IF != 0 && s.icount >= s.inhibit_until && bus.interrupt_pending() {
             let v = bus.acknowledge_interrupt(s.icount);
             s.halted = false;
@@ -169,6 +182,10 @@ impl<B: CpuBus> Cpu<B> {
 
     fn drop_written_code(&mut self) {
         let pages = std::mem::take(&mut self.s.smc_pages);
+        if pages.contains(&core::FLUSH_ALL_CODE) {
+            self.flush_code_cache();
+            return;
+        }
         for p in pages {
             self.cache.invalidate_page(p);
             self.s.stats.smc_invalidations += 1;

@@ -286,6 +286,9 @@ impl CpuState {
             let off = paddr as usize;
             return le_read(&bus.ram()[off..off + n_us], n_us);
         }
+        // ROM, MMIO or a hole: a device read may change an interrupt line,
+        // which must be seen before the next instruction.
+        self.break_trace = true;
         bus.mem_read(paddr, n)
     }
 
@@ -301,7 +304,10 @@ impl CpuState {
             le_write(&mut bus.ram()[off..off + n_us], n_us, v);
             return;
         }
+        // MMIO (or the memory map itself, through PAM) may have changed.
+        self.break_trace = true;
         bus.mem_write(paddr, n, v);
+        self.refresh_map(bus);
     }
 
     /// Marks the RAM page at `paddr` as holding decoded code.

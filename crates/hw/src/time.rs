@@ -5,9 +5,6 @@
 //! compute their state from `now - load_time` when read and tell the machine
 //! their next deadline, which the scheduler keeps in a min-heap.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-
 /// Nanoseconds of virtual time since power-on.
 pub type VirtualTime = u64;
 
@@ -24,20 +21,21 @@ pub fn ns_to_ticks(ns: u64, hz: u64) -> u64 {
     ((ns as u128 * hz as u128) / NS_PER_SEC as u128) as u64
 }
 
-/// A min-heap of typed events, each due at a virtual time.
+/// Pending events, each due at a virtual time, at most one per event.
 ///
-/// `E` is the machine's own event enum (a small `Copy` type). An event can be
-/// scheduled again at any time; stale copies are filtered by the owner
-/// (usually by keeping one deadline per event kind and ignoring mismatches).
+/// `E` is the machine's own event enum (a small `Copy` type, one variant per
+/// timer source). Scheduling an event that is already pending replaces its
+/// deadline: a guest that reprograms a timer in a loop cannot make the
+/// scheduler grow. With a handful of sources a linear scan beats a heap.
 #[derive(Debug, Clone)]
 pub struct Scheduler<E: Ord + Copy> {
-    heap: BinaryHeap<Reverse<(VirtualTime, E)>>,
+    pending: Vec<(VirtualTime, E)>,
 }
 
 impl<E: Ord + Copy> Default for Scheduler<E> {
     fn default() -> Self {
         Self {
-            heap: BinaryHeap::new(),
+            pending: Vec::new(),
         }
     }
 }
@@ -48,37 +46,49 @@ impl<E: Ord + Copy> Scheduler<E> {
         Self::default()
     }
 
-    /// Schedules `event` at `when`.
+    /// Schedules `event` at `when`, replacing its earlier deadline.
     pub fn schedule(&mut self, when: VirtualTime, event: E) {
-        self.heap.push(Reverse((when, event)));
+        match self.pending.iter_mut().find(|(_, e)| *e == event) {
+            Some(slot) => slot.0 = when,
+            None => self.pending.push((when, event)),
+        }
+    }
+
+    /// Drops `event` if it is pending.
+    pub fn cancel(&mut self, event: E) {
+        self.pending.retain(|(_, e)| *e != event);
     }
 
     /// The earliest deadline, if any.
     pub fn next_deadline(&self) -> Option<VirtualTime> {
-        self.heap.peek().map(|Reverse((t, _))| *t)
+        self.pending.iter().map(|(t, _)| *t).min()
     }
 
-    /// Removes and returns the earliest event due at or before `now`.
+    /// Removes and returns the earliest event due at or before `now`
+    /// (ties in event order).
     pub fn pop_due(&mut self, now: VirtualTime) -> Option<(VirtualTime, E)> {
-        match self.heap.peek() {
-            Some(Reverse((t, _))) if *t <= now => self.heap.pop().map(|Reverse(x)| x),
-            _ => None,
-        }
+        let (i, _) = self
+            .pending
+            .iter()
+            .enumerate()
+            .filter(|(_, (t, _))| *t <= now)
+            .min_by_key(|(_, x)| **x)?;
+        Some(self.pending.swap_remove(i))
     }
 
     /// Drops every pending event.
     pub fn clear(&mut self) {
-        self.heap.clear();
+        self.pending.clear();
     }
 
     /// Number of pending events.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.pending.len()
     }
 
     /// True when no event is pending.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.pending.is_empty()
     }
 }
 
@@ -97,6 +107,20 @@ mod tests {
         assert_eq!(s.pop_due(25), Some((20, 2)));
         assert_eq!(s.pop_due(25), None);
         assert_eq!(s.pop_due(30), Some((30, 3)));
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn rescheduling_replaces_instead_of_growing() {
+        let mut s = Scheduler::new();
+        for t in 0..10_000u64 {
+            s.schedule(1_000_000 - t, 7u8);
+        }
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.next_deadline(), Some(990_001));
+        s.schedule(5, 1u8);
+        s.cancel(7u8);
+        assert_eq!(s.pop_due(u64::MAX), Some((5, 1)));
         assert!(s.is_empty());
     }
 

@@ -706,6 +706,8 @@ fn iret<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         _ => 8,
     };
     s.break_trace = true;
+    // IRET unblocks NMIs, even when it faults (SDM 6.7.1).
+    s.nmi_blocked = false;
     let n = u64::from(size);
     match s.mode {
         Mode::Real => {

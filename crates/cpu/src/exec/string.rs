@@ -174,16 +174,15 @@ fn string<B: CpuBus, const K: u8, const REP: u8>(
                 // The destination is checked before the port is read.
                 let lin = s.seg_lin(sreg::ES, di, u64::from(sz), true)?;
                 s.probe_write(bus, lin, u64::from(sz))?;
-                let v = u64::from(bus.io_in(port, sz, s.icount));
+                let v = u64::from(s.port_read(bus, port, sz));
                 s.write_lin_sz(bus, lin, sz, v)?;
                 s.set_reg(reg::DI as u8, op.asize, di.wrapping_add(step));
             }
             _ => {
                 let port = s.gpr[reg::DX] as u16;
                 let v = s.read_sz(bus, src_seg, si, sz)?;
-                bus.io_out(port, sz, v as u32, s.icount);
+                s.port_write(bus, port, sz, v as u32);
                 s.set_reg(reg::SI as u8, op.asize, si.wrapping_add(step));
-                s.break_trace = true;
             }
         }
         if REP == 0 {

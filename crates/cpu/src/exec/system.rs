@@ -3,7 +3,7 @@
 //! debug registers, LAR/LSL/VERR/VERW/ARPL, INVLPG, SYSENTER/SYSEXIT.
 
 use super::{is_mem, mn, H};
-use crate::bus::CpuBus;
+use crate::bus::{platform_msr, CpuBus};
 use crate::core::CpuState;
 use crate::decode::Op;
 use crate::fault::{vector, Fault, Res};
@@ -133,6 +133,42 @@ impl CpuState {
     }
 }
 
+impl CpuState {
+    /// Reads an I/O port (permission already checked). The read may have
+    /// changed an interrupt line or asked the machine to stop: the trace
+    /// ends after this instruction.
+    pub(crate) fn port_read<B: CpuBus>(&mut self, bus: &mut B, port: u16, size: u8) -> u32 {
+        let v = bus.io_in(port, size, self.icount);
+        self.break_trace = true;
+        v
+    }
+
+    /// Writes an I/O port (permission already checked). The write may
+    /// have changed the A20 gate, an interrupt line, the memory map or
+    /// asked the machine to stop.
+    pub(crate) fn port_write<B: CpuBus>(&mut self, bus: &mut B, port: u16, size: u8, v: u32) {
+        bus.io_out(port, size, v, self.icount);
+        self.refresh_map(bus);
+        self.break_trace = true;
+    }
+
+    /// Picks up a changed A20 gate or memory map: the TLB holds
+    /// translations made with the old mask, and decoded code may come from
+    /// memory that is now mapped elsewhere.
+    pub(crate) fn refresh_map<B: CpuBus>(&mut self, bus: &mut B) {
+        let a20 = bus.a20_mask();
+        let gen = bus.map_generation();
+        if a20 != self.a20_mask || gen != self.map_gen {
+            if gen != self.map_gen {
+                self.map_gen = gen;
+                self.smc_pages.push(crate::core::FLUSH_ALL_CODE);
+            }
+            self.a20_mask = a20;
+            self.tlb.flush_all();
+        }
+    }
+}
+
 fn flagop<B: CpuBus, const K: u8>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
     match K {
         0..=2 => {
@@ -191,9 +227,8 @@ fn in_<B: CpuBus, const DX: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> 
     };
     let sz = op.size;
     s.check_io(bus, port, sz)?;
-    let v = bus.io_in(port, sz, s.icount);
+    let v = s.port_read(bus, port, sz);
     s.set_reg(reg::AX as u8, sz, u64::from(v));
-    s.break_trace = true;
     Ok(())
 }
 
@@ -206,15 +241,7 @@ fn out<B: CpuBus, const DX: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> 
     let sz = op.size2;
     s.check_io(bus, port, sz)?;
     let v = s.reg(reg::AX as u8, sz) as u32;
-    bus.io_out(port, sz, v, s.icount);
-    // The write may have changed the A20 gate, an interrupt line or asked
-    // the machine to stop.
-    let a20 = bus.a20_mask();
-    if a20 != s.a20_mask {
-        s.a20_mask = a20;
-        s.tlb.flush_all();
-    }
-    s.break_trace = true;
+    s.port_write(bus, port, sz, v);
     Ok(())
 }
 
@@ -272,7 +299,14 @@ fn rdmsr<B: CpuBus>(s: &mut CpuState, bus: &mut B, _op: &Op<B>) -> Res<()> {
         msr::K8_INT_PENDING_MSG if &s.cpuid_model.vendor == b"AuthenticAMD" => 0,
         n => match s.long_msr(n) {
             Some(v) => v,
-            None => return Err(Fault::GP0),
+            None => match bus.rdmsr(n, s.icount) {
+                // The deadline is kept in raw TSC units: add the offset.
+                Some(v) if n == platform_msr::TSC_DEADLINE && v != 0 => {
+                    v.wrapping_add(s.msr.tsc_offset)
+                }
+                Some(v) => v,
+                None => return Err(Fault::GP0),
+            },
         },
     };
     s.set_reg(reg::AX as u8, 4, v & 0xFFFF_FFFF);
@@ -291,7 +325,21 @@ fn wrmsr<B: CpuBus>(s: &mut CpuState, bus: &mut B, _op: &Op<B>) -> Res<()> {
         msr::SYSENTER_EIP => s.msr.sysenter_eip = v,
         msr::MISC_ENABLE => s.msr.misc_enable = v,
         msr::EFER if s.cpuid_model.ext_edx != 0 => s.write_efer(v)?,
-        n => s.write_long_msr(n, v)?,
+        n if s.long_msr(n).is_some() => s.write_long_msr(n, v)?,
+        n => {
+            let raw = if n == platform_msr::TSC_DEADLINE && v != 0 {
+                v.wrapping_sub(s.msr.tsc_offset).max(1)
+            } else {
+                v
+            };
+            match bus.wrmsr(n, raw, s.icount) {
+                Some(true) => {
+                    // The APIC may now raise or drop an interrupt.
+                    s.break_trace = true;
+                }
+                _ => return Err(Fault::GP0),
+            }
+        }
     }
     Ok(())
 }
@@ -501,7 +549,7 @@ impl CpuState {
     }
 }
 
-fn mov_to_cr<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+fn mov_to_cr<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     s.require_cpl0()?;
     if s.mode == Mode::V86 {
         return Err(Fault::GP0);
@@ -523,12 +571,14 @@ fn mov_to_cr<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
             s.tlb.flush_non_global();
         }
         8 => {
-            // CR8 is the task-priority register (64-bit mode only): stored,
-            // there is no local APIC to act on it.
+            // CR8 is the task-priority register (64-bit mode only): the
+            // local APIC's TPR[7:4], or stored when there is none.
             if v > 0xF {
                 return Err(Fault::GP0);
             }
-            s.cr8 = v;
+            if !bus.set_cr8(v) {
+                s.cr8 = v;
+            }
         }
         4 => {
             let supported = cr4::VME
@@ -561,7 +611,7 @@ fn mov_to_cr<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
     Ok(())
 }
 
-fn mov_from_cr<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+fn mov_from_cr<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     s.require_cpl0()?;
     if s.mode == Mode::V86 {
         return Err(Fault::GP0);
@@ -571,7 +621,7 @@ fn mov_from_cr<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()>
         2 => s.cr2,
         3 => s.cr3,
         4 => s.cr4,
-        8 => s.cr8,
+        8 => bus.cr8().unwrap_or(s.cr8),
         _ => return Err(Fault::UD),
     };
     s.set_reg(op.r0, op.size, v);
