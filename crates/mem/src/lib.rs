@@ -55,17 +55,71 @@ pub enum Region {
     Unmapped,
 }
 
+/// Where one PAM segment of the 0xC0000-0xFFFFF window sends accesses
+/// (i440FX "programmable attribute map"): to DRAM, or to the ROM / PCI
+/// side, separately for reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pam {
+    /// Reads come from RAM.
+    pub read_ram: bool,
+    /// Writes go to RAM.
+    pub write_ram: bool,
+}
+
+/// Start of the PAM window (the option ROM area).
+pub const PAM_START: u64 = 0xC_0000;
+/// End (exclusive) of the PAM window.
+pub const PAM_END: u64 = 0x10_0000;
+
+/// The PAM segment of `paddr`: 0 is 0xF0000-0xFFFFF (64 KiB), 1..=12 are
+/// the 16 KiB segments from 0xC0000 up.
+pub fn pam_segment(paddr: u64) -> Option<usize> {
+    match paddr {
+        0xF_0000..=0xF_FFFF => Some(0),
+        PAM_START..=0xE_FFFF => Some(1 + ((paddr - PAM_START) >> 14) as usize),
+        _ => None,
+    }
+}
+
+/// Number of PAM segments.
+pub const PAM_SEGMENTS: usize = 13;
+
 /// Guest physical memory as the CPU and devices see it.
 #[derive(Debug)]
 pub struct PhysMemory {
     ram: GuestRam,
     rom: Option<Rom>,
+    /// The chipset's shadow-RAM map, when the board has one; without it the
+    /// low ROM alias always shadows RAM (a PC without PAM registers).
+    pam: Option<[Pam; PAM_SEGMENTS]>,
 }
 
 impl PhysMemory {
     /// Memory with `ram` and, optionally, a firmware ROM.
     pub fn new(ram: GuestRam, rom: Option<Rom>) -> Self {
-        Self { ram, rom }
+        Self {
+            ram,
+            rom,
+            pam: None,
+        }
+    }
+
+    /// Puts the 0xC0000-0xFFFFF window under PAM control (all segments
+    /// start as "to ROM/PCI", the i440FX reset state), or takes it out.
+    pub fn enable_pam(&mut self, on: bool) {
+        self.pam = on.then_some([Pam::default(); PAM_SEGMENTS]);
+    }
+
+    /// Sets one PAM segment (ignored without PAM or out of range).
+    pub fn set_pam(&mut self, segment: usize, pam: Pam) {
+        if let Some(p) = self.pam.as_mut().and_then(|p| p.get_mut(segment)) {
+            *p = pam;
+        }
+    }
+
+    fn pam_of(&self, paddr: u64) -> Option<Pam> {
+        let pam = self.pam.as_ref()?;
+        pam_segment(paddr).map(|i| pam[i])
     }
 
     /// The RAM.
@@ -83,14 +137,36 @@ impl PhysMemory {
         self.rom.as_ref()
     }
 
-    /// Classifies a physical address. The low ROM alias shadows RAM.
+    /// Classifies a physical address for a read. The low ROM alias shadows
+    /// RAM, unless PAM sends reads of its segment to RAM.
     #[inline]
     pub fn region(&self, paddr: u64) -> Region {
+        if let Some(p) = self.pam_of(paddr) {
+            if p.read_ram {
+                return self.ram_region(paddr);
+            }
+            return self.rom_region(paddr);
+        }
         if let Some(rom) = &self.rom {
             if let Some(off) = rom.offset_of(paddr) {
                 return Region::Rom(off);
             }
         }
+        self.ram_region(paddr)
+    }
+
+    /// Classifies a physical address for a write: under PAM, a segment
+    /// whose writes go to the ROM side drops them.
+    #[inline]
+    pub fn write_region(&self, paddr: u64) -> Region {
+        match self.pam_of(paddr) {
+            Some(p) if p.write_ram => self.ram_region(paddr),
+            Some(_) => Region::Unmapped,
+            None => self.region(paddr),
+        }
+    }
+
+    fn ram_region(&self, paddr: u64) -> Region {
         if paddr < self.ram.len() as u64 {
             Region::Ram(paddr as usize)
         } else {
@@ -98,12 +174,22 @@ impl PhysMemory {
         }
     }
 
+    fn rom_region(&self, paddr: u64) -> Region {
+        match self.rom.as_ref().and_then(|r| r.offset_of(paddr)) {
+            Some(off) => Region::Rom(off),
+            None => Region::Unmapped,
+        }
+    }
+
     /// True when the whole 4 KiB page at `paddr` is plain RAM, so the CPU
     /// may access it directly through the RAM slice.
     pub fn page_is_ram(&self, paddr: u64) -> bool {
         let page = paddr & !0xFFF;
-        matches!(self.region(page), Region::Ram(_))
-            && matches!(self.region(page + 0xFFF), Region::Ram(_))
+        let ram = |r| matches!(r, Region::Ram(_));
+        ram(self.region(page))
+            && ram(self.region(page + 0xFFF))
+            && ram(self.write_region(page))
+            && ram(self.write_region(page + 0xFFF))
     }
 
     /// Reads one byte.
@@ -119,7 +205,7 @@ impl PhysMemory {
     /// Writes one byte; ROM and unmapped writes are dropped.
     #[inline]
     pub fn write_u8(&mut self, paddr: u64, value: u8) {
-        if let Region::Ram(off) = self.region(paddr) {
+        if let Region::Ram(off) = self.write_region(paddr) {
             self.ram.as_mut_slice()[off] = value;
         }
     }
@@ -140,10 +226,17 @@ impl PhysMemory {
         }
     }
 
-    /// Copies `data` into memory at `paddr` (RAM only; used by loaders).
+    /// Copies `data` into RAM at `paddr`, whatever the ROM alias or PAM
+    /// say (used by loaders, as firmware writing shadow RAM would).
     pub fn load(&mut self, paddr: u64, data: &[u8]) {
+        let ram = self.ram.as_mut_slice();
         for (i, b) in data.iter().enumerate() {
-            self.write_u8(paddr + i as u64, *b);
+            if let Some(slot) = usize::try_from(paddr + i as u64)
+                .ok()
+                .and_then(|a| ram.get_mut(a))
+            {
+                *slot = *b;
+            }
         }
     }
 }
@@ -206,6 +299,39 @@ mod tests {
         m.write(0x31FE, 2, 0x1234);
         assert_eq!(m.read(0x31FE, 2), 0x1234);
         assert_eq!(m.read_u8(0x3200), 0xFF);
+    }
+
+    #[test]
+    fn pam_sends_reads_and_writes_to_ram_or_rom_per_segment() {
+        let mut m = mem_with_rom(128 << 10);
+        m.enable_pam(true);
+        // Reset: the BIOS segment reads the ROM, writes are dropped.
+        assert_eq!(m.read_u8(0xFFFF0), 0xEA);
+        m.write_u8(0xFFFF0, 0x90);
+        assert_eq!(m.read_u8(0xFFFF0), 0xEA);
+        assert!(!m.page_is_ram(0xFF000));
+        // Write-only: the shadow copy is written while reads still come
+        // from the ROM (SeaBIOS copies itself this way).
+        m.set_pam(0, Pam { read_ram: false, write_ram: true });
+        m.write_u8(0xFFFF0, 0x90);
+        assert_eq!(m.read_u8(0xFFFF0), 0xEA);
+        assert!(!m.page_is_ram(0xFF000));
+        // Read/write: RAM, and the CPU may use it directly.
+        m.set_pam(0, Pam { read_ram: true, write_ram: true });
+        assert_eq!(m.read_u8(0xFFFF0), 0x90);
+        assert!(m.page_is_ram(0xFF000));
+        // Read-only: the shadow is read, writes are dropped.
+        m.set_pam(0, Pam { read_ram: true, write_ram: false });
+        m.write_u8(0xFFFF0, 0x11);
+        assert_eq!(m.read_u8(0xFFFF0), 0x90);
+        assert!(!m.page_is_ram(0xFF000));
+        // A 16 KiB segment with no ROM behind it reads all-ones.
+        assert_eq!(pam_segment(0xC4000), Some(2));
+        assert_eq!(m.read_u8(0xC4000), 0xFF);
+        m.set_pam(2, Pam { read_ram: true, write_ram: true });
+        m.write_u8(0xC4000, 0x42);
+        assert_eq!(m.read_u8(0xC4000), 0x42);
+        assert_eq!(m.read_u8(0xC0000), 0xFF, "segment 1 untouched");
     }
 
     #[test]
