@@ -56,6 +56,8 @@ use crate::plan::{check_loads, protected_entry, BootKind, BootPlan, Load, LoadKi
 
 // ---- setup header fields: file offsets, equal to their boot_params offsets ----
 
+/// `acpi_rsdp_addr` in `boot_params` (u64, boot protocol 2.14+).
+const OFF_ACPI_RSDP_ADDR: usize = 0x070;
 /// `setup_sects` (1 byte): size of the setup code in 512-byte sectors; 0 means 4.
 const OFF_SETUP_SECTS: usize = 0x1F1;
 /// `syssize` (4 bytes, 2.04+): size of the protected-mode code in 16-byte paragraphs.
@@ -352,7 +354,7 @@ pub fn load_linux(
         None => None,
     };
     let initrd_span = initrd_at.map(|(addr, data)| (addr, data.len() as u64));
-    let boot_params = boot_params(kernel, &header, initrd_span, &e820)?;
+    let boot_params = boot_params(kernel, &header, initrd_span, &e820, mem.acpi_rsdp)?;
 
     let entry = protected_entry(
         Registers {
@@ -456,6 +458,7 @@ fn boot_params(
     h: &SetupHeader,
     initrd: Option<(u64, u64)>,
     e820: &[E820Entry],
+    acpi_rsdp: Option<u64>,
 ) -> Result<Vec<u8>, BootError> {
     let mut bp = vec![0u8; BOOT_PARAMS_SIZE];
     // parse_setup_header checked that the header ends inside the setup code.
@@ -478,6 +481,13 @@ fn boot_params(
         put_u32(&mut bp, OFF_RAMDISK_SIZE, size as u32);
     }
     write_e820(&mut bp, e820)?;
+    if let Some(rsdp) = acpi_rsdp {
+        // Boot protocol 2.14 added the field; older kernels scan for the
+        // RSDP in the BIOS area, where the machine also puts it.
+        if h.version >= 0x020E {
+            put(&mut bp, OFF_ACPI_RSDP_ADDR, &rsdp.to_le_bytes());
+        }
+    }
     Ok(bp)
 }
 
@@ -547,6 +557,8 @@ mod tests {
             ram_bytes: ram,
             low_ram_end: 0x9FC00,
             reserved: vec![(0xF0000, 0x10000), (0xFFFC_0000, 0x4_0000)],
+            acpi: vec![],
+            acpi_rsdp: None,
         }
     }
 
@@ -667,6 +679,22 @@ mod tests {
         assert_eq!(entry(2), (Some(MIB), Some(255 * MIB), Some(1)));
         assert_eq!(entry(3), (Some(0xFFFC_0000), Some(0x4_0000), Some(2)));
         assert_eq!(entry(4), (Some(0), Some(0), Some(0)));
+    }
+
+    #[test]
+    fn acpi_tables_get_a_type_3_range_and_the_rsdp_its_field() {
+        let mut layout = pc(256 * MIB);
+        layout.acpi = vec![(256 * MIB - 0x2_0000, 0x2_0000)];
+        layout.acpi_rsdp = Some(0xE_0000);
+        let plan = load_linux(&bzimage(), None, "", &layout).unwrap();
+        let bp = boot_params_of(&plan);
+        assert_eq!(u64_at(bp, OFF_ACPI_RSDP_ADDR), Some(0xE_0000));
+        assert_eq!(u8_at(bp, BP_E820_ENTRIES), Some(5));
+        let off = BP_E820_TABLE + 3 * 20;
+        assert_eq!(u64_at(bp, off), Some(256 * MIB - 0x2_0000));
+        assert_eq!(u32_at(bp, off + 16), Some(3));
+        let ram = BP_E820_TABLE + 2 * 20;
+        assert_eq!(u64_at(bp, ram + 8), Some(255 * MIB - 0x2_0000));
     }
 
     #[test]

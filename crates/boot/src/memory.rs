@@ -30,6 +30,12 @@ pub struct MemoryLayout {
     /// area `(0xF0000, 0x10000)` or a ROM at the top of 4 GiB
     /// `(0xFFFC_0000, 0x4_0000)`.
     pub reserved: Vec<(u64, u64)>,
+    /// Ranges holding ACPI tables, `(base, length)`: cut out of RAM like
+    /// `reserved`, but reported as ACPI reclaimable (E820 type 3).
+    pub acpi: Vec<(u64, u64)>,
+    /// Where the machine placed the ACPI RSDP, for loaders that can pass
+    /// it on (Linux's `boot_params.acpi_rsdp_addr`).
+    pub acpi_rsdp: Option<u64>,
 }
 
 /// The type of an E820 range, as the BIOS INT 15h/E820h call reports it.
@@ -39,6 +45,8 @@ pub enum E820Type {
     Ram,
     /// Reserved, not usable by the OS (type 2).
     Reserved,
+    /// ACPI tables, reclaimable once the OS has read them (type 3).
+    Acpi,
 }
 
 impl E820Type {
@@ -47,6 +55,7 @@ impl E820Type {
         match self {
             E820Type::Ram => 1,
             E820Type::Reserved => 2,
+            E820Type::Acpi => 3,
         }
     }
 }
@@ -79,7 +88,7 @@ impl MemoryLayout {
                 ram_bytes: self.ram_bytes,
             });
         }
-        for &(base, len) in &self.reserved {
+        for &(base, len) in self.reserved.iter().chain(&self.acpi) {
             if len == 0 || base.checked_add(len).is_none() {
                 return Err(BootError::ReservedRegionInvalid { base, len });
             }
@@ -92,7 +101,7 @@ impl MemoryLayout {
         self.validate()?;
         let mut ranges = vec![(0, self.low_ram_end), (HIGH_RAM_START, self.ram_bytes)];
         ranges.retain(|&(s, e)| s < e);
-        for &(base, len) in &self.reserved {
+        for &(base, len) in self.reserved.iter().chain(&self.acpi) {
             let hole = (base, base.saturating_add(len));
             ranges = ranges.into_iter().flat_map(|r| subtract(r, hole)).collect();
         }
@@ -112,7 +121,12 @@ impl MemoryLayout {
             size,
             kind: E820Type::Reserved,
         });
-        let mut map: Vec<E820Entry> = ram.chain(reserved).collect();
+        let acpi = self.acpi.iter().map(|&(addr, size)| E820Entry {
+            addr,
+            size,
+            kind: E820Type::Acpi,
+        });
+        let mut map: Vec<E820Entry> = ram.chain(reserved).chain(acpi).collect();
         map.sort_by_key(|e| (e.addr, e.size));
         Ok(map)
     }
@@ -144,6 +158,8 @@ mod tests {
             ram_bytes: ram,
             low_ram_end: 0x9FC00,
             reserved: vec![(0xF0000, 0x10000), (0xFFFC_0000, 0x4_0000)],
+            acpi: vec![],
+            acpi_rsdp: None,
         }
     }
 

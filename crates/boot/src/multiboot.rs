@@ -471,6 +471,8 @@ mod tests {
             ram_bytes: ram,
             low_ram_end: 0x9FC00,
             reserved: vec![(0xF0000, 0x10000), (0xFFFC_0000, 0x4_0000)],
+            acpi: vec![],
+            acpi_rsdp: None,
         }
     }
 

@@ -15,10 +15,11 @@ pub trait CpuBus {
     /// True when the 4 KiB page at `paddr` is plain RAM, so the CPU may
     /// access it directly through [`CpuBus::ram`].
     fn page_is_ram(&self, paddr: u64) -> bool;
-    /// Reads `size` bytes (1, 2, 4 or 8) of non-RAM physical memory.
-    fn mem_read(&mut self, paddr: u64, size: u8) -> u64;
+    /// Reads `size` bytes (1, 2, 4 or 8) of non-RAM physical memory (ROM,
+    /// MMIO, holes) at the time of instruction number `icount`.
+    fn mem_read(&mut self, paddr: u64, size: u8, icount: u64) -> u64;
     /// Writes `size` bytes of non-RAM physical memory.
-    fn mem_write(&mut self, paddr: u64, size: u8, value: u64);
+    fn mem_write(&mut self, paddr: u64, size: u8, value: u64, icount: u64);
     /// Reads one byte of physical memory with no side effect (debugger).
     fn peek_phys(&self, paddr: u64) -> u8;
     /// `IN` of `size` bytes from `port`, at the time of instruction number

@@ -337,10 +337,10 @@ mod tests {
         fn page_is_ram(&self, paddr: u64) -> bool {
             paddr < self.0.len() as u64
         }
-        fn mem_read(&mut self, _: u64, _: u8) -> u64 {
+        fn mem_read(&mut self, _: u64, _: u8, _: u64) -> u64 {
             u64::MAX
         }
-        fn mem_write(&mut self, _: u64, _: u8, _: u64) {}
+        fn mem_write(&mut self, _: u64, _: u8, _: u64, _: u64) {}
         fn peek_phys(&self, paddr: u64) -> u8 {
             self.0.get(paddr as usize).copied().unwrap_or(0xFF)
         }

@@ -289,7 +289,7 @@ impl CpuState {
         // ROM, MMIO or a hole: a device read may change an interrupt line,
         // which must be seen before the next instruction.
         self.break_trace = true;
-        bus.mem_read(paddr, n)
+        bus.mem_read(paddr, n, self.icount)
     }
 
     /// Writes physical memory, noting writes to code pages.
@@ -306,7 +306,7 @@ impl CpuState {
         }
         // MMIO (or the memory map itself, through PAM) may have changed.
         self.break_trace = true;
-        bus.mem_write(paddr, n, v);
+        bus.mem_write(paddr, n, v, self.icount);
         self.refresh_map(bus);
     }
 

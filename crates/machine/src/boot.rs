@@ -53,6 +53,8 @@ impl Machine {
                     mem::HIGH_RAM_START - mem::BIOS_AREA_START,
                 ),
             ],
+            acpi: vec![],
+            acpi_rsdp: None,
         }
     }
 

@@ -303,13 +303,13 @@ impl CpuBus for FlatBus {
 
     // Addresses at or above 16 MiB only arrive here; the 286 drops the
     // upper address lines, so they alias the bottom of RAM.
-    fn mem_read(&mut self, paddr: u64, size: u8) -> u64 {
+    fn mem_read(&mut self, paddr: u64, size: u8, _icount: u64) -> u64 {
         (0..u64::from(size)).fold(0, |v, i| {
             v | u64::from(self.ram[Self::wrap(paddr + i)]) << (8 * i)
         })
     }
 
-    fn mem_write(&mut self, paddr: u64, size: u8, value: u64) {
+    fn mem_write(&mut self, paddr: u64, size: u8, value: u64, _icount: u64) {
         for i in 0..u64::from(size) {
             self.ram[Self::wrap(paddr + i)] = (value >> (8 * i)) as u8;
         }
