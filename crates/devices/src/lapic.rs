@@ -156,7 +156,7 @@ pub const TIMER_TSC_DEADLINE: u32 = 2;
 
 /// Writable bits of each LVT (SDM figure "Local Vector Table").
 const LVT_WRITABLE: [u32; LVT_COUNT] = [
-    0x0006_00FF, // timer: vector, mask, mode
+    0x0007_00FF, // timer: vector, mask, mode
     0x0001_07FF, // thermal: vector, delivery mode, mask
     0x0001_07FF, // performance: vector, delivery mode, mask
     0x0001_A7FF, // LINT0: vector, mode, polarity, trigger, mask
@@ -941,5 +941,461 @@ impl Snapshot for Lapic {
         }
         self.state = state.clone();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An APIC software-enabled with spurious vector 0xFF.
+    fn enabled() -> Lapic {
+        let mut apic = Lapic::new();
+        apic.write(APIC_SVR, APIC_SVR_ENABLE | 0xFF, 0);
+        apic
+    }
+
+    /// Sends a fixed self-IPI of `vector` through the ICR shorthand.
+    fn self_ipi(apic: &mut Lapic, vector: u32, level: bool) {
+        let trigger = if level { APIC_TRIGGER_LEVEL } else { 0 };
+        let icr = vector | trigger | ICR_LEVEL_ASSERT | (SHORTHAND_SELF << ICR_SHORTHAND_SHIFT);
+        apic.write(APIC_ICR_LOW, icr, 0);
+    }
+
+    fn bit_set(apic: &mut Lapic, base: u32, v: u8) -> bool {
+        apic.read(base + u32::from(v >> 5) * 0x10, 0) & (1 << (v & 31)) != 0
+    }
+
+    #[test]
+    fn reset_values() {
+        let mut apic = Lapic::new();
+        assert_eq!(apic.base_msr(), 0xFEE0_0900);
+        assert_eq!(apic.mmio_base(), 0xFEE0_0000);
+        assert_eq!(apic.read(APIC_ID, 0), 0);
+        assert_eq!(apic.read(APIC_VERSION, 0), 0x0005_0014);
+        assert_eq!(apic.read(APIC_SVR, 0), 0xFF);
+        assert_eq!(apic.read(APIC_DFR, 0), 0xFFFF_FFFF);
+        assert_eq!(apic.read(APIC_LVT_LINT0, 0), 0x700);
+        for off in [
+            APIC_LVT_TIMER,
+            APIC_LVT_THERMAL,
+            APIC_LVT_PERF,
+            APIC_LVT_LINT1,
+            APIC_LVT_ERROR,
+        ] {
+            assert_eq!(apic.read(off, 0), APIC_LVT_MASKED, "LVT {off:#x}");
+        }
+        assert_eq!(apic.read(APIC_LVT_CMCI, 0), 0);
+        assert!(apic.accepts_pic_intr());
+        assert!(!apic.intr_pending());
+    }
+
+    #[test]
+    fn unaligned_offsets_read_zero() {
+        let mut apic = Lapic::new();
+        // Offset 0x31 lies inside the version slot but not at its start.
+        assert_eq!(apic.read(APIC_VERSION + 4, 0), 0);
+        apic.write(APIC_TPR + 4, 0x20, 0);
+        assert_eq!(apic.tpr(), 0);
+    }
+
+    #[test]
+    fn base_msr_rejects_reserved_bits() {
+        let mut apic = Lapic::new();
+        assert!(!apic.set_base_msr(0xFEE0_0900 | 1 << 10), "EXTD: no x2APIC");
+        assert!(!apic.set_base_msr(1 << 36), "beyond 36-bit addresses");
+        assert!(apic.set_base_msr(0xFEC0_0800));
+        assert_eq!(apic.mmio_base(), 0xFEC0_0000);
+        assert_eq!(apic.base_msr(), 0xFEC0_0900, "BSP is read-only");
+    }
+
+    #[test]
+    fn hw_disable_resets_registers_and_passes_pic_through() {
+        let mut apic = enabled();
+        apic.write(APIC_ID, 0x0300_0000, 0);
+        apic.write(APIC_TPR, 0x40, 0);
+        assert!(apic.set_base_msr(0xFEE0_0000));
+        assert!(!apic.hw_enabled());
+        assert!(apic.accepts_pic_intr());
+        apic.set_lint0(true);
+        assert!(apic.intr_pending());
+        assert_eq!(apic.acknowledge(), None, "INTA goes to the PIC");
+        assert!(apic.set_base_msr(0xFEE0_0800));
+        assert_eq!(apic.read(APIC_ID, 0), 0x0300_0000, "ID survives");
+        assert_eq!(apic.read(APIC_TPR, 0), 0);
+        assert_eq!(apic.read(APIC_SVR, 0), 0xFF);
+    }
+
+    #[test]
+    fn ppr_follows_tpr_and_isr() {
+        let mut apic = enabled();
+        apic.write(APIC_TPR, 0x35, 0);
+        assert_eq!(apic.read(APIC_PPR, 0), 0x35);
+        self_ipi(&mut apic, 0x51, false);
+        assert_eq!(apic.acknowledge(), Some(0x51));
+        // ISRV class 5 beats TPR class 3: PPR = ISRV & 0xF0.
+        assert_eq!(apic.read(APIC_PPR, 0), 0x50);
+        apic.write(APIC_TPR, 0x62, 0);
+        assert_eq!(apic.read(APIC_PPR, 0), 0x62);
+    }
+
+    #[test]
+    fn priority_class_gates_delivery() {
+        let mut apic = enabled();
+        apic.write(APIC_TPR, 0x40, 0);
+        // Class 4 does not beat PPR class 4; class 5 does.
+        self_ipi(&mut apic, 0x4F, false);
+        assert!(!apic.intr_pending());
+        self_ipi(&mut apic, 0x50, false);
+        assert!(apic.intr_pending());
+        assert_eq!(apic.acknowledge(), Some(0x50));
+        assert!(bit_set(&mut apic, APIC_ISR, 0x50));
+        assert!(!bit_set(&mut apic, APIC_IRR, 0x50));
+        // Nothing beats the in-service class 5 any more: spurious INTA.
+        assert!(!apic.intr_pending());
+        assert_eq!(apic.acknowledge(), Some(0xFF));
+        apic.write(APIC_EOI, 0, 0);
+        apic.write(APIC_TPR, 0, 0);
+        assert_eq!(apic.acknowledge(), Some(0x4F));
+    }
+
+    #[test]
+    fn self_ipi_by_physical_destination() {
+        let mut apic = enabled();
+        apic.write(APIC_ID, 0x0200_0000, 0);
+        // Physical destination 1 is another CPU: nothing arrives.
+        apic.write(APIC_ICR_HIGH, 0x0100_0000, 0);
+        apic.write(APIC_ICR_LOW, 0x40 | ICR_LEVEL_ASSERT, 0);
+        assert!(!apic.intr_pending());
+        apic.write(APIC_ICR_HIGH, 0x0200_0000, 0);
+        apic.write(APIC_ICR_LOW, 0x41 | ICR_LEVEL_ASSERT, 0);
+        assert_eq!(apic.acknowledge(), Some(0x41));
+        assert_eq!(apic.read(APIC_ICR_LOW, 0) & APIC_DELIVERY_STATUS, 0, "idle");
+    }
+
+    #[test]
+    fn logical_flat_and_cluster_destinations() {
+        let mut apic = enabled();
+        apic.write(APIC_LDR, 0x0400_0000, 0);
+        let msg = |dest| ApicMessage {
+            vector: 0x60,
+            mode: DeliveryMode::Fixed,
+            logical: true,
+            dest,
+            level: false,
+        };
+        apic.deliver(&msg(0x03));
+        assert!(!apic.intr_pending(), "flat: bit 2 not named");
+        apic.deliver(&msg(0x04));
+        assert!(apic.intr_pending());
+        apic.acknowledge();
+        // Cluster model: LDR 0x21 is cluster 2, CPU bit 0.
+        apic.write(APIC_DFR, 0x0FFF_FFFF, 0);
+        apic.write(APIC_LDR, 0x2100_0000, 0);
+        apic.deliver(&msg(0x11));
+        assert!(!bit_set(&mut apic, APIC_IRR, 0x60), "other cluster");
+        apic.deliver(&msg(0x21));
+        assert!(bit_set(&mut apic, APIC_IRR, 0x60));
+    }
+
+    #[test]
+    fn all_excluding_self_goes_nowhere() {
+        let mut apic = enabled();
+        apic.write(APIC_ICR_LOW, 0x40 | 3 << ICR_SHORTHAND_SHIFT, 0);
+        assert!(!apic.intr_pending());
+        apic.write(APIC_ICR_LOW, 0x40 | SHORTHAND_ALL << ICR_SHORTHAND_SHIFT, 0);
+        assert!(apic.intr_pending());
+    }
+
+    #[test]
+    fn eoi_clears_isr_and_reports_level_vectors() {
+        let mut apic = enabled();
+        self_ipi(&mut apic, 0x30, true);
+        self_ipi(&mut apic, 0x80, false);
+        assert!(bit_set(&mut apic, APIC_TMR, 0x30));
+        assert_eq!(apic.acknowledge(), Some(0x80));
+        apic.write(APIC_EOI, 0, 0);
+        assert_eq!(apic.take_eoi(), None, "edge vector: no broadcast");
+        assert_eq!(apic.acknowledge(), Some(0x30));
+        apic.write(APIC_EOI, 0, 0);
+        assert!(!bit_set(&mut apic, APIC_ISR, 0x30));
+        assert_eq!(apic.take_eoi(), Some(0x30));
+        assert_eq!(apic.take_eoi(), None);
+    }
+
+    #[test]
+    fn illegal_vectors_latch_esr() {
+        let mut apic = enabled();
+        self_ipi(&mut apic, 0x0F, false);
+        assert!(!apic.intr_pending());
+        assert_eq!(apic.read(APIC_ESR, 0), 0, "not latched before a write");
+        apic.write(APIC_ESR, 0, 0);
+        assert_eq!(apic.read(APIC_ESR, 0), ESR_SEND_ILLEGAL_VECTOR);
+        apic.deliver(&ApicMessage {
+            vector: 3,
+            mode: DeliveryMode::Fixed,
+            logical: false,
+            dest: 0,
+            level: false,
+        });
+        apic.write(APIC_ESR, 0, 0);
+        assert_eq!(apic.read(APIC_ESR, 0), ESR_RECEIVE_ILLEGAL_VECTOR);
+        apic.write(APIC_ESR, 0, 0);
+        assert_eq!(apic.read(APIC_ESR, 0), 0);
+    }
+
+    #[test]
+    fn init_nmi_and_deassert() {
+        let mut apic = enabled();
+        // INIT level de-assert: mode INIT (5), level trigger, level 0.
+        apic.write(
+            APIC_ICR_LOW,
+            0x500 | APIC_TRIGGER_LEVEL | SHORTHAND_SELF << 18,
+            0,
+        );
+        assert!(!apic.take_init());
+        apic.write(
+            APIC_ICR_LOW,
+            0x500 | ICR_LEVEL_ASSERT | SHORTHAND_SELF << 18,
+            0,
+        );
+        assert!(apic.take_init());
+        apic.write(
+            APIC_ICR_LOW,
+            0x400 | ICR_LEVEL_ASSERT | SHORTHAND_SELF << 18,
+            0,
+        );
+        assert!(apic.take_nmi());
+        assert!(!apic.take_nmi(), "taken once");
+    }
+
+    #[test]
+    fn software_disable_forces_masks() {
+        let mut apic = enabled();
+        apic.write(APIC_LVT_TIMER, 0x40, 0);
+        assert_eq!(apic.read(APIC_LVT_TIMER, 0), 0x40);
+        apic.write(APIC_SVR, 0xFF, 0);
+        assert_eq!(apic.read(APIC_LVT_TIMER, 0), 0x40 | APIC_LVT_MASKED);
+        apic.write(APIC_LVT_ERROR, 0x41, 0);
+        assert_eq!(apic.read(APIC_LVT_ERROR, 0), 0x41 | APIC_LVT_MASKED);
+        self_ipi(&mut apic, 0x50, false);
+        assert!(!bit_set(&mut apic, APIC_IRR, 0x50), "no fixed interrupts");
+        apic.write(APIC_SVR, APIC_SVR_ENABLE | 0xFF, 0);
+        assert_eq!(
+            apic.read(APIC_LVT_TIMER, 0),
+            0x40 | APIC_LVT_MASKED,
+            "stays masked"
+        );
+    }
+
+    #[test]
+    fn lvt_reserved_and_read_only_bits() {
+        let mut apic = enabled();
+        apic.write(APIC_LVT_TIMER, u32::MAX, 0);
+        assert_eq!(apic.read(APIC_LVT_TIMER, 0), 0x0007_00FF);
+        apic.write(APIC_LVT_LINT1, u32::MAX, 0);
+        assert_eq!(
+            apic.read(APIC_LVT_LINT1, 0),
+            0x0001_A7FF,
+            "no status/remote IRR"
+        );
+    }
+
+    #[test]
+    fn lint0_extint_passthrough() {
+        let mut apic = Lapic::new();
+        assert!(apic.accepts_pic_intr());
+        apic.set_lint0(true);
+        assert!(apic.intr_pending());
+        assert_eq!(apic.acknowledge(), None);
+        apic.set_lint0(false);
+        assert!(!apic.intr_pending());
+        // Masking LINT0 cuts the virtual wire.
+        apic.write(APIC_LVT_LINT0, 0x700 | APIC_LVT_MASKED, 0);
+        assert!(!apic.accepts_pic_intr());
+        apic.set_lint0(true);
+        assert!(!apic.intr_pending());
+    }
+
+    #[test]
+    fn lint0_fixed_level_uses_remote_irr() {
+        let mut apic = enabled();
+        apic.write(APIC_LVT_LINT0, 0x70 | APIC_TRIGGER_LEVEL, 0);
+        apic.set_lint0(true);
+        assert_eq!(
+            apic.read(APIC_LVT_LINT0, 0) & APIC_LVT_REMOTE_IRR,
+            APIC_LVT_REMOTE_IRR
+        );
+        assert_eq!(apic.acknowledge(), Some(0x70));
+        apic.write(APIC_EOI, 0, 0);
+        // The pin is still high: the vector requests again after EOI.
+        assert!(bit_set(&mut apic, APIC_IRR, 0x70));
+        assert_eq!(apic.take_eoi(), Some(0x70));
+    }
+
+    #[test]
+    fn lint1_nmi_on_rising_edge() {
+        let mut apic = enabled();
+        apic.write(APIC_LVT_LINT1, 0x400, 0);
+        apic.set_lint1(true);
+        assert!(apic.take_nmi());
+        apic.set_lint1(true);
+        assert!(!apic.take_nmi(), "no new edge");
+        apic.set_lint1(false);
+        apic.set_lint1(true);
+        assert!(apic.take_nmi());
+    }
+
+    #[test]
+    fn extint_message_sends_inta_to_pic() {
+        let mut apic = enabled();
+        apic.write(APIC_LVT_LINT0, APIC_LVT_MASKED, 0);
+        apic.deliver(&ApicMessage {
+            vector: 0,
+            mode: DeliveryMode::ExtInt,
+            logical: false,
+            dest: 0,
+            level: false,
+        });
+        assert!(apic.intr_pending());
+        assert_eq!(apic.acknowledge(), None);
+        assert!(!apic.intr_pending());
+    }
+
+    /// Divide configuration 0xB: divide by 1, one tick per nanosecond.
+    const DIV1: u32 = 0xB;
+
+    #[test]
+    fn oneshot_timer_fires_once() {
+        let mut apic = enabled();
+        apic.write(APIC_TIMER_DIVIDE, DIV1, 0);
+        apic.write(APIC_LVT_TIMER, 0x40, 0);
+        apic.write(APIC_TIMER_INITIAL, 1000, 100);
+        assert_eq!(apic.next_deadline(100), Some(1100));
+        assert_eq!(apic.read(APIC_TIMER_CURRENT, 100), 1000);
+        assert_eq!(apic.read(APIC_TIMER_CURRENT, 350), 750);
+        apic.update(1099);
+        assert!(!apic.intr_pending(), "not yet due");
+        apic.update(1100);
+        assert_eq!(apic.acknowledge(), Some(0x40));
+        assert_eq!(apic.next_deadline(1100), None);
+        assert_eq!(apic.read(APIC_TIMER_CURRENT, 5000), 0);
+    }
+
+    #[test]
+    fn periodic_timer_reloads_from_deadline() {
+        let mut apic = enabled();
+        apic.write(APIC_TIMER_DIVIDE, DIV1, 0);
+        apic.write(
+            APIC_LVT_TIMER,
+            0x40 | TIMER_PERIODIC << APIC_TIMER_MODE_SHIFT,
+            0,
+        );
+        apic.write(APIC_TIMER_INITIAL, 1000, 0);
+        // Updated 30 ns late: the next deadline still sits at 2000.
+        apic.update(1030);
+        assert_eq!(apic.next_deadline(1030), Some(2000));
+        assert_eq!(apic.read(APIC_TIMER_CURRENT, 1030), 970);
+        assert_eq!(apic.acknowledge(), Some(0x40));
+        // Three periods late: one interrupt, deadline on the grid.
+        apic.update(4500);
+        assert_eq!(apic.next_deadline(4500), Some(5000));
+        assert!(bit_set(&mut apic, APIC_IRR, 0x40));
+    }
+
+    #[test]
+    fn divide_configuration_scales_ticks() {
+        let mut apic = enabled();
+        // Reset value 0 divides by 2.
+        apic.write(APIC_TIMER_INITIAL, 100, 0);
+        assert_eq!(apic.next_deadline(0), Some(200));
+        // 0xA (1010b): divide by 128.
+        apic.write(APIC_TIMER_DIVIDE, 0xA, 0);
+        apic.write(APIC_TIMER_INITIAL, 100, 0);
+        assert_eq!(apic.next_deadline(0), Some(12_800));
+        assert_eq!(apic.read(APIC_TIMER_CURRENT, 1280), 90);
+        // Switching to divide by 1 mid-count keeps the count: 90 ticks left.
+        apic.write(APIC_TIMER_DIVIDE, DIV1, 1280);
+        assert_eq!(apic.next_deadline(1280), Some(1370));
+    }
+
+    #[test]
+    fn masked_timer_counts_without_irr() {
+        let mut apic = enabled();
+        apic.write(APIC_TIMER_DIVIDE, DIV1, 0);
+        apic.write(
+            APIC_LVT_TIMER,
+            0x40 | APIC_LVT_MASKED | TIMER_PERIODIC << 17,
+            0,
+        );
+        apic.write(APIC_TIMER_INITIAL, 10, 0);
+        apic.update(10);
+        assert!(!bit_set(&mut apic, APIC_IRR, 0x40));
+        assert_eq!(apic.next_deadline(10), Some(20));
+    }
+
+    #[test]
+    fn tsc_deadline_timer() {
+        let mut apic = enabled();
+        apic.set_tsc_deadline(500, 0);
+        assert_eq!(apic.tsc_deadline(), 0, "ignored outside deadline mode");
+        apic.write(
+            APIC_LVT_TIMER,
+            0x40 | TIMER_TSC_DEADLINE << APIC_TIMER_MODE_SHIFT,
+            0,
+        );
+        apic.write(APIC_TIMER_INITIAL, 100, 0);
+        assert_eq!(apic.read(APIC_TIMER_INITIAL, 0), 0, "initial count ignored");
+        apic.set_tsc_deadline(500, 0);
+        assert_eq!(apic.next_deadline(0), Some(500));
+        apic.update(500);
+        assert_eq!(apic.tsc_deadline(), 0, "disarmed after firing");
+        assert_eq!(apic.acknowledge(), Some(0x40));
+        apic.set_tsc_deadline(900, 600);
+        apic.set_tsc_deadline(0, 700);
+        assert_eq!(apic.next_deadline(700), None);
+    }
+
+    #[test]
+    fn snapshot_roundtrip() {
+        let mut apic = enabled();
+        apic.write(APIC_LVT_TIMER, 0x40 | TIMER_PERIODIC << 17, 0);
+        apic.write(APIC_TIMER_INITIAL, 1234, 10);
+        self_ipi(&mut apic, 0x77, true);
+        apic.acknowledge();
+        anyx86_hw::assert_snapshot_roundtrip(&apic, &mut Lapic::new());
+    }
+
+    #[test]
+    fn restore_rejects_bad_state() {
+        let state = LapicState {
+            divide_config: 0x4,
+            ..LapicState::default()
+        };
+        assert!(Lapic::new().restore(&state).is_err());
+    }
+
+    #[test]
+    fn hammer_every_offset() {
+        let mut apic = enabled();
+        let mut x: u32 = 0x1234_5678;
+        for round in 0..16u64 {
+            for offset in (0..0x1000).chain([0x1000, u32::MAX]) {
+                // xorshift32: varied values without a dependency.
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let now = round * 1000 + u64::from(offset);
+                apic.write(offset, x, now);
+                apic.read(offset, now);
+                apic.update(now);
+                apic.acknowledge();
+                apic.take_eoi();
+            }
+            apic.set_base_msr(u64::from(x) << 4);
+            apic.set_tsc_deadline(u64::from(x), 0);
+            apic.set_lint0(x & 1 != 0);
+            apic.set_lint1(x & 2 != 0);
+        }
     }
 }
