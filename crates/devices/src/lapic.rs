@@ -490,7 +490,7 @@ impl Lapic {
                 self.send_ipi();
             }
             APIC_ICR_HIGH => self.state.icr_high = value & 0xFF00_0000,
-            0x320..=0x370 => self.write_lvt(idx(APIC_LVT_TIMER), value),
+            0x320..=0x370 => self.write_lvt(idx(APIC_LVT_TIMER), value, now),
             APIC_TIMER_INITIAL => self.write_initial_count(value, now),
             APIC_TIMER_DIVIDE => self.write_divide(value, now),
             APIC_VERSION | APIC_APR | APIC_PPR | APIC_RRD | APIC_LVT_CMCI | APIC_TIMER_CURRENT => {}
@@ -509,14 +509,14 @@ impl Lapic {
         }
     }
 
-    fn write_lvt(&mut self, i: usize, value: u32) {
+    fn write_lvt(&mut self, i: usize, value: u32, now: VirtualTime) {
         let keep = self.state.lvt[i] & APIC_LVT_REMOTE_IRR;
         let mut v = (value & LVT_WRITABLE[i]) | keep;
         if !self.sw_enabled() {
             v |= APIC_LVT_MASKED;
         }
         if i == LVT_TIMER {
-            self.change_timer_mode(v);
+            self.change_timer_mode(v, now);
         }
         self.state.lvt[i] = v;
         // A newly unmasked level LINT whose pin is high requests now.
@@ -853,7 +853,7 @@ impl Lapic {
 
     /// Switching into or out of TSC-deadline mode disarms the timer (SDM
     /// 11.5.4.1); one-shot and periodic switch without a restart.
-    fn change_timer_mode(&mut self, new_lvt: u32) {
+    fn change_timer_mode(&mut self, new_lvt: u32, now: VirtualTime) {
         let new_mode = (new_lvt >> APIC_TIMER_MODE_SHIFT) & 3;
         let old_mode = self.timer_mode();
         let deadline = |m| m == TIMER_TSC_DEADLINE;
@@ -861,11 +861,19 @@ impl Lapic {
             self.state.initial_count = 0;
             self.state.timer_next = None;
             self.state.tsc_deadline = 0;
-        } else if new_mode == TIMER_PERIODIC && self.state.initial_count != 0 {
-            // A one-shot that already expired starts its next period now.
+        } else if new_mode == TIMER_PERIODIC && self.state.timer_next.is_none() {
+            // A one-shot that already expired runs on as periodic from the
+            // grid of its load time, as QEMU computes it.
             let n = self.ticks_ns(u64::from(self.state.initial_count));
-            let next = self.state.timer_start.saturating_add(n);
-            self.state.timer_next.get_or_insert(next);
+            let elapsed = now.saturating_sub(self.state.timer_start);
+            if let Some(periods) = elapsed.checked_div(n) {
+                let start = self
+                    .state
+                    .timer_start
+                    .saturating_add(periods.saturating_mul(n));
+                self.state.timer_start = start;
+                self.state.timer_next = Some(start.saturating_add(n));
+            }
         }
     }
 
@@ -1317,6 +1325,22 @@ mod tests {
         // Switching to divide by 1 mid-count keeps the count: 90 ticks left.
         apic.write(APIC_TIMER_DIVIDE, DIV1, 1280);
         assert_eq!(apic.next_deadline(1280), Some(1370));
+    }
+
+    #[test]
+    fn expired_oneshot_switched_to_periodic_keeps_its_grid() {
+        let mut apic = enabled();
+        apic.write(APIC_TIMER_DIVIDE, DIV1, 0);
+        apic.write(APIC_LVT_TIMER, 0x40, 0);
+        apic.write(APIC_TIMER_INITIAL, 100, 0);
+        apic.update(100);
+        apic.write(
+            APIC_LVT_TIMER,
+            0x40 | TIMER_PERIODIC << APIC_TIMER_MODE_SHIFT,
+            250,
+        );
+        assert_eq!(apic.next_deadline(250), Some(300));
+        assert_eq!(apic.read(APIC_TIMER_CURRENT, 250), 50);
     }
 
     #[test]
