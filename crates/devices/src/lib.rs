@@ -9,6 +9,7 @@
 //! | [`cmos`]      | MC146818 RTC + 128 bytes of CMOS RAM   | 0x70-0x71                       |
 //! | [`i8042`]     | 8042 keyboard controller, no devices   | 0x60, 0x64                      |
 //! | [`port92`]    | system control port A                  | 0x92                            |
+//! | [`hpet`]      | HPET timer block, 3 timers at 100 MHz  | MMIO 0xFED00000-0xFED003FF      |
 //!
 //! Devices never see the CPU, the scheduler or each other. Each takes the
 //! virtual time of the access (`now`, nanoseconds since power-on) where its
@@ -30,6 +31,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cmos;
+pub mod hpet;
 pub mod i8042;
 pub mod pic8259;
 pub mod pit8254;
@@ -37,6 +39,7 @@ pub mod port92;
 pub mod uart16550;
 
 pub use cmos::{Cmos, CmosState};
+pub use hpet::{Hpet, HpetRoute, HpetState};
 pub use i8042::{I8042State, I8042};
 pub use pic8259::{PicPair, PicState};
 pub use pit8254::{Pit, PitState};
