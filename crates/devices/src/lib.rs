@@ -10,6 +10,7 @@
 //! | [`i8042`]     | 8042 keyboard controller, no devices   | 0x60, 0x64                      |
 //! | [`port92`]    | system control port A                  | 0x92                            |
 //! | [`hpet`]      | HPET timer block, 3 timers at 100 MHz  | MMIO 0xFED00000-0xFED003FF      |
+//! | [`fw_cfg`]    | QEMU firmware configuration + DMA      | 0x510-0x51B                     |
 //!
 //! Devices never see the CPU, the scheduler or each other. Each takes the
 //! virtual time of the access (`now`, nanoseconds since power-on) where its
@@ -31,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cmos;
+pub mod fw_cfg;
 pub mod hpet;
 pub mod i8042;
 pub mod pic8259;
@@ -39,6 +41,7 @@ pub mod port92;
 pub mod uart16550;
 
 pub use cmos::{Cmos, CmosState};
+pub use fw_cfg::{FwCfg, FwCfgError, FwCfgState};
 pub use hpet::{Hpet, HpetRoute, HpetState};
 pub use i8042::{I8042State, I8042};
 pub use pic8259::{PicPair, PicState};
