@@ -11,6 +11,8 @@
 //! | [`port92`]    | system control port A                  | 0x92                            |
 //! | [`lapic`]     | local APIC (xAPIC), one CPU            | MMIO 0xFEE00000, 4 KiB          |
 //! | [`ioapic`]    | 82093AA I/O APIC, 24 pins              | MMIO 0xFEC00000, 0x100 bytes    |
+//! | [`hpet`]      | HPET timer block, 3 timers at 100 MHz  | MMIO 0xFED00000-0xFED003FF      |
+//! | [`fw_cfg`]    | QEMU firmware configuration + DMA      | 0x510-0x51B                     |
 //!
 //! Devices never see the CPU, the scheduler or each other. Each takes the
 //! virtual time of the access (`now`, nanoseconds since power-on) where its
@@ -32,6 +34,8 @@
 #![forbid(unsafe_code)]
 
 pub mod cmos;
+pub mod fw_cfg;
+pub mod hpet;
 pub mod i8042;
 pub mod ioapic;
 pub mod lapic;
@@ -41,6 +45,8 @@ pub mod port92;
 pub mod uart16550;
 
 pub use cmos::{Cmos, CmosState};
+pub use fw_cfg::{FwCfg, FwCfgError, FwCfgState};
+pub use hpet::{Hpet, HpetRoute, HpetState};
 pub use i8042::{I8042State, I8042};
 pub use ioapic::{IoApic, IoApicState};
 pub use lapic::{ApicMessage, DeliveryMode, Lapic, LapicState};

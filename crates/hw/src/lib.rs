@@ -9,6 +9,7 @@
 //!   interrupt controller.
 //! - [`time`]: virtual time and the event scheduler.
 //! - [`Snapshot`]: plain-data device state, saved and restored.
+//! - [`DmaMemory`]: guest physical memory as a bus-mastering device sees it.
 #![forbid(unsafe_code)]
 
 pub mod time;
@@ -43,6 +44,19 @@ pub trait PortDevice {
 pub trait IrqLevel {
     /// The current level of the device's interrupt output.
     fn irq_level(&self) -> bool;
+}
+
+/// Guest physical memory as a DMA-capable device sees it.
+///
+/// Devices that master the bus (fw_cfg's DMA interface, IDE bus-master, the
+/// 8237) take `&mut dyn DmaMemory` for the duration of one transfer; the
+/// machine implements it over its memory map. A transfer never fails: like
+/// the bus, unmapped memory reads as all-ones and swallows writes.
+pub trait DmaMemory {
+    /// Reads guest physical memory at `addr` into `buf` (unmapped bytes read as 0xFF).
+    fn dma_read(&mut self, addr: u64, buf: &mut [u8]);
+    /// Writes `data` to guest physical memory at `addr` (ROM/unmapped bytes are dropped).
+    fn dma_write(&mut self, addr: u64, data: &[u8]);
 }
 
 /// Plain-data state of a device, for snapshots.
