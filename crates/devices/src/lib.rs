@@ -9,6 +9,7 @@
 //! | [`cmos`]      | MC146818 RTC + 128 bytes of CMOS RAM   | 0x70-0x71                       |
 //! | [`i8042`]     | 8042 keyboard controller, no devices   | 0x60, 0x64                      |
 //! | [`port92`]    | system control port A                  | 0x92                            |
+//! | [`pci`]       | PCI config mechanism #1, type-0 header | 0xCF8-0xCFF                     |
 //!
 //! Devices never see the CPU, the scheduler or each other. Each takes the
 //! virtual time of the access (`now`, nanoseconds since power-on) where its
@@ -31,6 +32,7 @@
 
 pub mod cmos;
 pub mod i8042;
+pub mod pci;
 pub mod pic8259;
 pub mod pit8254;
 pub mod port92;
@@ -38,6 +40,7 @@ pub mod uart16550;
 
 pub use cmos::{Cmos, CmosState};
 pub use i8042::{I8042State, I8042};
+pub use pci::{absent_read, BarKind, ConfigSpace, PciAddress, PciHost, PciHostState};
 pub use pic8259::{PicPair, PicState};
 pub use pit8254::{Pit, PitState};
 pub use port92::{Port92, Port92State};
