@@ -8,6 +8,7 @@
 //! | [`uart16550`] | 16550A UART, one per COM port          | 8 registers (COM1: 0x3F8-0x3FF) |
 //! | [`cmos`]      | MC146818 RTC + 128 bytes of CMOS RAM   | 0x70-0x71                       |
 //! | [`i8042`]     | 8042 keyboard controller, no devices   | 0x60, 0x64                      |
+//! | [`i440fx`]    | 82441FX host bridge (PCI 00:00.0)      | PCI config: PAM, SMRAM          |
 //! | [`port92`]    | system control port A                  | 0x92                            |
 //! | [`pci`]       | PCI config mechanism #1, type-0 header | 0xCF8-0xCFF                     |
 //!
@@ -31,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cmos;
+pub mod i440fx;
 pub mod i8042;
 pub mod pci;
 pub mod pic8259;
@@ -39,6 +41,7 @@ pub mod port92;
 pub mod uart16550;
 
 pub use cmos::{Cmos, CmosState};
+pub use i440fx::{I440fx, I440fxState, Pam};
 pub use i8042::{I8042State, I8042};
 pub use pci::{absent_read, BarKind, ConfigSpace, PciAddress, PciHost, PciHostState};
 pub use pic8259::{PicPair, PicState};

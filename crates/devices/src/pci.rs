@@ -355,7 +355,10 @@ impl ConfigSpace {
             self.rom_size = 0;
             return;
         }
-        let size = size.max(0x800).checked_next_power_of_two().unwrap_or(1 << 31);
+        let size = size
+            .max(0x800)
+            .checked_next_power_of_two()
+            .unwrap_or(1 << 31);
         let mask = (PCI_ROM_ADDRESS_MASK & !(size - 1)) | PCI_ROM_ADDRESS_ENABLE;
         self.set_writable(PCI_ROM_ADDRESS, mask, 4);
         self.rom_size = size;
@@ -373,7 +376,11 @@ impl ConfigSpace {
             return u32::MAX;
         }
         (0..usize::from(size)).fold(0, |acc, i| {
-            let byte = self.bytes.get(usize::from(reg) + i).copied().unwrap_or(0xFF);
+            let byte = self
+                .bytes
+                .get(usize::from(reg) + i)
+                .copied()
+                .unwrap_or(0xFF);
             acc | u32::from(byte) << (8 * i)
         })
     }
@@ -391,9 +398,11 @@ impl ConfigSpace {
     }
 
     fn write_byte(&mut self, at: usize, v: u8) {
-        let (Some(b), Some(&w), Some(&c)) =
-            (self.bytes.get_mut(at), self.wmask.get(at), self.w1cmask.get(at))
-        else {
+        let (Some(b), Some(&w), Some(&c)) = (
+            self.bytes.get_mut(at),
+            self.wmask.get(at),
+            self.w1cmask.get(at),
+        ) else {
             return;
         };
         *b = ((*b & !w) | (v & w)) & !(v & c);
@@ -413,12 +422,18 @@ impl ConfigSpace {
         let low = self.read(bar_reg(i), 4);
         let (enable, base, limit) = match bar.kind {
             BarKind::Io => (PCI_COMMAND_IO, u64::from(low & !3), 1 << 16),
-            BarKind::Mem32 | BarKind::Mem32Prefetch => {
-                (PCI_COMMAND_MEMORY, u64::from(low & !0xF), u64::from(u32::MAX))
-            }
+            BarKind::Mem32 | BarKind::Mem32Prefetch => (
+                PCI_COMMAND_MEMORY,
+                u64::from(low & !0xF),
+                u64::from(u32::MAX),
+            ),
             BarKind::Mem64 => {
                 let high = u64::from(self.read(bar_reg(i).wrapping_add(4), 4));
-                (PCI_COMMAND_MEMORY, high << 32 | u64::from(low & !0xF), u64::MAX)
+                (
+                    PCI_COMMAND_MEMORY,
+                    high << 32 | u64::from(low & !0xF),
+                    u64::MAX,
+                )
             }
         };
         let end = base.checked_add(bar.size)?;
@@ -495,10 +510,11 @@ impl ConfigSpace {
     /// Replaces the register bytes from a snapshot: exactly 256 bytes whose
     /// read-only bits hold their power-on values.
     pub fn restore_bytes(&mut self, bytes: &[u8]) -> Result<(), SnapshotError> {
-        let bytes: [u8; CONFIG_SPACE_LEN] = bytes.try_into().map_err(|_| SnapshotError::Invalid {
-            field: "config",
-            why: "configuration space is not 256 bytes",
-        })?;
+        let bytes: [u8; CONFIG_SPACE_LEN] =
+            bytes.try_into().map_err(|_| SnapshotError::Invalid {
+                field: "config",
+                why: "configuration space is not 256 bytes",
+            })?;
         let fixed_ok = (0..CONFIG_SPACE_LEN).all(|i| {
             let ro = !(self.wmask[i] | self.w1cmask[i]);
             (bytes[i] ^ self.reset[i]) & ro == 0
@@ -579,7 +595,15 @@ mod tests {
         // Bus 2, device 3, function 5, register 0x44, byte 2 via 0xCFE.
         host.write_address(4, 0x8000_0000 | 2 << 16 | 3 << 11 | 5 << 8 | 0x47);
         let t = host.target(2).expect("enabled");
-        assert_eq!(t, PciAddress { bus: 2, dev: 3, func: 5, reg: 0x46 });
+        assert_eq!(
+            t,
+            PciAddress {
+                bus: 2,
+                dev: 3,
+                func: 5,
+                reg: 0x46
+            }
+        );
     }
 
     #[test]
@@ -602,10 +626,16 @@ mod tests {
     #[test]
     fn status_error_bits_are_rw1c() {
         let mut cs = test_fn();
-        cs.set_u16(PCI_STATUS, PCI_STATUS_REC_MASTER_ABORT | PCI_STATUS_DEVSEL_MEDIUM);
+        cs.set_u16(
+            PCI_STATUS,
+            PCI_STATUS_REC_MASTER_ABORT | PCI_STATUS_DEVSEL_MEDIUM,
+        );
         // Writing 0 keeps the bit; writing 1 clears it; DEVSEL is read-only.
         cs.write(PCI_STATUS, 2, 0);
-        assert_eq!(cs.read(PCI_STATUS, 2) as u16 & PCI_STATUS_REC_MASTER_ABORT, 0x2000);
+        assert_eq!(
+            cs.read(PCI_STATUS, 2) as u16 & PCI_STATUS_REC_MASTER_ABORT,
+            0x2000
+        );
         cs.write(PCI_STATUS, 2, 0xFFFF);
         assert_eq!(cs.read(PCI_STATUS, 2) as u16, PCI_STATUS_DEVSEL_MEDIUM);
     }
