@@ -9,6 +9,7 @@
 //! | [`cmos`]      | MC146818 RTC + 128 bytes of CMOS RAM   | 0x70-0x71                       |
 //! | [`i8042`]     | 8042 keyboard controller, no devices   | 0x60, 0x64                      |
 //! | [`i440fx`]    | 82441FX host bridge (PCI 00:00.0)      | PCI config: PAM, SMRAM          |
+//! | [`piix`]      | PIIX3 ISA bridge 00:01.0, PIIX4 PM 00:01.3 config | PCI config; RCR 0xCF9 |
 //! | [`port92`]    | system control port A                  | 0x92                            |
 //! | [`pci`]       | PCI config mechanism #1, type-0 header | 0xCF8-0xCFF                     |
 //!
@@ -36,6 +37,7 @@ pub mod i440fx;
 pub mod i8042;
 pub mod pci;
 pub mod pic8259;
+pub mod piix;
 pub mod pit8254;
 pub mod port92;
 pub mod uart16550;
@@ -45,6 +47,7 @@ pub use i440fx::{I440fx, I440fxState, Pam};
 pub use i8042::{I8042State, I8042};
 pub use pci::{absent_read, BarKind, ConfigSpace, PciAddress, PciHost, PciHostState};
 pub use pic8259::{PicPair, PicState};
+pub use piix::{Piix3Isa, Piix3IsaState, Piix4Pm, Piix4PmState};
 pub use pit8254::{Pit, PitState};
 pub use port92::{Port92, Port92State};
 pub use uart16550::{Uart, UartState};
