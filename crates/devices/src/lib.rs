@@ -10,6 +10,7 @@
 //! | [`i8042`]     | 8042 keyboard controller, no devices   | 0x60, 0x64                      |
 //! | [`i440fx`]    | 82441FX host bridge (PCI 00:00.0)      | PCI config: PAM, SMRAM          |
 //! | [`piix`]      | PIIX3 ISA bridge 00:01.0, PIIX4 PM 00:01.3 config | PCI config; RCR 0xCF9 |
+//! | [`acpi_pm`]   | PIIX4 PM I/O block (PM1, PM timer, GPE0) + APM | 64 ports at PMBA; 0xB2-0xB3 |
 //! | [`port92`]    | system control port A                  | 0x92                            |
 //! | [`pci`]       | PCI config mechanism #1, type-0 header | 0xCF8-0xCFF                     |
 //!
@@ -32,6 +33,7 @@
 //! write.
 #![forbid(unsafe_code)]
 
+pub mod acpi_pm;
 pub mod cmos;
 pub mod i440fx;
 pub mod i8042;
@@ -42,6 +44,7 @@ pub mod pit8254;
 pub mod port92;
 pub mod uart16550;
 
+pub use acpi_pm::{AcpiPm, AcpiPmState};
 pub use cmos::{Cmos, CmosState};
 pub use i440fx::{I440fx, I440fxState, Pam};
 pub use i8042::{I8042State, I8042};
