@@ -1,18 +1,18 @@
 //! The PC chips of anyx86, one file per chip, each a pure register state
 //! machine.
 //!
-//! | Module        | Chip                                   | Ports                           |
-//! |---------------|----------------------------------------|---------------------------------|
-//! | [`pic8259`]   | two cascaded 8259A PICs + PIIX ELCR    | 0x20-0x21, 0xA0-0xA1, 0x4D0-0x4D1 |
-//! | [`pit8254`]   | 8254 PIT + system control port B       | 0x40-0x43, 0x61                 |
-//! | [`uart16550`] | 16550A UART, one per COM port          | 8 registers (COM1: 0x3F8-0x3FF) |
-//! | [`cmos`]      | MC146818 RTC + 128 bytes of CMOS RAM   | 0x70-0x71                       |
-//! | [`i8042`]     | 8042 keyboard controller, no devices   | 0x60, 0x64                      |
-//! | [`i440fx`]    | 82441FX host bridge (PCI 00:00.0)      | PCI config: PAM, SMRAM          |
-//! | [`piix`]      | PIIX3 ISA bridge 00:01.0, PIIX4 PM 00:01.3 config | PCI config; RCR 0xCF9 |
-//! | [`acpi_pm`]   | PIIX4 PM I/O block (PM1, PM timer, GPE0) + APM | 64 ports at PMBA; 0xB2-0xB3 |
-//! | [`port92`]    | system control port A                  | 0x92                            |
-//! | [`pci`]       | PCI config mechanism #1, type-0 header | 0xCF8-0xCFF                     |
+//! | Module        | Chip                                          | Ports                             |
+//! |---------------|-----------------------------------------------|-----------------------------------|
+//! | [`pic8259`]   | two cascaded 8259A PICs + PIIX ELCR           | 0x20-0x21, 0xA0-0xA1, 0x4D0-0x4D1 |
+//! | [`pit8254`]   | 8254 PIT + system control port B              | 0x40-0x43, 0x61                   |
+//! | [`uart16550`] | 16550A UART, one per COM port                 | 8 registers (COM1: 0x3F8-0x3FF)   |
+//! | [`cmos`]      | MC146818 RTC + 128 bytes of CMOS RAM          | 0x70-0x71                         |
+//! | [`i8042`]     | 8042 keyboard controller, no devices          | 0x60, 0x64                        |
+//! | [`port92`]    | system control port A                         | 0x92                              |
+//! | [`pci`]       | PCI config mechanism #1, type-0 header        | 0xCF8-0xCFF                       |
+//! | [`i440fx`]    | 82441FX host bridge, PCI 00:00.0 (PAM, SMRAM) | PCI configuration only            |
+//! | [`piix`]      | PIIX3 ISA bridge 00:01.0, PIIX4 PM 00:01.3    | PCI configuration; RCR 0xCF9      |
+//! | [`acpi_pm`]   | PIIX4 PM I/O block (PM1, PM timer, GPE0), APM | 64 ports at PMBA; 0xB2-0xB3       |
 //!
 //! Devices never see the CPU, the scheduler or each other. Each takes the
 //! virtual time of the access (`now`, nanoseconds since power-on) where its

@@ -4,7 +4,7 @@
 //! (PIIX4) power-management function at 00:01.3.
 //!
 //! Reference: Intel 82371FB/82371SB (PIIX/PIIX3) datasheet, section 2.2
-//! (PCI-to-ISA bridge configuration registers: PIRQRC[A:D] at 0x60-0x63,
+//! (PCI-to-ISA bridge configuration registers: `PIRQRC[A:D]` at 0x60-0x63,
 //! TOM at 0x69) and section 2.1 (reset control register RC at 0xCF9);
 //! Intel 82371AB (PIIX4) datasheet, section 3.5 (power management
 //! configuration registers: PMBA 0x40, DEVACTB 0x58, PMREGMISC 0x80,
@@ -61,7 +61,7 @@ pub const PIIX4_PM_REVISION: u8 = 0x03;
 /// Class code: other bridge (base 0x06, sub-class 0x80).
 pub const PIIX4_PM_CLASS: u32 = 0x06_8000;
 
-/// PIRQRC[A]: PIRQA# route control; PIRQB-D follow at 0x61-0x63.
+/// `PIRQRC[A]`: PIRQA# route control; PIRQB-D follow at 0x61-0x63.
 pub const PIIX_PIRQRC: u8 = 0x60;
 /// Number of PIRQ lines.
 pub const PIIX_NUM_PIRQS: usize = 4;
