@@ -1,18 +1,22 @@
 //! The PC chips of anyx86, one file per chip, each a pure register state
 //! machine.
 //!
-//! | Module        | Chip                                   | Ports                           |
-//! |---------------|----------------------------------------|---------------------------------|
-//! | [`pic8259`]   | two cascaded 8259A PICs + PIIX ELCR    | 0x20-0x21, 0xA0-0xA1, 0x4D0-0x4D1 |
-//! | [`pit8254`]   | 8254 PIT + system control port B       | 0x40-0x43, 0x61                 |
-//! | [`uart16550`] | 16550A UART, one per COM port          | 8 registers (COM1: 0x3F8-0x3FF) |
-//! | [`cmos`]      | MC146818 RTC + 128 bytes of CMOS RAM   | 0x70-0x71                       |
-//! | [`i8042`]     | 8042 keyboard controller, no devices   | 0x60, 0x64                      |
-//! | [`port92`]    | system control port A                  | 0x92                            |
-//! | [`lapic`]     | local APIC (xAPIC), one CPU            | MMIO 0xFEE00000, 4 KiB          |
-//! | [`ioapic`]    | 82093AA I/O APIC, 24 pins              | MMIO 0xFEC00000, 0x100 bytes    |
-//! | [`hpet`]      | HPET timer block, 3 timers at 100 MHz  | MMIO 0xFED00000-0xFED003FF      |
-//! | [`fw_cfg`]    | QEMU firmware configuration + DMA      | 0x510-0x51B                     |
+//! | Module        | Chip                                          | Ports                             |
+//! |---------------|-----------------------------------------------|-----------------------------------|
+//! | [`pic8259`]   | two cascaded 8259A PICs + PIIX ELCR           | 0x20-0x21, 0xA0-0xA1, 0x4D0-0x4D1 |
+//! | [`pit8254`]   | 8254 PIT + system control port B              | 0x40-0x43, 0x61                   |
+//! | [`uart16550`] | 16550A UART, one per COM port                 | 8 registers (COM1: 0x3F8-0x3FF)   |
+//! | [`cmos`]      | MC146818 RTC + 128 bytes of CMOS RAM          | 0x70-0x71                         |
+//! | [`i8042`]     | 8042 keyboard controller, no devices          | 0x60, 0x64                        |
+//! | [`port92`]    | system control port A                         | 0x92                              |
+//! | [`lapic`]     | local APIC (xAPIC), one CPU                   | MMIO 0xFEE00000, 4 KiB            |
+//! | [`ioapic`]    | 82093AA I/O APIC, 24 pins                     | MMIO 0xFEC00000                   |
+//! | [`hpet`]      | HPET timer block, 3 timers at 100 MHz         | MMIO 0xFED00000-0xFED003FF        |
+//! | [`fw_cfg`]    | QEMU firmware configuration + DMA             | 0x510-0x51B                       |
+//! | [`pci`]       | PCI config mechanism #1, type-0 header        | 0xCF8-0xCFF                       |
+//! | [`i440fx`]    | 82441FX host bridge, PCI 00:00.0 (PAM, SMRAM) | PCI configuration only            |
+//! | [`piix`]      | PIIX3 ISA bridge 00:01.0, PIIX4 PM 00:01.3    | PCI configuration; RCR 0xCF9      |
+//! | [`acpi_pm`]   | PIIX4 PM I/O block (PM1, PM timer, GPE0), APM | 64 ports at PMBA; 0xB2-0xB3       |
 //!
 //! Devices never see the CPU, the scheduler or each other. Each takes the
 //! virtual time of the access (`now`, nanoseconds since power-on) where its
@@ -33,24 +37,32 @@
 //! write.
 #![forbid(unsafe_code)]
 
+pub mod acpi_pm;
 pub mod cmos;
 pub mod fw_cfg;
 pub mod hpet;
+pub mod i440fx;
 pub mod i8042;
 pub mod ioapic;
 pub mod lapic;
+pub mod pci;
 pub mod pic8259;
+pub mod piix;
 pub mod pit8254;
 pub mod port92;
 pub mod uart16550;
 
+pub use acpi_pm::{AcpiPm, AcpiPmState};
 pub use cmos::{Cmos, CmosState};
 pub use fw_cfg::{FwCfg, FwCfgError, FwCfgState};
 pub use hpet::{Hpet, HpetRoute, HpetState};
+pub use i440fx::{I440fx, I440fxState, Pam};
 pub use i8042::{I8042State, I8042};
 pub use ioapic::{IoApic, IoApicState};
 pub use lapic::{ApicMessage, DeliveryMode, Lapic, LapicState};
+pub use pci::{absent_read, BarKind, ConfigSpace, PciAddress, PciHost, PciHostState};
 pub use pic8259::{PicPair, PicState};
+pub use piix::{Piix3Isa, Piix3IsaState, Piix4Pm, Piix4PmState};
 pub use pit8254::{Pit, PitState};
 pub use port92::{Port92, Port92State};
 pub use uart16550::{Uart, UartState};
