@@ -237,7 +237,7 @@ impl Layout {
     }
 
     fn align(&mut self, base: u64, align: u64) {
-        while (base + self.tables.len() as u64) % align != 0 {
+        while base.wrapping_add(self.tables.len() as u64) % align != 0 {
             self.tables.push(0);
         }
     }
@@ -740,6 +740,15 @@ mod tests {
         assert_eq!(&b.tables[48..52], b"FACS", "48 bytes of padding");
         let m = Mem(vec![(RSDP_ADDR, b.rsdp), (0x10_0010, b.tables)]);
         check_all_tables(&m, RSDP_ADDR);
+    }
+
+    #[test]
+    fn extreme_addresses_do_not_panic() {
+        let cfg = AcpiConfig { ram_bytes: 0 };
+        for addr in [0, 1, 0xFFFF_FFFF, u64::MAX - 3, u64::MAX] {
+            let b = build_direct(&cfg, addr, addr);
+            assert_eq!(sum(&b.rsdp), 0);
+        }
     }
 
     fn name(field: &[u8]) -> &str {
