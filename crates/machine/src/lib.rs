@@ -3,11 +3,13 @@
 //! drives the CPU.
 #![forbid(unsafe_code)]
 
+pub mod acpi;
 pub mod board;
 mod boot;
 pub mod clock;
 pub mod layout;
 mod machine;
+pub mod smbios;
 
 pub use board::{Board, Output, Sink, StopReason};
 pub use boot::{kernel_is_64bit, KernelBoot};
