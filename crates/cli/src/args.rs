@@ -60,6 +60,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "MODEL", default_value = "auto",
           value_parser = ["auto", "qemu32", "qemu64"])]
     pub cpu: String,
+    /// Machine: `pc` (default; QEMU's `pc`: i440FX/PIIX, local APIC and
+    /// I/O APIC, HPET, ACPI, fw_cfg) or `isa` (QEMU's `isapc`: 8259, 8254,
+    /// RTC, UARTs and i8042 only).
+    #[arg(long = "machine", short = 'M', value_name = "MACHINE", default_value = "pc",
+          value_parser = ["pc", "isa", "isapc"])]
+    pub machine: String,
     /// Guest RAM in MiB.
     #[arg(short = 'm', long = "memory", value_name = "MiB", default_value_t = 256,
           value_parser = clap::value_parser!(u64).range(1..=3584))]

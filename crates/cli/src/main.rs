@@ -8,7 +8,9 @@ mod tui;
 mod tui_draw;
 
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_machine::{ClockMode, KernelBoot, Machine, MachineConfig, RunOutcome, Sink};
+use anyx86_machine::{
+    ClockMode, KernelBoot, Machine, MachineConfig, MachineKind, RunOutcome, Sink,
+};
 use args::{Cli, ClockArg, Command, DebugArgs, RunArgs, Stream};
 use clap::Parser;
 use std::process::ExitCode;
@@ -110,6 +112,8 @@ fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
             };
             CpuModel::by_name(name).ok_or_else(|| format!("unknown CPU model {name}"))?
         },
+        kind: MachineKind::by_name(&a.machine)
+            .ok_or_else(|| format!("unknown machine {}", a.machine))?,
     };
     let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
     if let Some(kernel) = &a.kernel {
@@ -131,7 +135,10 @@ fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
         RunOutcome::InstructionLimit => {
             eprintln!("anyx86: {}", m.dump("instruction limit reached"))
         }
-        RunOutcome::HostQuit | RunOutcome::Exit(_) | RunOutcome::Breakpoint => {}
+        RunOutcome::HostQuit
+        | RunOutcome::Exit(_)
+        | RunOutcome::Breakpoint
+        | RunOutcome::PowerOff => {}
     }
     if a.stats {
         print_stats(&m);

@@ -509,6 +509,7 @@ pub fn outcome_text(o: &RunOutcome) -> String {
         RunOutcome::Halted(l) => l.clone(),
         RunOutcome::InstructionLimit => "instruction limit reached".into(),
         RunOutcome::HostQuit => "quit".into(),
+        RunOutcome::PowerOff => "powered off (ACPI S5)".into(),
         RunOutcome::Breakpoint => "breakpoint".into(),
     }
 }

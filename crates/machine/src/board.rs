@@ -7,10 +7,12 @@
 
 use crate::clock::Clock;
 use crate::layout::{irq, port};
+use crate::pc::{ones, Chipset, MachineKind};
+use anyx86_cpu::bus::platform_msr;
 use anyx86_cpu::CpuBus;
-use anyx86_devices::{Cmos, PicPair, Pit, Port92, Uart, I8042};
-use anyx86_hw::{IrqLevel, PortDevice, Scheduler};
-use anyx86_mem::{PhysMemory, Region};
+use anyx86_devices::{Cmos, FwCfg, PicPair, Pit, Port92, Uart, I8042};
+use anyx86_hw::{DmaMemory, IrqLevel, PortDevice, Scheduler};
+use anyx86_mem::{Pam, PhysMemory, Region, PAM_SEGMENTS};
 use std::io::Write;
 
 /// Where a byte stream from the guest goes (debug console, serial port).
@@ -70,8 +72,13 @@ impl Output {
 pub enum StopReason {
     /// The guest wrote `value` to the exit device.
     Exit(u32),
-    /// The guest asked for a reset (port 0x92, i8042 0xFE).
+    /// The guest asked for a reset (port 0x92, i8042 0xFE, 0xCF9).
     Reset,
+    /// The guest entered ACPI S5 (soft off).
+    PowerOff,
+    /// An INIT reached the CPU (local APIC): the CPU resets, the board
+    /// does not.
+    Init,
 }
 
 /// Devices on the I/O port bus.
@@ -101,6 +108,15 @@ pub enum Dev {
     BochsShutdown,
     /// The coprocessor error latch (port 0xF0): a write clears IRQ13.
     FpuError,
+    /// PCI CONFIG_ADDRESS, or the reset control register for a byte at
+    /// 0xCF9 (full PC only).
+    PciAddress,
+    /// PCI CONFIG_DATA (full PC only).
+    PciData,
+    /// APM control and status, 0xB2-0xB3 (full PC only).
+    Apm,
+    /// fw_cfg (full PC only).
+    FwCfg,
 }
 
 /// Maps a port to its device and the offset within the device.
@@ -123,6 +139,12 @@ pub fn decode_port(p: u16) -> Option<(Dev, u16)> {
         _ if (port::EXIT..port::EXIT + port::EXIT_LEN).contains(&p) => (Dev::Exit, p - port::EXIT),
         port::BOCHS_SHUTDOWN => (Dev::BochsShutdown, 0),
         port::FPU_ERROR => (Dev::FpuError, 0),
+        port::APM_CNT | port::APM_STS => (Dev::Apm, p - port::APM_CNT),
+        port::PCI_ADDRESS..=0xCFB => (Dev::PciAddress, p - port::PCI_ADDRESS),
+        port::PCI_DATA..=0xCFF => (Dev::PciData, p - port::PCI_DATA),
+        _ if (port::FW_CFG..port::FW_CFG + port::FW_CFG_LEN).contains(&p) => {
+            (Dev::FwCfg, p - port::FW_CFG)
+        }
         _ => return None,
     })
 }
@@ -134,6 +156,12 @@ pub enum Event {
     Pit,
     /// An RTC periodic/alarm/update deadline.
     Rtc,
+    /// The local APIC timer.
+    Lapic,
+    /// An HPET comparator.
+    Hpet,
+    /// The ACPI PM timer's status bit.
+    Pm,
 }
 
 /// The board.
@@ -179,6 +207,17 @@ pub struct Board {
     /// byte sent on COM1 (a boot milestone for `--stats`).
     pub first_serial_byte: Option<(u64, u64)>,
     scratch: Vec<u8>,
+    /// The full PC's chipset; `None` on the ISA machine.
+    pub pc: Option<Box<Chipset>>,
+    /// Bumped when the physical memory map changes (PAM, DMA into RAM).
+    map_gen: u64,
+    /// The local APIC has an interrupt to deliver (cached after every
+    /// change to it).
+    apic_intr: bool,
+    /// The 8259's INTR reaches the CPU (no APIC, or LINT0 in ExtINT mode).
+    pic_through: bool,
+    /// An NMI is latched for the CPU.
+    nmi: bool,
 }
 
 impl Board {
@@ -189,9 +228,13 @@ impl Board {
         debugcon: Output,
         serial: [Output; 4],
         rtc_base: i64,
+        kind: MachineKind,
     ) -> Self {
         let ram = mem.ram().len() as u64;
-        Self {
+        let mut mem = mem;
+        mem.enable_pam(kind == MachineKind::Pc);
+        let pc = (kind == MachineKind::Pc).then(|| Box::new(Chipset::new(FwCfg::new())));
+        let mut b = Self {
             mem,
             clock,
             sched: Scheduler::new(),
@@ -214,6 +257,22 @@ impl Board {
             fpu_error_clear: false,
             first_serial_byte: None,
             scratch: Vec::new(),
+            pc,
+            map_gen: 0,
+            apic_intr: false,
+            pic_through: true,
+            nmi: false,
+        };
+        b.sync_apic(0);
+        b
+    }
+
+    /// The machine kind this board was built as.
+    pub fn kind(&self) -> MachineKind {
+        if self.pc.is_some() {
+            MachineKind::Pc
+        } else {
+            MachineKind::Isa
         }
     }
 
@@ -239,6 +298,15 @@ impl Board {
         self.sched.clear();
         self.pit_deadline = None;
         self.rtc_deadline = None;
+        if let Some(pc) = self.pc.take() {
+            let mut fw = pc.fw_cfg;
+            let _ = anyx86_hw::Snapshot::restore(&mut fw, &Default::default());
+            self.pc = Some(Box::new(Chipset::new(fw)));
+            self.mem.enable_pam(true);
+            self.map_gen += 1;
+        }
+        self.nmi = false;
+        self.sync_apic(0);
     }
 
     /// Flushes the outputs.
@@ -260,10 +328,9 @@ impl Board {
             match ev {
                 Event::Pit if self.pit_deadline == Some(t) => {
                     self.pit_deadline = None;
-                    // A fresh edge for the PIC, line left high (see the PIT
-                    // module doc).
-                    self.pic.set_irq(irq::PIT, false);
-                    self.pic.set_irq(irq::PIT, true);
+                    if !self.hpet_legacy() {
+                        self.isa_edge(irq::PIT);
+                    }
                     self.schedule_pit(t);
                 }
                 Event::Rtc if self.rtc_deadline == Some(t) => {
@@ -271,10 +338,175 @@ impl Board {
                     self.cmos.update(t);
                     self.sync_rtc(t);
                 }
+                Event::Lapic => {
+                    if let Some(pc) = self.pc.as_deref_mut() {
+                        pc.lapic.update(t);
+                    }
+                    self.sync_apic(t);
+                }
+                Event::Hpet => {
+                    if let Some(pc) = self.pc.as_deref_mut() {
+                        pc.hpet.update(t);
+                    }
+                    self.sync_hpet(t);
+                }
+                Event::Pm => {
+                    if let Some(pc) = self.pc.as_deref_mut() {
+                        pc.pm.update(t);
+                    }
+                    self.sync_pm(t);
+                }
                 _ => {}
             }
         }
         self.budget_deadline = self.sched.next_deadline();
+    }
+
+    // ---- interrupt wiring -------------------------------------------------
+
+    /// Drives ISA interrupt line `irq` at `level`: the 8259 pair and, on the
+    /// full PC, the I/O APIC pin it is wired to.
+    fn isa_irq(&mut self, irq: u8, level: bool) {
+        self.pic.set_irq(irq, level);
+        if let Some(pc) = self.pc.as_deref_mut() {
+            pc.ioapic.set_irq(irq::ioapic_pin(irq), level);
+        }
+        self.sync_apic_routing();
+    }
+
+    /// A pulse on an edge-triggered ISA line (PIT, HPET in legacy mode):
+    /// the 8259 sees a fresh rising edge and the line is left high (see
+    /// the PIT module doc); the I/O APIC pin goes high and low again.
+    fn isa_edge(&mut self, irq: u8) {
+        self.pic.set_irq(irq, false);
+        self.pic.set_irq(irq, true);
+        if let Some(pc) = self.pc.as_deref_mut() {
+            let pin = irq::ioapic_pin(irq);
+            pc.ioapic.set_irq(pin, true);
+            pc.ioapic.set_irq(pin, false);
+        }
+        self.sync_apic_routing();
+    }
+
+    /// True when the HPET's legacy replacement route has taken IRQ 0 and
+    /// IRQ 8 from the PIT and the RTC.
+    fn hpet_legacy(&self) -> bool {
+        self.pc.as_deref().is_some_and(|pc| pc.hpet.legacy_route())
+    }
+
+    fn sync_apic_routing(&mut self) {
+        if let Some(pc) = self.pc.as_deref_mut() {
+            pc.route_apic_messages();
+        }
+        self.refresh_apic_cache();
+    }
+
+    /// After anything that may have changed the local APIC: route its EOIs
+    /// and the I/O APIC's messages, refresh the cached INTR/NMI state,
+    /// take an INIT, and reschedule its timer.
+    fn sync_apic(&mut self, now: u64) {
+        self.sync_apic_routing();
+        let Some(pc) = self.pc.as_deref_mut() else {
+            return;
+        };
+        if pc.lapic.take_init() {
+            pc.lapic.init_reset();
+            self.stop = Some(StopReason::Init);
+        }
+        match pc.lapic.next_deadline(now) {
+            Some(t) => self.sched.schedule(t, Event::Lapic),
+            None => self.sched.cancel(Event::Lapic),
+        }
+    }
+
+    fn refresh_apic_cache(&mut self) {
+        match self.pc.as_deref_mut() {
+            Some(pc) => {
+                let pic = self.pic.interrupt_pending();
+                pc.lapic.set_lint0(pic);
+                if pc.lapic.take_nmi() {
+                    self.nmi = true;
+                }
+                self.apic_intr = pc.lapic.intr_pending();
+                self.pic_through = pc.lapic.accepts_pic_intr();
+            }
+            None => {
+                self.apic_intr = false;
+                self.pic_through = true;
+            }
+        }
+    }
+
+    /// After an HPET access or deadline: its interrupt outputs and next
+    /// deadline.
+    fn sync_hpet(&mut self, now: u64) {
+        let Some(pc) = self.pc.as_deref_mut() else {
+            return;
+        };
+        let edges = pc.hpet.take_edges();
+        let outs: [_; 3] = core::array::from_fn(|t| (pc.hpet.route(t), pc.hpet.level(t)));
+        match pc.hpet.next_deadline(now) {
+            Some(t) => self.sched.schedule(t, Event::Hpet),
+            None => self.sched.cancel(Event::Hpet),
+        }
+        for (t, (route, level)) in outs.into_iter().enumerate() {
+            if edges & (1 << t) != 0 {
+                match route.pic_irq {
+                    Some(irq) => self.isa_edge(irq),
+                    None => {
+                        if let Some(pc) = self.pc.as_deref_mut() {
+                            pc.ioapic.set_irq(route.ioapic_pin, true);
+                            pc.ioapic.set_irq(route.ioapic_pin, false);
+                        }
+                    }
+                }
+            } else if let Some(pc) = self.pc.as_deref_mut() {
+                // Level-triggered timers drive their I/O APIC pin (the
+                // legacy route is edge-only on the PIC side).
+                if route.pic_irq.is_none() {
+                    pc.ioapic.set_irq(route.ioapic_pin, level);
+                }
+            }
+        }
+        self.sync_apic_routing();
+    }
+
+    /// After a PM block access or deadline: the SCI line, S5, the next
+    /// PM timer deadline.
+    fn sync_pm(&mut self, now: u64) {
+        let Some(pc) = self.pc.as_deref_mut() else {
+            return;
+        };
+        let sci = pc.pm.sci_level();
+        if let Some(typ) = pc.pm.take_sleep() {
+            // \_S5 in our DSDT is SLP_TYP 0 (QEMU's PIIX4 value); other
+            // sleep states are not offered.
+            if typ == 0 {
+                self.stop = Some(StopReason::PowerOff);
+            }
+        }
+        match pc.pm.next_deadline(now) {
+            Some(t) => self.sched.schedule(t, Event::Pm),
+            None => self.sched.cancel(Event::Pm),
+        }
+        self.isa_irq(irq::SCI, sci);
+    }
+
+    /// The PAM registers changed: apply them and tell the CPU.
+    fn sync_pam(&mut self) {
+        if let Some(pc) = self.pc.as_deref() {
+            for i in 0..PAM_SEGMENTS {
+                let p = pc.host.pam(i);
+                self.mem.set_pam(
+                    i,
+                    Pam {
+                        read_ram: p.read_ram,
+                        write_ram: p.write_ram,
+                    },
+                );
+            }
+        }
+        self.map_gen += 1;
     }
 
     fn schedule_pit(&mut self, now: u64) {
@@ -285,7 +517,9 @@ impl Board {
     }
 
     fn sync_rtc(&mut self, now: u64) {
-        self.pic.set_irq(irq::RTC, self.cmos.irq_level());
+        if !self.hpet_legacy() {
+            self.isa_irq(irq::RTC, self.cmos.irq_level());
+        }
         let d = self.cmos.next_deadline(now);
         if d != self.rtc_deadline {
             self.rtc_deadline = d;
@@ -309,15 +543,15 @@ impl Board {
     fn sync_uart_irqs(&mut self) {
         let l13 = self.uarts[0].irq_level() || self.uarts[2].irq_level();
         let l24 = self.uarts[1].irq_level() || self.uarts[3].irq_level();
-        self.pic.set_irq(irq::COM1_3, l13);
-        self.pic.set_irq(irq::COM2_4, l24);
+        self.isa_irq(irq::COM1_3, l13);
+        self.isa_irq(irq::COM2_4, l24);
     }
 
     /// The i8042's two interrupt lines: IRQ1 (keyboard byte) and IRQ12
     /// (auxiliary byte).
     fn sync_kbc_irqs(&mut self) {
-        self.pic.set_irq(irq::KEYBOARD, self.kbc.irq_level());
-        self.pic.set_irq(irq::MOUSE, self.kbc.irq12_level());
+        self.isa_irq(irq::KEYBOARD, self.kbc.irq_level());
+        self.isa_irq(irq::MOUSE, self.kbc.irq12_level());
     }
 
     fn drain_uart(&mut self, i: usize, icount: u64) {
@@ -358,6 +592,125 @@ impl Board {
     fn count_unclaimed(&mut self, p: u16) {
         *self.unclaimed.entry(p).or_default() += 1;
     }
+
+    /// Sets the FERR# line (IRQ 13).
+    pub fn set_ferr(&mut self, level: bool) {
+        self.isa_irq(irq::FPU, level);
+    }
+
+    /// A port read of a full-PC device; `None` when `p` is not one.
+    fn pc_io_in(&mut self, dev: Option<(Dev, u16)>, p: u16, size: u8, now: u64) -> Option<u32> {
+        let pc = self.pc.as_deref_mut()?;
+        if let Some(o) = pc.pm_offset(p) {
+            let v = pc.pm.read(o, size, now);
+            self.sync_pm(now);
+            return Some(v);
+        }
+        let (dev, off) = dev?;
+        Some(match dev {
+            Dev::PciAddress if p == port::RESET_CONTROL && size == 1 => {
+                u32::from(pc.isa.rcr_read())
+            }
+            Dev::PciAddress if off == 0 => pc.pci.read_address(size),
+            Dev::PciAddress => ones(size),
+            Dev::PciData => match pc.pci.target(off) {
+                Some(a) => pc.config_read(a, size),
+                None => ones(size),
+            },
+            Dev::Apm if off == 0 => ones(size),
+            Dev::Apm => u32::from(pc.pm.apm_status_read()),
+            Dev::FwCfg => pc.fw_cfg.read(off, size),
+            _ => return None,
+        })
+    }
+
+    /// A port write to a full-PC device; false when `p` is not one.
+    fn pc_io_out(&mut self, dev: Option<(Dev, u16)>, p: u16, size: u8, v: u32, now: u64) -> bool {
+        let Some(pc) = self.pc.as_deref_mut() else {
+            return false;
+        };
+        if let Some(o) = pc.pm_offset(p) {
+            pc.pm.write(o, size, v, now);
+            self.sync_pm(now);
+            self.note_deadline();
+            return true;
+        }
+        let Some((dev, off)) = dev else {
+            return false;
+        };
+        match dev {
+            Dev::PciAddress if p == port::RESET_CONTROL && size == 1 => {
+                if pc.isa.rcr_write(v as u8) {
+                    self.stop = Some(StopReason::Reset);
+                }
+            }
+            Dev::PciAddress if off == 0 => pc.pci.write_address(size, v),
+            Dev::PciAddress => {}
+            Dev::PciData => {
+                if let Some(a) = pc.pci.target(off) {
+                    if pc.config_write(a, size, v) {
+                        self.sync_pam();
+                    }
+                }
+            }
+            Dev::Apm if off == 0 => {
+                pc.pm.apm_write(v as u8);
+                self.sync_pm(now);
+            }
+            Dev::Apm => pc.pm.apm_status_write(v as u8),
+            Dev::FwCfg => {
+                pc.fw_cfg.write(off, size, v);
+                if let Some(addr) = pc.fw_cfg.take_dma() {
+                    pc.fw_cfg.run_dma(addr, &mut Dma(&mut self.mem));
+                    // DMA may have overwritten decoded code.
+                    self.map_gen += 1;
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Runs `f` on the chipset (machine set-up, the debugger); the board
+    /// re-derives lines, deadlines and the memory map afterwards.
+    pub fn with_chipset<R>(&mut self, now: u64, f: impl FnOnce(&mut Chipset) -> R) -> Option<R> {
+        let r = f(self.pc.as_deref_mut()?);
+        if let Some(pc) = self.pc.as_deref_mut() {
+            pc.pm_base = pc.pm_fn.pm_io_base();
+        }
+        self.sync_pam();
+        self.sync_apic(now);
+        self.sync_hpet(now);
+        self.sync_pm(now);
+        Some(r)
+    }
+}
+
+impl Board {
+    /// After an MMIO access to a chipset device: its interrupts, timers.
+    fn after_mmio(&mut self, dev: crate::pc::Mmio, now: u64) {
+        match dev {
+            crate::pc::Mmio::Hpet => self.sync_hpet(now),
+            _ => self.sync_apic(now),
+        }
+    }
+}
+
+/// Guest memory as fw_cfg's DMA engine sees it.
+struct Dma<'a>(&'a mut PhysMemory);
+
+impl DmaMemory for Dma<'_> {
+    fn dma_read(&mut self, addr: u64, buf: &mut [u8]) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = self.0.read_u8(addr.wrapping_add(i as u64));
+        }
+    }
+
+    fn dma_write(&mut self, addr: u64, data: &[u8]) {
+        for (i, b) in data.iter().enumerate() {
+            self.0.write_u8(addr.wrapping_add(i as u64), *b);
+        }
+    }
 }
 
 impl CpuBus for Board {
@@ -375,11 +728,28 @@ impl CpuBus for Board {
         self.mem.page_is_ram(paddr)
     }
 
-    fn mem_read(&mut self, paddr: u64, size: u8) -> u64 {
+    fn mem_read(&mut self, paddr: u64, size: u8, icount: u64) -> u64 {
+        if let Some(pc) = self.pc.as_deref_mut() {
+            if let Some((dev, off)) = pc.mmio_target(paddr) {
+                let now = self.clock.now(icount);
+                let v = pc.mmio_read(dev, off, size, now);
+                self.after_mmio(dev, now);
+                return v;
+            }
+        }
         self.mem.read(paddr, size)
     }
 
-    fn mem_write(&mut self, paddr: u64, size: u8, value: u64) {
+    fn mem_write(&mut self, paddr: u64, size: u8, value: u64, icount: u64) {
+        if let Some(pc) = self.pc.as_deref_mut() {
+            if let Some((dev, off)) = pc.mmio_target(paddr) {
+                let now = self.clock.now(icount);
+                pc.mmio_write(dev, off, size, value, now);
+                self.after_mmio(dev, now);
+                self.note_deadline();
+                return;
+            }
+        }
         self.mem.write(paddr, size, value)
     }
 
@@ -393,7 +763,13 @@ impl CpuBus for Board {
     fn io_in(&mut self, p: u16, size: u8, icount: u64) -> u32 {
         let now = self.clock.now(icount);
         let ones = u32::MAX >> (32 - 8 * u32::from(size.clamp(1, 4)));
-        let Some((dev, off)) = decode_port(p) else {
+        let decoded = decode_port(p);
+        if self.pc.is_some() {
+            if let Some(v) = self.pc_io_in(decoded, p, size, now) {
+                return v;
+            }
+        }
+        let Some((dev, off)) = decoded else {
             self.count_unclaimed(p);
             return ones;
         };
@@ -421,17 +797,28 @@ impl CpuBus for Board {
             Dev::DebugCon => 0xE9,
             Dev::Post => u32::from(self.post_code.unwrap_or(0xFF)),
             Dev::Exit | Dev::BochsShutdown | Dev::FpuError => ones,
+            Dev::PciAddress | Dev::PciData | Dev::Apm | Dev::FwCfg => {
+                self.count_unclaimed(p);
+                ones
+            }
         }
     }
 
     fn io_out(&mut self, p: u16, size: u8, v: u32, icount: u64) {
         let now = self.clock.now(icount);
-        let Some((dev, off)) = decode_port(p) else {
+        let decoded = decode_port(p);
+        if self.pc.is_some() && self.pc_io_out(decoded, p, size, v, now) {
+            return;
+        }
+        let Some((dev, off)) = decoded else {
             self.count_unclaimed(p);
             return;
         };
         match dev {
-            Dev::Pic => self.pic.port_write(off, size, v),
+            Dev::Pic => {
+                self.pic.port_write(off, size, v);
+                self.sync_apic_routing();
+            }
             Dev::Pit => {
                 self.pit.write(off, size, v, now);
                 self.schedule_pit(now);
@@ -467,6 +854,7 @@ impl CpuBus for Board {
             }
             Dev::BochsShutdown => {}
             Dev::FpuError => self.fpu_error_clear = true,
+            Dev::PciAddress | Dev::PciData | Dev::Apm | Dev::FwCfg => self.count_unclaimed(p),
         }
     }
 
@@ -480,11 +868,70 @@ impl CpuBus for Board {
 
     #[inline]
     fn interrupt_pending(&self) -> bool {
-        self.pic.interrupt_pending()
+        self.apic_intr || (self.pic_through && self.pic.interrupt_pending())
     }
 
-    fn acknowledge_interrupt(&mut self, _icount: u64) -> u8 {
-        self.pic.acknowledge()
+    fn acknowledge_interrupt(&mut self, icount: u64) -> u8 {
+        let apic = match self.pc.as_deref_mut() {
+            Some(pc) if pc.lapic.hw_enabled() => pc.lapic.acknowledge(),
+            _ => None,
+        };
+        let v = match apic {
+            Some(v) => v,
+            None => self.pic.acknowledge(),
+        };
+        self.sync_apic(self.clock.now(icount));
+        v
+    }
+
+    fn nmi_pending(&self) -> bool {
+        self.nmi
+    }
+
+    fn acknowledge_nmi(&mut self) {
+        self.nmi = false;
+    }
+
+    fn rdmsr(&mut self, msr: u32, _icount: u64) -> Option<u64> {
+        let pc = self.pc.as_deref()?;
+        match msr {
+            platform_msr::APIC_BASE => Some(pc.lapic.base_msr()),
+            platform_msr::TSC_DEADLINE => Some(pc.lapic.tsc_deadline()),
+            _ => None,
+        }
+    }
+
+    fn wrmsr(&mut self, msr: u32, value: u64, icount: u64) -> Option<bool> {
+        let now = self.clock.now(icount);
+        let pc = self.pc.as_deref_mut()?;
+        let ok = match msr {
+            platform_msr::APIC_BASE => pc.lapic.set_base_msr(value),
+            platform_msr::TSC_DEADLINE => {
+                pc.lapic.set_tsc_deadline(value, now);
+                true
+            }
+            _ => return None,
+        };
+        self.sync_apic(now);
+        self.note_deadline();
+        Some(ok)
+    }
+
+    fn cr8(&self) -> Option<u64> {
+        self.pc.as_deref().map(|pc| u64::from(pc.lapic.tpr() >> 4))
+    }
+
+    fn set_cr8(&mut self, value: u64) -> bool {
+        let Some(pc) = self.pc.as_deref_mut() else {
+            return false;
+        };
+        pc.lapic.set_tpr((value as u8 & 0xF) << 4);
+        self.refresh_apic_cache();
+        true
+    }
+
+    fn map_generation(&self) -> u64 {
+        self.map_gen
     }
 
     fn tsc(&mut self, icount: u64) -> u64 {

@@ -53,8 +53,14 @@ impl Machine {
                     mem::HIGH_RAM_START - mem::BIOS_AREA_START,
                 ),
             ],
-            acpi: vec![],
-            acpi_rsdp: None,
+            acpi: match self.board.pc {
+                Some(_) => vec![(
+                    self.acpi_tables_addr(),
+                    crate::platform::ACPI_TABLES_LEN,
+                )],
+                None => vec![],
+            },
+            acpi_rsdp: self.board.pc.as_ref().map(|_| crate::platform::RSDP_ADDR),
         }
     }
 
@@ -62,6 +68,7 @@ impl Machine {
     /// the CPU at its entry point.
     pub fn boot_kernel(&mut self, k: &KernelBoot) -> Result<(), MachineError> {
         let kernel = read(&k.kernel, "kernel")?;
+        self.setup_direct_platform();
         let layout = self.memory_layout();
         let mut modules = Vec::new();
         for p in &k.initrd {

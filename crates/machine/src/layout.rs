@@ -44,6 +44,53 @@ pub mod port {
     pub const FPU_ERROR: u16 = 0xF0;
     /// Bochs's shutdown port (writes of "Shutdown" are ignored here).
     pub const BOCHS_SHUTDOWN: u16 = 0x8900;
+    /// APM control port (the FADT's SMI_CMD: ACPI enable/disable).
+    pub const APM_CNT: u16 = 0xB2;
+    /// APM status port.
+    pub const APM_STS: u16 = 0xB3;
+    /// PCI CONFIG_ADDRESS (mechanism #1, 32-bit accesses only).
+    pub const PCI_ADDRESS: u16 = 0xCF8;
+    /// The PIIX3 reset control register (byte accesses; it overlaps
+    /// CONFIG_ADDRESS, which takes only dwords).
+    pub const RESET_CONTROL: u16 = 0xCF9;
+    /// PCI CONFIG_DATA, 0xCFC-0xCFF.
+    pub const PCI_DATA: u16 = 0xCFC;
+    /// QEMU's fw_cfg: selector 0x510, data 0x511, DMA address 0x514-0x51B.
+    pub const FW_CFG: u16 = 0x510;
+    /// Ports covered by fw_cfg.
+    pub const FW_CFG_LEN: u16 = 12;
+    /// Where the machine (or SeaBIOS, with QEMU's table loader) puts the
+    /// PIIX4 PM block; the FADT says the same.
+    pub const PM_BASE: u16 = 0x600;
+    /// Size of the PM block.
+    pub const PM_LEN: u16 = 64;
+}
+
+/// Memory-mapped devices of the full PC.
+pub mod mmio {
+    /// The local APIC's default base (IA32_APIC_BASE moves it).
+    pub const LAPIC: u64 = 0xFEE0_0000;
+    /// Size of the local APIC page.
+    pub const LAPIC_LEN: u64 = 0x1000;
+    /// The I/O APIC.
+    pub const IOAPIC: u64 = 0xFEC0_0000;
+    /// Size of the I/O APIC window.
+    pub const IOAPIC_LEN: u64 = 0x1000;
+    /// The HPET.
+    pub const HPET: u64 = 0xFED0_0000;
+    /// Size of the HPET block.
+    pub const HPET_LEN: u64 = 0x400;
+}
+
+/// PCI device numbers on bus 0 (QEMU's `pc` layout).
+pub mod pci {
+    /// i440FX host bridge (00:00.0).
+    pub const HOST: u8 = 0;
+    /// PIIX3: ISA bridge (function 0), IDE (1), PIIX4 PM (3).
+    pub const PIIX: u8 = 1;
+    /// ISA IRQs the PCI interrupt links PIRQA-D are routed to, as SeaBIOS
+    /// programs them on QEMU (the machine does it for a direct boot).
+    pub const PIRQ_IRQS: [u8; 4] = [10, 10, 11, 11];
 }
 
 /// ISA interrupt lines.
@@ -62,6 +109,18 @@ pub mod irq {
     pub const MOUSE: u8 = 12;
     /// x87 FPU error (FERR#).
     pub const FPU: u8 = 13;
+    /// ACPI SCI (PIIX4 PM), level-triggered.
+    pub const SCI: u8 = 9;
+
+    /// The I/O APIC pin of ISA IRQ `irq`: identity, except the timer on
+    /// pin 2 (QEMU's wiring, and the MADT's interrupt source override).
+    pub const fn ioapic_pin(irq: u8) -> u8 {
+        if irq == PIT {
+            2
+        } else {
+            irq
+        }
+    }
 }
 
 /// Physical memory.

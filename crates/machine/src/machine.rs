@@ -2,6 +2,7 @@
 
 use crate::board::{Board, Output, Sink, StopReason};
 use crate::clock::{Clock, ClockMode};
+use crate::pc::MachineKind;
 use anyx86_cpu::cpuid::CpuModel;
 use anyx86_cpu::debug::InsnCheck;
 use anyx86_cpu::state::fl;
@@ -70,6 +71,8 @@ pub struct MachineConfig {
     pub rtc_base: i64,
     /// The CPU model (CPUID identity and features).
     pub cpu: CpuModel,
+    /// The full PC (default) or the ISA machine.
+    pub kind: MachineKind,
 }
 
 impl MachineConfig {
@@ -86,6 +89,7 @@ impl MachineConfig {
             ips: DEFAULT_IPS,
             rtc_base: 0,
             cpu: CpuModel::qemu32(),
+            kind: MachineKind::Pc,
         }
     }
 }
@@ -108,6 +112,8 @@ pub enum RunOutcome {
     InstructionLimit,
     /// The host asked to stop (Ctrl-A x).
     HostQuit,
+    /// The guest powered the machine off (ACPI S5).
+    PowerOff,
     /// The debugger's check stopped the run (breakpoint or watchpoint).
     Breakpoint,
 }
@@ -121,6 +127,7 @@ impl RunOutcome {
             RunOutcome::Reset
             | RunOutcome::Halted(_)
             | RunOutcome::HostQuit
+            | RunOutcome::PowerOff
             | RunOutcome::Breakpoint => 0,
             RunOutcome::InstructionLimit => EXIT_INSN_LIMIT,
         }
@@ -193,16 +200,24 @@ impl Machine {
             Output::new(cfg.debugcon, true),
             serial,
             cfg.rtc_base,
+            cfg.kind,
         );
-        Ok(Self {
-            cpu: Cpu::new(cfg.cpu.clone()),
+        // The full PC's CPU has a local APIC, and CPUID says so.
+        let model = match cfg.kind {
+            MachineKind::Pc => cfg.cpu.clone().with_apic(),
+            MachineKind::Isa => cfg.cpu.clone(),
+        };
+        let mut m = Self {
+            cpu: Cpu::new(model),
             board,
             no_reboot: cfg.no_reboot,
             rtc_base: cfg.rtc_base,
             boot_plan: None,
             ferr_seen: false,
             wall: Default::default(),
-        })
+        };
+        m.setup_firmware_config();
+        Ok(m)
     }
 
     /// Instructions retired so far.
@@ -217,9 +232,18 @@ impl Machine {
         self.cpu.s.icount = icount;
         self.board.reset(self.rtc_base);
         if let Some(plan) = self.boot_plan.take() {
+            self.setup_direct_platform();
             self.apply_plan(&plan);
             self.boot_plan = Some(plan);
         }
+    }
+
+    /// INIT (from the local APIC): the CPU goes to its reset state, the
+    /// board and memory do not (SDM 9.1, a single processor).
+    fn init_cpu(&mut self) {
+        let icount = self.cpu.s.icount;
+        self.cpu.reset();
+        self.cpu.s.icount = icount;
     }
 
     /// Runs until the guest exits, stops, or `max` instructions retired.
@@ -291,6 +315,11 @@ impl Machine {
                 self.reset();
                 None
             }
+            Some(StopReason::PowerOff) => Some(RunOutcome::PowerOff),
+            Some(StopReason::Init) => {
+                self.init_cpu();
+                None
+            }
             None => None,
         })
     }
@@ -337,6 +366,8 @@ impl Machine {
                     Some(StopReason::Exit(v)) => return RunOutcome::Exit(v),
                     Some(StopReason::Reset) if self.no_reboot => return RunOutcome::Reset,
                     Some(StopReason::Reset) => self.reset(),
+                    Some(StopReason::PowerOff) => return RunOutcome::PowerOff,
+                    Some(StopReason::Init) => self.init_cpu(),
                     None => {}
                 },
                 RunExit::Halted => {
@@ -362,11 +393,11 @@ impl Machine {
     fn sync_ferr(&mut self) {
         let ferr = self.cpu.s.fpu.ferr;
         if ferr != self.ferr_seen {
-            self.board.pic.set_irq(crate::layout::irq::FPU, ferr);
+            self.board.set_ferr(ferr);
             self.ferr_seen = ferr;
         }
         if self.board.take_fpu_error_clear() {
-            self.board.pic.set_irq(crate::layout::irq::FPU, false);
+            self.board.set_ferr(false);
             if ferr {
                 self.cpu.s.fpu.ignne = true;
                 self.cpu.s.halted = false;

@@ -1,0 +1,230 @@
+//! The chipset of the full PC (QEMU's `pc` machine): the local APIC and
+//! I/O APIC, the HPET, PCI configuration mechanism #1 with the i440FX host
+//! bridge, the PIIX3 ISA bridge and the PIIX4 power-management function,
+//! its ACPI register block, and fw_cfg.
+//!
+//! The ISA PC (`--machine isa`) has none of it: the board keeps a
+//! `Option<Box<Chipset>>` and every path here costs nothing when it is
+//! `None`. This file holds the chipset's own wiring (PCI dispatch, MMIO
+//! decoding, APIC message routing); the board connects it to the legacy
+//! chips (IRQ lines, the PIC's INTR, deadlines).
+
+use crate::layout::{mmio, pci as slot, port};
+use anyx86_devices::{
+    AcpiPm, ApicMessage, FwCfg, Hpet, I440fx, IoApic, Lapic, PciAddress, PciHost, Piix3Isa,
+    Piix4Pm,
+};
+use anyx86_hw::{AccessSize, VirtualTime};
+
+/// Which PC: the full one (the default) or the minimal ISA machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MachineKind {
+    /// QEMU's `pc`: i440FX, PIIX3/PIIX4, APICs, HPET, ACPI, fw_cfg.
+    #[default]
+    Pc,
+    /// QEMU's `isapc`: 8259 pair, 8254, RTC, UARTs, i8042; no PCI.
+    Isa,
+}
+
+impl MachineKind {
+    /// By name, as `--machine` takes it.
+    pub fn by_name(name: &str) -> Option<Self> {
+        match name {
+            "pc" => Some(Self::Pc),
+            "isa" | "isapc" => Some(Self::Isa),
+            _ => None,
+        }
+    }
+}
+
+/// The full PC's chipset devices.
+pub struct Chipset {
+    /// The CPU's local APIC.
+    pub lapic: Lapic,
+    /// The 82093AA I/O APIC.
+    pub ioapic: IoApic,
+    /// The HPET.
+    pub hpet: Hpet,
+    /// CONFIG_ADDRESS of mechanism #1.
+    pub pci: PciHost,
+    /// Host bridge, 00:00.0.
+    pub host: I440fx,
+    /// ISA bridge, 00:01.0.
+    pub isa: Piix3Isa,
+    /// Power management function, 00:01.3.
+    pub pm_fn: Piix4Pm,
+    /// The PM I/O block the power-management function decodes.
+    pub pm: AcpiPm,
+    /// QEMU's firmware configuration device.
+    pub fw_cfg: FwCfg,
+    /// Where the PM block is decoded (PMBA, when PMREGMISC enables it).
+    pub pm_base: Option<u16>,
+}
+
+impl Chipset {
+    /// The chipset at power-on, with fw_cfg's items (kept across resets).
+    pub fn new(fw_cfg: FwCfg) -> Self {
+        Self {
+            lapic: Lapic::new(),
+            ioapic: IoApic::new(),
+            hpet: Hpet::new(),
+            pci: PciHost::new(),
+            host: I440fx::new(),
+            isa: Piix3Isa::new(),
+            pm_fn: Piix4Pm::new(),
+            pm: AcpiPm::new(),
+            fw_cfg,
+            pm_base: None,
+        }
+    }
+
+    /// Reads configuration space of the function at `a`; an absent
+    /// function reads all-ones.
+    pub fn config_read(&mut self, a: PciAddress, size: AccessSize) -> u32 {
+        match (a.bus, a.dev, a.func) {
+            (0, slot::HOST, 0) => self.host.config_read(a.reg, size),
+            (0, slot::PIIX, 0) => self.isa.config_read(a.reg, size),
+            (0, slot::PIIX, 3) => self.pm_fn.config_read(a.reg, size),
+            _ => ones(size),
+        }
+    }
+
+    /// Writes configuration space; returns true when the memory map
+    /// changed (PAM).
+    pub fn config_write(&mut self, a: PciAddress, size: AccessSize, v: u32) -> bool {
+        match (a.bus, a.dev, a.func) {
+            (0, slot::HOST, 0) => {
+                self.host.config_write(a.reg, size, v);
+                return self.host.take_pam_changed();
+            }
+            (0, slot::PIIX, 0) => self.isa.config_write(a.reg, size, v),
+            (0, slot::PIIX, 3) => {
+                self.pm_fn.config_write(a.reg, size, v);
+                if self.pm_fn.take_pm_base_changed() {
+                    self.pm_base = self.pm_fn.pm_io_base();
+                }
+            }
+            _ => {}
+        }
+        false
+    }
+
+    /// The offset of `p` in the PM I/O block, when it is decoded there.
+    #[inline]
+    pub fn pm_offset(&self, p: u16) -> Option<u16> {
+        let base = self.pm_base?;
+        let off = p.wrapping_sub(base);
+        (off < port::PM_LEN).then_some(off)
+    }
+
+    /// Which MMIO device `paddr` falls in, and the offset.
+    #[inline]
+    pub fn mmio_target(&self, paddr: u64) -> Option<(Mmio, u32)> {
+        let lapic = self.lapic.mmio_base();
+        if self.lapic.hw_enabled() && (lapic..lapic + mmio::LAPIC_LEN).contains(&paddr) {
+            return Some((Mmio::Lapic, (paddr - lapic) as u32));
+        }
+        if (mmio::IOAPIC..mmio::IOAPIC + mmio::IOAPIC_LEN).contains(&paddr) {
+            return Some((Mmio::IoApic, (paddr - mmio::IOAPIC) as u32));
+        }
+        if (mmio::HPET..mmio::HPET + mmio::HPET_LEN).contains(&paddr) {
+            return Some((Mmio::Hpet, (paddr - mmio::HPET) as u32));
+        }
+        None
+    }
+
+    /// An MMIO read of `size` bytes (1, 2, 4 or 8).
+    pub fn mmio_read(&mut self, dev: Mmio, off: u32, size: u8, now: VirtualTime) -> u64 {
+        match dev {
+            Mmio::Hpet if size >= 4 => self.hpet.read(off, size.min(8), now),
+            Mmio::Hpet => {
+                let v = self.hpet.read(off & !3, 4, now);
+                narrow(v, off, size)
+            }
+            Mmio::Lapic | Mmio::IoApic => {
+                let mut dword = |o: u32| match dev {
+                    Mmio::Lapic => self.lapic.read(o, now),
+                    _ => self.ioapic.read(o),
+                };
+                match size {
+                    8 => u64::from(dword(off)) | u64::from(dword(off + 4)) << 32,
+                    4 => u64::from(dword(off)),
+                    _ => narrow(u64::from(dword(off & !3)), off, size),
+                }
+            }
+        }
+    }
+
+    /// An MMIO write. The APICs are 32-bit devices: narrower writes at an
+    /// aligned offset write the zero-extended value, others are dropped
+    /// (QEMU treats them the same way).
+    pub fn mmio_write(&mut self, dev: Mmio, off: u32, size: u8, v: u64, now: VirtualTime) {
+        match dev {
+            Mmio::Hpet => self.hpet.write(off, size.clamp(4, 8), v, now),
+            Mmio::Lapic | Mmio::IoApic => {
+                let mut dword = |o: u32, x: u32| match dev {
+                    Mmio::Lapic => self.lapic.write(o, x, now),
+                    _ => self.ioapic.write(o, x),
+                };
+                match size {
+                    8 => {
+                        dword(off, v as u32);
+                        dword(off + 4, (v >> 32) as u32);
+                    }
+                    _ if off & 3 == 0 => dword(off, v as u32),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Moves the I/O APIC's messages and the local APIC's EOI broadcasts
+    /// between the two, until neither has anything left. Bounded: each
+    /// pass drains at most one message per pin.
+    pub fn route_apic_messages(&mut self) {
+        for _ in 0..4 {
+            let mut moved = false;
+            while let Some(m) = self.ioapic.take_message() {
+                self.deliver(&m);
+                moved = true;
+            }
+            if let Some(v) = self.lapic.take_eoi() {
+                self.ioapic.eoi(v);
+                moved = true;
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    fn deliver(&mut self, m: &ApicMessage) {
+        self.lapic.deliver(m);
+    }
+}
+
+/// The chipset's MMIO devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mmio {
+    /// The local APIC page (relocatable through IA32_APIC_BASE).
+    Lapic,
+    /// The I/O APIC.
+    IoApic,
+    /// The HPET block.
+    Hpet,
+}
+
+/// All-ones in `size` bytes.
+pub fn ones(size: AccessSize) -> u32 {
+    u32::MAX >> (32 - 8 * u32::from(size.clamp(1, 4)))
+}
+
+/// The `size` bytes at byte `off & 3` of a dword value.
+fn narrow(v: u64, off: u32, size: u8) -> u64 {
+    let shifted = v >> (8 * (off & 3));
+    match size {
+        1 => shifted & 0xFF,
+        2 => shifted & 0xFFFF,
+        _ => shifted & 0xFFFF_FFFF,
+    }
+}
