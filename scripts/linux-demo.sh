@@ -17,5 +17,5 @@ fi
 cargo build --release -q -p anyx86-cli
 exec target/release/anyx86 run \
     --kernel "target/guests/$ARCH/vmlinuz" --initrd "target/guests/$ARCH/initrd.gz" \
-    --append "console=ttyS0 panic=-1 noapic nolapic acpi=off shell=1" \
+    --append "console=ttyS0,115200 panic=-1 shell=1" \
     -m 256 --serial stdio "$@"

@@ -961,6 +961,10 @@ mod tests {
     }
 
     fn board() -> Board {
+        board_of(MachineKind::Pc)
+    }
+
+    fn board_of(kind: MachineKind) -> Board {
         let ram = anyx86_mem::GuestRam::with_mib(1).expect("1 MiB of RAM");
         let clock = Clock::new(crate::clock::ClockMode::Virtual, 1_000_000_000);
         let out = || Output::new(None, false);
@@ -970,7 +974,77 @@ mod tests {
             out(),
             [out(), out(), out(), out()],
             0,
+            kind,
         )
+    }
+
+    /// A dword read of PCI configuration space through mechanism #1.
+    fn cfg_read(b: &mut Board, dev: u32, func: u32, reg: u32) -> u32 {
+        b.io_out(0xCF8, 4, 0x8000_0000 | dev << 11 | func << 8 | reg, 0);
+        b.io_in(0xCFC, 4, 0)
+    }
+
+    #[test]
+    fn pci_mechanism_1_finds_the_chipset_and_ignores_byte_latches() {
+        let mut b = board();
+        // i440FX with QEMU's subsystem IDs (SeaBIOS's qemu_detect), PIIX3,
+        // PIIX4 PM; nothing at 00:05.0.
+        assert_eq!(cfg_read(&mut b, 0, 0, 0x00), 0x1237_8086);
+        assert_eq!(cfg_read(&mut b, 0, 0, 0x2C), 0x1100_1AF4);
+        assert_eq!(cfg_read(&mut b, 1, 0, 0x00), 0x7000_8086);
+        assert_eq!(cfg_read(&mut b, 1, 3, 0x00), 0x7113_8086);
+        assert_eq!(cfg_read(&mut b, 5, 0, 0x00), 0xFFFF_FFFF);
+        // Linux's type-1 probe: a byte write to 0xCFB must not latch.
+        b.io_out(0xCF8, 4, 0x8000_0000, 0);
+        b.io_out(0xCFB, 1, 0x01, 0);
+        assert_eq!(b.io_in(0xCF8, 4, 0), 0x8000_0000);
+        // The ISA machine has no PCI at all.
+        let mut isa = board_of(MachineKind::Isa);
+        assert_eq!(cfg_read(&mut isa, 0, 0, 0x00), 0xFFFF_FFFF);
+    }
+
+    #[test]
+    fn a_uart_interrupt_reaches_the_cpu_through_the_io_apic() {
+        let mut b = board();
+        // Software-enable the local APIC (SVR bit 8, spurious vector 0xFF).
+        b.mem_write(0xFEE0_00F0, 4, 0x1FF, 0);
+        // I/O APIC pin 4 (COM1): vector 0x34, edge, physical to APIC 0.
+        b.mem_write(0xFEC0_0000, 4, 0x10 + 2 * 4, 0);
+        b.mem_write(0xFEC0_0010, 4, 0x34, 0);
+        b.mem_write(0xFEC0_0000, 4, 0x11 + 2 * 4, 0);
+        b.mem_write(0xFEC0_0010, 4, 0, 0);
+        // Mask the 8259 (its INTR would reach LINT0 in ExtINT mode too).
+        b.io_out(0x21, 1, 0xFF, 0);
+        assert!(!b.interrupt_pending());
+        // COM1: enable the THR-empty interrupt with OUT2.
+        b.io_out(0x3FC, 1, 0x08, 0);
+        b.io_out(0x3F9, 1, 0x02, 0);
+        assert!(b.interrupt_pending(), "THRE must reach the CPU");
+        assert_eq!(b.acknowledge_interrupt(0), 0x34);
+        assert!(!b.interrupt_pending(), "in service until EOI");
+        // EOI: the ISR bit clears.
+        b.mem_write(0xFEE0_00B0, 4, 0, 0);
+        assert_eq!(b.mem_read(0xFEE0_0100 + 0x30, 4, 0) & (1 << 0x14), 0);
+    }
+
+    #[test]
+    fn s5_through_pm1_control_powers_off_and_0xcf9_resets() {
+        let mut b = board();
+        // PMBA = 0x600, PMREGMISC enable, as the firmware programs them.
+        b.io_out(0xCF8, 4, 0x8000_0000 | 1 << 11 | 3 << 8 | 0x40, 0);
+        b.io_out(0xCFC, 4, 0x601, 0);
+        b.io_out(0xCF8, 4, 0x8000_0000 | 1 << 11 | 3 << 8 | 0x80, 0);
+        b.io_out(0xCFC, 1, 1, 0);
+        // PM timer runs at 3.579545 MHz: 1 ms is 3579 ticks.
+        let t0 = b.io_in(0x608, 4, 0);
+        let t1 = b.io_in(0x608, 4, 1_000_000);
+        assert_eq!(t1.wrapping_sub(t0) & 0xFF_FFFF, 3579);
+        // SLP_TYP 0 (our \_S5) with SLP_EN.
+        b.io_out(0x604, 2, 1 << 13, 0);
+        assert_eq!(b.take_stop(), Some(StopReason::PowerOff));
+        b.io_out(0xCF9, 1, 0x02, 0);
+        b.io_out(0xCF9, 1, 0x06, 0);
+        assert_eq!(b.take_stop(), Some(StopReason::Reset));
     }
 
     #[test]

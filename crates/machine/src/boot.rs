@@ -54,10 +54,7 @@ impl Machine {
                 ),
             ],
             acpi: match self.board.pc {
-                Some(_) => vec![(
-                    self.acpi_tables_addr(),
-                    crate::platform::ACPI_TABLES_LEN,
-                )],
+                Some(_) => vec![(self.acpi_tables_addr(), crate::platform::ACPI_TABLES_LEN)],
                 None => vec![],
             },
             acpi_rsdp: self.board.pc.as_ref().map(|_| crate::platform::RSDP_ADDR),

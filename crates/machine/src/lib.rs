@@ -8,16 +8,16 @@ pub mod board;
 mod boot;
 pub mod clock;
 pub mod layout;
+mod machine;
 pub mod pc;
 mod platform;
-mod machine;
 pub mod smbios;
 
 pub use board::{Board, Output, Sink, StopReason};
 pub use boot::{kernel_is_64bit, KernelBoot};
 pub use clock::ClockMode;
-pub use pc::MachineKind;
 pub use machine::{
     HostControl, HostHook, Machine, MachineConfig, MachineError, RunOutcome, DEFAULT_IPS,
     EXIT_INSN_LIMIT, EXIT_TRIPLE_FAULT,
 };
+pub use pc::MachineKind;

@@ -11,8 +11,7 @@
 
 use crate::layout::{mmio, pci as slot, port};
 use anyx86_devices::{
-    AcpiPm, ApicMessage, FwCfg, Hpet, I440fx, IoApic, Lapic, PciAddress, PciHost, Piix3Isa,
-    Piix4Pm,
+    AcpiPm, ApicMessage, FwCfg, Hpet, I440fx, IoApic, Lapic, PciAddress, PciHost, Piix3Isa, Piix4Pm,
 };
 use anyx86_hw::{AccessSize, VirtualTime};
 

@@ -106,7 +106,8 @@ impl Machine {
             .write_byte(port::ELCR + 1, elcr | 1 << (irq::SCI - 8));
         let ram = self.board.mem.ram().len() as u64;
         let tables_addr = self.acpi_tables_addr();
-        let blobs = acpi::build_direct(&acpi::AcpiConfig { ram_bytes: ram }, RSDP_ADDR, tables_addr);
+        let blobs =
+            acpi::build_direct(&acpi::AcpiConfig { ram_bytes: ram }, RSDP_ADDR, tables_addr);
         self.board.mem.load(RSDP_ADDR, &blobs.rsdp);
         self.board.mem.load(tables_addr, &blobs.tables);
         let (entry, table) = smbios::build_direct(ram, SMBIOS_ENTRY_ADDR, SMBIOS_TABLE_ADDR);

@@ -312,23 +312,47 @@ mod tests {
         assert!(!m.page_is_ram(0xFF000));
         // Write-only: the shadow copy is written while reads still come
         // from the ROM (SeaBIOS copies itself this way).
-        m.set_pam(0, Pam { read_ram: false, write_ram: true });
+        m.set_pam(
+            0,
+            Pam {
+                read_ram: false,
+                write_ram: true,
+            },
+        );
         m.write_u8(0xFFFF0, 0x90);
         assert_eq!(m.read_u8(0xFFFF0), 0xEA);
         assert!(!m.page_is_ram(0xFF000));
         // Read/write: RAM, and the CPU may use it directly.
-        m.set_pam(0, Pam { read_ram: true, write_ram: true });
+        m.set_pam(
+            0,
+            Pam {
+                read_ram: true,
+                write_ram: true,
+            },
+        );
         assert_eq!(m.read_u8(0xFFFF0), 0x90);
         assert!(m.page_is_ram(0xFF000));
         // Read-only: the shadow is read, writes are dropped.
-        m.set_pam(0, Pam { read_ram: true, write_ram: false });
+        m.set_pam(
+            0,
+            Pam {
+                read_ram: true,
+                write_ram: false,
+            },
+        );
         m.write_u8(0xFFFF0, 0x11);
         assert_eq!(m.read_u8(0xFFFF0), 0x90);
         assert!(!m.page_is_ram(0xFF000));
         // A 16 KiB segment with no ROM behind it reads all-ones.
         assert_eq!(pam_segment(0xC4000), Some(2));
         assert_eq!(m.read_u8(0xC4000), 0xFF);
-        m.set_pam(2, Pam { read_ram: true, write_ram: true });
+        m.set_pam(
+            2,
+            Pam {
+                read_ram: true,
+                write_ram: true,
+            },
+        );
         m.write_u8(0xC4000, 0x42);
         assert_eq!(m.read_u8(0xC4000), 0x42);
         assert_eq!(m.read_u8(0xC0000), 0xFF, "segment 1 untouched");
