@@ -11,7 +11,7 @@
 
 use crate::layout::{mmio, pci as slot, port};
 use anyx86_devices::{
-    AcpiPm, ApicMessage, FwCfg, Hpet, I440fx, IoApic, Lapic, PciAddress, PciHost, Piix3Isa, Piix4Pm,
+    AcpiPm, FwCfg, Hpet, I440fx, IoApic, Lapic, PciAddress, PciHost, Piix3Isa, Piix4Pm,
 };
 use anyx86_hw::{AccessSize, VirtualTime};
 
@@ -184,7 +184,7 @@ impl Chipset {
         for _ in 0..4 {
             let mut moved = false;
             while let Some(m) = self.ioapic.take_message() {
-                self.deliver(&m);
+                self.lapic.deliver(&m);
                 moved = true;
             }
             if let Some(v) = self.lapic.take_eoi() {
@@ -195,10 +195,6 @@ impl Chipset {
                 break;
             }
         }
-    }
-
-    fn deliver(&mut self, m: &ApicMessage) {
-        self.lapic.deliver(m);
     }
 }
 
