@@ -10,9 +10,13 @@
 //! - [`time`]: virtual time and the event scheduler.
 //! - [`Snapshot`]: plain-data device state, saved and restored.
 //! - [`DmaMemory`]: guest physical memory as a bus-mastering device sees it.
+//! - [`block`]: media (disk, CD, floppy images) as storage controllers see them.
 #![forbid(unsafe_code)]
 
+pub mod block;
 pub mod time;
+
+pub use block::{BlockBackend, BlockError, MemDisk};
 
 pub use time::{Scheduler, VirtualTime, NS_PER_SEC};
 
