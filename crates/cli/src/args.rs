@@ -37,8 +37,9 @@ pub struct DebugArgs {
 /// Flags of `anyx86 run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Firmware ROM image (a multiple of 64 KiB, at most 16 MiB).
-    #[arg(long, value_name = "FILE", required_unless_present = "kernel")]
+    /// Firmware ROM image (a multiple of 64 KiB, at most 16 MiB) instead
+    /// of the built-in SeaBIOS.
+    #[arg(long, value_name = "FILE", conflicts_with = "kernel")]
     pub bios: Option<PathBuf>,
     /// Boot a kernel directly: a Linux bzImage (boot protocol 2.06+) or a
     /// Multiboot v1 kernel.
@@ -56,7 +57,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "CMDLINE", default_value = "", requires = "kernel")]
     pub append: String,
     /// CPU model: what CPUID reports. `qemu64` has long mode; `auto`
-    /// picks `qemu64` for a 64-bit `--kernel` and `qemu32` otherwise.
+    /// picks `qemu64` for a 64-bit `--kernel` and for the built-in BIOS
+    /// (whatever the disk holds), `qemu32` for a 32-bit kernel and for
+    /// `--bios`.
     #[arg(long, value_name = "MODEL", default_value = "auto",
           value_parser = ["auto", "qemu32", "qemu64"])]
     pub cpu: String,
@@ -128,6 +131,14 @@ pub struct RunArgs {
     /// Print instructions retired, wall time and MIPS at the end.
     #[arg(long)]
     pub stats: bool,
+    /// Boot order for the BIOS, as QEMU's `-boot`: up to three of `a`
+    /// (floppy), `c` (hard disk), `d` (CD-ROM), `n` (network); default `cad`.
+    #[arg(long, value_name = "ORDER", conflicts_with = "kernel")]
+    pub boot: Option<String>,
+    /// Where the firmware's own log (SeaBIOS's debug port 0x402) goes:
+    /// stdio, null or file:PATH (default: nowhere, and SeaBIOS stays quiet).
+    #[arg(long, value_name = "DEST")]
+    pub firmware_log: Option<Stream>,
 }
 
 /// Clock modes.

@@ -9,7 +9,7 @@ mod tui_draw;
 
 use anyx86_cpu::cpuid::CpuModel;
 use anyx86_machine::{
-    ClockMode, KernelBoot, Machine, MachineConfig, MachineKind, RunOutcome, Sink,
+    BootOrder, ClockMode, KernelBoot, Machine, MachineConfig, MachineKind, RunOutcome, Sink,
 };
 use args::{Cli, ClockArg, Command, DebugArgs, RunArgs, Stream};
 use clap::Parser;
@@ -90,6 +90,15 @@ fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
     let cfg = MachineConfig {
         ram_mib: a.memory,
         bios: a.bios.clone(),
+        builtin_bios: a.kernel.is_none(),
+        firmware_log: match &a.firmware_log {
+            Some(s) => open_stream(s)?,
+            None => None,
+        },
+        boot_order: match &a.boot {
+            Some(o) => BootOrder::parse(o).map_err(|e| e.to_string())?,
+            None => BootOrder::default(),
+        },
         debugcon: open_stream(&a.debugcon)?,
         serial: [
             open_serial(&a.serial, 0, &mut inputs)?,
@@ -107,6 +116,7 @@ fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
         cpu: {
             let name = match (a.cpu.as_str(), &a.kernel) {
                 ("auto", Some(k)) if anyx86_machine::kernel_is_64bit(k) => "qemu64",
+                ("auto", None) if a.bios.is_none() => "qemu64",
                 ("auto", _) => "qemu32",
                 (n, _) => n,
             };

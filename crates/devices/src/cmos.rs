@@ -86,6 +86,24 @@ pub const REG_BASE_MEM: u8 = 0x15;
 pub const REG_EXT_MEM: u8 = 0x17;
 /// Checksum of bytes 0x10-0x2D, high byte (low byte at 0x2F).
 pub const REG_CHECKSUM: u8 = 0x2E;
+/// The bytes the AT checksum at 0x2E-0x2F covers.
+pub const CHECKSUMMED: core::ops::RangeInclusive<u8> = 0x10..=0x2D;
+/// Floppy drive types: drive A in bits 7-4, drive B in bits 3-0
+/// (1 = 360 KB, 2 = 1.2 MB, 3 = 720 KB, 4 = 1.44 MB, 5 = 2.88 MB).
+pub const REG_FLOPPY_TYPES: u8 = 0x10;
+/// Hard disk types (0xF in a nibble: see the extended type bytes).
+pub const REG_DISK_TYPES: u8 = 0x12;
+/// Equipment byte: bit 0 floppy drives present, bits 7-6 their count - 1,
+/// bit 1 coprocessor, bits 5-4 primary display (0 = EGA/VGA).
+pub const REG_EQUIPMENT: u8 = 0x14;
+/// QEMU's boot flags: bits 7-4 the third boot device, bit 0 "skip the
+/// floppy boot-sector signature check".
+pub const REG_BOOT_FLAG1: u8 = 0x38;
+/// QEMU's boot devices: bits 3-0 the first, bits 7-4 the second
+/// (1 = floppy, 2 = hard disk, 3 = CD-ROM, 4 = network).
+pub const REG_BOOT_DEVICES: u8 = 0x3D;
+/// Number of CPUs minus one (QEMU; SeaBIOS reads it without fw_cfg).
+pub const REG_CPU_COUNT: u8 = 0x5F;
 /// Extended memory above 1 MiB in KiB, copy kept by the POST, low byte.
 pub const REG_EXT_MEM2: u8 = 0x30;
 /// Century (BCD or binary, per the data mode).
@@ -306,10 +324,29 @@ impl Cmos {
     /// Writes a CMOS byte from the host (firmware configuration), without
     /// side effects; clock and control registers are not special-cased,
     /// so use this for the RAM bytes only. Indices above 127 are ignored.
+    ///
+    /// A byte inside the checksummed range (0x10-0x2D) also updates the
+    /// checksum at 0x2E-0x2F, as a BIOS setup program would.
     pub fn set_nvram(&mut self, index: u8, value: u8) {
         if let Some(byte) = self.state.nvram.get_mut(usize::from(index)) {
             *byte = value;
+            if CHECKSUMMED.contains(&index) {
+                self.update_checksum();
+            }
         }
+    }
+
+    /// The AT checksum: the 16-bit sum of bytes 0x10-0x2D, big-endian at
+    /// 0x2E-0x2F.
+    fn update_checksum(&mut self) {
+        let sum: u16 = self.state.nvram
+            [usize::from(*CHECKSUMMED.start())..=usize::from(*CHECKSUMMED.end())]
+            .iter()
+            .map(|&b| u16::from(b))
+            .sum();
+        let [hi, lo] = sum.to_be_bytes();
+        self.state.nvram[usize::from(REG_CHECKSUM)] = hi;
+        self.state.nvram[usize::from(REG_CHECKSUM) + 1] = lo;
     }
 
     /// The value register `index` would read at `now`, without side
@@ -381,13 +418,7 @@ impl Cmos {
             // Memory above 4 GiB is not reported.
             self.set_nvram(REG_ABOVE_4G + i, 0);
         }
-        let sum: u16 = self.state.nvram[0x10..=0x2D]
-            .iter()
-            .map(|&b| u16::from(b))
-            .sum();
-        let [lo, hi] = sum.to_le_bytes();
-        self.set_nvram(REG_CHECKSUM, hi);
-        self.set_nvram(REG_CHECKSUM + 1, lo);
+        self.update_checksum();
     }
 
     fn reg(&self, index: u8) -> u8 {
@@ -1006,5 +1037,18 @@ mod tests {
             ..CmosState::default()
         };
         assert!(Cmos::default().restore(&state).is_err());
+    }
+
+    #[test]
+    fn configuration_bytes_keep_the_at_checksum_valid() {
+        let mut c = Cmos::new(32 << 20, 0);
+        c.set_nvram(REG_FLOPPY_TYPES, 0x40);
+        let sum: u16 = (0x10..=0x2D).map(|i| u16::from(c.peek(i, 0))).sum();
+        assert_eq!(c.peek(REG_CHECKSUM, 0), (sum >> 8) as u8);
+        assert_eq!(c.peek(REG_CHECKSUM + 1, 0), sum as u8);
+        // Outside the range the checksum does not move.
+        c.set_nvram(REG_BOOT_DEVICES, 0x23);
+        assert_eq!(c.peek(REG_CHECKSUM + 1, 0), sum as u8);
+        assert_eq!(c.peek(REG_BOOT_DEVICES, 0), 0x23);
     }
 }

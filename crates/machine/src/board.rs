@@ -117,6 +117,8 @@ pub enum Dev {
     Apm,
     /// fw_cfg (full PC only).
     FwCfg,
+    /// SeaBIOS's debug port (QEMU's second debugcon, 0x402).
+    FirmwareLog,
 }
 
 /// Maps a port to its device and the offset within the device.
@@ -136,6 +138,7 @@ pub fn decode_port(p: u16) -> Option<(Dev, u16)> {
         port::POST => (Dev::Post, 0),
         port::PORT92 => (Dev::Port92, 0),
         port::DEBUGCON => (Dev::DebugCon, 0),
+        port::FIRMWARE_LOG => (Dev::FirmwareLog, 0),
         _ if (port::EXIT..port::EXIT + port::EXIT_LEN).contains(&p) => (Dev::Exit, p - port::EXIT),
         port::BOCHS_SHUTDOWN => (Dev::BochsShutdown, 0),
         port::FPU_ERROR => (Dev::FpuError, 0),
@@ -190,6 +193,11 @@ pub struct Board {
     pub post_code: Option<u8>,
     /// Debug console (port 0xE9).
     pub debugcon: Output,
+    /// The firmware's log (port 0x402), when the user asked for it.
+    pub firmware_log: Option<Output>,
+    /// CMOS bytes the machine configures (boot order, drive types); they
+    /// survive a reset, as battery-backed CMOS RAM does.
+    cmos_config: Vec<(u8, u8)>,
     /// Serial outputs, COM1-COM4.
     pub serial: [Output; 4],
     stop: Option<StopReason>,
@@ -249,6 +257,8 @@ impl Board {
             a20: true,
             post_code: None,
             debugcon,
+            firmware_log: None,
+            cmos_config: Vec::new(),
             serial,
             stop: None,
             budget_deadline: None,
@@ -289,6 +299,9 @@ impl Board {
         self.pit = Pit::new();
         self.uarts = [Uart::new(), Uart::new(), Uart::new(), Uart::new()];
         self.cmos = Cmos::new(ram, rtc_base);
+        for &(i, v) in &self.cmos_config {
+            self.cmos.set_nvram(i, v);
+        }
         self.kbc = I8042::new();
         self.port92 = Port92::new();
         self.a20 = true;
@@ -309,9 +322,19 @@ impl Board {
         self.sync_apic(0);
     }
 
+    /// Sets a CMOS configuration byte, now and after every reset.
+    pub fn set_cmos_config(&mut self, index: u8, value: u8) {
+        self.cmos_config.retain(|&(i, _)| i != index);
+        self.cmos_config.push((index, value));
+        self.cmos.set_nvram(index, value);
+    }
+
     /// Flushes the outputs.
     pub fn flush(&mut self) {
         self.debugcon.flush();
+        if let Some(log) = &mut self.firmware_log {
+            log.flush();
+        }
         for s in &mut self.serial {
             s.flush();
         }
@@ -795,6 +818,9 @@ impl CpuBus for Board {
             }
             Dev::Port92 => self.port92.read(0, size, now),
             Dev::DebugCon => 0xE9,
+            // SeaBIOS writes its log here only if it reads back 0xE9.
+            Dev::FirmwareLog if self.firmware_log.is_some() => 0xE9,
+            Dev::FirmwareLog => ones,
             Dev::Post => u32::from(self.post_code.unwrap_or(0xFF)),
             Dev::Exit | Dev::BochsShutdown | Dev::FpuError => ones,
             Dev::PciAddress | Dev::PciData | Dev::Apm | Dev::FwCfg => {
@@ -847,6 +873,11 @@ impl CpuBus for Board {
                 self.check_resets();
             }
             Dev::DebugCon => self.debugcon.put_all(&[v as u8]),
+            Dev::FirmwareLog => {
+                if let Some(log) = &mut self.firmware_log {
+                    log.put_all(&[v as u8]);
+                }
+            }
             Dev::Post => self.post_code = Some(v as u8),
             Dev::Exit => {
                 let mask = u32::MAX >> (32 - 8 * u32::from(size.clamp(1, 4)));

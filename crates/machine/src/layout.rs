@@ -24,6 +24,8 @@ pub mod port {
     pub const PIC_SLAVE: u16 = 0xA0;
     /// Bochs/QEMU debug console.
     pub const DEBUGCON: u16 = 0xE9;
+    /// SeaBIOS's debug log port (QEMU `-debugcon` at `iobase=0x402`).
+    pub const FIRMWARE_LOG: u16 = 0x402;
     /// QEMU isa-debug-exit (`iobase=0xf4,iosize=0x04`).
     pub const EXIT: u16 = 0xF4;
     /// Bytes covered by the exit device.

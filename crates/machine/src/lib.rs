@@ -7,6 +7,7 @@ pub mod acpi;
 pub mod board;
 mod boot;
 pub mod clock;
+mod firmware;
 pub mod layout;
 mod machine;
 pub mod pc;
@@ -16,6 +17,7 @@ pub mod smbios;
 pub use board::{Board, Output, Sink, StopReason};
 pub use boot::{kernel_is_64bit, KernelBoot};
 pub use clock::ClockMode;
+pub use firmware::{BadBootOrder, BootDevice, BootOrder, SEABIOS};
 pub use machine::{
     HostControl, HostHook, Machine, MachineConfig, MachineError, RunOutcome, DEFAULT_IPS,
     EXIT_INSN_LIMIT, EXIT_TRIPLE_FAULT,

@@ -2,6 +2,7 @@
 
 use crate::board::{Board, Output, Sink, StopReason};
 use crate::clock::{Clock, ClockMode};
+use crate::firmware::{BootOrder, SEABIOS};
 use crate::pc::MachineKind;
 use anyx86_cpu::cpuid::CpuModel;
 use anyx86_cpu::debug::InsnCheck;
@@ -55,8 +56,15 @@ pub enum MachineError {
 pub struct MachineConfig {
     /// RAM in MiB.
     pub ram_mib: u64,
-    /// Firmware image.
+    /// Firmware image from a file (`--bios`).
     pub bios: Option<PathBuf>,
+    /// Without `bios`, start in the embedded SeaBIOS (the default when no
+    /// kernel is booted directly).
+    pub builtin_bios: bool,
+    /// Where the firmware's log (port 0x402) goes, if anywhere.
+    pub firmware_log: Option<Sink>,
+    /// The order the BIOS tries boot devices in.
+    pub boot_order: BootOrder,
     /// Debug console output.
     pub debugcon: Option<Sink>,
     /// COM1-COM4 outputs.
@@ -82,6 +90,9 @@ impl MachineConfig {
         Self {
             ram_mib,
             bios: None,
+            builtin_bios: false,
+            firmware_log: None,
+            boot_order: BootOrder::default(),
             debugcon: None,
             serial: [None, None, None, None],
             no_reboot: false,
@@ -188,8 +199,10 @@ impl Machine {
                 })?;
                 Some(Rom::new(data)?)
             }
+            None if cfg.builtin_bios => Some(Rom::new(SEABIOS.to_vec())?),
             None => None,
         };
+        let firmware = rom.is_some();
         let mem = PhysMemory::new(ram, rom);
         let [s0, s1, s2, s3] = cfg.serial;
         let serial = [s0, s1, s2, s3].map(|s| Output::new(s, false));
@@ -216,7 +229,11 @@ impl Machine {
             ferr_seen: false,
             wall: Default::default(),
         };
+        m.board.firmware_log = cfg.firmware_log.map(|s| Output::new(Some(s), true));
         m.setup_firmware_config();
+        if firmware {
+            m.setup_firmware_boot(&cfg.boot_order);
+        }
         Ok(m)
     }
 
