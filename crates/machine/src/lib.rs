@@ -7,6 +7,7 @@ pub mod acpi;
 pub mod board;
 mod boot;
 pub mod clock;
+pub mod disk;
 mod firmware;
 pub mod layout;
 mod machine;
