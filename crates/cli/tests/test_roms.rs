@@ -216,6 +216,9 @@ rom_tests! {
     uart_loopback => "uart-loopback",
     rtc => "rtc",
     longmode => "longmode",
+    lapic_timer => "lapic-timer",
+    ioapic => "ioapic",
+    hpet => "hpet",
 }
 
 /// The table above and the ROM sources in `test-roms/` must list the same
