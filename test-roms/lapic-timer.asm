@@ -104,10 +104,8 @@ reset_tests:
         CHECK32 'LVT thermal after reset (masked)', 32, LVT_MASKED
         LARD    LA_LVT_PERF
         CHECK32 'LVT perf after reset (masked)', 32, LVT_MASKED
-%ifdef QEMU_DIVERGENT
         LARD    LA_LVT_LINT0
         CHECK32 'LVT LINT0 after reset (masked)', 32, LVT_MASKED
-%endif
         LARD    LA_LVT_LINT1
         CHECK32 'LVT LINT1 after reset (masked)', 32, LVT_MASKED
         LARD    LA_LVT_ERROR

@@ -1,7 +1,7 @@
 ; pic-pit.asm - 8259A interrupt controllers and 8254 interval timer ROM.
 ;
 ; qemu-flags: -cpu qemu32,+nx,-apic -icount shift=0,sleep=off
-; anyx86-flags: --clock virtual
+; anyx86-flags: --machine isa --clock virtual
 ;
 ; Runs in real mode with a real-mode IVT.  Virtual time advances exactly 1 ns
 ; per retired instruction on both emulators (anyx86 --clock virtual at the

@@ -1,7 +1,7 @@
 ; rtc.asm - MC146818A real-time clock and CMOS RAM ROM.
 ;
 ; qemu-flags: -cpu qemu32,+nx,-apic -icount shift=0,sleep=off -rtc base=2026-01-01T00:00:00,clock=vm
-; anyx86-flags: --clock virtual --rtc-base 1767225600
+; anyx86-flags: --machine isa --clock virtual --rtc-base 1767225600
 ;
 ; Runs in real mode with a real-mode IVT.  The clock starts at 2026-01-01
 ; 00:00:00 (a Thursday) at virtual time 0, and virtual time advances 1 ns

@@ -1,7 +1,7 @@
 ; uart-loopback.asm - 16550A UART (COM1) in loopback mode, with interrupts.
 ;
 ; qemu-flags: -cpu qemu32,+nx,-apic -icount shift=0,sleep=off
-; anyx86-flags: --clock virtual
+; anyx86-flags: --machine isa --clock virtual
 ;
 ; Runs in real mode with a real-mode IVT.  Uses COM1 (3F8h, IRQ4) in the
 ; 16550's loopback mode (MCR bit 4), where the transmitter feeds the receiver

@@ -332,10 +332,10 @@ pub struct LapicState {
 
 impl Default for LapicState {
     fn default() -> Self {
-        let mut lvt = [APIC_LVT_MASKED; LVT_COUNT];
-        // The BSP's LINT0 is the 8259 virtual wire (ExtINT, unmasked), as
-        // QEMU sets it at reset so that a BIOS's PIC interrupts get through.
-        lvt[LVT_LINT0] = 0x700;
+        // Every LVT masked (SDM 11.4.7.1; QEMU since "target-i386: disable
+        // LINT0 after reset"): the BIOS sets up the 8259's virtual wire
+        // (LINT0 ExtINT) itself, and the machine does it for a direct boot.
+        let lvt = [APIC_LVT_MASKED; LVT_COUNT];
         Self {
             apic_base: APIC_DEFAULT_BASE | APIC_BASE_BSP | APIC_BASE_EN,
             id: 0,
@@ -374,7 +374,7 @@ pub struct Lapic {
 
 impl Lapic {
     /// The APIC at power-on/RESET: ID 0, BSP, enabled at 0xFEE00000,
-    /// software-disabled, every LVT masked but LINT0 (ExtINT).
+    /// software-disabled, every LVT masked.
     pub fn new() -> Self {
         Self::default()
     }
@@ -983,8 +983,8 @@ mod tests {
         assert_eq!(apic.read(APIC_VERSION, 0), 0x0005_0014);
         assert_eq!(apic.read(APIC_SVR, 0), 0xFF);
         assert_eq!(apic.read(APIC_DFR, 0), 0xFFFF_FFFF);
-        assert_eq!(apic.read(APIC_LVT_LINT0, 0), 0x700);
         for off in [
+            APIC_LVT_LINT0,
             APIC_LVT_TIMER,
             APIC_LVT_THERMAL,
             APIC_LVT_PERF,
@@ -994,7 +994,7 @@ mod tests {
             assert_eq!(apic.read(off, 0), APIC_LVT_MASKED, "LVT {off:#x}");
         }
         assert_eq!(apic.read(APIC_LVT_CMCI, 0), 0);
-        assert!(apic.accepts_pic_intr());
+        assert!(!apic.accepts_pic_intr());
         assert!(!apic.intr_pending());
     }
 
@@ -1212,6 +1212,11 @@ mod tests {
     #[test]
     fn lint0_extint_passthrough() {
         let mut apic = Lapic::new();
+        // At reset LINT0 is masked: the 8259 does not get through.
+        assert!(!apic.accepts_pic_intr());
+        // A BIOS's virtual wire: software-enable, LINT0 ExtINT.
+        apic.write(APIC_SVR, 0x1FF, 0);
+        apic.write(APIC_LVT_LINT0, 0x700, 0);
         assert!(apic.accepts_pic_intr());
         apic.set_lint0(true);
         assert!(apic.intr_pending());

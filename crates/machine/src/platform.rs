@@ -6,6 +6,7 @@ use crate::layout::{irq, mem, pci as slot, port};
 use crate::machine::Machine;
 use crate::{acpi, smbios};
 use anyx86_devices::fw_cfg::{FW_CFG_MAX_CPUS, FW_CFG_NB_CPUS, FW_CFG_RAM_SIZE};
+use anyx86_devices::lapic::{APIC_LVT_LINT0, APIC_LVT_LINT1, APIC_SVR, APIC_SVR_ENABLE};
 
 /// Where a direct boot puts the RSDP: the start of the BIOS area, where
 /// a kernel that is not told scans for it (and `acpi_rsdp_addr` says it).
@@ -97,6 +98,12 @@ impl Machine {
             pc.config_write(piix(3, reg::PMBA), 4, u32::from(port::PM_BASE) | 1);
             pc.config_write(piix(3, reg::PMREGMISC), 1, 1);
             pc.config_write(piix(3, reg::INTERRUPT_LINE), 1, u32::from(irq::SCI));
+            // The virtual wire, as SeaBIOS's smp_setup leaves it: APIC
+            // software-enabled, LINT0 ExtINT (the 8259), LINT1 NMI.
+            let svr = pc.lapic.read(APIC_SVR, now);
+            pc.lapic.write(APIC_SVR, svr | APIC_SVR_ENABLE, now);
+            pc.lapic.write(APIC_LVT_LINT0, 0x8700, now);
+            pc.lapic.write(APIC_LVT_LINT1, 0x8400, now);
         });
         // The SCI is level-triggered: the 8259's ELCR says so, as the BIOS
         // sets it.
