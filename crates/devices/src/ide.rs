@@ -894,6 +894,8 @@ impl Drive {
         s.sectors = DEFAULT_SECTORS;
         s.feature = 0;
         s.hob_feature = 0;
+        // After reset device 0 is selected on both (DEV clear).
+        s.select = ATA_DEV_OBS;
         s.atapi.sense_key = SENSE_NONE;
         s.atapi.asc = 0;
         s.status = ready_status(s.kind);
@@ -2235,6 +2237,19 @@ mod tests {
             "ATAPI leaves DRDY clear"
         );
         assert_eq!(inb(&mut ide, 0, ATA_REG_ERROR), ATA_DIAG_PASSED);
+    }
+
+    #[test]
+    fn device_register_echoes_seabios_selects() {
+        // SeaBIOS writes 0xB0 (DEV1) after reset and spins until it reads
+        // back the same value.
+        let (mut ide, _) = disk(8);
+        ide.control_write(0, ATA_CB_DC_SRST);
+        ide.control_write(0, 0);
+        outb(&mut ide, 0, ATA_REG_DEVICE, 0xB0);
+        assert_eq!(inb(&mut ide, 0, ATA_REG_DEVICE), 0xB0);
+        outb(&mut ide, 0, ATA_REG_DEVICE, 0xA0);
+        assert_eq!(inb(&mut ide, 0, ATA_REG_DEVICE), 0xA0);
     }
 
     #[test]
