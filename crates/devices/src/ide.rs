@@ -40,7 +40,8 @@
 //!
 //! - Native-PCI mode (prog-if bits 0 and 2 read 0 and are fixed), the
 //!   IDETIM/SIDETIM timing values (stored only; the legacy ports decode
-//!   whatever IDETIM's decode-enable bit says, as in QEMU).
+//!   whatever IDETIM's decode-enable bit and the PCI command register say,
+//!   as in QEMU). The bus-master enable bit does not gate DMA.
 //! - Timing: nothing is ever BSY except while SRST is held.
 //! - Tagged queuing, SMART, security, HPA, power-management timers,
 //!   DEVICE CONFIGURATION, DOWNLOAD MICROCODE; the bus master's direction
