@@ -17,6 +17,8 @@
 //! | [`i440fx`]    | 82441FX host bridge, PCI 00:00.0 (PAM, SMRAM) | PCI configuration only            |
 //! | [`piix`]      | PIIX3 ISA bridge 00:01.0, PIIX4 PM 00:01.3    | PCI configuration; RCR 0xCF9      |
 //! | [`acpi_pm`]   | PIIX4 PM I/O block (PM1, PM timer, GPE0), APM | 64 ports at PMBA; 0xB2-0xB3       |
+//! | [`ide`]       | PIIX3 IDE 00:01.1: ATA disks, bus-master DMA  | 0x1F0-0x1F7, 0x3F6, 0x170-0x177, 0x376, 16 at BMIBA |
+//! | [`atapi`]     | ATAPI CD-ROM packet commands (used by `ide`)  | -                                 |
 //!
 //! Devices never see the CPU, the scheduler or each other. Each takes the
 //! virtual time of the access (`now`, nanoseconds since power-on) where its
@@ -38,11 +40,13 @@
 #![forbid(unsafe_code)]
 
 pub mod acpi_pm;
+pub mod atapi;
 pub mod cmos;
 pub mod fw_cfg;
 pub mod hpet;
 pub mod i440fx;
 pub mod i8042;
+pub mod ide;
 pub mod ioapic;
 pub mod lapic;
 pub mod pci;
@@ -58,6 +62,7 @@ pub use fw_cfg::{FwCfg, FwCfgError, FwCfgState};
 pub use hpet::{Hpet, HpetRoute, HpetState};
 pub use i440fx::{I440fx, I440fxState, Pam};
 pub use i8042::{I8042State, I8042};
+pub use ide::{Ide, IdeChannelState, IdeDriveKind, IdeDriveState, IdePhase, IdeState};
 pub use ioapic::{IoApic, IoApicState};
 pub use lapic::{ApicMessage, DeliveryMode, Lapic, LapicState};
 pub use pci::{absent_read, BarKind, ConfigSpace, PciAddress, PciHost, PciHostState};
