@@ -135,6 +135,31 @@ pub struct RunArgs {
     /// (floppy), `c` (hard disk), `d` (CD-ROM), `n` (network); default `cad`.
     #[arg(long, value_name = "ORDER", conflicts_with = "kernel")]
     pub boot: Option<String>,
+    /// Hard disk image (raw) on the IDE primary master, as QEMU's `-hda`.
+    #[arg(long, value_name = "FILE", conflicts_with = "kernel")]
+    pub hda: Option<PathBuf>,
+    /// Hard disk image on the IDE primary slave.
+    #[arg(long, value_name = "FILE", conflicts_with = "kernel")]
+    pub hdb: Option<PathBuf>,
+    /// Hard disk image on the IDE secondary master.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["kernel", "cdrom"])]
+    pub hdc: Option<PathBuf>,
+    /// Hard disk image on the IDE secondary slave.
+    #[arg(long, value_name = "FILE", conflicts_with = "kernel")]
+    pub hdd: Option<PathBuf>,
+    /// CD-ROM image (ISO) in an ATAPI drive on the IDE secondary master.
+    #[arg(long, value_name = "FILE", conflicts_with = "kernel")]
+    pub cdrom: Option<PathBuf>,
+    /// Floppy image (720 KB, 1.2 MB, 1.44 MB or 2.88 MB) in drive A.
+    #[arg(long, value_name = "FILE", conflicts_with = "kernel")]
+    pub fda: Option<PathBuf>,
+    /// Floppy image in drive B.
+    #[arg(long, value_name = "FILE", conflicts_with = "kernel")]
+    pub fdb: Option<PathBuf>,
+    /// Keep every write to the disk and floppy images in memory: the files
+    /// do not change (QEMU's `-snapshot`).
+    #[arg(long)]
+    pub snapshot: bool,
     /// Where the firmware's own log (SeaBIOS's debug port 0x402) goes:
     /// stdio, null or file:PATH (default: nowhere, and SeaBIOS stays quiet).
     #[arg(long, value_name = "DEST")]

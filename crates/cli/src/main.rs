@@ -9,7 +9,7 @@ mod tui_draw;
 
 use anyx86_cpu::cpuid::CpuModel;
 use anyx86_machine::{
-    BootOrder, ClockMode, KernelBoot, Machine, MachineConfig, MachineKind, RunOutcome, Sink,
+    BootOrder, ClockMode, Drives, KernelBoot, Machine, MachineConfig, MachineKind, RunOutcome, Sink,
 };
 use args::{Cli, ClockArg, Command, DebugArgs, RunArgs, Stream};
 use clap::Parser;
@@ -95,6 +95,12 @@ fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
             Some(s) => open_stream(s)?,
             None => None,
         },
+        drives: Drives {
+            hd: [a.hda.clone(), a.hdb.clone(), a.hdc.clone(), a.hdd.clone()],
+            cdrom: a.cdrom.clone(),
+            fd: [a.fda.clone(), a.fdb.clone()],
+            snapshot: a.snapshot,
+        },
         boot_order: match &a.boot {
             Some(o) => BootOrder::parse(o).map_err(|e| e.to_string())?,
             None => BootOrder::default(),
@@ -126,6 +132,9 @@ fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
             .ok_or_else(|| format!("unknown machine {}", a.machine))?,
     };
     let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
+    for n in &m.notes {
+        eprintln!("anyx86: {n}");
+    }
     if let Some(kernel) = &a.kernel {
         let k = KernelBoot {
             kernel: kernel.clone(),

@@ -47,6 +47,13 @@ pub trait CpuBus {
     fn map_generation(&self) -> u64 {
         0
     }
+    /// Moves the physical page addresses (4 KiB aligned) that devices
+    /// wrote by DMA since the last call into `out`, so that the CPU drops
+    /// code decoded from them. Called after every port write (DMA starts
+    /// only from one).
+    fn take_dma_pages(&mut self, out: &mut Vec<u64>) {
+        let _ = out;
+    }
     /// True when an NMI is latched for the CPU (the local APIC's LINT1 or
     /// an NMI message). The CPU takes it when NMIs are not blocked.
     fn nmi_pending(&self) -> bool {

@@ -141,6 +141,9 @@ pub struct CpuState {
     /// Physical pages written while holding decoded code; the run loop
     /// drops their traces.
     pub smc_pages: Vec<u64>,
+    /// Scratch for the pages devices wrote by DMA (kept to reuse its
+    /// allocation).
+    pub dma_pages: Vec<u64>,
     /// One bit per 4 KiB page of RAM: set when decoded code came from it.
     pub code_pages: Vec<u64>,
     /// Software TLB.
@@ -232,6 +235,7 @@ impl CpuState {
             trace_mask: 0,
             trace_ic: 0,
             smc_pages: Vec::new(),
+            dma_pages: Vec::new(),
             code_pages: Vec::new(),
             tlb: Tlb::new(),
             a20_mask: u64::MAX,

@@ -326,7 +326,7 @@ impl CpuState {
     }
 
     #[inline]
-    fn note_code_write(&mut self, paddr: u64) {
+    pub(crate) fn note_code_write(&mut self, paddr: u64) {
         let page = (paddr >> 12) as usize;
         let (w, b) = (page / 64, page % 64);
         if let Some(word) = self.code_pages.get_mut(w) {

@@ -515,6 +515,30 @@ impl Ide {
         d.cdrom().medium_changed(inserted);
     }
 
+    /// A system reset (PCIRST#): configuration space and every register to
+    /// their power-on values, with the same drives and media attached.
+    pub fn reset(&mut self) {
+        let mut fresh = Ide::new();
+        for c in 0..IDE_CHANNELS {
+            for u in 0..2 {
+                let Some(d) = self.drive_mut(c, u) else {
+                    continue;
+                };
+                let (kind, medium) = (d.st.kind, d.medium.take());
+                match kind {
+                    IdeDriveKind::Disk => {
+                        if let Some(m) = medium {
+                            fresh.attach_disk(c, u, m);
+                        }
+                    }
+                    IdeDriveKind::Cdrom => fresh.attach_cdrom(c, u, medium),
+                    IdeDriveKind::None => {}
+                }
+            }
+        }
+        *self = fresh;
+    }
+
     /// Takes the disc out of the CD-ROM drive (or the disk out of the
     /// position) and gives it back, e.g. to save its writes.
     pub fn take_medium(&mut self, channel: usize, unit: usize) -> Option<Box<dyn BlockBackend>> {
@@ -1950,6 +1974,22 @@ mod tests {
         });
         assert_eq!(sum, 0, "integrity word makes the bytes sum to 0");
         assert_eq!(inb(&mut ide, 0, ATA_REG_STATUS), ATA_SR_DRDY | ATA_SR_DSC);
+    }
+
+    #[test]
+    fn reset_keeps_the_drives_and_clears_the_registers() {
+        let (mut ide, _) = disk(81920);
+        ide.config_write(0x20, 4, 0xC000);
+        ide.config_write(0x04, 2, 0x0005);
+        ide.attach_cdrom(1, 0, Some(Box::new(MemDisk::read_only(vec![0; 4096]))));
+        ide.reset();
+        assert_eq!(ide.bus_master_base(), None, "configuration space reset");
+        // The disk still answers IDENTIFY with its capacity.
+        let w = identify(&mut ide);
+        assert_eq!(u32::from(w[60]) | u32::from(w[61]) << 16, 81920);
+        // The CD-ROM drive still shows the ATAPI signature.
+        outb(&mut ide, 1, 6, 0xA0);
+        assert_eq!((inb(&mut ide, 1, 4), inb(&mut ide, 1, 5)), (0x14, 0xEB));
     }
 
     #[test]

@@ -119,6 +119,10 @@ pub enum Dev {
     FwCfg,
     /// SeaBIOS's debug port (QEMU's second debugcon, 0x402).
     FirmwareLog,
+    /// An IDE channel's command block (full PC only).
+    Ide(u8),
+    /// An IDE channel's control block (full PC only).
+    IdeControl(u8),
 }
 
 /// Maps a port to its device and the offset within the device.
@@ -139,6 +143,10 @@ pub fn decode_port(p: u16) -> Option<(Dev, u16)> {
         port::PORT92 => (Dev::Port92, 0),
         port::DEBUGCON => (Dev::DebugCon, 0),
         port::FIRMWARE_LOG => (Dev::FirmwareLog, 0),
+        port::IDE0_CTL => (Dev::IdeControl(0), 0),
+        port::IDE1_CTL => (Dev::IdeControl(1), 0),
+        _ if (port::IDE0..port::IDE0 + port::IDE_LEN).contains(&p) => (Dev::Ide(0), p - port::IDE0),
+        _ if (port::IDE1..port::IDE1 + port::IDE_LEN).contains(&p) => (Dev::Ide(1), p - port::IDE1),
         _ if (port::EXIT..port::EXIT + port::EXIT_LEN).contains(&p) => (Dev::Exit, p - port::EXIT),
         port::BOCHS_SHUTDOWN => (Dev::BochsShutdown, 0),
         port::FPU_ERROR => (Dev::FpuError, 0),
@@ -217,8 +225,10 @@ pub struct Board {
     scratch: Vec<u8>,
     /// The full PC's chipset; `None` on the ISA machine.
     pub pc: Option<Box<Chipset>>,
-    /// Bumped when the physical memory map changes (PAM, DMA into RAM).
+    /// Bumped when the physical memory map changes (PAM).
     map_gen: u64,
+    /// Pages written by DMA since the CPU last asked.
+    dma_pages: Vec<u64>,
     /// The local APIC has an interrupt to deliver (cached after every
     /// change to it).
     apic_intr: bool,
@@ -241,7 +251,8 @@ impl Board {
         let ram = mem.ram().len() as u64;
         let mut mem = mem;
         mem.enable_pam(kind == MachineKind::Pc);
-        let pc = (kind == MachineKind::Pc).then(|| Box::new(Chipset::new(FwCfg::new())));
+        let pc = (kind == MachineKind::Pc)
+            .then(|| Box::new(Chipset::new(FwCfg::new(), anyx86_devices::Ide::new())));
         let mut b = Self {
             mem,
             clock,
@@ -269,6 +280,7 @@ impl Board {
             scratch: Vec::new(),
             pc,
             map_gen: 0,
+            dma_pages: Vec::new(),
             apic_intr: false,
             pic_through: true,
             nmi: false,
@@ -314,7 +326,9 @@ impl Board {
         if let Some(pc) = self.pc.take() {
             let mut fw = pc.fw_cfg;
             let _ = anyx86_hw::Snapshot::restore(&mut fw, &Default::default());
-            self.pc = Some(Box::new(Chipset::new(fw)));
+            let mut ide = pc.ide;
+            ide.reset();
+            self.pc = Some(Box::new(Chipset::new(fw, ide)));
             self.mem.enable_pam(true);
             self.map_gen += 1;
         }
@@ -494,6 +508,16 @@ impl Board {
         self.sync_apic_routing();
     }
 
+    /// After an IDE access: IRQ 14 and 15 follow the channels' INTRQ.
+    fn sync_ide(&mut self) {
+        let Some(pc) = self.pc.as_deref() else {
+            return;
+        };
+        let (a, b) = (pc.ide.irq_level(0), pc.ide.irq_level(1));
+        self.isa_irq(irq::IDE0, a);
+        self.isa_irq(irq::IDE1, b);
+    }
+
     /// After a PM block access or deadline: the SCI line, S5, the next
     /// PM timer deadline.
     fn sync_pm(&mut self, now: u64) {
@@ -629,8 +653,23 @@ impl Board {
             self.sync_pm(now);
             return Some(v);
         }
+        if let Some(o) = pc.ide_bm_offset(p) {
+            let v = pc.ide.bus_master_read(o, size);
+            self.sync_ide();
+            return Some(v);
+        }
         let (dev, off) = dev?;
         Some(match dev {
+            Dev::Ide(ch) => {
+                let v = pc.ide.command_read(usize::from(ch), off, size);
+                self.sync_ide();
+                v
+            }
+            Dev::IdeControl(ch) => {
+                let v = pc.ide.control_read(usize::from(ch));
+                self.sync_ide();
+                u32::from(v)
+            }
             Dev::PciAddress if p == port::RESET_CONTROL && size == 1 => {
                 u32::from(pc.isa.rcr_read())
             }
@@ -658,10 +697,26 @@ impl Board {
             self.note_deadline();
             return true;
         }
+        if let Some(o) = pc.ide_bm_offset(p) {
+            let mut dma = Dma::new(&mut self.mem, &mut self.dma_pages);
+            pc.ide.bus_master_write(o, size, v, &mut dma);
+            self.sync_ide();
+            return true;
+        }
         let Some((dev, off)) = dev else {
             return false;
         };
         match dev {
+            Dev::Ide(ch) => {
+                let mut dma = Dma::new(&mut self.mem, &mut self.dma_pages);
+                pc.ide
+                    .command_write(usize::from(ch), off, size, v, &mut dma);
+                self.sync_ide();
+            }
+            Dev::IdeControl(ch) => {
+                pc.ide.control_write(usize::from(ch), v as u8);
+                self.sync_ide();
+            }
             Dev::PciAddress if p == port::RESET_CONTROL && size == 1 => {
                 if pc.isa.rcr_write(v as u8) {
                     self.stop = Some(StopReason::Reset);
@@ -684,9 +739,8 @@ impl Board {
             Dev::FwCfg => {
                 pc.fw_cfg.write(off, size, v);
                 if let Some(addr) = pc.fw_cfg.take_dma() {
-                    pc.fw_cfg.run_dma(addr, &mut Dma(&mut self.mem));
-                    // DMA may have overwritten decoded code.
-                    self.map_gen += 1;
+                    pc.fw_cfg
+                        .run_dma(addr, &mut Dma::new(&mut self.mem, &mut self.dma_pages));
                 }
             }
             _ => return false,
@@ -719,19 +773,43 @@ impl Board {
     }
 }
 
-/// Guest memory as fw_cfg's DMA engine sees it.
-struct Dma<'a>(&'a mut PhysMemory);
+/// Guest memory as a DMA engine (fw_cfg, IDE bus master, the 8237) sees
+/// it. Written pages are noted for the CPU, which drops code decoded from
+/// them (`CpuBus::take_dma_pages`).
+struct Dma<'a> {
+    mem: &'a mut PhysMemory,
+    pages: &'a mut Vec<u64>,
+}
+
+impl<'a> Dma<'a> {
+    fn new(mem: &'a mut PhysMemory, pages: &'a mut Vec<u64>) -> Self {
+        Dma { mem, pages }
+    }
+}
 
 impl DmaMemory for Dma<'_> {
     fn dma_read(&mut self, addr: u64, buf: &mut [u8]) {
         for (i, b) in buf.iter_mut().enumerate() {
-            *b = self.0.read_u8(addr.wrapping_add(i as u64));
+            *b = self.mem.read_u8(addr.wrapping_add(i as u64));
         }
     }
 
     fn dma_write(&mut self, addr: u64, data: &[u8]) {
         for (i, b) in data.iter().enumerate() {
-            self.0.write_u8(addr.wrapping_add(i as u64), *b);
+            self.mem.write_u8(addr.wrapping_add(i as u64), *b);
+        }
+        let Some(last) = addr.checked_add(data.len() as u64) else {
+            return;
+        };
+        if data.is_empty() {
+            return;
+        }
+        let mut page = addr & !0xFFF;
+        while page < last {
+            if self.pages.last() != Some(&page) {
+                self.pages.push(page);
+            }
+            page += 0x1000;
         }
     }
 }
@@ -823,7 +901,12 @@ impl CpuBus for Board {
             Dev::FirmwareLog => ones,
             Dev::Post => u32::from(self.post_code.unwrap_or(0xFF)),
             Dev::Exit | Dev::BochsShutdown | Dev::FpuError => ones,
-            Dev::PciAddress | Dev::PciData | Dev::Apm | Dev::FwCfg => {
+            Dev::PciAddress
+            | Dev::PciData
+            | Dev::Apm
+            | Dev::FwCfg
+            | Dev::Ide(_)
+            | Dev::IdeControl(_) => {
                 self.count_unclaimed(p);
                 ones
             }
@@ -885,7 +968,12 @@ impl CpuBus for Board {
             }
             Dev::BochsShutdown => {}
             Dev::FpuError => self.fpu_error_clear = true,
-            Dev::PciAddress | Dev::PciData | Dev::Apm | Dev::FwCfg => self.count_unclaimed(p),
+            Dev::PciAddress
+            | Dev::PciData
+            | Dev::Apm
+            | Dev::FwCfg
+            | Dev::Ide(_)
+            | Dev::IdeControl(_) => self.count_unclaimed(p),
         }
     }
 
@@ -963,6 +1051,12 @@ impl CpuBus for Board {
 
     fn map_generation(&self) -> u64 {
         self.map_gen
+    }
+
+    fn take_dma_pages(&mut self, out: &mut Vec<u64>) {
+        if !self.dma_pages.is_empty() {
+            out.append(&mut self.dma_pages);
+        }
     }
 
     fn tsc(&mut self, icount: u64) -> u64 {

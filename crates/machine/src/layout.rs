@@ -24,6 +24,19 @@ pub mod port {
     pub const PIC_SLAVE: u16 = 0xA0;
     /// Bochs/QEMU debug console.
     pub const DEBUGCON: u16 = 0xE9;
+    /// Primary IDE channel's command block (8 ports).
+    pub const IDE0: u16 = 0x1F0;
+    /// Primary IDE channel's control block (alternate status / device
+    /// control).
+    pub const IDE0_CTL: u16 = 0x3F6;
+    /// Secondary IDE channel's command block.
+    pub const IDE1: u16 = 0x170;
+    /// Secondary IDE channel's control block.
+    pub const IDE1_CTL: u16 = 0x376;
+    /// Ports in an IDE command block.
+    pub const IDE_LEN: u16 = 8;
+    /// Ports of the IDE bus-master block (BAR4).
+    pub const IDE_BM_LEN: u16 = 16;
     /// SeaBIOS's debug log port (QEMU `-debugcon` at `iobase=0x402`).
     pub const FIRMWARE_LOG: u16 = 0x402;
     /// QEMU isa-debug-exit (`iobase=0xf4,iosize=0x04`).
@@ -90,6 +103,8 @@ pub mod pci {
     pub const HOST: u8 = 0;
     /// PIIX3: ISA bridge (function 0), IDE (1), PIIX4 PM (3).
     pub const PIIX: u8 = 1;
+    /// The IDE function of the PIIX3.
+    pub const IDE_FUNC: u8 = 1;
     /// ISA IRQs the PCI interrupt links PIRQA-D are routed to, as SeaBIOS
     /// programs them on QEMU (the machine does it for a direct boot).
     pub const PIRQ_IRQS: [u8; 4] = [10, 10, 11, 11];
@@ -113,6 +128,10 @@ pub mod irq {
     pub const FPU: u8 = 13;
     /// ACPI SCI (PIIX4 PM), level-triggered.
     pub const SCI: u8 = 9;
+    /// Primary IDE channel.
+    pub const IDE0: u8 = 14;
+    /// Secondary IDE channel.
+    pub const IDE1: u8 = 15;
 
     /// The I/O APIC pin of ISA IRQ `irq`: identity, except the timer on
     /// pin 2 (QEMU's wiring, and the MADT's interrupt source override).

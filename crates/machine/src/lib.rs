@@ -20,7 +20,7 @@ pub use boot::{kernel_is_64bit, KernelBoot};
 pub use clock::ClockMode;
 pub use firmware::{BadBootOrder, BootDevice, BootOrder, SEABIOS};
 pub use machine::{
-    HostControl, HostHook, Machine, MachineConfig, MachineError, RunOutcome, DEFAULT_IPS,
+    Drives, HostControl, HostHook, Machine, MachineConfig, MachineError, RunOutcome, DEFAULT_IPS,
     EXIT_INSN_LIMIT, EXIT_TRIPLE_FAULT,
 };
 pub use pc::MachineKind;

@@ -2,6 +2,7 @@
 
 use crate::board::{Board, Output, Sink, StopReason};
 use crate::clock::{Clock, ClockMode};
+use crate::disk::{open_image, MediaKind};
 use crate::firmware::{BootOrder, SEABIOS};
 use crate::pc::MachineKind;
 use anyx86_cpu::cpuid::CpuModel;
@@ -47,6 +48,15 @@ pub enum MachineError {
     /// The kernel image is malformed or does not fit.
     #[error("{0}")]
     Boot(#[from] anyx86_boot::BootError),
+    /// A disk, CD or floppy image cannot be used.
+    #[error("{0}")]
+    Image(#[from] crate::disk::ImageError),
+    /// Two drives given for one IDE position.
+    #[error("--hdc and --cdrom both name the secondary master drive")]
+    DriveConflict,
+    /// Drives need the full PC's IDE controller.
+    #[error("disk and CD-ROM drives need --machine pc")]
+    DrivesNeedPc,
     /// A Linux kernel takes one initrd.
     #[error("a Linux kernel takes one initrd, {0} were given")]
     TooManyInitrds(usize),
@@ -65,6 +75,8 @@ pub struct MachineConfig {
     pub firmware_log: Option<Sink>,
     /// The order the BIOS tries boot devices in.
     pub boot_order: BootOrder,
+    /// Disk, CD and floppy images.
+    pub drives: Drives,
     /// Debug console output.
     pub debugcon: Option<Sink>,
     /// COM1-COM4 outputs.
@@ -93,6 +105,7 @@ impl MachineConfig {
             builtin_bios: false,
             firmware_log: None,
             boot_order: BootOrder::default(),
+            drives: Drives::default(),
             debugcon: None,
             serial: [None, None, None, None],
             no_reboot: false,
@@ -102,6 +115,25 @@ impl MachineConfig {
             cpu: CpuModel::qemu32(),
             kind: MachineKind::Pc,
         }
+    }
+}
+
+/// The user's media, by QEMU's names.
+#[derive(Debug, Clone, Default)]
+pub struct Drives {
+    /// `--hda` .. `--hdd`: IDE primary master/slave, secondary master/slave.
+    pub hd: [Option<PathBuf>; 4],
+    /// `--cdrom`: an ATAPI drive at the secondary master, as QEMU puts it.
+    pub cdrom: Option<PathBuf>,
+    /// `--fda`, `--fdb`.
+    pub fd: [Option<PathBuf>; 2],
+    /// `--snapshot`: writes stay in memory.
+    pub snapshot: bool,
+}
+
+impl Drives {
+    fn any_ide(&self) -> bool {
+        self.hd.iter().any(Option::is_some) || self.cdrom.is_some()
     }
 }
 
@@ -175,6 +207,9 @@ pub struct Machine {
     ferr_seen: bool,
     /// Wall time spent in [`Machine::run`].
     pub wall: std::time::Duration,
+    /// Things the user should be told before the run (e.g. an implicit
+    /// `--snapshot`).
+    pub notes: Vec<String>,
 }
 
 /// Most instructions per run-loop slice (host responsiveness, and how
@@ -228,13 +263,56 @@ impl Machine {
             boot_plan: None,
             ferr_seen: false,
             wall: Default::default(),
+            notes: Vec::new(),
         };
         m.board.firmware_log = cfg.firmware_log.map(|s| Output::new(Some(s), true));
+        m.attach_drives(&cfg.drives)?;
         m.setup_firmware_config();
         if firmware {
             m.setup_firmware_boot(&cfg.boot_order);
         }
         Ok(m)
+    }
+
+    /// Opens the images and puts them in the drives.
+    fn attach_drives(&mut self, d: &Drives) -> Result<(), MachineError> {
+        if d.hd[2].is_some() && d.cdrom.is_some() {
+            return Err(MachineError::DriveConflict);
+        }
+        if d.any_ide() && self.board.pc.is_none() {
+            return Err(MachineError::DrivesNeedPc);
+        }
+        let mut opened = Vec::new();
+        for (i, p) in d.hd.iter().enumerate() {
+            if let Some(p) = p {
+                opened.push((
+                    i,
+                    MediaKind::HardDisk,
+                    open_image(p, MediaKind::HardDisk, d.snapshot)?,
+                ));
+            }
+        }
+        if let Some(p) = &d.cdrom {
+            opened.push((
+                2,
+                MediaKind::Cdrom,
+                open_image(p, MediaKind::Cdrom, d.snapshot)?,
+            ));
+        }
+        let Some(pc) = self.board.pc.as_deref_mut() else {
+            return Ok(());
+        };
+        for (pos, kind, img) in opened {
+            if let Some(n) = img.note {
+                self.notes.push(n);
+            }
+            let (ch, unit) = (pos / 2, pos % 2);
+            match kind {
+                MediaKind::Cdrom => pc.ide.attach_cdrom(ch, unit, Some(img.backend)),
+                _ => pc.ide.attach_disk(ch, unit, img.backend),
+            }
+        }
+        Ok(())
     }
 
     /// Instructions retired so far.

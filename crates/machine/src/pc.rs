@@ -11,7 +11,7 @@
 
 use crate::layout::{mmio, pci as slot, port};
 use anyx86_devices::{
-    AcpiPm, FwCfg, Hpet, I440fx, IoApic, Lapic, PciAddress, PciHost, Piix3Isa, Piix4Pm,
+    AcpiPm, FwCfg, Hpet, I440fx, Ide, IoApic, Lapic, PciAddress, PciHost, Piix3Isa, Piix4Pm,
 };
 use anyx86_hw::{AccessSize, VirtualTime};
 
@@ -50,6 +50,10 @@ pub struct Chipset {
     pub host: I440fx,
     /// ISA bridge, 00:01.0.
     pub isa: Piix3Isa,
+    /// IDE function, 00:01.1, with its drives.
+    pub ide: Ide,
+    /// Where the IDE bus-master block is decoded (BAR4, I/O enabled).
+    pub ide_bm_base: Option<u16>,
     /// Power management function, 00:01.3.
     pub pm_fn: Piix4Pm,
     /// The PM I/O block the power-management function decodes.
@@ -61,8 +65,9 @@ pub struct Chipset {
 }
 
 impl Chipset {
-    /// The chipset at power-on, with fw_cfg's items (kept across resets).
-    pub fn new(fw_cfg: FwCfg) -> Self {
+    /// The chipset at power-on, with fw_cfg's items and the IDE drives
+    /// (both kept across resets).
+    pub fn new(fw_cfg: FwCfg, ide: Ide) -> Self {
         Self {
             lapic: Lapic::new(),
             ioapic: IoApic::new(),
@@ -70,6 +75,8 @@ impl Chipset {
             pci: PciHost::new(),
             host: I440fx::new(),
             isa: Piix3Isa::new(),
+            ide_bm_base: ide.bus_master_base(),
+            ide,
             pm_fn: Piix4Pm::new(),
             pm: AcpiPm::new(),
             fw_cfg,
@@ -83,6 +90,7 @@ impl Chipset {
         match (a.bus, a.dev, a.func) {
             (0, slot::HOST, 0) => self.host.config_read(a.reg, size),
             (0, slot::PIIX, 0) => self.isa.config_read(a.reg, size),
+            (0, slot::PIIX, slot::IDE_FUNC) => self.ide.config_read(a.reg, size),
             (0, slot::PIIX, 3) => self.pm_fn.config_read(a.reg, size),
             _ => ones(size),
         }
@@ -97,6 +105,10 @@ impl Chipset {
                 return self.host.take_pam_changed();
             }
             (0, slot::PIIX, 0) => self.isa.config_write(a.reg, size, v),
+            (0, slot::PIIX, slot::IDE_FUNC) => {
+                self.ide.config_write(a.reg, size, v);
+                self.ide_bm_base = self.ide.bus_master_base();
+            }
             (0, slot::PIIX, 3) => {
                 self.pm_fn.config_write(a.reg, size, v);
                 if self.pm_fn.take_pm_base_changed() {
@@ -114,6 +126,14 @@ impl Chipset {
         let base = self.pm_base?;
         let off = p.wrapping_sub(base);
         (off < port::PM_LEN).then_some(off)
+    }
+
+    /// The offset of `p` in the IDE bus-master block, when it is decoded.
+    #[inline]
+    pub fn ide_bm_offset(&self, p: u16) -> Option<u16> {
+        let base = self.ide_bm_base?;
+        let off = p.wrapping_sub(base);
+        (off < port::IDE_BM_LEN).then_some(off)
     }
 
     /// Which MMIO device `paddr` falls in, and the offset.

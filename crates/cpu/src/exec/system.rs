@@ -149,7 +149,20 @@ impl CpuState {
     pub(crate) fn port_write<B: CpuBus>(&mut self, bus: &mut B, port: u16, size: u8, v: u32) {
         bus.io_out(port, size, v, self.icount);
         self.refresh_map(bus);
+        self.drop_dma_code(bus);
         self.break_trace = true;
+    }
+
+    /// Code pages a device overwrote by DMA lose their decoded traces, as
+    /// if the CPU had written them.
+    fn drop_dma_code<B: CpuBus>(&mut self, bus: &mut B) {
+        let mut pages = std::mem::take(&mut self.dma_pages);
+        bus.take_dma_pages(&mut pages);
+        for &p in &pages {
+            self.note_code_write(p);
+        }
+        pages.clear();
+        self.dma_pages = pages;
     }
 
     /// Picks up a changed A20 gate or memory map: the TLB holds
