@@ -586,7 +586,13 @@ pub(crate) mod tests {
         let mut mem = VecMemory(vec![0; 0x3_0000]);
         program8(&mut dma, 2, 0x2_1000, 4, MODE_SINGLE | TRANSFER_WRITE);
         let t = dma.write_memory(2, &[1, 2, 3, 4, 5, 6], &mut mem);
-        assert_eq!(t, DmaTransfer { bytes: 4, terminal_count: true });
+        assert_eq!(
+            t,
+            DmaTransfer {
+                bytes: 4,
+                terminal_count: true
+            }
+        );
         assert_eq!(&mem.0[0x2_1000..0x2_1005], &[1, 2, 3, 4, 0]);
         // Status: TC for channel 2, cleared by the read.
         assert_eq!(dma.read(0x08) & STATUS_TC, 0x04);
@@ -623,7 +629,13 @@ pub(crate) mod tests {
     fn autoinit_reloads_at_tc_and_stays_unmasked() {
         let mut dma = Dma8237::new();
         let mut mem = VecMemory(vec![0; 0x100]);
-        program8(&mut dma, 2, 0x10, 2, MODE_SINGLE | MODE_AUTOINIT | TRANSFER_WRITE);
+        program8(
+            &mut dma,
+            2,
+            0x10,
+            2,
+            MODE_SINGLE | MODE_AUTOINIT | TRANSFER_WRITE,
+        );
         let t = dma.write_memory(2, &[7, 8, 9], &mut mem);
         assert_eq!(t.bytes, 2);
         assert!(t.terminal_count && dma.channel_enabled(2));
@@ -635,7 +647,13 @@ pub(crate) mod tests {
     fn decrement_mode_walks_down() {
         let mut dma = Dma8237::new();
         let mut mem = VecMemory(vec![0; 0x100]);
-        program8(&mut dma, 3, 0x20, 3, MODE_BLOCK | MODE_DECREMENT | TRANSFER_WRITE);
+        program8(
+            &mut dma,
+            3,
+            0x20,
+            3,
+            MODE_BLOCK | MODE_DECREMENT | TRANSFER_WRITE,
+        );
         dma.write_memory(3, &[1, 2, 3], &mut mem);
         assert_eq!(&mem.0[0x1E..0x21], &[3, 2, 1]);
     }
@@ -684,7 +702,13 @@ pub(crate) mod tests {
         dma.write(0x8B, 0x05); // page bit 0 ignored: A17-A23 = 0x04
         dma.write(0xD4, 1); // unmask channel 5
         let t = dma.write_memory(5, &[1, 2, 3, 4, 5], &mut mem);
-        assert_eq!(t, DmaTransfer { bytes: 4, terminal_count: true });
+        assert_eq!(
+            t,
+            DmaTransfer {
+                bytes: 4,
+                terminal_count: true
+            }
+        );
         assert_eq!(&mem.0[0x4_1000..0x4_1005], &[1, 2, 3, 4, 0]);
         assert_eq!(dma.read(0xD0) & STATUS_TC, 0x02);
     }

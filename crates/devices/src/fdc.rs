@@ -421,7 +421,10 @@ impl core::fmt::Debug for Fdc {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Fdc")
             .field("state", &self.state)
-            .field("media", &self.media.each_ref().map(|m| m.as_ref().map(|m| m.format)))
+            .field(
+                "media",
+                &self.media.each_ref().map(|m| m.as_ref().map(|m| m.format)),
+            )
             .finish()
     }
 }
@@ -677,7 +680,7 @@ impl Fdc {
         self.state.drives[drive].head = head;
         let wp = self.media[drive]
             .as_ref()
-            .is_none_or(|m| m.backend.read_only());
+            .map_or(true, |m| m.backend.read_only());
         let track0 = self.state.drives[drive].cylinder == 0;
         let st3 = if wp { ST3_WP } else { 0 }
             | ST3_READY
@@ -790,7 +793,15 @@ impl Fdc {
                 d.sector = sector % format.sectors + 1;
                 [st0_base, 0, 0, cylinder, head, sector, SECTOR_SIZE_CODE]
             }
-            Err(st1) => [st0_base | ST0_ABNORMAL, st1, 0, cylinder, head, 1, SECTOR_SIZE_CODE],
+            Err(st1) => [
+                st0_base | ST0_ABNORMAL,
+                st1,
+                0,
+                cylinder,
+                head,
+                1,
+                SECTOR_SIZE_CODE,
+            ],
         };
         self.set_result(&result, true);
         self.raise_int();
@@ -845,7 +856,9 @@ impl Fdc {
         let drive = usize::from(t.drive);
         let format = self.check_track(drive, t.cylinder, t.head)?;
         if (self.is_write() || self.is_format())
-            && self.media[drive].as_ref().is_some_and(|m| m.backend.read_only())
+            && self.media[drive]
+                .as_ref()
+                .is_some_and(|m| m.backend.read_only())
         {
             return Err(ST1_NW);
         }
@@ -1184,5 +1197,494 @@ impl Snapshot for Fdc {
         }
         self.state = state.clone();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dma8237::tests::{program8, VecMemory};
+    use crate::dma8237::{MODE_SINGLE, TRANSFER_READ, TRANSFER_WRITE};
+    use crate::pci::test_util::XorShift;
+    use anyx86_hw::MemDisk;
+
+    /// Where DMA transfers land in guest memory (page 1, as SeaBIOS's
+    /// 64 KiB-boundary rule allows for up to 64 KiB).
+    const BUF: u32 = 0x1_0000;
+    /// 1.44 MB, the PC's usual format.
+    const F144: FloppyFormat = FORMATS[3];
+
+    /// An image whose sector `lba` starts with `lba` (LE) and is filled
+    /// with `lba % 251`, so every sector is recognisable.
+    fn image(f: FloppyFormat) -> Vec<u8> {
+        let mut data = vec![0u8; f.bytes() as usize];
+        for (lba, s) in data.chunks_mut(SECTOR_LEN).enumerate() {
+            s.fill((lba % 251) as u8);
+            s[..2].copy_from_slice(&(lba as u16).to_le_bytes());
+        }
+        data
+    }
+
+    fn lba(f: FloppyFormat, c: u8, h: u8, r: u8) -> usize {
+        (usize::from(c) * usize::from(f.heads) + usize::from(h)) * usize::from(f.sectors)
+            + usize::from(r)
+            - 1
+    }
+
+    struct Rig {
+        fdc: Fdc,
+        dma: Dma8237,
+        mem: VecMemory,
+    }
+
+    impl Rig {
+        fn new() -> Self {
+            Rig {
+                fdc: Fdc::new(),
+                dma: Dma8237::new(),
+                mem: VecMemory(vec![0; 0x3_0000]),
+            }
+        }
+
+        /// A rig with `f` in drive 0 and the data rate set to match.
+        fn with(f: FloppyFormat, read_only: bool) -> Self {
+            let mut rig = Rig::new();
+            let disk = MemDisk {
+                read_only,
+                ..MemDisk::new(image(f))
+            };
+            rig.fdc.attach(0, Box::new(disk)).unwrap();
+            rig.out(REG_DIR_CCR, f.rate);
+            rig
+        }
+
+        fn out(&mut self, offset: u16, value: u8) {
+            self.fdc.write(offset, value, &mut self.dma, &mut self.mem);
+        }
+
+        /// Sends a command the way drivers do: wait for RQM, DIO = 0.
+        fn cmd(&mut self, bytes: &[u8]) {
+            for &b in bytes {
+                assert_eq!(self.fdc.read(REG_MSR_DSR) & (MSR_RQM | MSR_DIO), MSR_RQM);
+                self.out(REG_FIFO, b);
+            }
+        }
+
+        /// Reads result bytes while the FIFO offers them.
+        fn result(&mut self) -> Vec<u8> {
+            let mut out = Vec::new();
+            while self.fdc.read(REG_MSR_DSR) & (MSR_RQM | MSR_DIO) == MSR_RQM | MSR_DIO
+                && out.len() < 16
+            {
+                out.push(self.fdc.read(REG_FIFO));
+            }
+            out
+        }
+
+        fn sense_interrupt(&mut self) -> Vec<u8> {
+            self.cmd(&[CMD_SENSE_INTERRUPT]);
+            self.result()
+        }
+
+        /// READ DATA (MT, MFM, SK as SeaBIOS sends) of drive 0.
+        fn read_cmd(&mut self, c: u8, h: u8, r: u8, eot: u8, mt: bool) -> Vec<u8> {
+            let op = if mt { 0xE6 } else { 0x66 };
+            self.cmd(&[op, h << 2, c, h, r, 2, eot, 0x1B, 0xFF]);
+            assert!(self.fdc.irq_level());
+            self.result()
+        }
+    }
+
+    #[test]
+    fn reset_gives_four_polled_sense_interrupts() {
+        let mut rig = Rig::new();
+        rig.out(REG_DOR, 0x08); // enter reset
+        assert_eq!(rig.fdc.read(REG_MSR_DSR), 0);
+        rig.out(REG_DOR, 0x0C); // leave reset
+        assert!(rig.fdc.irq_level());
+        for drive in 0..4u8 {
+            assert_eq!(rig.sense_interrupt(), vec![ST0_READY_CHANGE | drive, 0]);
+        }
+        assert!(!rig.fdc.irq_level());
+        // Nothing left to sense: invalid.
+        assert_eq!(rig.sense_interrupt(), vec![ST0_INVALID]);
+    }
+
+    #[test]
+    fn dsr_software_reset_interrupts_too() {
+        let mut rig = Rig::new();
+        rig.out(REG_MSR_DSR, DSR_SW_RESET);
+        assert!(rig.fdc.irq_level());
+        assert_eq!(rig.sense_interrupt(), vec![0xC0, 0]);
+    }
+
+    #[test]
+    fn version_is_82077() {
+        let mut rig = Rig::new();
+        rig.cmd(&[CMD_VERSION]);
+        assert_eq!(rig.result(), vec![VERSION_82077]);
+        assert_eq!(rig.fdc.read(REG_MSR_DSR), MSR_RQM);
+    }
+
+    #[test]
+    fn specify_is_stored_and_dumpreg_shows_it() {
+        let mut rig = Rig::new();
+        // SeaBIOS's values: step rate 12 ms / unload 240 ms, load 4 ms, DMA.
+        rig.cmd(&[CMD_SPECIFY, 0xAF, 0x02]);
+        assert!(rig.result().is_empty());
+        assert!(!rig.fdc.irq_level(), "SPECIFY has no interrupt");
+        rig.cmd(&[CMD_DUMPREG]);
+        let regs = rig.result();
+        assert_eq!(regs.len(), 10);
+        assert_eq!(&regs[4..6], &[0xAF, 0x02]);
+        assert_eq!(regs[8], CONFIG_DEFAULT);
+    }
+
+    #[test]
+    fn seek_and_recalibrate_report_through_sense_interrupt() {
+        let mut rig = Rig::with(F144, false);
+        rig.cmd(&[CMD_SEEK, 0x04, 5]); // drive 0, head 1, cylinder 5
+        assert!(rig.fdc.irq_level());
+        assert_eq!(rig.sense_interrupt(), vec![ST0_SEEK_END | ST0_HEAD, 5]);
+        assert!(!rig.fdc.irq_level());
+        rig.cmd(&[CMD_RECALIBRATE, 0]);
+        assert_eq!(rig.sense_interrupt(), vec![ST0_SEEK_END, 0]);
+    }
+
+    #[test]
+    fn relative_seek_steps_in_and_out() {
+        let mut rig = Rig::with(F144, false);
+        rig.cmd(&[CMD_RELATIVE_SEEK | RELATIVE_SEEK_IN, 0, 7]);
+        assert_eq!(rig.sense_interrupt()[1], 7);
+        rig.cmd(&[CMD_RELATIVE_SEEK, 0, 3]);
+        assert_eq!(rig.sense_interrupt()[1], 4);
+    }
+
+    #[test]
+    fn seek_drops_leftover_reset_polls() {
+        // SeaBIOS senses one reset interrupt, then recalibrates: the next
+        // sense must report the recalibrate.
+        let mut rig = Rig::with(F144, false);
+        rig.out(REG_DOR, 0x08);
+        rig.out(REG_DOR, 0x1C);
+        assert_eq!(rig.sense_interrupt(), vec![0xC0, 0]);
+        rig.cmd(&[CMD_RECALIBRATE, 0]);
+        assert_eq!(rig.sense_interrupt(), vec![ST0_SEEK_END, 0]);
+    }
+
+    #[test]
+    fn read_one_sector_by_dma() {
+        let mut rig = Rig::with(F144, false);
+        program8(&mut rig.dma, 2, BUF, 512, MODE_SINGLE | TRANSFER_WRITE);
+        // Cylinder 1, head 1, sector 3, one sector (EOT 3).
+        let res = rig.read_cmd(1, 1, 3, 3, true);
+        // Normal termination on TC. The sector was EOT on head 1 of a
+        // multi-track command, so the next ID is cylinder 2, head 0, sector 1.
+        assert_eq!(res, vec![ST0_HEAD, 0, 0, 2, 0, 1, 2]);
+        assert!(!rig.fdc.irq_level(), "reading the result clears INT");
+        let expected = &image(F144)[lba(F144, 1, 1, 3) * SECTOR_LEN..][..SECTOR_LEN];
+        assert_eq!(&rig.mem.0[BUF as usize..][..SECTOR_LEN], expected);
+    }
+
+    #[test]
+    fn multi_track_read_of_a_whole_cylinder_in_every_format() {
+        for f in FORMATS {
+            let mut rig = Rig::with(f, false);
+            let bytes = 2 * usize::from(f.sectors) * SECTOR_LEN;
+            program8(
+                &mut rig.dma,
+                2,
+                BUF,
+                bytes as u16,
+                MODE_SINGLE | TRANSFER_WRITE,
+            );
+            let res = rig.read_cmd(2, 0, 1, f.sectors, true);
+            // TC on the last sector of head 1: next is cylinder 3, head 0.
+            assert_eq!(res, vec![ST0_HEAD, 0, 0, 3, 0, 1, 2], "{f:?}");
+            let start = lba(f, 2, 0, 1) * SECTOR_LEN;
+            assert_eq!(
+                &rig.mem.0[BUF as usize..][..bytes],
+                &image(f)[start..start + bytes],
+                "{f:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn tc_mid_track_ends_normally() {
+        let mut rig = Rig::with(F144, false);
+        program8(&mut rig.dma, 2, BUF, 3 * 512, MODE_SINGLE | TRANSFER_WRITE);
+        let res = rig.read_cmd(0, 0, 1, 18, false);
+        assert_eq!(res, vec![0, 0, 0, 0, 0, 4, 2]);
+    }
+
+    #[test]
+    fn eot_without_tc_is_end_of_cylinder() {
+        let mut rig = Rig::with(F144, false);
+        // The DMA count allows 4 sectors; the command asks for 2.
+        program8(&mut rig.dma, 2, BUF, 4 * 512, MODE_SINGLE | TRANSFER_WRITE);
+        let res = rig.read_cmd(0, 0, 1, 2, false);
+        assert_eq!(res, vec![ST0_ABNORMAL, ST1_EN, 0, 1, 0, 1, 2]);
+    }
+
+    #[test]
+    fn read_id_reports_position_and_turning_sectors() {
+        let mut rig = Rig::with(F144, false);
+        rig.cmd(&[CMD_SEEK, 0, 9]);
+        rig.sense_interrupt();
+        rig.cmd(&[CMD_READ_ID | CMD_MFM, 0x04]);
+        assert!(rig.fdc.irq_level());
+        assert_eq!(rig.result(), vec![ST0_HEAD, 0, 0, 9, 1, 1, 2]);
+        rig.cmd(&[CMD_READ_ID | CMD_MFM, 0x04]);
+        assert_eq!(rig.result()[5], 2);
+    }
+
+    #[test]
+    fn wrong_data_rate_finds_no_address_mark() {
+        // SeaBIOS senses 720K media in a 1.44M drive: 500K fails, 250K works.
+        let f720 = FORMATS[1];
+        let mut rig = Rig::with(f720, false);
+        rig.out(REG_DIR_CCR, RATE_500K);
+        rig.cmd(&[CMD_READ_ID | CMD_MFM, 0]);
+        let res = rig.result();
+        assert_eq!((res[0], res[1]), (ST0_ABNORMAL, ST1_MA));
+        rig.out(REG_DIR_CCR, RATE_250K);
+        rig.cmd(&[CMD_READ_ID | CMD_MFM, 0]);
+        assert_eq!(rig.result()[0] & 0xC0, 0);
+    }
+
+    #[test]
+    fn write_then_read_back() {
+        let mut rig = Rig::with(F144, false);
+        let data: Vec<u8> = (0..1024).map(|i| (i * 3) as u8).collect();
+        rig.mem.0[BUF as usize..][..1024].copy_from_slice(&data);
+        program8(&mut rig.dma, 2, BUF, 1024, MODE_SINGLE | TRANSFER_READ);
+        // WRITE DATA (MT, MFM) cylinder 4, head 0, sectors 17-18.
+        rig.cmd(&[0xC5, 0, 4, 0, 17, 2, 18, 0x1B, 0xFF]);
+        assert_eq!(rig.result(), vec![0, 0, 0, 4, 1, 1, 2]);
+        rig.mem.0[BUF as usize..][..1024].fill(0);
+        program8(&mut rig.dma, 2, BUF, 1024, MODE_SINGLE | TRANSFER_WRITE);
+        rig.read_cmd(4, 0, 17, 18, true);
+        assert_eq!(&rig.mem.0[BUF as usize..][..1024], &data[..]);
+    }
+
+    #[test]
+    fn write_protected_medium_refuses_writes() {
+        let mut rig = Rig::with(F144, true);
+        program8(&mut rig.dma, 2, BUF, 512, MODE_SINGLE | TRANSFER_READ);
+        rig.cmd(&[0xC5, 0, 0, 0, 1, 2, 1, 0x1B, 0xFF]);
+        let res = rig.result();
+        assert_eq!((res[0], res[1]), (ST0_ABNORMAL, ST1_NW));
+        rig.cmd(&[CMD_SENSE_DRIVE_STATUS, 0]);
+        assert_eq!(rig.result()[0] & ST3_WP, ST3_WP);
+    }
+
+    #[test]
+    fn sense_drive_status_of_a_writable_disk_on_track_0() {
+        let mut rig = Rig::with(F144, false);
+        rig.cmd(&[CMD_SENSE_DRIVE_STATUS, 0]);
+        assert_eq!(rig.result(), vec![ST3_READY | ST3_TRACK0 | ST3_TWO_SIDED]);
+    }
+
+    #[test]
+    fn missing_sector_is_no_data() {
+        let mut rig = Rig::with(F144, false);
+        program8(&mut rig.dma, 2, BUF, 512, MODE_SINGLE | TRANSFER_WRITE);
+        // Sector 19 does not exist on an 18-sector track.
+        let res = rig.read_cmd(0, 0, 19, 19, false);
+        assert_eq!(res, vec![ST0_ABNORMAL, ST1_ND, 0, 0, 0, 19, 2]);
+    }
+
+    #[test]
+    fn drive_without_disk_finds_no_address_mark() {
+        let mut rig = Rig::with(F144, false);
+        program8(&mut rig.dma, 2, BUF, 512, MODE_SINGLE | TRANSFER_WRITE);
+        rig.cmd(&[0xE6, 1, 0, 0, 1, 2, 1, 0x1B, 0xFF]); // drive 1
+        let res = rig.result();
+        assert_eq!((res[0], res[1]), (ST0_ABNORMAL | 1, ST1_MA));
+        assert_eq!(rig.fdc.cmos_drive_type(1), 0);
+    }
+
+    #[test]
+    fn invalid_command_returns_0x80() {
+        let mut rig = Rig::new();
+        rig.cmd(&[0x18]); // PART ID: an 82078 command, not the 82077AA's
+        assert_eq!(rig.result(), vec![ST0_INVALID]);
+        assert_eq!(rig.fdc.read(REG_MSR_DSR), MSR_RQM);
+        assert!(!rig.fdc.irq_level());
+    }
+
+    #[test]
+    fn pio_read_through_the_fifo() {
+        let mut rig = Rig::with(F144, false);
+        rig.cmd(&[CMD_SPECIFY, 0xAF, 0x03]); // ND: non-DMA
+        rig.cmd(&[0x66, 0, 0, 0, 5, 2, 6, 0x1B, 0xFF]); // sectors 5-6
+        let msr = rig.fdc.read(REG_MSR_DSR);
+        assert_eq!(msr, MSR_RQM | MSR_DIO | MSR_NON_DMA | MSR_CB);
+        assert!(rig.fdc.irq_level());
+        let data: Vec<u8> = (0..1024).map(|_| rig.fdc.read(REG_FIFO)).collect();
+        let start = lba(F144, 0, 0, 5) * SECTOR_LEN;
+        assert_eq!(&data[..], &image(F144)[start..start + 1024]);
+        // No TC in non-DMA mode: the chip stops at EOT with EN.
+        assert_eq!(rig.result(), vec![ST0_ABNORMAL, ST1_EN, 0, 1, 0, 1, 2]);
+    }
+
+    #[test]
+    fn pio_write_through_the_fifo() {
+        let mut rig = Rig::with(F144, false);
+        rig.cmd(&[CMD_SPECIFY, 0xAF, 0x03]);
+        rig.cmd(&[0x45, 0, 3, 0, 2, 2, 2, 0x1B, 0xFF]);
+        assert_eq!(rig.fdc.read(REG_MSR_DSR), MSR_RQM | MSR_NON_DMA | MSR_CB);
+        for i in 0..512 {
+            rig.out(REG_FIFO, i as u8);
+        }
+        assert_eq!(rig.result()[1], ST1_EN);
+        rig.cmd(&[CMD_SPECIFY, 0xAF, 0x02]);
+        program8(&mut rig.dma, 2, BUF, 512, MODE_SINGLE | TRANSFER_WRITE);
+        rig.read_cmd(3, 0, 2, 2, false);
+        assert_eq!(rig.mem.0[BUF as usize + 300], 300u16 as u8);
+    }
+
+    #[test]
+    fn format_track_by_dma_fills_sectors() {
+        let mut rig = Rig::with(F144, false);
+        rig.cmd(&[CMD_SEEK, 0, 6]);
+        rig.sense_interrupt();
+        let ids: Vec<u8> = (1..=18u8).flat_map(|r| [6, 0, r, 2]).collect();
+        rig.mem.0[BUF as usize..][..ids.len()].copy_from_slice(&ids);
+        program8(&mut rig.dma, 2, BUF, 72, MODE_SINGLE | TRANSFER_READ);
+        // FORMAT TRACK: drive 0 head 0, N=2, 18 sectors, gap 0x6C, fill 0xF6.
+        rig.cmd(&[CMD_FORMAT_TRACK | CMD_MFM, 0, 2, 18, 0x6C, 0xF6]);
+        assert_eq!(rig.result()[0] & 0xC0, 0);
+        program8(&mut rig.dma, 2, BUF, 512, MODE_SINGLE | TRANSFER_WRITE);
+        rig.read_cmd(6, 0, 18, 18, false);
+        assert!(rig.mem.0[BUF as usize..][..512].iter().all(|&b| b == 0xF6));
+    }
+
+    #[test]
+    fn dma_command_waits_for_the_channel() {
+        let mut rig = Rig::with(F144, false);
+        program8(&mut rig.dma, 2, BUF, 512, MODE_SINGLE | TRANSFER_WRITE);
+        rig.dma.write(0x0A, 0x06); // mask channel 2 again
+        rig.cmd(&[0x66, 0, 0, 0, 1, 2, 1, 0x1B, 0xFF]);
+        assert_eq!(rig.fdc.read(REG_MSR_DSR), MSR_CB);
+        assert!(!rig.fdc.irq_level());
+        rig.dma.write(0x0A, 0x02);
+        rig.fdc.poll_dma(&mut rig.dma, &mut rig.mem);
+        assert!(rig.fdc.irq_level());
+        assert_eq!(rig.result()[0], 0);
+        assert_eq!(rig.mem.0[BUF as usize + 5], 0, "lba 0 fills with 0");
+    }
+
+    #[test]
+    fn disk_change_clears_on_a_step_to_another_cylinder() {
+        let mut rig = Rig::with(F144, false);
+        assert_eq!(rig.fdc.read(REG_DIR_CCR), DIR_DISK_CHANGE);
+        rig.cmd(&[CMD_SEEK, 0, 0]); // already there: no step pulse
+        rig.sense_interrupt();
+        assert_eq!(rig.fdc.read(REG_DIR_CCR), DIR_DISK_CHANGE);
+        rig.cmd(&[CMD_SEEK, 0, 1]);
+        rig.sense_interrupt();
+        assert_eq!(rig.fdc.read(REG_DIR_CCR), 0);
+        rig.fdc.eject(0);
+        assert_eq!(rig.fdc.read(REG_DIR_CCR), DIR_DISK_CHANGE);
+    }
+
+    #[test]
+    fn attach_picks_format_and_refuses_odd_sizes() {
+        let mut fdc = Fdc::new();
+        let f = fdc
+            .attach(0, Box::new(MemDisk::new(vec![0; 1_474_560])))
+            .unwrap();
+        assert_eq!(f, F144);
+        assert_eq!(fdc.cmos_drive_type(0), 4);
+        let f = fdc
+            .attach(1, Box::new(MemDisk::new(vec![0; 2_949_120])))
+            .unwrap();
+        assert_eq!(f.sectors, 36);
+        assert_eq!(fdc.cmos_drive_type(1), 5);
+        fdc.attach(1, Box::new(MemDisk::new(vec![0; 1_228_800])))
+            .unwrap();
+        assert_eq!(fdc.cmos_drive_type(1), 2);
+        fdc.attach(1, Box::new(MemDisk::new(vec![0; 737_280])))
+            .unwrap();
+        assert_eq!(fdc.cmos_drive_type(1), 4);
+        assert_eq!(
+            fdc.attach(0, Box::new(MemDisk::new(vec![0; 1000]))),
+            Err(FdcError::UnsupportedSize(1000))
+        );
+        assert_eq!(
+            fdc.attach(4, Box::new(MemDisk::new(vec![0; 1_474_560]))),
+            Err(FdcError::NoSuchDrive(4))
+        );
+    }
+
+    #[test]
+    fn lock_keeps_configure_across_reset() {
+        let mut rig = Rig::new();
+        rig.cmd(&[CMD_CONFIGURE, 0, 0x57, 0x10]);
+        rig.cmd(&[CMD_LOCK | 0x80]);
+        assert_eq!(rig.result(), vec![0x10]);
+        rig.out(REG_MSR_DSR, DSR_SW_RESET);
+        assert_eq!(rig.fdc.save().config, 0x57);
+        rig.cmd(&[CMD_LOCK]);
+        assert_eq!(rig.result(), vec![0]);
+        rig.out(REG_MSR_DSR, DSR_SW_RESET);
+        assert_eq!(rig.fdc.save().config, CONFIG_DEFAULT);
+    }
+
+    #[test]
+    fn perpendicular_mode_needs_ow_for_drive_bits() {
+        let mut rig = Rig::new();
+        rig.cmd(&[CMD_PERPENDICULAR, 0x3C]); // D0-D3 without OW: ignored
+        assert_eq!(rig.fdc.save().perpendicular, 0);
+        rig.cmd(&[CMD_PERPENDICULAR, 0x84]); // OW, drive 0 perpendicular
+        assert_eq!(rig.fdc.save().perpendicular, 0x04);
+    }
+
+    #[test]
+    fn unmapped_registers_read_ones() {
+        let mut rig = Rig::new();
+        assert_eq!(rig.fdc.read(REG_SRA), 0xFF);
+        assert_eq!(rig.fdc.read(REG_SRB), 0xFF);
+        assert_eq!(rig.fdc.read(6), 0xFF);
+        assert_eq!(rig.fdc.read(REG_DOR), 0x0C);
+    }
+
+    #[test]
+    fn snapshot_roundtrip() {
+        let mut rig = Rig::with(F144, false);
+        rig.cmd(&[CMD_SPECIFY, 0xAF, 0x03]);
+        rig.cmd(&[0x66, 0, 0, 0, 1, 2, 1, 0x1B, 0xFF]);
+        rig.fdc.read(REG_FIFO);
+        anyx86_hw::assert_snapshot_roundtrip(&rig.fdc, &mut Fdc::new());
+        let mut bad = rig.fdc.save();
+        bad.buffer.pop();
+        assert!(Fdc::new().restore(&bad).is_err());
+    }
+
+    #[test]
+    fn hammer_every_register() {
+        let mut rig = Rig::with(F144, false);
+        rig.fdc
+            .attach(1, Box::new(MemDisk::read_only(image(FORMATS[0]))))
+            .unwrap();
+        let mut rng = XorShift(0x0DDB_1A5E_5BAD_5EED);
+        for _ in 0..20_000 {
+            let r = rng.next();
+            let offset = (r % 10) as u16;
+            if r & 0x100 != 0 {
+                rig.out(offset, (r >> 16) as u8);
+            } else {
+                rig.fdc.read(offset);
+            }
+            if r & 0xF000 == 0 {
+                let port = [0x04, 0x05, 0x0A, 0x0B, 0x0C, 0x81][(r >> 24) as usize % 6];
+                rig.dma.write(port, (r >> 32) as u8);
+                rig.fdc.poll_dma(&mut rig.dma, &mut rig.mem);
+            }
+            let _ = rig.fdc.irq_level();
+        }
+        assert!(Fdc::new().restore(&rig.fdc.save()).is_ok());
     }
 }
