@@ -1469,6 +1469,21 @@ mod tests {
     }
 
     #[test]
+    fn tc_mid_sector_on_write_pads_the_sector_with_zeros() {
+        let mut rig = Rig::with(F144, false);
+        rig.mem.0[BUF as usize..][..512].fill(0xAB);
+        // Only 100 bytes of DMA: the FDC completes the sector with zeros.
+        program8(&mut rig.dma, 2, BUF, 100, MODE_SINGLE | TRANSFER_READ);
+        rig.cmd(&[0x45, 0, 0, 0, 7, 2, 18, 0x1B, 0xFF]);
+        assert_eq!(rig.result(), vec![0, 0, 0, 0, 0, 8, 2]);
+        program8(&mut rig.dma, 2, BUF, 512, MODE_SINGLE | TRANSFER_WRITE);
+        rig.read_cmd(0, 0, 7, 7, false);
+        let sector = &rig.mem.0[BUF as usize..][..512];
+        assert!(sector[..100].iter().all(|&b| b == 0xAB));
+        assert!(sector[100..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
     fn write_protected_medium_refuses_writes() {
         let mut rig = Rig::with(F144, true);
         program8(&mut rig.dma, 2, BUF, 512, MODE_SINGLE | TRANSFER_READ);
