@@ -19,6 +19,8 @@
 //! | [`acpi_pm`]   | PIIX4 PM I/O block (PM1, PM timer, GPE0), APM | 64 ports at PMBA; 0xB2-0xB3       |
 //! | [`ide`]       | PIIX3 IDE 00:01.1: ATA disks, bus-master DMA  | 0x1F0-0x1F7, 0x3F6, 0x170-0x177, 0x376, 16 at BMIBA |
 //! | [`atapi`]     | ATAPI CD-ROM packet commands (used by `ide`)  | -                                 |
+//! | [`dma8237`]   | two 8237A DMA controllers + page registers    | 0x00-0x0F, 0xC0-0xDF, 0x80-0x8F   |
+//! | [`fdc`]       | 82077AA floppy controller (PC/AT mode)        | 0x3F0-0x3F5, 0x3F7; IRQ 6, DMA 2  |
 //!
 //! Devices never see the CPU, the scheduler or each other. Each takes the
 //! virtual time of the access (`now`, nanoseconds since power-on) where its
@@ -42,6 +44,8 @@
 pub mod acpi_pm;
 pub mod atapi;
 pub mod cmos;
+pub mod dma8237;
+pub mod fdc;
 pub mod fw_cfg;
 pub mod hpet;
 pub mod i440fx;
@@ -58,6 +62,8 @@ pub mod uart16550;
 
 pub use acpi_pm::{AcpiPm, AcpiPmState};
 pub use cmos::{Cmos, CmosState};
+pub use dma8237::{Dma8237, Dma8237State, DmaTransfer};
+pub use fdc::{Fdc, FdcError, FdcState, FloppyFormat};
 pub use fw_cfg::{FwCfg, FwCfgError, FwCfgState};
 pub use hpet::{Hpet, HpetRoute, HpetState};
 pub use i440fx::{I440fx, I440fxState, Pam};
