@@ -10,7 +10,7 @@ use crate::layout::{irq, port};
 use crate::pc::{ones, Chipset, MachineKind};
 use anyx86_cpu::bus::platform_msr;
 use anyx86_cpu::CpuBus;
-use anyx86_devices::{Cmos, FwCfg, PicPair, Pit, Port92, Uart, I8042};
+use anyx86_devices::{Cmos, Dma8237, Fdc, FwCfg, PicPair, Pit, Port92, Uart, I8042};
 use anyx86_hw::{DmaMemory, IrqLevel, PortDevice, Scheduler};
 use anyx86_mem::{Pam, PhysMemory, Region, PAM_SEGMENTS};
 use std::io::Write;
@@ -119,6 +119,10 @@ pub enum Dev {
     FwCfg,
     /// SeaBIOS's debug port (QEMU's second debugcon, 0x402).
     FirmwareLog,
+    /// The 8237A pair and its page registers (addressed by absolute port).
+    Dma,
+    /// The floppy controller.
+    Fdc,
     /// An IDE channel's command block (full PC only).
     Ide(u8),
     /// An IDE channel's control block (full PC only).
@@ -143,7 +147,9 @@ pub fn decode_port(p: u16) -> Option<(Dev, u16)> {
         port::PORT92 => (Dev::Port92, 0),
         port::DEBUGCON => (Dev::DebugCon, 0),
         port::FIRMWARE_LOG => (Dev::FirmwareLog, 0),
+        0x00..=0x0F | 0x81..=0x8F | 0xC0..=0xDF => (Dev::Dma, p),
         port::IDE0_CTL => (Dev::IdeControl(0), 0),
+        _ if (port::FDC..port::FDC + port::FDC_LEN).contains(&p) => (Dev::Fdc, p - port::FDC),
         port::IDE1_CTL => (Dev::IdeControl(1), 0),
         _ if (port::IDE0..port::IDE0 + port::IDE_LEN).contains(&p) => (Dev::Ide(0), p - port::IDE0),
         _ if (port::IDE1..port::IDE1 + port::IDE_LEN).contains(&p) => (Dev::Ide(1), p - port::IDE1),
@@ -194,6 +200,10 @@ pub struct Board {
     pub cmos: Cmos,
     /// Keyboard controller.
     pub kbc: I8042,
+    /// The floppy controller and its drives.
+    pub fdc: Fdc,
+    /// The 8237A DMA controllers.
+    pub dma: Dma8237,
     /// Port 0x92.
     pub port92: Port92,
     a20: bool,
@@ -264,6 +274,8 @@ impl Board {
             uarts: [Uart::new(), Uart::new(), Uart::new(), Uart::new()],
             cmos: Cmos::new(ram, rtc_base),
             kbc: I8042::new(),
+            fdc: Fdc::new(),
+            dma: Dma8237::new(),
             port92: Port92::new(),
             a20: true,
             post_code: None,
@@ -315,6 +327,15 @@ impl Board {
             self.cmos.set_nvram(i, v);
         }
         self.kbc = I8042::new();
+        self.dma = Dma8237::new();
+        let mut fdc = Fdc::new();
+        for drive in 0..2 {
+            if let Some(m) = self.fdc.eject(drive) {
+                // The same medium fits again.
+                let _ = fdc.attach(drive, m);
+            }
+        }
+        self.fdc = fdc;
         self.port92 = Port92::new();
         self.a20 = true;
         self.stop = None;
@@ -506,6 +527,12 @@ impl Board {
             }
         }
         self.sync_apic_routing();
+    }
+
+    /// After a floppy controller or DMA access: IRQ 6.
+    fn sync_fdc(&mut self) {
+        let level = self.fdc.irq_level();
+        self.isa_irq(irq::FDC, level);
     }
 
     /// After an IDE access: IRQ 14 and 15 follow the channels' INTRQ.
@@ -895,6 +922,12 @@ impl CpuBus for Board {
                 v
             }
             Dev::Port92 => self.port92.read(0, size, now),
+            Dev::Dma => u32::from(self.dma.read(p)),
+            Dev::Fdc => {
+                let v = self.fdc.read(off);
+                self.sync_fdc();
+                u32::from(v)
+            }
             Dev::DebugCon => 0xE9,
             // SeaBIOS writes its log here only if it reads back 0xE9.
             Dev::FirmwareLog if self.firmware_log.is_some() => 0xE9,
@@ -954,6 +987,17 @@ impl CpuBus for Board {
                 self.port92.write(0, size, v, now);
                 self.sync_a20();
                 self.check_resets();
+            }
+            Dev::Dma => {
+                self.dma.write(p, v as u8);
+                let mut mem = Dma::new(&mut self.mem, &mut self.dma_pages);
+                self.fdc.poll_dma(&mut self.dma, &mut mem);
+                self.sync_fdc();
+            }
+            Dev::Fdc => {
+                let mut mem = Dma::new(&mut self.mem, &mut self.dma_pages);
+                self.fdc.write(off, v as u8, &mut self.dma, &mut mem);
+                self.sync_fdc();
             }
             Dev::DebugCon => self.debugcon.put_all(&[v as u8]),
             Dev::FirmwareLog => {

@@ -37,6 +37,10 @@ pub mod port {
     pub const IDE_LEN: u16 = 8;
     /// Ports of the IDE bus-master block (BAR4).
     pub const IDE_BM_LEN: u16 = 16;
+    /// The floppy controller, 0x3F0-0x3F7 (0x3F6 belongs to IDE).
+    pub const FDC: u16 = 0x3F0;
+    /// Ports from [`FDC`] the floppy controller decodes.
+    pub const FDC_LEN: u16 = 8;
     /// SeaBIOS's debug log port (QEMU `-debugcon` at `iobase=0x402`).
     pub const FIRMWARE_LOG: u16 = 0x402;
     /// QEMU isa-debug-exit (`iobase=0xf4,iosize=0x04`).
@@ -128,6 +132,8 @@ pub mod irq {
     pub const FPU: u8 = 13;
     /// ACPI SCI (PIIX4 PM), level-triggered.
     pub const SCI: u8 = 9;
+    /// Floppy controller.
+    pub const FDC: u8 = 6;
     /// Primary IDE channel.
     pub const IDE0: u8 = 14;
     /// Secondary IDE channel.

@@ -10,6 +10,7 @@ use anyx86_cpu::debug::InsnCheck;
 use anyx86_cpu::state::fl;
 use anyx86_cpu::state::sreg;
 use anyx86_cpu::{Cpu, RunExit};
+use anyx86_devices::cmos::{REG_EQUIPMENT, REG_FLOPPY_TYPES};
 use anyx86_mem::{GuestRam, MemError, PhysMemory, Rom};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -54,6 +55,14 @@ pub enum MachineError {
     /// Two drives given for one IDE position.
     #[error("--hdc and --cdrom both name the secondary master drive")]
     DriveConflict,
+    /// The floppy controller cannot use the image.
+    #[error("image {path}: {why}")]
+    Floppy {
+        /// The file.
+        path: PathBuf,
+        /// What the controller said.
+        why: anyx86_devices::fdc::FdcError,
+    },
     /// Drives need the full PC's IDE controller.
     #[error("disk and CD-ROM drives need --machine pc")]
     DrivesNeedPc,
@@ -299,6 +308,7 @@ impl Machine {
                 open_image(p, MediaKind::Cdrom, d.snapshot)?,
             ));
         }
+        self.attach_floppies(d)?;
         let Some(pc) = self.board.pc.as_deref_mut() else {
             return Ok(());
         };
@@ -312,6 +322,34 @@ impl Machine {
                 _ => pc.ide.attach_disk(ch, unit, img.backend),
             }
         }
+        Ok(())
+    }
+
+    /// Floppy images in drives A and B, and the CMOS bytes the BIOS reads
+    /// about them (drive types, the equipment byte).
+    fn attach_floppies(&mut self, d: &Drives) -> Result<(), MachineError> {
+        let mut count = 0u8;
+        for (drive, p) in d.fd.iter().enumerate() {
+            let Some(p) = p else { continue };
+            let img = open_image(p, MediaKind::Floppy, d.snapshot)?;
+            self.board
+                .fdc
+                .attach(drive, img.backend)
+                .map_err(|why| MachineError::Floppy {
+                    path: p.clone(),
+                    why,
+                })?;
+            count += 1;
+        }
+        let types = self.board.fdc.cmos_drive_type(0) << 4 | self.board.fdc.cmos_drive_type(1);
+        self.board.set_cmos_config(REG_FLOPPY_TYPES, types);
+        // Bit 0: floppy drives present; bits 7-6: their number - 1; bit 1:
+        // the coprocessor (always there); bits 5-4 = 0: EGA/VGA.
+        let equipment = match count {
+            0 => 0x02,
+            n => 0x03 | (n - 1) << 6,
+        };
+        self.board.set_cmos_config(REG_EQUIPMENT, equipment);
         Ok(())
     }
 

@@ -1,0 +1,216 @@
+//! Booting what users have through the built-in BIOS (SeaBIOS): the
+//! shared CD and hard disk images (`../shared/guests/images.sh`) with the
+//! i386 and amd64 kernels, our floppy test image (`test-roms/floppy`, with
+//! expectations produced on QEMU), and the errors for bad images.
+//!
+//! Run in release mode: each Linux boot is about 8 billion instructions.
+
+#[allow(dead_code)]
+mod guest;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn anyx86(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_anyx86"))
+        .arg("run")
+        .args(args)
+        .output()
+        .expect("run anyx86")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).replace('\r', "")
+}
+
+/// A scratch directory of this test process.
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("anyx86-media-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The value after `key ` on the console line that starts with it.
+fn field<'a>(out: &'a str, key: &str) -> Option<&'a str> {
+    out.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(' ')))
+}
+
+/// Boots `args` (a medium) with the BIOS, as a user would, and checks
+/// what the guest must print: the kernel's flavour, the workload's result,
+/// the medium's data, and ACPI power-off with status 0. Returns the
+/// console output.
+fn boot_medium(arch: &str, media: &str, args: &[&str]) -> String {
+    let dir = guest::media();
+    let sha = guest::media_data_sha(&dir);
+    let mut all = vec!["--serial", "stdio", "--debugcon", "null", "--no-reboot"];
+    all.extend_from_slice(args);
+    let out = anyx86(&all);
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(stdout.contains("SeaBIOS (version 1.16.2"), "{stdout}");
+    assert!(stdout.contains("GUEST-READY"), "{stdout}\n{stderr}");
+    let uname = field(&stdout, "UNAME").unwrap_or_default();
+    let flavour = if arch == "amd64" { "-amd64 " } else { "-686 " };
+    assert!(uname.contains(flavour), "UNAME {uname}");
+    assert!(stdout.contains(guest::WORK_RESULT), "{stdout}");
+    assert_eq!(
+        field(&stdout, "MEDIA-CHECK"),
+        Some(format!("{media} {sha}").as_str()),
+        "{stdout}"
+    );
+    assert!(stdout.contains("reboot: Power down"), "{stdout}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    stdout
+}
+
+#[test]
+fn i386_cd_boots_through_the_bios() {
+    let cd = guest::media().join("cd.iso");
+    let out = boot_medium("i386", "cd", &["--cdrom", cd.to_str().unwrap()]);
+    assert!(out.contains("Booting from DVD/CD"), "{out}");
+}
+
+#[test]
+fn amd64_cd_boots_through_the_bios() {
+    let cd = guest::media().join("cd-amd64.iso");
+    boot_medium("amd64", "cd", &["--cdrom", cd.to_str().unwrap()]);
+}
+
+/// Two boots of one disk image count 1 then 2 (the guest writes
+/// /count.txt on the FAT partition); a third with `--snapshot` counts 3
+/// but leaves the file's bytes as they were.
+#[test]
+fn i386_disk_boots_counts_its_boots_and_snapshot_leaves_it_unchanged() {
+    let dir = scratch("disk-i386");
+    let img = dir.join("disk.img");
+    std::fs::copy(guest::media().join("disk.img"), &img).unwrap();
+    let path = img.to_str().unwrap();
+    let first = boot_medium("i386", "disk", &["--hda", path]);
+    assert_eq!(field(&first, "BOOT-COUNT"), Some("1"), "{first}");
+    let second = boot_medium("i386", "disk", &["--hda", path]);
+    assert_eq!(field(&second, "BOOT-COUNT"), Some("2"), "{second}");
+    let before = std::fs::read(&img).unwrap();
+    let third = boot_medium("i386", "disk", &["--hda", path, "--snapshot"]);
+    assert_eq!(field(&third, "BOOT-COUNT"), Some("3"), "{third}");
+    assert!(
+        std::fs::read(&img).unwrap() == before,
+        "--snapshot changed the image"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn amd64_disk_boots_through_the_bios() {
+    let dir = scratch("disk-amd64");
+    let img = dir.join("disk.img");
+    std::fs::copy(guest::media().join("disk-amd64.img"), &img).unwrap();
+    let out = boot_medium("amd64", "disk", &["--hda", img.to_str().unwrap()]);
+    assert_eq!(field(&out, "BOOT-COUNT"), Some("1"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `test-roms/floppy`: the "FD " lines from the first on, and the exit
+/// status, as in the expected file QEMU produced.
+fn floppy(read_only: bool) {
+    let src = guest::workspace().join("test-roms/floppy");
+    let dir = scratch(if read_only { "fd-ro" } else { "fd-rw" });
+    let img = dir.join("floppy.img");
+    std::fs::copy(src.join("floppy.img"), &img).unwrap();
+    if read_only {
+        let mut p = std::fs::metadata(&img).unwrap().permissions();
+        p.set_readonly(true);
+        std::fs::set_permissions(&img, p).unwrap();
+    }
+    let out = anyx86(&[
+        "--fda",
+        img.to_str().unwrap(),
+        "--boot",
+        "a",
+        "-m",
+        "32",
+        "--serial",
+        "stdio",
+        "--debugcon",
+        "null",
+        "--no-reboot",
+        "--max-instructions",
+        "2000000000",
+    ]);
+    let stdout = text(&out.stdout);
+    let from = stdout
+        .find("FD ")
+        .unwrap_or_else(|| panic!("no FD line in:\n{stdout}"));
+    let got = format!(
+        "{}\n{}\n",
+        stdout[from..].trim_end_matches('\n'),
+        out.status.code().unwrap_or(-1)
+    );
+    let want_file = src.join(if read_only {
+        "expected/ro.txt"
+    } else {
+        "expected/rw.txt"
+    });
+    let want = std::fs::read_to_string(&want_file).unwrap();
+    assert_eq!(got, want, "anyx86 vs {}", want_file.display());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn floppy_boots_and_uses_bios_disk_services_as_on_qemu() {
+    floppy(false);
+}
+
+#[test]
+fn write_protected_floppy_refuses_writes_as_on_qemu() {
+    floppy(true);
+}
+
+#[test]
+fn the_bios_without_media_says_so_and_resets() {
+    let out = anyx86(&["--serial", "stdio", "--no-reboot", "--clock", "virtual"]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("SeaBIOS (version 1.16.2"), "{stdout}");
+    assert!(stdout.contains("No bootable device."), "{stdout}");
+    assert!(text(&out.stderr).contains("guest requested a reset"));
+}
+
+/// Bad images: one line on stderr naming the problem, exit status 2.
+#[test]
+fn bad_images_are_refused_with_exit_2() {
+    let dir = scratch("bad");
+    let empty = dir.join("empty.img");
+    std::fs::write(&empty, b"").unwrap();
+    let odd = dir.join("odd.img");
+    std::fs::write(&odd, vec![0u8; 1000]).unwrap();
+    let megabyte = dir.join("1m.img");
+    std::fs::write(&megabyte, vec![0u8; 1 << 20]).unwrap();
+    let missing = dir.join("missing.img");
+    let under_a_file = empty.join("x.img");
+    let d = dir.to_str().unwrap().to_string();
+    let p = |x: &Path| x.to_str().unwrap().to_string();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--hda".into(), p(&empty)], "is empty"),
+        (vec!["--cdrom".into(), p(&odd)], "not a multiple of 512"),
+        (vec!["--hda".into(), d.clone()], "not a regular file"),
+        (vec!["--fda".into(), d], "not a regular file"),
+        (vec!["--hdb".into(), p(&missing)], "cannot open image"),
+        (
+            vec!["--cdrom".into(), p(&under_a_file)],
+            "cannot open image",
+        ),
+        (vec!["--fda".into(), p(&megabyte)], "matches no format"),
+        (vec!["--boot".into(), "x".into()], "bad boot order"),
+    ];
+    for (args, want) in cases {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = anyx86(&a);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?} ran the guest");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
