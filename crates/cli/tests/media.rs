@@ -27,7 +27,7 @@ fn text(b: &[u8]) -> String {
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("anyx86-media-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
+    std::fs::create_dir_all(&d).expect("test set-up");
     d
 }
 
@@ -68,14 +68,22 @@ fn boot_medium(arch: &str, media: &str, args: &[&str]) -> String {
 #[test]
 fn i386_cd_boots_through_the_bios() {
     let cd = guest::media().join("cd.iso");
-    let out = boot_medium("i386", "cd", &["--cdrom", cd.to_str().unwrap()]);
+    let out = boot_medium(
+        "i386",
+        "cd",
+        &["--cdrom", cd.to_str().expect("test set-up")],
+    );
     assert!(out.contains("Booting from DVD/CD"), "{out}");
 }
 
 #[test]
 fn amd64_cd_boots_through_the_bios() {
     let cd = guest::media().join("cd-amd64.iso");
-    boot_medium("amd64", "cd", &["--cdrom", cd.to_str().unwrap()]);
+    boot_medium(
+        "amd64",
+        "cd",
+        &["--cdrom", cd.to_str().expect("test set-up")],
+    );
 }
 
 /// Two boots of one disk image count 1 then 2 (the guest writes
@@ -85,17 +93,17 @@ fn amd64_cd_boots_through_the_bios() {
 fn i386_disk_boots_counts_its_boots_and_snapshot_leaves_it_unchanged() {
     let dir = scratch("disk-i386");
     let img = dir.join("disk.img");
-    std::fs::copy(guest::media().join("disk.img"), &img).unwrap();
-    let path = img.to_str().unwrap();
+    std::fs::copy(guest::media().join("disk.img"), &img).expect("test set-up");
+    let path = img.to_str().expect("test set-up");
     let first = boot_medium("i386", "disk", &["--hda", path]);
     assert_eq!(field(&first, "BOOT-COUNT"), Some("1"), "{first}");
     let second = boot_medium("i386", "disk", &["--hda", path]);
     assert_eq!(field(&second, "BOOT-COUNT"), Some("2"), "{second}");
-    let before = std::fs::read(&img).unwrap();
+    let before = std::fs::read(&img).expect("test set-up");
     let third = boot_medium("i386", "disk", &["--hda", path, "--snapshot"]);
     assert_eq!(field(&third, "BOOT-COUNT"), Some("3"), "{third}");
     assert!(
-        std::fs::read(&img).unwrap() == before,
+        std::fs::read(&img).expect("test set-up") == before,
         "--snapshot changed the image"
     );
     let _ = std::fs::remove_dir_all(&dir);
@@ -105,8 +113,12 @@ fn i386_disk_boots_counts_its_boots_and_snapshot_leaves_it_unchanged() {
 fn amd64_disk_boots_through_the_bios() {
     let dir = scratch("disk-amd64");
     let img = dir.join("disk.img");
-    std::fs::copy(guest::media().join("disk-amd64.img"), &img).unwrap();
-    let out = boot_medium("amd64", "disk", &["--hda", img.to_str().unwrap()]);
+    std::fs::copy(guest::media().join("disk-amd64.img"), &img).expect("test set-up");
+    let out = boot_medium(
+        "amd64",
+        "disk",
+        &["--hda", img.to_str().expect("test set-up")],
+    );
     assert_eq!(field(&out, "BOOT-COUNT"), Some("1"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -117,15 +129,15 @@ fn floppy(read_only: bool) {
     let src = guest::workspace().join("test-roms/floppy");
     let dir = scratch(if read_only { "fd-ro" } else { "fd-rw" });
     let img = dir.join("floppy.img");
-    std::fs::copy(src.join("floppy.img"), &img).unwrap();
+    std::fs::copy(src.join("floppy.img"), &img).expect("test set-up");
     if read_only {
-        let mut p = std::fs::metadata(&img).unwrap().permissions();
+        let mut p = std::fs::metadata(&img).expect("test set-up").permissions();
         p.set_readonly(true);
-        std::fs::set_permissions(&img, p).unwrap();
+        std::fs::set_permissions(&img, p).expect("test set-up");
     }
     let out = anyx86(&[
         "--fda",
-        img.to_str().unwrap(),
+        img.to_str().expect("test set-up"),
         "--boot",
         "a",
         "-m",
@@ -152,7 +164,7 @@ fn floppy(read_only: bool) {
     } else {
         "expected/rw.txt"
     });
-    let want = std::fs::read_to_string(&want_file).unwrap();
+    let want = std::fs::read_to_string(&want_file).expect("test set-up");
     assert_eq!(got, want, "anyx86 vs {}", want_file.display());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -181,15 +193,15 @@ fn the_bios_without_media_says_so_and_resets() {
 fn bad_images_are_refused_with_exit_2() {
     let dir = scratch("bad");
     let empty = dir.join("empty.img");
-    std::fs::write(&empty, b"").unwrap();
+    std::fs::write(&empty, b"").expect("test set-up");
     let odd = dir.join("odd.img");
-    std::fs::write(&odd, vec![0u8; 1000]).unwrap();
+    std::fs::write(&odd, vec![0u8; 1000]).expect("test set-up");
     let megabyte = dir.join("1m.img");
-    std::fs::write(&megabyte, vec![0u8; 1 << 20]).unwrap();
+    std::fs::write(&megabyte, vec![0u8; 1 << 20]).expect("test set-up");
     let missing = dir.join("missing.img");
     let under_a_file = empty.join("x.img");
-    let d = dir.to_str().unwrap().to_string();
-    let p = |x: &Path| x.to_str().unwrap().to_string();
+    let d = dir.to_str().expect("test set-up").to_string();
+    let p = |x: &Path| x.to_str().expect("test set-up").to_string();
     let cases: Vec<(Vec<String>, &str)> = vec![
         (vec!["--hda".into(), p(&empty)], "is empty"),
         (vec!["--cdrom".into(), p(&odd)], "not a multiple of 512"),
