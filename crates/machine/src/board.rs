@@ -6,7 +6,7 @@
 //! by the wiring it implies (IRQ lines, deadlines, A20, reset), all here.
 
 use crate::clock::Clock;
-use crate::layout::{irq, port};
+use crate::layout::{irq, mem, port};
 use crate::pc::{ones, Chipset, MachineKind};
 use anyx86_cpu::bus::platform_msr;
 use anyx86_cpu::CpuBus;
@@ -725,7 +725,7 @@ impl Board {
             return true;
         }
         if let Some(o) = pc.ide_bm_offset(p) {
-            let mut dma = Dma::new(&mut self.mem, &mut self.dma_pages);
+            let mut dma = Dma::new(&mut self.mem, &mut self.dma_pages, &mut self.map_gen);
             pc.ide.bus_master_write(o, size, v, &mut dma);
             self.sync_ide();
             return true;
@@ -735,7 +735,7 @@ impl Board {
         };
         match dev {
             Dev::Ide(ch) => {
-                let mut dma = Dma::new(&mut self.mem, &mut self.dma_pages);
+                let mut dma = Dma::new(&mut self.mem, &mut self.dma_pages, &mut self.map_gen);
                 pc.ide
                     .command_write(usize::from(ch), off, size, v, &mut dma);
                 self.sync_ide();
@@ -766,8 +766,10 @@ impl Board {
             Dev::FwCfg => {
                 pc.fw_cfg.write(off, size, v);
                 if let Some(addr) = pc.fw_cfg.take_dma() {
-                    pc.fw_cfg
-                        .run_dma(addr, &mut Dma::new(&mut self.mem, &mut self.dma_pages));
+                    pc.fw_cfg.run_dma(
+                        addr,
+                        &mut Dma::new(&mut self.mem, &mut self.dma_pages, &mut self.map_gen),
+                    );
                 }
             }
             _ => return false,
@@ -802,17 +804,26 @@ impl Board {
 
 /// Guest memory as a DMA engine (fw_cfg, IDE bus master, the 8237) sees
 /// it. Written pages are noted for the CPU, which drops code decoded from
-/// them (`CpuBus::take_dma_pages`).
+/// them (`CpuBus::take_dma_pages`); a transfer too large to list bumps the
+/// memory map's generation instead (every trace is dropped).
 struct Dma<'a> {
     mem: &'a mut PhysMemory,
     pages: &'a mut Vec<u64>,
+    map_gen: &'a mut u64,
 }
 
 impl<'a> Dma<'a> {
-    fn new(mem: &'a mut PhysMemory, pages: &'a mut Vec<u64>) -> Self {
-        Dma { mem, pages }
+    fn new(mem: &'a mut PhysMemory, pages: &'a mut Vec<u64>, map_gen: &'a mut u64) -> Self {
+        Dma {
+            mem,
+            pages,
+            map_gen,
+        }
     }
 }
+
+/// Pages a DMA transfer may list before the whole code cache is dropped.
+const DMA_PAGES_MAX: usize = 4096;
 
 impl DmaMemory for Dma<'_> {
     fn dma_read(&mut self, addr: u64, buf: &mut [u8]) {
@@ -822,17 +833,35 @@ impl DmaMemory for Dma<'_> {
     }
 
     fn dma_write(&mut self, addr: u64, data: &[u8]) {
-        for (i, b) in data.iter().enumerate() {
-            self.mem.write_u8(addr.wrapping_add(i as u64), *b);
-        }
-        let Some(last) = addr.checked_add(data.len() as u64) else {
-            return;
+        // At or above the end of RAM is ROM or nothing: writes are dropped
+        // there, so only the part inside RAM is written (a guest asking
+        // for a 4 GiB transfer costs no more than its RAM).
+        let ram_len = self.mem.ram().len() as u64;
+        let n = if addr >= ram_len {
+            0
+        } else {
+            (ram_len - addr).min(data.len() as u64) as usize
         };
-        if data.is_empty() {
+        if n == 0 {
             return;
+        }
+        let (start, end) = (addr as usize, addr as usize + n);
+        let legacy = mem::LOW_RAM_END as usize..0x10_0000;
+        if end <= legacy.start || start >= legacy.end {
+            self.mem.ram_mut().as_mut_slice()[start..end].copy_from_slice(&data[..n]);
+        } else {
+            // Below 1 MiB the PAM settings decide, byte by byte.
+            for (i, b) in data[..n].iter().enumerate() {
+                self.mem.write_u8(addr + i as u64, *b);
+            }
         }
         let mut page = addr & !0xFFF;
-        while page < last {
+        while page < addr + n as u64 {
+            if self.pages.len() >= DMA_PAGES_MAX {
+                self.pages.clear();
+                *self.map_gen += 1;
+                return;
+            }
             if self.pages.last() != Some(&page) {
                 self.pages.push(page);
             }
@@ -990,12 +1019,12 @@ impl CpuBus for Board {
             }
             Dev::Dma => {
                 self.dma.write(p, v as u8);
-                let mut mem = Dma::new(&mut self.mem, &mut self.dma_pages);
+                let mut mem = Dma::new(&mut self.mem, &mut self.dma_pages, &mut self.map_gen);
                 self.fdc.poll_dma(&mut self.dma, &mut mem);
                 self.sync_fdc();
             }
             Dev::Fdc => {
-                let mut mem = Dma::new(&mut self.mem, &mut self.dma_pages);
+                let mut mem = Dma::new(&mut self.mem, &mut self.dma_pages, &mut self.map_gen);
                 self.fdc.write(off, v as u8, &mut self.dma, &mut mem);
                 self.sync_fdc();
             }
@@ -1151,6 +1180,128 @@ mod tests {
     fn cfg_read(b: &mut Board, dev: u32, func: u32, reg: u32) -> u32 {
         b.io_out(0xCF8, 4, 0x8000_0000 | dev << 11 | func << 8 | reg, 0);
         b.io_in(0xCFC, 4, 0)
+    }
+
+    /// A hostile guest: every PCI function's configuration space read and
+    /// written with random values and sizes, the APIC, I/O APIC and HPET
+    /// windows hammered, fw_cfg read past every item, the storage and
+    /// chipset ports poked. Nothing panics, and the board still answers
+    /// as hardware would afterwards.
+    #[test]
+    fn a_hostile_guest_gets_hardware_answers_and_no_panic() {
+        let mut b = board();
+        b.mem.ram_mut().as_mut_slice().fill(0xA5);
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let sizes = [1u8, 2, 4];
+        let mut t = 0;
+        // PCI: every bus-0 function, every register, reads and writes.
+        for devfn in 0..256u32 {
+            for reg in (0..256u32).step_by(4) {
+                b.io_out(0xCF8, 4, 0x8000_0000 | devfn << 8 | reg, t);
+                let size = sizes[(rnd() % 3) as usize];
+                let off = u16::from(size != 4) * (rnd() % 4) as u16;
+                let _ = b.io_in(0xCFC + off, size, t);
+                if reg >= 0x10 {
+                    b.io_out(0xCFC + off, size, rnd() as u32, t);
+                }
+                t += 1000;
+            }
+        }
+        // Other buses, and CONFIG_ADDRESS with reserved bits.
+        for _ in 0..2000 {
+            b.io_out(0xCF8, 4, rnd() as u32, t);
+            let _ = b.io_in(0xCFC, 4, t);
+        }
+        // MMIO windows: local APIC, I/O APIC, HPET.
+        for base in [0xFEE0_0000u64, 0xFEC0_0000, 0xFED0_0000] {
+            for _ in 0..20_000 {
+                let off = rnd() % 0x1000;
+                let size = sizes[(rnd() % 3) as usize];
+                if rnd() % 2 == 0 {
+                    b.mem_write(base + off, size, rnd(), t);
+                } else {
+                    let _ = b.mem_read(base + off, size, t);
+                }
+                t += 100;
+            }
+        }
+        // fw_cfg: every selector, read well past the item's end; DMA with
+        // random addresses.
+        for key in 0..=0xFFFFu32 {
+            b.io_out(0x510, 2, key, t);
+            for _ in 0..4 {
+                let _ = b.io_in(0x511, 1, t);
+            }
+        }
+        for _ in 0..2000 {
+            b.io_out(0x514, 4, rnd() as u32, t);
+            b.io_out(0x518, 4, rnd() as u32, t);
+        }
+        // IDE, floppy, DMA and PM ports with random values.
+        let ports: Vec<u16> = (0x1F0..0x1F8)
+            .chain(0x170..0x178)
+            .chain([0x3F6, 0x376])
+            .chain(0x3F0..0x3F8)
+            .chain(0x00..0x10)
+            .chain(0x80..0x90)
+            .chain(0xC0..0xE0)
+            .chain(0x600..0x640)
+            .collect();
+        for _ in 0..200_000 {
+            let p = ports[(rnd() % ports.len() as u64) as usize];
+            let size = sizes[(rnd() % 3) as usize];
+            if p == 0x80 {
+                continue;
+            }
+            if rnd() % 2 == 0 {
+                b.io_out(p, size, rnd() as u32, t);
+            } else {
+                let _ = b.io_in(p, size, t);
+            }
+            t += 10;
+            if b.take_stop().is_some() {
+                // A reset or S5 request: the guest may ask; carry on.
+                b.reset(0);
+            }
+        }
+        // Still a PC: the host bridge answers, the reset values are back
+        // after a reset.
+        b.reset(0);
+        assert_eq!(cfg_read(&mut b, 0, 0, 0x00), 0x1237_8086);
+        assert_eq!(b.mem_read(0xFEE0_0030, 4, t) as u32, 0x0005_0014);
+    }
+
+    #[test]
+    fn dma_lists_the_pages_it_wrote_and_drops_what_lies_past_ram() {
+        let mut b = board();
+        let gen = b.map_gen;
+        let mut dma = Dma::new(&mut b.mem, &mut b.dma_pages, &mut b.map_gen);
+        dma.dma_write(0x2FFE, &[1, 2, 3, 4]);
+        // 1 MiB of RAM: this one is all past the end.
+        dma.dma_write(0x10_0000, &[9; 8192]);
+        assert_eq!(b.dma_pages, [0x2000, 0x3000]);
+        assert_eq!(b.mem.read(0x2FFE, 4), 0x0403_0201);
+        let mut pages = Vec::new();
+        b.take_dma_pages(&mut pages);
+        assert_eq!((pages.len(), b.dma_pages.len()), (2, 0));
+        // The rest of RAM: 255 pages, still a list.
+        let big = vec![0u8; 0x10_0000 - 0x1000];
+        Dma::new(&mut b.mem, &mut b.dma_pages, &mut b.map_gen).dma_write(0x1000, &big);
+        assert_eq!((b.dma_pages.len(), b.map_gen), (255, gen));
+        // Too many pages to list: the memory map generation moves instead.
+        let mut pages = Vec::new();
+        let mut ram = PhysMemory::new(anyx86_mem::GuestRam::with_mib(32).expect("RAM"), None);
+        let mut map_gen = 0;
+        let big = vec![0u8; 20 << 20];
+        Dma::new(&mut ram, &mut pages, &mut map_gen).dma_write(0x10_0000, &big);
+        assert_eq!(map_gen, 1);
+        assert!(pages.len() < DMA_PAGES_MAX);
     }
 
     #[test]
