@@ -4,6 +4,8 @@
 mod args;
 mod console;
 mod debugging;
+#[allow(dead_code)] // wired to the VGA next
+mod display;
 mod tui;
 mod tui_draw;
 
