@@ -13,6 +13,7 @@ pub mod layout;
 mod machine;
 pub mod pc;
 mod platform;
+pub mod screen;
 pub mod smbios;
 
 pub use board::{Board, Output, Sink, StopReason};
