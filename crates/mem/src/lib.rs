@@ -92,7 +92,12 @@ pub struct PhysMemory {
     /// The chipset's shadow-RAM map, when the board has one; without it the
     /// low ROM alias always shadows RAM (a PC without PAM registers).
     pam: Option<[Pam; PAM_SEGMENTS]>,
+    /// 0xA0000-0xBFFFF belongs to a VGA (the machine decodes it), not RAM.
+    vga_window: bool,
 }
+
+/// The legacy VGA memory window, 0xA0000-0xBFFFF.
+pub const VGA_WINDOW: core::ops::Range<u64> = 0xA_0000..0xC_0000;
 
 impl PhysMemory {
     /// Memory with `ram` and, optionally, a firmware ROM.
@@ -101,7 +106,15 @@ impl PhysMemory {
             ram,
             rom,
             pam: None,
+            vga_window: false,
         }
+    }
+
+    /// Gives 0xA0000-0xBFFFF to a VGA: accesses there are no longer RAM
+    /// (they read as unmapped here, and the machine sends them to the
+    /// device), so the CPU never maps those pages directly.
+    pub fn set_vga_window(&mut self, on: bool) {
+        self.vga_window = on;
     }
 
     /// Puts the 0xC0000-0xFFFFF window under PAM control (all segments
@@ -167,6 +180,9 @@ impl PhysMemory {
     }
 
     fn ram_region(&self, paddr: u64) -> Region {
+        if self.vga_window && VGA_WINDOW.contains(&paddr) {
+            return Region::Unmapped;
+        }
         if paddr < self.ram.len() as u64 {
             Region::Ram(paddr as usize)
         } else {
@@ -366,5 +382,17 @@ mod tests {
         assert_eq!(m.read(0x1000, 2), 0x3344);
         assert!(m.page_is_ram(0x1000));
         assert!(!m.page_is_ram(0xFF000));
+    }
+
+    #[test]
+    fn the_vga_window_is_not_ram_when_a_vga_owns_it() {
+        let mut m = PhysMemory::new(GuestRam::with_mib(1).unwrap(), None);
+        assert!(m.page_is_ram(0xB8000));
+        m.set_vga_window(true);
+        assert!(!m.page_is_ram(0xB8000));
+        assert!(!m.page_is_ram(0xA0000));
+        assert!(m.page_is_ram(0x9F000) && m.page_is_ram(0xC0000));
+        m.write_u8(0xB8000, 0x41);
+        assert_eq!(m.read_u8(0xB8000), 0xFF);
     }
 }
