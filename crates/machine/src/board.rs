@@ -1401,6 +1401,9 @@ mod tests {
         }
         b.io_out(0x21, 1, 0xFB, 0);
         b.io_out(0xA1, 1, 0xEF, 0);
+        // The virtual wire, as a BIOS sets it: APIC on, LINT0 ExtINT.
+        b.mem_write(0xFEE0_00F0, 4, 0x1FF, 0);
+        b.mem_write(0xFEE0_0350, 4, 0x700, 0);
         // Command byte: both interrupts on, both ports enabled.
         b.io_out(0x64, 1, 0x60, 0);
         b.io_out(0x60, 1, 0x03, 0);
