@@ -21,6 +21,8 @@
 //! | [`atapi`]     | ATAPI CD-ROM packet commands (used by `ide`)  | -                                 |
 //! | [`dma8237`]   | two 8237A DMA controllers + page registers    | 0x00-0x0F, 0xC0-0xDF, 0x80-0x8F   |
 //! | [`fdc`]       | 82077AA floppy controller (PC/AT mode)        | 0x3F0-0x3F5, 0x3F7; IRQ 6, DMA 2  |
+//! | [`vga`]       | QEMU standard VGA 00:02.0 + Bochs VBE (DISPI) | 0x3B0-0x3DF, 0x1CE-0x1D0, 0xA0000-0xBFFFF, BAR0 LFB, BAR2 |
+//! | [`vga_render`]| drawing the VGA's screen, text cells          | -                                 |
 //!
 //! Devices never see the CPU, the scheduler or each other. Each takes the
 //! virtual time of the access (`now`, nanoseconds since power-on) where its
@@ -59,6 +61,8 @@ pub mod piix;
 pub mod pit8254;
 pub mod port92;
 pub mod uart16550;
+pub mod vga;
+pub mod vga_render;
 
 pub use acpi_pm::{AcpiPm, AcpiPmState};
 pub use cmos::{Cmos, CmosState};
@@ -77,6 +81,8 @@ pub use piix::{Piix3Isa, Piix3IsaState, Piix4Pm, Piix4PmState};
 pub use pit8254::{Pit, PitState};
 pub use port92::{Port92, Port92State};
 pub use uart16550::{Uart, UartState};
+pub use vga::{Vga, VgaState};
+pub use vga_render::{Frame, RenderOptions, TextCursor, TextScreen};
 
 use anyx86_hw::AccessSize;
 
