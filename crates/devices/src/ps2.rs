@@ -878,7 +878,11 @@ impl Ps2Mouse {
     fn status_byte(&self) -> u8 {
         let b = self.state.buttons;
         let mut status = self.state.mode;
-        for (held, bit) in [(MOUSE_LEFT, 0x04), (MOUSE_MIDDLE, 0x02), (MOUSE_RIGHT, 0x01)] {
+        for (held, bit) in [
+            (MOUSE_LEFT, 0x04),
+            (MOUSE_MIDDLE, 0x02),
+            (MOUSE_RIGHT, 0x01),
+        ] {
             if b & held != 0 {
                 status |= bit;
             }
