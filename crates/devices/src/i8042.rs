@@ -557,6 +557,9 @@ impl Snapshot for I8042 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ps2::{
+        MOUSE_LEFT, MOUSE_RIGHT, PACKET_ALWAYS1, PACKET_X_OVERFLOW, PACKET_X_SIGN, PACKET_Y_SIGN,
+    };
 
     /// The helpers act as a patient guest: each access happens at the
     /// earliest time the next byte may be in the output buffer.
@@ -774,6 +777,309 @@ mod tests {
         cmd(&mut kbc, CMD_SELF_TEST);
         cmd(&mut kbc, CMD_WRITE_AUX);
         anyx86_hw::assert_snapshot_roundtrip(&kbc, &mut I8042::new());
+    }
+
+    /// Command byte as SeaBIOS sets it after keyboard setup: XLAT, SYS,
+    /// keyboard interrupt, aux port disabled.
+    const CTR_SEABIOS: u8 = CTR_XLATE | CTR_SYS | CTR_KBD_INT | CTR_AUX_DISABLE;
+
+    /// Presses and releases a key and returns what the guest reads.
+    fn tap(kbc: &mut I8042, key: KeyCode) -> Vec<u8> {
+        let t = now(kbc);
+        kbc.key_event(key, true, t);
+        kbc.key_event(key, false, t);
+        drain(kbc)
+    }
+
+    #[test]
+    fn keyboard_reset_through_port_0x60() {
+        let mut kbc = I8042::new();
+        data(&mut kbc, 0xFF);
+        assert_eq!(drain(&mut kbc), [0xFA, 0xAA], "ACK, self-test passed");
+    }
+
+    #[test]
+    fn keyboard_id_is_translated_under_xlat() {
+        // The 8042 translates every keyboard byte: 0x83 becomes 0x41, which
+        // is what Linux's atkbd expects to see behind a translating 8042.
+        let mut kbc = I8042::new();
+        set_ctr(&mut kbc, CTR_SEABIOS);
+        data(&mut kbc, 0xF2);
+        assert_eq!(drain(&mut kbc), [0xFA, 0xAB, 0x41]);
+    }
+
+    #[test]
+    fn set2_make_break_translated_to_set1() {
+        // 'A' is 1C / F0 1C in set 2, 1E / 9E in set 1.
+        let mut kbc = I8042::new();
+        set_ctr(&mut kbc, CTR_SEABIOS);
+        assert_eq!(tap(&mut kbc, KeyCode::A), [0x1E, 0x9E]);
+    }
+
+    #[test]
+    fn extended_key_translated_with_prefix_kept() {
+        // Right arrow: E0 74 / E0 F0 74 in set 2, E0 4D / E0 CD in set 1.
+        let mut kbc = I8042::new();
+        set_ctr(&mut kbc, CTR_SEABIOS);
+        assert_eq!(tap(&mut kbc, KeyCode::Right), [0xE0, 0x4D, 0xE0, 0xCD]);
+    }
+
+    #[test]
+    fn without_xlat_set2_passes_raw() {
+        let mut kbc = I8042::new();
+        set_ctr(&mut kbc, CTR_KBD_INT | CTR_SYS);
+        assert_eq!(tap(&mut kbc, KeyCode::A), [0x1C, 0xF0, 0x1C]);
+    }
+
+    #[test]
+    fn leds_command_acks_both_bytes() {
+        let mut kbc = I8042::new();
+        data(&mut kbc, 0xED);
+        assert_eq!(drain(&mut kbc), [0xFA]);
+        data(&mut kbc, 0x07); // Scroll, Num and Caps Lock on
+        assert_eq!(drain(&mut kbc), [0xFA]);
+        assert_eq!(kbc.keyboard_leds(), 0x07);
+    }
+
+    #[test]
+    fn scancode_set_switch_and_query() {
+        let mut kbc = I8042::new();
+        set_ctr(&mut kbc, CTR_KBD_INT | CTR_SYS); // no translation
+        data(&mut kbc, 0xF0);
+        data(&mut kbc, 0x01);
+        assert_eq!(drain(&mut kbc), [0xFA, 0xFA]);
+        data(&mut kbc, 0xF0);
+        data(&mut kbc, 0x00); // query
+        assert_eq!(drain(&mut kbc), [0xFA, 0xFA, 0x01]);
+        // In set 1 the keyboard itself sends 1E / 9E.
+        assert_eq!(tap(&mut kbc, KeyCode::A), [0x1E, 0x9E]);
+        data(&mut kbc, 0xF0);
+        data(&mut kbc, 0x03);
+        drain(&mut kbc);
+        // Set 3: one code per key, F0 before the break.
+        assert_eq!(tap(&mut kbc, KeyCode::Escape), [0x08, 0xF0, 0x08]);
+    }
+
+    #[test]
+    fn set_query_under_xlat_reads_translated_number() {
+        // Linux's atkbd reads 0x41 for set 2 behind a translating 8042.
+        let mut kbc = I8042::new();
+        set_ctr(&mut kbc, CTR_SEABIOS);
+        data(&mut kbc, 0xF0);
+        data(&mut kbc, 0x00);
+        assert_eq!(drain(&mut kbc), [0xFA, 0xFA, 0x41]);
+    }
+
+    #[test]
+    fn keyboard_with_scanning_disabled_sends_nothing() {
+        let mut kbc = I8042::new();
+        data(&mut kbc, 0xF5); // default + disable
+        assert_eq!(drain(&mut kbc), [0xFA]);
+        assert!(tap(&mut kbc, KeyCode::A).is_empty());
+        data(&mut kbc, 0xF4); // enable
+        drain(&mut kbc);
+        assert_eq!(tap(&mut kbc, KeyCode::A), [0x1C, 0xF0, 0x1C]);
+    }
+
+    #[test]
+    fn disabled_keyboard_port_holds_bytes_until_enabled() {
+        let mut kbc = I8042::new();
+        cmd(&mut kbc, CMD_KBD_DISABLE);
+        assert!(tap(&mut kbc, KeyCode::A).is_empty());
+        assert_eq!(kbc.next_deadline(now(&kbc)), None, "nothing loadable");
+        cmd(&mut kbc, CMD_KBD_ENABLE);
+        assert_eq!(drain(&mut kbc), [0x1C, 0xF0, 0x1C]);
+    }
+
+    #[test]
+    fn command_byte_disable_bit_holds_mouse_bytes() {
+        let mut kbc = I8042::new();
+        aux(&mut kbc, 0xF2);
+        // The ACK is already in the output buffer; the ID byte waits.
+        cmd(&mut kbc, CMD_AUX_DISABLE);
+        assert_eq!(drain(&mut kbc), [0xFA]);
+        cmd(&mut kbc, CMD_AUX_ENABLE);
+        assert_eq!(drain(&mut kbc), [0x00]);
+    }
+
+    #[test]
+    fn echo_resend_and_unknown_keyboard_commands() {
+        let mut kbc = I8042::new();
+        data(&mut kbc, 0xEE);
+        assert_eq!(drain(&mut kbc), [0xEE]);
+        data(&mut kbc, 0xFE); // resend the last byte
+        assert_eq!(drain(&mut kbc), [0xEE]);
+        data(&mut kbc, 0xE5); // not a keyboard command
+        assert_eq!(drain(&mut kbc), [0xFE]);
+    }
+
+    #[test]
+    fn mouse_identify_and_enable_via_d4() {
+        let mut kbc = I8042::new();
+        aux(&mut kbc, 0xF2);
+        assert_eq!(drain(&mut kbc), [0xFA, 0x00], "plain PS/2 mouse");
+        aux(&mut kbc, 0xF4);
+        assert_eq!(drain(&mut kbc), [0xFA]);
+        kbc.mouse_event(1, 0, 0, 0, now(&kbc));
+        assert_eq!(drain(&mut kbc), [0x08, 0x01, 0x00]);
+    }
+
+    #[test]
+    fn mouse_reports_nothing_until_enabled() {
+        let mut kbc = I8042::new();
+        kbc.mouse_event(5, 5, 0, MOUSE_LEFT, 0);
+        assert!(drain(&mut kbc).is_empty());
+    }
+
+    #[test]
+    fn mouse_packet_negative_motion_and_buttons() {
+        let mut kbc = I8042::new();
+        aux(&mut kbc, 0xF4);
+        drain(&mut kbc);
+        // 3 left and 2 *down* on screen: the packet's Y is up, so +2.
+        // Then 4 up on screen: packet Y -4, sign bit set.
+        kbc.mouse_event(-3, -4, 0, MOUSE_LEFT | MOUSE_RIGHT, now(&kbc));
+        let b0 = PACKET_ALWAYS1 | PACKET_X_SIGN | MOUSE_LEFT | MOUSE_RIGHT;
+        assert_eq!(drain(&mut kbc), [b0, 0xFD, 0x04]);
+        kbc.mouse_event(0, 4, 0, 0, now(&kbc));
+        assert_eq!(
+            drain(&mut kbc),
+            [PACKET_ALWAYS1 | PACKET_Y_SIGN, 0x00, 0xFC]
+        );
+    }
+
+    #[test]
+    fn mouse_overflow_sets_overflow_bit_and_clamps() {
+        let mut kbc = I8042::new();
+        aux(&mut kbc, 0xF4);
+        drain(&mut kbc);
+        kbc.mouse_event(300, 0, 0, 0, now(&kbc)); // beyond +255
+        let b0 = PACKET_ALWAYS1 | PACKET_X_OVERFLOW;
+        assert_eq!(drain(&mut kbc), [b0, 0xFF, 0x00]);
+    }
+
+    #[test]
+    fn intellimouse_knock_gives_id_3_and_wheel_byte() {
+        let mut kbc = I8042::new();
+        for rate in [200, 100, 80] {
+            aux(&mut kbc, 0xF3);
+            aux(&mut kbc, rate);
+        }
+        assert_eq!(drain(&mut kbc), [0xFA; 6]);
+        aux(&mut kbc, 0xF2);
+        assert_eq!(drain(&mut kbc), [0xFA, 0x03]);
+        aux(&mut kbc, 0xF4);
+        drain(&mut kbc);
+        kbc.mouse_event(0, 0, -1, 0, now(&kbc)); // one click away from user
+        assert_eq!(drain(&mut kbc), [0x08, 0x00, 0x00, 0xFF]);
+    }
+
+    #[test]
+    fn irq1_drops_between_bytes_and_deadline_loads_next() {
+        let mut kbc = I8042::new();
+        kbc.key_event(KeyCode::A, false, 1000); // F0 1C (no XLAT)
+        assert!(kbc.irq_level());
+        assert_eq!(kbc.read(DATA_OFFSET, 1, 2000), 0xF0);
+        assert!(!kbc.irq_level(), "the PIC must see the line drop");
+        let due = 2000 + BYTE_GAP_NS;
+        assert_eq!(kbc.next_deadline(2000), Some(due));
+        kbc.update(due - 1);
+        assert!(!kbc.irq_level(), "not before the gap");
+        kbc.update(due);
+        assert!(kbc.irq_level());
+        assert_eq!(kbc.read(DATA_OFFSET, 1, due), 0x1C);
+        kbc.update(due + BYTE_GAP_NS);
+        assert_eq!(kbc.next_deadline(due + BYTE_GAP_NS), None);
+    }
+
+    #[test]
+    fn irq12_for_mouse_bytes_follows_command_byte() {
+        let mut kbc = I8042::new();
+        set_ctr(&mut kbc, CTR_KBD_INT); // aux interrupt off
+        aux(&mut kbc, 0xF2);
+        assert_eq!(status(&mut kbc) & STATUS_AUXB, STATUS_AUXB);
+        assert!(!kbc.irq12_level());
+        set_ctr(&mut kbc, CTR_KBD_INT | CTR_AUX_INT);
+        assert!(kbc.irq12_level());
+        assert!(!kbc.irq_level());
+    }
+
+    #[test]
+    fn keyboard_queue_is_bounded() {
+        // 16 bytes fit. In set 2 a make of 'A' is 1 byte and its break 2:
+        // five taps (15 bytes) and a sixth make fit, and the sequences that
+        // no longer fit whole are dropped, never cut.
+        let mut kbc = I8042::new();
+        cmd(&mut kbc, CMD_KBD_DISABLE); // hold everything in the keyboard
+        for _ in 0..10 {
+            kbc.key_event(KeyCode::A, true, 0);
+            kbc.key_event(KeyCode::A, false, 0);
+        }
+        cmd(&mut kbc, CMD_KBD_ENABLE);
+        let got = drain(&mut kbc);
+        assert_eq!(got.len(), 16);
+        assert_eq!(got[15], 0x1C, "the last is a whole make code");
+        // A command is still answered from the reserved headroom.
+        cmd(&mut kbc, CMD_KBD_DISABLE);
+        for _ in 0..10 {
+            kbc.key_event(KeyCode::A, true, 0);
+        }
+        data(&mut kbc, 0xEE);
+        cmd(&mut kbc, CMD_KBD_ENABLE);
+        assert_eq!(drain(&mut kbc).last(), Some(&0xEE));
+    }
+
+    #[test]
+    fn snapshot_roundtrip_with_devices() {
+        let mut kbc = I8042::new();
+        set_ctr(&mut kbc, CTR_SEABIOS);
+        data(&mut kbc, 0xED);
+        kbc.key_event(KeyCode::LeftCtrl, true, now(&kbc));
+        aux(&mut kbc, 0xF3); // mouse waits for a rate
+        let saved = kbc.save();
+        assert_eq!(saved.keyboard.pending_command, Some(0xED));
+        assert_eq!(saved.mouse.pending_command, Some(0xF3));
+        anyx86_hw::assert_snapshot_roundtrip(&kbc, &mut I8042::new());
+    }
+
+    #[test]
+    fn restore_rejects_bad_device_state() {
+        let mut state = I8042State::default();
+        state.keyboard.scancode_set = 4;
+        assert!(I8042::new().restore(&state).is_err());
+        let mut state = I8042State::default();
+        state.mouse.queue = vec![0; 100].into();
+        assert!(I8042::new().restore(&state).is_err());
+    }
+
+    #[test]
+    fn hammering_every_offset_never_panics() {
+        // A linear congruential generator: deterministic "random" values.
+        let mut x: u32 = 0x1234_5678;
+        let mut next = move || {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            x
+        };
+        let mut kbc = I8042::new();
+        for i in 0..20_000u64 {
+            let r = next();
+            let offset = (r % 8) as u16;
+            let size = [0, 1, 2, 3, 4, 8][(r >> 8) as usize % 6];
+            let t = i * 7_000;
+            match (r >> 16) % 4 {
+                0 => {
+                    kbc.read(offset, size, t);
+                }
+                1 => kbc.write(offset, size, next(), t),
+                2 => kbc.key_event(KeyCode::Pause, r & 1 == 0, t),
+                _ => kbc.mouse_event(next() as i32, next() as i32, next() as i32, r as u8, t),
+            }
+            kbc.update(t);
+            let s = kbc.save();
+            assert!(s.output.len() <= OUTPUT_QUEUE_CAP);
+            assert!(s.keyboard.queue.len() <= 24 && s.mouse.queue.len() <= 24);
+        }
+        kbc.take_reset_request();
     }
 
     #[test]
