@@ -44,7 +44,7 @@
 
 use std::collections::VecDeque;
 
-use anyx86_hw::SnapshotError;
+use anyx86_hw::{Snapshot, SnapshotError};
 
 /// Bytes of scan codes or mouse packets a device queues before it drops
 /// new input (the PS/2 protocol's 16-byte buffer).
@@ -614,14 +614,18 @@ impl Ps2Keyboard {
         };
         self.reply(&[PS2_ACK, PS2_BAT_OK]);
     }
+}
+
+impl Snapshot for Ps2Keyboard {
+    type State = Ps2KeyboardState;
 
     /// The plain-data state.
-    pub fn save(&self) -> Ps2KeyboardState {
+    fn save(&self) -> Ps2KeyboardState {
         self.state.clone()
     }
 
     /// Loads a state after checking it; no side effects.
-    pub fn restore(&mut self, state: &Ps2KeyboardState) -> Result<(), SnapshotError> {
+    fn restore(&mut self, state: &Ps2KeyboardState) -> Result<(), SnapshotError> {
         check_queue(&state.queue, "keyboard.queue")?;
         if !(1..=3).contains(&state.scancode_set) {
             return Err(SnapshotError::Invalid {
@@ -957,14 +961,18 @@ impl Ps2Mouse {
         };
         self.reply(&[PS2_ACK, PS2_BAT_OK, MOUSE_ID_PS2]);
     }
+}
+
+impl Snapshot for Ps2Mouse {
+    type State = Ps2MouseState;
 
     /// The plain-data state.
-    pub fn save(&self) -> Ps2MouseState {
+    fn save(&self) -> Ps2MouseState {
         self.state.clone()
     }
 
     /// Loads a state after checking it; no side effects.
-    pub fn restore(&mut self, state: &Ps2MouseState) -> Result<(), SnapshotError> {
+    fn restore(&mut self, state: &Ps2MouseState) -> Result<(), SnapshotError> {
         check_queue(&state.queue, "mouse.queue")?;
         if state.device_id != MOUSE_ID_PS2 && state.device_id != MOUSE_ID_INTELLIMOUSE {
             return Err(SnapshotError::Invalid {
@@ -981,5 +989,288 @@ impl Ps2Mouse {
         }
         self.state = state.clone();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain_kbd(kbd: &mut Ps2Keyboard) -> Vec<u8> {
+        std::iter::from_fn(|| kbd.pop()).collect()
+    }
+
+    fn drain_mouse(mouse: &mut Ps2Mouse) -> Vec<u8> {
+        std::iter::from_fn(|| mouse.pop()).collect()
+    }
+
+    fn press(kbd: &mut Ps2Keyboard, key: KeyCode, down: bool) -> Vec<u8> {
+        kbd.key_event(key, down);
+        drain_kbd(kbd)
+    }
+
+    /// A mouse with reporting enabled and its ACK read.
+    fn enabled_mouse() -> Ps2Mouse {
+        let mut mouse = Ps2Mouse::new();
+        mouse.write(AUX_CMD_ENABLE);
+        drain_mouse(&mut mouse);
+        mouse
+    }
+
+    #[test]
+    fn translation_table_spot_checks() {
+        assert_eq!(translate_set2_to_set1(0x1C), 0x1E, "A");
+        assert_eq!(translate_set2_to_set1(0x76), 0x01, "Esc");
+        assert_eq!(translate_set2_to_set1(0x83), 0x41, "F7");
+        assert_eq!(translate_set2_to_set1(0xE0), 0xE0, "prefix passes");
+        assert_eq!(translate_set2_to_set1(PS2_ACK), PS2_ACK);
+    }
+
+    #[test]
+    fn print_screen_sequences_in_set2() {
+        let mut kbd = Ps2Keyboard::new();
+        assert_eq!(
+            press(&mut kbd, KeyCode::PrintScreen, true),
+            [0xE0, 0x12, 0xE0, 0x7C]
+        );
+        assert_eq!(
+            press(&mut kbd, KeyCode::PrintScreen, false),
+            [0xE0, 0xF0, 0x7C, 0xE0, 0xF0, 0x12]
+        );
+    }
+
+    #[test]
+    fn alt_print_screen_is_sysrq() {
+        let mut kbd = Ps2Keyboard::new();
+        press(&mut kbd, KeyCode::LeftAlt, true);
+        assert_eq!(press(&mut kbd, KeyCode::PrintScreen, true), [0x84]);
+    }
+
+    #[test]
+    fn pause_is_make_only() {
+        let mut kbd = Ps2Keyboard::new();
+        assert_eq!(
+            press(&mut kbd, KeyCode::Pause, true),
+            [0xE1, 0x14, 0x77, 0xE1, 0xF0, 0x14, 0xF0, 0x77]
+        );
+        assert!(press(&mut kbd, KeyCode::Pause, false).is_empty());
+    }
+
+    #[test]
+    fn ctrl_pause_is_break() {
+        let mut kbd = Ps2Keyboard::new();
+        press(&mut kbd, KeyCode::RightCtrl, true);
+        assert_eq!(
+            press(&mut kbd, KeyCode::Pause, true),
+            [0xE0, 0x7E, 0xE0, 0xF0, 0x7E]
+        );
+    }
+
+    #[test]
+    fn set1_pause_and_extended_keys() {
+        let mut kbd = Ps2Keyboard::new();
+        kbd.write(KBD_CMD_SCANCODE_SET);
+        kbd.write(1);
+        drain_kbd(&mut kbd);
+        // The classic set-1 Pause: E1 1D 45 E1 9D C5.
+        assert_eq!(
+            press(&mut kbd, KeyCode::Pause, true),
+            [0xE1, 0x1D, 0x45, 0xE1, 0x9D, 0xC5]
+        );
+        assert_eq!(press(&mut kbd, KeyCode::Delete, false), [0xE0, 0xD3]);
+    }
+
+    #[test]
+    fn reset_restores_set2_and_scanning() {
+        let mut kbd = Ps2Keyboard::new();
+        kbd.write(KBD_CMD_SCANCODE_SET);
+        kbd.write(3);
+        kbd.write(KBD_CMD_DEFAULT_DISABLE);
+        kbd.write(KBD_CMD_RESET);
+        assert_eq!(drain_kbd(&mut kbd), [PS2_ACK, PS2_BAT_OK], "queue flushed");
+        assert_eq!(kbd.scancode_set(), 2);
+        assert_eq!(press(&mut kbd, KeyCode::Enter, true), [0x5A]);
+    }
+
+    #[test]
+    fn bad_scancode_set_is_refused() {
+        let mut kbd = Ps2Keyboard::new();
+        kbd.write(KBD_CMD_SCANCODE_SET);
+        kbd.write(7);
+        assert_eq!(drain_kbd(&mut kbd), [PS2_ACK, PS2_RESEND]);
+        assert_eq!(kbd.scancode_set(), 2);
+    }
+
+    #[test]
+    fn command_byte_during_parameter_wait_is_a_new_command() {
+        // Linux may abandon 0xED with a fresh command; bit 7 tells them apart.
+        let mut kbd = Ps2Keyboard::new();
+        kbd.write(KBD_CMD_SET_LEDS);
+        kbd.write(KBD_CMD_ECHO);
+        assert_eq!(drain_kbd(&mut kbd), [PS2_ACK, KBD_CMD_ECHO]);
+    }
+
+    #[test]
+    fn typematic_is_stored() {
+        let mut kbd = Ps2Keyboard::new();
+        kbd.write(KBD_CMD_TYPEMATIC);
+        kbd.write(0x20); // 30 cps after 500 ms
+        assert_eq!(drain_kbd(&mut kbd), [PS2_ACK, PS2_ACK]);
+        assert_eq!(kbd.save().typematic, 0x20);
+    }
+
+    #[test]
+    fn mouse_status_request() {
+        let mut mouse = enabled_mouse();
+        mouse.write(AUX_CMD_SCALE21);
+        mouse.mouse_event(0, 0, 0, MOUSE_LEFT);
+        drain_mouse(&mut mouse);
+        mouse.write(AUX_CMD_STATUS);
+        // Enabled + 2:1 + left button (status bit 2), 4 counts/mm, 100/s.
+        assert_eq!(drain_mouse(&mut mouse), [PS2_ACK, 0x34, 0x02, 100]);
+    }
+
+    #[test]
+    fn mouse_scaling_2_to_1_in_stream_mode() {
+        let mut mouse = enabled_mouse();
+        mouse.write(AUX_CMD_SCALE21);
+        drain_mouse(&mut mouse);
+        mouse.mouse_event(4, 0, 0, 0); // 4 counts scale to 6
+        assert_eq!(drain_mouse(&mut mouse), [0x08, 6, 0]);
+    }
+
+    #[test]
+    fn mouse_remote_mode_reports_on_read_data() {
+        let mut mouse = Ps2Mouse::new();
+        mouse.write(AUX_CMD_REMOTE);
+        drain_mouse(&mut mouse);
+        mouse.mouse_event(2, 0, 0, 0);
+        mouse.mouse_event(3, 0, 0, 0);
+        assert!(!mouse.has_output(), "remote mode never streams");
+        mouse.write(AUX_CMD_READ_DATA);
+        assert_eq!(drain_mouse(&mut mouse), [PS2_ACK, 0x08, 5, 0]);
+    }
+
+    #[test]
+    fn mouse_wrap_mode_echoes_until_reset_wrap() {
+        let mut mouse = Ps2Mouse::new();
+        mouse.write(AUX_CMD_SET_WRAP);
+        mouse.write(0x42);
+        mouse.write(AUX_CMD_GET_ID); // echoed, not executed
+        mouse.write(AUX_CMD_RESET_WRAP);
+        mouse.write(AUX_CMD_GET_ID);
+        assert_eq!(
+            drain_mouse(&mut mouse),
+            [PS2_ACK, 0x42, AUX_CMD_GET_ID, PS2_ACK, PS2_ACK, 0x00]
+        );
+    }
+
+    #[test]
+    fn mouse_reset_forgets_intellimouse() {
+        let mut mouse = Ps2Mouse::new();
+        for rate in INTELLIMOUSE_KNOCK {
+            mouse.write(AUX_CMD_SET_RATE);
+            mouse.write(rate);
+        }
+        assert_eq!(mouse.device_id(), MOUSE_ID_INTELLIMOUSE);
+        mouse.write(AUX_CMD_RESET);
+        assert_eq!(mouse.device_id(), MOUSE_ID_PS2);
+    }
+
+    #[test]
+    fn broken_knock_keeps_plain_id() {
+        let mut mouse = Ps2Mouse::new();
+        for rate in [200, 60, 80] {
+            mouse.write(AUX_CMD_SET_RATE);
+            mouse.write(rate);
+        }
+        assert_eq!(mouse.device_id(), MOUSE_ID_PS2);
+    }
+
+    #[test]
+    fn mouse_motion_waits_for_room_and_is_sent_when_queue_drains() {
+        let mut mouse = enabled_mouse();
+        for _ in 0..5 {
+            mouse.mouse_event(1, 0, 0, 0); // 5 packets = 15 bytes
+        }
+        mouse.mouse_event(1, 0, 0, 0); // no room for a 6th: accumulated
+        mouse.mouse_event(1, 0, 0, MOUSE_MIDDLE);
+        assert_eq!(mouse.save().queue.len(), 15);
+        let bytes = drain_mouse(&mut mouse);
+        assert_eq!(bytes.len(), 18);
+        assert_eq!(&bytes[15..], [0x08 | MOUSE_MIDDLE, 2, 0]);
+    }
+
+    #[test]
+    fn unknown_mouse_command_and_resend() {
+        let mut mouse = Ps2Mouse::new();
+        mouse.write(0x00);
+        assert_eq!(drain_mouse(&mut mouse), [PS2_RESEND]);
+        mouse.write(AUX_CMD_RESEND);
+        assert_eq!(
+            drain_mouse(&mut mouse),
+            [PS2_RESEND],
+            "resends the last byte"
+        );
+    }
+
+    #[test]
+    fn device_snapshots_roundtrip() {
+        let mut kbd = Ps2Keyboard::new();
+        kbd.write(KBD_CMD_SET_LEDS);
+        kbd.key_event(KeyCode::A, true);
+        anyx86_hw::assert_snapshot_roundtrip(&kbd, &mut Ps2Keyboard::new());
+        let mut mouse = enabled_mouse();
+        mouse.mouse_event(3, 3, 0, MOUSE_LEFT);
+        mouse.write(AUX_CMD_SET_RES);
+        anyx86_hw::assert_snapshot_roundtrip(&mouse, &mut Ps2Mouse::new());
+    }
+
+    #[test]
+    fn mouse_restore_rejects_impossible_state() {
+        let state = Ps2MouseState {
+            device_id: 9,
+            ..Ps2MouseState::default()
+        };
+        assert!(Ps2Mouse::new().restore(&state).is_err());
+        let state = Ps2MouseState {
+            dx: i32::MAX,
+            ..Ps2MouseState::default()
+        };
+        assert!(Ps2Mouse::new().restore(&state).is_err());
+    }
+
+    #[test]
+    fn hammering_devices_never_panics_or_grows() {
+        // A linear congruential generator: deterministic "random" bytes.
+        let mut x: u32 = 0xDEAD_BEEF;
+        let mut next = move || {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            x
+        };
+        let keys = [
+            KeyCode::A,
+            KeyCode::Pause,
+            KeyCode::PrintScreen,
+            KeyCode::Right,
+        ];
+        let (mut kbd, mut mouse) = (Ps2Keyboard::new(), Ps2Mouse::new());
+        for _ in 0..50_000 {
+            let r = next();
+            match r % 6 {
+                0 => kbd.write((r >> 8) as u8),
+                1 => mouse.write((r >> 8) as u8),
+                2 => kbd.key_event(keys[(r >> 8) as usize % 4], r & 0x100 != 0),
+                3 => mouse.mouse_event(next() as i32, next() as i32, next() as i32, r as u8),
+                4 => {
+                    kbd.pop();
+                }
+                _ => {
+                    mouse.pop();
+                }
+            }
+            assert!(kbd.save().queue.len() <= QUEUE_MAX);
+            assert!(mouse.save().queue.len() <= QUEUE_MAX);
+        }
     }
 }
