@@ -176,7 +176,8 @@ pub struct OutputByte {
     pub value: u8,
     /// It comes from the auxiliary port (status AUXB, IRQ12).
     pub aux: bool,
-    /// It reports a device time-out (status bit 6).
+    /// It reports a device time-out (status bit 6; never set now that
+    /// both devices answer, kept for the snapshot format).
     pub timeout: bool,
 }
 
@@ -320,18 +321,18 @@ impl I8042 {
         self.state.ram[0]
     }
 
-    fn push(&mut self, value: u8, aux: bool, timeout: bool) {
+    fn push(&mut self, value: u8, aux: bool) {
         if self.state.output.len() < OUTPUT_QUEUE_CAP {
             self.state.output.push_back(OutputByte {
                 value,
                 aux,
-                timeout,
+                timeout: false,
             });
         }
     }
 
     fn reply(&mut self, value: u8) {
-        self.push(value, false, false);
+        self.push(value, false);
     }
 
     fn kbd_port_enabled(&self) -> bool {
@@ -463,8 +464,8 @@ impl I8042 {
         match self.state.pending_command.take() {
             Some(cmd @ 0x60..=0x7F) => self.state.ram[usize::from(cmd & 0x1F)] = value,
             Some(CMD_WRITE_OUTPUT) => self.write_output_port(value),
-            Some(CMD_WRITE_KBD_OBUF) => self.push(value, false, false),
-            Some(CMD_WRITE_AUX_OBUF) => self.push(value, true, false),
+            Some(CMD_WRITE_KBD_OBUF) => self.push(value, false),
+            Some(CMD_WRITE_AUX_OBUF) => self.push(value, true),
             Some(CMD_WRITE_AUX) => {
                 // Sending to the mouse enables the auxiliary clock (as QEMU).
                 self.state.ram[0] &= !CTR_AUX_DISABLE;
@@ -1074,12 +1075,57 @@ mod tests {
                 2 => kbc.key_event(KeyCode::Pause, r & 1 == 0, t),
                 _ => kbc.mouse_event(next() as i32, next() as i32, next() as i32, r as u8, t),
             }
+            if let Some(due) = kbc.next_deadline(t) {
+                assert!(due >= t);
+            }
             kbc.update(t);
             let s = kbc.save();
             assert!(s.output.len() <= OUTPUT_QUEUE_CAP);
             assert!(s.keyboard.queue.len() <= 24 && s.mouse.queue.len() <= 24);
         }
         kbc.take_reset_request();
+    }
+
+    /// One SeaBIOS `__ps2_command` to the keyboard: interrupts off, only the
+    /// keyboard port enabled, send the bytes, collect `answers` bytes.
+    fn seabios_kbd_command(kbc: &mut I8042, bytes: &[u8], answers: usize) -> Vec<u8> {
+        set_ctr(kbc, CTR_KBD_DISABLE | CTR_AUX_DISABLE);
+        set_ctr(kbc, CTR_AUX_DISABLE);
+        let mut got = Vec::new();
+        for &b in bytes {
+            data(kbc, b);
+            got.extend(recv(kbc).map(|(v, _)| v));
+        }
+        while got.len() < bytes.len() + answers {
+            match recv(kbc) {
+                Some((v, false)) => got.push(v),
+                _ => break,
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn seabios_keyboard_setup_sequence() {
+        let mut kbc = I8042::new();
+        assert!(drain(&mut kbc).is_empty(), "i8042_flush finds nothing");
+        cmd(&mut kbc, CMD_SELF_TEST);
+        assert_eq!(read(&mut kbc), 0x55);
+        cmd(&mut kbc, CMD_KBD_TEST);
+        assert_eq!(read(&mut kbc), 0x00);
+        assert_eq!(seabios_kbd_command(&mut kbc, &[0xFF], 1), [0xFA, 0xAA]);
+        assert_eq!(seabios_kbd_command(&mut kbc, &[0xF5], 0), [0xFA]);
+        assert_eq!(
+            seabios_kbd_command(&mut kbc, &[0xF0, 0x02], 0),
+            [0xFA, 0xFA]
+        );
+        set_ctr(&mut kbc, CTR_SEABIOS);
+        assert_eq!(seabios_kbd_command(&mut kbc, &[0xF4], 0), [0xFA]);
+        set_ctr(&mut kbc, CTR_SEABIOS);
+        // A key now reaches INT 09h in set 1, on IRQ1.
+        kbc.key_event(KeyCode::Enter, true, now(&kbc));
+        assert!(kbc.irq_level());
+        assert_eq!(read(&mut kbc), 0x1C, "set-1 Enter make");
     }
 
     #[test]
