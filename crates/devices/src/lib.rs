@@ -7,7 +7,8 @@
 //! | [`pit8254`]   | 8254 PIT + system control port B              | 0x40-0x43, 0x61                   |
 //! | [`uart16550`] | 16550A UART, one per COM port                 | 8 registers (COM1: 0x3F8-0x3FF)   |
 //! | [`cmos`]      | MC146818 RTC + 128 bytes of CMOS RAM          | 0x70-0x71                         |
-//! | [`i8042`]     | 8042 keyboard controller, no devices          | 0x60, 0x64                        |
+//! | [`i8042`]     | 8042 keyboard controller (owns the PS/2 pair) | 0x60, 0x64; IRQ 1, IRQ 12         |
+//! | [`ps2`]       | PS/2 keyboard and mouse (used by `i8042`)     | -                                 |
 //! | [`port92`]    | system control port A                         | 0x92                              |
 //! | [`lapic`]     | local APIC (xAPIC), one CPU                   | MMIO 0xFEE00000, 4 KiB            |
 //! | [`ioapic`]    | 82093AA I/O APIC, 24 pins                     | MMIO 0xFEC00000                   |
@@ -60,6 +61,7 @@ pub mod pic8259;
 pub mod piix;
 pub mod pit8254;
 pub mod port92;
+pub mod ps2;
 pub mod uart16550;
 pub mod vga;
 pub mod vga_render;
@@ -80,6 +82,7 @@ pub use pic8259::{PicPair, PicState};
 pub use piix::{Piix3Isa, Piix3IsaState, Piix4Pm, Piix4PmState};
 pub use pit8254::{Pit, PitState};
 pub use port92::{Port92, Port92State};
+pub use ps2::{KeyCode, Ps2Keyboard, Ps2KeyboardState, Ps2Mouse, Ps2MouseState};
 pub use uart16550::{Uart, UartState};
 pub use vga::{Vga, VgaState};
 pub use vga_render::{Frame, RenderOptions, TextCursor, TextScreen};
