@@ -160,6 +160,9 @@ pub struct RunArgs {
     /// do not change (QEMU's `-snapshot`).
     #[arg(long)]
     pub snapshot: bool,
+    /// Write the screen to FILE (PNG) when the run ends.
+    #[arg(long, value_name = "FILE.png")]
+    pub screenshot: Option<PathBuf>,
     /// Where the firmware's own log (SeaBIOS's debug port 0x402) goes:
     /// stdio, null or file:PATH (default: nowhere, and SeaBIOS stays quiet).
     #[arg(long, value_name = "DEST")]

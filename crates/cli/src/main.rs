@@ -149,6 +149,11 @@ fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
         Some(d) => debugging::debug(&mut m, a, d, inputs)?,
         None => debugging::run_machine(&mut m, a, inputs)?,
     };
+    if let Some(p) = &a.screenshot {
+        if let Err(e) = m.screendump(p) {
+            eprintln!("anyx86: {e}");
+        }
+    }
     match &outcome {
         RunOutcome::TripleFault(dump) => eprintln!("anyx86: {dump}"),
         RunOutcome::Halted(line) => eprintln!("anyx86: {line}"),

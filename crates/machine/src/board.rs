@@ -123,6 +123,9 @@ pub enum Dev {
     Dma,
     /// The floppy controller.
     Fdc,
+    /// The VGA's registers and the Bochs VBE ports (absolute port; full
+    /// PC only).
+    Vga,
     /// An IDE channel's command block (full PC only).
     Ide(u8),
     /// An IDE channel's control block (full PC only).
@@ -148,6 +151,8 @@ pub fn decode_port(p: u16) -> Option<(Dev, u16)> {
         port::DEBUGCON => (Dev::DebugCon, 0),
         port::FIRMWARE_LOG => (Dev::FirmwareLog, 0),
         0x00..=0x0F | 0x81..=0x8F | 0xC0..=0xDF => (Dev::Dma, p),
+        _ if (port::VGA..port::VGA + port::VGA_LEN).contains(&p) => (Dev::Vga, p),
+        port::VBE_DISPI..=0x1D0 => (Dev::Vga, p),
         port::IDE0_CTL => (Dev::IdeControl(0), 0),
         _ if (port::FDC..port::FDC + port::FDC_LEN).contains(&p) => (Dev::Fdc, p - port::FDC),
         port::IDE1_CTL => (Dev::IdeControl(1), 0),
@@ -179,6 +184,8 @@ pub enum Event {
     Hpet,
     /// The ACPI PM timer's status bit.
     Pm,
+    /// The i8042 releases its next byte.
+    Kbc,
 }
 
 /// The board.
@@ -261,6 +268,8 @@ impl Board {
         let ram = mem.ram().len() as u64;
         let mut mem = mem;
         mem.enable_pam(kind == MachineKind::Pc);
+        // The full PC's VGA owns 0xA0000-0xBFFFF.
+        mem.set_vga_window(kind == MachineKind::Pc);
         let pc = (kind == MachineKind::Pc)
             .then(|| Box::new(Chipset::new(FwCfg::new(), anyx86_devices::Ide::new())));
         let mut b = Self {
@@ -413,6 +422,10 @@ impl Board {
                         pc.pm.update(t);
                     }
                     self.sync_pm(t);
+                }
+                Event::Kbc => {
+                    self.kbc.update(t);
+                    self.sync_kbc(t);
                 }
                 _ => {}
             }
@@ -623,9 +636,32 @@ impl Board {
 
     /// The i8042's two interrupt lines: IRQ1 (keyboard byte) and IRQ12
     /// (auxiliary byte).
-    fn sync_kbc_irqs(&mut self) {
+    /// After an i8042 access or a host key/mouse event: IRQ1 and IRQ12,
+    /// and the deadline for the next byte the controller holds back.
+    fn sync_kbc(&mut self, now: u64) {
         self.isa_irq(irq::KEYBOARD, self.kbc.irq_level());
         self.isa_irq(irq::MOUSE, self.kbc.irq12_level());
+        match self.kbc.next_deadline(now) {
+            Some(t) => self.sched.schedule(t, Event::Kbc),
+            None => self.sched.cancel(Event::Kbc),
+        }
+        self.note_deadline();
+    }
+
+    /// A key pressed or released on the host's keyboard (display front
+    /// ends), at the virtual time of `icount`.
+    pub fn key_event(&mut self, key: anyx86_devices::KeyCode, down: bool, icount: u64) {
+        let now = self.clock.now(icount);
+        self.kbc.key_event(key, down, now);
+        self.sync_kbc(now);
+    }
+
+    /// The host's mouse moved or clicked: `dx` right, `dy` down, `dz`
+    /// wheel clicks, `buttons` bit 0 left, 1 right, 2 middle.
+    pub fn mouse_event(&mut self, dx: i32, dy: i32, dz: i32, buttons: u8, icount: u64) {
+        let now = self.clock.now(icount);
+        self.kbc.mouse_event(dx, dy, dz, buttons, now);
+        self.sync_kbc(now);
     }
 
     fn drain_uart(&mut self, i: usize, icount: u64) {
@@ -687,6 +723,7 @@ impl Board {
         }
         let (dev, off) = dev?;
         Some(match dev {
+            Dev::Vga => pc.vga.io_read(p, size, now),
             Dev::Ide(ch) => {
                 let v = pc.ide.command_read(usize::from(ch), off, size);
                 self.sync_ide();
@@ -734,6 +771,7 @@ impl Board {
             return false;
         };
         match dev {
+            Dev::Vga => pc.vga.io_write(p, size, v, now),
             Dev::Ide(ch) => {
                 let mut dma = Dma::new(&mut self.mem, &mut self.dma_pages, &mut self.map_gen);
                 pc.ide
@@ -947,7 +985,7 @@ impl CpuBus for Board {
             }
             Dev::Kbc => {
                 let v = self.kbc.read(off, size, now);
-                self.sync_kbc_irqs();
+                self.sync_kbc(now);
                 v
             }
             Dev::Port92 => self.port92.read(0, size, now),
@@ -968,7 +1006,8 @@ impl CpuBus for Board {
             | Dev::Apm
             | Dev::FwCfg
             | Dev::Ide(_)
-            | Dev::IdeControl(_) => {
+            | Dev::IdeControl(_)
+            | Dev::Vga => {
                 self.count_unclaimed(p);
                 ones
             }
@@ -1008,7 +1047,7 @@ impl CpuBus for Board {
             }
             Dev::Kbc => {
                 self.kbc.write(off, size, v, now);
-                self.sync_kbc_irqs();
+                self.sync_kbc(now);
                 self.sync_a20();
                 self.check_resets();
             }
@@ -1046,7 +1085,8 @@ impl CpuBus for Board {
             | Dev::Apm
             | Dev::FwCfg
             | Dev::Ide(_)
-            | Dev::IdeControl(_) => self.count_unclaimed(p),
+            | Dev::IdeControl(_)
+            | Dev::Vga => self.count_unclaimed(p),
         }
     }
 

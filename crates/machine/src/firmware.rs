@@ -13,6 +13,10 @@ use std::fmt;
 /// SeaBIOS 1.16.2 from Debian's `seabios` 1.16.2-1 (`bios-256k.bin`).
 pub static SEABIOS: &[u8] = include_bytes!("../../../firmware/seabios/bios-256k.bin");
 
+/// SeaBIOS 1.16.2's VGA BIOS for QEMU's standard VGA (Debian's
+/// `vgabios-stdvga.bin`), behind the VGA's expansion-ROM BAR.
+pub static VGABIOS: &[u8] = include_bytes!("../../../firmware/seabios/vgabios-stdvga.bin");
+
 /// The COM1 port SeaBIOS's serial console uses (`etc/sercon-port`).
 const SERCON_PORT: u16 = 0x3F8;
 

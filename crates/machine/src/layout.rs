@@ -41,6 +41,12 @@ pub mod port {
     pub const FDC: u16 = 0x3F0;
     /// Ports from [`FDC`] the floppy controller decodes.
     pub const FDC_LEN: u16 = 8;
+    /// The VGA's registers, 0x3B0-0x3DF.
+    pub const VGA: u16 = 0x3B0;
+    /// Ports from [`VGA`] the VGA decodes.
+    pub const VGA_LEN: u16 = 0x30;
+    /// The Bochs VBE (DISPI) index and data ports, 0x1CE-0x1D0.
+    pub const VBE_DISPI: u16 = 0x1CE;
     /// SeaBIOS's debug log port (QEMU `-debugcon` at `iobase=0x402`).
     pub const FIRMWARE_LOG: u16 = 0x402;
     /// QEMU isa-debug-exit (`iobase=0xf4,iosize=0x04`).
@@ -99,6 +105,16 @@ pub mod mmio {
     pub const HPET: u64 = 0xFED0_0000;
     /// Size of the HPET block.
     pub const HPET_LEN: u64 = 0x400;
+    /// The VGA's legacy memory window.
+    pub const VGA_WINDOW: u64 = 0xA_0000;
+    /// Its size (0xA0000-0xBFFFF).
+    pub const VGA_WINDOW_LEN: u64 = 0x2_0000;
+    /// The VGA framebuffer BAR's size (16 MiB of VRAM, as QEMU).
+    pub const VGA_LFB_LEN: u64 = 0x100_0000;
+    /// The VGA register BAR's size.
+    pub const VGA_MMIO_LEN: u64 = 0x1000;
+    /// The VGA expansion-ROM BAR's size (the 39 KiB VGA BIOS rounded up).
+    pub const VGA_ROM_LEN: u64 = 0x1_0000;
 }
 
 /// PCI device numbers on bus 0 (QEMU's `pc` layout).
@@ -109,6 +125,8 @@ pub mod pci {
     pub const PIIX: u8 = 1;
     /// The IDE function of the PIIX3.
     pub const IDE_FUNC: u8 = 1;
+    /// QEMU's standard VGA (00:02.0).
+    pub const VGA: u8 = 2;
     /// ISA IRQs the PCI interrupt links PIRQA-D are routed to, as SeaBIOS
     /// programs them on QEMU (the machine does it for a direct boot).
     pub const PIRQ_IRQS: [u8; 4] = [10, 10, 11, 11];

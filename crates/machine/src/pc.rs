@@ -11,7 +11,7 @@
 
 use crate::layout::{mmio, pci as slot, port};
 use anyx86_devices::{
-    AcpiPm, FwCfg, Hpet, I440fx, Ide, IoApic, Lapic, PciAddress, PciHost, Piix3Isa, Piix4Pm,
+    AcpiPm, FwCfg, Hpet, I440fx, Ide, IoApic, Lapic, PciAddress, PciHost, Piix3Isa, Piix4Pm, Vga,
 };
 use anyx86_hw::{AccessSize, VirtualTime};
 
@@ -56,6 +56,11 @@ pub struct Chipset {
     pub ide_bm_base: Option<u16>,
     /// Power management function, 00:01.3.
     pub pm_fn: Piix4Pm,
+    /// QEMU's standard VGA, 00:02.0.
+    pub vga: Vga,
+    /// Where the VGA's BARs are decoded: framebuffer, registers, ROM
+    /// (re-read after every configuration write).
+    pub vga_bars: [Option<u64>; 3],
     /// The PM I/O block the power-management function decodes.
     pub pm: AcpiPm,
     /// QEMU's firmware configuration device.
@@ -78,6 +83,8 @@ impl Chipset {
             ide_bm_base: ide.bus_master_base(),
             ide,
             pm_fn: Piix4Pm::new(),
+            vga: Vga::new(crate::firmware::VGABIOS.to_vec()),
+            vga_bars: [None; 3],
             pm: AcpiPm::new(),
             fw_cfg,
             pm_base: None,
@@ -92,6 +99,7 @@ impl Chipset {
             (0, slot::PIIX, 0) => self.isa.config_read(a.reg, size),
             (0, slot::PIIX, slot::IDE_FUNC) => self.ide.config_read(a.reg, size),
             (0, slot::PIIX, 3) => self.pm_fn.config_read(a.reg, size),
+            (0, slot::VGA, 0) => self.vga.config_read(a.reg, size),
             _ => ones(size),
         }
     }
@@ -108,6 +116,14 @@ impl Chipset {
             (0, slot::PIIX, slot::IDE_FUNC) => {
                 self.ide.config_write(a.reg, size, v);
                 self.ide_bm_base = self.ide.bus_master_base();
+            }
+            (0, slot::VGA, 0) => {
+                self.vga.config_write(a.reg, size, v);
+                self.vga_bars = [
+                    self.vga.lfb_base(),
+                    self.vga.mmio_base(),
+                    self.vga.rom_base(),
+                ];
             }
             (0, slot::PIIX, 3) => {
                 self.pm_fn.config_write(a.reg, size, v);
@@ -139,6 +155,21 @@ impl Chipset {
     /// Which MMIO device `paddr` falls in, and the offset.
     #[inline]
     pub fn mmio_target(&self, paddr: u64) -> Option<(Mmio, u32)> {
+        if (mmio::VGA_WINDOW..mmio::VGA_WINDOW + mmio::VGA_WINDOW_LEN).contains(&paddr) {
+            return Some((Mmio::VgaWindow, (paddr - mmio::VGA_WINDOW) as u32));
+        }
+        let bars = [
+            (Mmio::VgaLfb, mmio::VGA_LFB_LEN),
+            (Mmio::VgaMmio, mmio::VGA_MMIO_LEN),
+            (Mmio::VgaRom, mmio::VGA_ROM_LEN),
+        ];
+        for (base, (dev, len)) in self.vga_bars.iter().zip(bars) {
+            if let Some(b) = *base {
+                if (b..b + len).contains(&paddr) {
+                    return Some((dev, (paddr - b) as u32));
+                }
+            }
+        }
         let lapic = self.lapic.mmio_base();
         if self.lapic.hw_enabled() && (lapic..lapic + mmio::LAPIC_LEN).contains(&paddr) {
             return Some((Mmio::Lapic, (paddr - lapic) as u32));
@@ -155,6 +186,14 @@ impl Chipset {
     /// An MMIO read of `size` bytes (1, 2, 4 or 8).
     pub fn mmio_read(&mut self, dev: Mmio, off: u32, size: u8, now: VirtualTime) -> u64 {
         match dev {
+            Mmio::VgaWindow | Mmio::VgaLfb | Mmio::VgaMmio | Mmio::VgaRom if size == 8 => {
+                let lo = self.vga_read(dev, off, 4, now);
+                let hi = self.vga_read(dev, off.wrapping_add(4), 4, now);
+                u64::from(lo) | u64::from(hi) << 32
+            }
+            Mmio::VgaWindow | Mmio::VgaLfb | Mmio::VgaMmio | Mmio::VgaRom => {
+                u64::from(self.vga_read(dev, off, size, now))
+            }
             Mmio::Hpet if size >= 4 => self.hpet.read(off, size.min(8), now),
             Mmio::Hpet => {
                 let v = self.hpet.read(off & !3, 4, now);
@@ -179,6 +218,13 @@ impl Chipset {
     /// (QEMU treats them the same way).
     pub fn mmio_write(&mut self, dev: Mmio, off: u32, size: u8, v: u64, now: VirtualTime) {
         match dev {
+            Mmio::VgaWindow | Mmio::VgaLfb | Mmio::VgaMmio | Mmio::VgaRom if size == 8 => {
+                self.vga_write(dev, off, 4, v as u32, now);
+                self.vga_write(dev, off.wrapping_add(4), 4, (v >> 32) as u32, now);
+            }
+            Mmio::VgaWindow | Mmio::VgaLfb | Mmio::VgaMmio | Mmio::VgaRom => {
+                self.vga_write(dev, off, size, v as u32, now)
+            }
             Mmio::Hpet => self.hpet.write(off, size.clamp(4, 8), v, now),
             Mmio::Lapic | Mmio::IoApic => {
                 let mut dword = |o: u32, x: u32| match dev {
@@ -194,6 +240,24 @@ impl Chipset {
                     _ => {}
                 }
             }
+        }
+    }
+
+    fn vga_read(&mut self, dev: Mmio, off: u32, size: u8, now: VirtualTime) -> u32 {
+        match dev {
+            Mmio::VgaWindow => self.vga.mem_read(off, size),
+            Mmio::VgaLfb => self.vga.lfb_read(u64::from(off), size),
+            Mmio::VgaMmio => self.vga.mmio_read(u64::from(off), size, now),
+            _ => self.vga.rom_read(u64::from(off), size),
+        }
+    }
+
+    fn vga_write(&mut self, dev: Mmio, off: u32, size: u8, v: u32, now: VirtualTime) {
+        match dev {
+            Mmio::VgaWindow => self.vga.mem_write(off, size, v),
+            Mmio::VgaLfb => self.vga.lfb_write(u64::from(off), size, v),
+            Mmio::VgaMmio => self.vga.mmio_write(u64::from(off), size, v, now),
+            _ => {} // ROM
         }
     }
 
@@ -221,6 +285,14 @@ impl Chipset {
 /// The chipset's MMIO devices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mmio {
+    /// The VGA's legacy window, 0xA0000-0xBFFFF.
+    VgaWindow,
+    /// The VGA's linear framebuffer (BAR0).
+    VgaLfb,
+    /// The VGA's register BAR (BAR2).
+    VgaMmio,
+    /// The VGA BIOS behind the expansion-ROM BAR.
+    VgaRom,
     /// The local APIC page (relocatable through IA32_APIC_BASE).
     Lapic,
     /// The I/O APIC.

@@ -82,6 +82,22 @@ pub fn decode_png(bytes: &[u8]) -> Result<(u32, u32, Vec<u32>), String> {
     Ok((info.width, info.height, px))
 }
 
+impl crate::Machine {
+    /// The screen as the display adapter shows it now (no cursor, no
+    /// blink phase: the picture QEMU's `screendump` gives), or `None`
+    /// without a display.
+    pub fn screen_frame(&self) -> Option<anyx86_devices::Frame> {
+        let pc = self.board.pc.as_deref()?;
+        Some(pc.vga.render(anyx86_devices::RenderOptions::default()))
+    }
+
+    /// Writes the screen to `path` as a PNG.
+    pub fn screendump(&self, path: &Path) -> Result<(), ScreenError> {
+        let f = self.screen_frame().ok_or(ScreenError::NoDisplay)?;
+        write_png(path, f.width as u32, f.height as u32, &f.pixels)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
