@@ -160,6 +160,12 @@ pub struct RunArgs {
     /// do not change (QEMU's `-snapshot`).
     #[arg(long)]
     pub snapshot: bool,
+    /// Where the screen goes: `none`, or `terminal` (the VGA drawn in this
+    /// terminal, typed keys to the PS/2 keyboard; COM1 then needs another
+    /// --serial destination). Default: none.
+    #[arg(long, value_name = "DISPLAY", default_value = "none",
+          value_parser = ["none", "terminal"])]
+    pub display: String,
     /// Write the screen to FILE (PNG) when the run ends.
     #[arg(long, value_name = "FILE.png")]
     pub screenshot: Option<PathBuf>,

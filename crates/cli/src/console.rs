@@ -53,6 +53,9 @@ pub struct Console {
     pub dropped: u64,
     /// Other host inputs (`tcp:` serial ports): COM index and bytes.
     extra: Vec<crate::SerialInput>,
+    /// With a display in the terminal, typed keys go to the PS/2
+    /// keyboard (decoded here) instead of COM1.
+    keyboard: Option<crate::display::keys::KeyDecoder>,
 }
 
 impl Console {
@@ -74,6 +77,7 @@ impl Console {
                 start: Instant::now(),
                 dropped: 0,
                 extra: Vec::new(),
+                keyboard: None,
             };
         }
         let tty = std::io::stdin().is_terminal();
@@ -102,7 +106,14 @@ impl Console {
             start: Instant::now(),
             dropped: 0,
             extra: Vec::new(),
+            keyboard: None,
         }
+    }
+
+    /// Sends what the user types to the guest's PS/2 keyboard (the
+    /// terminal display) instead of COM1.
+    pub fn use_keyboard(&mut self) {
+        self.keyboard = Some(Default::default());
     }
 
     /// Adds host inputs for other serial ports (`tcp:` connections).
@@ -167,6 +178,17 @@ impl Console {
                     return c;
                 }
             }
+        }
+        if let Some(dec) = self.keyboard.as_mut() {
+            let mut events = dec.feed(&self.pending);
+            if self.pending.is_empty() {
+                events.extend(dec.flush());
+            }
+            self.pending.clear();
+            for (k, down) in events {
+                board.key_event(k, down, icount);
+            }
+            return HostControl::Continue;
         }
         if !self.pending.is_empty() {
             let n = board.serial_input(0, &self.pending);

@@ -17,9 +17,19 @@ pub fn run_machine(
     a: &RunArgs,
     inputs: Vec<crate::SerialInput>,
 ) -> Result<RunOutcome, String> {
-    let mut con = console::Console::new(a.serial == Stream::Stdio);
+    let terminal = a.display == "terminal";
+    let mut con = console::Console::new(a.serial == Stream::Stdio || terminal);
     con.add_inputs(inputs);
-    let mut hook = |b: &mut Board, n: u64, idle: Option<Duration>| con.hook(b, n, idle);
+    let mut display = terminal.then(crate::display::TerminalDisplay::new);
+    if terminal {
+        con.use_keyboard();
+    }
+    let mut hook = |b: &mut Board, n: u64, idle: Option<Duration>| {
+        if let Some(d) = display.as_mut() {
+            d.refresh(b);
+        }
+        con.hook(b, n, idle)
+    };
     let mut dbg = Debugger::new();
     dbg.trace = tracer(a)?;
     let out = if let Some(addr) = &a.gdb {

@@ -4,7 +4,6 @@
 mod args;
 mod console;
 mod debugging;
-#[allow(dead_code)] // wired to the VGA next
 mod display;
 mod tui;
 mod tui_draw;
@@ -93,6 +92,7 @@ fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
         ram_mib: a.memory,
         bios: a.bios.clone(),
         builtin_bios: a.kernel.is_none(),
+        serial_console: a.display == "none",
         firmware_log: match &a.firmware_log {
             Some(s) => open_stream(s)?,
             None => None,
@@ -109,7 +109,13 @@ fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
         },
         debugcon: open_stream(&a.debugcon)?,
         serial: [
-            open_serial(&a.serial, 0, &mut inputs)?,
+            // The terminal display owns the terminal: COM1 on stdio
+            // would scribble over it.
+            if a.display == "terminal" && a.serial == args::Stream::Stdio {
+                None
+            } else {
+                open_serial(&a.serial, 0, &mut inputs)?
+            },
             open_serial(&a.serial2, 1, &mut inputs)?,
             open_serial(&a.serial3, 2, &mut inputs)?,
             open_serial(&a.serial4, 3, &mut inputs)?,

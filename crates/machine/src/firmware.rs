@@ -116,14 +116,14 @@ impl BootOrder {
 }
 
 impl Machine {
-    /// Tells the firmware the boot order and turns on its serial console
-    /// (there is no display yet: its screen goes to COM1, as with QEMU's
-    /// `-nographic`).
-    pub(crate) fn setup_firmware_boot(&mut self, order: &BootOrder) {
+    /// Tells the firmware the boot order and, when nobody sees the screen,
+    /// turns on its serial console (its screen goes to COM1 too, as with
+    /// QEMU's `-nographic`).
+    pub(crate) fn setup_firmware_boot(&mut self, order: &BootOrder, serial_console: bool) {
         let (devices, flag1) = order.cmos();
         self.board.set_cmos_config(REG_BOOT_DEVICES, devices);
         self.board.set_cmos_config(REG_BOOT_FLAG1, flag1);
-        if let Some(pc) = self.board.pc.as_deref_mut() {
+        if let (true, Some(pc)) = (serial_console, self.board.pc.as_deref_mut()) {
             // Distinct short name: adding cannot fail.
             let _ = pc
                 .fw_cfg

@@ -80,6 +80,9 @@ pub struct MachineConfig {
     /// Without `bios`, start in the embedded SeaBIOS (the default when no
     /// kernel is booted directly).
     pub builtin_bios: bool,
+    /// No one sees the screen: the firmware mirrors it on COM1 (SeaBIOS's
+    /// serial console, as with `qemu -nographic`).
+    pub serial_console: bool,
     /// Where the firmware's log (port 0x402) goes, if anywhere.
     pub firmware_log: Option<Sink>,
     /// The order the BIOS tries boot devices in.
@@ -112,6 +115,7 @@ impl MachineConfig {
             ram_mib,
             bios: None,
             builtin_bios: false,
+            serial_console: true,
             firmware_log: None,
             boot_order: BootOrder::default(),
             drives: Drives::default(),
@@ -278,7 +282,7 @@ impl Machine {
         m.attach_drives(&cfg.drives)?;
         m.setup_firmware_config();
         if firmware {
-            m.setup_firmware_boot(&cfg.boot_order);
+            m.setup_firmware_boot(&cfg.boot_order, cfg.serial_console);
         }
         Ok(m)
     }

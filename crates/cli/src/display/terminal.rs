@@ -25,6 +25,9 @@ pub struct TextView<'a> {
     pub cursor: Option<(usize, usize)>,
     /// RGB (0x00RRGGBB) of the 16 attribute colours.
     pub palette: [u32; 16],
+    /// Attribute bit 7 blinks (shown as a dark background) rather than
+    /// brightening the background.
+    pub blink: bool,
 }
 
 /// A graphics frame: `width * height` pixels, 0x00RRGGBB.
@@ -55,11 +58,6 @@ fn rgb(c: u32) -> Color {
 }
 
 impl TerminalScreen {
-    /// Forgets what was drawn: the next frame is drawn whole.
-    pub fn invalidate(&mut self) {
-        self.drawn.clear();
-    }
-
     /// Draws a frame of `want` (character, fg, bg) cells, `cols` wide,
     /// writing only the cells that differ from the last frame.
     fn draw_cells(
@@ -118,7 +116,8 @@ impl TerminalScreen {
             for c in 0..cols {
                 let (ch, attr) = v.cells.get(r * v.cols + c).copied().unwrap_or((b' ', 7));
                 let fg = v.palette[usize::from(attr & 0x0F)];
-                let bg = v.palette[usize::from((attr >> 4) & 0x07)];
+                let bg_mask = if v.blink { 0x07 } else { 0x0F };
+                let bg = v.palette[usize::from((attr >> 4) & bg_mask)];
                 want.push((cp437::to_char(ch), fg, bg));
             }
         }
@@ -199,6 +198,7 @@ mod tests {
             cells,
             cursor: Some((0, 1)),
             palette: CGA,
+            blink: true,
         }
     }
 
