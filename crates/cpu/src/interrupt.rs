@@ -20,11 +20,12 @@ pub enum Source {
     External,
 }
 
-/// Deliveries of one vector in a row, with no instruction retired between
-/// them, after which the guest is said to make no progress. A working
-/// guest never comes near: every handler retires at least one
-/// instruction before the same vector can come again (an external
-/// interrupt stays in service until its EOI, a fault handler runs).
+/// Deliveries in a row, with no instruction retired between them, after
+/// which the guest is said to make no progress. A working guest never
+/// comes near: every handler retires at least one instruction before the
+/// same vector can come again (an external interrupt stays in service
+/// until its EOI, a fault handler runs), and nesting is bounded by the
+/// vectors there are.
 pub const NO_PROGRESS_DELIVERIES: u32 = 4096;
 
 /// Watches deliveries for a guest stuck in an exception storm: a handler
@@ -36,7 +37,7 @@ pub struct Progress {
     pub vector: u8,
     /// `icount` at that delivery.
     pub icount: u64,
-    /// Deliveries of `vector` in a row at that `icount`.
+    /// Deliveries in a row at that `icount`.
     pub repeats: u32,
     /// Set to the vector when `repeats` reached
     /// [`NO_PROGRESS_DELIVERIES`]; the run loop takes it and returns
@@ -58,14 +59,16 @@ impl CpuState {
     pub(crate) fn count_delivery(&mut self, v: u8) {
         self.extra_work = self.extra_work.wrapping_add(1);
         let p = &mut self.progress;
-        if p.repeats > 0 && p.vector == v && p.icount == self.icount {
+        // Any vectors: a fault during delivery cycles through several
+        // (#UD, #NP, #DF, #UD, ...) and is just as stuck.
+        p.vector = v;
+        if p.repeats > 0 && p.icount == self.icount {
             p.repeats += 1;
             if p.repeats >= NO_PROGRESS_DELIVERIES {
                 p.stuck = Some(v);
                 p.repeats = 0;
             }
         } else {
-            p.vector = v;
             p.icount = self.icount;
             p.repeats = 1;
         }

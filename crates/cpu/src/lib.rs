@@ -56,9 +56,9 @@ pub enum RunExit {
     /// A debug breakpoint set by the host was hit (reserved for the
     /// debugger).
     Breakpoint,
-    /// The guest makes no progress: this vector was delivered
-    /// [`interrupt::NO_PROGRESS_DELIVERIES`] times in a row with no
-    /// instruction retired (CS:RIP is where the storm sits).
+    /// The guest makes no progress: [`interrupt::NO_PROGRESS_DELIVERIES`]
+    /// deliveries in a row with no instruction retired; this vector was
+    /// the last (CS:RIP is where the storm sits).
     NoProgress(u8),
 }
 

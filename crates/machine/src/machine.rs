@@ -604,7 +604,7 @@ impl Machine {
     fn no_progress(&mut self, v: u8) -> Option<RunOutcome> {
         let s = &self.cpu.s;
         let line = format!(
-            "no progress: vector {v:#04x} delivered {} times in a row at {:04X}:{:08X} with no instruction retired",
+            "no progress: {} deliveries in a row with no instruction retired, the last of vector {v:#04x} at {:04X}:{:08X}",
             anyx86_cpu::interrupt::NO_PROGRESS_DELIVERIES,
             s.seg[sreg::CS].selector,
             s.rip
