@@ -28,8 +28,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Boot a machine.
+    #[command(after_help = EXIT_STATUSES)]
     Run(RunArgs),
     /// Boot a machine in the built-in debugger (full-screen, or --batch).
+    #[command(after_help = EXIT_STATUSES)]
     Debug(DebugArgs),
 }
 
