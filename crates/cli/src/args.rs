@@ -4,9 +4,20 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::str::FromStr;
 
+/// The exit statuses, shown by `--help` (the README has the same table).
+const EXIT_STATUSES: &str = "Exit statuses of run and debug:
+  (V << 1) | 1  the guest wrote V to the exit device (port 0xF4)
+  0             guest powered off, halted for good, reset with --no-reboot, or quit
+  2             bad input (flags, files, malformed images)
+  4             triple fault with --no-reboot
+  6             --max-instructions ran out
+  8             no progress (an exception storm) with --no-reboot
+  124           --timeout expired
+  128 + N       ended by signal N (SIGHUP 129, SIGINT 130, SIGTERM 143)";
+
 /// anyx86: a portable x86 PC emulator.
 #[derive(Debug, Parser)]
-#[command(name = "anyx86", version, about)]
+#[command(name = "anyx86", version, about, after_help = EXIT_STATUSES)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -17,8 +28,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Boot a machine.
+    #[command(after_help = EXIT_STATUSES)]
     Run(RunArgs),
     /// Boot a machine in the built-in debugger (full-screen, or --batch).
+    #[command(after_help = EXIT_STATUSES)]
     Debug(DebugArgs),
 }
 
@@ -102,9 +115,15 @@ pub struct RunArgs {
     /// Stop instead of resetting on a triple fault or reset request.
     #[arg(long)]
     pub no_reboot: bool,
-    /// Stop after this many instructions (exit status 6).
+    /// Stop after this many instructions (exit status 6). Exception and
+    /// interrupt deliveries, REP iterations and idle wake-ups count as one
+    /// each; a guest stuck in an exception storm is reported and, with
+    /// --no-reboot, ends with exit status 8.
     #[arg(long, value_name = "N")]
     pub max_instructions: Option<u64>,
+    /// Stop after this many seconds of wall-clock time (exit status 124).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub timeout: Option<f64>,
     /// Write one line per retired instruction to FILE: address, bytes,
     /// disassembly, changed registers.
     #[arg(long, value_name = "FILE")]
@@ -173,6 +192,16 @@ pub struct RunArgs {
     /// stdio, null or file:PATH (default: nowhere, and SeaBIOS stays quiet).
     #[arg(long, value_name = "DEST")]
     pub firmware_log: Option<Stream>,
+}
+
+/// A `--timeout`: positive seconds, at most a year.
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t > 0.0 && t <= 365.0 * 86400.0 => Ok(t),
+        _ => Err(format!(
+            "'{s}' is not a number of seconds (0 < SECONDS <= 31536000)"
+        )),
+    }
 }
 
 /// Clock modes.

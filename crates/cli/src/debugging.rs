@@ -110,8 +110,12 @@ fn batch(
         Box::new(std::io::BufReader::new(f))
     };
     let mut hook = |_: &mut Board, _: u64, idle: Option<Duration>| {
+        if console::stop::requested().is_some() {
+            console::stop::finishing();
+            return HostControl::Quit;
+        }
         if let Some(d) = idle {
-            std::thread::sleep(d);
+            console::nap(d);
         }
         HostControl::Continue
     };
@@ -121,6 +125,9 @@ fn batch(
         let cmd = line.trim();
         if cmd.is_empty() || cmd.starts_with('#') {
             continue;
+        }
+        if console::stop::requested().is_some() {
+            break;
         }
         let _ = writeln!(out, "(anyx86) {cmd}");
         let r = sess.exec(m, cmd, Some(&mut hook));

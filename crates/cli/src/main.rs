@@ -66,7 +66,9 @@ fn open_serial(
                 .map_err(|e| format!("cannot connect to tcp:{addr}: {e}"))?;
             let _ = conn.set_nodelay(true);
             let mut reader = conn.try_clone().map_err(|e| format!("tcp:{addr}: {e}"))?;
-            let (tx, rx) = std::sync::mpsc::channel();
+            // Bounded: a peer flooding a guest that does not read waits
+            // in its socket (see `console`).
+            let (tx, rx) = std::sync::mpsc::sync_channel(console::INPUT_CHUNKS);
             std::thread::spawn(move || {
                 let mut buf = [0u8; 512];
                 while let Ok(n) = std::io::Read::read(&mut reader, &mut buf) {
@@ -81,7 +83,22 @@ fn open_serial(
     })
 }
 
+/// Refuses `--bios`, `--kernel` and `--initrd` files that are not regular
+/// files before anything opens them (a FIFO with no writer blocks `open`,
+/// `/dev/zero` never ends).
+fn check_input_files(a: &RunArgs) -> Result<(), String> {
+    let bios = a.bios.iter().map(|p| (p, "ROM"));
+    let kernel = a.kernel.iter().map(|p| (p, "kernel"));
+    let initrd = a.initrd.iter().map(|p| (p, "initrd"));
+    for (p, what) in bios.chain(kernel).chain(initrd) {
+        anyx86_machine::regular_file_len(p, what).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
+    console::stop::install(a.timeout.map(std::time::Duration::from_secs_f64));
+    check_input_files(a)?;
     let rtc_base = a.rtc_base.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -167,15 +184,34 @@ fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
         RunOutcome::InstructionLimit => {
             eprintln!("anyx86: {}", m.dump("instruction limit reached"))
         }
+        RunOutcome::NoProgress(dump) => eprintln!("anyx86: {dump}"),
         RunOutcome::HostQuit
         | RunOutcome::Exit(_)
         | RunOutcome::Breakpoint
         | RunOutcome::PowerOff => {}
     }
+    if let Some((n, line)) = &m.no_progress {
+        eprintln!("anyx86: {line}; reset ({n} time(s) in this run)");
+    }
     if a.stats {
         print_stats(&m);
     }
-    Ok(outcome.exit_status() as u8)
+    // Dropping the machine flushes and syncs the disk images.
+    drop(m);
+    match (&outcome, console::stop::requested()) {
+        (RunOutcome::HostQuit, Some(stop)) => {
+            eprintln!("anyx86: {}", stop_line(stop));
+            Ok(stop.exit_status())
+        }
+        _ => Ok(outcome.exit_status() as u8),
+    }
+}
+
+fn stop_line(stop: console::stop::Stop) -> String {
+    match stop {
+        console::stop::Stop::Signal(n) => format!("terminated by signal {n}"),
+        console::stop::Stop::Timeout => "--timeout expired".into(),
+    }
 }
 
 fn print_stats(m: &Machine) {

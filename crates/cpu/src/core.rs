@@ -111,6 +111,15 @@ pub struct CpuState {
     pub stack32: bool,
     /// Instructions retired since power-on.
     pub icount: u64,
+    /// Work that retires no instruction but counts toward an instruction
+    /// limit, one unit each: exception and interrupt deliveries (also
+    /// those that fail and escalate), REP iterations beyond the one the
+    /// instruction itself counts, and the idle wake-ups the machine adds.
+    /// Deterministic like `icount`; virtual time does not depend on it.
+    pub extra_work: u64,
+    /// Detects a guest that makes no progress (see
+    /// [`Progress`](crate::interrupt::Progress)).
+    pub progress: crate::interrupt::Progress,
     /// The CPU is halted, waiting for an interrupt.
     pub halted: bool,
     /// Interrupts are inhibited until the instruction with this count has
@@ -224,6 +233,8 @@ impl CpuState {
             bitness: 16,
             stack32: false,
             icount: 0,
+            extra_work: 0,
+            progress: Default::default(),
             halted: false,
             inhibit_until: 0,
             mov_ss_shadow: false,
@@ -249,6 +260,13 @@ impl CpuState {
             fpu: crate::fpu::FpuState::reset(),
             simd: crate::simd::SimdState::reset(),
         }
+    }
+
+    /// What an instruction limit counts: retired instructions plus
+    /// [`extra_work`](Self::extra_work).
+    #[inline]
+    pub fn work(&self) -> u64 {
+        self.icount.wrapping_add(self.extra_work)
     }
 
     // ---- flags -------------------------------------------------------

@@ -211,6 +211,7 @@ impl<B: CpuBus> Cpu<B> {
     /// instruction) or after an instruction that hit a watchpoint.
     pub fn run_checked(&mut self, bus: &mut B, budget: u64, check: InsnCheck<'_, B>) -> RunExit {
         let until = self.s.icount.saturating_add(budget);
+        let extra0 = self.s.extra_work;
         self.s.a20_mask = bus.a20_mask();
         loop {
             if !self.s.smc_pages.is_empty() {
@@ -225,9 +226,14 @@ impl<B: CpuBus> Cpu<B> {
             if let Err(t) = self.check_interrupts(bus) {
                 return RunExit::TripleFault(t.last);
             }
+            if let Some(v) = self.s.progress.stuck.take() {
+                return RunExit::NoProgress(v);
+            }
             if self.s.halted {
                 return RunExit::Halted;
             }
+            // As in `run`: work that retired nothing counts.
+            let until = until.saturating_sub(self.s.extra_work.wrapping_sub(extra0));
             if self.s.icount >= until {
                 return RunExit::Budget;
             }

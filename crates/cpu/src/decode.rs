@@ -192,6 +192,12 @@ pub struct TraceCache<B> {
     traces: Vec<Option<Trace<B>>>,
     free: Vec<usize>,
     by_page: FastMap<u64, Vec<usize>>,
+    /// Per trace id: the pages it is listed under in `by_page`, so that
+    /// dropping it for one page also unlists it from the other (a trace
+    /// ending in an instruction that straddles a page): stale ids would
+    /// pile up under self-modifying code and drop unrelated traces that
+    /// reused the id.
+    pages: Vec<Vec<u64>>,
     /// Per trace id: the last [`SUCC`] successors seen, as (rip, id,
     /// epoch), most recent first (a trace has a successor per side exit
     /// and per return site).
@@ -212,6 +218,7 @@ impl<B> Default for TraceCache<B> {
             traces: Vec::new(),
             free: Vec::new(),
             by_page: FastMap::default(),
+            pages: Vec::new(),
             succ: Vec::new(),
             generation: 0,
             hits: 0,
@@ -290,8 +297,16 @@ impl<B> TraceCache<B> {
             self.succ.resize(id + 1, [(u64::MAX, 0, u64::MAX); SUCC]);
         }
         self.succ[id] = [(u64::MAX, 0, u64::MAX); SUCC];
+        if self.pages.len() <= id {
+            self.pages.resize_with(id + 1, Vec::new);
+        }
+        let listed = &mut self.pages[id];
+        listed.clear();
         for p in pages {
-            self.by_page.entry(*p).or_default().push(id);
+            if !listed.contains(p) {
+                listed.push(*p);
+                self.by_page.entry(*p).or_default().push(id);
+            }
         }
         id
     }
@@ -302,6 +317,7 @@ impl<B> TraceCache<B> {
             self.generation += 1;
             for id in ids {
                 if let Some(t) = self.traces.get_mut(id).and_then(|t| t.take()) {
+                    self.unlist_elsewhere(id, page);
                     self.map.remove(&(t.phys, t.bitness));
                     let slot = fast_slot(t.phys);
                     if self.fast[slot].0 == fast_key(t.phys, t.bitness) {
@@ -313,6 +329,34 @@ impl<B> TraceCache<B> {
         }
     }
 
+    /// Removes trace `id` from the `by_page` lists of its pages other
+    /// than `page` (whose list the caller already took).
+    fn unlist_elsewhere(&mut self, id: usize, page: u64) {
+        let Some(listed) = self.pages.get_mut(id) else {
+            return;
+        };
+        for p in listed.drain(..) {
+            if p == page {
+                continue;
+            }
+            if let Some(ids) = self.by_page.get_mut(&p) {
+                ids.retain(|&i| i != id);
+                if ids.is_empty() {
+                    self.by_page.remove(&p);
+                }
+            }
+        }
+    }
+
+    /// Pages with traces listed, and list entries in all (bookkeeping
+    /// size, for tests).
+    pub fn listed(&self) -> (usize, usize) {
+        (
+            self.by_page.len(),
+            self.by_page.values().map(Vec::len).sum(),
+        )
+    }
+
     /// Drops everything.
     pub fn clear(&mut self) {
         self.generation += 1;
@@ -322,6 +366,7 @@ impl<B> TraceCache<B> {
         self.traces.clear();
         self.free.clear();
         self.by_page.clear();
+        self.pages.clear();
     }
 
     /// Number of cached traces.
@@ -581,5 +626,44 @@ impl CpuState {
             return Err(Fault::GP0);
         }
         Ok((ins, p0, Some(p1 & !0xFFF)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty_trace(phys: u64) -> Trace<()> {
+        Trace {
+            phys,
+            bitness: 16,
+            bytes: 0,
+            ops: Vec::new().into_boxed_slice(),
+        }
+    }
+
+    #[test]
+    fn a_trace_across_two_pages_is_unlisted_from_both() {
+        let mut c = TraceCache::<()>::default();
+        // A trace at 1FF0 whose last instruction straddles into page 2000,
+        // dropped through its second page, again and again (self-modifying
+        // code writing into the second page).
+        for _ in 0..1000 {
+            c.insert(empty_trace(0x1FF0), &[0x1000, 0x2000]);
+            c.invalidate_page(0x2000);
+        }
+        assert_eq!(c.listed(), (0, 0), "no stale ids left under page 1000");
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn unlisting_keeps_the_other_traces_of_a_page() {
+        let mut c = TraceCache::<()>::default();
+        let a = c.insert(empty_trace(0x1000), &[0x1000]);
+        c.insert(empty_trace(0x1FF0), &[0x1000, 0x2000]);
+        c.invalidate_page(0x2000);
+        assert_eq!(c.listed(), (1, 1));
+        assert_eq!(c.get(0x1000, 16), Some(a));
+        assert_eq!(c.get(0x1FF0, 16), None);
     }
 }

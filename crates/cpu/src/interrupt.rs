@@ -20,6 +20,31 @@ pub enum Source {
     External,
 }
 
+/// Deliveries in a row, with no instruction retired between them, after
+/// which the guest is said to make no progress. A working guest never
+/// comes near: every handler retires at least one instruction before the
+/// same vector can come again (an external interrupt stays in service
+/// until its EOI, a fault handler runs), and nesting is bounded by the
+/// vectors there are.
+pub const NO_PROGRESS_DELIVERIES: u32 = 4096;
+
+/// Watches deliveries for a guest stuck in an exception storm: a handler
+/// whose first instruction faults again (an IVT entry pointing at UD2, an
+/// IST gate whose stack re-faults) retires nothing, forever.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// The vector delivered last.
+    pub vector: u8,
+    /// `icount` at that delivery.
+    pub icount: u64,
+    /// Deliveries in a row at that `icount`.
+    pub repeats: u32,
+    /// Set to the vector when `repeats` reached
+    /// [`NO_PROGRESS_DELIVERIES`]; the run loop takes it and returns
+    /// `RunExit::NoProgress`.
+    pub stuck: Option<u8>,
+}
+
 /// The CPU stopped because exception delivery itself failed past a double
 /// fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +54,26 @@ pub struct TripleFault {
 }
 
 impl CpuState {
+    /// Counts one delivery of vector `v` toward the instruction limit and
+    /// watches for a storm of it.
+    pub(crate) fn count_delivery(&mut self, v: u8) {
+        self.extra_work = self.extra_work.wrapping_add(1);
+        let p = &mut self.progress;
+        // Any vectors: a fault during delivery cycles through several
+        // (#UD, #NP, #DF, #UD, ...) and is just as stuck.
+        p.vector = v;
+        if p.repeats > 0 && p.icount == self.icount {
+            p.repeats += 1;
+            if p.repeats >= NO_PROGRESS_DELIVERIES {
+                p.stuck = Some(v);
+                p.repeats = 0;
+            }
+        } else {
+            p.icount = self.icount;
+            p.repeats = 1;
+        }
+    }
+
     /// Raises `f` for the current instruction (its address is `rip`),
     /// applying the double-fault rules. Returns `Err` on a triple fault.
     pub fn raise<B: CpuBus>(&mut self, bus: &mut B, f: Fault) -> Result<(), TripleFault> {
@@ -53,6 +98,7 @@ impl CpuState {
             }
             self.delivering = Some(f.class());
             self.stats.exceptions += 1;
+            self.count_delivery(f.vector());
             self.halted = false;
             let ret = self.rip;
             match self.deliver(bus, f.vector(), f.error(), ret, Source::Exception) {
@@ -288,5 +334,134 @@ impl CpuState {
             attr: ss.attr | attr::ACCESSED,
             ..ss
         })
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use crate::cpuid::CpuModel;
+    use crate::state::sreg;
+    use crate::{Cpu, CpuBus, RunExit};
+
+    /// 64 KiB of flat RAM; counts port reads.
+    struct Flat {
+        ram: Vec<u8>,
+        ins: u64,
+    }
+
+    impl CpuBus for Flat {
+        fn ram(&mut self) -> &mut [u8] {
+            &mut self.ram
+        }
+        fn ram_ref(&self) -> &[u8] {
+            &self.ram
+        }
+        fn page_is_ram(&self, paddr: u64) -> bool {
+            paddr < self.ram.len() as u64
+        }
+        fn mem_read(&mut self, _: u64, _: u8, _: u64) -> u64 {
+            u64::MAX
+        }
+        fn mem_write(&mut self, _: u64, _: u8, _: u64, _: u64) {}
+        fn peek_phys(&self, paddr: u64) -> u8 {
+            self.ram.get(paddr as usize).copied().unwrap_or(0xFF)
+        }
+        fn io_in(&mut self, _: u16, _: u8, _: u64) -> u32 {
+            self.ins += 1;
+            0
+        }
+        fn io_out(&mut self, _: u16, _: u8, _: u32, _: u64) {}
+        fn a20_mask(&self) -> u64 {
+            u64::MAX
+        }
+        fn interrupt_pending(&self) -> bool {
+            false
+        }
+        fn acknowledge_interrupt(&mut self, _: u64) -> u8 {
+            0
+        }
+        fn tsc(&mut self, icount: u64) -> u64 {
+            icount
+        }
+        fn stop_requested(&self) -> bool {
+            false
+        }
+    }
+
+    const UD2: [u8; 2] = [0x0F, 0x0B];
+
+    /// A real-mode CPU at 0000:0100 running `code`, with the #UD vector
+    /// (IVT entry 6, at 0x18) pointing at a UD2 at 0000:0200: a handler
+    /// whose first instruction faults again.
+    fn ud2_storm(code: &[u8]) -> (Cpu<Flat>, Flat) {
+        let mut ram = vec![0xF4; 0x10000];
+        ram[0x100..0x100 + code.len()].copy_from_slice(code);
+        ram[0x200..0x202].copy_from_slice(&UD2);
+        ram[0x18..0x1C].copy_from_slice(&[0x00, 0x02, 0x00, 0x00]);
+        let mut cpu = Cpu::new(CpuModel::qemu32());
+        cpu.s.seg[sreg::CS] = crate::Segment::real(0, cpu.s.seg[sreg::CS].attr);
+        cpu.s.rip = 0x100;
+        (cpu, Flat { ram, ins: 0 })
+    }
+
+    #[test]
+    fn an_exception_storm_uses_up_the_budget() {
+        let (mut cpu, mut bus) = ud2_storm(&UD2);
+        // Fewer than NO_PROGRESS_DELIVERIES: the budget ends it first.
+        assert_eq!(cpu.run(&mut bus, 1000), RunExit::Budget);
+        assert_eq!(cpu.s.icount, 0, "nothing retired");
+        assert_eq!(cpu.s.work(), 1000, "one unit per delivery");
+    }
+
+    #[test]
+    fn an_exception_storm_is_reported_as_no_progress() {
+        let (mut cpu, mut bus) = ud2_storm(&UD2);
+        assert_eq!(cpu.run(&mut bus, u64::MAX), RunExit::NoProgress(6));
+        assert_eq!(cpu.s.work(), u64::from(super::NO_PROGRESS_DELIVERIES));
+        assert_eq!(cpu.s.rip, 0x200, "CS:IP is the faulting handler");
+    }
+
+    #[test]
+    fn a_storm_counts_the_same_every_time() {
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                let (mut cpu, mut bus) = ud2_storm(&UD2);
+                cpu.run(&mut bus, 2500);
+                (cpu.s.icount, cpu.s.extra_work, cpu.s.gpr[4])
+            })
+            .collect();
+        assert_eq!(runs[0], runs[1]);
+    }
+
+    #[test]
+    fn retired_instructions_between_faults_are_progress() {
+        // The handler retires a NOP before faulting again: slow, but
+        // progress; only the budget ends it.
+        let (mut cpu, mut bus) = ud2_storm(&UD2);
+        bus.ram[0x200..0x203].copy_from_slice(&[0x90, 0x0F, 0x0B]);
+        assert_eq!(cpu.run(&mut bus, 20_000), RunExit::Budget);
+        assert!(cpu.s.icount >= 9_000);
+    }
+
+    #[test]
+    fn each_rep_iteration_counts_toward_the_budget() {
+        // mov cx, 0xFFFF ; mov di, 0x4000 ; rep insb ; hlt
+        let code = [0xB9, 0xFF, 0xFF, 0xBF, 0x00, 0x40, 0xF3, 0x6C, 0xF4];
+        let (mut cpu, mut bus) = ud2_storm(&code);
+        assert_eq!(cpu.run(&mut bus, 5000), RunExit::Budget);
+        // At most one REP slice (1024 iterations) past the budget.
+        assert!(bus.ins >= 5000 - 2 && bus.ins <= 5000 + 1024, "{}", bus.ins);
+        assert_eq!(cpu.s.work(), bus.ins + 2, "the two MOVs and each read");
+    }
+
+    #[test]
+    fn a_finished_rep_counts_each_iteration_once() {
+        // mov cx, 3000 ; mov di, 0x4000 ; rep insb ; hlt
+        let code = [0xB9, 0xB8, 0x0B, 0xBF, 0x00, 0x40, 0xF3, 0x6C, 0xF4];
+        let (mut cpu, mut bus) = ud2_storm(&code);
+        assert_eq!(cpu.run(&mut bus, 1_000_000), RunExit::Halted);
+        assert_eq!(bus.ins, 3000);
+        // mov, mov, 3000 iterations, hlt.
+        assert_eq!(cpu.s.work(), 3003);
     }
 }

@@ -56,6 +56,10 @@ pub enum RunExit {
     /// A debug breakpoint set by the host was hit (reserved for the
     /// debugger).
     Breakpoint,
+    /// The guest makes no progress: [`interrupt::NO_PROGRESS_DELIVERIES`]
+    /// deliveries in a row with no instruction retired; this vector was
+    /// the last (CS:RIP is where the storm sits).
+    NoProgress(u8),
 }
 
 /// An x86 CPU, generic over the bus it is attached to.
@@ -97,8 +101,13 @@ impl<B: CpuBus> Cpu<B> {
 
     /// Runs until `budget` more instructions have retired, the CPU halts,
     /// the bus asks to stop, or a triple fault.
+    ///
+    /// `budget` counts [`CpuState::work`]: retired instructions, and
+    /// deliveries and REP iterations that retire nothing, so an exception
+    /// storm or a huge REP count returns within its budget like any loop.
     pub fn run(&mut self, bus: &mut B, budget: u64) -> RunExit {
         let until = self.s.icount.saturating_add(budget);
+        let extra0 = self.s.extra_work;
         self.s.a20_mask = bus.a20_mask();
         loop {
             if !self.s.smc_pages.is_empty() {
@@ -110,9 +119,14 @@ impl<B: CpuBus> Cpu<B> {
             if let Err(t) = self.check_interrupts(bus) {
                 return RunExit::TripleFault(t.last);
             }
+            if let Some(v) = self.s.progress.stuck.take() {
+                return RunExit::NoProgress(v);
+            }
             if self.s.halted {
                 return RunExit::Halted;
             }
+            // Work that retired nothing moves the end closer.
+            let until = until.saturating_sub(self.s.extra_work.wrapping_sub(extra0));
             if self.s.icount >= until {
                 return RunExit::Budget;
             }
@@ -162,6 +176,7 @@ impl<B: CpuBus> Cpu<B> {
             s.nmi_blocked = true;
             s.halted = false;
             s.stats.interrupts += 1;
+            s.count_delivery(fault::vector::NMI);
             let ret = s.rip;
             if let Err(f) = s.deliver(bus, fault::vector::NMI, None, ret, Source::External) {
                 return s.raise(bus, f);
@@ -172,6 +187,7 @@ impl<B: CpuBus> Cpu<B> {
             let v = bus.acknowledge_interrupt(s.icount);
             s.halted = false;
             s.stats.interrupts += 1;
+            s.count_delivery(v);
             let ret = s.rip;
             if let Err(f) = s.deliver(bus, v, None, ret, Source::External) {
                 return s.raise(bus, f);
@@ -523,6 +539,7 @@ impl<B: CpuBus> Cpu<B> {
             let hits = s.exec_breakpoint_hits(lin);
             if hits != 0 {
                 s.dr[6] = (s.dr[6] & !0xF) | hits;
+                s.count_delivery(fault::vector::DB);
                 let ret = s.rip;
                 if let Err(f) = s.deliver(bus, fault::vector::DB, None, ret, Source::Exception) {
                     return s.raise(bus, f);
@@ -557,6 +574,7 @@ impl<B: CpuBus> Cpu<B> {
                     if step {
                         s.dr[6] |= 1 << 14;
                     }
+                    s.count_delivery(fault::vector::DB);
                     let ret = s.rip;
                     if let Err(f) = s.deliver(bus, fault::vector::DB, None, ret, Source::Exception)
                     {

@@ -367,7 +367,7 @@ impl<A: X86Arch> GdbTarget<'_, '_, '_, A> {
                 self.ended = Some(o);
                 StopReason::Terminated(Signal::SIGKILL)
             }
-            RunOutcome::TripleFault(d) => {
+            RunOutcome::TripleFault(d) | RunOutcome::NoProgress(d) => {
                 eprintln!("anyx86: {d}");
                 StopReason::Signal(Signal::SIGSEGV)
             }

@@ -511,5 +511,6 @@ pub fn outcome_text(o: &RunOutcome) -> String {
         RunOutcome::HostQuit => "quit".into(),
         RunOutcome::PowerOff => "powered off (ACPI S5)".into(),
         RunOutcome::Breakpoint => "breakpoint".into(),
+        RunOutcome::NoProgress(d) => d.clone(),
     }
 }

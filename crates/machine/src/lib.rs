@@ -21,7 +21,7 @@ pub use boot::{kernel_is_64bit, KernelBoot};
 pub use clock::ClockMode;
 pub use firmware::{BadBootOrder, BootDevice, BootOrder, SEABIOS};
 pub use machine::{
-    Drives, HostControl, HostHook, Machine, MachineConfig, MachineError, RunOutcome, DEFAULT_IPS,
-    EXIT_INSN_LIMIT, EXIT_TRIPLE_FAULT,
+    regular_file_len, Drives, HostControl, HostHook, Machine, MachineConfig, MachineError,
+    RunOutcome, DEFAULT_IPS, EXIT_INSN_LIMIT, EXIT_NO_PROGRESS, EXIT_TRIPLE_FAULT,
 };
 pub use pc::MachineKind;

@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 pub const EXIT_TRIPLE_FAULT: i32 = 4;
 /// Exit status when `--max-instructions` ran out.
 pub const EXIT_INSN_LIMIT: i32 = 6;
+/// Exit status when the guest made no progress (one vector delivered
+/// [`anyx86_cpu::interrupt::NO_PROGRESS_DELIVERIES`] times in a row with
+/// no instruction retired) with `--no-reboot`. Even, like 4 and 6.
+pub const EXIT_NO_PROGRESS: i32 = 8;
 
 /// Errors building a machine.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +40,26 @@ pub enum MachineError {
     /// The ROM or RAM is malformed or out of range.
     #[error("{0}")]
     Mem(#[from] MemError),
+    /// A file given where a regular file is required is something else
+    /// (a directory, a FIFO, a device): opening or reading it could block
+    /// or never end.
+    #[error("{what} {path} is not a regular file")]
+    NotAFile {
+        /// "ROM", "kernel" or "initrd".
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
+    /// The ROM file is larger than the ROM window: refused before reading.
+    #[error("ROM {path} is {len} bytes, more than the {max} bytes a ROM may have")]
+    RomTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        len: u64,
+        /// The limit.
+        max: usize,
+    },
     /// A kernel or initrd file could not be read.
     #[error("cannot read {what} {path}: {source}")]
     FileRead {
@@ -172,6 +196,9 @@ pub enum RunOutcome {
     PowerOff,
     /// The debugger's check stopped the run (breakpoint or watchpoint).
     Breakpoint,
+    /// With `--no-reboot`: the guest made no progress (an exception
+    /// storm); the diagnostic with the vector and CS:RIP, and the dump.
+    NoProgress(String),
 }
 
 impl RunOutcome {
@@ -186,6 +213,7 @@ impl RunOutcome {
             | RunOutcome::PowerOff
             | RunOutcome::Breakpoint => 0,
             RunOutcome::InstructionLimit => EXIT_INSN_LIMIT,
+            RunOutcome::NoProgress(_) => EXIT_NO_PROGRESS,
         }
     }
 }
@@ -206,6 +234,50 @@ pub enum HostControl {
 /// instructions retired so far.
 pub type HostHook<'a> = &'a mut dyn FnMut(&mut Board, u64, Option<Duration>) -> HostControl;
 
+/// Checks that `path` is a regular file (a FIFO with no writer would
+/// block `open`, a device or directory never reads as an image) and
+/// returns its size.
+pub fn regular_file_len(path: &std::path::Path, what: &'static str) -> Result<u64, MachineError> {
+    let meta = std::fs::metadata(path).map_err(|source| MachineError::FileRead {
+        what,
+        path: path.to_owned(),
+        source,
+    })?;
+    if !meta.is_file() {
+        return Err(MachineError::NotAFile {
+            what,
+            path: path.to_owned(),
+        });
+    }
+    Ok(meta.len())
+}
+
+/// Reads a `--bios` file: a regular file no larger than a ROM may be,
+/// checked before reading it (`/dev/zero` would read forever).
+fn read_rom(p: &std::path::Path) -> Result<Vec<u8>, MachineError> {
+    let len = regular_file_len(p, "ROM")?;
+    if len > anyx86_mem::ROM_MAX as u64 {
+        return Err(MachineError::RomTooLarge {
+            path: p.to_owned(),
+            len,
+            max: anyx86_mem::ROM_MAX,
+        });
+    }
+    let read_err = |source| MachineError::RomRead {
+        path: p.to_owned(),
+        source,
+    };
+    let f = std::fs::File::open(p).map_err(read_err)?;
+    // The file may grow meanwhile: never read past the limit.
+    let mut data = Vec::with_capacity(len as usize);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(f, anyx86_mem::ROM_MAX as u64 + 1),
+        &mut data,
+    )
+    .map_err(read_err)?;
+    Ok(data)
+}
+
 /// A PC: one CPU and its board.
 pub struct Machine {
     /// The CPU.
@@ -223,6 +295,9 @@ pub struct Machine {
     /// Things the user should be told before the run (e.g. an implicit
     /// `--snapshot`).
     pub notes: Vec<String>,
+    /// Times the guest made no progress and was reset (without
+    /// `--no-reboot`), and the last such diagnostic.
+    pub no_progress: Option<(u64, String)>,
 }
 
 /// Most instructions per run-loop slice (host responsiveness, and how
@@ -240,13 +315,7 @@ impl Machine {
     pub fn new(cfg: MachineConfig) -> Result<Self, MachineError> {
         let ram = GuestRam::with_mib(cfg.ram_mib)?;
         let rom = match &cfg.bios {
-            Some(p) => {
-                let data = std::fs::read(p).map_err(|source| MachineError::RomRead {
-                    path: p.clone(),
-                    source,
-                })?;
-                Some(Rom::new(data)?)
-            }
+            Some(p) => Some(Rom::new(read_rom(p)?)?),
             None if cfg.builtin_bios => Some(Rom::new(SEABIOS.to_vec())?),
             None => None,
         };
@@ -277,6 +346,7 @@ impl Machine {
             ferr_seen: false,
             wall: Default::default(),
             notes: Vec::new(),
+            no_progress: None,
         };
         m.board.firmware_log = cfg.firmware_log.map(|s| Output::new(Some(s), true));
         m.attach_drives(&cfg.drives)?;
@@ -442,6 +512,7 @@ impl Machine {
                 self.reset();
                 None
             }
+            RunExit::NoProgress(v) => self.no_progress(v),
             _ => None,
         };
         self.board.flush();
@@ -478,7 +549,9 @@ impl Machine {
             } else if hook(&mut self.board, self.cpu.s.icount, None) == HostControl::Quit {
                 return RunOutcome::HostQuit;
             }
-            let left = max.map_or(u64::MAX, |m| m.saturating_sub(icount));
+            // The limit counts all the CPU's work (`CpuState::work`) and
+            // idle wake-ups, so storms and idle loops end too.
+            let left = max.map_or(u64::MAX, |m| m.saturating_sub(self.cpu.s.work()));
             if left == 0 {
                 return RunOutcome::InstructionLimit;
             }
@@ -512,6 +585,11 @@ impl Machine {
                         return out;
                     }
                 }
+                RunExit::NoProgress(v) => {
+                    if let Some(out) = self.no_progress(v) {
+                        return out;
+                    }
+                }
                 RunExit::TripleFault(f) => {
                     if self.no_reboot {
                         return RunOutcome::TripleFault(
@@ -522,6 +600,26 @@ impl Machine {
                 }
             }
         }
+    }
+
+    /// The guest is stuck in a storm of vector `v`: with `--no-reboot`
+    /// the run ends, otherwise the machine resets (as on a triple fault)
+    /// and the diagnostic is kept in `no_progress`.
+    fn no_progress(&mut self, v: u8) -> Option<RunOutcome> {
+        let s = &self.cpu.s;
+        let line = format!(
+            "no progress: {} deliveries in a row with no instruction retired, the last of vector {v:#04x} at {:04X}:{:08X}",
+            anyx86_cpu::interrupt::NO_PROGRESS_DELIVERIES,
+            s.seg[sreg::CS].selector,
+            s.rip
+        );
+        if self.no_reboot {
+            return Some(RunOutcome::NoProgress(self.dump(&line)));
+        }
+        let n = self.no_progress.as_ref().map_or(0, |(n, _)| *n);
+        self.no_progress = Some((n + 1, line));
+        self.reset();
+        None
     }
 
     /// The legacy x87 error path (CR0.NE = 0): FERR# drives IRQ13; a write
@@ -544,7 +642,14 @@ impl Machine {
 
     /// The CPU is halted: skip (virtual) or wait (realtime) until the next
     /// deadline. Returns an outcome when nothing can ever wake it.
+    ///
+    /// Each call is one unit of work toward the instruction limit: a guest
+    /// halted with its only timer masked (or never acknowledged) wakes at
+    /// every deadline and sleeps again, retiring nothing; counting the
+    /// wake-ups ends such a run deterministically (the same count under
+    /// `--clock virtual`), while idle time itself never uses the limit up.
     fn idle(&mut self, hook: HostHook<'_>) -> Option<RunOutcome> {
+        self.cpu.s.extra_work = self.cpu.s.extra_work.wrapping_add(1);
         let s = &self.cpu.s;
         if s.flags & fl::IF == 0 {
             // No NMI source exists: this halt is final (poweroff -f).
@@ -639,6 +744,12 @@ impl Machine {
             out += &format!("POST code {p:02X}\n");
         }
         out += &format!("instructions retired: {}", s.icount);
+        if s.extra_work != 0 {
+            out += &format!(
+                "\nwork counted toward the limit: {} (also deliveries, REP iterations, idle wake-ups)",
+                s.work()
+            );
+        }
         out
     }
 }

@@ -83,10 +83,29 @@ fn pick<B: CpuBus>(k: u8, rep: u8) -> Handler<B> {
     }
 }
 
+/// Each REP iteration counts as one instruction toward an instruction
+/// limit (as QEMU's icount counts them): the instruction itself counts one
+/// when it retires, `extra_work` the others (all of them on a fault).
+/// Virtual time still advances once per execution.
 fn string<B: CpuBus, const K: u8, const REP: u8>(
     s: &mut CpuState,
     bus: &mut B,
     op: &Op<B>,
+) -> Res<()> {
+    let mut done = 0u64;
+    let r = string_body::<B, K, REP>(s, bus, op, &mut done);
+    if REP != 0 {
+        let counted = done.saturating_sub(u64::from(r.is_ok()));
+        s.extra_work = s.extra_work.wrapping_add(counted);
+    }
+    r
+}
+
+fn string_body<B: CpuBus, const K: u8, const REP: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+    done: &mut u64,
 ) -> Res<()> {
     // The element size: the memory operand's, or for INS/OUTS the port's.
     let sz = if K == OUTS { op.size2 } else { op.size };
@@ -104,13 +123,12 @@ fn string<B: CpuBus, const K: u8, const REP: u8>(
     let fast = REP != 0 && K != INS && K != OUTS;
     // Elements to run one by one before trying the fast path again.
     let mut slow_left = 0u64;
-    let mut done = 0u64;
     loop {
         if REP != 0 {
             if s.gpr[reg::CX] & am == 0 {
                 return Ok(());
             }
-            if done == REP_SLICE {
+            if *done == REP_SLICE {
                 // Re-execute this instruction to continue.
                 s.next_rip = s.rip;
                 s.break_trace = true;
@@ -119,9 +137,9 @@ fn string<B: CpuBus, const K: u8, const REP: u8>(
         }
         if fast {
             if slow_left == 0 {
-                match fast_chunk::<B, K, REP>(s, bus, op, sz, am, REP_SLICE - done) {
+                match fast_chunk::<B, K, REP>(s, bus, op, sz, am, REP_SLICE - *done) {
                     Chunk::Done(n, stop) => {
-                        done += n;
+                        *done += n;
                         if stop {
                             return Ok(());
                         }
@@ -190,7 +208,7 @@ fn string<B: CpuBus, const K: u8, const REP: u8>(
         }
         let c = (s.gpr[reg::CX] & am).wrapping_sub(1);
         s.set_reg(reg::CX as u8, op.asize, c);
-        done += 1;
+        *done += 1;
         if stop {
             return Ok(());
         }
