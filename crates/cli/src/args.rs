@@ -20,6 +20,9 @@ pub enum Command {
     Run(RunArgs),
     /// Boot a machine in the built-in debugger (full-screen, or --batch).
     Debug(DebugArgs),
+    /// Run conformance tests: SingleStepTests vectors, test-ROM
+    /// directories, multiboot kernels.
+    Conform(crate::conform::ConformArgs),
 }
 
 /// Flags of `anyx86 debug`: those of `run`, and a command file.
