@@ -1,0 +1,84 @@
+//! CPU bugs found by conformance suites (issue #18), one test each; each
+//! failed before its fix.
+
+#[allow(dead_code)]
+mod common;
+
+use anyx86_cpu::cpuid::CpuModel;
+use anyx86_cpu::state::{reg, Segment, TableReg};
+use common::long64::{Exit, CODE, GDT, IDT, M, PML4, STUBS};
+
+/// A linear address in the top of the 64-bit space that maps onto the
+/// identity-mapped first 16 MiB (`HIGH + x` is physical x) through a PDPT
+/// of its own: truncated to 32 bits (0x4000_0000 + x) it is not mapped.
+const HIGH: u64 = 0xFFFF_FF80_4000_0000;
+/// The PDPT of PML4 entry 511.
+const HIGH_PDPT: u64 = PML4 + 0x3000;
+/// A 32-bit flat code segment (L = 0, D = 1): compatibility mode.
+const CODE32: u64 = 0x00CF_9A00_0000_FFFF;
+/// A 64-bit TSS (type 9) at physical TSS_AT, seen at HIGH + TSS_AT.
+const TSS_AT: u64 = 0x8000;
+/// The IST1 stack top, seen at HIGH + IST_TOP.
+const IST_TOP: u64 = 0x9000;
+
+/// 64-bit mode with the GDT, IDT and a TSS at linear addresses above
+/// 4 GiB, and a compatibility-mode code segment at selector 0x18.
+fn long_with_high_tables() -> M {
+    let mut m = M::long_with(CpuModel::qemu64());
+    m.poke64(PML4 + 511 * 8, HIGH_PDPT | 3);
+    // PDPT entry 1 (bits 38:30 of HIGH) points at the page directory.
+    m.poke64(HIGH_PDPT + 8, (PML4 + 0x2000) | 3);
+    m.poke64(GDT + 24, CODE32);
+    let s = &mut m.cpu.s;
+    s.gdtr = TableReg {
+        base: HIGH + GDT,
+        limit: 0x1F,
+    };
+    s.idtr.base = HIGH + IDT;
+    s.tr = Segment {
+        selector: 0x28,
+        base: HIGH + TSS_AT,
+        limit: 0x67,
+        ..s.tr
+    };
+    m.poke64(TSS_AT + 0x24, HIGH + IST_TOP);
+    m
+}
+
+fn enter_compat(m: &mut M) {
+    let s = &mut m.cpu.s;
+    s.set_cs(Segment::from_descriptor(0x18, CODE32), 0);
+    s.update_mode();
+    assert_eq!(s.bitness, 32);
+}
+
+/// Bug 1: an exception in compatibility mode reads the IDT, GDT and TSS
+/// at their full 64-bit linear addresses (SDM Vol. 3, 6.14: IA-32e mode
+/// interrupt delivery; 3.4.5: in IA-32e mode the descriptor-table base
+/// registers hold 64-bit addresses).
+#[test]
+fn compat_mode_exception_uses_64_bit_table_addresses() {
+    let mut m = long_with_high_tables();
+    enter_compat(&mut m);
+    // UD2.
+    assert_eq!(m.run(&[0x0F, 0x0B]), Exit::Vector(6));
+    assert_eq!(m.cpu.s.bitness, 64, "the handler runs in 64-bit mode");
+    // The frame: RIP of the UD2 at the bottom of the 5 slots.
+    assert_eq!(m.peek64(m.cpu.s.gpr[reg::SP] & 0xFFFF_FFFF), CODE);
+}
+
+/// Bug 1, the stack side: an IST stack above 4 GiB receives the frame
+/// pushed for an exception raised in compatibility mode.
+#[test]
+fn compat_mode_exception_pushes_on_a_high_ist_stack() {
+    let mut m = long_with_high_tables();
+    // Gate 6 uses IST1.
+    m.poke64(IDT + 16 * 6, m.peek64(IDT + 16 * 6) | 1 << 32);
+    enter_compat(&mut m);
+    assert_eq!(m.run(&[0x0F, 0x0B]), Exit::Vector(6));
+    let rsp = m.cpu.s.gpr[reg::SP];
+    assert_eq!(rsp, HIGH + IST_TOP - 40, "five 8-byte slots below IST1");
+    assert_eq!(m.peek64(IST_TOP - 40), CODE, "RIP");
+    assert_eq!(m.peek64(IST_TOP - 32), 0x18, "CS");
+    let _ = STUBS;
+}
