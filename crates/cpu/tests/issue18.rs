@@ -82,3 +82,52 @@ fn compat_mode_exception_pushes_on_a_high_ist_stack() {
     assert_eq!(m.peek64(IST_TOP - 32), 0x18, "CS");
     let _ = STUBS;
 }
+
+/// 64-bit mode with the given registers; returns the CPU after `code`.
+fn run64(regs: &[(usize, u64)], code: &[u8]) -> M {
+    let mut m = M::long_with(CpuModel::qemu64());
+    for &(r, v) in regs {
+        m.cpu.s.gpr[r] = v;
+    }
+    assert_eq!(m.run(code), Exit::Done);
+    m
+}
+
+/// Bug 3: a 32-bit shift or rotate whose masked count is 0 still writes
+/// its register destination, zero-extended (SDM Vol. 1, 3.4.1.1).
+#[test]
+fn shift_by_zero_zero_extends_a_32_bit_register() {
+    let all = u64::MAX;
+    // SHL EAX, 0 (C1 E0 00).
+    let m = run64(&[(reg::AX, all)], &[0xC1, 0xE0, 0x00]);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 0xFFFF_FFFF);
+    // ROL EAX, CL with CL = 32 (masked to 0) (D3 C0).
+    let m = run64(&[(reg::AX, all), (reg::CX, 32)], &[0xD3, 0xC0]);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 0xFFFF_FFFF);
+    // SHLD EAX, EBX, 0 (0F A4 D8 00).
+    let m = run64(&[(reg::AX, all)], &[0x0F, 0xA4, 0xD8, 0x00]);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 0xFFFF_FFFF);
+    // SHRD EAX, EBX, CL with CL = 0 (0F AD D8).
+    let m = run64(&[(reg::AX, all), (reg::CX, 0)], &[0x0F, 0xAD, 0xD8]);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 0xFFFF_FFFF);
+}
+
+/// Bug 4: a failed CMPXCHG r32, r32 leaves the destination register
+/// untouched (upper half included); EAX gets the destination's value.
+#[test]
+fn failed_cmpxchg_keeps_a_64_bit_destination() {
+    let dst = 0xFFFF_FFFF_0000_0001;
+    // CMPXCHG EBX, ECX (0F B1 CB): EAX = 0 differs from EBX = 1.
+    let m = run64(
+        &[(reg::AX, 0), (reg::BX, dst), (reg::CX, 5)],
+        &[0x0F, 0xB1, 0xCB],
+    );
+    assert_eq!(m.cpu.s.gpr[reg::BX], dst);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 1);
+    // A match writes the source, zero-extended.
+    let m = run64(
+        &[(reg::AX, 1), (reg::BX, dst), (reg::CX, 5)],
+        &[0x0F, 0xB1, 0xCB],
+    );
+    assert_eq!(m.cpu.s.gpr[reg::BX], 5);
+}
