@@ -131,3 +131,69 @@ fn failed_cmpxchg_keeps_a_64_bit_destination() {
     );
     assert_eq!(m.cpu.s.gpr[reg::BX], 5);
 }
+
+use anyx86_cpu::singlestep::FlatBus;
+use anyx86_cpu::state::{attr, sreg};
+use anyx86_cpu::{Cpu, RunExit};
+
+/// Real-mode interrupt stubs: vector v's handler is a HLT at REAL_STUBS + v.
+const REAL_STUBS: u16 = 0x500;
+/// Where the real-mode code goes (CS = 0).
+const REAL_CODE: u16 = 0x100;
+
+/// A real-mode CPU at 0000:0100 with `code` (then a HLT) and stack
+/// SS = 0 with SP = `sp`; every IVT entry points at its stub.
+fn real(code: &[u8], sp: u16) -> (Cpu<FlatBus>, FlatBus) {
+    let mut bus = FlatBus::new();
+    for v in 0..256u16 {
+        let stub = REAL_STUBS + v;
+        bus.ram[usize::from(v) * 4..usize::from(v) * 4 + 2].copy_from_slice(&stub.to_le_bytes());
+        bus.ram[usize::from(stub)] = 0xF4;
+    }
+    let at = usize::from(REAL_CODE);
+    bus.ram[at..at + code.len()].copy_from_slice(code);
+    bus.ram[at + code.len()] = 0xF4;
+    let mut cpu = Cpu::new(CpuModel::qemu32());
+    let s = &mut cpu.s;
+    let data = attr::P | attr::S | attr::RW | attr::ACCESSED;
+    s.seg = [Segment::real(0, data); 6];
+    s.seg[sreg::CS] = Segment::real(0, data | attr::CODE);
+    s.rip = u64::from(REAL_CODE);
+    s.gpr[reg::SP] = u64::from(sp);
+    s.update_mode();
+    (cpu, bus)
+}
+
+/// Runs until HLT; returns the vector whose stub halted, or None when
+/// the code ran to its end.
+fn run_real(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus, code_len: usize) -> Option<u8> {
+    assert_eq!(cpu.run(bus, 1000), RunExit::Halted);
+    let ip = cpu.s.rip as u16;
+    if ip == REAL_CODE + code_len as u16 + 1 {
+        None
+    } else {
+        Some((ip - REAL_STUBS - 1) as u8)
+    }
+}
+
+/// Bug 5: real-mode PUSHA with SP = 7, 9, 11, 13 or 15 raises #GP and
+/// writes nothing (SDM Vol. 2, PUSHA, Real-Address Mode Exceptions).
+#[test]
+fn real_mode_pusha_with_a_wrapping_frame_raises_gp_first() {
+    for sp in [7u16, 9, 11, 13, 15] {
+        // PUSHA (60).
+        let (mut cpu, mut bus) = real(&[0x60], sp);
+        assert_eq!(run_real(&mut cpu, &mut bus, 1), Some(13), "SP={sp}");
+        // The #GP frame (FLAGS, CS, IP) is the only thing written.
+        assert_eq!(cpu.s.gpr[reg::SP], u64::from(sp - 6), "SP={sp}");
+        assert!(bus.ram[0xFFF0..0x10000].iter().all(|&b| b == 0), "SP={sp}");
+        assert_eq!(
+            u16::from_le_bytes([bus.ram[usize::from(sp - 6)], bus.ram[usize::from(sp - 5)]]),
+            REAL_CODE,
+            "the pushed IP is the PUSHA's"
+        );
+    }
+    // SP = 17: the frame fits (it ends at offset 1).
+    let (mut cpu, mut bus) = real(&[0x60], 17);
+    assert_eq!(run_real(&mut cpu, &mut bus, 1), None);
+}

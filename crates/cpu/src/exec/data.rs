@@ -518,6 +518,13 @@ fn pop_sreg<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 
 fn pusha<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let size = if op.code == Code::Pushad { 4 } else { 2 };
+    if s.mode == Mode::Real && !s.stack32 && pusha_straddles(s.gpr[reg::SP], size) {
+        // SDM Vol. 2, PUSHA, Real-Address Mode Exceptions: "#GP If the
+        // ESP or SP register contains 7, 9, 11, 13, or 15", that is when
+        // one slot of the frame would straddle the wrap from offset FFFFh
+        // to 0; the 80286 does the same, before writing anything.
+        return Err(Fault::GP0);
+    }
     let sp0 = s.gpr[reg::SP];
     let orig = s.reg(reg::SP as u8, size);
     for r in 0..8u8 {
@@ -532,6 +539,13 @@ fn pusha<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         }
     }
     Ok(())
+}
+
+/// True when one of PUSHA's eight `size`-byte slots below the 16-bit
+/// stack pointer `sp` would wrap from offset FFFFh to 0.
+fn pusha_straddles(sp: u64, size: u8) -> bool {
+    let size = u64::from(size);
+    (1..=8).any(|k| (sp.wrapping_sub(k * size) & 0xFFFF) + size > 0x1_0000)
 }
 
 fn popa<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
