@@ -197,3 +197,122 @@ fn real_mode_pusha_with_a_wrapping_frame_raises_gp_first() {
     let (mut cpu, mut bus) = real(&[0x60], 17);
     assert_eq!(run_real(&mut cpu, &mut bus, 1), None);
 }
+
+/// 32-bit flat data (B = 1).
+const DATA32: u64 = 0x00CF_9200_0000_FFFF;
+/// 16-bit data (B = 0), base 0, limit FFFFh.
+const DATA16: u64 = 0x0000_9200_0000_FFFF;
+/// Protected-mode interrupt stubs: vector v's handler is a HLT at
+/// PM_STUBS + v.
+const PM_STUBS: u64 = 0x3000;
+
+/// 32-bit protected mode, CPL 0, no paging: GDT with 32-bit code (08h),
+/// 32-bit data (10h) and 16-bit data (18h); SS = `ss`; every exception
+/// vector points at its stub.
+fn pm32(ss: u16) -> (Cpu<FlatBus>, FlatBus) {
+    use anyx86_cpu::state::cr0;
+    let mut bus = FlatBus::new();
+    let poke64 = |bus: &mut FlatBus, a: u64, v: u64| {
+        bus.ram[a as usize..a as usize + 8].copy_from_slice(&v.to_le_bytes())
+    };
+    for (i, d) in [0, CODE32, DATA32, DATA16].into_iter().enumerate() {
+        poke64(&mut bus, GDT + 8 * i as u64, d);
+    }
+    for v in 0..32u64 {
+        let off = PM_STUBS + v;
+        bus.ram[off as usize] = 0xF4;
+        poke64(
+            &mut bus,
+            IDT + 8 * v,
+            (off & 0xFFFF) | 8 << 16 | 0x8E00 << 32 | (off >> 16) << 48,
+        );
+    }
+    let mut cpu = Cpu::new(CpuModel::qemu32());
+    let s = &mut cpu.s;
+    s.gdtr = TableReg {
+        base: GDT,
+        limit: 0x1F,
+    };
+    s.idtr = TableReg {
+        base: IDT,
+        limit: 32 * 8 - 1,
+    };
+    s.cr0 = cr0::PE | cr0::ET | cr0::NE;
+    s.seg = [Segment::from_descriptor(0x10, DATA32); 6];
+    let raw = if ss == 0x18 { DATA16 } else { DATA32 };
+    s.seg[sreg::SS] = Segment::from_descriptor(ss, raw);
+    s.set_cs(Segment::from_descriptor(8, CODE32), 0);
+    s.update_mode();
+    assert_eq!(s.bitness, 32);
+    (cpu, bus)
+}
+
+/// Runs `code` (then a HLT) at CODE in `cpu`; None when it ran to the
+/// end, else the exception vector whose stub halted.
+fn run_pm(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus, code: &[u8]) -> Option<u8> {
+    let at = CODE as usize;
+    bus.ram[at..at + code.len()].copy_from_slice(code);
+    bus.ram[at + code.len()] = 0xF4;
+    cpu.s.rip = CODE;
+    assert_eq!(cpu.run(bus, 1000), RunExit::Halted);
+    let rip = cpu.s.rip;
+    if rip == CODE + code.len() as u64 + 1 {
+        None
+    } else {
+        Some((rip - PM_STUBS - 1) as u8)
+    }
+}
+
+/// Bug 6: POP SS with a 32-bit operand on a 16-bit stack steps SP by the
+/// old stack's size: ESP 0002FFFCh becomes 00020000h (SP wraps), even
+/// though the new SS is a 32-bit stack.
+#[test]
+fn pop_ss_steps_the_old_stack() {
+    let (mut cpu, mut bus) = pm32(0x18);
+    cpu.s.gpr[reg::SP] = 0x2_FFFC;
+    bus.ram[0xFFFC] = 0x10; // the new SS: 32-bit data
+                            // POP SS (17), 32-bit operand in 32-bit code.
+    assert_eq!(run_pm(&mut cpu, &mut bus, &[0x17]), None);
+    assert_eq!(cpu.s.seg[sreg::SS].selector, 0x10);
+    assert_eq!(cpu.s.gpr[reg::SP], 0x2_0000);
+}
+
+/// Bug 7: ENTER with a 32-bit operand on a 16-bit stack loads EBP with
+/// the whole ESP after pushing EBP (its upper half kept), as hardware.
+#[test]
+fn enter_32_on_a_16_bit_stack_keeps_esp_upper_half_in_ebp() {
+    let (mut cpu, mut bus) = pm32(0x18);
+    cpu.s.gpr[reg::SP] = 0x1_0000;
+    // ENTER 0, 0 (C8 00 00 00).
+    assert_eq!(run_pm(&mut cpu, &mut bus, &[0xC8, 0, 0, 0]), None);
+    assert_eq!(cpu.s.gpr[reg::SP], 0x1_FFFC);
+    assert_eq!(cpu.s.gpr[reg::BP], 0x1_FFFC);
+}
+
+/// Bug 7: ENTER at CPL 3 whose final stack pointer is on a supervisor
+/// page raises #PF before changing anything.
+#[test]
+fn enter_at_cpl3_checks_the_final_stack_page() {
+    let mut m = M::long_with(CpuModel::qemu64());
+    // 0-2 MiB supervisor (as set up), 2-4 MiB user.
+    m.poke64(PML4 + 0x2000 + 8, (1 << 21) | 0x87);
+    m.poke64(PML4, (PML4 + 0x1000) | 7);
+    m.poke64(PML4 + 0x1000, (PML4 + 0x2000) | 7);
+    // A 64-bit TSS with RSP0 for the delivery.
+    m.poke64(TSS_AT + 4, 0x7000);
+    let s = &mut m.cpu.s;
+    s.tr = Segment {
+        selector: 0x28,
+        base: TSS_AT,
+        limit: 0x67,
+        ..s.tr
+    };
+    s.set_cs(Segment::from_descriptor(0x2B, 0x00AF_FA00_0000_FFFF), 3);
+    s.seg[sreg::SS] = Segment::from_descriptor(0x33, 0x00CF_F200_0000_FFFF);
+    s.update_mode();
+    // RBP is pushed at 0x200008 (user); RSP would end at 0x1FFFE8.
+    m.stack = 0x20_0010;
+    // ENTER 20h, 0 (C8 20 00 00).
+    assert_eq!(m.run_at(0x20_1000, &[0xC8, 0x20, 0, 0]), Exit::Vector(14));
+    assert_eq!(m.cpu.s.cr2, 0x1F_FFE8);
+}

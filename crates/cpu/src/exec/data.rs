@@ -505,9 +505,12 @@ fn pop_sreg<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     };
     let i = op.r0 as usize % 6;
     let v = s.peek_stack(bus, 0, size)?;
+    // The pop steps the stack pointer by the stack it read from: for POP
+    // SS that is the old SS's B bit, not the new one's.
+    let m = s.stack_mask();
+    let sp = (s.gpr[reg::SP] & !m) | (s.gpr[reg::SP].wrapping_add(u64::from(size)) & m);
     s.load_seg(bus, i, v as u16)?;
-    let sp = s.sp().wrapping_add(u64::from(size));
-    s.set_sp(sp);
+    s.gpr[reg::SP] = sp;
     if i == sreg::SS {
         s.inhibit_until = s.icount + 2;
         s.mov_ss_shadow = true;
@@ -734,7 +737,14 @@ fn enter<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let r = (|| {
         let bp = s.reg(reg::BP as u8, size);
         s.push(bus, size, bp)?;
-        let frame = s.sp();
+        // FrameTemp: with a 32-bit operand on a 16-bit stack the whole
+        // ESP (its upper half untouched by the 16-bit push), as hardware
+        // loads EBP; otherwise the stack pointer of the stack's size.
+        let frame = if size == 4 && !s.stack32 {
+            s.gpr[reg::SP] & 0xFFFF_FFFF
+        } else {
+            s.sp()
+        };
         let bp_mask = s.stack_mask();
         let mut bpv = s.gpr[reg::BP] & bp_mask;
         for _ in 1..level {
@@ -746,8 +756,10 @@ fn enter<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
             s.push(bus, size, frame)?;
         }
         let sp = s.sp().wrapping_sub(alloc) & s.stack_mask();
-        // The final stack pointer must be writable (SDM ENTER).
-        s.seg_lin(sreg::SS, sp, 1, true)?;
+        // The final stack pointer must be writable (SDM ENTER: "#PF if
+        // a page fault occurs"), through the segment and the pages.
+        let lin = s.seg_lin(sreg::SS, sp, 1, true)?;
+        s.probe_write(bus, lin, 1)?;
         if s.stack32 || s.bitness == 64 {
             s.set_reg(reg::BP as u8, if size == 8 { 8 } else { 4 }, frame);
         } else {
