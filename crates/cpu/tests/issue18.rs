@@ -316,3 +316,38 @@ fn enter_at_cpl3_checks_the_final_stack_page() {
     assert_eq!(m.run_at(0x20_1000, &[0xC8, 0x20, 0, 0]), Exit::Vector(14));
     assert_eq!(m.cpu.s.cr2, 0x1F_FFE8);
 }
+
+/// Bug 10: IRETQ to CPL 3 that nulls GS (a DPL 0 data segment) keeps its
+/// hidden base in 64-bit mode.
+#[test]
+fn iret_to_cpl3_keeps_the_gs_base_of_a_nulled_gs() {
+    let mut m = M::long_with(CpuModel::qemu64());
+    // User pages for the first 2 MiB; user code and data at 2Bh and 33h.
+    m.poke64(PML4, (PML4 + 0x1000) | 7);
+    m.poke64(PML4 + 0x1000, (PML4 + 0x2000) | 7);
+    m.poke64(PML4 + 0x2000, 0x87);
+    m.poke64(GDT + 0x28, 0x00AF_FA00_0000_FFFF);
+    m.poke64(GDT + 0x30, 0x00CF_F200_0000_FFFF);
+    m.poke64(TSS_AT + 4, 0x7000);
+    let s = &mut m.cpu.s;
+    s.gdtr.limit = 0x37;
+    s.tr = Segment {
+        selector: 0x40,
+        base: TSS_AT,
+        limit: 0x67,
+        ..s.tr
+    };
+    let gs_base = 0x1234_5678_9000;
+    s.seg[sreg::GS].base = gs_base;
+    // The IRETQ frame: RIP (the HLT after it), CS, RFLAGS, RSP, SS.
+    let frame = 0x6F00;
+    for (i, v) in [CODE + 2, 0x2B, 2, 0x6000, 0x33].into_iter().enumerate() {
+        m.poke64(frame + 8 * i as u64, v);
+    }
+    m.stack = frame;
+    // IRETQ (48 CF); the HLT after it runs at CPL 3: #GP.
+    assert_eq!(m.run(&[0x48, 0xCF]), Exit::Vector(13));
+    let gs = m.cpu.s.seg[sreg::GS];
+    assert_eq!(gs.selector, 0, "GS nulled");
+    assert_eq!(gs.base, gs_base, "GS base kept");
+}
