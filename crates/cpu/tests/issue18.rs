@@ -351,3 +351,46 @@ fn iret_to_cpl3_keeps_the_gs_base_of_a_nulled_gs() {
     assert_eq!(gs.selector, 0, "GS nulled");
     assert_eq!(gs.base, gs_base, "GS base kept");
 }
+
+/// Item 12 (decided): a task switch into a 16-bit TSS sets the upper
+/// halves of the general registers to FFFFh, as QEMU and Bochs do.
+#[test]
+fn task_switch_to_a_16_bit_tss_sets_upper_halves() {
+    let (mut cpu, mut bus) = pm32(0x10);
+    let poke = |bus: &mut FlatBus, a: u64, v: &[u8]| {
+        bus.ram[a as usize..a as usize + v.len()].copy_from_slice(v)
+    };
+    // GDT 20h: the current task's 32-bit TSS (busy) at 8000h; 28h: an
+    // available 16-bit TSS at 9000h, limit 2Bh.
+    poke(
+        &mut bus,
+        GDT + 0x20,
+        &0x0000_8B00_8000_0067u64.to_le_bytes(),
+    );
+    poke(
+        &mut bus,
+        GDT + 0x28,
+        &0x0000_8100_9000_002Bu64.to_le_bytes(),
+    );
+    cpu.s.gdtr.limit = 0x2F;
+    cpu.s.tr = Segment::from_descriptor(0x20, 0x0000_8B00_8000_0067);
+    // The 16-bit TSS: IP = the HLT after the JMP, FLAGS = 2, AX..DI =
+    // 1111h.., ES, CS, SS, DS = 10h, 08h, 10h, 10h, no LDT.
+    let far_jmp = [0xEA, 0, 0, 0, 0, 0x28, 0];
+    let ip = CODE as u16 + far_jmp.len() as u16;
+    poke(&mut bus, 0x9000 + 0x0E, &ip.to_le_bytes());
+    poke(&mut bus, 0x9000 + 0x10, &2u16.to_le_bytes());
+    for r in 0..8u64 {
+        let v = 0x1111 * (r as u16 + 1);
+        poke(&mut bus, 0x9000 + 0x12 + 2 * r, &v.to_le_bytes());
+    }
+    for (k, sel) in [0x10u16, 0x08, 0x10, 0x10].iter().enumerate() {
+        poke(&mut bus, 0x9000 + 0x22 + 2 * k as u64, &sel.to_le_bytes());
+    }
+    cpu.s.gpr[reg::AX] = 0xAAAA_0000;
+    // JMP FAR 28h:0.
+    assert_eq!(run_pm(&mut cpu, &mut bus, &far_jmp), None);
+    assert_eq!(cpu.s.tr.selector, 0x28);
+    assert_eq!(cpu.s.gpr[reg::AX], 0xFFFF_1111);
+    assert_eq!(cpu.s.gpr[reg::DI], 0xFFFF_8888);
+}
