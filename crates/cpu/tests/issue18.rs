@@ -394,3 +394,71 @@ fn task_switch_to_a_16_bit_tss_sets_upper_halves() {
     assert_eq!(cpu.s.gpr[reg::AX], 0xFFFF_1111);
     assert_eq!(cpu.s.gpr[reg::DI], 0xFFFF_8888);
 }
+
+/// `MOV ECX, n` (B9 id).
+fn mov_ecx(n: u32) -> Vec<u8> {
+    let mut v = vec![0xB9];
+    v.extend_from_slice(&n.to_le_bytes());
+    v
+}
+
+const RDMSR: [u8; 2] = [0x0F, 0x32];
+const WRMSR: [u8; 2] = [0x0F, 0x30];
+const RDPMC: [u8; 2] = [0x0F, 0x33];
+
+/// Item 13: IA32_PAT (277h) reads its power-on value and takes valid
+/// memory types; a reserved type is #GP (SDM Vol. 3, 13.12.2).
+#[test]
+fn pat_msr() {
+    let code = [mov_ecx(0x277), RDMSR.to_vec()].concat();
+    let m = run64(&[], &code);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 0x0007_0406);
+    assert_eq!(m.cpu.s.gpr[reg::DX], 0x0007_0406);
+    // WC in entry 0, then read back.
+    let code = [mov_ecx(0x277), WRMSR.to_vec(), RDMSR.to_vec()].concat();
+    let m = run64(&[(reg::AX, 0x0007_0401), (reg::DX, 0x0007_0406)], &code);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 0x0007_0401);
+    // Type 2 is reserved.
+    let mut m = M::long_with(CpuModel::qemu64());
+    m.cpu.s.gpr[reg::AX] = 2;
+    assert_eq!(
+        m.run(&[mov_ecx(0x277), WRMSR.to_vec()].concat()),
+        Exit::Vector(13)
+    );
+}
+
+/// Item 13: the K7 performance MSRs on the AMD-vendored qemu64, and
+/// RDPMC reading their counters (a P6 instruction: never #UD).
+#[test]
+fn k7_perf_msrs_and_rdpmc() {
+    // PERFCTR1 (C001_0005) = 1_2345_6789h, then RDPMC 1.
+    let code = [
+        mov_ecx(0xC001_0005),
+        WRMSR.to_vec(),
+        mov_ecx(1),
+        RDPMC.to_vec(),
+    ]
+    .concat();
+    let m = run64(&[(reg::AX, 0x2345_6789), (reg::DX, 1)], &code);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 0x2345_6789);
+    assert_eq!(m.cpu.s.gpr[reg::DX], 1);
+    // RDPMC of a counter the K7 does not have: #GP.
+    let mut m = M::long_with(CpuModel::qemu64());
+    m.cpu.s.gpr[reg::CX] = 4;
+    assert_eq!(m.run(&RDPMC), Exit::Vector(13));
+    // An Intel-vendored model has no K7 MSRs; its two P6 counters read 0.
+    let (mut cpu, mut bus) = pm32(0x10);
+    cpu.s.gpr[reg::CX] = 1;
+    cpu.s.gpr[reg::AX] = 0x55;
+    assert_eq!(run_pm(&mut cpu, &mut bus, &RDPMC), None);
+    assert_eq!(cpu.s.gpr[reg::AX], 0);
+    let (mut cpu, mut bus) = pm32(0x10);
+    assert_eq!(
+        run_pm(
+            &mut cpu,
+            &mut bus,
+            &[mov_ecx(0xC001_0000), RDMSR.to_vec()].concat()
+        ),
+        Some(13)
+    );
+}
