@@ -43,7 +43,7 @@ mod plan;
 pub use error::BootError;
 pub use linux::{load_linux, parse_setup_header, SetupHeader};
 pub use memory::{E820Entry, E820Type, MemoryLayout, HIGH_RAM_START, VGA_HOLE_START};
-pub use multiboot::{load_multiboot, AoutKludge, MultibootHeader};
+pub use multiboot::{load_multiboot, multiboot_cmdline, AoutKludge, MultibootHeader};
 pub use plan::{
     descriptor, BootKind, BootPlan, Entry, EntryMode, Gdt, Load, LoadKind, Registers, Segment,
     BOOT_CS, BOOT_DS, FLAT_CODE, FLAT_DATA, SEG_ACCESS_CODE, SEG_ACCESS_DATA, SEG_FLAG_DB,

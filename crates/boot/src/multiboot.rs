@@ -182,6 +182,15 @@ fn address_fields(kernel: &[u8], offset: usize) -> Result<AoutKludge, BootError>
     })
 }
 
+/// The command line a Multiboot kernel receives: the kernel's name, a
+/// space, then the user's command line, as GRUB and QEMU pass it (QEMU's
+/// `load_multiboot`: `"%s %s", kernel_filename, kernel_cmdline`). Test
+/// kernels (kvm-unit-tests) take the first word as `argv[0]`. The caller
+/// passes the result as [`load_multiboot`]'s `cmdline`.
+pub fn multiboot_cmdline(kernel_name: &str, append: &str) -> String {
+    format!("{kernel_name} {append}")
+}
+
 /// Builds the plan to boot a Multiboot kernel, or `None` when the image
 /// has no Multiboot header.
 ///
@@ -845,5 +854,18 @@ mod tests {
                 let _ = load_multiboot(&image[..len], &[], "", &mem);
             }
         }
+    }
+
+    #[test]
+    fn command_line_starts_with_the_kernel_name() {
+        assert_eq!(
+            multiboot_cmdline("x86/apic.flat", "-smp 1"),
+            "x86/apic.flat -smp 1"
+        );
+        // As QEMU: the space stays when there are no arguments.
+        assert_eq!(multiboot_cmdline("k.elf", ""), "k.elf ");
+        let p = plan(&elf_kernel(), &[], &multiboot_cmdline("k.elf", "a b"));
+        let base = p.entry.regs.ebx;
+        assert_eq!(info_str(&p, info_u32(&p, base + 16)), "k.elf a b");
     }
 }

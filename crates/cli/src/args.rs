@@ -33,6 +33,9 @@ pub enum Command {
     /// Boot a machine in the built-in debugger (full-screen, or --batch).
     #[command(after_help = EXIT_STATUSES)]
     Debug(DebugArgs),
+    /// Run conformance tests: SingleStepTests vectors, test-ROM
+    /// directories, multiboot kernels.
+    Conform(crate::conform::ConformArgs),
 }
 
 /// Flags of `anyx86 debug`: those of `run`, and a command file.

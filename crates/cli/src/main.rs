@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod conform;
 mod console;
 mod debugging;
 mod display;
@@ -30,6 +31,13 @@ fn main() -> ExitCode {
             }
         },
         Command::Debug(d) => match run(&d.run, Some(&d)) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("anyx86: {e}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        },
+        Command::Conform(c) => match conform::conform(&c) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 eprintln!("anyx86: {e}");

@@ -37,7 +37,14 @@ pub struct Msrs {
     pub kernel_gs_base: u64,
     /// TSC_AUX.
     pub tsc_aux: u64,
+    /// AMD K7 performance MSRs C001_0000-C001_0007: PERFEVTSEL0-3, then
+    /// PERFCTR0-3 (kept, never counting: no events are modelled).
+    pub k7_perf: [u64; 8],
 }
+
+/// IA32_PAT at power-on and reset: WB, WT, UC-, UC in each half (SDM
+/// Vol. 3, 13.12.4).
+pub const PAT_POWER_ON: u64 = 0x0007_0406_0007_0406;
 
 /// Counters for `--stats`.
 #[derive(Debug, Clone, Default)]
@@ -227,7 +234,10 @@ impl CpuState {
             efer: 0,
             cr8: 0,
             dr: [0, 0, 0, 0, 0xFFFF_0FF0, 0x400, 0xFFFF_0FF0, 0x400],
-            msr: Msrs::default(),
+            msr: Msrs {
+                pat: PAT_POWER_ON,
+                ..Msrs::default()
+            },
             cpl: 0,
             mode: Mode::Real,
             bitness: 16,

@@ -27,6 +27,7 @@ pub mod long;
 pub mod mmu;
 pub mod segment;
 pub mod simd;
+pub mod singlestep;
 mod stack;
 pub mod state;
 pub mod task;

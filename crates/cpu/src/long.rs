@@ -8,7 +8,7 @@ use crate::core::CpuState;
 use crate::cpuid::edx81;
 use crate::fault::{vector, Fault, Res};
 use crate::interrupt::Source;
-use crate::mmu::canonical;
+use crate::mmu::{canonical, Access};
 use crate::segment::sel_err;
 use crate::state::{attr, efer, fl, reg, sreg, Segment};
 
@@ -173,18 +173,29 @@ impl CpuState {
         if !canonical(bottom) || !canonical(rsp.wrapping_sub(1)) {
             return Err(Fault::with_error(vector::SS, ss_err));
         }
-        let user = self.tlb.user;
-        self.tlb.user = cpl == 3;
-        let r = (|| {
-            self.probe_write(bus, bottom, n)?;
-            for (i, v) in vals.iter().enumerate() {
-                let a = rsp.wrapping_sub(8 * (i as u64 + 1));
-                self.write_lin::<B, 8>(bus, a, *v)?;
+        // The frame goes to a 64-bit address even when the interrupted
+        // code ran in compatibility mode (whose `write_lin` would wrap it
+        // at 4 GiB): translate each page first, then write, so that
+        // nothing is written unless every page is writable.
+        let user = cpl == 3;
+        let mut pages = [(u64::MAX, 0u64); 2];
+        let mut k = 0;
+        for a in [bottom, rsp.wrapping_sub(1)] {
+            let page = a & !0xFFF;
+            if k == 0 || pages[0].0 != page {
+                pages[k] = (page, self.translate_as(bus, page, Access::Write, user)?);
+                k += 1;
             }
-            Ok(())
-        })();
-        self.tlb.user = user;
-        r.map(|()| bottom)
+        }
+        for (i, v) in vals.iter().enumerate() {
+            let a = rsp.wrapping_sub(8 * (i as u64 + 1));
+            for j in 0..8u64 {
+                let b = a.wrapping_add(j);
+                let (_, base) = pages[usize::from(pages[0].0 != b & !0xFFF)];
+                self.phys_write(bus, base | (b & 0xFFF), 1, v >> (8 * j));
+            }
+        }
+        Ok(bottom)
     }
 
     /// Interrupt and exception delivery in IA-32e mode (SDM Vol. 3, 6.14):

@@ -1023,13 +1023,26 @@ impl CpuState {
         self.write_sz_k::<B, { crate::exec::ea::GEN }>(bus, s, off, size, v)
     }
 
+    /// Linear addresses of system structures (GDT, LDT, IDT, TSS) and of
+    /// IA-32e interrupt frames: 64 bits whenever long mode is active, even
+    /// while compatibility-mode code runs (SDM Vol. 3, 3.4.5 and 6.14: the
+    /// table registers hold 64-bit bases in IA-32e mode); 32 bits outside.
+    #[inline]
+    pub fn wrap_sys(&self, lin: u64) -> u64 {
+        if self.long_mode() {
+            lin
+        } else {
+            lin & 0xFFFF_FFFF
+        }
+    }
+
     /// Reads `size` bytes at a linear address with supervisor privilege
     /// (descriptor tables, TSS).
     pub fn read_sys<B: CpuBus>(&mut self, bus: &mut B, lin: u64, size: u8) -> Res<u64> {
-        let lin = self.wrap_lin(lin);
+        let lin = self.wrap_sys(lin);
         let mut v = 0;
         for i in 0..u64::from(size) {
-            let p = self.translate_as(bus, self.wrap_lin(lin + i), Access::Read, false)?;
+            let p = self.translate_as(bus, self.wrap_sys(lin + i), Access::Read, false)?;
             v |= self.phys_read(bus, p, 1) << (8 * i);
         }
         Ok(v)
@@ -1038,7 +1051,7 @@ impl CpuState {
     /// Writes `size` bytes at a linear address with supervisor privilege.
     pub fn write_sys<B: CpuBus>(&mut self, bus: &mut B, lin: u64, size: u8, v: u64) -> Res<()> {
         for i in 0..u64::from(size) {
-            let p = self.translate_as(bus, self.wrap_lin(lin + i), Access::Write, false)?;
+            let p = self.translate_as(bus, self.wrap_sys(lin + i), Access::Write, false)?;
             self.phys_write(bus, p, 1, v >> (8 * i));
         }
         Ok(())

@@ -135,9 +135,13 @@ impl CpuState {
             let s = self.seg[i];
             let conforming_code = s.is_code() && s.attr & attr::DC != 0;
             if s.usable && !conforming_code && s.dpl() < self.cpl {
+                // In IA-32e mode the hidden base survives (FS and GS bases
+                // stay in use by 64-bit code, as hardware keeps them).
+                let base = if self.long_mode() { s.base } else { 0 };
                 self.seg[i] = Segment {
                     selector: 0,
                     usable: false,
+                    base,
                     ..Segment::default()
                 };
             }

@@ -132,9 +132,15 @@ impl CpuState {
                 Some(self.read_sys(bus, b + 0x1C, 4)?),
             )
         } else {
+            // A 16-bit TSS holds the low halves only. What the upper
+            // halves become is undocumented; we set them to FFFFh as QEMU
+            // (`switch_tss_ra`) and Bochs (`task_switch`) both do, so that
+            // runs compare equal against them in lockstep and the choice
+            // does not depend on whatever the old task left (issue #18,
+            // item 12).
             let mut g = [0u64; 8];
             for (r, v) in g.iter_mut().enumerate() {
-                *v = self.read_sys(bus, b + 0x12 + r as u64 * 2, 2)? | (self.gpr[r] & !0xFFFF);
+                *v = self.read_sys(bus, b + 0x12 + r as u64 * 2, 2)? | 0xFFFF_0000;
             }
             let mut s = [0u16; 6];
             for (k, i) in [sreg::ES, sreg::CS, sreg::SS, sreg::DS].iter().enumerate() {

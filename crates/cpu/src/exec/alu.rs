@@ -544,6 +544,13 @@ fn shift<B: CpuBus, const K: u8, const MEM: bool, const Z: u8>(
         if MEM {
             return shift_zero_mem(s, bus, op, sz);
         }
+        // A 32-bit register is still written: in 64-bit mode its upper
+        // half is cleared, as for every 32-bit destination (SDM Vol. 1,
+        // 3.4.1.1), whatever the count.
+        if sz == 4 {
+            let v = s.reg(op.r0, 4);
+            s.set_reg(op.r0, 4, v);
+        }
         return next(s, bus, op);
     }
     rmw_next::<B, MEM>(s, bus, op, move |s, a| {
@@ -584,6 +591,12 @@ fn shxd<B: CpuBus, const LEFT: bool, const MEM: bool>(
     };
     let cnt = (raw & if sz == 8 { 0x3F } else { 0x1F }) as u32;
     if cnt == 0 {
+        // As for the other shifts: a 32-bit register destination is
+        // zero-extended even when nothing else changes.
+        if !MEM && sz == 4 {
+            let v = s.reg(op.r0, 4);
+            s.set_reg(op.r0, 4, v);
+        }
         return Ok(());
     }
     let src = s.reg(op.r1, sz);
@@ -972,11 +985,14 @@ fn cmpxchg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>
         (0, s.reg(op.r0, sz))
     };
     let equal = (acc & mask(sz)) == (dst & mask(sz));
-    // The destination is always written (with itself on mismatch).
+    // A memory destination is always written (with itself on mismatch:
+    // the locked cycle). A register destination is written only on a
+    // match: on a mismatch a 32-bit one keeps its upper half in 64-bit
+    // mode, as on hardware (only EAX is loaded, and zero-extended).
     let nv = if equal { src } else { dst };
     if MEM {
         s.write_lin_sz(bus, lin, sz, nv)?;
-    } else {
+    } else if equal {
         s.set_reg(op.r0, sz, nv);
     }
     if !equal {

@@ -505,9 +505,12 @@ fn pop_sreg<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     };
     let i = op.r0 as usize % 6;
     let v = s.peek_stack(bus, 0, size)?;
+    // The pop steps the stack pointer by the stack it read from: for POP
+    // SS that is the old SS's B bit, not the new one's.
+    let m = s.stack_mask();
+    let sp = (s.gpr[reg::SP] & !m) | (s.gpr[reg::SP].wrapping_add(u64::from(size)) & m);
     s.load_seg(bus, i, v as u16)?;
-    let sp = s.sp().wrapping_add(u64::from(size));
-    s.set_sp(sp);
+    s.gpr[reg::SP] = sp;
     if i == sreg::SS {
         s.inhibit_until = s.icount + 2;
         s.mov_ss_shadow = true;
@@ -518,6 +521,13 @@ fn pop_sreg<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 
 fn pusha<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let size = if op.code == Code::Pushad { 4 } else { 2 };
+    if s.mode == Mode::Real && !s.stack32 && pusha_straddles(s.gpr[reg::SP], size) {
+        // SDM Vol. 2, PUSHA, Real-Address Mode Exceptions: "#GP If the
+        // ESP or SP register contains 7, 9, 11, 13, or 15", that is when
+        // one slot of the frame would straddle the wrap from offset FFFFh
+        // to 0; the 80286 does the same, before writing anything.
+        return Err(Fault::GP0);
+    }
     let sp0 = s.gpr[reg::SP];
     let orig = s.reg(reg::SP as u8, size);
     for r in 0..8u8 {
@@ -532,6 +542,13 @@ fn pusha<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         }
     }
     Ok(())
+}
+
+/// True when one of PUSHA's eight `size`-byte slots below the 16-bit
+/// stack pointer `sp` would wrap from offset FFFFh to 0.
+fn pusha_straddles(sp: u64, size: u8) -> bool {
+    let size = u64::from(size);
+    (1..=8).any(|k| (sp.wrapping_sub(k * size) & 0xFFFF) + size > 0x1_0000)
 }
 
 fn popa<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -720,7 +737,14 @@ fn enter<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let r = (|| {
         let bp = s.reg(reg::BP as u8, size);
         s.push(bus, size, bp)?;
-        let frame = s.sp();
+        // FrameTemp: with a 32-bit operand on a 16-bit stack the whole
+        // ESP (its upper half untouched by the 16-bit push), as hardware
+        // loads EBP; otherwise the stack pointer of the stack's size.
+        let frame = if size == 4 && !s.stack32 {
+            s.gpr[reg::SP] & 0xFFFF_FFFF
+        } else {
+            s.sp()
+        };
         let bp_mask = s.stack_mask();
         let mut bpv = s.gpr[reg::BP] & bp_mask;
         for _ in 1..level {
@@ -732,8 +756,10 @@ fn enter<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
             s.push(bus, size, frame)?;
         }
         let sp = s.sp().wrapping_sub(alloc) & s.stack_mask();
-        // The final stack pointer must be writable (SDM ENTER).
-        s.seg_lin(sreg::SS, sp, 1, true)?;
+        // The final stack pointer must be writable (SDM ENTER: "#PF if
+        // a page fault occurs"), through the segment and the pages.
+        let lin = s.seg_lin(sreg::SS, sp, 1, true)?;
+        s.probe_write(bus, lin, 1)?;
         if s.stack32 || s.bitness == 64 {
             s.set_reg(reg::BP as u8, if size == 8 { 8 } else { 4 }, frame);
         } else {

@@ -38,6 +38,7 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         }
         M::Cpuid => cpuid::<B>,
         M::Rdtsc => rdtsc::<B>,
+        M::Rdpmc => rdpmc::<B>,
         M::Rdmsr => rdmsr::<B>,
         M::Wrmsr => wrmsr::<B>,
         M::Lgdt => ldt_reg::<B, false>,
@@ -279,6 +280,48 @@ fn rdtsc<B: CpuBus>(s: &mut CpuState, bus: &mut B, _op: &Op<B>) -> Res<()> {
     Ok(())
 }
 
+/// RDPMC (SDM Vol. 2; a P6 instruction): #GP(0) outside CPL 0 unless
+/// CR4.PCE, and for a counter the model does not have. The AMD-vendored
+/// models have the K7's four counters (PERFCTR0-3, 48 bits, read from
+/// their MSRs); the Intel-vendored ones the P6's two, which read 0 (40
+/// bits). No events are counted.
+fn rdpmc<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
+    if s.cr4 & cr4::PCE == 0 && s.cpl != 0 {
+        return Err(Fault::GP0);
+    }
+    let n = s.gpr[reg::CX] as u32;
+    let v = if s.amd() {
+        let i = usize::try_from(n)
+            .ok()
+            .filter(|&i| i < 4)
+            .ok_or(Fault::GP0)?;
+        s.msr.k7_perf[4 + i] & K7_PERFCTR_MASK
+    } else if n < 2 {
+        0
+    } else {
+        return Err(Fault::GP0);
+    };
+    s.set_reg(reg::AX as u8, 4, v & 0xFFFF_FFFF);
+    s.set_reg(reg::DX as u8, 4, v >> 32);
+    Ok(())
+}
+
+/// The K7's counters are 48 bits wide.
+const K7_PERFCTR_MASK: u64 = (1 << 48) - 1;
+
+impl CpuState {
+    /// The model reports the AMD vendor string.
+    fn amd(&self) -> bool {
+        &self.cpuid_model.vendor == b"AuthenticAMD"
+    }
+}
+
+/// A valid IA32_PAT value: every byte one of the memory types UC (0),
+/// WC (1), WT (4), WP (5), WB (6) or UC- (7) (SDM Vol. 3, 13.12.2).
+fn pat_valid(v: u64) -> bool {
+    v.to_le_bytes().iter().all(|b| matches!(b, 0 | 1 | 4..=7))
+}
+
 /// MSR numbers (SDM Vol. 4).
 mod msr {
     pub const TSC: u32 = 0x10;
@@ -292,6 +335,10 @@ mod msr {
     pub const MCG_STATUS: u32 = 0x17A;
     pub const MISC_ENABLE: u32 = 0x1A0;
     pub const DEBUGCTL: u32 = 0x1D9;
+    pub const PAT: u32 = 0x277;
+    /// AMD K7 PERFEVTSEL0 (C001_0000) .. PERFCTR3 (C001_0007).
+    pub const K7_PERF_FIRST: u32 = 0xC001_0000;
+    pub const K7_PERF_LAST: u32 = 0xC001_0007;
     pub const EFER: u32 = 0xC000_0080;
     /// AMD K8 Interrupt Pending Message register (Linux reads it on family
     /// 0Fh model 40h+ parts for erratum 400; no SMI/C1E message is ever
@@ -308,6 +355,10 @@ fn rdmsr<B: CpuBus>(s: &mut CpuState, bus: &mut B, _op: &Op<B>) -> Res<()> {
         msr::SYSENTER_ESP => s.msr.sysenter_esp,
         msr::SYSENTER_EIP => s.msr.sysenter_eip,
         msr::MISC_ENABLE => s.msr.misc_enable | 1,
+        msr::PAT => s.msr.pat,
+        n @ msr::K7_PERF_FIRST..=msr::K7_PERF_LAST if s.amd() => {
+            s.msr.k7_perf[(n - msr::K7_PERF_FIRST) as usize]
+        }
         msr::EFER if s.cpuid_model.ext_edx != 0 => s.efer,
         msr::K8_INT_PENDING_MSG if &s.cpuid_model.vendor == b"AuthenticAMD" => 0,
         n => match s.long_msr(n) {
@@ -337,6 +388,13 @@ fn wrmsr<B: CpuBus>(s: &mut CpuState, bus: &mut B, _op: &Op<B>) -> Res<()> {
         msr::SYSENTER_ESP => s.msr.sysenter_esp = v,
         msr::SYSENTER_EIP => s.msr.sysenter_eip = v,
         msr::MISC_ENABLE => s.msr.misc_enable = v,
+        msr::PAT if pat_valid(v) => s.msr.pat = v,
+        msr::PAT => return Err(Fault::GP0),
+        n @ msr::K7_PERF_FIRST..=msr::K7_PERF_LAST if s.amd() => {
+            let i = (n - msr::K7_PERF_FIRST) as usize;
+            // Event selects keep their 32 defined bits; counters 48.
+            s.msr.k7_perf[i] = v & if i < 4 { 0xFFFF_FFFF } else { K7_PERFCTR_MASK };
+        }
         msr::EFER if s.cpuid_model.ext_edx != 0 => s.write_efer(v)?,
         n if s.long_msr(n).is_some() => s.write_long_msr(n, v)?,
         n => {

@@ -1,0 +1,464 @@
+//! CPU bugs found by conformance suites (issue #18), one test each; each
+//! failed before its fix.
+
+#[allow(dead_code)]
+mod common;
+
+use anyx86_cpu::cpuid::CpuModel;
+use anyx86_cpu::state::{reg, Segment, TableReg};
+use common::long64::{Exit, CODE, GDT, IDT, M, PML4, STUBS};
+
+/// A linear address in the top of the 64-bit space that maps onto the
+/// identity-mapped first 16 MiB (`HIGH + x` is physical x) through a PDPT
+/// of its own: truncated to 32 bits (0x4000_0000 + x) it is not mapped.
+const HIGH: u64 = 0xFFFF_FF80_4000_0000;
+/// The PDPT of PML4 entry 511.
+const HIGH_PDPT: u64 = PML4 + 0x3000;
+/// A 32-bit flat code segment (L = 0, D = 1): compatibility mode.
+const CODE32: u64 = 0x00CF_9A00_0000_FFFF;
+/// A 64-bit TSS (type 9) at physical TSS_AT, seen at HIGH + TSS_AT.
+const TSS_AT: u64 = 0x8000;
+/// The IST1 stack top, seen at HIGH + IST_TOP.
+const IST_TOP: u64 = 0x9000;
+
+/// 64-bit mode with the GDT, IDT and a TSS at linear addresses above
+/// 4 GiB, and a compatibility-mode code segment at selector 0x18.
+fn long_with_high_tables() -> M {
+    let mut m = M::long_with(CpuModel::qemu64());
+    m.poke64(PML4 + 511 * 8, HIGH_PDPT | 3);
+    // PDPT entry 1 (bits 38:30 of HIGH) points at the page directory.
+    m.poke64(HIGH_PDPT + 8, (PML4 + 0x2000) | 3);
+    m.poke64(GDT + 24, CODE32);
+    let s = &mut m.cpu.s;
+    s.gdtr = TableReg {
+        base: HIGH + GDT,
+        limit: 0x1F,
+    };
+    s.idtr.base = HIGH + IDT;
+    s.tr = Segment {
+        selector: 0x28,
+        base: HIGH + TSS_AT,
+        limit: 0x67,
+        ..s.tr
+    };
+    m.poke64(TSS_AT + 0x24, HIGH + IST_TOP);
+    m
+}
+
+fn enter_compat(m: &mut M) {
+    let s = &mut m.cpu.s;
+    s.set_cs(Segment::from_descriptor(0x18, CODE32), 0);
+    s.update_mode();
+    assert_eq!(s.bitness, 32);
+}
+
+/// Bug 1: an exception in compatibility mode reads the IDT, GDT and TSS
+/// at their full 64-bit linear addresses (SDM Vol. 3, 6.14: IA-32e mode
+/// interrupt delivery; 3.4.5: in IA-32e mode the descriptor-table base
+/// registers hold 64-bit addresses).
+#[test]
+fn compat_mode_exception_uses_64_bit_table_addresses() {
+    let mut m = long_with_high_tables();
+    enter_compat(&mut m);
+    // UD2.
+    assert_eq!(m.run(&[0x0F, 0x0B]), Exit::Vector(6));
+    assert_eq!(m.cpu.s.bitness, 64, "the handler runs in 64-bit mode");
+    // The frame: RIP of the UD2 at the bottom of the 5 slots.
+    assert_eq!(m.peek64(m.cpu.s.gpr[reg::SP] & 0xFFFF_FFFF), CODE);
+}
+
+/// Bug 1, the stack side: an IST stack above 4 GiB receives the frame
+/// pushed for an exception raised in compatibility mode.
+#[test]
+fn compat_mode_exception_pushes_on_a_high_ist_stack() {
+    let mut m = long_with_high_tables();
+    // Gate 6 uses IST1.
+    m.poke64(IDT + 16 * 6, m.peek64(IDT + 16 * 6) | 1 << 32);
+    enter_compat(&mut m);
+    assert_eq!(m.run(&[0x0F, 0x0B]), Exit::Vector(6));
+    let rsp = m.cpu.s.gpr[reg::SP];
+    assert_eq!(rsp, HIGH + IST_TOP - 40, "five 8-byte slots below IST1");
+    assert_eq!(m.peek64(IST_TOP - 40), CODE, "RIP");
+    assert_eq!(m.peek64(IST_TOP - 32), 0x18, "CS");
+    let _ = STUBS;
+}
+
+/// 64-bit mode with the given registers; returns the CPU after `code`.
+fn run64(regs: &[(usize, u64)], code: &[u8]) -> M {
+    let mut m = M::long_with(CpuModel::qemu64());
+    for &(r, v) in regs {
+        m.cpu.s.gpr[r] = v;
+    }
+    assert_eq!(m.run(code), Exit::Done);
+    m
+}
+
+/// Bug 3: a 32-bit shift or rotate whose masked count is 0 still writes
+/// its register destination, zero-extended (SDM Vol. 1, 3.4.1.1).
+#[test]
+fn shift_by_zero_zero_extends_a_32_bit_register() {
+    let all = u64::MAX;
+    // SHL EAX, 0 (C1 E0 00).
+    let m = run64(&[(reg::AX, all)], &[0xC1, 0xE0, 0x00]);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 0xFFFF_FFFF);
+    // ROL EAX, CL with CL = 32 (masked to 0) (D3 C0).
+    let m = run64(&[(reg::AX, all), (reg::CX, 32)], &[0xD3, 0xC0]);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 0xFFFF_FFFF);
+    // SHLD EAX, EBX, 0 (0F A4 D8 00).
+    let m = run64(&[(reg::AX, all)], &[0x0F, 0xA4, 0xD8, 0x00]);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 0xFFFF_FFFF);
+    // SHRD EAX, EBX, CL with CL = 0 (0F AD D8).
+    let m = run64(&[(reg::AX, all), (reg::CX, 0)], &[0x0F, 0xAD, 0xD8]);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 0xFFFF_FFFF);
+}
+
+/// Bug 4: a failed CMPXCHG r32, r32 leaves the destination register
+/// untouched (upper half included); EAX gets the destination's value.
+#[test]
+fn failed_cmpxchg_keeps_a_64_bit_destination() {
+    let dst = 0xFFFF_FFFF_0000_0001;
+    // CMPXCHG EBX, ECX (0F B1 CB): EAX = 0 differs from EBX = 1.
+    let m = run64(
+        &[(reg::AX, 0), (reg::BX, dst), (reg::CX, 5)],
+        &[0x0F, 0xB1, 0xCB],
+    );
+    assert_eq!(m.cpu.s.gpr[reg::BX], dst);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 1);
+    // A match writes the source, zero-extended.
+    let m = run64(
+        &[(reg::AX, 1), (reg::BX, dst), (reg::CX, 5)],
+        &[0x0F, 0xB1, 0xCB],
+    );
+    assert_eq!(m.cpu.s.gpr[reg::BX], 5);
+}
+
+use anyx86_cpu::singlestep::FlatBus;
+use anyx86_cpu::state::{attr, sreg};
+use anyx86_cpu::{Cpu, RunExit};
+
+/// Real-mode interrupt stubs: vector v's handler is a HLT at REAL_STUBS + v.
+const REAL_STUBS: u16 = 0x500;
+/// Where the real-mode code goes (CS = 0).
+const REAL_CODE: u16 = 0x100;
+
+/// A real-mode CPU at 0000:0100 with `code` (then a HLT) and stack
+/// SS = 0 with SP = `sp`; every IVT entry points at its stub.
+fn real(code: &[u8], sp: u16) -> (Cpu<FlatBus>, FlatBus) {
+    let mut bus = FlatBus::new();
+    for v in 0..256u16 {
+        let stub = REAL_STUBS + v;
+        bus.ram[usize::from(v) * 4..usize::from(v) * 4 + 2].copy_from_slice(&stub.to_le_bytes());
+        bus.ram[usize::from(stub)] = 0xF4;
+    }
+    let at = usize::from(REAL_CODE);
+    bus.ram[at..at + code.len()].copy_from_slice(code);
+    bus.ram[at + code.len()] = 0xF4;
+    let mut cpu = Cpu::new(CpuModel::qemu32());
+    let s = &mut cpu.s;
+    let data = attr::P | attr::S | attr::RW | attr::ACCESSED;
+    s.seg = [Segment::real(0, data); 6];
+    s.seg[sreg::CS] = Segment::real(0, data | attr::CODE);
+    s.rip = u64::from(REAL_CODE);
+    s.gpr[reg::SP] = u64::from(sp);
+    s.update_mode();
+    (cpu, bus)
+}
+
+/// Runs until HLT; returns the vector whose stub halted, or None when
+/// the code ran to its end.
+fn run_real(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus, code_len: usize) -> Option<u8> {
+    assert_eq!(cpu.run(bus, 1000), RunExit::Halted);
+    let ip = cpu.s.rip as u16;
+    if ip == REAL_CODE + code_len as u16 + 1 {
+        None
+    } else {
+        Some((ip - REAL_STUBS - 1) as u8)
+    }
+}
+
+/// Bug 5: real-mode PUSHA with SP = 7, 9, 11, 13 or 15 raises #GP and
+/// writes nothing (SDM Vol. 2, PUSHA, Real-Address Mode Exceptions).
+#[test]
+fn real_mode_pusha_with_a_wrapping_frame_raises_gp_first() {
+    for sp in [7u16, 9, 11, 13, 15] {
+        // PUSHA (60).
+        let (mut cpu, mut bus) = real(&[0x60], sp);
+        assert_eq!(run_real(&mut cpu, &mut bus, 1), Some(13), "SP={sp}");
+        // The #GP frame (FLAGS, CS, IP) is the only thing written.
+        assert_eq!(cpu.s.gpr[reg::SP], u64::from(sp - 6), "SP={sp}");
+        assert!(bus.ram[0xFFF0..0x10000].iter().all(|&b| b == 0), "SP={sp}");
+        assert_eq!(
+            u16::from_le_bytes([bus.ram[usize::from(sp - 6)], bus.ram[usize::from(sp - 5)]]),
+            REAL_CODE,
+            "the pushed IP is the PUSHA's"
+        );
+    }
+    // SP = 17: the frame fits (it ends at offset 1).
+    let (mut cpu, mut bus) = real(&[0x60], 17);
+    assert_eq!(run_real(&mut cpu, &mut bus, 1), None);
+}
+
+/// 32-bit flat data (B = 1).
+const DATA32: u64 = 0x00CF_9200_0000_FFFF;
+/// 16-bit data (B = 0), base 0, limit FFFFh.
+const DATA16: u64 = 0x0000_9200_0000_FFFF;
+/// Protected-mode interrupt stubs: vector v's handler is a HLT at
+/// PM_STUBS + v.
+const PM_STUBS: u64 = 0x3000;
+
+/// 32-bit protected mode, CPL 0, no paging: GDT with 32-bit code (08h),
+/// 32-bit data (10h) and 16-bit data (18h); SS = `ss`; every exception
+/// vector points at its stub.
+fn pm32(ss: u16) -> (Cpu<FlatBus>, FlatBus) {
+    use anyx86_cpu::state::cr0;
+    let mut bus = FlatBus::new();
+    let poke64 = |bus: &mut FlatBus, a: u64, v: u64| {
+        bus.ram[a as usize..a as usize + 8].copy_from_slice(&v.to_le_bytes())
+    };
+    for (i, d) in [0, CODE32, DATA32, DATA16].into_iter().enumerate() {
+        poke64(&mut bus, GDT + 8 * i as u64, d);
+    }
+    for v in 0..32u64 {
+        let off = PM_STUBS + v;
+        bus.ram[off as usize] = 0xF4;
+        poke64(
+            &mut bus,
+            IDT + 8 * v,
+            (off & 0xFFFF) | 8 << 16 | 0x8E00 << 32 | (off >> 16) << 48,
+        );
+    }
+    let mut cpu = Cpu::new(CpuModel::qemu32());
+    let s = &mut cpu.s;
+    s.gdtr = TableReg {
+        base: GDT,
+        limit: 0x1F,
+    };
+    s.idtr = TableReg {
+        base: IDT,
+        limit: 32 * 8 - 1,
+    };
+    s.cr0 = cr0::PE | cr0::ET | cr0::NE;
+    s.seg = [Segment::from_descriptor(0x10, DATA32); 6];
+    let raw = if ss == 0x18 { DATA16 } else { DATA32 };
+    s.seg[sreg::SS] = Segment::from_descriptor(ss, raw);
+    s.set_cs(Segment::from_descriptor(8, CODE32), 0);
+    s.update_mode();
+    assert_eq!(s.bitness, 32);
+    (cpu, bus)
+}
+
+/// Runs `code` (then a HLT) at CODE in `cpu`; None when it ran to the
+/// end, else the exception vector whose stub halted.
+fn run_pm(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus, code: &[u8]) -> Option<u8> {
+    let at = CODE as usize;
+    bus.ram[at..at + code.len()].copy_from_slice(code);
+    bus.ram[at + code.len()] = 0xF4;
+    cpu.s.rip = CODE;
+    assert_eq!(cpu.run(bus, 1000), RunExit::Halted);
+    let rip = cpu.s.rip;
+    if rip == CODE + code.len() as u64 + 1 {
+        None
+    } else {
+        Some((rip - PM_STUBS - 1) as u8)
+    }
+}
+
+/// Bug 6: POP SS with a 32-bit operand on a 16-bit stack steps SP by the
+/// old stack's size: ESP 0002FFFCh becomes 00020000h (SP wraps), even
+/// though the new SS is a 32-bit stack.
+#[test]
+fn pop_ss_steps_the_old_stack() {
+    let (mut cpu, mut bus) = pm32(0x18);
+    cpu.s.gpr[reg::SP] = 0x2_FFFC;
+    bus.ram[0xFFFC] = 0x10; // the new SS: 32-bit data
+                            // POP SS (17), 32-bit operand in 32-bit code.
+    assert_eq!(run_pm(&mut cpu, &mut bus, &[0x17]), None);
+    assert_eq!(cpu.s.seg[sreg::SS].selector, 0x10);
+    assert_eq!(cpu.s.gpr[reg::SP], 0x2_0000);
+}
+
+/// Bug 7: ENTER with a 32-bit operand on a 16-bit stack loads EBP with
+/// the whole ESP after pushing EBP (its upper half kept), as hardware.
+#[test]
+fn enter_32_on_a_16_bit_stack_keeps_esp_upper_half_in_ebp() {
+    let (mut cpu, mut bus) = pm32(0x18);
+    cpu.s.gpr[reg::SP] = 0x1_0000;
+    // ENTER 0, 0 (C8 00 00 00).
+    assert_eq!(run_pm(&mut cpu, &mut bus, &[0xC8, 0, 0, 0]), None);
+    assert_eq!(cpu.s.gpr[reg::SP], 0x1_FFFC);
+    assert_eq!(cpu.s.gpr[reg::BP], 0x1_FFFC);
+}
+
+/// Bug 7: ENTER at CPL 3 whose final stack pointer is on a supervisor
+/// page raises #PF before changing anything.
+#[test]
+fn enter_at_cpl3_checks_the_final_stack_page() {
+    let mut m = M::long_with(CpuModel::qemu64());
+    // 0-2 MiB supervisor (as set up), 2-4 MiB user.
+    m.poke64(PML4 + 0x2000 + 8, (1 << 21) | 0x87);
+    m.poke64(PML4, (PML4 + 0x1000) | 7);
+    m.poke64(PML4 + 0x1000, (PML4 + 0x2000) | 7);
+    // A 64-bit TSS with RSP0 for the delivery.
+    m.poke64(TSS_AT + 4, 0x7000);
+    let s = &mut m.cpu.s;
+    s.tr = Segment {
+        selector: 0x28,
+        base: TSS_AT,
+        limit: 0x67,
+        ..s.tr
+    };
+    s.set_cs(Segment::from_descriptor(0x2B, 0x00AF_FA00_0000_FFFF), 3);
+    s.seg[sreg::SS] = Segment::from_descriptor(0x33, 0x00CF_F200_0000_FFFF);
+    s.update_mode();
+    // RBP is pushed at 0x200008 (user); RSP would end at 0x1FFFE8.
+    m.stack = 0x20_0010;
+    // ENTER 20h, 0 (C8 20 00 00).
+    assert_eq!(m.run_at(0x20_1000, &[0xC8, 0x20, 0, 0]), Exit::Vector(14));
+    assert_eq!(m.cpu.s.cr2, 0x1F_FFE8);
+}
+
+/// Bug 10: IRETQ to CPL 3 that nulls GS (a DPL 0 data segment) keeps its
+/// hidden base in 64-bit mode.
+#[test]
+fn iret_to_cpl3_keeps_the_gs_base_of_a_nulled_gs() {
+    let mut m = M::long_with(CpuModel::qemu64());
+    // User pages for the first 2 MiB; user code and data at 2Bh and 33h.
+    m.poke64(PML4, (PML4 + 0x1000) | 7);
+    m.poke64(PML4 + 0x1000, (PML4 + 0x2000) | 7);
+    m.poke64(PML4 + 0x2000, 0x87);
+    m.poke64(GDT + 0x28, 0x00AF_FA00_0000_FFFF);
+    m.poke64(GDT + 0x30, 0x00CF_F200_0000_FFFF);
+    m.poke64(TSS_AT + 4, 0x7000);
+    let s = &mut m.cpu.s;
+    s.gdtr.limit = 0x37;
+    s.tr = Segment {
+        selector: 0x40,
+        base: TSS_AT,
+        limit: 0x67,
+        ..s.tr
+    };
+    let gs_base = 0x1234_5678_9000;
+    s.seg[sreg::GS].base = gs_base;
+    // The IRETQ frame: RIP (the HLT after it), CS, RFLAGS, RSP, SS.
+    let frame = 0x6F00;
+    for (i, v) in [CODE + 2, 0x2B, 2, 0x6000, 0x33].into_iter().enumerate() {
+        m.poke64(frame + 8 * i as u64, v);
+    }
+    m.stack = frame;
+    // IRETQ (48 CF); the HLT after it runs at CPL 3: #GP.
+    assert_eq!(m.run(&[0x48, 0xCF]), Exit::Vector(13));
+    let gs = m.cpu.s.seg[sreg::GS];
+    assert_eq!(gs.selector, 0, "GS nulled");
+    assert_eq!(gs.base, gs_base, "GS base kept");
+}
+
+/// Item 12 (decided): a task switch into a 16-bit TSS sets the upper
+/// halves of the general registers to FFFFh, as QEMU and Bochs do.
+#[test]
+fn task_switch_to_a_16_bit_tss_sets_upper_halves() {
+    let (mut cpu, mut bus) = pm32(0x10);
+    let poke = |bus: &mut FlatBus, a: u64, v: &[u8]| {
+        bus.ram[a as usize..a as usize + v.len()].copy_from_slice(v)
+    };
+    // GDT 20h: the current task's 32-bit TSS (busy) at 8000h; 28h: an
+    // available 16-bit TSS at 9000h, limit 2Bh.
+    poke(
+        &mut bus,
+        GDT + 0x20,
+        &0x0000_8B00_8000_0067u64.to_le_bytes(),
+    );
+    poke(
+        &mut bus,
+        GDT + 0x28,
+        &0x0000_8100_9000_002Bu64.to_le_bytes(),
+    );
+    cpu.s.gdtr.limit = 0x2F;
+    cpu.s.tr = Segment::from_descriptor(0x20, 0x0000_8B00_8000_0067);
+    // The 16-bit TSS: IP = the HLT after the JMP, FLAGS = 2, AX..DI =
+    // 1111h.., ES, CS, SS, DS = 10h, 08h, 10h, 10h, no LDT.
+    let far_jmp = [0xEA, 0, 0, 0, 0, 0x28, 0];
+    let ip = CODE as u16 + far_jmp.len() as u16;
+    poke(&mut bus, 0x9000 + 0x0E, &ip.to_le_bytes());
+    poke(&mut bus, 0x9000 + 0x10, &2u16.to_le_bytes());
+    for r in 0..8u64 {
+        let v = 0x1111 * (r as u16 + 1);
+        poke(&mut bus, 0x9000 + 0x12 + 2 * r, &v.to_le_bytes());
+    }
+    for (k, sel) in [0x10u16, 0x08, 0x10, 0x10].iter().enumerate() {
+        poke(&mut bus, 0x9000 + 0x22 + 2 * k as u64, &sel.to_le_bytes());
+    }
+    cpu.s.gpr[reg::AX] = 0xAAAA_0000;
+    // JMP FAR 28h:0.
+    assert_eq!(run_pm(&mut cpu, &mut bus, &far_jmp), None);
+    assert_eq!(cpu.s.tr.selector, 0x28);
+    assert_eq!(cpu.s.gpr[reg::AX], 0xFFFF_1111);
+    assert_eq!(cpu.s.gpr[reg::DI], 0xFFFF_8888);
+}
+
+/// `MOV ECX, n` (B9 id).
+fn mov_ecx(n: u32) -> Vec<u8> {
+    let mut v = vec![0xB9];
+    v.extend_from_slice(&n.to_le_bytes());
+    v
+}
+
+const RDMSR: [u8; 2] = [0x0F, 0x32];
+const WRMSR: [u8; 2] = [0x0F, 0x30];
+const RDPMC: [u8; 2] = [0x0F, 0x33];
+
+/// Item 13: IA32_PAT (277h) reads its power-on value and takes valid
+/// memory types; a reserved type is #GP (SDM Vol. 3, 13.12.2).
+#[test]
+fn pat_msr() {
+    let code = [mov_ecx(0x277), RDMSR.to_vec()].concat();
+    let m = run64(&[], &code);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 0x0007_0406);
+    assert_eq!(m.cpu.s.gpr[reg::DX], 0x0007_0406);
+    // WC in entry 0, then read back.
+    let code = [mov_ecx(0x277), WRMSR.to_vec(), RDMSR.to_vec()].concat();
+    let m = run64(&[(reg::AX, 0x0007_0401), (reg::DX, 0x0007_0406)], &code);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 0x0007_0401);
+    // Type 2 is reserved.
+    let mut m = M::long_with(CpuModel::qemu64());
+    m.cpu.s.gpr[reg::AX] = 2;
+    assert_eq!(
+        m.run(&[mov_ecx(0x277), WRMSR.to_vec()].concat()),
+        Exit::Vector(13)
+    );
+}
+
+/// Item 13: the K7 performance MSRs on the AMD-vendored qemu64, and
+/// RDPMC reading their counters (a P6 instruction: never #UD).
+#[test]
+fn k7_perf_msrs_and_rdpmc() {
+    // PERFCTR1 (C001_0005) = 1_2345_6789h, then RDPMC 1.
+    let code = [
+        mov_ecx(0xC001_0005),
+        WRMSR.to_vec(),
+        mov_ecx(1),
+        RDPMC.to_vec(),
+    ]
+    .concat();
+    let m = run64(&[(reg::AX, 0x2345_6789), (reg::DX, 1)], &code);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 0x2345_6789);
+    assert_eq!(m.cpu.s.gpr[reg::DX], 1);
+    // RDPMC of a counter the K7 does not have: #GP.
+    let mut m = M::long_with(CpuModel::qemu64());
+    m.cpu.s.gpr[reg::CX] = 4;
+    assert_eq!(m.run(&RDPMC), Exit::Vector(13));
+    // An Intel-vendored model has no K7 MSRs; its two P6 counters read 0.
+    let (mut cpu, mut bus) = pm32(0x10);
+    cpu.s.gpr[reg::CX] = 1;
+    cpu.s.gpr[reg::AX] = 0x55;
+    assert_eq!(run_pm(&mut cpu, &mut bus, &RDPMC), None);
+    assert_eq!(cpu.s.gpr[reg::AX], 0);
+    let (mut cpu, mut bus) = pm32(0x10);
+    assert_eq!(
+        run_pm(
+            &mut cpu,
+            &mut bus,
+            &[mov_ecx(0xC001_0000), RDMSR.to_vec()].concat()
+        ),
+        Some(13)
+    );
+}
