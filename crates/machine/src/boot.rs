@@ -72,7 +72,9 @@ impl Machine {
             let name = p.display().to_string();
             modules.push((read(p, "initrd")?, name));
         }
-        let plan = match anyx86_boot::load_multiboot(&kernel, &modules, &k.append, &layout)? {
+        // Multiboot loaders (QEMU, GRUB) put the kernel's name first.
+        let mb_cmdline = anyx86_boot::multiboot_cmdline(&k.kernel.display().to_string(), &k.append);
+        let plan = match anyx86_boot::load_multiboot(&kernel, &modules, &mb_cmdline, &layout)? {
             Some(plan) => plan,
             None => {
                 if modules.len() > 1 {

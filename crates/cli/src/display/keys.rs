@@ -20,12 +20,44 @@ fn ascii(b: u8) -> Option<Stroke> {
     const CTRL: &[K] = &[K::LeftCtrl];
     const NONE: &[K] = &[];
     let letters = [
-        K::A, K::B, K::C, K::D, K::E, K::F, K::G, K::H, K::I, K::J, K::K, K::L, K::M, K::N, K::O,
-        K::P, K::Q, K::R, K::S, K::T, K::U, K::V, K::W, K::X, K::Y, K::Z,
+        K::A,
+        K::B,
+        K::C,
+        K::D,
+        K::E,
+        K::F,
+        K::G,
+        K::H,
+        K::I,
+        K::J,
+        K::K,
+        K::L,
+        K::M,
+        K::N,
+        K::O,
+        K::P,
+        K::Q,
+        K::R,
+        K::S,
+        K::T,
+        K::U,
+        K::V,
+        K::W,
+        K::X,
+        K::Y,
+        K::Z,
     ];
     let digits = [
-        K::Digit0, K::Digit1, K::Digit2, K::Digit3, K::Digit4, K::Digit5, K::Digit6, K::Digit7,
-        K::Digit8, K::Digit9,
+        K::Digit0,
+        K::Digit1,
+        K::Digit2,
+        K::Digit3,
+        K::Digit4,
+        K::Digit5,
+        K::Digit6,
+        K::Digit7,
+        K::Digit8,
+        K::Digit9,
     ];
     Some(match b {
         b'a'..=b'z' => (NONE, letters[usize::from(b - b'a')]),
@@ -168,11 +200,21 @@ mod tests {
         assert_eq!(d.feed(b"a"), [(K::A, true), (K::A, false)]);
         assert_eq!(
             d.feed(b"A"),
-            [(K::LeftShift, true), (K::A, true), (K::A, false), (K::LeftShift, false)]
+            [
+                (K::LeftShift, true),
+                (K::A, true),
+                (K::A, false),
+                (K::LeftShift, false)
+            ]
         );
         assert_eq!(
             d.feed(&[0x03]),
-            [(K::LeftCtrl, true), (K::C, true), (K::C, false), (K::LeftCtrl, false)]
+            [
+                (K::LeftCtrl, true),
+                (K::C, true),
+                (K::C, false),
+                (K::LeftCtrl, false)
+            ]
         );
         // An arrow split across two reads.
         assert!(d.feed(b"\x1b[").is_empty());
