@@ -41,7 +41,7 @@ pub mod multiboot;
 mod plan;
 
 pub use error::BootError;
-pub use linux::{load_linux, parse_setup_header, SetupHeader};
+pub use linux::{load_linux, parse_setup_header, set_vga_text_console, SetupHeader};
 pub use memory::{E820Entry, E820Type, MemoryLayout, HIGH_RAM_START, VGA_HOLE_START};
 pub use multiboot::{load_multiboot, multiboot_cmdline, AoutKludge, MultibootHeader};
 pub use plan::{

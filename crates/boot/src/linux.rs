@@ -33,7 +33,11 @@
 //! 0xB8000 (it returns when `lines` or `cols` is 0) and `vgacon_startup`
 //! takes its `no_vga` path; `orig_video_isVGA` = 0 is neither VESA nor EFI
 //! framebuffer, so no framebuffer driver claims a screen. The console is
-//! whatever `console=` names (ttyS0).
+//! whatever `console=` names (ttyS0). When someone looks at the screen, the
+//! machine puts the VGA in mode 3 and [`set_vga_text_console`] fills
+//! `screen_info` as the real-mode setup code would have after asking the
+//! VGA BIOS (80x25 colour text, VGA, 16-line font), so `vgacon` (`tty0`)
+//! drives the screen.
 //!
 //! Not implemented: the 16-bit real-mode entry (running the setup code),
 //! zImage and protocols before 2.06, the 64-bit entry (`XLF_KERNEL_64` is
@@ -385,6 +389,52 @@ pub fn load_linux(
     })
 }
 
+// ---- screen_info (zero-page.rst: offset 0x000, `struct screen_info`) ----
+
+/// `orig_video_mode` (1 byte): the BIOS video mode.
+const SI_VIDEO_MODE: usize = 0x06;
+/// `orig_video_cols` (1 byte): text columns.
+const SI_VIDEO_COLS: usize = 0x07;
+/// `orig_video_ega_bx` (2 bytes): BX from int 10h AH=12h BL=10h ("get EGA
+/// info"); BL = 0x10 (unchanged) would mean no EGA/VGA. A VGA BIOS answers
+/// BH = 0 (colour) and BL = 3 (256 KiB).
+const SI_VIDEO_EGA_BX: usize = 0x0A;
+/// `orig_video_lines` (1 byte): text rows.
+const SI_VIDEO_LINES: usize = 0x0E;
+/// `orig_video_isVGA` (1 byte): 1 = VGA text (`VIDEO_TYPE_VGAC` in vgacon).
+const SI_VIDEO_IS_VGA: usize = 0x0F;
+/// `orig_video_points` (2 bytes): font height in scan lines.
+const SI_VIDEO_POINTS: usize = 0x10;
+/// Mode 3: 80x25 colour text.
+const VGA_TEXT_MODE_3: u8 = 3;
+/// What int 10h AH=12h BL=10h returns in BX on a colour VGA with 256 KiB.
+const EGA_BX_COLOUR_256K: u16 = 0x0003;
+
+/// Tells a Linux plan's kernel that the VGA is in mode 3 (80x25 colour
+/// text, 16-line font, cursor at the top left), as the setup code records
+/// it from the VGA BIOS; the caller puts the VGA in that mode. Returns
+/// false (and changes nothing) for a plan that is not a Linux boot.
+pub fn set_vga_text_console(plan: &mut BootPlan) -> bool {
+    if !matches!(plan.kind, BootKind::Linux { .. }) {
+        return false;
+    }
+    let Some(bp) = plan
+        .loads
+        .iter_mut()
+        .find(|l| l.what == LoadKind::BootParams)
+    else {
+        return false;
+    };
+    let bp = &mut bp.data;
+    put_u8(bp, SI_VIDEO_MODE, VGA_TEXT_MODE_3);
+    put_u8(bp, SI_VIDEO_COLS, 80);
+    put_u16(bp, SI_VIDEO_EGA_BX, EGA_BX_COLOUR_256K);
+    put_u8(bp, SI_VIDEO_LINES, 25);
+    put_u8(bp, SI_VIDEO_IS_VGA, 1);
+    put_u16(bp, SI_VIDEO_POINTS, 16);
+    true
+}
+
 /// The NUL-terminated command line, if the kernel and our buffer accept it.
 fn checked_cmdline(cmdline: &str, cmdline_size: u32) -> Result<Vec<u8>, BootError> {
     if cmdline.contains('\0') {
@@ -663,6 +713,24 @@ mod tests {
         let initrd = plan.find(LoadKind::Initrd).unwrap();
         assert_eq!(u32_at(bp, OFF_RAMDISK_IMAGE), Some(initrd.addr as u32));
         assert_eq!(u32_at(bp, OFF_RAMDISK_SIZE), Some(3));
+    }
+
+    #[test]
+    fn a_vga_text_console_fills_screen_info_and_nothing_else() {
+        let mut plan = load_linux(&bzimage(), None, "", &pc(256 * MIB)).unwrap();
+        let before = boot_params_of(&plan).to_vec();
+        assert!(set_vga_text_console(&mut plan));
+        let bp = boot_params_of(&plan);
+        // As vgacon_startup reads it: mode 3, 80x25, VGA colour, 16 lines.
+        assert_eq!(u8_at(bp, 0x06), Some(3));
+        assert_eq!(u8_at(bp, 0x07), Some(80));
+        assert_eq!(u16_at(bp, 0x0A), Some(3));
+        assert_eq!(u8_at(bp, 0x0E), Some(25));
+        assert_eq!(u8_at(bp, 0x0F), Some(1));
+        assert_eq!(u16_at(bp, 0x10), Some(16));
+        // Cursor at 0,0 and the rest of the zero page untouched.
+        assert_eq!(&bp[..6], &[0; 6]);
+        assert_eq!(bp[0x12..], before[0x12..]);
     }
 
     #[test]

@@ -84,6 +84,11 @@ impl Machine {
                 anyx86_boot::load_linux(&kernel, initrd, &k.append, &layout)?
             }
         };
+        let mut plan = plan;
+        if self.screen_shown && self.board.pc.is_some() {
+            // setup_direct_platform put the VGA in mode 3.
+            anyx86_boot::set_vga_text_console(&mut plan);
+        }
         self.apply_plan(&plan);
         self.boot_plan = Some(plan);
         Ok(())

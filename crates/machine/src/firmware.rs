@@ -17,6 +17,33 @@ pub static SEABIOS: &[u8] = include_bytes!("../../../firmware/seabios/bios-256k.
 /// `vgabios-stdvga.bin`), behind the VGA's expansion-ROM BAR.
 pub static VGABIOS: &[u8] = include_bytes!("../../../firmware/seabios/vgabios-stdvga.bin");
 
+/// Bytes in an 8x16 font of 256 glyphs.
+const FONT_8X16_LEN: usize = 256 * 16;
+
+/// The first two glyphs of the VGA BIOS's 8x16 font: the blank glyph 0 and
+/// glyph 1, the white smiley of code page 437, row by row.
+const FONT_8X16_HEAD: [u8; 32] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, //
+    0x00, 0x00, 0x7E, 0x81, 0xA5, 0x81, 0x81, 0xBD, 0x99, 0x81, 0x81, 0x7E, 0x00, 0x00, 0x00, 0x00,
+];
+
+/// Glyph 0x41 ('A') of the same font, to confirm a match.
+const FONT_8X16_A: [u8; 16] = [
+    0x00, 0x00, 0x10, 0x38, 0x6C, 0xC6, 0xC6, 0xFE, 0xC6, 0xC6, 0xC6, 0xC6, 0x00, 0x00, 0x00, 0x00,
+];
+
+/// The 8x16 text font of the embedded VGA BIOS (the one int 10h loads into
+/// plane 2 for mode 3), for a direct kernel boot, which runs no VGA BIOS.
+/// Found by its first glyphs rather than by offset, so a different build of
+/// the ROM still works; `None` if the ROM has no such font.
+pub(crate) fn vga_font_8x16() -> Option<&'static [u8; FONT_8X16_LEN]> {
+    let start = VGABIOS
+        .windows(FONT_8X16_HEAD.len())
+        .position(|w| w == FONT_8X16_HEAD)?;
+    let font: &[u8; FONT_8X16_LEN] = VGABIOS.get(start..start + FONT_8X16_LEN)?.try_into().ok()?;
+    (font[0x41 * 16..0x42 * 16] == FONT_8X16_A).then_some(font)
+}
+
 /// The COM1 port SeaBIOS's serial console uses (`etc/sercon-port`).
 const SERCON_PORT: u16 = 0x3F8;
 
@@ -143,6 +170,18 @@ mod tests {
         assert!(SEABIOS.windows(version.len()).any(|w| w == version));
         // The reset vector is a far jump (EA) in the last 16 bytes.
         assert_eq!(SEABIOS[SEABIOS.len() - 16], 0xEA);
+    }
+
+    #[test]
+    fn the_vga_bios_font_is_found_whole() {
+        let font = vga_font_8x16().expect("the VGA BIOS carries its 8x16 font");
+        // Glyph 0xDB of code page 437 is the full block, 0x20 the blank.
+        assert!(font[0xDB * 16..0xDC * 16].iter().all(|&r| r == 0xFF));
+        assert!(font[0x20 * 16..0x21 * 16].iter().all(|&r| r == 0));
+        // 'x': rows 5-10 hold the cross, nothing above the x-height.
+        let x = &font[usize::from(b'x') * 16..usize::from(b'x') * 16 + 16];
+        assert_eq!(&x[..5], &[0; 5]);
+        assert_ne!(x[5], 0);
     }
 
     #[test]

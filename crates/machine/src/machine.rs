@@ -105,7 +105,8 @@ pub struct MachineConfig {
     /// kernel is booted directly).
     pub builtin_bios: bool,
     /// No one sees the screen: the firmware mirrors it on COM1 (SeaBIOS's
-    /// serial console, as with `qemu -nographic`).
+    /// serial console, as with `qemu -nographic`). When false, a directly
+    /// booted Linux kernel is told the VGA shows 80x25 text (its `tty0`).
     pub serial_console: bool,
     /// Where the firmware's log (port 0x402) goes, if anywhere.
     pub firmware_log: Option<Sink>,
@@ -288,6 +289,9 @@ pub struct Machine {
     rtc_base: i64,
     /// The direct-boot plan, re-applied on reset (no firmware to run).
     pub(crate) boot_plan: Option<anyx86_boot::BootPlan>,
+    /// Someone looks at the screen (not `serial_console`): a directly
+    /// booted Linux kernel is told about the VGA text screen.
+    pub(crate) screen_shown: bool,
     /// Last FERR# level forwarded to IRQ13.
     ferr_seen: bool,
     /// Wall time spent in [`Machine::run`].
@@ -343,6 +347,7 @@ impl Machine {
             no_reboot: cfg.no_reboot,
             rtc_base: cfg.rtc_base,
             boot_plan: None,
+            screen_shown: !cfg.serial_console,
             ferr_seen: false,
             wall: Default::default(),
             notes: Vec::new(),

@@ -2,6 +2,7 @@
 //! and, for a direct kernel boot (no firmware runs), the PCI programming,
 //! ACPI tables and SMBIOS structures a BIOS would have set up.
 
+use crate::firmware::vga_font_8x16;
 use crate::layout::{irq, mem, pci as slot, port};
 use crate::machine::Machine;
 use crate::{acpi, smbios};
@@ -105,6 +106,11 @@ impl Machine {
             pc.lapic.write(APIC_LVT_LINT0, 0x8700, now);
             pc.lapic.write(APIC_LVT_LINT1, 0x8400, now);
         });
+        // The VGA in 80x25 text with the VGA BIOS's font in plane 2, as the
+        // option ROM leaves it before a boot loader runs.
+        if let (Some(pc), Some(font)) = (self.board.pc.as_deref_mut(), vga_font_8x16()) {
+            pc.vga.set_text_mode_3(font);
+        }
         // The SCI is level-triggered: the 8259's ELCR says so, as the BIOS
         // sets it.
         let elcr = self.board.pic.read_byte(port::ELCR + 1);
