@@ -5,7 +5,8 @@
 //! panic (a hook), and SIGINT/SIGTERM/SIGHUP or `--timeout` (see
 //! [`stop`]). Like QEMU, Ctrl-A is an escape
 //! prefix: `Ctrl-A x` quits, `Ctrl-A h` prints help, `Ctrl-A s` prints
-//! statistics so far, `Ctrl-A Ctrl-A` sends one Ctrl-A to the guest.
+//! statistics so far, `Ctrl-A p` writes the screen to a PNG file
+//! (`anyx86-screen-N.png`), `Ctrl-A Ctrl-A` sends one Ctrl-A to the guest.
 //!
 //! When standard input is not a terminal, its bytes are passed to the
 //! guest as they come, so scripts can drive a guest.
@@ -200,6 +201,8 @@ pub struct Console {
     /// With a display in the terminal, typed keys go to the PS/2
     /// keyboard (decoded here) instead of COM1.
     keyboard: Option<crate::display::keys::KeyDecoder>,
+    /// Decoded key strokes the keyboard had no room for yet.
+    keys: std::collections::VecDeque<(anyx86_devices::KeyCode, bool)>,
 }
 
 impl Console {
@@ -216,6 +219,7 @@ impl Console {
                 dropped: 0,
                 extra: Vec::new(),
                 keyboard: None,
+                keys: Default::default(),
             };
         }
         let tty = std::io::stdin().is_terminal();
@@ -244,6 +248,7 @@ impl Console {
             dropped: 0,
             extra: Vec::new(),
             keyboard: None,
+            keys: Default::default(),
         }
     }
 
@@ -297,6 +302,7 @@ impl Console {
         let full = !self.escapes_enabled() && self.pending.len() >= PENDING_MAX;
         let Some(rx) = self.rx.as_ref().filter(|_| !full) else {
             self.feed_pending(board);
+            self.feed_keys(board, icount);
             if let Some(d) = idle {
                 nap(d);
             }
@@ -337,13 +343,42 @@ impl Console {
                 events.extend(dec.flush());
             }
             self.pending.clear();
-            for (k, down) in events {
-                board.key_event(k, down, icount);
-            }
+            self.keys.extend(events);
+            self.feed_keys(board, icount);
             return HostControl::Continue;
         }
         self.feed_pending(board);
         HostControl::Continue
+    }
+
+    /// Gives the PS/2 keyboard the typed keys it has room for, in order:
+    /// its queue holds 16 bytes, a paste is far longer.
+    fn feed_keys(&mut self, board: &mut Board, icount: u64) {
+        while let Some(&(k, down)) = self.keys.front() {
+            if !board.key_event(k, down, icount) {
+                break;
+            }
+            self.keys.pop_front();
+        }
+        // As for COM1: keep at most this much of a paste the guest never
+        // reads.
+        if self.keys.len() > TYPED_MAX {
+            self.dropped += self.keys.len() as u64;
+            self.keys.clear();
+        }
+    }
+
+    /// Ctrl-A p: writes the screen to the next free
+    /// `anyx86-screen-N.png` in the current directory and says where.
+    fn screendump(&mut self, board: &Board) {
+        let path = (1..10_000)
+            .map(|n| std::path::PathBuf::from(format!("anyx86-screen-{n}.png")))
+            .find(|p| !p.exists());
+        match path.map(|p| (board.screendump(&p), p)) {
+            Some((Ok(()), p)) => eprint!("\r\nanyx86: screen written to {}\r\n", p.display()),
+            Some((Err(e), _)) => eprint!("\r\nanyx86: {e}\r\n"),
+            None => eprint!("\r\nanyx86: no free anyx86-screen-N.png name here\r\n"),
+        }
     }
 
     /// Gives COM1 what it takes of the waiting input.
@@ -382,6 +417,7 @@ impl Console {
                         board.serial[0].count
                     );
                 }
+                b'p' | b'P' => self.screendump(board),
                 CTRL_A => self.pending.push(CTRL_A),
                 _ => {}
             }
@@ -414,5 +450,5 @@ pub fn nap(d: Duration) {
 }
 
 fn help() -> &'static str {
-    "\r\nanyx86 console keys:\r\n  Ctrl-A x       quit\r\n  Ctrl-A s       statistics so far\r\n  Ctrl-A h       this help\r\n  Ctrl-A Ctrl-A  send Ctrl-A to the guest\r\n"
+    "\r\nanyx86 console keys:\r\n  Ctrl-A x       quit\r\n  Ctrl-A s       statistics so far\r\n  Ctrl-A p       write the screen to anyx86-screen-N.png\r\n  Ctrl-A h       this help\r\n  Ctrl-A Ctrl-A  send Ctrl-A to the guest\r\n"
 }

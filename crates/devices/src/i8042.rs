@@ -270,11 +270,14 @@ impl I8042 {
         self.keyboard.leds()
     }
 
-    /// A host key press (`down`) or release at virtual time `now`. The
-    /// machine then syncs IRQ1/IRQ12 and re-arms [`Self::next_deadline`].
-    pub fn key_event(&mut self, key: KeyCode, down: bool, now: VirtualTime) {
-        self.keyboard.key_event(key, down);
+    /// A host key press (`down`) or release at virtual time `now`; false
+    /// when the keyboard's queue has no room for it yet (see
+    /// [`Ps2Keyboard::key_event`]). The machine then syncs IRQ1/IRQ12 and
+    /// re-arms [`Self::next_deadline`].
+    pub fn key_event(&mut self, key: KeyCode, down: bool, now: VirtualTime) -> bool {
+        let taken = self.keyboard.key_event(key, down);
         self.refill(now);
+        taken
     }
 
     /// A host mouse event at virtual time `now` (see
@@ -1072,7 +1075,9 @@ mod tests {
                     kbc.read(offset, size, t);
                 }
                 1 => kbc.write(offset, size, next(), t),
-                2 => kbc.key_event(KeyCode::Pause, r & 1 == 0, t),
+                2 => {
+                    kbc.key_event(KeyCode::Pause, r & 1 == 0, t);
+                }
                 _ => kbc.mouse_event(next() as i32, next() as i32, next() as i32, r as u8, t),
             }
             if let Some(due) = kbc.next_deadline(t) {

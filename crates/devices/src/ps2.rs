@@ -515,28 +515,34 @@ impl Ps2Keyboard {
     }
 
     /// A host key transition. Sent only while scanning is enabled, and only
-    /// whole: a sequence that does not fit the queue is dropped.
-    pub fn key_event(&mut self, key: KeyCode, down: bool) {
+    /// whole. Returns false, changing nothing, when the sequence does not
+    /// fit the queue: the host holds the key and offers it again once the
+    /// guest has read (a real keyboard buffers more, then beeps; a host
+    /// paste is not dropped). Without scanning the key is taken and lost.
+    pub fn key_event(&mut self, key: KeyCode, down: bool) -> bool {
         let bit = key.modifier_bit();
-        if down {
-            self.state.modifiers |= bit;
+        let modifiers = if down {
+            self.state.modifiers | bit
         } else {
-            self.state.modifiers &= !bit;
+            self.state.modifiers & !bit
+        };
+        if self.state.scanning {
+            let bytes = self.sequence(key, down, modifiers);
+            if !push_all(&mut self.state.queue, &bytes, PS2_QUEUE_CAP) {
+                return false;
+            }
         }
-        if !self.state.scanning {
-            return;
-        }
-        let bytes = self.sequence(key, down);
-        push_all(&mut self.state.queue, &bytes, PS2_QUEUE_CAP);
+        self.state.modifiers = modifiers;
+        true
     }
 
-    fn sequence(&self, key: KeyCode, down: bool) -> Vec<u8> {
+    fn sequence(&self, key: KeyCode, down: bool, modifiers: u8) -> Vec<u8> {
         let (set2, set3) = key.codes();
         match self.state.scancode_set {
-            1 => set2_to_set1_sequence(&set2_sequence(set2, down, self.state.modifiers)),
+            1 => set2_to_set1_sequence(&set2_sequence(set2, down, modifiers)),
             3 if down => vec![set3],
             3 => vec![PREFIX_BREAK, set3],
-            _ => set2_sequence(set2, down, self.state.modifiers),
+            _ => set2_sequence(set2, down, modifiers),
         }
     }
 
@@ -1215,6 +1221,24 @@ mod tests {
     }
 
     #[test]
+    fn a_key_that_does_not_fit_is_refused_whole_and_taken_later() {
+        let mut kbd = Ps2Keyboard::new();
+        // Set 2: A is 1C down, F0 1C up: 3 bytes a stroke, 5 strokes = 15.
+        for _ in 0..5 {
+            assert!(kbd.key_event(KeyCode::A, true));
+            assert!(kbd.key_event(KeyCode::A, false));
+        }
+        // Shift down (12) fits the 16th byte; Shift up (F0 12) does not.
+        assert!(kbd.key_event(KeyCode::LeftShift, true));
+        assert!(!kbd.key_event(KeyCode::LeftShift, false));
+        // Refused means unchanged: Shift is still held, so the queue
+        // holds no break and a retry after reading sends it.
+        assert_eq!(drain_kbd(&mut kbd).len(), 16);
+        assert!(kbd.key_event(KeyCode::LeftShift, false));
+        assert_eq!(drain_kbd(&mut kbd), [PREFIX_BREAK, 0x12]);
+    }
+
+    #[test]
     fn device_snapshots_roundtrip() {
         let mut kbd = Ps2Keyboard::new();
         kbd.write(KBD_CMD_SET_LEDS);
@@ -1260,7 +1284,9 @@ mod tests {
             match r % 6 {
                 0 => kbd.write((r >> 8) as u8),
                 1 => mouse.write((r >> 8) as u8),
-                2 => kbd.key_event(keys[(r >> 8) as usize % 4], r & 0x100 != 0),
+                2 => {
+                    kbd.key_event(keys[(r >> 8) as usize % 4], r & 0x100 != 0);
+                }
                 3 => mouse.mouse_event(next() as i32, next() as i32, next() as i32, r as u8),
                 4 => {
                     kbd.pop();

@@ -649,11 +649,14 @@ impl Board {
     }
 
     /// A key pressed or released on the host's keyboard (display front
-    /// ends), at the virtual time of `icount`.
-    pub fn key_event(&mut self, key: anyx86_devices::KeyCode, down: bool, icount: u64) {
+    /// ends), at the virtual time of `icount`. False when the keyboard has
+    /// no room for it yet: offer the same event again later (typed text
+    /// and pastes arrive faster than a guest reads them).
+    pub fn key_event(&mut self, key: anyx86_devices::KeyCode, down: bool, icount: u64) -> bool {
         let now = self.clock.now(icount);
-        self.kbc.key_event(key, down, now);
+        let taken = self.kbc.key_event(key, down, now);
         self.sync_kbc(now);
+        taken
     }
 
     /// The host's mouse moved or clicked: `dx` right, `dy` down, `dz`
