@@ -68,3 +68,46 @@ fn planar_16_colour_mode_matches_qemu() {
 fn vbe_32_bpp_mode_matches_qemu() {
     screenshot_matches_qemu("vbe32");
 }
+
+/// The debugger's `screendump FILE` writes the screen at any point: after
+/// the text-mode floppy stopped, the same picture as QEMU's.
+#[test]
+fn the_debugger_screendump_command_writes_the_screen() {
+    let tmp = std::env::temp_dir().join(format!("anyx86-screendump-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("temp dir");
+    let img = tmp.join("fd.img");
+    let png = tmp.join("now.png");
+    let cmds = tmp.join("cmds");
+    std::fs::copy(dir().join("text.img"), &img).expect("copy the image");
+    std::fs::write(
+        &cmds,
+        format!(
+            "screendump {}\nc\nscreendump {}\n",
+            tmp.join("none/x.png").display(),
+            png.display()
+        ),
+    )
+    .expect("command file");
+    let out = Command::new(env!("CARGO_BIN_EXE_anyx86"))
+        .args(["debug", "--boot", "a", "-m", "32", "--serial", "null"])
+        .args(["--max-instructions", "3000000000", "--fda"])
+        .arg(&img)
+        .arg("--batch")
+        .arg(&cmds)
+        .output()
+        .expect("run anyx86");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // A path that cannot be written is an error line, and the session goes
+    // on.
+    assert!(text.contains("error: "), "{text}");
+    assert!(
+        text.contains(&format!("screen written to {}", png.display())),
+        "{text}"
+    );
+    let got = decode_png(&std::fs::read(&png).expect("screendump written")).expect("our PNG");
+    let want = decode_png(&std::fs::read(dir().join("expected/text.png")).expect("expected"))
+        .expect("QEMU's PNG");
+    assert_eq!((got.0, got.1), (want.0, want.1), "size");
+    assert!(got.2 == want.2, "the screendump differs from QEMU's");
+    let _ = std::fs::remove_dir_all(&tmp);
+}

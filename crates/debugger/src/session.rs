@@ -76,6 +76,7 @@ set syntax intel|att   disassembly syntax
 set step-irqs on|off   take interrupts while stepping (default off)
 trace on FILE [range=A-B] [mode=real|protected|paging|v86|long] [after=N]
 trace off           stop the execution trace
+screendump FILE.png write the screen as the VGA shows it now
 q|quit              quit
 Numbers: 0x1f or 1fh is hexadecimal, 31 decimal; SEG:OFF halves are hex.";
 
@@ -164,6 +165,10 @@ impl Session {
             ("mode", []) => view::mode_line(&m.cpu.s),
             ("set", rest) => self.set_cmd(m, rest)?,
             ("trace", rest) => self.trace_cmd(m, rest)?,
+            ("screendump", [file]) => match m.screendump(std::path::Path::new(file)) {
+                Ok(()) => format!("screen written to {file}"),
+                Err(e) => return Err(e.to_string()),
+            },
             _ => return Err(format!("unknown command '{}' (try help)", words(cmd, args))),
         };
         Ok(Reply::text(text))

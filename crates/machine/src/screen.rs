@@ -82,19 +82,33 @@ pub fn decode_png(bytes: &[u8]) -> Result<(u32, u32, Vec<u32>), String> {
     Ok((info.width, info.height, px))
 }
 
-impl crate::Machine {
+impl crate::Board {
     /// The screen as the display adapter shows it now (no cursor, no
     /// blink phase: the picture QEMU's `screendump` gives), or `None`
     /// without a display.
     pub fn screen_frame(&self) -> Option<anyx86_devices::Frame> {
-        let pc = self.board.pc.as_deref()?;
+        let pc = self.pc.as_deref()?;
         Some(pc.vga.render(anyx86_devices::RenderOptions::default()))
+    }
+
+    /// Writes the screen to `path` as a PNG (from the run loop's host
+    /// hook, which sees the board).
+    pub fn screendump(&self, path: &Path) -> Result<(), ScreenError> {
+        let f = self.screen_frame().ok_or(ScreenError::NoDisplay)?;
+        write_png(path, f.width as u32, f.height as u32, &f.pixels)
+    }
+}
+
+impl crate::Machine {
+    /// The screen as the display adapter shows it now; see
+    /// [`crate::Board::screen_frame`].
+    pub fn screen_frame(&self) -> Option<anyx86_devices::Frame> {
+        self.board.screen_frame()
     }
 
     /// Writes the screen to `path` as a PNG.
     pub fn screendump(&self, path: &Path) -> Result<(), ScreenError> {
-        let f = self.screen_frame().ok_or(ScreenError::NoDisplay)?;
-        write_png(path, f.width as u32, f.height as u32, &f.pixels)
+        self.board.screendump(path)
     }
 }
 
