@@ -1,6 +1,6 @@
 //! The display: test floppies (`test-roms/display`) draw through SeaBIOS's
 //! VGA BIOS in text mode, mode 13h, planar mode 12h and a VBE 640x480x32
-//! mode; anyx86's `--screenshot` must match QEMU's `screendump` of the
+//! mode, and `churn` rewrites the text screen 120 million times; anyx86's `--screenshot` must match QEMU's `screendump` of the
 //! same image pixel for pixel (`expected/X.png`, produced by
 //! `test-roms/display/run-qemu.sh`).
 
@@ -67,6 +67,11 @@ fn planar_16_colour_mode_matches_qemu() {
 #[test]
 fn vbe_32_bpp_mode_matches_qemu() {
     screenshot_matches_qemu("vbe32");
+}
+
+#[test]
+fn a_screen_written_on_every_loop_iteration_matches_qemu() {
+    screenshot_matches_qemu("churn");
 }
 
 /// The debugger's `screendump FILE` writes the screen at any point: after
