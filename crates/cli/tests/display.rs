@@ -1,7 +1,8 @@
 //! The display: test floppies (`test-roms/display`) draw through SeaBIOS's
 //! VGA BIOS in text mode, mode 13h, planar mode 12h and a VBE 640x480x32
-//! mode, and `churn` rewrites the text screen 120 million times; anyx86's `--screenshot` must match QEMU's `screendump` of the
-//! same image pixel for pixel (`expected/X.png`, produced by
+//! mode, and `churn` rewrites the text screen 120 million times;
+//! anyx86's `--screenshot` must match QEMU's `screendump` of the same
+//! image pixel for pixel (`expected/X.png`, produced by
 //! `test-roms/display/run-qemu.sh`).
 
 use anyx86_machine::screen::decode_png;
