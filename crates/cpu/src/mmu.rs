@@ -304,10 +304,22 @@ impl CpuState {
             le_write(&mut bus.ram()[off..off + n_us], n_us, v);
             return;
         }
-        // MMIO (or the memory map itself, through PAM) may have changed.
-        self.break_trace = true;
+        // MMIO, ROM or a hole. The trace goes on unless the write changed
+        // what the next instruction must see: the memory map (PAM, A20),
+        // a stop request, or an interrupt it can take now. A store to the
+        // screen changes none of these, and breaking the trace on each one
+        // cost a guest drawing text a third of its speed.
+        let before = (self.a20_mask, self.map_gen);
         bus.mem_write(paddr, n, v, self.icount);
         self.refresh_map(bus);
+        if (self.a20_mask, self.map_gen) != before
+            || !self.smc_pages.is_empty()
+            || bus.stop_requested()
+            || bus.nmi_pending()
+            || (self.flags & crate::state::fl::IF != 0 && bus.interrupt_pending())
+        {
+            self.break_trace = true;
+        }
     }
 
     /// Marks the RAM page at `paddr` as holding decoded code.

@@ -234,6 +234,11 @@ impl PicChipState {
     /// The level this chip would present at INTA now, if any: the INT pin.
     fn pending(&self, is_master: bool) -> Option<u8> {
         let mut requests = self.irr & !self.imr;
+        if requests == 0 {
+            // Nothing requested: the common case, asked after every device
+            // access.
+            return None;
+        }
         let blocking_rank = if self.special_mask {
             // Special mask mode: every unmasked level not itself in service
             // may interrupt, lower priorities included.

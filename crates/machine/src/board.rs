@@ -836,9 +836,14 @@ impl Board {
 impl Board {
     /// After an MMIO access to a chipset device: its interrupts, timers.
     fn after_mmio(&mut self, dev: crate::pc::Mmio, now: u64) {
+        use crate::pc::Mmio;
         match dev {
-            crate::pc::Mmio::Hpet => self.sync_hpet(now),
-            _ => self.sync_apic(now),
+            Mmio::Hpet => self.sync_hpet(now),
+            Mmio::Lapic | Mmio::IoApic => self.sync_apic(now),
+            // The VGA raises no interrupt and keeps no deadline: a guest
+            // drawing on the screen must not pay for interrupt routing on
+            // every store.
+            Mmio::VgaWindow | Mmio::VgaLfb | Mmio::VgaMmio | Mmio::VgaRom => {}
         }
     }
 }
