@@ -133,7 +133,8 @@ fn string_body<B: CpuBus, const K: u8, const REP: u8>(
             }
             // A data breakpoint hit is reported after its iteration.
             if *done == slice || s.pending_db != 0 {
-                return Ok(stop_between_iterations(s));
+                stop_between_iterations(s);
+                return Ok(());
             }
         }
         if fast {
