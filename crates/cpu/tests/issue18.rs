@@ -803,3 +803,39 @@ fn cr0_wp_toggle_mips() {
         n as f64 / secs / 1e6
     );
 }
+
+/// Item 2, data breakpoints: a write breakpoint hit by one iteration of
+/// REP STOSB is reported after that iteration, with the REP's address and
+/// RF = 1 in the frame (SDM Vol. 3, 17.3.1.2); the handler's IRETD
+/// resumes the remaining iterations. Before, the hit waited for the end
+/// of the whole slice.
+#[test]
+fn data_breakpoint_in_rep_traps_after_its_iteration() {
+    let (mut cpu, mut bus) = pm32_db_log();
+    cpu.s.gpr[reg::CX] = 5;
+    cpu.s.gpr[reg::DI] = 0x6000;
+    // DR0: 1-byte write breakpoint on the third element (R/W0 = 01, L0).
+    cpu.s.dr[0] = 0x6002;
+    cpu.s.dr[7] = 0x400 | 1 << 16 | 1;
+    cpu.s.sync_guest_breakpoints();
+    assert_eq!(run_pm(&mut cpu, &mut bus, &[0xF3, 0xAA]), None);
+    assert_eq!(cpu.s.gpr[reg::CX], 0);
+    let log = db_log(&bus);
+    assert_eq!(log.len(), 1, "{log:x?}");
+    assert_eq!(log[0].0, CODE as u32, "EIP of the REP STOSB");
+    assert_eq!(log[0].1 & RF, RF);
+    assert_eq!(cpu.s.dr[6] & 0xF, 1, "B0");
+}
+
+/// Item 8's neighbour: an instruction that faults takes no single-step
+/// trap (the fault is delivered instead; SDM Vol. 3, 17.3.1.4). Passed
+/// before too.
+#[test]
+fn a_faulting_instruction_takes_no_single_step_trap() {
+    let (mut cpu, mut bus) = pm32_db_log();
+    cpu.s.flags |= fl::TF;
+    // UD2: the #UD stub halts with TF clear; no #DB was logged.
+    assert_eq!(run_pm(&mut cpu, &mut bus, &[0x0F, 0x0B]), Some(6));
+    assert_eq!(db_log(&bus), vec![]);
+    assert_ne!(pushed_eflags(&bus) & TF, 0, "TF in the #UD frame");
+}
