@@ -100,11 +100,17 @@ impl CpuState {
             self.stats.exceptions += 1;
             self.count_delivery(f.vector());
             self.halted = false;
-            // Every exception raised here is a fault (or an abort): its
-            // frame holds RF = 1, so the instruction it restarts is not
-            // stopped again by its own instruction breakpoint (SDM Vol. 3,
-            // 17.3.1.1). The delivery clears RF for the handler.
-            self.flags |= fl::RF;
+            // Every exception raised here but #DF is a fault: its frame
+            // holds RF = 1, so the instruction it restarts is not stopped
+            // again by its own instruction breakpoint (SDM Vol. 3,
+            // 17.3.1.1; a #DB for DR7.GD too, where QEMU pushes 0). #DF is
+            // an abort: RF as the instruction left it, 0 (QEMU agrees).
+            // The delivery clears RF for the handler.
+            if f.vector() == vector::DF {
+                self.flags &= !fl::RF;
+            } else {
+                self.flags |= fl::RF;
+            }
             let ret = self.rip;
             match self.deliver(bus, f.vector(), f.error(), ret, Source::Exception) {
                 Ok(()) => {

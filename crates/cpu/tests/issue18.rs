@@ -839,3 +839,38 @@ fn a_faulting_instruction_takes_no_single_step_trap() {
     assert_eq!(db_log(&bus), vec![]);
     assert_ne!(pushed_eflags(&bus) & TF, 0, "TF in the #UD frame");
 }
+
+/// Item 14, CR4: setting OSFXSR (or TSD, PCE, ...) keeps the TLB, while
+/// clearing PGE drops everything, global pages included (SDM Vol. 3,
+/// 4.10.4.1). Counted as TLB misses, as `--stats` shows them.
+#[test]
+fn cr4_writes_flush_only_for_paging_bits() {
+    use anyx86_cpu::state::cr4;
+    // MOV RAX, CR4 (0F 20 E0); XOR EAX, imm32 (35 id); MOV CR4, RAX
+    // (0F 22 E0), between two stores to the same page.
+    let code = |bit: u64| {
+        let mut xor = vec![0x35];
+        xor.extend_from_slice(&(bit as u32).to_le_bytes());
+        [
+            &STORE_2MIB[..],
+            &[0x0F, 0x20, 0xE0],
+            &xor,
+            &[0x0F, 0x22, 0xE0],
+            &STORE_2MIB,
+        ]
+        .concat()
+    };
+    let misses = |bit: u64| {
+        let mut m = M::long_with(CpuModel::qemu64());
+        // Global 2 MiB pages, with PGE on.
+        for i in 0..8 {
+            m.poke64(PML4 + 0x2000 + 8 * i, (i << 21) | 0x183);
+        }
+        m.cpu.s.cr4 |= cr4::PGE;
+        assert_eq!(m.run(&code(bit)), Exit::Done);
+        m.cpu.s.tlb.misses
+    };
+    let none = misses(0);
+    assert_eq!(misses(cr4::OSFXSR), none, "OSFXSR: nothing dropped");
+    assert!(misses(cr4::PGE) > none, "PGE: global entries dropped");
+}
