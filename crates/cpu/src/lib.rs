@@ -533,9 +533,11 @@ impl<B: CpuBus> Cpu<B> {
         let tf = s.flags & fl::TF != 0;
         // Instruction breakpoints (DR0-DR3 with R/W = 00) are faults, taken
         // before the instruction unless RF suppresses them (SDM Vol. 3,
-        // 17.3.1.1), and never on the instruction after MOV SS / POP SS
-        // (Intel: the shadow drops them, 6.8.3).
-        if s.dr[7] & dr7::ENABLES != 0 && s.flags & fl::RF == 0 && !s.mov_ss_shadow {
+        // 17.3.1.1). On the instruction after MOV SS / POP SS an Intel CPU
+        // drops them "as if EFLAGS.RF were 1" (same section); AMD reports
+        // them (KVM makes the same split by vendor).
+        let shadowed = s.mov_ss_shadow && !s.amd();
+        if s.dr[7] & dr7::ENABLES != 0 && s.flags & fl::RF == 0 && !shadowed {
             let lin = s.wrap_lin(s.seg[sreg::CS].base.wrapping_add(s.rip));
             let hits = s.exec_breakpoint_hits(lin);
             if hits != 0 {

@@ -311,7 +311,7 @@ const K7_PERFCTR_MASK: u64 = (1 << 48) - 1;
 
 impl CpuState {
     /// The model reports the AMD vendor string.
-    fn amd(&self) -> bool {
+    pub(crate) fn amd(&self) -> bool {
         &self.cpuid_model.vendor == b"AuthenticAMD"
     }
 }
