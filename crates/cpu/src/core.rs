@@ -135,6 +135,13 @@ pub struct CpuState {
     /// The instruction just executed was MOV SS or POP SS: the single-step
     /// trap waits one more instruction.
     pub mov_ss_shadow: bool,
+    /// Set by the instructions whose single-step trap depends on the TF
+    /// they leave rather than the TF they start with: INT n, INT3, INT1
+    /// and INTO enter their handler with TF clear and no trap (SDM Vol. 3,
+    /// 17.3.1.4), SYSCALL traps only when SFMASK keeps TF and SYSRET when
+    /// it loads TF (as QEMU; Linux returns through IRET when TF is set
+    /// for that reason).
+    pub step_on_new_tf: bool,
     /// Set by handlers that change state the current trace depends on
     /// (mode, CS, paging, IF, code writes): the run loop leaves the trace.
     pub break_trace: bool,
@@ -248,6 +255,7 @@ impl CpuState {
             halted: false,
             inhibit_until: 0,
             mov_ss_shadow: false,
+            step_on_new_tf: false,
             break_trace: false,
             side_exit: false,
             pos: 0,

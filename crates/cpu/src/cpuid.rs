@@ -27,6 +27,8 @@ pub mod edx1 {
     pub const APIC: u32 = 1 << 9;
     /// CMOVcc.
     pub const CMOV: u32 = 1 << 15;
+    /// Page attribute table (the IA32_PAT MSR, 277h).
+    pub const PAT: u32 = 1 << 16;
     /// CLFLUSH.
     pub const CLFSH: u32 = 1 << 19;
     /// MMX.
@@ -144,6 +146,7 @@ impl CpuModel {
                 | edx1::SEP
                 | edx1::PGE
                 | edx1::CMOV
+                | edx1::PAT
                 | edx1::MMX
                 | edx1::FXSR
                 | edx1::SSE

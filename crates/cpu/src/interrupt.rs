@@ -100,6 +100,17 @@ impl CpuState {
             self.stats.exceptions += 1;
             self.count_delivery(f.vector());
             self.halted = false;
+            // Every exception raised here but #DF is a fault: its frame
+            // holds RF = 1, so the instruction it restarts is not stopped
+            // again by its own instruction breakpoint (SDM Vol. 3,
+            // 17.3.1.1; a #DB for DR7.GD too, where QEMU pushes 0). #DF is
+            // an abort: RF as the instruction left it, 0 (QEMU agrees).
+            // The delivery clears RF for the handler.
+            if f.vector() == vector::DF {
+                self.flags &= !fl::RF;
+            } else {
+                self.flags |= fl::RF;
+            }
             let ret = self.rip;
             match self.deliver(bus, f.vector(), f.error(), ret, Source::Exception) {
                 Ok(()) => {
@@ -123,6 +134,8 @@ impl CpuState {
     ) -> Res<()> {
         self.flush_flags();
         self.break_trace = true;
+        // A delivery ends any MOV SS shadow.
+        self.mov_ss_shadow = false;
         match self.mode {
             Mode::Real => self.deliver_real(bus, v, ret),
             Mode::Long => self.deliver_long(bus, v, error, ret, src),

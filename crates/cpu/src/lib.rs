@@ -41,7 +41,7 @@ pub use state::{Mode, Segment};
 use decode::{build_op, ends_trace, Trace, TraceCache, MAX_TRACE};
 use interrupt::Source;
 use mmu::Access;
-use state::{fl, sreg};
+use state::{dr6, dr7, fl, sreg};
 
 /// Why [`Cpu::run`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +136,7 @@ impl<B: CpuBus> Cpu<B> {
             // (so a pending interrupt is taken right after the shadowed
             // instruction, not at the end of the next trace).
             let single = self.s.flags & (fl::TF | fl::RF) != 0
-                || self.s.dr[7] & 0xFF != 0
+                || self.s.dr[7] & dr7::ENABLES != 0
                 || self.s.icount < self.s.inhibit_until;
             let r = if single {
                 self.step_one(bus)
@@ -531,56 +531,52 @@ impl<B: CpuBus> Cpu<B> {
             }
         };
         let tf = s.flags & fl::TF != 0;
-        let rf = s.flags & fl::RF != 0;
         // Instruction breakpoints (DR0-DR3 with R/W = 00) are faults, taken
         // before the instruction unless RF suppresses them (SDM Vol. 3,
-        // 18.3.1.1).
-        if s.dr[7] & 0xFF != 0 && !rf {
+        // 17.3.1.1). On the instruction after MOV SS / POP SS an Intel CPU
+        // drops them "as if EFLAGS.RF were 1" (same section); AMD reports
+        // them (KVM makes the same split by vendor).
+        let shadowed = s.mov_ss_shadow && !s.amd();
+        if s.dr[7] & dr7::ENABLES != 0 && s.flags & fl::RF == 0 && !shadowed {
             let lin = s.wrap_lin(s.seg[sreg::CS].base.wrapping_add(s.rip));
             let hits = s.exec_breakpoint_hits(lin);
             if hits != 0 {
-                s.dr[6] = (s.dr[6] & !0xF) | hits;
-                s.count_delivery(fault::vector::DB);
-                let ret = s.rip;
-                if let Err(f) = s.deliver(bus, fault::vector::DB, None, ret, Source::Exception) {
-                    return s.raise(bus, f);
-                }
-                return Ok(());
+                // The frame keeps RF as it is (0): the one fault whose
+                // pushed RF is not 1; the handler sets it to go on.
+                return s.debug_exception(bus, hits, dr6::B_MASK);
             }
         }
         let end = s.rip.wrapping_add(u64::from(op.len) - 1);
         if end > u64::from(s.seg[sreg::CS].limit) && s.bitness != 64 {
             return s.raise(bus, Fault::GP0);
         }
+        // RF is cleared at the start of the instruction, after the checks
+        // for instruction breakpoints and CS limit (SDM Vol. 3, 17.3.1.1);
+        // a REP instruction stopping between iterations sets it again.
+        s.flags &= !fl::RF;
         s.break_trace = false;
         s.mov_ss_shadow = false;
+        s.step_on_new_tf = false;
         match exec::run_alone(s, bus, &op) {
             Ok(()) => {
                 s.rip = s.next_rip;
                 s.icount += 1;
                 s.stats.mem_refs += u64::from(op.mref);
-                if rf {
-                    // RF lasts one instruction (an IRET may set it again).
-                    s.flags &= !fl::RF;
-                }
-                // MOV SS / POP SS hold the single-step trap off for one
-                // instruction, like interrupts. Data breakpoint hits
+                // The single-step trap follows the TF the instruction
+                // started with, except after software interrupts, SYSCALL
+                // and SYSRET (`step_on_new_tf`), and is held off one
+                // instruction by MOV SS / POP SS. Data breakpoint hits
                 // (pending_db) are reported in the same #DB.
                 let data_hits = std::mem::take(&mut s.pending_db);
-                let step = tf && !s.mov_ss_shadow;
-                if step || data_hits != 0 {
-                    if data_hits != 0 {
-                        s.dr[6] = (s.dr[6] & !0xF) | data_hits;
-                    }
-                    if step {
-                        s.dr[6] |= 1 << 14;
-                    }
-                    s.count_delivery(fault::vector::DB);
-                    let ret = s.rip;
-                    if let Err(f) = s.deliver(bus, fault::vector::DB, None, ret, Source::Exception)
-                    {
-                        return s.raise(bus, f);
-                    }
+                let tf = if s.step_on_new_tf {
+                    s.flags & fl::TF != 0
+                } else {
+                    tf
+                };
+                let step = if tf && !s.mov_ss_shadow { dr6::BS } else { 0 };
+                if step | data_hits != 0 {
+                    let clear = if data_hits != 0 { dr6::B_MASK } else { 0 };
+                    return s.debug_exception(bus, data_hits | step, clear);
                 }
                 Ok(())
             }
@@ -589,6 +585,28 @@ impl<B: CpuBus> Cpu<B> {
                 s.pending_db = 0;
                 s.raise(bus, f)
             }
+        }
+    }
+}
+
+impl CpuState {
+    /// Delivers a #DB raised by the debug logic (breakpoint or single-step
+    /// conditions), returning to `rip`: DR6 gets `bits` after the bits in
+    /// `clear` are cleared, and DR7.GD is cleared for the handler (SDM
+    /// Vol. 3, 17.2.4).
+    fn debug_exception<B: CpuBus>(
+        &mut self,
+        bus: &mut B,
+        bits: u64,
+        clear: u64,
+    ) -> Result<(), TripleFault> {
+        self.dr[6] = (self.dr[6] & !clear) | bits;
+        self.dr[7] &= !dr7::GD;
+        self.count_delivery(fault::vector::DB);
+        let ret = self.rip;
+        match self.deliver(bus, fault::vector::DB, None, ret, Source::Exception) {
+            Ok(()) => Ok(()),
+            Err(f) => self.raise(bus, f),
         }
     }
 }

@@ -24,6 +24,10 @@ pub const TLB_SIZE: usize = 1024;
 const INVALID_TAG: u64 = 2;
 /// Bit 0 of [`TlbEntry::page`]: a global page.
 const GLOBAL: u64 = 1;
+/// Write-half slots remembered as holding a supervisor entry that only
+/// CR0.WP = 0 allowed (a read-only page); past this many, setting WP
+/// drops the whole write half.
+const WP_SLOTS: usize = 32;
 
 /// Kind of access, as the page-walk permission rules need it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +94,11 @@ pub struct Tlb {
     /// Bumped by every flush: trace chaining links made under an older
     /// epoch are not trusted.
     pub epoch: u64,
+    /// Write-half indices whose supervisor tag exists because CR0.WP was
+    /// 0 (see [`Tlb::write_protect`]); `wp_len` counts them, and exceeds
+    /// [`WP_SLOTS`] once some were not recorded.
+    wp_slots: [u16; WP_SLOTS],
+    wp_len: usize,
 }
 
 impl Default for Tlb {
@@ -109,6 +118,8 @@ impl Tlb {
             misses: 0,
             exec_hint: (INVALID_TAG, 0, false),
             epoch: 0,
+            wp_slots: [0; WP_SLOTS],
+            wp_len: 0,
         }
     }
 
@@ -119,6 +130,35 @@ impl Tlb {
         self.read.fill(EMPTY);
         self.write.fill(EMPTY);
         self.exec.fill(EMPTY);
+        self.wp_len = 0;
+    }
+
+    /// CR0.WP went from 0 to 1: supervisor writes to read-only pages now
+    /// fault (SDM Vol. 3, 4.6.1). The hardware TLB caches the page's R/W
+    /// bit and applies WP on each access; this TLB folds WP into the write
+    /// tag, so the entries WP = 0 let through must go, and only those (a
+    /// guest toggling WP around each patch of read-only memory would
+    /// otherwise refill the whole TLB every time). Clearing WP needs
+    /// nothing: entries made under WP = 1 allow less, and the pages they
+    /// refused miss and are walked again.
+    pub fn write_protect(&mut self) {
+        if self.wp_len > WP_SLOTS {
+            self.write.fill(EMPTY);
+        } else {
+            for &i in &self.wp_slots[..self.wp_len] {
+                self.write[usize::from(i) & (TLB_SIZE - 1)] = EMPTY;
+            }
+        }
+        self.wp_len = 0;
+    }
+
+    /// Records that write slot `i` holds a supervisor entry for a
+    /// read-only page, allowed by CR0.WP = 0.
+    fn note_wp_grant(&mut self, i: usize) {
+        if let Some(slot) = self.wp_slots.get_mut(self.wp_len) {
+            *slot = i as u16;
+        }
+        self.wp_len = (self.wp_len + 1).min(WP_SLOTS + 1);
     }
 
     /// Drops every non-global entry (a CR3 write).
@@ -135,6 +175,7 @@ impl Tlb {
     /// Drops the write half (a page became code).
     pub fn flush_writes(&mut self) {
         self.write.fill(EMPTY);
+        self.wp_len = 0;
     }
 
     /// Drops the entries for the page holding `lin` (INVLPG).
@@ -420,6 +461,9 @@ impl CpuState {
             page: (phys & !0xFFF) | if w.global { GLOBAL } else { 0 },
         };
         self.tlb.table(a)[index(lin)] = entry;
+        if a == Access::Write && !w.writable && sup_ok {
+            self.tlb.note_wp_grant(index(lin));
+        }
         Ok(phys | (lin & 0xFFF))
     }
 

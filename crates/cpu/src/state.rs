@@ -132,6 +132,25 @@ pub mod cr4 {
     pub const OSXMMEXCPT: u64 = 1 << 10;
 }
 
+/// DR6 bits (SDM Vol. 3, 17.2.3).
+pub mod dr6 {
+    /// B0-B3: breakpoint conditions 0-3 met.
+    pub const B_MASK: u64 = 0xF;
+    /// BD: the next instruction accesses a debug register (DR7.GD).
+    pub const BD: u64 = 1 << 13;
+    /// BS: single-step trap (EFLAGS.TF).
+    pub const BS: u64 = 1 << 14;
+}
+
+/// DR7 bits (SDM Vol. 3, 17.2.4).
+pub mod dr7 {
+    /// L0-L3 and G0-G3: the four breakpoints' enables.
+    pub const ENABLES: u64 = 0xFF;
+    /// GD: general detect, a MOV to or from a debug register is a #DB
+    /// fault; the processor clears it on entering the #DB handler.
+    pub const GD: u64 = 1 << 13;
+}
+
 /// EFER bits (MSR C000_0080).
 pub mod efer {
     /// SYSCALL enable.

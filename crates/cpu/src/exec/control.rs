@@ -658,27 +658,35 @@ fn ret_far<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 
 // ---- software interrupts and IRET ---------------------------------------
 
+// A software interrupt decides its single-step trap by the TF it leaves
+// (`step_on_new_tf`): the gate clears TF, so single-stepping steps over
+// the handler, which IRET resumes with TF set again.
+
 fn int_n<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     if s.mode == Mode::V86 && s.iopl() < 3 {
         return Err(Fault::GP0);
     }
     let ret = s.next_rip;
+    s.step_on_new_tf = true;
     s.deliver(bus, op.imm as u8, None, ret, Source::Software)
 }
 
 fn int3<B: CpuBus>(s: &mut CpuState, bus: &mut B, _op: &Op<B>) -> Res<()> {
     let ret = s.next_rip;
+    s.step_on_new_tf = true;
     s.deliver(bus, vector::BP, None, ret, Source::Software)
 }
 
 fn int1<B: CpuBus>(s: &mut CpuState, bus: &mut B, _op: &Op<B>) -> Res<()> {
     let ret = s.next_rip;
+    s.step_on_new_tf = true;
     s.deliver(bus, vector::DB, None, ret, Source::Icebp)
 }
 
 fn into<B: CpuBus>(s: &mut CpuState, bus: &mut B, _op: &Op<B>) -> Res<()> {
     if s.of() {
         let ret = s.next_rip;
+        s.step_on_new_tf = true;
         return s.deliver(bus, vector::OF, None, ret, Source::Software);
     }
     Ok(())

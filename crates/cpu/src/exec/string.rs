@@ -21,7 +21,7 @@ use crate::decode::{Handler, Op};
 use crate::fault::Res;
 use crate::flags::{mask, FlagOp};
 use crate::mmu::{Access, TlbPage};
-use crate::state::{reg, sreg};
+use crate::state::{fl, reg, sreg};
 use iced_x86::{Instruction, Mnemonic as M};
 
 /// Iterations of a REP instruction per execution.
@@ -121,6 +121,9 @@ fn string_body<B: CpuBus, const K: u8, const REP: u8>(
         s.check_io(bus, port, sz)?;
     }
     let fast = REP != 0 && K != INS && K != OUTS;
+    // With TF set the instruction stops after each iteration: the
+    // single-step trap comes between iterations (SDM Vol. 3, 17.3.1.4).
+    let slice = if s.flags & fl::TF != 0 { 1 } else { REP_SLICE };
     // Elements to run one by one before trying the fast path again.
     let mut slow_left = 0u64;
     loop {
@@ -128,16 +131,15 @@ fn string_body<B: CpuBus, const K: u8, const REP: u8>(
             if s.gpr[reg::CX] & am == 0 {
                 return Ok(());
             }
-            if *done == REP_SLICE {
-                // Re-execute this instruction to continue.
-                s.next_rip = s.rip;
-                s.break_trace = true;
+            // A data breakpoint hit is reported after its iteration.
+            if *done == slice || s.pending_db != 0 {
+                stop_between_iterations(s);
                 return Ok(());
             }
         }
         if fast {
             if slow_left == 0 {
-                match fast_chunk::<B, K, REP>(s, bus, op, sz, am, REP_SLICE - *done) {
+                match fast_chunk::<B, K, REP>(s, bus, op, sz, am, slice - *done) {
                     Chunk::Done(n, stop) => {
                         *done += n;
                         if stop {
@@ -213,6 +215,17 @@ fn string_body<B: CpuBus, const K: u8, const REP: u8>(
             return Ok(());
         }
     }
+}
+
+/// Ends this execution of a REP instruction with iterations left: it
+/// executes again to continue. Meanwhile RF is set, as the SDM has it for
+/// an event taken between iterations (a trap, an interrupt: their frame
+/// holds RF = 1, 17.3.1.1), so the instruction's own breakpoint does not
+/// stop it again when it resumes.
+fn stop_between_iterations(s: &mut CpuState) {
+    s.next_rip = s.rip;
+    s.break_trace = true;
+    s.flags |= fl::RF;
 }
 
 /// Outcome of [`fast_chunk`].

@@ -8,7 +8,7 @@ use crate::core::CpuState;
 use crate::decode::Op;
 use crate::fault::{vector, Fault, Res};
 use crate::segment::sel_err;
-use crate::state::{attr, cr0, cr4, efer, fl, reg, sreg, Mode, Segment, TableReg};
+use crate::state::{attr, cr0, cr4, dr6, dr7, efer, fl, reg, sreg, Mode, Segment, TableReg};
 use iced_x86::{Code, Instruction, Mnemonic as M};
 
 pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
@@ -311,7 +311,7 @@ const K7_PERFCTR_MASK: u64 = (1 << 48) - 1;
 
 impl CpuState {
     /// The model reports the AMD vendor string.
-    fn amd(&self) -> bool {
+    pub(crate) fn amd(&self) -> bool {
         &self.cpuid_model.vendor == b"AuthenticAMD"
     }
 }
@@ -612,11 +612,41 @@ impl CpuState {
             self.efer &= !efer::LMA;
         }
         self.cr0 = v;
-        if (old ^ v) & (cr0::PG | cr0::WP | cr0::PE) != 0 {
-            self.tlb.flush_all();
-        }
-        self.update_mode();
+        self.cr0_changed(old ^ v);
         Ok(())
+    }
+
+    /// What a CR0 write must drop, by the bits it `changed` (SDM Vol. 3,
+    /// 4.10.4.1 and 2.5):
+    /// - PG, PE: every translation (clearing PG invalidates global entries
+    ///   too) and the mode (decode size, IA-32e activation): flush all,
+    ///   recompute the mode and leave the trace.
+    /// - WP set: the write entries only WP = 0 allowed
+    ///   ([`Tlb::write_protect`](crate::mmu::Tlb::write_protect)); WP
+    ///   cleared: nothing.
+    /// - CD, NW (no caches are modelled), TS, EM, MP, NE (checked by each
+    ///   x87/SSE instruction as it runs), AM, ET: nothing.
+    fn cr0_changed(&mut self, changed: u64) {
+        if changed & (cr0::PG | cr0::PE) != 0 {
+            self.tlb.flush_all();
+            self.update_mode();
+        } else if changed & self.cr0 & cr0::WP != 0 {
+            self.tlb.write_protect();
+        }
+    }
+
+    /// What a CR4 write must drop, by the bits it `changed` (SDM Vol. 3,
+    /// 4.10.4.1): PGE (global entries), PAE and PSE (the paging structures'
+    /// format) change translations: flush all (the TLB epoch also unlinks
+    /// chained traces) and leave the trace. TSD, DE, MCE, PCE, OSFXSR and
+    /// OSXMMEXCPT are checked by the instructions they affect as those
+    /// run: nothing. (PCIDE, SMEP and SMAP, which would need flushes too,
+    /// are not supported: setting them is #GP.)
+    fn cr4_changed(&mut self, changed: u64) {
+        if changed & (cr4::PGE | cr4::PAE | cr4::PSE) != 0 {
+            self.tlb.flush_all();
+            self.break_trace = true;
+        }
     }
 }
 
@@ -673,12 +703,17 @@ fn mov_to_cr<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
             if s.long_mode() && v & cr4::PAE == 0 {
                 return Err(Fault::GP0);
             }
+            let old = s.cr4;
             s.cr4 = v;
-            s.tlb.flush_all();
+            s.cr4_changed(old ^ v);
         }
         _ => return Err(Fault::UD),
     }
-    s.break_trace = true;
+    // CR3 changed translations and CR8 may have unmasked an interrupt:
+    // leave the trace. CR0 and CR4 decide for themselves.
+    if matches!(op.r0, 3 | 8) {
+        s.break_trace = true;
+    }
     Ok(())
 }
 
@@ -699,12 +734,22 @@ fn mov_from_cr<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> 
     Ok(())
 }
 
-fn dr_index(s: &CpuState, n: u8) -> Res<usize> {
-    match n {
-        0..=3 | 6 | 7 => Ok(n as usize),
-        4 | 5 if s.cr4 & cr4::DE == 0 => Ok(n as usize + 2),
-        _ => Err(Fault::UD),
+/// The debug register MOV DR names, after the checks every MOV DR makes
+/// (SDM Vol. 2, MOV—Move to/from Debug Registers): #UD for DR4/DR5 with
+/// CR4.DE, then, with DR7.GD set, a #DB fault with DR6.BD set (GD is
+/// cleared for the handler, so it can use the debug registers).
+fn dr_index(s: &mut CpuState, n: u8) -> Res<usize> {
+    let i = match n {
+        0..=3 | 6 | 7 => n as usize,
+        4 | 5 if s.cr4 & cr4::DE == 0 => n as usize + 2,
+        _ => return Err(Fault::UD),
+    };
+    if s.dr[7] & dr7::GD != 0 {
+        s.dr[6] |= dr6::BD;
+        s.dr[7] &= !dr7::GD;
+        return Err(Fault::new(vector::DB));
     }
+    Ok(i)
 }
 
 fn mov_to_dr<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
