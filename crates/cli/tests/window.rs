@@ -1,0 +1,282 @@
+//! `--display window` under Xvfb: the display test floppies
+//! (`test-roms/display`) are booted with the window display on a virtual
+//! X server, the window is captured with `xwd` and must show, pixel for
+//! pixel, QEMU's `screendump` of the same image (`expected/X.png`),
+//! stretched by `--window-scale`. Then SIGTERM must end the process with
+//! status 143, as for any run.
+//!
+//! Needs `Xvfb` (Debian's `xvfb`) and `xwd` (`x11-apps`), which
+//! scripts/test.sh installs; without them the tests say so and pass.
+
+use anyx86_machine::screen::decode_png;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long the guest may take to draw and say READY.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the window may take to show the picture after READY.
+const SHOW_TIMEOUT: Duration = Duration::from_secs(20);
+/// Xvfb's screen: room for a 640x480 mode at scale 2.
+const SCREEN: &str = "1600x1200x24";
+/// xwd's file header: 25 big-endian 32-bit fields (X11/XWDFile.h).
+const XWD_HEADER_FIELDS: usize = 25;
+/// Size of one colormap entry after the header (XWDColor).
+const XWD_COLOR_SIZE: usize = 12;
+/// `pixmap_format` ZPixmap: whole pixels, row by row.
+const Z_PIXMAP: u32 = 2;
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test-roms/display")
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("-help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// A running Xvfb, killed on drop.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    /// Starts Xvfb on the first free display number from a per-process
+    /// base (tests of one run start theirs in parallel).
+    fn start(slot: u32) -> Xvfb {
+        let base = 100 + (std::process::id() % 400) * 4 + slot;
+        for n in (base..base + 400).step_by(4) {
+            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+            let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
+            if socket.exists() || lock.exists() {
+                continue;
+            }
+            let child = Command::new("Xvfb")
+                .arg(format!(":{n}"))
+                .args(["-screen", "0", SCREEN, "-nolisten", "tcp"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start Xvfb");
+            let mut x = Xvfb {
+                child,
+                display: format!(":{n}"),
+            };
+            if x.wait_ready(&socket) {
+                return x;
+            }
+        }
+        panic!("no free X display number");
+    }
+
+    /// Waits for the server's socket; false when it exited (the number
+    /// was taken after all).
+    fn wait_ready(&mut self, socket: &Path) -> bool {
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if socket.exists() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("Xvfb {} did not start", self.display);
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A window's picture: width, height, 0x00RRGGBB pixels.
+type Picture = (usize, usize, Vec<u32>);
+
+fn be32(b: &[u8], i: usize) -> u32 {
+    u32::from_be_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
+}
+
+/// Decodes an xwd dump of a 24-bit TrueColor window (32 bits a pixel).
+fn parse_xwd(b: &[u8]) -> Result<Picture, String> {
+    if b.len() < 4 * XWD_HEADER_FIELDS {
+        return Err(format!("short xwd file: {} bytes", b.len()));
+    }
+    let h: Vec<u32> = (0..XWD_HEADER_FIELDS).map(|i| be32(b, i)).collect();
+    let (header_size, format, width, height) = (h[0], h[2], h[4], h[5]);
+    let (byte_order, bits_per_pixel, bytes_per_line) = (h[7], h[11], h[12]);
+    let (red, green, blue, ncolors) = (h[14], h[15], h[16], h[19]);
+    if format != Z_PIXMAP || bits_per_pixel != 32 || (red, green, blue) != (0xFF_0000, 0xFF00, 0xFF)
+    {
+        return Err(format!("unexpected xwd format: {h:?}"));
+    }
+    let start = header_size as usize + ncolors as usize * XWD_COLOR_SIZE;
+    let (w, ht, bpl) = (width as usize, height as usize, bytes_per_line as usize);
+    let data = b
+        .get(start..start + bpl * ht)
+        .ok_or_else(|| format!("xwd file too short for {w}x{ht}"))?;
+    let mut px = Vec::with_capacity(w * ht);
+    for row in data.chunks_exact(bpl) {
+        for p in row[..4 * w].chunks_exact(4) {
+            let v = [p[0], p[1], p[2], p[3]];
+            // byte_order 0: LSBFirst.
+            let v = if byte_order == 0 {
+                u32::from_le_bytes(v)
+            } else {
+                u32::from_be_bytes(v)
+            };
+            px.push(v & 0xFF_FFFF);
+        }
+    }
+    Ok((w, ht, px))
+}
+
+/// The window titled "anyx86", as the X server shows it now.
+fn capture(display: &str) -> Result<Picture, String> {
+    let out = Command::new("xwd")
+        .args(["-name", "anyx86", "-silent"])
+        .env("DISPLAY", display)
+        .output()
+        .map_err(|e| format!("xwd: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("xwd: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    parse_xwd(&out.stdout)
+}
+
+/// QEMU's screendump of `name`, each pixel repeated `scale` times each way.
+fn expected(name: &str, scale: usize) -> Picture {
+    let bytes = std::fs::read(dir().join(format!("expected/{name}.png"))).expect("expected PNG");
+    let (w, h, px) = decode_png(&bytes).expect("QEMU's PNG");
+    let (w, h) = (w as usize, h as usize);
+    let mut out = Vec::with_capacity(w * h * scale * scale);
+    for y in 0..h * scale {
+        for x in 0..w * scale {
+            out.push(px[(y / scale) * w + x / scale]);
+        }
+    }
+    (w * scale, h * scale, out)
+}
+
+/// Waits for "READY" on the guest's COM1 (the run's stdout).
+fn wait_ready(child: &mut Child) {
+    let stdout = child.stdout.take().expect("stdout piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("READY") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    if rx.recv_timeout(BOOT_TIMEOUT).is_err() {
+        let _ = child.kill();
+        panic!("the guest never said READY");
+    }
+}
+
+/// Ends the run with SIGTERM and returns its exit code.
+fn terminate(child: &mut Child) -> Option<i32> {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        if let Ok(Some(st)) = child.try_wait() {
+            return st.code();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("anyx86 did not end on SIGTERM");
+}
+
+fn window_shows_screendump(name: &str, scale: usize, slot: u32) {
+    if !have("Xvfb") || !have("xwd") {
+        eprintln!(
+            "skipped: Xvfb or xwd is not installed (scripts/test.sh installs xvfb, x11-apps)"
+        );
+        return;
+    }
+    let x = Xvfb::start(slot);
+    let tmp = std::env::temp_dir().join(format!("anyx86-window-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("temp dir");
+    let img = tmp.join("fd.img");
+    std::fs::copy(dir().join(format!("{name}.img")), &img).expect("copy the image");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anyx86"))
+        .args(["run", "--boot", "a", "-m", "32", "--no-reboot"])
+        .args(["--serial", "stdio", "--display", "window", "--window-scale"])
+        .arg(scale.to_string())
+        .arg("--fda")
+        .arg(&img)
+        .env("DISPLAY", &x.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run anyx86");
+    wait_ready(&mut child);
+    let want = expected(name, scale);
+    let end = Instant::now() + SHOW_TIMEOUT;
+    let last = loop {
+        let got = capture(&x.display);
+        if got.as_ref().is_ok_and(|g| *g == want) || Instant::now() > end {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let code = terminate(&mut child);
+    let _ = std::fs::remove_dir_all(&tmp);
+    let got = last.unwrap_or_else(|e| panic!("{name}: no window to capture: {e}"));
+    assert_eq!((got.0, got.1), (want.0, want.1), "{name}: window size");
+    let diff = got.2.iter().zip(&want.2).filter(|(a, b)| a != b).count();
+    assert_eq!(
+        diff, 0,
+        "{name}: {diff} pixels differ from QEMU's screendump"
+    );
+    assert_eq!(code, Some(128 + 15), "{name}: exit status after SIGTERM");
+}
+
+#[test]
+fn mode_13h_window_matches_qemu() {
+    window_shows_screendump("mode13", 1, 0);
+}
+
+#[test]
+fn vbe_32_bpp_window_matches_qemu() {
+    window_shows_screendump("vbe32", 1, 1);
+}
+
+#[test]
+fn planar_window_at_scale_2_matches_qemu() {
+    window_shows_screendump("planar", 2, 2);
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+#[test]
+fn without_a_display_server_the_run_fails_with_one_line() {
+    let out = Command::new(env!("CARGO_BIN_EXE_anyx86"))
+        .args(["run", "--display", "window"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("WAYLAND_SOCKET")
+        .output()
+        .expect("run anyx86");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim_end(),
+        "anyx86: --display window: no display server (DISPLAY and WAYLAND_DISPLAY are unset)"
+    );
+}
