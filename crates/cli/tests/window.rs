@@ -5,7 +5,10 @@
 //! stretched by `--window-scale`. Then SIGTERM must end the process with
 //! status 143, as for any run.
 //!
-//! Needs `Xvfb` (Debian's `xvfb`) and `xwd` (`x11-apps`), which
+//! The input test types and clicks into the window with `xdotool` (XTEST:
+//! real X input events) while a ROM echoes what the i8042 delivers.
+//!
+//! Needs `Xvfb` (Debian's `xvfb`), `xwd` (`x11-apps`) and `xdotool`, which
 //! scripts/test.sh installs; without them the tests say so and pass.
 
 use anyx86_machine::screen::decode_png;
@@ -168,20 +171,43 @@ fn expected(name: &str, scale: usize) -> Picture {
     (w * scale, h * scale, out)
 }
 
-/// Waits for "READY" on the guest's COM1 (the run's stdout).
-fn wait_ready(child: &mut Child) {
-    let stdout = child.stdout.take().expect("stdout piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.contains("READY") {
-                let _ = tx.send(());
+/// The guest's COM1 (the run's stdout), line by line.
+struct Serial(mpsc::Receiver<String>);
+
+impl Serial {
+    fn of(child: &mut Child) -> Serial {
+        let stdout = child.stdout.take().expect("stdout piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line.trim_end().to_string()).is_err() {
+                    break;
+                }
+            }
+        });
+        Serial(rx)
+    }
+
+    /// Lines up to and including the first that contains `what`.
+    fn wait_for(&self, child: &mut Child, what: &str, within: Duration) -> Vec<String> {
+        let end = Instant::now() + within;
+        let mut seen = Vec::new();
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.0.recv_timeout(left) {
+                Ok(line) => {
+                    let done = line.contains(what);
+                    seen.push(line);
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("COM1 never showed {what:?}; it showed {seen:?}");
+                }
             }
         }
-    });
-    if rx.recv_timeout(BOOT_TIMEOUT).is_err() {
-        let _ = child.kill();
-        panic!("the guest never said READY");
     }
 }
 
@@ -201,11 +227,17 @@ fn terminate(child: &mut Child) -> Option<i32> {
     panic!("anyx86 did not end on SIGTERM");
 }
 
+/// False (saying why) when the X tools the tests drive are missing.
+fn have_x_tools() -> bool {
+    let ok = have("Xvfb") && have("xwd") && have("xdotool");
+    if !ok {
+        eprintln!("skipped: Xvfb, xwd or xdotool is missing (scripts/test.sh installs them)");
+    }
+    ok
+}
+
 fn window_shows_screendump(name: &str, scale: usize, slot: u32) {
-    if !have("Xvfb") || !have("xwd") {
-        eprintln!(
-            "skipped: Xvfb or xwd is not installed (scripts/test.sh installs xvfb, x11-apps)"
-        );
+    if !have_x_tools() {
         return;
     }
     let x = Xvfb::start(slot);
@@ -226,7 +258,7 @@ fn window_shows_screendump(name: &str, scale: usize, slot: u32) {
         .stderr(Stdio::null())
         .spawn()
         .expect("run anyx86");
-    wait_ready(&mut child);
+    Serial::of(&mut child).wait_for(&mut child, "READY", BOOT_TIMEOUT);
     let want = expected(name, scale);
     let end = Instant::now() + SHOW_TIMEOUT;
     let last = loop {
@@ -278,5 +310,83 @@ fn without_a_display_server_the_run_fails_with_one_line() {
     assert_eq!(
         err.trim_end(),
         "anyx86: --display window: no display server (DISPLAY and WAYLAND_DISPLAY are unset)"
+    );
+}
+
+fn xdotool(display: &str, args: &[&str]) {
+    let st = Command::new("xdotool")
+        .args(args)
+        .env("DISPLAY", display)
+        .status()
+        .expect("run xdotool");
+    assert!(st.success(), "xdotool {args:?} failed");
+}
+
+/// The bytes of one device ('K' keyboard, 'M' mouse) among `lines`.
+fn bytes_of(lines: &[String], device: char) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| l.len() == 3 && l.starts_with(device))
+        .map(|l| l[1..].to_string())
+        .collect()
+}
+
+/// Keys typed and the mouse moved and clicked in the window reach the
+/// guest's i8042 as a PC keyboard and a PS/2 mouse send them
+/// (test-roms/interactive/ps2-echo.asm echoes the bytes on COM1).
+#[test]
+fn keys_and_mouse_in_the_window_reach_the_ps2_devices() {
+    if !have_x_tools() {
+        return;
+    }
+    let x = Xvfb::start(3);
+    let rom = dir().join("../interactive/ps2-echo.bin");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anyx86"))
+        .args(["run", "--serial", "stdio", "--display", "window", "--bios"])
+        .arg(&rom)
+        .env("DISPLAY", &x.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run anyx86");
+    let com1 = Serial::of(&mut child);
+    com1.wait_for(&mut child, "PS2 READY", BOOT_TIMEOUT);
+    // No window manager gives the window the focus: take it, and put the
+    // pointer inside (entering only tells where the pointer is).
+    xdotool(
+        &x.display,
+        &[
+            "search",
+            "--sync",
+            "--name",
+            "^anyx86$",
+            "windowfocus",
+            "--sync",
+        ],
+    );
+    xdotool(&x.display, &["mousemove", "50", "50"]);
+    // 'a' then Enter: set 2 from the keyboard, set 1 after the i8042's
+    // translation: make 1E, break 9E, make 1C, break 9C.
+    xdotool(&x.display, &["type", "a"]);
+    xdotool(&x.display, &["key", "Return"]);
+    let lines = com1.wait_for(&mut child, "K9C", SHOW_TIMEOUT);
+    assert_eq!(bytes_of(&lines, 'K'), ["1E", "9E", "1C", "9C"], "{lines:?}");
+    // 10 right and 5 down: one packet, Y up-positive so -5 (FB) with the
+    // Y sign bit (0x20) beside the always-1 bit (0x08). Then a left click:
+    // a packet with bit 0 set, and one without.
+    xdotool(&x.display, &["mousemove_relative", "10", "5"]);
+    xdotool(&x.display, &["click", "1"]);
+    let mut lines = Vec::new();
+    while bytes_of(&lines, 'M').len() < 9 {
+        lines.extend(com1.wait_for(&mut child, "M", SHOW_TIMEOUT));
+    }
+    let want = ["28", "0A", "FB", "09", "00", "00", "08", "00", "00"];
+    assert_eq!(bytes_of(&lines, 'M'), want, "{lines:?}");
+    assert_eq!(
+        terminate(&mut child),
+        Some(128 + 15),
+        "exit status after SIGTERM"
     );
 }

@@ -57,6 +57,9 @@ const WHEEL_PIXELS: f64 = 40.0;
 pub const MAX_SCALE: u32 = 8;
 /// Window size before the guest's first frame (mode 3's).
 const FIRST_SIZE: (u32, u32) = (720, 400);
+/// Smallest window: a VGA nobody programmed yet draws a frame of a few
+/// pixels, too small to find or click; such a frame is stretched.
+const MIN_SIZE: (u32, u32) = (320, 200);
 /// PS/2 mouse button bits (`Board::mouse_event`).
 const BUTTON_LEFT: u8 = 1 << 0;
 const BUTTON_RIGHT: u8 = 1 << 1;
@@ -327,8 +330,8 @@ impl App {
         };
         if resized && self.frame.width > 0 && self.frame.height > 0 {
             let size = PhysicalSize::new(
-                self.frame.width as u32 * self.scale,
-                self.frame.height as u32 * self.scale,
+                (self.frame.width as u32 * self.scale).max(MIN_SIZE.0),
+                (self.frame.height as u32 * self.scale).max(MIN_SIZE.1),
             );
             let _ = s.window.request_inner_size(size);
         }
@@ -401,8 +404,20 @@ impl App {
     }
 
     /// Host pointer motion in guest pixels (host pixels over the scale).
+    /// Positions outside the window (X11 reports one on focus-in wherever
+    /// the pointer is) only forget where the pointer was, so entering the
+    /// window does not jump the guest's pointer.
     fn moved(&mut self, to: PhysicalPosition<f64>) {
+        let inside = self.shown.as_ref().is_some_and(|s| {
+            let size = s.window.inner_size();
+            (0.0..f64::from(size.width)).contains(&to.x)
+                && (0.0..f64::from(size.height)).contains(&to.y)
+        });
         let p = &mut self.pointer;
+        if !inside {
+            p.at = None;
+            return;
+        }
         let Some(from) = p.at.replace(to) else {
             return;
         };
