@@ -390,3 +390,47 @@ fn keys_and_mouse_in_the_window_reach_the_ps2_devices() {
         "exit status after SIGTERM"
     );
 }
+
+/// Closing the window ends the run as `Ctrl-A x` does: exit status 0.
+/// (Without a window manager there is no close button: xdotool destroys
+/// the window, which winit reports as a window manager's close does.)
+#[test]
+fn closing_the_window_ends_the_run() {
+    if !have_x_tools() {
+        return;
+    }
+    let x = Xvfb::start(4);
+    let rom = dir().join("../interactive/ps2-echo.bin");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anyx86"))
+        .args(["run", "--serial", "stdio", "--display", "window", "--bios"])
+        .arg(&rom)
+        .env("DISPLAY", &x.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run anyx86");
+    Serial::of(&mut child).wait_for(&mut child, "PS2 READY", BOOT_TIMEOUT);
+    xdotool(
+        &x.display,
+        &["search", "--sync", "--name", "^anyx86$", "windowclose"],
+    );
+    let end = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            break st;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("the run did not end when its window closed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains("the window was closed"), "{err}");
+}

@@ -462,6 +462,9 @@ impl App {
 
     fn close(&mut self, el: &ActiveEventLoop) {
         self.closed.store(true, Ordering::Relaxed);
+        // Gone (or going) at once: a destroyed X11 window must not be
+        // asked for its size again (winit panics on the X error).
+        self.shown = None;
         if self.result.is_some() {
             el.exit();
         }
