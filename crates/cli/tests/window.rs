@@ -236,7 +236,33 @@ fn have_x_tools() -> bool {
     ok
 }
 
-fn window_shows_screendump(name: &str, scale: usize, slot: u32) {
+/// Waits until the window shows `want`; the last capture.
+fn wait_for_picture(display: &str, want: &Picture) -> Result<Picture, String> {
+    let end = Instant::now() + SHOW_TIMEOUT;
+    loop {
+        let got = capture(display);
+        if got.as_ref().is_ok_and(|g| g == want) || Instant::now() > end {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn assert_same(what: &str, got: Result<Picture, String>, want: &Picture) {
+    let got = got.unwrap_or_else(|e| panic!("{what}: no window to capture: {e}"));
+    assert_eq!((got.0, got.1), (want.0, want.1), "{what}: window size");
+    let diff = got.2.iter().zip(&want.2).filter(|(a, b)| a != b).count();
+    assert_eq!(
+        diff, 0,
+        "{what}: {diff} pixels differ from QEMU's screendump"
+    );
+}
+
+/// Boots display floppy `name` with `--window-scale scale` and compares
+/// the window with QEMU's screendump; then, with `resize`, resizes the
+/// window to that many times the guest's mode (as a user dragging its
+/// border would) and compares again.
+fn window_shows_screendump(name: &str, scale: usize, resize: Option<usize>, slot: u32) {
     if !have_x_tools() {
         return;
     }
@@ -260,39 +286,51 @@ fn window_shows_screendump(name: &str, scale: usize, slot: u32) {
         .expect("run anyx86");
     Serial::of(&mut child).wait_for(&mut child, "READY", BOOT_TIMEOUT);
     let want = expected(name, scale);
-    let end = Instant::now() + SHOW_TIMEOUT;
-    let last = loop {
-        let got = capture(&x.display);
-        if got.as_ref().is_ok_and(|g| *g == want) || Instant::now() > end {
-            break got;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let first = wait_for_picture(&x.display, &want);
+    let resized = resize.map(|r| {
+        let want = expected(name, r);
+        let (w, h) = (want.0.to_string(), want.1.to_string());
+        xdotool(
+            &x.display,
+            &[
+                "search",
+                "--name",
+                "^anyx86$",
+                "windowsize",
+                "--sync",
+                &w,
+                &h,
+            ],
+        );
+        (wait_for_picture(&x.display, &want), want)
+    });
     let code = terminate(&mut child);
     let _ = std::fs::remove_dir_all(&tmp);
-    let got = last.unwrap_or_else(|e| panic!("{name}: no window to capture: {e}"));
-    assert_eq!((got.0, got.1), (want.0, want.1), "{name}: window size");
-    let diff = got.2.iter().zip(&want.2).filter(|(a, b)| a != b).count();
-    assert_eq!(
-        diff, 0,
-        "{name}: {diff} pixels differ from QEMU's screendump"
-    );
+    assert_same(name, first, &want);
+    if let Some((got, want)) = resized {
+        assert_same(&format!("{name} resized"), got, &want);
+    }
     assert_eq!(code, Some(128 + 15), "{name}: exit status after SIGTERM");
 }
 
 #[test]
-fn mode_13h_window_matches_qemu() {
-    window_shows_screendump("mode13", 1, 0);
+fn mode_13h_window_matches_qemu_and_stretches_when_resized() {
+    window_shows_screendump("mode13", 1, Some(2), 0);
 }
 
 #[test]
 fn vbe_32_bpp_window_matches_qemu() {
-    window_shows_screendump("vbe32", 1, 1);
+    window_shows_screendump("vbe32", 1, None, 1);
 }
 
 #[test]
 fn planar_window_at_scale_2_matches_qemu() {
-    window_shows_screendump("planar", 2, 2);
+    window_shows_screendump("planar", 2, None, 2);
+}
+
+#[test]
+fn text_mode_window_matches_qemu() {
+    window_shows_screendump("text", 1, None, 5);
 }
 
 #[cfg(all(unix, not(target_os = "macos")))]
