@@ -60,6 +60,9 @@ const FIRST_SIZE: (u32, u32) = (720, 400);
 /// Smallest window: a VGA nobody programmed yet draws a frame of a few
 /// pixels, too small to find or click; such a frame is stretched.
 const MIN_SIZE: (u32, u32) = (320, 200);
+/// Largest window side asked for: a guest's huge VBE mode times the scale
+/// must not make the host allocate gigabytes of window buffer.
+const MAX_SIDE: u32 = 8192;
 /// PS/2 mouse button bits (`Board::mouse_event`).
 const BUTTON_LEFT: u8 = 1 << 0;
 const BUTTON_RIGHT: u8 = 1 << 1;
@@ -329,11 +332,8 @@ impl App {
             return;
         };
         if resized && self.frame.width > 0 && self.frame.height > 0 {
-            let size = PhysicalSize::new(
-                (self.frame.width as u32 * self.scale).max(MIN_SIZE.0),
-                (self.frame.height as u32 * self.scale).max(MIN_SIZE.1),
-            );
-            let _ = s.window.request_inner_size(size);
+            let (w, h) = window_size(self.frame.width, self.frame.height, self.scale);
+            let _ = s.window.request_inner_size(PhysicalSize::new(w, h));
         }
         s.window.request_redraw();
     }
@@ -473,6 +473,19 @@ impl App {
     }
 }
 
+/// The window size for a `width x height` frame: the frame times
+/// `scale`, or the largest scale that keeps both sides within
+/// [`MAX_SIDE`] (at least 1, a larger frame is shrunk to fit), and never
+/// below [`MIN_SIZE`].
+fn window_size(width: usize, height: usize, scale: u32) -> (u32, u32) {
+    let side = |v: usize| u32::try_from(v).unwrap_or(u32::MAX).max(1);
+    let (w, h) = (side(width), side(height));
+    let fits = (MAX_SIDE / w.max(h)).clamp(1, scale.max(1));
+    let w = w.saturating_mul(fits).min(MAX_SIDE).max(MIN_SIZE.0);
+    let h = h.saturating_mul(fits).min(MAX_SIDE).max(MIN_SIZE.1);
+    (w, h)
+}
+
 /// Fills `out` (`w * h`, 0x00RRGGBB as softbuffer takes it, the same as
 /// our frames) with `f` stretched to fit, nearest neighbour; black
 /// without a frame.
@@ -586,6 +599,18 @@ mod tests {
         let mut out = vec![u32::MAX; 8];
         scale_into(&f, &mut out, 4, 2);
         assert_eq!(out, [0, 0, 1, 1, 0, 0, 1, 1]);
+    }
+
+    #[test]
+    fn window_size_is_the_frame_times_the_scale_within_bounds() {
+        assert_eq!(window_size(640, 400, 1), (640, 400));
+        assert_eq!(window_size(640, 480, 2), (1280, 960));
+        // An unprogrammed VGA's sliver of a frame: the smallest window.
+        assert_eq!(window_size(9, 1, 1), MIN_SIZE);
+        // A huge VBE mode: the scale drops to what fits, then the frame
+        // itself is shrunk.
+        assert_eq!(window_size(2560, 1600, 8), (7680, 4800));
+        assert_eq!(window_size(16000, 12000, 2), (MAX_SIDE, MAX_SIDE));
     }
 
     #[test]
