@@ -11,13 +11,16 @@
 # bench ROM), tmux (terminal tests), gdb (the GDB stub test), cpio (the
 # guest initramfs), acpica-tools (iasl, the DSDT check), xorriso, mtools,
 # dosfstools, fdisk, syslinux, isolinux, syslinux-common (the shared boot
-# media: ../shared/guests/images.sh).
+# media: ../shared/guests/images.sh), xvfb, x11-apps, xdotool, libxkbcommon-x11-0,
+# libxrandr2 (the window display under a virtual X server, captured with
+# xwd, typed into with xdotool; winit loads the two libraries at run time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
 PKGS=(nasm qemu-system-x86 gcc-multilib tmux gdb cpio acpica-tools
-      xorriso mtools dosfstools fdisk syslinux isolinux syslinux-common)
+      xorriso mtools dosfstools fdisk syslinux isolinux syslinux-common
+      xvfb x11-apps xdotool libxkbcommon-x11-0 libxrandr2)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

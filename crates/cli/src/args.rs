@@ -182,12 +182,18 @@ pub struct RunArgs {
     /// do not change (QEMU's `-snapshot`).
     #[arg(long)]
     pub snapshot: bool,
-    /// Where the screen goes: `none`, or `terminal` (the VGA drawn in this
+    /// Where the screen goes: `none`; `terminal` (the VGA drawn in this
     /// terminal, typed keys to the PS/2 keyboard; COM1 then needs another
-    /// --serial destination). Default: none.
+    /// --serial destination); or `window` (a native window, X11 or Wayland
+    /// or macOS, with the host's keyboard and mouse as the PS/2 ones;
+    /// closing it quits). Default: none.
     #[arg(long, value_name = "DISPLAY", default_value = "none",
-          value_parser = ["none", "terminal"])]
+          value_parser = ["none", "terminal", "window"])]
     pub display: String,
+    /// With --display window: guest pixels per host pixel, each way.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=crate::display::window::MAX_SCALE as i64))]
+    pub window_scale: u32,
     /// Write the screen to FILE (PNG) when the run ends.
     #[arg(long, value_name = "FILE.png")]
     pub screenshot: Option<PathBuf>,

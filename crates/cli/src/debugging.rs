@@ -2,6 +2,7 @@
 //! with the execution trace, or in the built-in debugger (TUI or batch).
 
 use crate::args::{DebugArgs, RunArgs, Stream};
+use crate::display::window::WindowLink;
 use crate::{console, tui};
 use anyx86_debugger::gdb::{self, GdbConfig};
 use anyx86_debugger::trace::{TraceFilter, Tracer};
@@ -16,6 +17,7 @@ pub fn run_machine(
     m: &mut Machine,
     a: &RunArgs,
     inputs: Vec<crate::SerialInput>,
+    mut window: Option<WindowLink>,
 ) -> Result<RunOutcome, String> {
     let terminal = a.display == "terminal";
     let mut con = console::Console::new(a.serial == Stream::Stdio || terminal);
@@ -28,7 +30,15 @@ pub fn run_machine(
         if let Some(d) = display.as_mut() {
             d.refresh(b);
         }
-        con.hook(b, n, idle)
+        match window.as_mut() {
+            // The window waits for its input while the guest idles; the
+            // console then only polls.
+            Some(w) => match w.poll(b, n, idle) {
+                HostControl::Quit => HostControl::Quit,
+                HostControl::Continue => con.hook(b, n, None),
+            },
+            None => con.hook(b, n, idle),
+        }
     };
     let mut dbg = Debugger::new();
     dbg.trace = tracer(a)?;
@@ -45,6 +55,9 @@ pub fn run_machine(
     if let Some(t) = dbg.trace.as_mut() {
         t.settle(&m.cpu.s);
         t.flush();
+    }
+    if let Some(w) = window.as_mut() {
+        w.finish(&m.board, m.cpu.s.icount, &out);
     }
     Ok(out)
 }

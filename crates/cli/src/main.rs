@@ -23,14 +23,26 @@ const EXIT_BAD_INPUT: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(a) => match run(&a, None) {
+        Command::Run(a) if a.display == "window" => {
+            // The window's event loop takes this thread (macOS wants it on
+            // the main one); the machine runs on another.
+            let scale = a.window_scale;
+            match display::window::run(scale, move |link| run(&a, None, Some(link))) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => {
+                    eprintln!("anyx86: {e}");
+                    ExitCode::from(EXIT_BAD_INPUT)
+                }
+            }
+        }
+        Command::Run(a) => match run(&a, None, None) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 eprintln!("anyx86: {e}");
                 ExitCode::from(EXIT_BAD_INPUT)
             }
         },
-        Command::Debug(d) => match run(&d.run, Some(&d)) {
+        Command::Debug(d) => match run(&d.run, Some(&d), None) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 eprintln!("anyx86: {e}");
@@ -104,7 +116,11 @@ fn check_input_files(a: &RunArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
+fn run(
+    a: &RunArgs,
+    debug: Option<&DebugArgs>,
+    window: Option<display::window::WindowLink>,
+) -> Result<u8, String> {
     console::stop::install(a.timeout.map(std::time::Duration::from_secs_f64));
     check_input_files(a)?;
     let rtc_base = a.rtc_base.unwrap_or_else(|| {
@@ -178,7 +194,7 @@ fn run(a: &RunArgs, debug: Option<&DebugArgs>) -> Result<u8, String> {
     }
     let outcome = match debug {
         Some(d) => debugging::debug(&mut m, a, d, inputs)?,
-        None => debugging::run_machine(&mut m, a, inputs)?,
+        None => debugging::run_machine(&mut m, a, inputs, window)?,
     };
     if let Some(p) = &a.screenshot {
         if let Err(e) = m.screendump(p) {

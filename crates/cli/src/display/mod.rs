@@ -1,6 +1,8 @@
 //! Showing the guest's screen: `--display terminal` draws the VGA in the
 //! user's terminal (text modes cell for cell, graphics as half blocks)
-//! and turns the keys typed there into PS/2 key strokes.
+//! and turns the keys typed there into PS/2 key strokes; `--display
+//! window` shows it in a native window ([`window`]) with the host's
+//! keyboard and mouse as the PS/2 ones.
 //!
 //! The screen is drawn from the run loop's host hook at most 30 times a
 //! second and only when the VGA's `generation` moved (or the terminal was
@@ -9,6 +11,8 @@
 pub mod cp437;
 pub mod keys;
 pub mod terminal;
+pub mod window;
+pub mod window_keys;
 
 use anyx86_machine::Board;
 use std::io::Write;
