@@ -107,6 +107,8 @@ pub struct WindowLink {
     /// VGA generation and cursor phase of the last frame sent.
     shown: Option<(u64, RenderOptions)>,
     last: Instant,
+    /// Inputs received and not yet taken by the guest, in order.
+    pending: std::collections::VecDeque<Input>,
 }
 
 impl WindowLink {
@@ -115,15 +117,27 @@ impl WindowLink {
     /// input, feeds the input to the guest. `Quit` once the window closed.
     pub fn poll(&mut self, board: &mut Board, icount: u64, idle: Option<Duration>) -> HostControl {
         self.refresh(board, icount, false);
-        if let Some(d) = idle {
+        if let Some(d) = idle.filter(|_| self.pending.is_empty()) {
             match self.input.recv_timeout(d.min(FRAME)) {
-                Ok(i) => apply(board, icount, i),
+                Ok(i) => self.pending.push_back(i),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => self.closed.store(true, Ordering::Relaxed),
             }
         }
         while let Ok(i) = self.input.try_recv() {
-            apply(board, icount, i);
+            self.pending.push_back(i);
+        }
+        // In order, as far as the keyboard has room (its queue holds 16
+        // bytes; a fast typist or a held key outruns a slow guest).
+        while let Some(&i) = self.pending.front() {
+            if !apply(board, icount, i) {
+                break;
+            }
+            self.pending.pop_front();
+        }
+        if self.pending.len() > PENDING_MAX {
+            // A guest that never reads its keyboard.
+            self.pending.clear();
         }
         if self.closed.load(Ordering::Relaxed) {
             eprintln!("anyx86: the window was closed");
@@ -174,7 +188,9 @@ impl WindowLink {
     }
 }
 
-fn apply(board: &mut Board, icount: u64, i: Input) {
+/// Gives one input to the guest; false when the keyboard has no room for
+/// a key yet (offer it again later).
+fn apply(board: &mut Board, icount: u64, i: Input) -> bool {
     match i {
         Input::Key(k, down) => board.key_event(k, down, icount),
         Input::Mouse {
@@ -182,9 +198,15 @@ fn apply(board: &mut Board, icount: u64, i: Input) {
             dy,
             dz,
             buttons,
-        } => board.mouse_event(dx, dy, dz, buttons, icount),
+        } => {
+            board.mouse_event(dx, dy, dz, buttons, icount);
+            true
+        }
     }
 }
+
+/// Inputs held for a guest that does not read its keyboard, at most.
+const PENDING_MAX: usize = 4096;
 
 /// Opens the event loop on this (the main) thread, runs `machine` on
 /// another with a [`WindowLink`], and shows its screen until the run is
@@ -207,6 +229,7 @@ where
         closed: closed.clone(),
         shown: None,
         last: Instant::now(),
+        pending: Default::default(),
     };
     let done = event_loop.create_proxy();
     let worker = std::thread::Builder::new()
