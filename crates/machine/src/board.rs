@@ -1325,6 +1325,72 @@ mod tests {
         assert_eq!(b.mem_read(0xFEE0_0030, 4, t) as u32, 0x0005_0014);
     }
 
+    /// A hostile guest programs the VGA any way it likes: every register
+    /// port, DISPI index and value (any mode, size, bank and offset), the
+    /// legacy window, the framebuffer and register BARs. Nothing panics,
+    /// each picture is whole, and the framebuffer stays where its BAR is.
+    #[test]
+    fn a_hostile_guest_programs_the_vga_any_way_and_the_screen_still_renders() {
+        let mut b = board();
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let sizes = [1u8, 2, 4];
+        // BAR0 (framebuffer) and BAR2 (registers) of 00:02.0, memory on.
+        let vga_cfg = |b: &mut Board, reg: u32, v: u32| {
+            b.io_out(0xCF8, 4, 0x8000_0000 | 2 << 11 | reg, 0);
+            b.io_out(0xCFC, 4, v, 0);
+        };
+        vga_cfg(&mut b, 0x10, 0xE000_0000);
+        vga_cfg(&mut b, 0x18, 0xE100_0000);
+        vga_cfg(&mut b, 0x04, 0x0003);
+        let mut t = 0;
+        for i in 0..300_000u32 {
+            let size = sizes[(rnd() % 3) as usize];
+            let v = rnd();
+            match rnd() % 6 {
+                0 => b.io_out(0x3B0 + (rnd() % 0x30) as u16, size, v as u32, t),
+                1 => {
+                    // DISPI: an index, then any value, often an edge.
+                    b.io_out(0x1CE, 2, (rnd() % 0x12) as u32, t);
+                    let value = match rnd() % 4 {
+                        0 => 0,
+                        1 => 0xFFFF,
+                        _ => v as u32 & 0xFFFF,
+                    };
+                    b.io_out(0x1CF, 2, value, t);
+                    let _ = b.io_in(0x1CE + (rnd() % 3) as u16, size, t);
+                }
+                2 => b.mem_write(0xA_0000 + rnd() % 0x2_0000, size, v, t),
+                3 => b.mem_write(0xE000_0000 + rnd() % 0x100_0000, size, v, t),
+                4 => b.mem_write(0xE100_0000 + rnd() % 0x1000, size, v, t),
+                _ => {
+                    let _ = b.io_in(0x3B0 + (rnd() % 0x30) as u16, size, t);
+                    let _ = b.mem_read(0xA_0000 + rnd() % 0x2_0000, size, t);
+                    let _ = b.mem_read(0xE000_0000 + rnd() % 0x100_0000, size, t);
+                }
+            }
+            t += 50;
+            if i % 5_000 == 0 {
+                let f = b.screen_frame().expect("the PC has a VGA");
+                assert_eq!(f.pixels.len(), f.width * f.height);
+                // DISPI refuses modes over its maxima (QEMU: 16000 wide,
+                // 12000 high) and the picture must fit the 16 MiB of VRAM.
+                assert!(f.width <= 16_000 && f.height <= 12_000);
+                assert!(f.width * f.height <= 16 << 20);
+            }
+        }
+        // The framebuffer is still RAM-like memory behind BAR0.
+        b.io_out(0x1CE, 2, 4, t); // DISPI_INDEX_ENABLE
+        b.io_out(0x1CF, 2, 0, t);
+        b.mem_write(0xE000_0010, 4, 0x1234_5678, t);
+        assert_eq!(b.mem_read(0xE000_0010, 4, t) as u32, 0x1234_5678);
+    }
+
     #[test]
     fn dma_lists_the_pages_it_wrote_and_drops_what_lies_past_ram() {
         let mut b = board();
