@@ -5,6 +5,7 @@ mod args;
 mod conform;
 mod console;
 mod debugging;
+mod lockstep;
 mod display;
 mod tui;
 mod tui_draw;
@@ -38,6 +39,13 @@ fn main() -> ExitCode {
             }
         },
         Command::Conform(c) => match conform::conform(&c) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("anyx86: {e}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        },
+        Command::Lockstep(l) => match lockstep::lockstep(&l) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 eprintln!("anyx86: {e}");
