@@ -49,6 +49,14 @@ pub struct Compare {
     /// not compared until the two first agree (the exclusions file's
     /// `reset NAME` lines).
     pub excused: Vec<String>,
+    /// Registers compared only in their low bytes (the exclusions file's
+    /// `low NAME BYTES` lines).
+    pub low: Vec<(String, usize)>,
+    /// Register bits never compared (`mask NAME HEX` lines).
+    pub masks: Vec<(String, u64)>,
+    /// Registers where two NaNs of a lane count as equal whatever their
+    /// payloads (`nan NAME` lines).
+    pub nan: Vec<String>,
 }
 
 impl Compare {
@@ -63,6 +71,9 @@ impl Compare {
             ours,
             fpu: true,
             excused: Vec::new(),
+            low: Vec::new(),
+            masks: Vec::new(),
+            nan: Vec::new(),
         }
     }
 
@@ -109,15 +120,24 @@ impl Compare {
             else {
                 continue;
             };
-            let n = if !long64 && GPR64.contains(&r.name.as_str()) { 4 } else { r.size };
+            let mut n = if !long64 && GPR64.contains(&r.name.as_str()) { 4 } else { r.size };
+            if let Some((_, l)) = self.low.iter().find(|(x, _)| *x == r.name) {
+                n = n.min(*l);
+            }
             let (mut a, mut b) = (a[..n].to_vec(), b[..n].to_vec());
             if r.name == "eflags" {
                 mask_flags(&mut a, &mut b, undefined);
+            }
+            for (_, m) in self.masks.iter().filter(|(x, _)| *x == r.name) {
+                mask_flags(&mut a, &mut b, *m as u32);
             }
             if let Some(i) = self.excused.iter().position(|n| *n == r.name) {
                 if a == b {
                     self.excused.swap_remove(i);
                 }
+                continue;
+            }
+            if a != b && self.nan.contains(&r.name) && same_but_nan(&a, &b) {
                 continue;
             }
             if a != b {
@@ -132,9 +152,30 @@ impl Compare {
     }
 }
 
+/// Our register descriptions, by name (to write QEMU's values into our
+/// state when an instruction's results are excused).
+pub fn our_reg(name: &str) -> Option<RegDesc> {
+    regs::by_name(AMD64_LAYOUT.regs, name)
+}
+
 /// The x87 registers (compared unless `--no-fpu`).
 fn is_x87(name: &str) -> bool {
     (name.starts_with("st") && name.len() == 3) || matches!(name, "fctrl" | "fstat")
+}
+
+/// True when every 64-bit lane of `a` and `b` is equal, or both are
+/// double NaNs, or each 32-bit half is equal or both single NaNs.
+fn same_but_nan(a: &[u8], b: &[u8]) -> bool {
+    let nan64 = |x: u64| (x >> 52) & 0x7FF == 0x7FF && x & ((1 << 52) - 1) != 0;
+    let nan32 = |x: u32| (x >> 23) & 0xFF == 0xFF && x & ((1 << 23) - 1) != 0;
+    a.chunks(8).zip(b.chunks(8)).all(|(x, y)| {
+        let (p, q) = (regs::le(x), regs::le(y));
+        let halves = |v: u64| [v as u32, (v >> 32) as u32];
+        let (hp, hq) = (halves(p), halves(q));
+        p == q
+            || (nan64(p) && nan64(q))
+            || hp.iter().zip(&hq).all(|(m, n)| m == n || (nan32(*m) && nan32(*n)))
+    })
 }
 
 /// Clears the `undefined` bits of two little-endian EFLAGS images.

@@ -123,13 +123,18 @@ enum Listed {
     Excluded(String, String),
 }
 
-/// The exclusions that apply to ROMs in directory `dir`.
+/// The exclusions that apply to ROMs in directory `dir`: `--exclusions`,
+/// else the directory's file, else the committed `test-roms` list built
+/// in (its `reset` lines apply to every guest, random streams too).
 fn exclusions_for(dir: &Path, excl: Option<&Path>) -> Exclusions {
     let path = excl.map_or_else(|| dir.join(EXCLUSIONS), Path::to_path_buf);
     std::fs::read_to_string(path)
         .map(|t| parse_exclusions(&t))
-        .unwrap_or_default()
+        .unwrap_or_else(|_| parse_exclusions(BUILTIN_EXCLUSIONS))
 }
+
+/// `test-roms/lockstep-exclusions.txt` as committed.
+const BUILTIN_EXCLUSIONS: &str = include_str!("../../../../test-roms/lockstep-exclusions.txt");
 
 /// The exclusions file of a ROM directory.
 pub(crate) const EXCLUSIONS: &str = "lockstep-exclusions.txt";
@@ -167,6 +172,17 @@ pub(crate) struct Exclusions {
     pub roms: Vec<(String, String)>,
     /// `reset REGISTER  # reason`: not compared until the two agree.
     pub reset: Vec<(String, String)>,
+    /// `insn MNEMONIC  # reason`: implementation-specific results; not
+    /// generated, and QEMU's results taken after one in a ROM.
+    pub insns: Vec<(String, String)>,
+    /// `low REGISTER BYTES  # reason`: only the low bytes compared.
+    pub low: Vec<(String, usize, String)>,
+    /// `mask REGISTER HEX  # reason`: these bits never compared.
+    pub masks: Vec<(String, u64, String)>,
+    /// `gen OPTION  # reason`: generator options (`align-m128`).
+    pub gen: Vec<(String, String)>,
+    /// `nan REGISTER  # reason`: NaN payloads not compared.
+    pub nan: Vec<(String, String)>,
 }
 
 /// Parses `KIND NAME  # reason` lines (blank lines and whole-line comments
@@ -186,6 +202,20 @@ fn parse_exclusions(text: &str) -> Exclusions {
         match kind {
             "rom" => e.roms.push(entry),
             "reset" => e.reset.push(entry),
+            "insn" => e.insns.push(entry),
+            "gen" => e.gen.push(entry),
+            "nan" => e.nan.push(entry),
+            "low" => {
+                if let Some(n) = w.next().and_then(|n| n.parse().ok()) {
+                    e.low.push((entry.0, n, entry.1));
+                }
+            }
+            "mask" => {
+                let hex = w.next().map(|h| h.trim_start_matches("0x"));
+                if let Some(m) = hex.and_then(|h| u64::from_str_radix(h, 16).ok()) {
+                    e.masks.push((entry.0, m, entry.1));
+                }
+            }
             _ => {}
         }
     }
@@ -207,9 +237,9 @@ fn flag_value(flags: &[String], flag: &str) -> Option<String> {
 }
 
 /// Both machines for one ROM: our CPU model and machine, QEMU's.
-struct Setup {
-    cpu: String,
-    kind: MachineKind,
+pub(crate) struct Setup {
+    pub(crate) cpu: String,
+    pub(crate) kind: MachineKind,
 }
 
 fn rom_setup(a: &LockstepArgs, rom: &Path) -> Setup {
@@ -226,7 +256,7 @@ fn rom_setup(a: &LockstepArgs, rom: &Path) -> Setup {
 }
 
 /// Starts both machines on a firmware image.
-fn start_pair(a: &LockstepArgs, bios: &Path, s: &Setup) -> Result<Pair, String> {
+pub(crate) fn start_pair(a: &LockstepArgs, bios: &Path, s: &Setup) -> Result<Pair, String> {
     let model = CpuModel::by_name(&s.cpu).ok_or_else(|| format!("unknown CPU model {}", s.cpu))?;
     let mut cfg = MachineConfig::new(RAM_MIB);
     cfg.bios = Some(bios.to_path_buf());
@@ -239,6 +269,8 @@ fn start_pair(a: &LockstepArgs, bios: &Path, s: &Setup) -> Result<Pair, String> 
     let qcpu = match (s.cpu.as_str(), s.kind) {
         ("qemu32", MachineKind::Isa) => "qemu32,+nx,-apic",
         ("qemu32", _) => "qemu32,+nx",
+        // Our qemu64 has x86-64-v2 and no MONITOR (see its CPUID model).
+        ("qemu64", _) => "qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,-monitor",
         (c, _) => c,
     };
     let q = Qemu::start(&QemuSetup {
@@ -255,11 +287,13 @@ fn start_pair(a: &LockstepArgs, bios: &Path, s: &Setup) -> Result<Pair, String> 
     let mut p = Pair::new(m, q);
     p.cmp.fpu = !a.no_fpu;
     let dir = bios.parent().unwrap_or(Path::new("."));
-    p.cmp.excused = exclusions_for(dir, a.exclusions.as_deref())
-        .reset
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
+    let e = exclusions_for(dir, a.exclusions.as_deref());
+    p.cmp.excused = e.reset.into_iter().map(|(n, _)| n).collect();
+    p.cmp.low = e.low.into_iter().map(|(n, b, _)| (n, b)).collect();
+    p.cmp.masks = e.masks.into_iter().map(|(n, m, _)| (n, m)).collect();
+    p.sync_insns = e.insns.into_iter().map(|(n, _)| n.to_lowercase()).collect();
+    p.gen_options = e.gen.into_iter().map(|(n, _)| n).collect();
+    p.cmp.nan = e.nan.into_iter().map(|(n, _)| n).collect();
     Ok(p)
 }
 

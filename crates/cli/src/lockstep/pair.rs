@@ -2,12 +2,13 @@
 //! external interrupts held off) and QEMU's (through its gdbstub), stepped
 //! one instruction at a time and compared after each.
 
-use super::compare::{undefined_flags, Compare, Diff};
+use super::compare::{our_reg, undefined_flags, Compare, Diff};
+use anyx86_debugger::regs;
 use super::qemu::Qemu;
 use anyx86_cpu::state::sreg;
 use anyx86_debugger::disasm::{self, Line};
 use anyx86_machine::{Machine, RunOutcome};
-use iced_x86::{Instruction, OpKind};
+use iced_x86::{Instruction, Mnemonic, OpKind};
 
 /// Most single steps QEMU may take to finish one REP instruction that ours
 /// finished (its stub steps one iteration at a time).
@@ -39,6 +40,17 @@ pub struct Pair {
     pub compared: u64,
     /// Last QEMU register image.
     pub last: Vec<u8>,
+    /// The image before the last step (equal on both sides).
+    pub before: Vec<u8>,
+    /// Instructions (lower-case mnemonics) whose results are
+    /// implementation-specific: after one, our registers take QEMU's
+    /// values (the exclusions file's `insn` lines).
+    pub sync_insns: Vec<String>,
+    /// Options of the random generator (the exclusions file's `gen`
+    /// lines).
+    pub gen_options: Vec<String>,
+    /// The instruction the last step executed.
+    pub last_ins: Instruction,
 }
 
 impl Pair {
@@ -51,6 +63,10 @@ impl Pair {
             cmp,
             compared: 0,
             last: Vec::new(),
+            before: Vec::new(),
+            sync_insns: Vec::new(),
+            gen_options: Vec::new(),
+            last_ins: Instruction::default(),
         }
     }
 
@@ -90,6 +106,8 @@ impl Pair {
         }
         let rip0 = self.m.cpu.s.rip;
         let cs0 = self.m.cpu.s.seg[sreg::CS].selector;
+        self.before = std::mem::take(&mut self.last);
+        self.last_ins = line.ins;
         let ours = self.m.step(false);
         if let Some(end) = self.ours_ended(ours)? {
             return Ok(Some(end));
@@ -105,8 +123,22 @@ impl Pair {
         if is_rep_string(&line.ins) {
             self.finish_rep(rip0, cs0)?;
         }
+        if line.ins.mnemonic() == Mnemonic::Pause && self.ip_differs() {
+            // QEMU's PAUSE leaves the CPU loop (helper_pause), and a
+            // gdbstub step then runs on through the next instruction:
+            // catch up.
+            let out = self.m.step(false);
+            if let Some(end) = self.ours_ended(out)? {
+                return Ok(Some(end));
+            }
+        }
         self.compared += 1;
         self.compare(&line)
+    }
+
+    /// True when QEMU's instruction pointer is not ours.
+    fn ip_differs(&self) -> bool {
+        self.cmp.value(&self.last, "rip") & ip_mask(self) != self.m.cpu.s.rip
     }
 
     /// Our machine stopped (guest exit, triple fault): QEMU must stop the
@@ -157,6 +189,9 @@ impl Pair {
     /// Compares after `line` ran; syncs the flags it left undefined.
     fn compare(&mut self, line: &Line) -> Result<Option<End>, String> {
         let undef = undefined_flags(&line.ins);
+        if excused_insn(&self.sync_insns, &line.ins) {
+            self.take_qemu_registers();
+        }
         let ours = self.cmp.image(&self.m.cpu.s);
         let long64 = self.m.cpu.s.bitness == 64;
         let d = self.cmp.diff(&self.last, &ours, long64, undef);
@@ -173,6 +208,22 @@ impl Pair {
             s.flags = (s.flags & !undef) | (theirs & undef);
         }
         Ok(None)
+    }
+
+    /// Writes QEMU's general, flags and XMM registers into ours.
+    fn take_qemu_registers(&mut self) {
+        let long64 = self.m.cpu.s.bitness == 64;
+        let ours = self.cmp.image(&self.m.cpu.s);
+        for d in self.cmp.diff(&self.last, &ours, long64, 0) {
+            let writable = d.name.starts_with('r') || d.name.starts_with("xmm") || d.name == "eflags";
+            let (Some(desc), Some(bytes)) = (our_reg(&d.name), self.cmp.get(&self.last, &d.name)) else {
+                continue;
+            };
+            if writable && d.name != "rip" {
+                let bytes = bytes.to_vec();
+                regs::write_bytes(&mut self.m.cpu.s, &self.m.board, &desc, &bytes);
+            }
+        }
     }
 
     /// The divergence report: the instruction, the differing registers,
@@ -210,6 +261,14 @@ impl Pair {
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+/// True when the instruction's mnemonic or iced-x86 code name (both
+/// lower case) is in `list`.
+pub fn excused_insn(list: &[String], ins: &Instruction) -> bool {
+    let m = format!("{:?}", ins.mnemonic()).to_lowercase();
+    let c = format!("{:?}", ins.code()).to_lowercase();
+    list.iter().any(|x| *x == m || *x == c)
 }
 
 /// Mask for QEMU's RIP: 32 bits outside 64-bit code.
