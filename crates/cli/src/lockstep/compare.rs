@@ -19,6 +19,9 @@ const SKIPPED: &[(&str, &str)] = &[
     ("fooff", "QEMU does not track the x87 operand pointer"),
     ("fop", "QEMU does not track the x87 last opcode"),
     ("ftag", "QEMU reports the abridged tag, inverted"),
+    // Our debugger's view of CR8 reads the CPU's copy, which does not
+    // follow the local APIC's TPR (anyx86 debugger bug, reported).
+    ("cr8", "anyx86's register view does not follow the APIC TPR"),
 ];
 
 /// Names of the general registers that QEMU truncates to 32 bits (and
@@ -77,6 +80,11 @@ impl Compare {
         }
     }
 
+    /// The register names of the layout.
+    pub fn names(&self) -> Vec<String> {
+        self.regs.iter().map(|r| r.name.clone()).collect()
+    }
+
     /// Index of register `name` in the layout.
     pub fn index(&self, name: &str) -> Option<usize> {
         self.regs.iter().position(|r| r.name == name)
@@ -91,6 +99,30 @@ impl Compare {
     /// A register of a `g` image as a number (its low 8 bytes).
     pub fn value(&self, image: &[u8], name: &str) -> u64 {
         self.get(image, name).map_or(0, regs::le)
+    }
+
+    /// QEMU's gdbstub sends the x87 registers by physical number (R0-R7);
+    /// GDB's `st0`-`st7` are relative to TOP: rotate them.
+    pub fn normalize_qemu(&self, image: &mut [u8]) {
+        let top = ((self.value(image, "fstat") >> 11) & 7) as usize;
+        let slots: Vec<(usize, usize)> = (0..8)
+            .filter_map(|i| self.index(&format!("st{i}")).map(|k| (self.regs[k].offset, self.regs[k].size)))
+            .collect();
+        if slots.len() != 8 || top == 0 {
+            return;
+        }
+        let phys: Vec<Vec<u8>> = slots
+            .iter()
+            .map(|(o, n)| image.get(*o..o + n).map(<[u8]>::to_vec).unwrap_or_default())
+            .collect();
+        for (i, (o, n)) in slots.iter().enumerate() {
+            let src = &phys[(top + i) & 7];
+            if let Some(dst) = image.get_mut(*o..o + n) {
+                if src.len() == dst.len() {
+                    dst.copy_from_slice(src);
+                }
+            }
+        }
     }
 
     /// Our state as a `g` image in QEMU's layout.

@@ -183,6 +183,9 @@ pub(crate) struct Exclusions {
     pub gen: Vec<(String, String)>,
     /// `nan REGISTER  # reason`: NaN payloads not compared.
     pub nan: Vec<(String, String)>,
+    /// `stop ROM ADDRESS  # reason`: the comparison of ROM ends before
+    /// the instruction at this linear address.
+    pub stops: Vec<(String, u64, String)>,
 }
 
 /// Parses `KIND NAME  # reason` lines (blank lines and whole-line comments
@@ -205,6 +208,12 @@ fn parse_exclusions(text: &str) -> Exclusions {
             "insn" => e.insns.push(entry),
             "gen" => e.gen.push(entry),
             "nan" => e.nan.push(entry),
+            "stop" => {
+                let hex = w.next().map(|h| h.trim_start_matches("0x"));
+                if let Some(a) = hex.and_then(|h| u64::from_str_radix(h, 16).ok()) {
+                    e.stops.push((entry.0, a, entry.1));
+                }
+            }
             "low" => {
                 if let Some(n) = w.next().and_then(|n| n.parse().ok()) {
                     e.low.push((entry.0, n, entry.1));
@@ -302,6 +311,20 @@ pub(crate) fn start_pair(a: &LockstepArgs, bios: &Path, s: &Setup) -> Result<Pai
 fn run_rom(a: &LockstepArgs, rom: &Path) -> Result<(u64, bool), String> {
     let name = rom.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let mut p = start_pair(a, rom, &rom_setup(a, rom))?;
+    let dir = rom.parent().unwrap_or(Path::new("."));
+    let stops: Vec<(u64, String)> = exclusions_for(dir, a.exclusions.as_deref())
+        .stops
+        .into_iter()
+        .filter(|(n, _, _)| *n == name)
+        .map(|(_, at, why)| (at, why))
+        .collect();
+    let stop = |line: &anyx86_debugger::disasm::Line, p: &Pair| {
+        stops
+            .iter()
+            .find(|(at, _)| *at == line.lin)
+            .map(|(at, why)| format!("the excluded instruction at {at:#x} ({why})"))
+            .or_else(|| timed_stop(line, p))
+    };
     let start = Instant::now();
     let mut end = p.check_now("the states differ at reset")?;
     while end.is_none() {
@@ -309,7 +332,7 @@ fn run_rom(a: &LockstepArgs, rom: &Path) -> Result<(u64, bool), String> {
             end = Some(End::Limit);
             break;
         }
-        end = p.step(&timed_stop)?;
+        end = p.step(&stop)?;
     }
     let secs = start.elapsed().as_secs_f64();
     let rate = p.compared as f64 / secs.max(1e-9);
@@ -335,6 +358,9 @@ fn run_rom(a: &LockstepArgs, rom: &Path) -> Result<(u64, bool), String> {
     })
 }
 
+/// EFLAGS.VM.
+const VM: u32 = 1 << 17;
+
 /// I/O ports whose reads depend on time or on interrupts QEMU's stub holds
 /// off: the PIT and port 61h, the 8259A IRR/ISR, the RTC, the UARTs (line
 /// and interrupt status follow transmit timing), the ACPI PM timer.
@@ -356,7 +382,11 @@ fn timed_stop(line: &anyx86_debugger::disasm::Line, p: &Pair) -> Option<String> 
     let at = format!("{} at {:#x}", line.text.trim(), line.lin);
     match ins.mnemonic() {
         Mnemonic::Rdtsc | Mnemonic::Rdtscp | Mnemonic::Rdpmc => Some(format!("time read {at}")),
-        Mnemonic::Hlt => Some(format!("HLT (waits for an interrupt) {at}")),
+        // At CPL 0 outside V86 mode HLT waits for an interrupt; elsewhere
+        // it raises #GP, which is compared.
+        Mnemonic::Hlt if p.m.cpu.s.cpl == 0 && p.m.cpu.s.eflags() & VM == 0 => {
+            Some(format!("HLT (waits for an interrupt) {at}"))
+        }
         Mnemonic::In | Mnemonic::Insb | Mnemonic::Insw | Mnemonic::Insd => {
             let port = match ins.op1_kind() {
                 OpKind::Immediate8 => u16::from(ins.immediate8()),

@@ -54,6 +54,13 @@ pub struct Pair {
 }
 
 impl Pair {
+    /// QEMU's registers, with the x87 stack in GDB's order.
+    fn qemu_registers(&mut self) -> Result<Vec<u8>, String> {
+        let mut img = self.q.gdb.read_registers().map_err(|e| e.to_string())?;
+        self.cmp.normalize_qemu(&mut img);
+        Ok(img)
+    }
+
     /// Pairs a machine with a QEMU stopped at the same state.
     pub fn new(m: Machine, q: Qemu) -> Self {
         let cmp = Compare::new(q.regs.clone());
@@ -80,7 +87,7 @@ impl Pair {
     /// Compares the current states (before anything has run, or after a
     /// register or memory write to both).
     pub fn check_now(&mut self, what: &str) -> Result<Option<End>, String> {
-        self.last = self.q.gdb.read_registers().map_err(|e| e.to_string())?;
+        self.last = self.qemu_registers()?;
         let ours = self.cmp.image(&self.m.cpu.s);
         let d = self.cmp.diff(&self.last, &ours, self.m.cpu.s.bitness == 64, 0);
         Ok((!d.is_empty()).then(|| End::Diverged(format!("{what}\n{}", self.report(&d, None)))))
@@ -119,7 +126,7 @@ impl Pair {
                 line.text
             ))));
         }
-        self.last = self.q.gdb.read_registers().map_err(|e| e.to_string())?;
+        self.last = self.qemu_registers()?;
         if is_rep_string(&line.ins) {
             self.finish_rep(rip0, cs0)?;
         }
@@ -172,7 +179,7 @@ impl Pair {
             match (q_at, o_at) {
                 (true, _) => {
                     self.q.gdb.step().map_err(|e| e.to_string())?;
-                    self.last = self.q.gdb.read_registers().map_err(|e| e.to_string())?;
+                    self.last = self.qemu_registers()?;
                 }
                 (false, true) => {
                     if self.m.step(false).is_some() {
@@ -198,6 +205,7 @@ impl Pair {
         if !d.is_empty() {
             return Ok(Some(End::Diverged(self.report(&d, Some(line)))));
         }
+        self.take_excused();
         if undef != 0 {
             // Take QEMU's value of the undefined flags, so a later
             // instruction reading them (ADC, Jcc, PUSHF) does not diverge
@@ -208,6 +216,25 @@ impl Pair {
             s.flags = (s.flags & !undef) | (theirs & undef);
         }
         Ok(None)
+    }
+
+    /// Where the comparison excused a difference in an x87, XMM or MXCSR
+    /// register (NaN payloads, MMX exponents, MXCSR.DE), ours takes
+    /// QEMU's value, so later integer operations on it do not diverge.
+    fn take_excused(&mut self) {
+        let ours = self.cmp.image(&self.m.cpu.s);
+        for name in self.cmp.names() {
+            let synced = name.starts_with("xmm") || name == "mxcsr" || (name.starts_with("st") && name.len() == 3);
+            let (Some(q), Some(o)) = (self.cmp.get(&self.last, &name), self.cmp.get(&ours, &name)) else {
+                continue;
+            };
+            if synced && q != o {
+                if let Some(desc) = our_reg(&name) {
+                    let q = q.to_vec();
+                    regs::write_bytes(&mut self.m.cpu.s, &self.m.board, &desc, &q);
+                }
+            }
+        }
     }
 
     /// Writes QEMU's general, flags and XMM registers into ours.
