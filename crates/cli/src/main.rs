@@ -5,8 +5,8 @@ mod args;
 mod conform;
 mod console;
 mod debugging;
-mod lockstep;
 mod display;
+mod lockstep;
 mod tui;
 mod tui_draw;
 

@@ -27,8 +27,8 @@ const SKIPPED: &[(&str, &str)] = &[
 /// Names of the general registers that QEMU truncates to 32 bits (and
 /// R8-R15 to zero) outside 64-bit code.
 const GPR64: [&str; 17] = [
-    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12",
-    "r13", "r14", "r15", "rip",
+    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13",
+    "r14", "r15", "rip",
 ];
 
 /// One register that differs.
@@ -106,7 +106,10 @@ impl Compare {
     pub fn normalize_qemu(&self, image: &mut [u8]) {
         let top = ((self.value(image, "fstat") >> 11) & 7) as usize;
         let slots: Vec<(usize, usize)> = (0..8)
-            .filter_map(|i| self.index(&format!("st{i}")).map(|k| (self.regs[k].offset, self.regs[k].size)))
+            .filter_map(|i| {
+                self.index(&format!("st{i}"))
+                    .map(|k| (self.regs[k].offset, self.regs[k].size))
+            })
             .collect();
         if slots.len() != 8 || top == 0 {
             return;
@@ -148,11 +151,17 @@ impl Compare {
             if !self.fpu && is_x87(&r.name) {
                 continue;
             }
-            let (Some(a), Some(b)) = (q.get(r.offset..r.offset + r.size), o.get(r.offset..r.offset + r.size))
-            else {
+            let (Some(a), Some(b)) = (
+                q.get(r.offset..r.offset + r.size),
+                o.get(r.offset..r.offset + r.size),
+            ) else {
                 continue;
             };
-            let mut n = if !long64 && GPR64.contains(&r.name.as_str()) { 4 } else { r.size };
+            let mut n = if !long64 && GPR64.contains(&r.name.as_str()) {
+                4
+            } else {
+                r.size
+            };
             if let Some((_, l)) = self.low.iter().find(|(x, _)| *x == r.name) {
                 n = n.min(*l);
             }
@@ -206,7 +215,10 @@ fn same_but_nan(a: &[u8], b: &[u8]) -> bool {
         let (hp, hq) = (halves(p), halves(q));
         p == q
             || (nan64(p) && nan64(q))
-            || hp.iter().zip(&hq).all(|(m, n)| m == n || (nan32(*m) && nan32(*n)))
+            || hp
+                .iter()
+                .zip(&hq)
+                .all(|(m, n)| m == n || (nan32(*m) && nan32(*n)))
     })
 }
 

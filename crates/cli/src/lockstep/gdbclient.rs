@@ -277,7 +277,10 @@ mod tests {
 
     #[test]
     fn hex_round_trips() {
-        assert_eq!(from_hex(&to_hex(&[0, 0xAB, 0x10])), Some(vec![0, 0xAB, 0x10]));
+        assert_eq!(
+            from_hex(&to_hex(&[0, 0xAB, 0x10])),
+            Some(vec![0, 0xAB, 0x10])
+        );
         assert_eq!(from_hex("E01"), None);
     }
 }

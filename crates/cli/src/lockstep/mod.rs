@@ -155,7 +155,10 @@ fn list_roms(p: &Path, excl: Option<&Path>) -> Result<Vec<Listed>, String> {
     Ok(bins
         .into_iter()
         .map(|b| {
-            let name = b.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = b
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             match excluded.iter().find(|(n, _)| *n == name) {
                 Some((_, why)) => Listed::Excluded(name, why.clone()),
                 None => Listed::Run(b),
@@ -242,7 +245,10 @@ fn source_flags(rom: &Path, key: &str) -> Vec<String> {
 
 /// The value after `flag` in a flag list.
 fn flag_value(flags: &[String], flag: &str) -> Option<String> {
-    flags.iter().position(|f| f == flag).and_then(|i| flags.get(i + 1).cloned())
+    flags
+        .iter()
+        .position(|f| f == flag)
+        .and_then(|i| flags.get(i + 1).cloned())
 }
 
 /// Both machines for one ROM: our CPU model and machine, QEMU's.
@@ -309,7 +315,10 @@ pub(crate) fn start_pair(a: &LockstepArgs, bios: &Path, s: &Setup) -> Result<Pai
 /// Runs one ROM in lockstep; returns the instructions compared and
 /// whether they agreed.
 fn run_rom(a: &LockstepArgs, rom: &Path) -> Result<(u64, bool), String> {
-    let name = rom.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = rom
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut p = start_pair(a, rom, &rom_setup(a, rom))?;
     let dir = rom.parent().unwrap_or(Path::new("."));
     let stops: Vec<(u64, String)> = exclusions_for(dir, a.exclusions.as_deref())

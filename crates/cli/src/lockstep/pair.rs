@@ -3,10 +3,10 @@
 //! one instruction at a time and compared after each.
 
 use super::compare::{our_reg, undefined_flags, Compare, Diff};
-use anyx86_debugger::regs;
 use super::qemu::Qemu;
 use anyx86_cpu::state::sreg;
 use anyx86_debugger::disasm::{self, Line};
+use anyx86_debugger::regs;
 use anyx86_machine::{Machine, RunOutcome};
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
@@ -89,7 +89,9 @@ impl Pair {
     pub fn check_now(&mut self, what: &str) -> Result<Option<End>, String> {
         self.last = self.qemu_registers()?;
         let ours = self.cmp.image(&self.m.cpu.s);
-        let d = self.cmp.diff(&self.last, &ours, self.m.cpu.s.bitness == 64, 0);
+        let d = self
+            .cmp
+            .diff(&self.last, &ours, self.m.cpu.s.bitness == 64, 0);
         Ok((!d.is_empty()).then(|| End::Diverged(format!("{what}\n{}", self.report(&d, None)))))
     }
 
@@ -102,7 +104,9 @@ impl Pair {
         // Code that is not mapped faults on fetch: both CPUs step into
         // the #PF handler.
         let line = self.current().unwrap_or_else(|| Line {
-            lin: self.m.cpu.s.seg[sreg::CS].base.wrapping_add(self.m.cpu.s.rip),
+            lin: self.m.cpu.s.seg[sreg::CS]
+                .base
+                .wrapping_add(self.m.cpu.s.rip),
             ip: self.m.cpu.s.rip,
             bytes: Vec::new(),
             text: "(not mapped)".into(),
@@ -224,8 +228,11 @@ impl Pair {
     fn take_excused(&mut self) {
         let ours = self.cmp.image(&self.m.cpu.s);
         for name in self.cmp.names() {
-            let synced = name.starts_with("xmm") || name == "mxcsr" || (name.starts_with("st") && name.len() == 3);
-            let (Some(q), Some(o)) = (self.cmp.get(&self.last, &name), self.cmp.get(&ours, &name)) else {
+            let synced = name.starts_with("xmm")
+                || name == "mxcsr"
+                || (name.starts_with("st") && name.len() == 3);
+            let (Some(q), Some(o)) = (self.cmp.get(&self.last, &name), self.cmp.get(&ours, &name))
+            else {
                 continue;
             };
             if synced && q != o {
@@ -242,8 +249,10 @@ impl Pair {
         let long64 = self.m.cpu.s.bitness == 64;
         let ours = self.cmp.image(&self.m.cpu.s);
         for d in self.cmp.diff(&self.last, &ours, long64, 0) {
-            let writable = d.name.starts_with('r') || d.name.starts_with("xmm") || d.name == "eflags";
-            let (Some(desc), Some(bytes)) = (our_reg(&d.name), self.cmp.get(&self.last, &d.name)) else {
+            let writable =
+                d.name.starts_with('r') || d.name.starts_with("xmm") || d.name == "eflags";
+            let (Some(desc), Some(bytes)) = (our_reg(&d.name), self.cmp.get(&self.last, &d.name))
+            else {
                 continue;
             };
             if writable && d.name != "rip" {

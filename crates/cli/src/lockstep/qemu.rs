@@ -76,8 +76,15 @@ impl Qemu {
             Ok(g) => g,
             Err(e) => {
                 let _ = child.kill();
-                let out = child.wait_with_output().map(|o| o.stderr).unwrap_or_default();
-                return Err(format!("{}: {e}: {}", s.binary, String::from_utf8_lossy(&out)));
+                let out = child
+                    .wait_with_output()
+                    .map(|o| o.stderr)
+                    .unwrap_or_default();
+                return Err(format!(
+                    "{}: {e}: {}",
+                    s.binary,
+                    String::from_utf8_lossy(&out)
+                ));
             }
         };
         let mut q = Self {
@@ -102,7 +109,9 @@ impl Qemu {
         let mut offset = 0;
         for tag in xml.split("<reg ").skip(1) {
             let name = attr(tag, "name").unwrap_or_default();
-            let bits: usize = attr(tag, "bitsize").and_then(|b| b.parse().ok()).unwrap_or(0);
+            let bits: usize = attr(tag, "bitsize")
+                .and_then(|b| b.parse().ok())
+                .unwrap_or(0);
             let size = bits / 8;
             regs.push(RegInfo { name, offset, size });
             offset += size;
@@ -113,7 +122,11 @@ impl Qemu {
     /// Exit status of QEMU if it has ended (the guest wrote to
     /// isa-debug-exit, or triple-faulted with `-no-reboot`).
     pub fn exited(&mut self) -> Option<i32> {
-        self.child.try_wait().ok().flatten().map(|s| s.code().unwrap_or(-1))
+        self.child
+            .try_wait()
+            .ok()
+            .flatten()
+            .map(|s| s.code().unwrap_or(-1))
     }
 }
 

@@ -187,16 +187,23 @@ fn report_end(a: &LockstepArgs, p: &Pair, end: End, batch: Option<(&Batch, u64)>
 /// Writes the reproducer: mode, seed, batch, the divergent instruction,
 /// the registers before it (QEMU's, equal to ours then), the scratch
 /// memory, and the report.
-fn keep_repro(a: &LockstepArgs, p: &Pair, b: &Batch, no: u64, report: &str) -> Result<String, String> {
+fn keep_repro(
+    a: &LockstepArgs,
+    p: &Pair,
+    b: &Batch,
+    no: u64,
+    report: &str,
+) -> Result<String, String> {
     std::fs::create_dir_all(&a.repro).map_err(|e| e.to_string())?;
-    let path = a.repro.join(format!("{:?}-seed{}-batch{no}.txt", a.mode, a.seed).to_lowercase());
-    let slot = p
-        .m
-        .cpu
-        .s
-        .rip
-        .checked_sub(a.mode.ip(b.slots_at))
-        .map(|off| (off / SLOT as u64) as usize);
+    let path = a
+        .repro
+        .join(format!("{:?}-seed{}-batch{no}.txt", a.mode, a.seed).to_lowercase());
+    let slot =
+        p.m.cpu
+            .s
+            .rip
+            .checked_sub(a.mode.ip(b.slots_at))
+            .map(|off| (off / SLOT as u64) as usize);
     let mut t = format!(
         "anyx86 lockstep --random --mode {:?} --seed {} (batch {no})\n",
         a.mode, a.seed
@@ -205,12 +212,18 @@ fn keep_repro(a: &LockstepArgs, p: &Pair, b: &Batch, no: u64, report: &str) -> R
     if let Some(ins) = slot.and_then(|i| b.text.get(i.saturating_sub(1)..=i)) {
         t += &format!("instructions around the divergence: {ins:?}\n");
     }
-    t += &format!("\n{report}\nregisters before: {}\n", super::gdbclient::to_hex(&p.before));
+    t += &format!(
+        "\n{report}\nregisters before: {}\n",
+        super::gdbclient::to_hex(&p.before)
+    );
     let mut mem = vec![0u8; SCRATCH_LEN];
     for (i, m) in mem.iter_mut().enumerate() {
         *m = p.m.board.mem.read_u8(SCRATCH + i as u64);
     }
-    t += &format!("scratch at {SCRATCH:#x}: {}\n", super::gdbclient::to_hex(&mem));
+    t += &format!(
+        "scratch at {SCRATCH:#x}: {}\n",
+        super::gdbclient::to_hex(&mem)
+    );
     std::fs::write(&path, t).map_err(|e| e.to_string())?;
     Ok(path.display().to_string())
 }
@@ -237,13 +250,17 @@ fn run_batch(p: &mut Pair, mode: Mode, b: &Batch) -> Result<Option<End>, String>
     let ip = mode.ip(CODE);
     p.m.cpu.s.rip = ip;
     let n = p.cmp.index("rip").ok_or("QEMU reports no rip")?;
-    p.q.gdb.write_register(n, &ip.to_le_bytes()).map_err(|e| e.to_string())?;
+    p.q.gdb
+        .write_register(n, &ip.to_le_bytes())
+        .map_err(|e| e.to_string())?;
     let end_ip = mode.ip(b.end);
     let mut info = InstructionInfoFactory::new();
     let limit = p.compared + 8 * b.code.len() as u64;
     while p.m.cpu.s.rip != end_ip {
         if p.compared > limit {
-            return Ok(Some(End::Diverged("the batch did not reach its end\n".into())));
+            return Ok(Some(End::Diverged(
+                "the batch did not reach its end\n".into(),
+            )));
         }
         if let Some(end) = p.step(&halt_stop)? {
             return Ok(Some(end));
@@ -265,7 +282,10 @@ fn run_batch(p: &mut Pair, mode: Mode, b: &Batch) -> Result<Option<End>, String>
 /// `[rBX + disp]` with rBX = [`SCRATCH`] and a zero segment base.
 fn stored(ins: &Instruction, info: &mut InstructionInfoFactory) -> Option<(u64, usize)> {
     let writes = info.info(ins).used_memory().iter().any(|m| {
-        !matches!(m.access(), OpAccess::Read | OpAccess::CondRead | OpAccess::NoMemAccess)
+        !matches!(
+            m.access(),
+            OpAccess::Read | OpAccess::CondRead | OpAccess::NoMemAccess
+        )
     });
     let size = ins.memory_size().size().clamp(1, 512);
     (writes && has_memory(ins)).then(|| (SCRATCH + (ins.memory_displacement64() & 0xFFFF), size))
@@ -297,7 +317,9 @@ fn compare_stored(p: &mut Pair, at: u64, len: usize) -> Result<Option<String>, S
         };
         let o = p.m.board.mem.read_u8(at + i as u64);
         // The excused bits take QEMU's values, so later loads agree.
-        p.m.board.mem.write_u8(at + i as u64, (o & mask) | (t & !mask));
+        p.m.board
+            .mem
+            .write_u8(at + i as u64, (o & mask) | (t & !mask));
         if (o ^ t) & mask != 0 {
             return Ok(Some(format!(
                 "FXSAVE image differs at {:#x} (byte {i}): QEMU {t:02x}, anyx86 {o:02x}",
@@ -330,13 +352,17 @@ fn compare_memory(p: &mut Pair, at: u64, len: usize) -> Result<Option<String>, S
 /// 16-bit code enters the mode and jumps to [`WAIT`].
 fn build_rom(mode: Mode) -> Vec<u8> {
     let mut c: Vec<u8> = Vec::new();
-    // FNINIT first: QEMU's FCW at reset is not the SDM's (exclusions).
-    c.extend([0xDB, 0xE3, 0xFA]); // fninit; cli
+    c.push(0xFA); // cli
     c.extend([0x31, 0xC0, 0x8E, 0xD8, 0x8E, 0xC0, 0x8E, 0xD0]); // ds=es=ss=0
     c.extend([0x66, 0xBC]); // mov esp, STACK
     c.extend((STACK as u32).to_le_bytes());
     // CR4.OSFXSR | OSXMMEXCPT (| PAE for IA-32e).
-    let cr4: u32 = 0x600 | if matches!(mode, Mode::Compat | Mode::Long) { 0x20 } else { 0 };
+    let cr4: u32 = 0x600
+        | if matches!(mode, Mode::Compat | Mode::Long) {
+            0x20
+        } else {
+            0
+        };
     c.extend([0x0F, 0x20, 0xE0, 0x66, 0x0D]); // mov eax, cr4; or eax, imm32
     c.extend(cr4.to_le_bytes());
     c.extend([0x0F, 0x22, 0xE0]); // mov cr4, eax
@@ -363,20 +389,32 @@ fn build_rom(mode: Mode) -> Vec<u8> {
         c.extend([0x0F, 0x20, 0xC0, 0x66, 0x0D]); // mov eax, cr0; or eax, imm32
         c.extend(cr0.to_le_bytes());
         c.extend([0x0F, 0x22, 0xC0]); // mov cr0, eax
-        let data = if mode == Mode::Pm16 { SEL_DATA16 } else { SEL_DATA32 };
+        let data = if mode == Mode::Pm16 {
+            SEL_DATA16
+        } else {
+            SEL_DATA32
+        };
         c.push(0xB8); // mov ax, data selector
         c.extend(data.to_le_bytes());
         c.extend([0x8E, 0xD8, 0x8E, 0xC0, 0x8E, 0xD0, 0x8E, 0xE0, 0x8E, 0xE8]);
     }
     match mode {
         Mode::Real | Mode::Pm16 => {
-            let cs = if mode == Mode::Real { (CODE >> 4) as u16 } else { SEL_CODE16 };
+            let cs = if mode == Mode::Real {
+                (CODE >> 4) as u16
+            } else {
+                SEL_CODE16
+            };
             c.push(0xEA); // jmp far cs:WAIT-CODE
             c.extend(((WAIT - CODE) as u16).to_le_bytes());
             c.extend(cs.to_le_bytes());
         }
         _ => {
-            let cs = if mode == Mode::Long { SEL_CODE64 } else { SEL_CODE32 };
+            let cs = if mode == Mode::Long {
+                SEL_CODE64
+            } else {
+                SEL_CODE32
+            };
             c.extend([0x66, 0xEA]); // jmp far cs:WAIT (32-bit offset)
             c.extend((WAIT as u32).to_le_bytes());
             c.extend(cs.to_le_bytes());
@@ -384,10 +422,11 @@ fn build_rom(mode: Mode) -> Vec<u8> {
     }
     let mut rom = vec![0xF4u8; 0x10000];
     rom[..c.len()].copy_from_slice(&c);
-    // Reset vector FFF0: jmp far F000:0000, into the ROM's alias below
-    // 1 MiB (the 2 MiB identity map of IA-32e mode covers it, the reset
-    // CS base FFFF0000h does not).
-    rom[0xFFF0..0xFFF5].copy_from_slice(&[0xEA, 0x00, 0x00, 0x00, 0xF0]);
+    // Reset vector FFF0: FNINIT (QEMU's FCW at reset is not the SDM's:
+    // the first comparison follows it), then jmp far F000:0000, into the
+    // ROM's alias below 1 MiB (the 2 MiB identity map of IA-32e mode
+    // covers it, the reset CS base FFFF0000h does not).
+    rom[0xFFF0..0xFFF7].copy_from_slice(&[0xDB, 0xE3, 0xEA, 0x00, 0x00, 0x00, 0xF0]);
     rom
 }
 
@@ -406,7 +445,9 @@ fn desc(base: u32, limit: u32, access: u8, flags: u8) -> [u8; 8] {
 /// tables.
 fn low_memory(mode: Mode) -> Vec<u8> {
     let mut m = vec![0u8; BLOCK as usize];
-    let put = |m: &mut Vec<u8>, at: u64, b: &[u8]| m[at as usize..at as usize + b.len()].copy_from_slice(b);
+    let put = |m: &mut Vec<u8>, at: u64, b: &[u8]| {
+        m[at as usize..at as usize + b.len()].copy_from_slice(b)
+    };
     let gdt = [
         [0u8; 8],
         desc(0, 0xFFFFF, 0x9B, 0xC),
@@ -420,16 +461,27 @@ fn low_memory(mode: Mode) -> Vec<u8> {
     gdtr.extend((GDT as u32).to_le_bytes());
     put(&mut m, GDTR, &gdtr);
     let gate = |v: u8| {
-        let h = if ERROR_CODE_VECTORS.contains(&v) { HANDLER_ERR } else { HANDLER };
+        let h = if ERROR_CODE_VECTORS.contains(&v) {
+            HANDLER_ERR
+        } else {
+            HANDLER
+        };
         (h, h - CODE)
     };
     let mut idt = Vec::new();
     for v in 0..32u8 {
         let (lin, off16) = gate(v);
         match mode {
-            Mode::Real => put(&mut m, u64::from(v) * 4, &[
-                off16 as u8, (off16 >> 8) as u8, (CODE >> 4) as u8, (CODE >> 12) as u8,
-            ]),
+            Mode::Real => put(
+                &mut m,
+                u64::from(v) * 4,
+                &[
+                    off16 as u8,
+                    (off16 >> 8) as u8,
+                    (CODE >> 4) as u8,
+                    (CODE >> 12) as u8,
+                ],
+            ),
             // 286 interrupt gate into the 16-bit code segment.
             Mode::Pm16 => idt.extend(gate_bytes(off16, SEL_CODE16, 0x86, false)),
             Mode::Pm32 => idt.extend(gate_bytes(lin, SEL_CODE32, 0x8E, false)),
@@ -468,11 +520,15 @@ fn gate_bytes(off: u64, sel: u16, access: u8, long: bool) -> Vec<u8> {
 fn handlers(mode: Mode) -> Vec<u8> {
     let body: Vec<u8> = match mode.handler_bits() {
         // push bp; mov bp,sp; and word [bp+2],-16; add word [bp+2],16; pop bp; iret
-        16 => vec![0x55, 0x89, 0xE5, 0x83, 0x66, 0x02, 0xF0, 0x83, 0x46, 0x02, 0x10, 0x5D, 0xCF],
+        16 => vec![
+            0x55, 0x89, 0xE5, 0x83, 0x66, 0x02, 0xF0, 0x83, 0x46, 0x02, 0x10, 0x5D, 0xCF,
+        ],
         // and dword [esp],-16; add dword [esp],16; iretd
         32 => vec![0x83, 0x24, 0x24, 0xF0, 0x83, 0x04, 0x24, 0x10, 0xCF],
         // and qword [rsp],-16; add qword [rsp],16; iretq
-        _ => vec![0x48, 0x83, 0x24, 0x24, 0xF0, 0x48, 0x83, 0x04, 0x24, 0x10, 0x48, 0xCF],
+        _ => vec![
+            0x48, 0x83, 0x24, 0x24, 0xF0, 0x48, 0x83, 0x04, 0x24, 0x10, 0x48, 0xCF,
+        ],
     };
     let drop_err: Vec<u8> = match mode.handler_bits() {
         16 => vec![0x83, 0xC4, 0x02],
@@ -581,7 +637,12 @@ impl Generator {
             c.extend(self.load(&[0x8B], r, BLOCK + r as u64 * 8, true));
         }
         for x in 0..nregs {
-            c.extend(self.load(&[0x0F, 0x10], x, BLOCK + BLOCK_XMM as u64 + x as u64 * 16, false));
+            c.extend(self.load(
+                &[0x0F, 0x10],
+                x,
+                BLOCK + BLOCK_XMM as u64 + x as u64 * 16,
+                false,
+            ));
         }
         c.extend(self.load(&[0x0F, 0xAE], 2, BLOCK + BLOCK_MXCSR as u64, false)); // ldmxcsr
         let flags_at = BLOCK + BLOCK_FLAGS as u64;
@@ -643,7 +704,9 @@ impl Generator {
                 continue;
             }
             let mut enc = Encoder::new(self.bits);
-            let Ok(len) = enc.encode(&ins, ip) else { continue };
+            let Ok(len) = enc.encode(&ins, ip) else {
+                continue;
+            };
             let bytes = enc.take_buffer();
             if len >= SLOT {
                 continue;
@@ -655,7 +718,10 @@ impl Generator {
             if self.no_test_alias && is_test_alias(&bytes) {
                 continue;
             }
-            return (bytes, anyx86_debugger::disasm::format(&again, Default::default()));
+            return (
+                bytes,
+                anyx86_debugger::disasm::format(&again, Default::default()),
+            );
         }
     }
 
@@ -699,7 +765,10 @@ impl Generator {
         }
         // Bit strings with a register offset reach far outside the
         // scratch area.
-        let bit_string = matches!(ins.mnemonic(), Mnemonic::Bt | Mnemonic::Bts | Mnemonic::Btr | Mnemonic::Btc);
+        let bit_string = matches!(
+            ins.mnemonic(),
+            Mnemonic::Bt | Mnemonic::Bts | Mnemonic::Btr | Mnemonic::Btc
+        );
         if bit_string && ins.op0_kind() == OpKind::Memory && ins.op1_kind() == OpKind::Register {
             return false;
         }
@@ -760,8 +829,12 @@ impl Generator {
 
 /// F6 /1 or F7 /1: the undocumented alias of TEST r/m, imm.
 fn is_test_alias(bytes: &[u8]) -> bool {
-    let legacy = [0x66, 0x67, 0xF2, 0xF3, 0xF0, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65];
-    let mut i = bytes.iter().skip_while(|b| legacy.contains(b) || (0x40..=0x4F).contains(*b));
+    let legacy = [
+        0x66, 0x67, 0xF2, 0xF3, 0xF0, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65,
+    ];
+    let mut i = bytes
+        .iter()
+        .skip_while(|b| legacy.contains(b) || (0x40..=0x4F).contains(*b));
     matches!((i.next(), i.next()), (Some(0xF6 | 0xF7), Some(m)) if (m >> 3) & 7 == 1)
 }
 
