@@ -36,6 +36,9 @@ pub enum Command {
     /// Run conformance tests: SingleStepTests vectors, test-ROM
     /// directories, multiboot kernels.
     Conform(crate::conform::ConformArgs),
+    /// Differential testing: step a guest on anyx86 and on QEMU (through
+    /// its gdbstub) and compare them after every instruction.
+    Lockstep(crate::lockstep::LockstepArgs),
 }
 
 /// Flags of `anyx86 debug`: those of `run`, and a command file.

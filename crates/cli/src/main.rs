@@ -6,6 +6,7 @@ mod conform;
 mod console;
 mod debugging;
 mod display;
+mod lockstep;
 mod tui;
 mod tui_draw;
 
@@ -50,6 +51,13 @@ fn main() -> ExitCode {
             }
         },
         Command::Conform(c) => match conform::conform(&c) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("anyx86: {e}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        },
+        Command::Lockstep(l) => match lockstep::lockstep(&l) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 eprintln!("anyx86: {e}");
