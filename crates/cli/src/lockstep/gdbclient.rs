@@ -194,32 +194,6 @@ impl GdbClient {
     pub fn step(&mut self) -> Result<String, GdbError> {
         self.request("s")
     }
-
-    /// Continues until a breakpoint or other stop.
-    pub fn cont(&mut self) -> Result<String, GdbError> {
-        self.request("vCont;c")
-    }
-
-    /// Inserts (`true`) or removes a software breakpoint (`Z0`/`z0`).
-    pub fn breakpoint(&mut self, addr: u64, insert: bool) -> Result<(), GdbError> {
-        let z = if insert { 'Z' } else { 'z' };
-        self.request_ok(&format!("{z}0,{addr:x},1"))
-    }
-
-    /// A monitor command (`qRcmd`), returning its output.
-    pub fn monitor(&mut self, cmd: &str) -> Result<String, GdbError> {
-        self.send(&format!("qRcmd,{}", to_hex(cmd.as_bytes())))?;
-        let mut text = String::new();
-        loop {
-            let r = self.receive()?;
-            match r.strip_prefix('O') {
-                Some(hex) if r != "OK" => {
-                    text += &String::from_utf8_lossy(&from_hex(hex).unwrap_or_default());
-                }
-                _ => return Ok(text),
-            }
-        }
-    }
 }
 
 /// Undoes `}` escapes and `*` run-length encoding.
