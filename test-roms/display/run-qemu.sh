@@ -31,7 +31,7 @@ for name in $names; do
         < "$tmp/mon" > "$tmp/monitor.log" 2>&1 &
     qemu=$!
     exec 3> "$tmp/mon"
-    for _ in $(seq 300); do
+    for _ in $(seq 1200); do   # up to 120 s: churn runs 1.6 billion instructions
         grep -q READY "$tmp/ser" 2>/dev/null && break
         sleep 0.1
     done
