@@ -91,6 +91,46 @@ fn pmode_entry_rom_agrees_to_its_exit() {
     );
 }
 
+/// The exceptions ROM's handler reads each fault frame's EFLAGS image,
+/// where ours has RF set (SDM Vol. 3A 17.3.1.1) and QEMU's has not: the
+/// committed `take` line excuses exactly that read, and the ROM agrees to
+/// its exit. Without it, the read is reported with both values.
+#[test]
+fn fault_frame_rf_is_excused_where_the_rom_reads_it() {
+    let o = anyx86(&["lockstep", &rom("exceptions.bin")]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("exceptions: ok, exit status 1 on both"),
+        "{out}"
+    );
+
+    let committed = std::fs::read_to_string(rom("lockstep-exclusions.txt")).expect("exclusions");
+    let dir = temp_dir("no-take");
+    let no_take = dir.join("no-take.txt");
+    let kept: Vec<&str> = committed
+        .lines()
+        .filter(|l| !l.starts_with("take "))
+        .collect();
+    std::fs::write(&no_take, kept.join("\n")).expect("write");
+    let o = anyx86(&[
+        "lockstep",
+        "--exclusions",
+        no_take.to_str().expect("path"),
+        &rom("exceptions.bin"),
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let rax = out
+        .lines()
+        .find(|l| l.starts_with("rax"))
+        .unwrap_or_default();
+    assert!(
+        rax.contains("00000046") && rax.contains("00010046"),
+        "{out}"
+    );
+}
+
 /// A ROM that reads a timer is compared up to that read.
 #[test]
 fn comparison_stops_at_the_first_timer_read() {

@@ -189,6 +189,9 @@ pub(crate) struct Exclusions {
     /// `stop ROM ADDRESS  # reason`: the comparison of ROM ends before
     /// the instruction at this linear address.
     pub stops: Vec<(String, u64, String)>,
+    /// `take ROM ADDRESS  # reason`: after the instruction at this linear
+    /// address, our general registers take QEMU's values.
+    pub takes: Vec<(String, u64, String)>,
 }
 
 /// Parses `KIND NAME  # reason` lines (blank lines and whole-line comments
@@ -211,10 +214,15 @@ fn parse_exclusions(text: &str) -> Exclusions {
             "insn" => e.insns.push(entry),
             "gen" => e.gen.push(entry),
             "nan" => e.nan.push(entry),
-            "stop" => {
+            "stop" | "take" => {
                 let hex = w.next().map(|h| h.trim_start_matches("0x"));
                 if let Some(a) = hex.and_then(|h| u64::from_str_radix(h, 16).ok()) {
-                    e.stops.push((entry.0, a, entry.1));
+                    let list = if kind == "stop" {
+                        &mut e.stops
+                    } else {
+                        &mut e.takes
+                    };
+                    list.push((entry.0, a, entry.1));
                 }
             }
             "low" => {
@@ -255,6 +263,8 @@ fn flag_value(flags: &[String], flag: &str) -> Option<String> {
 pub(crate) struct Setup {
     pub(crate) cpu: String,
     pub(crate) kind: MachineKind,
+    /// Both machines get QEMU's `pc-testdev`.
+    pub(crate) testdev: bool,
 }
 
 fn rom_setup(a: &LockstepArgs, rom: &Path) -> Setup {
@@ -267,7 +277,8 @@ fn rom_setup(a: &LockstepArgs, rom: &Path) -> Setup {
         Some("isa") => MachineKind::Isa,
         _ => MachineKind::Pc,
     };
-    Setup { cpu, kind }
+    let testdev = flag_value(&ours, "--device").as_deref() == Some("pc-testdev");
+    Setup { cpu, kind, testdev }
 }
 
 /// Starts both machines on a firmware image.
@@ -278,6 +289,7 @@ pub(crate) fn start_pair(a: &LockstepArgs, bios: &Path, s: &Setup) -> Result<Pai
     cfg.cpu = model;
     cfg.kind = s.kind;
     cfg.no_reboot = true;
+    cfg.pc_testdev = s.testdev;
     let m = Machine::new(cfg).map_err(|e| e.to_string())?;
     // Our qemu32 is QEMU's qemu32 with NX (the paging ROM uses it); the
     // ISA machine has no local APIC.
@@ -298,6 +310,7 @@ pub(crate) fn start_pair(a: &LockstepArgs, bios: &Path, s: &Setup) -> Result<Pai
             MachineKind::Pc => "pc",
         },
         ram_mib: RAM_MIB,
+        testdev: s.testdev,
     })?;
     let mut p = Pair::new(m, q);
     p.cmp.fpu = !a.no_fpu;
@@ -321,7 +334,14 @@ fn run_rom(a: &LockstepArgs, rom: &Path) -> Result<(u64, bool), String> {
         .unwrap_or_default();
     let mut p = start_pair(a, rom, &rom_setup(a, rom))?;
     let dir = rom.parent().unwrap_or(Path::new("."));
-    let stops: Vec<(u64, String)> = exclusions_for(dir, a.exclusions.as_deref())
+    let e = exclusions_for(dir, a.exclusions.as_deref());
+    p.sync_at = e
+        .takes
+        .iter()
+        .filter(|(n, _, _)| *n == name)
+        .map(|(_, at, _)| *at)
+        .collect();
+    let stops: Vec<(u64, String)> = e
         .stops
         .into_iter()
         .filter(|(n, _, _)| *n == name)

@@ -47,6 +47,8 @@ pub struct QemuSetup<'a> {
     pub machine: &'a str,
     /// RAM in MiB.
     pub ram_mib: u64,
+    /// Add `-device pc-testdev`.
+    pub testdev: bool,
 }
 
 impl Qemu {
@@ -58,7 +60,15 @@ impl Qemu {
             .args(["-m", &s.ram_mib.to_string()])
             .args(["-nographic", "-display", "none", "-no-reboot", "-S"])
             .args(["-serial", "null", "-monitor", "none"])
+            // Port 0xE9 is the debug console on ours, always (and with
+            // pc-testdev, QEMU gives it to the test device without one).
+            .args(["-debugcon", "null"])
             .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+            .args(if s.testdev {
+                &["-device", "pc-testdev"][..]
+            } else {
+                &[]
+            })
             .args(["-gdb", &format!("tcp:127.0.0.1:{port}")])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -125,6 +125,7 @@ pub fn run(a: &LockstepArgs) -> Result<u8, String> {
     let setup = Setup {
         cpu: "qemu64".into(),
         kind: MachineKind::Pc,
+        testdev: false,
     };
     let pair = start_pair(a, &rom_path, &setup);
     let _ = std::fs::remove_file(&rom_path);
