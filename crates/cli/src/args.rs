@@ -197,6 +197,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=crate::display::window::MAX_SCALE as i64))]
     pub window_scale: u32,
+    /// Add a device by QEMU's name: `pc-testdev` (QEMU's test device, for
+    /// test kernels written for QEMU: ports 0xE0-0xEB, IRQ-line ports
+    /// 0x2000-0x2017, 64 KiB of memory at 0xFF000000).
+    #[arg(long = "device", value_name = "NAME", value_parser = ["pc-testdev"])]
+    pub devices: Vec<String>,
     /// Write the screen to FILE (PNG) when the run ends.
     #[arg(long, value_name = "FILE.png")]
     pub screenshot: Option<PathBuf>,

@@ -16,8 +16,9 @@
 //!   Multiboot kernels in the directory run as below.
 //! - Multiboot kernels (a file with a Multiboot v1 header, or a directory
 //!   of them) reporting through QEMU's isa-debug-exit (port 0xF4): run as
-//!   `anyx86 run --kernel`; they pass with exit status 1 (the guest wrote
-//!   0: kvm-unit-tests' success), or the status in `expected/NAME.status`
+//!   `anyx86 run --kernel --device pc-testdev` (as kvm-unit-tests start
+//!   QEMU); they pass with exit status 1 (the guest wrote 0:
+//!   kvm-unit-tests' success), or the status in `expected/NAME.status`
 //!   when there is one, and with the transcript in `expected/NAME.txt`
 //!   when there is one (debug console and COM1, both captured).
 //!
@@ -487,7 +488,15 @@ fn run_guest(p: &Path, kernel: bool, timeout: u64) -> Case {
 fn check_guest(p: &Path, kernel: bool, timeout: u64) -> Vec<String> {
     let path = p.display().to_string();
     let mut args: Vec<String> = if kernel {
-        vec!["--kernel".into(), path, "--serial".into(), "stdio".into()]
+        // As kvm-unit-tests' runner starts QEMU: the test device on board.
+        vec![
+            "--kernel".into(),
+            path,
+            "--serial".into(),
+            "stdio".into(),
+            "--device".into(),
+            "pc-testdev".into(),
+        ]
     } else {
         vec!["--bios".into(), path, "-m".into(), "32".into()]
     };

@@ -187,6 +187,7 @@ fn run(
         },
         kind: MachineKind::by_name(&a.machine)
             .ok_or_else(|| format!("unknown machine {}", a.machine))?,
+        pc_testdev: a.devices.iter().any(|d| d == "pc-testdev"),
     };
     let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
     for n in &m.notes {

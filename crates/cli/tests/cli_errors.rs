@@ -110,3 +110,22 @@ fn instruction_limit_stops_with_status_6() {
     ]);
     assert_eq!(out.status.code(), Some(6));
 }
+
+#[test]
+fn pc_testdev_needs_the_full_pc_and_unknown_devices_are_refused() {
+    let rom = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-roms/testdev.bin");
+    let rom = rom.to_str().expect("path");
+    let out = anyx86(&[
+        "run",
+        "--bios",
+        rom,
+        "--machine",
+        "isa",
+        "--device",
+        "pc-testdev",
+    ]);
+    assert_bad_input(&out, "pc-testdev on the ISA machine");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --machine pc"));
+    let out = anyx86(&["run", "--bios", rom, "--device", "e1000"]);
+    assert_bad_input(&out, "unknown device");
+}

@@ -219,6 +219,7 @@ rom_tests! {
     lapic_timer => "lapic-timer",
     ioapic => "ioapic",
     hpet => "hpet",
+    testdev => "testdev",
 }
 
 /// The table above and the ROM sources in `test-roms/` must list the same
@@ -290,6 +291,11 @@ fn qemu_and_anyx86_flags_agree() {
                 "{rom}: QEMU runs with -icount, anyx86 needs --clock virtual"
             );
         }
+        assert_eq!(
+            after(&qemu, "-device").as_deref() == Some("pc-testdev"),
+            after(&anyx86, "--device").as_deref() == Some("pc-testdev"),
+            "{rom}: QEMU's -device pc-testdev goes with --device pc-testdev"
+        );
         let qemu_base = after(&qemu, "-rtc").and_then(|r| qemu_rtc_base(&r));
         let anyx86_base = after(&anyx86, "--rtc-base").and_then(|b| b.parse::<i64>().ok());
         assert_eq!(

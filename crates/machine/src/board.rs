@@ -171,6 +171,19 @@ pub fn decode_port(p: u16) -> Option<(Dev, u16)> {
     })
 }
 
+/// The offset of `p` in the test device's register ports (0xE0-0xEB less
+/// the debug console's 0xE9).
+fn testdev_offset(p: u16) -> Option<u16> {
+    let off = p.wrapping_sub(port::TESTDEV);
+    (off < port::TESTDEV_LEN && p != port::DEBUGCON).then_some(off)
+}
+
+/// The interrupt line of test-device port `p` (0x2000-0x2017).
+fn testdev_line(p: u16) -> Option<u16> {
+    let line = p.wrapping_sub(port::TESTDEV_IRQ);
+    (line < anyx86_devices::pc_testdev::TESTDEV_LINES).then_some(line)
+}
+
 /// Timed events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Event {
@@ -358,7 +371,11 @@ impl Board {
             let _ = anyx86_hw::Snapshot::restore(&mut fw, &Default::default());
             let mut ide = pc.ide;
             ide.reset();
-            self.pc = Some(Box::new(Chipset::new(fw, ide)));
+            let mut chipset = Chipset::new(fw, ide);
+            // QEMU's test device has no reset: its register, memory and
+            // line levels survive a system reset.
+            chipset.testdev = pc.testdev;
+            self.pc = Some(Box::new(chipset));
             self.mem.enable_pam(true);
             self.map_gen += 1;
         }
@@ -443,6 +460,18 @@ impl Board {
             pc.ioapic.set_irq(irq::ioapic_pin(irq), level);
         }
         self.sync_apic_routing();
+    }
+
+    /// The test device drives interrupt line `line` (0-23): ISA lines 0-15
+    /// reach the 8259 pair and their I/O APIC pins, lines 16-23 only the
+    /// I/O APIC (QEMU's GSIs).
+    fn testdev_irq(&mut self, line: u8, level: bool) {
+        if line < 16 {
+            self.isa_irq(line, level);
+        } else if let Some(pc) = self.pc.as_deref_mut() {
+            pc.ioapic.set_irq(line, level);
+            self.sync_apic_routing();
+        }
     }
 
     /// A pulse on an edge-triggered ISA line (PIT, HPET in legacy mode):
@@ -724,6 +753,15 @@ impl Board {
             self.sync_ide();
             return Some(v);
         }
+        if let Some(t) = pc.testdev.as_deref() {
+            if let Some(o) = testdev_offset(p) {
+                return Some(t.port_read(o, size));
+            }
+            if testdev_line(p).is_some() {
+                // The IRQ ports are write-only.
+                return Some(ones(size));
+            }
+        }
         let (dev, off) = dev?;
         Some(match dev {
             Dev::Vga => pc.vga.io_read(p, size, now),
@@ -769,6 +807,18 @@ impl Board {
             pc.ide.bus_master_write(o, size, v, &mut dma);
             self.sync_ide();
             return true;
+        }
+        if let Some(t) = pc.testdev.as_deref_mut() {
+            if let Some(o) = testdev_offset(p) {
+                t.port_write(o, size, v);
+                return true;
+            }
+            if let Some(line) = testdev_line(p) {
+                if let Some((line, level)) = t.irq_write(line, size, v) {
+                    self.testdev_irq(line, level);
+                }
+                return true;
+            }
         }
         let Some((dev, off)) = dev else {
             return false;
@@ -843,7 +893,7 @@ impl Board {
             // The VGA raises no interrupt and keeps no deadline: a guest
             // drawing on the screen must not pay for interrupt routing on
             // every store.
-            Mmio::VgaWindow | Mmio::VgaLfb | Mmio::VgaMmio | Mmio::VgaRom => {}
+            Mmio::VgaWindow | Mmio::VgaLfb | Mmio::VgaMmio | Mmio::VgaRom | Mmio::Testdev => {}
         }
     }
 }

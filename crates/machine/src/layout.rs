@@ -89,6 +89,14 @@ pub mod port {
     pub const PM_BASE: u16 = 0x600;
     /// Size of the PM block.
     pub const PM_LEN: u16 = 64;
+    /// QEMU's `pc-testdev`: scratch register (0xE0-0xE3), flush-page
+    /// register (0xE4-0xE7), byte-wise scratch register (0xE8-0xEB; 0xE9
+    /// stays the debug console's, as in QEMU with `-debugcon`).
+    pub const TESTDEV: u16 = 0xE0;
+    /// Ports from [`TESTDEV`] the test device decodes.
+    pub const TESTDEV_LEN: u16 = 12;
+    /// The test device's IRQ-line ports, one per ISA line 0-23.
+    pub const TESTDEV_IRQ: u16 = 0x2000;
 }
 
 /// Memory-mapped devices of the full PC.
@@ -115,6 +123,9 @@ pub mod mmio {
     pub const VGA_MMIO_LEN: u64 = 0x1000;
     /// The VGA expansion-ROM BAR's size (the 39 KiB VGA BIOS rounded up).
     pub const VGA_ROM_LEN: u64 = 0x1_0000;
+    /// QEMU's `pc-testdev` memory window (64 KiB, when the device is
+    /// added).
+    pub const TESTDEV: u64 = 0xFF00_0000;
 }
 
 /// PCI device numbers on bus 0 (QEMU's `pc` layout).

@@ -87,6 +87,9 @@ pub enum MachineError {
         /// What the controller said.
         why: anyx86_devices::fdc::FdcError,
     },
+    /// QEMU's test device sits on the full PC.
+    #[error("--device pc-testdev needs --machine pc")]
+    TestdevNeedsPc,
     /// Drives need the full PC's IDE controller.
     #[error("disk and CD-ROM drives need --machine pc")]
     DrivesNeedPc,
@@ -130,6 +133,8 @@ pub struct MachineConfig {
     pub cpu: CpuModel,
     /// The full PC (default) or the ISA machine.
     pub kind: MachineKind,
+    /// Add QEMU's `pc-testdev` (`--device pc-testdev`; full PC only).
+    pub pc_testdev: bool,
 }
 
 impl MachineConfig {
@@ -152,6 +157,7 @@ impl MachineConfig {
             rtc_base: 0,
             cpu: CpuModel::qemu32(),
             kind: MachineKind::Pc,
+            pc_testdev: false,
         }
     }
 }
@@ -354,6 +360,14 @@ impl Machine {
             no_progress: None,
         };
         m.board.firmware_log = cfg.firmware_log.map(|s| Output::new(Some(s), true));
+        if cfg.pc_testdev {
+            let pc = m
+                .board
+                .pc
+                .as_deref_mut()
+                .ok_or(MachineError::TestdevNeedsPc)?;
+            pc.testdev = Some(Box::default());
+        }
         m.attach_drives(&cfg.drives)?;
         m.setup_firmware_config();
         if firmware {

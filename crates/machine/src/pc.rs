@@ -10,6 +10,7 @@
 //! chips (IRQ lines, the PIC's INTR, deadlines).
 
 use crate::layout::{mmio, pci as slot, port};
+use anyx86_devices::pc_testdev::{PcTestdev, TESTDEV_IOMEM_LEN};
 use anyx86_devices::{
     AcpiPm, FwCfg, Hpet, I440fx, Ide, IoApic, Lapic, PciAddress, PciHost, Piix3Isa, Piix4Pm, Vga,
 };
@@ -67,6 +68,8 @@ pub struct Chipset {
     pub fw_cfg: FwCfg,
     /// Where the PM block is decoded (PMBA, when PMREGMISC enables it).
     pub pm_base: Option<u16>,
+    /// QEMU's `pc-testdev`, when the user added it (`--device pc-testdev`).
+    pub testdev: Option<Box<PcTestdev>>,
 }
 
 impl Chipset {
@@ -88,6 +91,7 @@ impl Chipset {
             pm: AcpiPm::new(),
             fw_cfg,
             pm_base: None,
+            testdev: None,
         }
     }
 
@@ -180,6 +184,11 @@ impl Chipset {
         if (mmio::HPET..mmio::HPET + mmio::HPET_LEN).contains(&paddr) {
             return Some((Mmio::Hpet, (paddr - mmio::HPET) as u32));
         }
+        if self.testdev.is_some()
+            && (mmio::TESTDEV..mmio::TESTDEV + TESTDEV_IOMEM_LEN).contains(&paddr)
+        {
+            return Some((Mmio::Testdev, (paddr - mmio::TESTDEV) as u32));
+        }
         None
     }
 
@@ -194,6 +203,7 @@ impl Chipset {
             Mmio::VgaWindow | Mmio::VgaLfb | Mmio::VgaMmio | Mmio::VgaRom => {
                 u64::from(self.vga_read(dev, off, size, now))
             }
+            Mmio::Testdev => self.testdev.as_ref().map_or(0, |t| t.mem_read(off, size)),
             Mmio::Hpet if size >= 4 => self.hpet.read(off, size.min(8), now),
             Mmio::Hpet => {
                 let v = self.hpet.read(off & !3, 4, now);
@@ -224,6 +234,11 @@ impl Chipset {
             }
             Mmio::VgaWindow | Mmio::VgaLfb | Mmio::VgaMmio | Mmio::VgaRom => {
                 self.vga_write(dev, off, size, v as u32, now)
+            }
+            Mmio::Testdev => {
+                if let Some(t) = self.testdev.as_deref_mut() {
+                    t.mem_write(off, size, v);
+                }
             }
             Mmio::Hpet => self.hpet.write(off, size.clamp(4, 8), v, now),
             Mmio::Lapic | Mmio::IoApic => {
@@ -299,6 +314,8 @@ pub enum Mmio {
     IoApic,
     /// The HPET block.
     Hpet,
+    /// The `pc-testdev` memory window.
+    Testdev,
 }
 
 /// All-ones in `size` bytes.
