@@ -35,10 +35,15 @@ pub const RAM_BYTES: usize = 1 << 20;
 /// Instruction bytes used from one input.
 pub const MAX_CODE: usize = 512;
 /// The instruction budget of one run (REP iterations count one each).
-pub const BUDGET: u64 = 20_000;
-/// What a run may do past its budget: `Cpu::run` checks the budget
-/// between traces, so the last trace may overshoot by its own length.
-pub const OVERSHOOT: u64 = crate::decode::MAX_TRACE as u64;
+/// Small, so one execution is cheap; loops still end at it.
+pub const BUDGET: u64 = 4_000;
+/// The REP fast path's slice (`exec::string::REP_SLICE`): the budget is
+/// checked between slices.
+pub const REP_SLICE: u64 = 1024;
+/// What a run may do past its budget, as docs/reliability.md states it:
+/// `Cpu::run` checks the budget between traces, so the last trace may
+/// overshoot by its own length, and a REP by one slice.
+pub const OVERSHOOT: u64 = crate::decode::MAX_TRACE as u64 + REP_SLICE;
 /// CF, PF, AF, ZF, SF, DF, OF: the flags an input may set.
 pub const FLAGS_MASK: u32 = 0xCD5;
 
