@@ -17,5 +17,7 @@ for t in "${targets[@]}"; do
     cargo +nightly fuzz run --fuzz-dir fuzz "$t" "$OUT/corpus/$t" -- \
         -jobs=1 -workers=1 -max_total_time="$secs" -max_len=4096 \
         -artifact_prefix="$OUT/artifacts/$t/" >"$OUT/$t.log" 2>&1 || echo "$t: finding, see $OUT/$t.log"
-    grep -E '^#[0-9]+' "$OUT/$t.log" | tail -1
+    # With -jobs, libFuzzer writes its own log to ./fuzz-0.log.
+    if [ -f fuzz-0.log ]; then mv fuzz-0.log "$OUT/$t.fuzz.log"; fi
+    grep -E '^#[0-9]+' "$OUT/$t.fuzz.log" "$OUT/$t.log" 2>/dev/null | tail -1
 done
