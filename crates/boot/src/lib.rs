@@ -34,6 +34,8 @@
 mod bytes;
 mod elf;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod layout;
 pub mod linux;
 mod memory;

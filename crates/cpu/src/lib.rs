@@ -22,6 +22,8 @@ mod exec;
 pub mod fault;
 pub mod flags;
 pub mod fpu;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod interrupt;
 pub mod long;
 pub mod mmu;

@@ -97,6 +97,12 @@ fn string<B: CpuBus, const K: u8, const REP: u8>(
     if REP != 0 {
         let counted = done.saturating_sub(u64::from(r.is_ok()));
         s.extra_work = s.extra_work.wrapping_add(counted);
+        // The run loop checks the limit between traces only: leave the
+        // trace after iterations that counted, so a trace of several REPs
+        // overshoots the limit by one slice at most, not one per REP.
+        if counted != 0 {
+            s.break_trace = true;
+        }
     }
     r
 }
