@@ -167,8 +167,8 @@ pub struct CpuState {
     /// Scratch for the pages devices wrote by DMA (kept to reuse its
     /// allocation).
     pub dma_pages: Vec<u64>,
-    /// One bit per 4 KiB page of RAM: set when decoded code came from it.
-    pub code_pages: Vec<u64>,
+    /// The RAM bytes decoded code came from (stores into them drop it).
+    pub code: crate::codemap::CodeMap,
     /// Software TLB.
     pub tlb: Tlb,
     /// A20 mask from the bus (cached; refreshed after OUT).
@@ -265,7 +265,7 @@ impl CpuState {
             trace_ic: 0,
             smc_pages: Vec::new(),
             dma_pages: Vec::new(),
-            code_pages: Vec::new(),
+            code: crate::codemap::CodeMap::default(),
             tlb: Tlb::new(),
             a20_mask: u64::MAX,
             map_gen: 0,

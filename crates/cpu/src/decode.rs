@@ -167,7 +167,7 @@ impl std::hash::Hasher for KeyHasher {
     }
 }
 
-type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;
+pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;
 
 /// Entries of the direct-mapped front of the trace cache.
 const FAST_SIZE: usize = 1 << 14;
@@ -276,9 +276,15 @@ impl<B> TraceCache<B> {
         }
     }
 
+    /// True when the next [`insert`](Self::insert) empties the cache
+    /// first (it holds [`MAX_TRACES`]).
+    pub fn is_full(&self) -> bool {
+        self.map.len() >= MAX_TRACES
+    }
+
     /// Adds a trace covering the pages in `pages`.
     pub fn insert(&mut self, t: Trace<B>, pages: &[u64]) -> usize {
-        if self.map.len() >= MAX_TRACES {
+        if self.is_full() {
             self.clear();
         }
         let key = (t.phys, t.bitness);
@@ -587,6 +593,21 @@ pub fn ends_trace(ins: &Instruction) -> bool {
 }
 
 impl CpuState {
+    /// Fetches instruction bytes at `paddr` (all within one page): one
+    /// copy out of RAM, or byte by byte from ROM or a device.
+    fn fetch<B: CpuBus>(&mut self, bus: &mut B, paddr: u64, out: &mut [u8]) {
+        if bus.page_is_ram(paddr) {
+            let off = paddr as usize;
+            if let Some(src) = bus.ram().get(off..off + out.len()) {
+                out.copy_from_slice(src);
+                return;
+            }
+        }
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = self.phys_read(bus, paddr + i as u64, 1) as u8;
+        }
+    }
+
     /// Decodes one instruction at linear address `lin` (instruction pointer
     /// `ip`), fetching up to 15 bytes. Bytes from the next page are
     /// fetched (and may fault) only if the instruction really extends into
@@ -600,9 +621,7 @@ impl CpuState {
         let mut buf = [0u8; 16];
         let p0 = self.translate(bus, lin, Access::Exec)?;
         let in_page = (0x1000 - (lin & 0xFFF)).min(15) as usize;
-        for (i, b) in buf.iter_mut().enumerate().take(in_page) {
-            *b = self.phys_read(bus, p0 + i as u64, 1) as u8;
-        }
+        self.fetch(bus, p0, &mut buf[..in_page]);
         let opts = DECODER_OPTIONS;
         let mut dec = Decoder::with_ip(self.bitness, &buf[..in_page], ip, opts);
         let ins = dec.decode();
@@ -616,9 +635,7 @@ impl CpuState {
         // The instruction continues on the next page.
         let lin2 = self.wrap_lin((lin & !0xFFF) + 0x1000);
         let p1 = self.translate(bus, lin2, Access::Exec)?;
-        for (i, b) in buf.iter_mut().enumerate().take(15).skip(in_page) {
-            *b = self.phys_read(bus, p1 + (i - in_page) as u64, 1) as u8;
-        }
+        self.fetch(bus, p1, &mut buf[in_page..15]);
         let mut dec = Decoder::with_ip(self.bitness, &buf[..15], ip, opts);
         let ins = dec.decode();
         if dec.last_error() == DecoderError::NoMoreBytes {

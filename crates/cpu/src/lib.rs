@@ -14,6 +14,7 @@
 #![deny(unsafe_code)]
 
 pub mod bus;
+pub mod codemap;
 pub mod core;
 pub mod cpuid;
 pub mod debug;
@@ -72,6 +73,9 @@ pub struct Cpu<B: CpuBus> {
     cache: TraceCache<B>,
     /// CPUID identity and features.
     pub model: cpuid::CpuModel,
+    /// The records of the trace being built (kept to reuse its
+    /// allocation: code that rewrites itself builds traces all the time).
+    scratch: Vec<decode::Op<B>>,
 }
 
 impl<B: CpuBus> Cpu<B> {
@@ -81,6 +85,7 @@ impl<B: CpuBus> Cpu<B> {
             s: CpuState::new(model.clone()),
             cache: TraceCache::default(),
             model,
+            scratch: Vec::with_capacity(MAX_TRACE),
         }
     }
 
@@ -93,7 +98,7 @@ impl<B: CpuBus> Cpu<B> {
     /// Drops all decoded code (after the host changed guest memory).
     pub fn flush_code_cache(&mut self) {
         self.cache.clear();
-        self.s.code_pages.clear();
+        self.s.code.clear();
         self.s.tlb.flush_all();
     }
 
@@ -237,12 +242,16 @@ impl<B: CpuBus> Cpu<B> {
 
     fn build_trace(&mut self, bus: &mut B, lin: u64, phys: u64) -> Result<usize, Fault> {
         let s = &mut self.s;
-        let mut ops = Vec::with_capacity(8);
-        let mut pages = vec![phys & !0xFFF];
+        let mut ops = std::mem::take(&mut self.scratch);
+        ops.clear();
+        let mut pages = [phys & !0xFFF, 0];
+        let mut n_pages = 1;
         let mut ip = s.rip;
         let mut l = lin;
         let bitness = s.bitness;
         let mut prev_ins = None;
+        // Bytes decoded into the trace, from `phys` on.
+        let mut covered = 0u64;
         loop {
             let (ins, _p0, p1) = match s.decode_at(bus, l, ip) {
                 Ok(x) => x,
@@ -269,8 +278,10 @@ impl<B: CpuBus> Cpu<B> {
                 prev_ins = Some(ins);
             }
             let len = ins.len() as u64;
+            covered += len;
             if let Some(p) = p1 {
-                pages.push(p);
+                pages[1] = p;
+                n_pages = 2;
                 break;
             }
             if (side.is_none() && ends_trace(&ins)) || ops.len() >= MAX_TRACE || ins.is_invalid() {
@@ -282,9 +293,19 @@ impl<B: CpuBus> Cpu<B> {
                 break;
             }
         }
-        for p in &pages {
-            if bus.page_is_ram(*p) {
-                s.mark_code_page(*p);
+        if self.cache.is_full() {
+            // The insert below empties the cache: no code is left to
+            // protect, and the map stays as small as the cache.
+            s.code.clear();
+        }
+        let first = covered.min(0x1000 - (phys & 0xFFF));
+        if bus.page_is_ram(phys) {
+            s.mark_code(phys, first);
+        }
+        if n_pages == 2 {
+            let p1 = pages[1];
+            if bus.page_is_ram(p1) {
+                s.mark_code(p1, covered - first);
             }
         }
         s.stats.traces_built += 1;
@@ -311,9 +332,11 @@ impl<B: CpuBus> Cpu<B> {
             phys,
             bitness,
             bytes,
-            ops: ops.into_boxed_slice(),
+            ops: ops.as_slice().into(),
         };
-        Ok(self.cache.insert(t, &pages))
+        ops.clear();
+        self.scratch = ops;
+        Ok(self.cache.insert(t, &pages[..n_pages]))
     }
 
     /// Runs traces back to back until `until` instructions have retired

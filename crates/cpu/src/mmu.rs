@@ -336,10 +336,7 @@ impl CpuState {
     /// Writes physical memory, noting writes to code pages.
     pub fn phys_write<B: CpuBus>(&mut self, bus: &mut B, paddr: u64, n: u8, v: u64) {
         let n_us = n as usize;
-        self.note_code_write(paddr);
-        if (paddr & 0xFFF) as usize + n_us > 0x1000 {
-            self.note_code_write(paddr + u64::from(n) - 1);
-        }
+        self.note_code_store(paddr, u64::from(n));
         if bus.page_is_ram(paddr) && (paddr & 0xFFF) as usize + n_us <= 0x1000 {
             let off = paddr as usize;
             le_write(&mut bus.ram()[off..off + n_us], n_us, v);
@@ -363,39 +360,47 @@ impl CpuState {
         }
     }
 
-    /// Marks the RAM page at `paddr` as holding decoded code.
-    pub fn mark_code_page(&mut self, paddr: u64) {
-        let page = (paddr >> 12) as usize;
-        let (w, b) = (page / 64, page % 64);
-        if w >= self.code_pages.len() {
-            self.code_pages.resize(w + 1, 0);
-        }
-        if self.code_pages[w] & (1 << b) == 0 {
-            self.code_pages[w] |= 1 << b;
+    /// Records that decoded code came from RAM bytes `paddr..paddr + len`
+    /// (within one page).
+    pub fn mark_code(&mut self, paddr: u64, len: u64) {
+        if self.code.mark(paddr, len) {
             // Write entries may point at this page: they must now take the
-            // slow path so writes invalidate the page's traces.
+            // slow path so stores into it are checked against the code.
             self.tlb.flush_writes();
         }
     }
 
+    /// A store of `n` bytes at `paddr`: drops the decoded code it
+    /// overwrites (the traces of its page), and ends the running trace.
     #[inline]
-    pub(crate) fn note_code_write(&mut self, paddr: u64) {
-        let page = (paddr >> 12) as usize;
-        let (w, b) = (page / 64, page % 64);
-        if let Some(word) = self.code_pages.get_mut(w) {
-            if *word & (1 << b) != 0 {
-                *word &= !(1 << b);
-                self.smc_pages.push(paddr & !0xFFF);
-                self.break_trace = true;
+    pub(crate) fn note_code_store(&mut self, paddr: u64, n: u64) {
+        let in_page = (0x1000 - (paddr & 0xFFF)).min(n);
+        if self.code.store_hits_code(paddr, in_page) {
+            self.code_dropped(paddr);
+        }
+        if in_page < n {
+            let next = (paddr & !0xFFF) + 0x1000;
+            if self.code.store_hits_code(next, n - in_page) {
+                self.code_dropped(next);
             }
         }
     }
 
+    /// The whole page at `paddr` may have been rewritten (device DMA):
+    /// drops its decoded code.
+    pub(crate) fn note_page_rewritten(&mut self, paddr: u64) {
+        if self.code.unmark_page(paddr) {
+            self.code_dropped(paddr);
+        }
+    }
+
+    fn code_dropped(&mut self, paddr: u64) {
+        self.smc_pages.push(paddr & !0xFFF);
+        self.break_trace = true;
+    }
+
     fn is_code_page(&self, paddr: u64) -> bool {
-        let page = (paddr >> 12) as usize;
-        self.code_pages
-            .get(page / 64)
-            .is_some_and(|w| w & (1 << (page % 64)) != 0)
+        self.code.is_code_page(paddr)
     }
 
     // ---- translation ------------------------------------------------------

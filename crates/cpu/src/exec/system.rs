@@ -160,7 +160,7 @@ impl CpuState {
         let mut pages = std::mem::take(&mut self.dma_pages);
         bus.take_dma_pages(&mut pages);
         for &p in &pages {
-            self.note_code_write(p);
+            self.note_page_rewritten(p);
         }
         pages.clear();
         self.dma_pages = pages;

@@ -518,12 +518,8 @@ fn diff_regs32(cpu: &Cpu<FlatBus>, t: &MooTest, rm: Option<&Regs32>, mask: u16, 
 fn invalidate_code(cpu: &mut Cpu<FlatBus>, ram: &[(u32, u8)]) {
     let s = &mut cpu.s;
     for &(a, _) in ram {
-        let page = (a >> 12) as usize;
-        if let Some(w) = s.code_pages.get_mut(page / 64) {
-            if *w & (1 << (page % 64)) != 0 {
-                *w &= !(1 << (page % 64));
-                s.smc_pages.push(u64::from(a) & !0xFFF);
-            }
+        if s.code.unmark_page(u64::from(a)) {
+            s.smc_pages.push(u64::from(a) & !0xFFF);
         }
     }
 }

@@ -1,0 +1,78 @@
+//! Self-modifying code (issue #20): a store into decoded bytes is seen by
+//! the next execution of them (SDM Vol. 3, 11.6), and a store beside code
+//! on the same page leaves the decoded code alone (it used to drop and
+//! rebuild every trace of the page on each store: 1-2 MIPS).
+
+#[allow(dead_code)]
+mod common;
+
+use anyx86_cpu::cpuid::CpuModel;
+use anyx86_cpu::state::reg;
+use anyx86_cpu::RunExit;
+use common::long64::{Exit, CODE, M};
+
+fn long() -> M {
+    M::long_with(CpuModel::qemu64())
+}
+
+#[test]
+fn a_loop_storing_beside_its_code_keeps_its_traces() {
+    let mut m = long();
+    // mov ecx,1000 / l: inc dword [rip+0xF5] (0x1100) / dec ecx / jnz l
+    // (the trace goes on decoding past the HLT after the loop, into the
+    // zero bytes there: 0x1100 is beyond what it decodes)
+    let code = [
+        0xB9, 0xE8, 0x03, 0x00, 0x00, //
+        0xFF, 0x05, 0xF5, 0x00, 0x00, 0x00, //
+        0xFF, 0xC9, //
+        0x75, 0xF6,
+    ];
+    assert_eq!(m.run(&code), Exit::Done);
+    assert_eq!(m.peek_le(CODE + 0x100, 4), 1000, "every store landed");
+    let built = m.cpu.s.stats.traces_built;
+    assert!(built < 10, "{built} traces built for a 1000-iteration loop");
+}
+
+#[test]
+fn a_loop_rewriting_its_own_immediate_sees_each_new_value() {
+    let mut m = long();
+    // mov ecx,100 / xor eax,eax / l: add eax,0x101 (imm at 0x1008)
+    // inc dword [rip-10] (the immediate) / dec ecx / jnz l
+    let code = [
+        0xB9, 0x64, 0x00, 0x00, 0x00, //
+        0x31, 0xC0, //
+        0x05, 0x01, 0x01, 0x00, 0x00, //
+        0xFF, 0x05, 0xF6, 0xFF, 0xFF, 0xFF, //
+        0xFF, 0xC9, //
+        0x75, 0xF1,
+    ];
+    assert_eq!(m.run(&code), Exit::Done);
+    // Sum of 0x101 + k for k = 0..99.
+    assert_eq!(m.cpu.s.gpr[reg::AX], 100 * 0x101 + 4950);
+    assert_eq!(m.peek_le(CODE + 8, 4), 0x101 + 100);
+}
+
+#[test]
+fn a_store_into_the_second_page_of_a_straddling_jump_retargets_it() {
+    let mut m = long();
+    // 1FFD: jmp 0x2100 (E9 FE 00 00 00): its displacement's third byte is
+    // at 0x2000, the first byte of the next page.
+    m.poke(0x1FFD, &[0xE9, 0xFE, 0x00, 0x00, 0x00]);
+    // 2100: inc eax / mov byte [rip-0x109], 1 (0x2000: the jump now goes
+    // to 0x12100) / jmp 0x1FFD
+    m.poke(
+        0x2100,
+        &[
+            0xFF, 0xC0, //
+            0xC6, 0x05, 0xF7, 0xFE, 0xFF, 0xFF, 0x01, //
+            0xE9, 0xEF, 0xFE, 0xFF, 0xFF,
+        ],
+    );
+    // 12100: add eax,100 / hlt
+    m.poke(0x12100, &[0x05, 0x64, 0x00, 0x00, 0x00, 0xF4]);
+    m.cpu.flush_code_cache();
+    m.cpu.s.rip = 0x1FFD;
+    assert_eq!(m.cpu.run(&mut m.bus, 100_000), RunExit::Halted);
+    assert_eq!(m.cpu.s.rip, 0x12106);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 101, "the old target ran once");
+}
