@@ -218,7 +218,9 @@ fn run(
             eprintln!("anyx86: {}", m.dump("instruction limit reached"))
         }
         RunOutcome::NoProgress(dump) => eprintln!("anyx86: {dump}"),
-        RunOutcome::HostQuit
+        // The image's problems are told below, once it is closed.
+        RunOutcome::MediaError
+        | RunOutcome::HostQuit
         | RunOutcome::Exit(_)
         | RunOutcome::Breakpoint
         | RunOutcome::PowerOff => {}
@@ -229,13 +231,19 @@ fn run(
     if a.stats {
         print_stats(&m);
     }
-    // Dropping the machine flushes and syncs the disk images.
+    // Dropping the machine flushes and syncs the disk images (and saves
+    // one whose file was deleted or replaced meanwhile).
+    let media = std::rc::Rc::clone(&m.media);
     drop(m);
+    for p in media.take() {
+        eprintln!("anyx86: {p}");
+    }
     match (&outcome, console::stop::requested()) {
         (RunOutcome::HostQuit, Some(stop)) => {
             eprintln!("anyx86: {}", stop_line(stop));
             Ok(stop.exit_status())
         }
+        _ if media.failed() => Ok(anyx86_machine::EXIT_MEDIA as u8),
         _ => Ok(outcome.exit_status() as u8),
     }
 }

@@ -226,3 +226,101 @@ fn bad_images_are_refused_with_exit_2() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Starts anyx86 on the i386 disk image `img`, waits until SeaBIOS has
+/// printed its banner (the image is open), runs `meddle` on the file, and
+/// returns the run's output once it ends.
+fn meddle_while_running(img: &Path, meddle: impl FnOnce(&Path)) -> Output {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anyx86"))
+        .args([
+            "run",
+            "--serial",
+            "stdio",
+            "--debugcon",
+            "null",
+            "--no-reboot",
+        ])
+        .arg("--hda")
+        .arg(img)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run anyx86");
+    let mut out = BufReader::new(child.stdout.take().expect("piped"));
+    let mut seen = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        let n = out.read_until(b'\n', &mut line).expect("read stdout");
+        seen.extend_from_slice(&line);
+        if n == 0 || text(&line).contains("SeaBIOS (version") {
+            break;
+        }
+    }
+    meddle(img);
+    out.read_to_end(&mut seen).expect("read stdout");
+    let mut stderr = Vec::new();
+    child
+        .stderr
+        .take()
+        .expect("piped")
+        .read_to_end(&mut stderr)
+        .expect("read stderr");
+    let status = child.wait().expect("wait");
+    Output {
+        status,
+        stdout: seen,
+        stderr,
+    }
+}
+
+/// The image file deleted while the guest boots and writes its boot
+/// count: the run ends with status 10 and says so, the file is back under
+/// its name with the guest's write in it (the next boot counts 2).
+#[test]
+fn a_disk_image_deleted_during_the_run_is_saved_with_the_guests_writes() {
+    let dir = scratch("deleted");
+    let img = dir.join("disk.img");
+    std::fs::copy(guest::media().join("disk.img"), &img).expect("test set-up");
+    let out = meddle_while_running(&img, |p| std::fs::remove_file(p).expect("delete"));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(field(&stdout, "BOOT-COUNT"), Some("1"), "{stdout}");
+    assert!(stdout.contains("reboot: Power down"), "{stdout}");
+    assert!(
+        stderr.contains("was deleted while the guest wrote to it: its contents were saved to"),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(10), "{stderr}");
+    let path = img.to_str().expect("test set-up");
+    let again = boot_medium("i386", "disk", &["--hda", path]);
+    assert_eq!(field(&again, "BOOT-COUNT"), Some("2"), "{again}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The image file cut to one sector while the BIOS boots from it: a read
+/// fails, the run ends at once with status 10 and the reason.
+#[test]
+fn a_disk_image_that_shrinks_during_the_run_ends_it_with_the_reason() {
+    let dir = scratch("shrinks");
+    let img = dir.join("disk.img");
+    std::fs::copy(guest::media().join("disk.img"), &img).expect("test set-up");
+    let len = std::fs::metadata(&img).expect("test set-up").len();
+    let out = meddle_while_running(&img, |p| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .and_then(|f| f.set_len(512))
+            .expect("truncate");
+    });
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        stderr.contains(&format!(
+            "shrank from {len} to 512 bytes while the guest ran"
+        )),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("GUEST-READY"), "{stdout}");
+    assert_eq!(out.status.code(), Some(10), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

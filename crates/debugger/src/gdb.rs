@@ -358,7 +358,7 @@ impl<A: X86Arch> GdbTarget<'_, '_, '_, A> {
                 Some(w) => self.stop_why(w),
                 None => StopReason::Signal(Signal::SIGTRAP),
             },
-            RunOutcome::Exit(_) | RunOutcome::PowerOff => {
+            RunOutcome::Exit(_) | RunOutcome::PowerOff | RunOutcome::MediaError => {
                 let code = o.exit_status() as u8;
                 self.ended = Some(o);
                 StopReason::Exited(code)

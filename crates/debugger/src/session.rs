@@ -517,5 +517,6 @@ pub fn outcome_text(o: &RunOutcome) -> String {
         RunOutcome::PowerOff => "powered off (ACPI S5)".into(),
         RunOutcome::Breakpoint => "breakpoint".into(),
         RunOutcome::NoProgress(d) => d.clone(),
+        RunOutcome::MediaError => "an image file failed under the guest".into(),
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! This crate holds no device and no CPU: only the small vocabulary the
 //! others use to talk to each other, so that the dependency graph stays
-//! one-way (`cli → machine → {cpu, devices, mem} → hw`).
+//! one-way (`cli → machine → devices → hw`, and `machine → hw`; `cpu`
+//! and `mem` need none of it: the `CpuBus` lives in `anyx86-cpu`).
 //!
 //! - [`PortDevice`]: a device's register interface, as seen from the I/O bus.
 //! - [`IrqLevel`]: interrupt lines are levels; edge detection lives in the

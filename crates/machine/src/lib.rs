@@ -22,6 +22,6 @@ pub use clock::ClockMode;
 pub use firmware::{BadBootOrder, BootDevice, BootOrder, SEABIOS};
 pub use machine::{
     regular_file_len, Drives, HostControl, HostHook, Machine, MachineConfig, MachineError,
-    RunOutcome, DEFAULT_IPS, EXIT_INSN_LIMIT, EXIT_NO_PROGRESS, EXIT_TRIPLE_FAULT,
+    RunOutcome, DEFAULT_IPS, EXIT_INSN_LIMIT, EXIT_MEDIA, EXIT_NO_PROGRESS, EXIT_TRIPLE_FAULT,
 };
 pub use pc::MachineKind;

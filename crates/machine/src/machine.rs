@@ -2,7 +2,7 @@
 
 use crate::board::{Board, Output, Sink, StopReason};
 use crate::clock::{Clock, ClockMode};
-use crate::disk::{open_image, MediaKind};
+use crate::disk::{open_image, MediaHealth, MediaKind};
 use crate::firmware::{BootOrder, SEABIOS};
 use crate::pc::MachineKind;
 use anyx86_cpu::cpuid::CpuModel;
@@ -13,6 +13,7 @@ use anyx86_cpu::{Cpu, RunExit};
 use anyx86_devices::cmos::{REG_EQUIPMENT, REG_FLOPPY_TYPES};
 use anyx86_mem::{GuestRam, MemError, PhysMemory, Rom};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// Exit status of a run that ended in a triple fault with `--no-reboot`.
@@ -25,6 +26,9 @@ pub const EXIT_INSN_LIMIT: i32 = 6;
 /// [`anyx86_cpu::interrupt::NO_PROGRESS_DELIVERIES`] times in a row with
 /// no instruction retired) with `--no-reboot`. Even, like 4 and 6.
 pub const EXIT_NO_PROGRESS: i32 = 8;
+/// Exit status when a disk, CD or floppy image file failed under the
+/// running guest (it shrank, or was deleted or replaced while written).
+pub const EXIT_MEDIA: i32 = 10;
 
 /// Errors building a machine.
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +210,8 @@ pub enum RunOutcome {
     /// With `--no-reboot`: the guest made no progress (an exception
     /// storm); the diagnostic with the vector and CS:RIP, and the dump.
     NoProgress(String),
+    /// An image file failed under the guest (see [`Machine::media`]).
+    MediaError,
 }
 
 impl RunOutcome {
@@ -221,6 +227,7 @@ impl RunOutcome {
             | RunOutcome::Breakpoint => 0,
             RunOutcome::InstructionLimit => EXIT_INSN_LIMIT,
             RunOutcome::NoProgress(_) => EXIT_NO_PROGRESS,
+            RunOutcome::MediaError => EXIT_MEDIA,
         }
     }
 }
@@ -308,6 +315,9 @@ pub struct Machine {
     /// Times the guest made no progress and was reset (without
     /// `--no-reboot`), and the last such diagnostic.
     pub no_progress: Option<(u64, String)>,
+    /// Problems with the image files, found while running or when they
+    /// are closed (dropping the machine): the caller reports them.
+    pub media: Rc<MediaHealth>,
 }
 
 /// Most instructions per run-loop slice (host responsiveness, and how
@@ -358,6 +368,7 @@ impl Machine {
             wall: Default::default(),
             notes: Vec::new(),
             no_progress: None,
+            media: Rc::default(),
         };
         m.board.firmware_log = cfg.firmware_log.map(|s| Output::new(Some(s), true));
         if cfg.pc_testdev {
@@ -390,7 +401,7 @@ impl Machine {
                 opened.push((
                     i,
                     MediaKind::HardDisk,
-                    open_image(p, MediaKind::HardDisk, d.snapshot)?,
+                    open_image(p, MediaKind::HardDisk, d.snapshot, &self.media)?,
                 ));
             }
         }
@@ -398,7 +409,7 @@ impl Machine {
             opened.push((
                 2,
                 MediaKind::Cdrom,
-                open_image(p, MediaKind::Cdrom, d.snapshot)?,
+                open_image(p, MediaKind::Cdrom, d.snapshot, &self.media)?,
             ));
         }
         self.attach_floppies(d)?;
@@ -424,7 +435,7 @@ impl Machine {
         let mut count = 0u8;
         for (drive, p) in d.fd.iter().enumerate() {
             let Some(p) = p else { continue };
-            let img = open_image(p, MediaKind::Floppy, d.snapshot)?;
+            let img = open_image(p, MediaKind::Floppy, d.snapshot, &self.media)?;
             self.board
                 .fdc
                 .attach(drive, img.backend)
@@ -584,6 +595,9 @@ impl Machine {
                 Some(c) => self.cpu.run_checked(&mut self.board, budget, &mut **c),
             };
             self.sync_ferr();
+            if self.media.failed() {
+                return RunOutcome::MediaError;
+            }
             if exit == RunExit::Halted && !self.cpu.s.halted {
                 // The FPU error path just released a frozen instruction.
                 continue;
