@@ -7,6 +7,22 @@
 /// MMIO, unmapped holes) goes through [`CpuBus::mem_read`] and
 /// [`CpuBus::mem_write`]. Physical addresses reaching the bus already have
 /// the A20 mask applied.
+///
+/// # The RAM layout contract
+///
+/// The CPU's fast paths (the software TLB, instruction fetch, the REP
+/// string paths) access [`CpuBus::ram`] directly, relying on:
+///
+/// - `ram()` is guest RAM from physical address 0 upwards, contiguous;
+/// - [`CpuBus::page_is_ram`] is true only for a 4 KiB page that lies
+///   wholly inside `ram()` and is plain RAM for reads and writes alike;
+/// - direct (fast) TLB entries are only made for such pages below 4 GiB,
+///   so a RAM offset fits in 32 bits.
+///
+/// A bus that breaks the contract gets wrong answers, not a panic: every
+/// direct access is bounds-checked (`get`) and falls back to
+/// [`CpuBus::mem_read`] / [`CpuBus::mem_write`] (tested with a lying bus
+/// in `crates/cpu/tests/bus_contract.rs`).
 pub trait CpuBus {
     /// Guest RAM, starting at physical address 0.
     fn ram(&mut self) -> &mut [u8];

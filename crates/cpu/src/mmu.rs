@@ -325,7 +325,11 @@ impl CpuState {
         let n_us = n as usize;
         if bus.page_is_ram(paddr) && (paddr & 0xFFF) as usize + n_us <= 0x1000 {
             let off = paddr as usize;
-            return le_read(&bus.ram()[off..off + n_us], n_us);
+            // `get`: a bus breaking the RAM layout contract (see
+            // `CpuBus`) sends the access to `mem_read`, never to a panic.
+            if let Some(b) = bus.ram().get(off..off + n_us) {
+                return le_read(b, n_us);
+            }
         }
         // ROM, MMIO or a hole: a device read may change an interrupt line,
         // which must be seen before the next instruction.
@@ -339,8 +343,10 @@ impl CpuState {
         self.note_code_store(paddr, u64::from(n));
         if bus.page_is_ram(paddr) && (paddr & 0xFFF) as usize + n_us <= 0x1000 {
             let off = paddr as usize;
-            le_write(&mut bus.ram()[off..off + n_us], n_us, v);
-            return;
+            if let Some(b) = bus.ram().get_mut(off..off + n_us) {
+                le_write(b, n_us, v);
+                return;
+            }
         }
         // MMIO, ROM or a hole. The trace goes on unless the write changed
         // what the next instruction must see: the memory map (PAM, A20),
@@ -629,7 +635,9 @@ impl CpuState {
             // The tag only matches RAM pages below 4 GiB, so `off` is
             // inside RAM and the truncation drops nothing.
             let off = lin.wrapping_add(e.addend) as u32 as usize;
-            return Ok(le_read(&bus.ram()[off..off + N], N));
+            if let Some(b) = bus.ram().get(off..off + N) {
+                return Ok(le_read(b, N));
+            }
         }
         self.read_lin_slow(bus, lin, N as u8)
     }
@@ -673,8 +681,10 @@ impl CpuState {
         // The page and crossing check in one compare, as in `read_lin`.
         if e.tag[self.tlb.user as usize] == lin.wrapping_add(N as u64 - 1) & !0xFFF {
             let off = lin.wrapping_add(e.addend) as u32 as usize;
-            le_write(&mut bus.ram()[off..off + N], N, v);
-            return Ok(());
+            if let Some(b) = bus.ram().get_mut(off..off + N) {
+                le_write(b, N, v);
+                return Ok(());
+            }
         }
         self.write_lin_slow(bus, lin, N as u8, v)
     }
