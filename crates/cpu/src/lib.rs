@@ -76,6 +76,11 @@ pub struct Cpu<B: CpuBus> {
     /// The records of the trace being built (kept to reuse its
     /// allocation: code that rewrites itself builds traces all the time).
     scratch: Vec<decode::Op<B>>,
+    /// Builds traces whose records never chain: each returns to the run
+    /// loop, which keeps RIP and the instruction count exact between them.
+    /// Slower; for the differential tests of threaded dispatch (set it
+    /// before running, or call [`Cpu::flush_code_cache`] after).
+    pub unthreaded: bool,
 }
 
 impl<B: CpuBus> Cpu<B> {
@@ -86,6 +91,7 @@ impl<B: CpuBus> Cpu<B> {
             cache: TraceCache::default(),
             model,
             scratch: Vec::with_capacity(MAX_TRACE),
+            unthreaded: false,
         }
     }
 
@@ -326,7 +332,7 @@ impl<B: CpuBus> Cpu<B> {
             start += u16::from(op.len);
             op.end = start;
             op.last = i + 1 == n_ops;
-            op.chain = op.hot && next_hot;
+            op.chain = op.hot && next_hot && !self.unthreaded;
         }
         let t = Trace {
             phys,
