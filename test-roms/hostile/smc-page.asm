@@ -1,16 +1,13 @@
 ; smc-page.asm - self-modifying code across a page: a loop in RAM whose
 ; closing JMP straddles the 4 KiB boundary at 2000h writes into the
-; JMP's second page on every iteration, so its trace is dropped and
-; rebuilt each time.
+; JMP's second page on every iteration. The store misses the decoded
+; bytes, so the traces stay (they were dropped and rebuilt on every
+; store while code was tracked per page); smc-patch stores into them.
 %include "hostile.inc"
 LOOP_AT equ     0x2000 - (smc_jmp - smc_code) - 1   ; the JMP's opcode at 1FFFh
 start:
         RM_INIT
-        mov     si, smc_code
-        mov     di, LOOP_AT
-        mov     cx, smc_end - smc_code
-        cs rep movsb
-        jmp     0x0000:LOOP_AT
+        RUN_FROM_RAM smc_code, smc_end, LOOP_AT
 smc_code:
         inc     byte [0x2010]           ; a byte of the JMP's second page
         inc     ax

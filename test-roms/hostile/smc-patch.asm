@@ -6,11 +6,7 @@
 LOOP_AT equ     0x3000
 start:
         RM_INIT
-        mov     si, smc_code
-        mov     di, LOOP_AT
-        mov     cx, smc_end - smc_code
-        cs rep movsb
-        jmp     0x0000:LOOP_AT
+        RUN_FROM_RAM smc_code, smc_end, LOOP_AT
 smc_code:
         add     ax, strict word 0x0101  ; 05 iw: the immediate is rewritten
         inc     word [LOOP_AT + 1]      ; the ADD's immediate
