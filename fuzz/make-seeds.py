@@ -31,7 +31,7 @@ pm32 = {
     "loop": bytes.fromhex("b90a000000e2fe"),
     "rep-stosd": bytes.fromhex("bf00200000b940000000f3ab"),
     "load-ds": bytes.fromhex("66b810008ed8"),              # mov ax,0x10; mov ds,ax
-    "bad-selector": bytes.fromhex("66b818008ed8"),         # mov ax,0x18 (past GDT limit)
+    "bad-selector": bytes.fromhex("66b840008ed8"),         # mov ax,0x40 (past GDT limit)
     "int80": bytes.fromhex("cd80"),
     "cpuid": bytes.fromhex("31c00fa2"),
     "paging-on": bytes.fromhex("b80000100f22d80f20c00d000000800f22c0"),
@@ -40,7 +40,45 @@ pm32 = {
     "bt-mem": bytes.fromhex("b8ffffff7f0fa305002000"),
     "lgdt": bytes.fromhex("0f0115002000"),
 }
-for name, seeds in (("cpu_real", real), ("cpu_pm32", pm32)):
+pm16 = {
+    "add-halt": bytes.fromhex("01c8"),
+    "loop": bytes.fromhex("b90a00e2fe"),
+    "rep-movsb": bytes.fromhex("b90001f3a4"),
+    "int3": bytes.fromhex("cc"),
+    "ud2": bytes.fromhex("0f0b"),
+    "load-ds32": bytes.fromhex("b810008ed8"),              # mov ax,0x10; mov ds,ax
+    "far-jmp-32": bytes.fromhex("66ea0810000008000000"),  # jmp 0008:00001008 (32-bit code)
+    "iret": bytes.fromhex("9c0e680810cf"),                # pushf; push cs; push 0x1008; iret
+    "lidt-bad": bytes.fromhex("0f011e0020cd03"),          # lidt [0x2000]; int3
+}
+long = {
+    "add-halt": bytes.fromhex("4801c8"),                   # add rax,rcx
+    "loop": bytes.fromhex("b90a000000e2fe"),
+    "rep-stosq": bytes.fromhex("bf00200000b940000000f348ab"),
+    "ud2-ist": bytes.fromhex("0f0b"),
+    "int3": bytes.fromhex("cc"),
+    "noncanonical": bytes.fromhex("48b80000000000800000488b00"),  # mov rax,0x800000000000; mov rax,[rax]
+    "page-fault": bytes.fromhex("48b800000040000000008b00"),      # above the mapped GiB
+    "syscall": bytes.fromhex("0f05"),
+    "iretq": bytes.fromhex("6a10ff3424489c6a28e80000000048cf"),
+    "far-ret-compat": bytes.fromhex("6a0868181000004ccb"),
+    "rip-rel": bytes.fromhex("488b0500000000"),
+    "cr3-reload": bytes.fromhex("0f20d80f22d8"),
+    "cpuid": bytes.fromhex("31c00fa2"),
+}
+compat = {
+    "add-halt": bytes.fromhex("01c8"),
+    "loop": bytes.fromhex("b90a000000e2fe"),
+    "rep-stosd": bytes.fromhex("bf00200000b940000000f3ab"),
+    "ud2-ist": bytes.fromhex("0f0b"),
+    "int80": bytes.fromhex("cd80"),
+    "far-jmp-64": bytes.fromhex("ea081000002800"),         # jmp 0028:00001008 (64-bit code)
+    "push-pop": bytes.fromhex("50515a59"),
+    "sysenter": bytes.fromhex("0f34"),
+    "load-ds-bad": bytes.fromhex("66b840008ed8"),
+}
+for name, seeds in (("cpu_real", real), ("cpu_pm16", pm16), ("cpu_pm32", pm32),
+                    ("cpu_long", long), ("cpu_compat", compat)):
     d = os.path.join(root, name); os.makedirs(d, exist_ok=True)
     for k, code in seeds.items():
         flags = 0x01 if "loop" in k else 0
