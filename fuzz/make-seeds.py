@@ -142,3 +142,66 @@ boot = {
 d = os.path.join(root, "boot_image"); os.makedirs(d, exist_ok=True)
 for k, img in boot.items():
     open(os.path.join(d, k), "wb").write(img)
+
+# Devices streams (crates/machine/src/fuzzing.rs): op byte k = sel << 3 | kind.
+PORTS = [0x20, 0xA0, 0x40, 0x61, 0x60, 0x64, 0x70, 0x80, 0x92, 0x00, 0xC0, 0xE9,
+         0x1F0, 0x3F6, 0x170, 0x376, 0xC000, 0x3F0, 0x3B0, 0x1CE, 0x3F8, 0x2F8,
+         0x4D0, 0xB2, 0xCF8, 0xCF9, 0xCFC, 0x510, 0x600, 0xE0, 0x2000, 0x402]
+WINDOWS = [0xFEE00000, 0xFEC00000, 0xFED00000, 0xA0000, 0xE0000000, 0xE1000000, 0xFF000000, 0]
+SIZE = {1: 0, 2: 1, 4: 2, 8: 3}
+
+def pbase(p):
+    best = max((b for b in PORTS if b <= p), key=lambda b: b)
+    return PORTS.index(best), p - best
+
+def out(p, v, s=1):
+    i, off = pbase(p)
+    return bytes([i << 3 | 0, off, SIZE[s]]) + struct.pack("<I", v)
+def inp(p, s=1):
+    i, off = pbase(p)
+    return bytes([i << 3 | 1, off, SIZE[s]])
+def mw(a, v, s=4):
+    i = max(k for k, b in enumerate(WINDOWS) if b <= a and (b != 0 or a < 0x100000))
+    return bytes([i << 3 | 2]) + struct.pack("<IB", a - WINDOWS[i], SIZE[s]) + struct.pack("<Q", v)
+def mr(a, s=4):
+    i = max(k for k, b in enumerate(WINDOWS) if b <= a and (b != 0 or a < 0x100000))
+    return bytes([i << 3 | 3]) + struct.pack("<IB", a - WINDOWS[i], SIZE[s])
+def wait(ns):
+    return bytes([4]) + struct.pack("<I", ns)
+INTA = bytes([5])
+def ram(a, data):
+    return b"".join(mw(a + i, data[i], 1) for i in range(len(data)))
+
+PIC_INIT = (out(0x20, 0x11) + out(0x21, 0x08) + out(0x21, 0x04) + out(0x21, 0x01)
+            + out(0xA0, 0x11) + out(0xA1, 0x70) + out(0xA1, 0x02) + out(0xA1, 0x01))
+devices = {
+    "pit-periodic": PIC_INIT + out(0x43, 0x34) + out(0x40, 0xA9) + out(0x40, 0x04) + out(0x21, 0xFE) + wait(2_000_000) + INTA + out(0x20, 0x20) + wait(2_000_000) + INTA,
+    "rtc-periodic": PIC_INIT + out(0x70, 0x0B) + out(0x71, 0x42) + out(0x70, 0x0A) + out(0x71, 0x26) + out(0x21, 0xFB) + out(0xA1, 0xFE) + wait(5_000_000) + INTA + out(0x70, 0x0C) + inp(0x71),
+    "ide-identify": out(0x1F6, 0xA0) + out(0x1F7, 0xEC) + b"".join(inp(0x1F0, 2) for _ in range(8)) + inp(0x1F7),
+    "ide-dma-read": ram(0x1000, struct.pack("<IHH", 0x2000, 0x200, 0x8000)) + out(0xC004, 0x1000, 4) + out(0x1F2, 1) + out(0x1F3, 0) + out(0x1F6, 0xE0) + out(0x1F7, 0xC8) + out(0xC000, 0x09) + inp(0xC002) + mr(0x2000),
+    "atapi-inquiry": out(0x176, 0xA0) + out(0x174, 0x24) + out(0x175, 0) + out(0x177, 0xA0) + b"".join(out(0x170, w, 2) for w in (0x0012, 0x0024, 0, 0, 0, 0)) + b"".join(inp(0x170, 2) for _ in range(6)),
+    "atapi-read10": out(0x176, 0xA0) + out(0x174, 0x00) + out(0x175, 0x08) + out(0x177, 0xA0) + b"".join(out(0x170, w, 2) for w in (0x0028, 0, 0, 0x0100, 0, 0)) + inp(0x177) + inp(0x170, 4),
+    "fdc-dma-read": out(0x0A, 0x06) + out(0x0C, 0) + out(0x04, 0x00) + out(0x04, 0x30) + out(0x81, 0) + out(0x05, 0xFF) + out(0x05, 0x01) + out(0x0B, 0x46) + out(0x0A, 0x02)
+        + out(0x3F2, 0x1C) + b"".join(out(0x3F5, c) for c in (0xE6, 0, 0, 0, 1, 2, 9, 0x1B, 0xFF)) + wait(1_000_000) + b"".join(inp(0x3F5) for _ in range(7)) + mr(0x3000),
+    "fw-cfg-signature": out(0x510, 0, 2) + b"".join(inp(0x511) for _ in range(4)) + out(0x510, 0x19, 2) + inp(0x511, 4),
+    "fw-cfg-dma": ram(0x4000, struct.pack(">IIQ", (0x19 << 16) | 0x0A, 64, 0x5000)) + out(0x514, 0, 4) + out(0x518, 0x00400000, 4) + mr(0x4000),
+    "fw-cfg-dma-outside-ram": ram(0x4000, struct.pack(">IIQ", (0x19 << 16) | 0x0A, 0xFFFFFFFF, 0xFFFFF000)) + out(0x514, 0, 4) + out(0x518, 0x00400000, 4),
+    "vga-dispi-lfb": out(0x1CE, 4, 2) + out(0x1CF, 0, 2) + out(0x1CE, 1, 2) + out(0x1CF, 640, 2) + out(0x1CE, 2, 2) + out(0x1CF, 480, 2) + out(0x1CE, 3, 2) + out(0x1CF, 32, 2) + out(0x1CE, 4, 2) + out(0x1CF, 0x41, 2) + mw(0xE0000000, 0xFFFFFFFF) + mr(0xE0000000) + mw(0xE1000500 + 2, 1024, 2),
+    "vga-text": out(0x3C2, 0x67) + out(0x3D4, 0x0E) + out(0x3D5, 0x01) + mw(0xB8000, 0x0741, 2) + mr(0xB8000, 2) + inp(0x3DA) + out(0x3C0, 0x20),
+    "lapic-timer": mw(0xFEE000F0, 0x1FF) + mw(0xFEE003E0, 0xB) + mw(0xFEE00320, 0x20030) + mw(0xFEE00380, 1000) + wait(100_000) + INTA + mw(0xFEE000B0, 0) + mr(0xFEE00390),
+    "ioapic-redirect": mw(0xFEC00000, 0x10) + mw(0xFEC00010, 0x30) + mw(0xFEC00000, 0x11) + mw(0xFEC00010, 0) + mw(0xFEC00000, 0x01) + mr(0xFEC00010),
+    "hpet-periodic": mw(0xFED00100, 0x4C) + mw(0xFED00108, 100000) + mw(0xFED00010, 3) + wait(50_000_000) + mr(0xFED000F0, 8) + INTA,
+    "pci-scan": b"".join(out(0xCF8, 0x80000000 | d << 11, 4) + inp(0xCFC, 4) for d in range(4)) + out(0xCF8, 0x80000A00 | 0x10, 4) + out(0xCFC, 0xFFFFFFFF, 4) + inp(0xCFC, 4),
+    "uart-loopback": out(0x3FB, 0x80) + out(0x3F8, 1) + out(0x3F9, 0) + out(0x3FB, 3) + out(0x3FC, 0x1B) + out(0x3F9, 0x0F) + out(0x3F8, 0x41) + inp(0x3FD) + inp(0x3F8) + inp(0x3FA),
+    "kbc-commands": out(0x64, 0xAA) + inp(0x60) + out(0x64, 0x60) + out(0x60, 0x47) + out(0x60, 0xFF) + wait(10_000_000) + inp(0x60) + inp(0x60) + out(0x64, 0xD4) + out(0x60, 0xF4) + bytes([6 | 3 << 3, 0x01]) + bytes([6 | 4 << 3, 5, 5, 0, 1]) + inp(0x60),
+    "acpi-pm": inp(0x608, 4) + wait(1_000_000) + inp(0x608, 4) + out(0x602, 0x0121, 2) + out(0xB2, 0xF1) + out(0x604, 0x2001, 2),
+    "testdev": out(0xE0, 0x12345678, 4) + inp(0xE0, 4) + out(0x2000, 1) + mw(0xFF000000, 7) + mr(0xFF000000) + INTA,
+    "dma-8237-mem": out(0x0D, 0) + out(0x08, 0x01) + out(0x0B, 0x88) + out(0x0A, 0) + inp(0x08),
+    "reset-cf9": out(0xCF9, 0x06) + inp(0x21) + out(0x92, 0x01) + out(0x64, 0xFE),
+    "serial-flood": bytes([6 | 5 << 3, 255]) + bytes(255) + inp(0x3FD) + inp(0x3F8),
+    "msr-tsc-deadline": bytes([6 | 0 << 3]) + struct.pack("<Q", 0xFEE00900) + bytes([6 | 1 << 3]) + struct.pack("<Q", 1000) + wait(10000) + INTA,
+    "empty": b"",
+}
+d = os.path.join(root, "devices"); os.makedirs(d, exist_ok=True)
+for k, s in devices.items():
+    open(os.path.join(d, k), "wb").write(s)
