@@ -205,3 +205,37 @@ devices = {
 d = os.path.join(root, "devices"); os.makedirs(d, exist_ok=True)
 for k, s in devices.items():
     open(os.path.join(d, k), "wb").write(s)
+
+# Debugger command lines (crates/debugger/src/fuzzing.rs).
+dbg = {
+    "views": b"r\ninfo sregs\ninfo cregs\ninfo gdt\ninfo idt\ninfo tss\ninfo tlb\ninfo mode\ninfo pic\ninfo pit\ninfo uart\nmode\n",
+    "memory": b"x /32 0x7c00\nxp /4096 0\nx 0:7c00\nu\nu 0x7c00 200\nu ffff:fff0 3\nset mem 0x7c00 0x90 0x90\nxp /2 7c00h\npage 0x7c00\n",
+    "breakpoints": b"b 0:7c03\nlb 0x7c06\npb 0x7c0a\nvb 0000:7c0c\nmodebp\nbl\nw 0x500 4 rw\nbd 1\ndelete 99\nc\nbl\n",
+    "step": b"s\ns 10\nn\nn\nuntil 0x7c0e\nfinish\nc\ns\n",
+    "set-regs": b"set reg eax 0x12345678\nset reg cr0 0x80000011\nset reg eip 0\nset reg cs 0xf000\nset reg nope 1\nset syntax att\nu\nset step-irqs on\ns 3\n",
+    "bad-numbers": b"x /99999999999999999999 0\nb ffffffffffffffffff:1\nxp /0 -1\nu 0x7c00 -5\nset mem 0x7c00 0x1ff\nw\nbd\nhelp\n?\n",
+    "files-refused": b"trace on /tmp/anyx86-fuzz-trace\nscreendump /tmp/anyx86-fuzz.png\ntrace\nq\nr\n",
+}
+d = os.path.join(root, "debugger_cmd"); os.makedirs(d, exist_ok=True)
+for k, s in dbg.items():
+    open(os.path.join(d, k), "wb").write(s)
+
+# GDB remote protocol sessions: packets with checksums, acks, Ctrl-C.
+def pkt(s):
+    s = s.encode() if isinstance(s, str) else s
+    return b"$" + s + b"#%02x" % (sum(s) & 0xFF)
+def sess(*ps):
+    return b"".join(pkt(p) + b"+" for p in ps)
+gdb = {
+    "handshake": sess("qSupported:multiprocess+;swbreak+;hwbreak+;xmlRegisters=i386", "vMustReplyEmpty", "QStartNoAckMode", "Hg0", "qXfer:features:read:target.xml:0,ffb", "qTStatus", "?", "qfThreadInfo", "qC", "qAttached"),
+    "regs-mem": sess("g", "p8", "P0=78563412", "m7c00,10", "M500,4:deadbeef", "X600,2:\x90\x90", "x7c00,20", "m0,fffff", "mffffffffffffffff,8"),
+    "breaks": sess("Z0,7c03,1", "Z1,7c06,1", "Z2,500,4", "Z3,500,2", "Z4,500,1", "c", "z0,7c03,1", "z1,7c06,1", "s", "vCont?", "vCont;s", "vCont;c"),
+    "monitor": sess("qRcmd," + b"info regs".hex(), "qRcmd," + b"x /16 0x7c00".hex(), "qRcmd," + b"screendump /tmp/anyx86-fuzz.png".hex(), "qRcmd," + b"step-irqs on".hex(), "qRcmd,zz"),
+    "bad-checksums": b"$g#00+$m0,4#ff-$?#3f+" + b"\x03" + b"$#00" + b"}}}$$##" + pkt("qXfer:features:read:target.xml:ffffffff,ffffffff"),
+    "ctrl-c": sess("c") + b"\x03" + sess("?", "k"),
+    "detach": sess("D"),
+    "g-write-garbage": sess("G" + "00" * 1000, "Pffff=00", "P8=zz"),
+}
+d = os.path.join(root, "gdb_packets"); os.makedirs(d, exist_ok=True)
+for k, s in gdb.items():
+    open(os.path.join(d, k), "wb").write(s)
