@@ -239,3 +239,72 @@ gdb = {
 d = os.path.join(root, "gdb_packets"); os.makedirs(d, exist_ok=True)
 for k, s in gdb.items():
     open(os.path.join(d, k), "wb").write(s)
+
+# SingleStepTests vector files (crates/cpu/src/singlestep): MOO chunks and JSON.
+def chunk(tag, body):
+    return tag + struct.pack("<I", len(body)) + body
+def regs16(vals):
+    # REGS: mask, then the values in order ax bx cx dx cs ss ds es sp bp si di ip flags.
+    mask = 0
+    out = b""
+    for n, v in sorted(vals.items()):
+        mask |= 1 << n
+        out += struct.pack("<H", v)
+    return struct.pack("<H", mask) + out
+def ram(pairs):
+    return struct.pack("<I", len(pairs)) + b"".join(struct.pack("<IB", a, v) for a, v in pairs)
+def moo_test(i, name, code, init_regs, fina_regs, init_ram, fina_ram, excp=None):
+    body = struct.pack("<I", i)
+    body += chunk(b"NAME", struct.pack("<I", len(name)) + name)
+    body += chunk(b"BYTS", struct.pack("<I", len(code)) + code)
+    body += chunk(b"INIT", chunk(b"REGS", regs16(init_regs)) + chunk(b"RAM ", ram(init_ram)))
+    body += chunk(b"FINA", chunk(b"REGS", regs16(fina_regs)) + chunk(b"RAM ", ram(fina_ram)))
+    if excp:
+        body += chunk(b"EXCP", struct.pack("<BI", *excp))
+    body += chunk(b"HASH", bytes(range(20)))
+    return chunk(b"TEST", body)
+def moo(cpu, tests):
+    hdr = b"\x01\x00\x00\x00" + struct.pack("<I", len(tests)) + cpu
+    return chunk(b"MOO ", hdr) + chunk(b"META", b"\x01\x00\x00" + struct.pack("<I", 0x40) + b"inc     ") + b"".join(tests)
+# inc ax at 1000:0000 (cs=0x1000 ip=0): ax 1 -> 2; the final IP is past
+# the HLT the generator puts after the instruction (2).
+init = {0: 1, 4: 0x1000, 5: 0, 6: 0, 7: 0, 8: 0x100, 12: 0, 13: 0x0002}
+fina = {0: 2, 12: 2, 13: 0x0002}
+code_ram = [(0x10000, 0x40)]
+conform = {
+    "moo-inc": moo(b"C286", [moo_test(0, b"inc ax", b"\x40", init, fina, code_ram, code_ram)]),
+    "moo-286-two": moo(b"C286", [moo_test(0, b"inc ax", b"\x40", init, fina, code_ram, code_ram),
+                                 moo_test(1, b"int3", b"\xcc", init, {12: 0}, [(0x10000, 0xCC)], [], (3, 0xFA))]),
+    "moo-count-lies": chunk(b"MOO ", b"\x01\x00\x00\x00\xff\xff\xff\xff8088"),
+    "moo-truncated": moo(b"8088", [moo_test(0, b"inc ax", b"\x40", init, fina, code_ram, code_ram)])[:60],
+    "moo-ram-count-huge": moo(b"8088", [chunk(b"TEST", struct.pack("<I", 0) + chunk(b"INIT", chunk(b"RAM ", struct.pack("<I", 0xFFFFFFFF))))]),
+    "json-inc": b'[{"name":"inc ax","bytes":[64],"initial":{"regs":{"ax":1,"cs":4096,"ip":0,"flags":2,"ss":0,"sp":256,"ds":0,"es":0},"ram":[[65536,64]]},"final":{"regs":{"ax":2,"ip":2},"ram":[[65536,64]]},"hash":"00"}]',
+    "json-deep": b"[" * 40 + b"]" * 40,
+    "json-bad": b'[{"name":1,"bytes":"x"}]',
+    "json-exception": b'[{"name":"int3","bytes":[204],"initial":{"regs":{"cs":4096,"ip":0,"ss":0,"sp":256,"flags":2},"ram":[[65536,204]]},"final":{"regs":{"ip":0},"ram":[]},"exception":{"number":3,"flag_address":250}}]',
+}
+d = os.path.join(root, "conform_vectors"); os.makedirs(d, exist_ok=True)
+for k, s in conform.items():
+    open(os.path.join(d, k), "wb").write(s)
+
+# Disk images (crates/machine/src/fuzzing.rs): kind | snapshot<<2, sectors (u16), extra bytes, content.
+def image(kind, sectors, extra=0, content=b"", snapshot=False):
+    return bytes([kind | (4 if snapshot else 0)]) + struct.pack("<HB", sectors, extra) + content
+mbr = bytes(446) + b"\x80" + bytes(15) + bytes(48) + b"\x55\xaa"
+disks = {
+    "hd-one-sector": image(0, 1, content=mbr),
+    "hd-64k": image(0, 128, content=mbr + b"\xAB" * 512),
+    "hd-snapshot": image(0, 16, content=mbr, snapshot=True),
+    "hd-odd-size": image(0, 4, extra=100),
+    "hd-empty": image(0, 0),
+    "cd-one-block": image(1, 4, content=b"CD001" * 10),
+    "cd-not-whole-block": image(1, 5),
+    "cd-small": image(1, 2),
+    "floppy-1440": image(2, 2880, content=b"\xEB\x3C\x90MSDOS5.0"),
+    "floppy-360": image(2, 720),
+    "floppy-2880": image(2, 5760),
+    "floppy-odd": image(2, 2881),
+}
+d = os.path.join(root, "disk_image"); os.makedirs(d, exist_ok=True)
+for k, s in disks.items():
+    open(os.path.join(d, k), "wb").write(s)

@@ -383,3 +383,27 @@ fn run(mode: Mode, data: &[u8], want_digest: bool) -> Outcome {
         }
     })
 }
+
+/// Tests of one vector file run by [`conform_vectors`] at most.
+pub const MAX_VECTOR_TESTS: usize = 16;
+
+/// A SingleStepTests vector file (MOO or JSON, decompressed) through the
+/// parser `anyx86 conform` uses, then its first [`MAX_VECTOR_TESTS`]
+/// tests through the runner. Invariants: no panic; a parsed file holds
+/// no more tests than its bytes can describe. Returns the parsed test
+/// count and how many passed, or the parser's refusal.
+pub fn conform_vectors(data: &[u8]) -> Result<(usize, u64), String> {
+    use crate::singlestep::{parse_any, Exclusions, Runner};
+    let mut file = parse_any(data)?;
+    let n = file.tests.len();
+    assert!(
+        n <= data.len(),
+        "{n} tests parsed from {} bytes",
+        data.len()
+    );
+    file.tests.truncate(MAX_VECTOR_TESTS);
+    let exclusions = Exclusions::parse(crate::singlestep::default_exclusions(&file.cpu))?;
+    let mut runner = Runner::new(Runner::bus_for(&file.cpu), exclusions);
+    let report = runner.run_file("fuzz", &file);
+    Ok((n, report.passed))
+}

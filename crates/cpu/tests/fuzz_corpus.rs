@@ -1,7 +1,9 @@
 //! Replays every seed and finding in `fuzz/corpus/cpu_*` through the same
 //! harness the cargo-fuzz targets call, on the stable toolchain.
 
-use anyx86_cpu::fuzzing::{run_cpu, run_cpu_digest, Mode, Outcome, BUDGET, OVERSHOOT};
+use anyx86_cpu::fuzzing::{
+    conform_vectors, run_cpu, run_cpu_digest, Mode, Outcome, BUDGET, OVERSHOOT,
+};
 use anyx86_cpu::RunExit;
 use std::path::PathBuf;
 
@@ -141,4 +143,30 @@ fn harness_runs_code_from_the_input() {
     let out = run_cpu(Mode::Real, &data);
     assert_eq!(out.exit, anyx86_cpu::RunExit::Halted);
     assert_eq!(out.retired, 2);
+}
+
+#[test]
+fn conform_vectors_corpus_replays() {
+    for (path, data) in corpus("conform_vectors") {
+        let a = conform_vectors(&data);
+        assert_eq!(conform_vectors(&data), a, "{}", path.display());
+    }
+}
+
+/// The hand-made vector files parse and their tests pass (INC AX, and
+/// INT3 taking its exception), in both forms; a file that claims four
+/// billion tests parses as the one chunk it has, without reserving
+/// room for them.
+#[test]
+fn conform_vector_seeds_parse_and_pass() {
+    let seed = |n: &str| {
+        let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fuzz/corpus/conform_vectors")
+            .join(n);
+        std::fs::read(p).expect("seed")
+    };
+    assert_eq!(conform_vectors(&seed("moo-inc")), Ok((1, 1)));
+    assert_eq!(conform_vectors(&seed("json-inc")), Ok((1, 1)));
+    assert_eq!(conform_vectors(&seed("moo-count-lies")), Ok((0, 0)));
+    assert!(conform_vectors(&seed("json-deep")).is_err());
 }

@@ -370,3 +370,179 @@ pub fn run_devices(data: &[u8]) -> Trace {
     }
     tr
 }
+
+/// Most sectors a `disk_image` input's file may have: 3 MiB, past the
+/// largest floppy format (2.88 MB).
+pub const MAX_IMAGE_SECTORS: u64 = 6144;
+const SECTOR: u64 = crate::disk::SECTOR;
+/// ATA commands (ATA/ATAPI-6): IDENTIFY DEVICE, READ SECTORS; the ATAPI
+/// PACKET command and READ CAPACITY (MMC).
+const ATA_IDENTIFY: u32 = 0xEC;
+const ATA_READ: u32 = 0x20;
+const ATA_PACKET: u32 = 0xA0;
+const ATAPI_READ_CAPACITY: u16 = 0x25;
+/// Status register bits: ERR, DRQ.
+const ST_ERR: u32 = 0x01;
+const ST_DRQ: u32 = 0x08;
+
+/// What a `disk_image` input became.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageOutcome {
+    /// `open_image` refused it with this one-line message.
+    Refused(String),
+    /// The floppy controller refused its size.
+    NoFloppyFormat(String),
+    /// Attached; the drive reported this many bytes.
+    Attached(u64),
+}
+
+/// The file an input describes: byte 0 is the kind (`% 3`: hard disk,
+/// CD, floppy) and bit 2 `--snapshot`; bytes 1-2 the size in sectors
+/// (at most [`MAX_IMAGE_SECTORS`]) and byte 3 extra bytes past it (a
+/// size that is no whole sector); the rest is the file's start (the
+/// remainder reads as zeros).
+fn image_file(data: &[u8]) -> (crate::disk::MediaKind, bool, u64, &[u8]) {
+    use crate::disk::MediaKind;
+    let b = |i: usize| data.get(i).copied().unwrap_or(0);
+    let kind = [MediaKind::HardDisk, MediaKind::Cdrom, MediaKind::Floppy][usize::from(b(0)) % 3];
+    let sectors = u64::from(u16::from_le_bytes([b(1), b(2)])) % (MAX_IMAGE_SECTORS + 1);
+    let len = sectors * SECTOR + u64::from(b(3));
+    (kind, b(0) & 4 != 0, len, data.get(4..).unwrap_or(&[]))
+}
+
+/// Writes the image file of one input (sparse past its content).
+fn write_image(path: &std::path::Path, len: u64, content: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)?;
+    let n = content
+        .len()
+        .min(usize::try_from(len).unwrap_or(usize::MAX));
+    f.write_all(&content[..n])?;
+    f.set_len(len)
+}
+
+/// Reads `n` 16-bit words from the data port `p`.
+fn words(b: &mut Board, p: u16, n: usize) -> Vec<u16> {
+    (0..n).map(|_| b.io_in(p, 2, 0) as u16).collect()
+}
+
+/// IDENTIFY DEVICE and a read of the last and the first-past-the-end
+/// sector on the primary master: the drive must report exactly the
+/// file's sectors and return the file's bytes.
+fn probe_disk(b: &mut Board, len: u64, file: &[u8]) -> u64 {
+    let sectors = len / SECTOR;
+    b.io_out(port::IDE0 + 6, 1, 0xA0, 0);
+    b.io_out(port::IDE0 + 7, 1, ATA_IDENTIFY, 0);
+    let w = words(b, port::IDE0, 256);
+    let lba28 = u64::from(w[60]) | u64::from(w[61]) << 16;
+    let lba48 = (0..4).fold(0u64, |a, i| a | u64::from(w[100 + i]) << (16 * i));
+    assert_eq!(lba28, sectors.min(0x0FFF_FFFF), "IDENTIFY words 60-61");
+    assert_eq!(lba48, sectors, "IDENTIFY words 100-103");
+    for lba in [sectors.wrapping_sub(1), sectors] {
+        b.io_out(port::IDE0 + 2, 1, 1, 0);
+        b.io_out(port::IDE0 + 3, 1, lba as u32 & 0xFF, 0);
+        b.io_out(port::IDE0 + 4, 1, (lba >> 8) as u32 & 0xFF, 0);
+        b.io_out(port::IDE0 + 5, 1, (lba >> 16) as u32 & 0xFF, 0);
+        b.io_out(port::IDE0 + 6, 1, 0xE0 | ((lba >> 24) as u32 & 0xF), 0);
+        b.io_out(port::IDE0 + 7, 1, ATA_READ, 0);
+        let st = b.io_in(port::IDE0 + 7, 1, 0);
+        if lba >= sectors {
+            assert!(
+                st & ST_ERR != 0 && st & ST_DRQ == 0,
+                "read past the end: status {st:#x}"
+            );
+            continue;
+        }
+        assert!(st & ST_DRQ != 0, "read of LBA {lba}: status {st:#x}");
+        let got: Vec<u8> = words(b, port::IDE0, 256)
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+        let at = (lba * SECTOR) as usize;
+        let want: Vec<u8> = (at..at + SECTOR as usize)
+            .map(|i| file.get(i).copied().unwrap_or(0))
+            .collect();
+        assert_eq!(got, want, "sector {lba} differs from the file");
+    }
+    sectors * SECTOR
+}
+
+/// READ CAPACITY on the secondary master (twice: the first command
+/// after a disc is inserted reports UNIT ATTENTION): the last block is
+/// the file's last whole 2048-byte block.
+fn probe_cd(b: &mut Board, len: u64) -> u64 {
+    const CD_BLOCK: u64 = 2048;
+    let mut last = 0;
+    for _ in 0..2 {
+        b.io_out(port::IDE1 + 6, 1, 0xA0, 0);
+        b.io_out(port::IDE1 + 4, 1, 8, 0);
+        b.io_out(port::IDE1 + 5, 1, 0, 0);
+        b.io_out(port::IDE1 + 7, 1, ATA_PACKET, 0);
+        for w in [ATAPI_READ_CAPACITY, 0, 0, 0, 0, 0] {
+            b.io_out(port::IDE1, 2, u32::from(w), 0);
+        }
+        if b.io_in(port::IDE1 + 7, 1, 0) & ST_DRQ != 0 {
+            let w = words(b, port::IDE1, 4);
+            last = u64::from(u16::from_be(w[0])) << 16 | u64::from(u16::from_be(w[1]));
+        }
+    }
+    let blocks = len / CD_BLOCK;
+    if blocks > 0 {
+        assert_eq!(last + 1, blocks, "READ CAPACITY of {len} bytes");
+    }
+    blocks * CD_BLOCK
+}
+
+/// Writes the input's image to a scratch file, opens it as the `run`
+/// command opens `--hda`/`--cdrom`/`--fda`, attaches it, and checks what
+/// the drive reports against the file. Invariants: no panic, a refusal
+/// is one line, an accepted image's size is reported exactly.
+pub fn run_disk_image(data: &[u8]) -> ImageOutcome {
+    use crate::disk::{open_image, MediaKind};
+    let (kind, snapshot, len, content) = image_file(data);
+    let path = std::env::temp_dir().join(format!(
+        "anyx86-fuzz-disk-{}-{:?}.img",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    if let Err(e) = write_image(&path, len, content) {
+        panic!("scratch image {}: {e}", path.display());
+    }
+    let opened = open_image(&path, kind, snapshot);
+    let _ = std::fs::remove_file(&path);
+    let img = match opened {
+        Ok(img) => img,
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(
+                !msg.contains('\n'),
+                "a refusal of more than one line: {msg:?}"
+            );
+            return ImageOutcome::Refused(msg);
+        }
+    };
+    let mut m = board();
+    let b = &mut m.board;
+    let seen = match kind {
+        MediaKind::Floppy => match b.fdc.attach(0, img.backend) {
+            Ok(f) => {
+                assert_eq!(f.bytes(), len, "floppy format {f:?} for {len} bytes");
+                len
+            }
+            Err(e) => return ImageOutcome::NoFloppyFormat(e.to_string()),
+        },
+        MediaKind::HardDisk | MediaKind::Cdrom => {
+            let Some(pc) = b.pc.as_deref_mut() else {
+                panic!("the fuzzed board has no chipset");
+            };
+            if kind == MediaKind::HardDisk {
+                pc.ide.attach_disk(0, 0, img.backend);
+                probe_disk(b, len, content)
+            } else {
+                pc.ide.attach_cdrom(1, 0, Some(img.backend));
+                probe_cd(b, len)
+            }
+        }
+    };
+    ImageOutcome::Attached(seen)
+}

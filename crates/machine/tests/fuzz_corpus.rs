@@ -1,7 +1,7 @@
 //! Replays every seed and finding in `fuzz/corpus/devices` through the
 //! harness the cargo-fuzz target calls, on the stable toolchain.
 
-use anyx86_machine::fuzzing::run_devices;
+use anyx86_machine::fuzzing::{run_devices, run_disk_image, ImageOutcome};
 use std::path::PathBuf;
 
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
@@ -33,11 +33,16 @@ fn devices_corpus_replays() {
     }
 }
 
-fn seed(name: &str) -> Vec<u8> {
+fn seed_of(target: &str, name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus/devices")
+        .join("../../fuzz/corpus")
+        .join(target)
         .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn seed(name: &str) -> Vec<u8> {
+    seed_of("devices", name)
 }
 
 /// The seeds reach the devices they name: the PIT's periodic interrupt
@@ -47,4 +52,41 @@ fn seed(name: &str) -> Vec<u8> {
 fn timer_seeds_deliver_their_interrupts() {
     assert_eq!(run_devices(&seed("pit-periodic")).vectors, [8, 8]);
     assert_eq!(run_devices(&seed("rtc-periodic")).vectors, [0x70]);
+}
+
+#[test]
+fn disk_image_corpus_replays() {
+    for (path, data) in corpus("disk_image") {
+        let a = run_disk_image(&data);
+        assert_eq!(run_disk_image(&data), a, "{}", path.display());
+    }
+}
+
+/// Images the drives take report their exact size (IDENTIFY, READ
+/// CAPACITY, the floppy format); the others get a one-line reason.
+#[test]
+fn disk_image_seeds_attach_or_are_refused() {
+    let kib = |n: u64| ImageOutcome::Attached(n * 1024);
+    assert_eq!(run_disk_image(&seed_of("disk_image", "hd-64k")), kib(64));
+    assert_eq!(
+        run_disk_image(&seed_of("disk_image", "cd-one-block")),
+        kib(2)
+    );
+    assert_eq!(
+        run_disk_image(&seed_of("disk_image", "floppy-1440")),
+        kib(1440)
+    );
+    for (name, why) in [
+        ("hd-empty", "is empty"),
+        ("hd-odd-size", "not a multiple of 512"),
+    ] {
+        match run_disk_image(&seed_of("disk_image", name)) {
+            ImageOutcome::Refused(m) => assert!(m.contains(why), "{name}: {m}"),
+            o => panic!("{name}: {o:?}"),
+        }
+    }
+    assert!(matches!(
+        run_disk_image(&seed_of("disk_image", "floppy-odd")),
+        ImageOutcome::NoFloppyFormat(_)
+    ));
 }
