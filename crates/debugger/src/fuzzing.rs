@@ -18,7 +18,7 @@ use std::io;
 use std::time::Duration;
 
 /// Instructions the guest may run over one input (`--max-instructions`).
-pub const BUDGET: u64 = 20_000;
+pub const BUDGET: u64 = 2_000;
 /// What a run may do past the limit: the run loop checks it between
 /// slices of at most this many instructions.
 pub const OVERSHOOT: u64 = 1 << 16;
@@ -29,12 +29,15 @@ pub const MAX_LINES: usize = 64;
 pub const MAX_REPLY: usize = 64 * 1024;
 /// Where the guest's code is.
 pub const CODE: u64 = 0x7C00;
+/// Where every interrupt vector leads: an IRET.
+pub const IRET_AT: u16 = 0x500;
 /// The guest: mov ax,0x1234; call $+3; pop bx; mov cx,4; rep movsb;
-/// int 0x10 (the IVT is zeroed: vector 0x10 leads to 0000:0000);
-/// jmp to the start.
+/// int 0x10; jmp to the start.
 pub const PROGRAM: &[u8] = &[
     0xB8, 0x34, 0x12, 0xE8, 0x00, 0x00, 0x5B, 0xB9, 0x04, 0x00, 0xF3, 0xA4, 0xCD, 0x10, 0xEB, 0xF0,
 ];
+
+const IRET: u8 = 0xCF;
 
 /// The small machine both harnesses drive.
 pub fn machine() -> Machine {
@@ -42,8 +45,13 @@ pub fn machine() -> Machine {
         Ok(m) => m,
         Err(e) => panic!("the fuzzed machine does not build: {e}"),
     };
+    let ram = m.board.mem.ram_mut().as_mut_slice();
     let at = CODE as usize;
-    m.board.mem.ram_mut().as_mut_slice()[at..at + PROGRAM.len()].copy_from_slice(PROGRAM);
+    ram[at..at + PROGRAM.len()].copy_from_slice(PROGRAM);
+    for v in ram[..0x400].chunks_exact_mut(4) {
+        v.copy_from_slice(&[IRET_AT as u8, (IRET_AT >> 8) as u8, 0, 0]);
+    }
+    ram[usize::from(IRET_AT)] = IRET;
     let s = &mut m.cpu.s;
     let attr = s.seg[anyx86_cpu::state::sreg::CS].attr;
     s.set_cs(Segment::real(0, attr), 0);
