@@ -150,9 +150,14 @@ PORTS = [0x20, 0xA0, 0x40, 0x61, 0x60, 0x64, 0x70, 0x80, 0x92, 0x00, 0xC0, 0xE9,
 WINDOWS = [0xFEE00000, 0xFEC00000, 0xFED00000, 0xA0000, 0xE0000000, 0xE1000000, 0xFF000000, 0]
 SIZE = {1: 0, 2: 1, 4: 2, 8: 3}
 
+PORT_LENS = [2, 2, 4, 1, 1, 1, 2, 16, 1, 16, 32, 1, 8, 1, 8, 1, 16, 8, 0x30, 2, 8, 8,
+             2, 2, 4, 1, 4, 12, 64, 12, 32, 1]
+
 def pbase(p):
-    best = max((b for b in PORTS if b <= p), key=lambda b: b)
-    return PORTS.index(best), p - best
+    for i, (b, n) in enumerate(zip(PORTS, PORT_LENS)):
+        if b <= p < b + n:
+            return i, p - b
+    raise ValueError("port %#x is in no range of PORTS" % p)
 
 def out(p, v, s=1):
     i, off = pbase(p)
@@ -182,7 +187,7 @@ devices = {
     "atapi-inquiry": out(0x176, 0xA0) + out(0x174, 0x24) + out(0x175, 0) + out(0x177, 0xA0) + b"".join(out(0x170, w, 2) for w in (0x0012, 0x0024, 0, 0, 0, 0)) + b"".join(inp(0x170, 2) for _ in range(6)),
     "atapi-read10": out(0x176, 0xA0) + out(0x174, 0x00) + out(0x175, 0x08) + out(0x177, 0xA0) + b"".join(out(0x170, w, 2) for w in (0x0028, 0, 0, 0x0100, 0, 0)) + inp(0x177) + inp(0x170, 4),
     "fdc-dma-read": out(0x0A, 0x06) + out(0x0C, 0) + out(0x04, 0x00) + out(0x04, 0x30) + out(0x81, 0) + out(0x05, 0xFF) + out(0x05, 0x01) + out(0x0B, 0x46) + out(0x0A, 0x02)
-        + out(0x3F2, 0x1C) + b"".join(out(0x3F5, c) for c in (0xE6, 0, 0, 0, 1, 2, 9, 0x1B, 0xFF)) + wait(1_000_000) + b"".join(inp(0x3F5) for _ in range(7)) + mr(0x3000),
+        + out(0x3F2, 0x1C) + out(0x3F7, 1) + b"".join(out(0x3F5, c) for c in (0xE6, 0, 0, 0, 1, 2, 9, 0x1B, 0xFF)) + wait(1_000_000) + b"".join(inp(0x3F5) for _ in range(7)) + mr(0x3000),
     "fw-cfg-signature": out(0x510, 0, 2) + b"".join(inp(0x511) for _ in range(4)) + out(0x510, 0x19, 2) + inp(0x511, 4),
     "fw-cfg-dma": ram(0x4000, struct.pack(">IIQ", (0x19 << 16) | 0x0A, 64, 0x5000)) + out(0x514, 0, 4) + out(0x518, 0x00400000, 4) + mr(0x4000),
     "fw-cfg-dma-outside-ram": ram(0x4000, struct.pack(">IIQ", (0x19 << 16) | 0x0A, 0xFFFFFFFF, 0xFFFFF000)) + out(0x514, 0, 4) + out(0x518, 0x00400000, 4),

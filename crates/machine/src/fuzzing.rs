@@ -150,8 +150,10 @@ pub struct Trace {
     pub reads: u64,
     /// Interrupt vectors acknowledged, in order.
     pub vectors: Vec<u8>,
-    /// Stop requests the board made (reset, power off, exit), in order.
+    /// Stop requests the board made (reset, power off, exit).
     pub stops: usize,
+    /// Pages DMA engines wrote (as the board lists them for the CPU).
+    pub dma_pages: usize,
 }
 
 impl Trace {
@@ -353,6 +355,7 @@ pub fn run_devices(data: &[u8]) -> Trace {
             "{pending} scheduler events pending"
         );
         m.board.take_dma_pages(&mut pages);
+        tr.dma_pages += pages.len();
         for p in pages.drain(..) {
             assert!(
                 p < ram,

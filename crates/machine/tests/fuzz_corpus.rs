@@ -54,6 +54,18 @@ fn timer_seeds_deliver_their_interrupts() {
     assert_eq!(run_devices(&seed("rtc-periodic")).vectors, [0x70]);
 }
 
+/// The DMA seeds reach their engines: fw_cfg DMA, the IDE bus master
+/// and the floppy through the 8237 each write guest RAM; the fw_cfg
+/// request pointing past the end of RAM writes only its descriptor's
+/// control word back (one page).
+#[test]
+fn dma_seeds_write_guest_ram() {
+    for name in ["fw-cfg-dma", "ide-dma-read", "fdc-dma-read"] {
+        assert!(run_devices(&seed(name)).dma_pages > 0, "{name}");
+    }
+    assert_eq!(run_devices(&seed("fw-cfg-dma-outside-ram")).dma_pages, 1);
+}
+
 #[test]
 fn disk_image_corpus_replays() {
     for (path, data) in corpus("disk_image") {
