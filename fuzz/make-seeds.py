@@ -65,6 +65,9 @@ long = {
     "rip-rel": bytes.fromhex("488b0500000000"),
     "cr3-reload": bytes.fromhex("0f20d80f22d8"),
     "cpuid": bytes.fromhex("31c00fa2"),
+    # mov rdi,-1; std; mov ecx,16; rep stosb: a REP down from the top of
+    # the 64-bit address space (the chunk count overflowed).
+    "rep-stosb-down-from-top": bytes.fromhex("48c7c7fffffffffdb910000000f3aa"),
 }
 compat = {
     "add-halt": bytes.fromhex("01c8"),

@@ -7,7 +7,7 @@
 //! | bytes   | meaning                                              |
 //! |---------|------------------------------------------------------|
 //! | 0..32   | EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI (LE u32)      |
-//! | 32      | arithmetic flags and DF (masked to [`FLAGS_MASK`])   |
+//! | 32      | bits 0-6: CF PF AF ZF SF DF OF ([`FLAGS_MASK`])      |
 //! | 33..    | code, at most [`MAX_CODE`] bytes, then a HLT         |
 //!
 //! Missing bytes read as zero. The code runs from [`CODE`] on a flat RAM
@@ -69,6 +69,10 @@ pub const REP_SLICE: u64 = 1024;
 pub const OVERSHOOT: u64 = crate::decode::MAX_TRACE as u64 + REP_SLICE;
 /// CF, PF, AF, ZF, SF, DF, OF: the flags an input may set.
 pub const FLAGS_MASK: u32 = 0xCD5;
+/// The EFLAGS bit each bit 0-6 of the input's flags byte sets: CF, PF,
+/// AF, ZF, SF, DF, OF. (The byte was masked with [`FLAGS_MASK`], which
+/// left DF and OF, bits 10 and 11, out of reach.)
+const FLAG_BITS: [u32; 7] = [fl::CF, fl::PF, fl::AF, fl::ZF, fl::SF, fl::DF, fl::OF];
 
 /// GDT selectors: 32-bit code and data, 16-bit code and data, 64-bit
 /// code, and the 64-bit TSS (two slots).
@@ -302,8 +306,12 @@ fn load(rig: &mut Rig, mode: Mode, data: &[u8]) {
     if s.gpr[reg::SP] == 0 {
         s.gpr[reg::SP] = u64::from(STACK);
     }
-    let flags = u32::from(data.get(STATE_BYTES - 1).copied().unwrap_or(0));
-    s.flags = (flags & FLAGS_MASK) | fl::RESERVED1;
+    let byte = data.get(STATE_BYTES - 1).copied().unwrap_or(0);
+    s.flags = FLAG_BITS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| byte >> i & 1 != 0)
+        .fold(fl::RESERVED1, |f, (_, &bit)| f | bit);
     s.rip = CODE;
     cpu.flush_code_cache();
 }

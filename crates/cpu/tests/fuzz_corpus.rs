@@ -170,3 +170,29 @@ fn conform_vector_seeds_parse_and_pass() {
     assert_eq!(conform_vectors(&seed("moo-count-lies")), Ok((0, 0)));
     assert!(conform_vectors(&seed("json-deep")).is_err());
 }
+
+/// Bits 5 and 6 of the flags byte set DF and OF (before, the byte was
+/// masked with EFLAGS bit positions, so they could never be set): the
+/// code halts at the first HLT unless the flag is set and jumps it.
+#[test]
+fn the_flags_byte_reaches_df_and_of() {
+    // pushf; pop ax; test ax,0x400; jnz +1; hlt; nop (then the HLT after)
+    let df = [0x9C, 0x58, 0xA9, 0x00, 0x04, 0x75, 0x01, 0xF4, 0x90];
+    // jo +1; hlt; nop
+    let of = [0x70, 0x01, 0xF4, 0x90];
+    for (code, bit) in [(&df[..], 0x20u8), (&of[..], 0x40)] {
+        for set in [false, true] {
+            let mut d = vec![0u8; 33];
+            d[32] = if set { bit } else { 0 };
+            d.extend_from_slice(code);
+            let out = run_cpu(Mode::Real, &d);
+            let end = 0x1000 + code.len() as u64 + 1;
+            let at_first_hlt = 0x1000 + code.len() as u64 - 1;
+            assert_eq!(
+                out.rip,
+                if set { end } else { at_first_hlt },
+                "bit {bit:#x} set {set}"
+            );
+        }
+    }
+}
