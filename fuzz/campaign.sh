@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:?seconds per target}; shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(cpu_real cpu_pm32 boot_image)
+[ ${#targets[@]} -gt 0 ] || targets=(cpu_real cpu_pm16 cpu_pm32 cpu_long cpu_compat boot_image devices disk_image
+    debugger_cmd gdb_packets conform_vectors)
 OUT=${OUT:-/tmp/anyx86-fuzz}
 for t in "${targets[@]}"; do
     mkdir -p "$OUT/corpus/$t" "$OUT/artifacts/$t"

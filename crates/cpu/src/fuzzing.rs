@@ -7,31 +7,54 @@
 //! | bytes   | meaning                                              |
 //! |---------|------------------------------------------------------|
 //! | 0..32   | EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI (LE u32)      |
-//! | 32      | arithmetic flags and DF (masked to [`FLAGS_MASK`])   |
+//! | 32      | bits 0-6: CF PF AF ZF SF DF OF ([`FLAGS_MASK`])      |
 //! | 33..    | code, at most [`MAX_CODE`] bytes, then a HLT         |
 //!
 //! Missing bytes read as zero. The code runs from [`CODE`] on a flat RAM
 //! bus with every interrupt vector pointing at a HLT at [`HANDLER`], so a
 //! run ends at a HLT, in a triple fault, or at the instruction budget.
+//!
+//! RAM outside the tables and the code holds HLTs ([`FILL`]): a wild
+//! jump ends the run at once instead of sliding through zero bytes
+//! (`add [bx+si],al`) until the budget, which cost a full decode per
+//! instruction and made most executions the same boring one.
+//!
+//! One CPU and one bus are kept per thread and reset before every input
+//! (RAM refilled, every CPU register and the decoded-code cache and TLB
+//! dropped), so a run is a pure function of its input: building a new
+//! CPU (its 256 KiB trace-cache index, its TLBs) and a 1 MiB bus cost
+//! about 90 us per input, more than most runs take.
 #![doc(hidden)]
 
 use crate::cpuid::CpuModel;
 use crate::singlestep::FlatBus;
-use crate::state::{cr0, fl, reg, sreg, Segment, TableReg};
+use crate::state::{cr0, cr4, efer, fl, reg, sreg, Segment, TableReg};
 use crate::{Cpu, RunExit};
+use std::cell::RefCell;
 
 /// Where the instruction bytes go.
 pub const CODE: u64 = 0x1000;
 /// The HLT every interrupt vector points at.
 pub const HANDLER: u64 = 0x400;
-/// The flat GDT (protected mode): null, 32-bit code at 8, data at 0x10.
+/// The flat GDT: see [`SEL_CODE32`] and the other selectors.
 pub const GDT: u64 = 0x500;
 /// The IVT (real mode) is at 0; the IDT (protected mode) is here.
 pub const IDT: u64 = 0x800;
+/// The 256 16-byte gates of the long-mode IDT (past the code).
+pub const IDT64: u64 = 0x2000;
+/// The 64-bit TSS (long and compatibility mode), for the IST stack.
+pub const TSS64: u64 = 0x3000;
+/// The stack the IST gates switch to.
+pub const IST_STACK: u64 = 0x9000;
+/// Long mode's PML4; the PDPT follows at +0x1000 and the page directory
+/// (2 MiB pages identity-mapping the first GiB) at +0x2000.
+pub const PML4: u64 = 0x10000;
 /// The stack pointer when the input's ESP is zero.
 pub const STACK: u32 = 0x8000;
 /// RAM on the bus: 1 MiB keeps one execution cheap; addresses wrap.
 pub const RAM_BYTES: usize = 1 << 20;
+/// What RAM holds where nothing was put: HLT, so a wild jump ends a run.
+pub const FILL: u8 = HLT;
 /// Instruction bytes used from one input.
 pub const MAX_CODE: usize = 512;
 /// The instruction budget of one run (REP iterations count one each).
@@ -46,21 +69,60 @@ pub const REP_SLICE: u64 = 1024;
 pub const OVERSHOOT: u64 = crate::decode::MAX_TRACE as u64 + REP_SLICE;
 /// CF, PF, AF, ZF, SF, DF, OF: the flags an input may set.
 pub const FLAGS_MASK: u32 = 0xCD5;
+/// The EFLAGS bit each bit 0-6 of the input's flags byte sets: CF, PF,
+/// AF, ZF, SF, DF, OF. (The byte was masked with [`FLAGS_MASK`], which
+/// left DF and OF, bits 10 and 11, out of reach.)
+const FLAG_BITS: [u32; 7] = [fl::CF, fl::PF, fl::AF, fl::ZF, fl::SF, fl::DF, fl::OF];
+
+/// GDT selectors: 32-bit code and data, 16-bit code and data, 64-bit
+/// code, and the 64-bit TSS (two slots).
+pub const SEL_CODE32: u16 = 0x08;
+/// Flat 32-bit data.
+pub const SEL_DATA32: u16 = 0x10;
+/// 16-bit code, base 0, limit 64 KiB.
+pub const SEL_CODE16: u16 = 0x18;
+/// 16-bit data, base 0, limit 64 KiB.
+pub const SEL_DATA16: u16 = 0x20;
+/// 64-bit code (L = 1).
+pub const SEL_CODE64: u16 = 0x28;
+/// The 64-bit TSS (a 16-byte descriptor).
+pub const SEL_TSS64: u16 = 0x30;
+/// The long-mode vectors whose gates switch to IST 1: #UD, which random
+/// code raises often, and #DF.
+pub const IST_VECTORS: [u8; 2] = [6, 8];
 
 const STATE_BYTES: usize = 33;
 const HLT: u8 = 0xF4;
 const CODE32: u64 = 0x00CF_9A00_0000_FFFF;
 const DATA32: u64 = 0x00CF_9200_0000_FFFF;
-/// A present, DPL 0, 32-bit interrupt gate (type 0xE).
-const INT_GATE32: u64 = 0x8E00;
+const CODE16: u64 = 0x0000_9A00_0000_FFFF;
+const DATA16: u64 = 0x0000_9200_0000_FFFF;
+const CODE64: u64 = 0x00AF_9A00_0000_FFFF;
+/// Gate type bytes (P = 1, DPL 0): 286 interrupt gate, 386/64-bit
+/// interrupt gate (SDM Vol. 3, 6.11 and 6.14.1).
+const INT_GATE16: u64 = 0x86;
+const INT_GATE32: u64 = 0x8E;
+/// A present, busy 64-bit TSS descriptor's type byte (SDM Vol. 3, 8.2.3).
+const TSS64_BUSY: u64 = 0x8B;
+/// Page-table entry bits: present, writable; PS (a 2 MiB page).
+const PTE_PW: u64 = 0x3;
+const PTE_PS: u64 = 0x80;
 
 /// The CPU mode an input starts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Real mode, CS = 0.
     Real,
+    /// 16-bit protected mode: 16-bit code and data segments, 286 gates.
+    Pm16,
     /// 32-bit protected mode, flat segments, CPL 0, paging off.
     Pm32,
+    /// 64-bit mode: paging on (the first GiB identity-mapped with 2 MiB
+    /// pages), flat 64-bit code, an IST gate for [`IST_VECTORS`].
+    Long,
+    /// Compatibility mode: long mode as [`Mode::Long`] with a 32-bit code
+    /// segment.
+    Compat,
 }
 
 /// What one run did, for invariant checks and for tests.
@@ -73,6 +135,26 @@ pub struct Outcome {
     /// Work done: instructions retired plus deliveries and REP iterations
     /// that retired nothing (what an instruction limit counts).
     pub work: u64,
+    /// RIP at the end.
+    pub rip: u64,
+    /// RSP at the end.
+    pub rsp: u64,
+    /// A digest of the final registers and RAM ([`run_cpu_digest`] only;
+    /// zero from [`run_cpu`]): two runs of one input must agree on it.
+    pub digest: u64,
+}
+
+/// One thread's CPU and bus, reused across inputs.
+struct Rig {
+    cpu: Cpu<FlatBus>,
+    bus: FlatBus,
+}
+
+thread_local! {
+    static RIG: RefCell<Rig> = RefCell::new(Rig {
+        cpu: Cpu::new(CpuModel::qemu64()),
+        bus: FlatBus::with_size(RAM_BYTES),
+    });
 }
 
 fn word(data: &[u8], i: usize) -> u32 {
@@ -86,6 +168,11 @@ fn word(data: &[u8], i: usize) -> u32 {
 fn poke64(bus: &mut FlatBus, at: u64, v: u64) {
     let at = at as usize;
     bus.ram[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+/// An 8-byte interrupt gate (16- or 32-bit) to `sel`:`off`.
+fn gate(off: u64, sel: u16, kind: u64) -> u64 {
+    (off & 0xFFFF) | u64::from(sel) << 16 | kind << 40 | (off >> 16 & 0xFFFF) << 48
 }
 
 fn setup_real(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus) {
@@ -104,37 +191,108 @@ fn setup_real(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus) {
     s.set_cs(Segment::real(0, code.attr), 0);
 }
 
-fn setup_pm32(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus) {
-    poke64(bus, GDT + 8, CODE32);
-    poke64(bus, GDT + 16, DATA32);
+/// The GDT every protected mode shares, and GDTR.
+fn setup_gdt(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus) {
+    let tss = TSS64;
+    let tss_lo = 0x67 | (tss & 0xFF_FFFF) << 16 | TSS64_BUSY << 40 | (tss >> 24 & 0xFF) << 56;
+    let descs = [
+        (SEL_CODE32, CODE32),
+        (SEL_DATA32, DATA32),
+        (SEL_CODE16, CODE16),
+        (SEL_DATA16, DATA16),
+        (SEL_CODE64, CODE64),
+        (SEL_TSS64, tss_lo),
+        (SEL_TSS64 + 8, tss >> 32),
+    ];
+    for (sel, d) in descs {
+        poke64(bus, GDT + u64::from(sel), d);
+    }
+    cpu.s.gdtr = TableReg {
+        base: GDT,
+        limit: SEL_TSS64 + 15,
+    };
+    cpu.s.cr0 |= cr0::PE;
+}
+
+/// Protected mode with `code`/`data` descriptors and 8-byte gates of
+/// `kind` to `code_sel`:[`HANDLER`].
+fn setup_pm(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus, sels: (u16, u16), kind: u64) {
+    setup_gdt(cpu, bus);
+    let (code_sel, data_sel) = sels;
+    let (code, data) = if code_sel == SEL_CODE16 {
+        (CODE16, DATA16)
+    } else {
+        (CODE32, DATA32)
+    };
     for v in 0..256u64 {
-        let gate = (HANDLER & 0xFFFF) | 8 << 16 | INT_GATE32 << 32 | (HANDLER >> 16 & 0xFFFF) << 48;
-        poke64(bus, IDT + 8 * v, gate);
+        poke64(bus, IDT + 8 * v, gate(HANDLER, code_sel, kind));
     }
     let s = &mut cpu.s;
-    s.gdtr = TableReg {
-        base: GDT,
-        limit: 0x17,
-    };
     s.idtr = TableReg {
         base: IDT,
         limit: 256 * 8 - 1,
     };
-    s.cr0 |= cr0::PE;
-    s.seg = [Segment::from_descriptor(0x10, DATA32); 6];
-    s.set_cs(Segment::from_descriptor(8, CODE32), 0);
+    s.seg = [Segment::from_descriptor(data_sel, data); 6];
+    s.set_cs(Segment::from_descriptor(code_sel, code), 0);
 }
 
-/// Runs one input in `mode` and checks the run's invariants: it ends
-/// within [`BUDGET`] + [`OVERSHOOT`] of work and the instruction count
-/// never goes back. Panics (the fuzzer's finding) if an invariant breaks.
-pub fn run_cpu(mode: Mode, data: &[u8]) -> Outcome {
-    let mut bus = FlatBus::with_size(RAM_BYTES);
-    let mut cpu = Cpu::new(CpuModel::qemu64());
-    bus.ram[HANDLER as usize] = HLT;
+/// Long mode (IA-32e, SDM Vol. 3, 10.8.5): 4-level paging identity-maps
+/// the first GiB, 16-byte gates lead to the HLT in 64-bit code, and
+/// [`IST_VECTORS`] switch to [`IST_STACK`] through the TSS. `compat`
+/// runs the code in a 32-bit segment (compatibility mode).
+fn setup_long(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus, compat: bool) {
+    setup_gdt(cpu, bus);
+    poke64(bus, PML4, (PML4 + 0x1000) | PTE_PW);
+    poke64(bus, PML4 + 0x1000, (PML4 + 0x2000) | PTE_PW);
+    for i in 0..512 {
+        poke64(bus, PML4 + 0x2000 + 8 * i, (i << 21) | PTE_PS | PTE_PW);
+    }
+    for v in 0..256u64 {
+        let ist = u64::from(IST_VECTORS.contains(&(v as u8)));
+        let lo = gate(HANDLER, SEL_CODE64, INT_GATE32) | ist << 32;
+        poke64(bus, IDT64 + 16 * v, lo);
+        poke64(bus, IDT64 + 16 * v + 8, HANDLER >> 32);
+    }
+    // IST1 is at offset 0x24 of the 64-bit TSS (SDM Vol. 3, Figure 8-11).
+    poke64(bus, TSS64 + 0x24, IST_STACK);
+    let s = &mut cpu.s;
+    s.idtr = TableReg {
+        base: IDT64,
+        limit: 256 * 16 - 1,
+    };
+    s.tr = Segment::from_descriptor(SEL_TSS64, bus_desc(bus, SEL_TSS64));
+    s.cr3 = PML4;
+    s.cr4 = cr4::PAE;
+    s.efer = efer::LME | efer::LMA;
+    s.cr0 = cr0::PE | cr0::PG | cr0::ET | cr0::NE;
+    s.seg = [Segment::from_descriptor(SEL_DATA32, DATA32); 6];
+    let cs = if compat {
+        Segment::from_descriptor(SEL_CODE32, CODE32)
+    } else {
+        Segment::from_descriptor(SEL_CODE64, CODE64)
+    };
+    s.set_cs(cs, 0);
+}
+
+fn bus_desc(bus: &FlatBus, sel: u16) -> u64 {
+    let at = (GDT + u64::from(sel)) as usize;
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bus.ram[at..at + 8]);
+    u64::from_le_bytes(b)
+}
+
+/// Puts the rig back in a known state and loads `data` in `mode`.
+fn load(rig: &mut Rig, mode: Mode, data: &[u8]) {
+    let Rig { cpu, bus } = rig;
+    bus.ram.fill(FILL);
+    bus.icount = 0;
+    cpu.reset();
     match mode {
-        Mode::Real => setup_real(&mut cpu, &mut bus),
-        Mode::Pm32 => setup_pm32(&mut cpu, &mut bus),
+        Mode::Real => setup_real(cpu, bus),
+        Mode::Pm16 => setup_pm(cpu, bus, (SEL_CODE16, SEL_DATA16), INT_GATE16),
+        Mode::Pm32 => setup_pm(cpu, bus, (SEL_CODE32, SEL_DATA32), INT_GATE32),
+        Mode::Long => setup_long(cpu, bus, false),
+        Mode::Compat => setup_long(cpu, bus, true),
     }
     let code = data.get(STATE_BYTES..).unwrap_or(&[]);
     let code = &code[..code.len().min(MAX_CODE)];
@@ -148,29 +306,112 @@ pub fn run_cpu(mode: Mode, data: &[u8]) -> Outcome {
     if s.gpr[reg::SP] == 0 {
         s.gpr[reg::SP] = u64::from(STACK);
     }
-    let flags = u32::from(data.get(STATE_BYTES - 1).copied().unwrap_or(0));
-    s.flags = (flags & FLAGS_MASK) | fl::RESERVED1;
+    let byte = data.get(STATE_BYTES - 1).copied().unwrap_or(0);
+    s.flags = FLAG_BITS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| byte >> i & 1 != 0)
+        .fold(fl::RESERVED1, |f, (_, &bit)| f | bit);
     s.rip = CODE;
     cpu.flush_code_cache();
-    let (before, work_before) = (cpu.s.icount, cpu.s.work());
-    let exit = cpu.run(&mut bus, BUDGET);
-    let (after, work_after) = (cpu.s.icount, cpu.s.work());
+}
+
+/// FNV-1a over the registers a run changes and all of RAM.
+fn digest(cpu: &Cpu<FlatBus>, bus: &FlatBus) -> u64 {
+    let s = &cpu.s;
+    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+    let mut mix = |v: u64| {
+        h ^= v;
+        h = h.wrapping_mul(0x100_0000_01B3);
+    };
+    s.gpr.iter().for_each(|&r| mix(r));
+    [
+        s.rip,
+        u64::from(s.flags),
+        s.cr0,
+        s.cr3,
+        s.cr4,
+        s.efer,
+        s.icount,
+    ]
+    .into_iter()
+    .for_each(&mut mix);
+    s.seg
+        .iter()
+        .for_each(|g| mix(u64::from(g.selector) ^ g.base << 16));
+    bus.ram.chunks_exact(8).for_each(|c| {
+        mix(u64::from_le_bytes([
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+        ]))
+    });
+    h
+}
+
+/// Runs one input in `mode` and checks the run's invariants: it ends
+/// within [`BUDGET`] + [`OVERSHOOT`] of work and the instruction count
+/// never goes back. Panics (the fuzzer's finding) if an invariant breaks.
+pub fn run_cpu(mode: Mode, data: &[u8]) -> Outcome {
+    run(mode, data, false)
+}
+
+/// [`run_cpu`], with [`Outcome::digest`] filled in (for the replay test
+/// that checks a run is a pure function of its input).
+pub fn run_cpu_digest(mode: Mode, data: &[u8]) -> Outcome {
+    run(mode, data, true)
+}
+
+fn run(mode: Mode, data: &[u8], want_digest: bool) -> Outcome {
+    RIG.with(|rig| {
+        let mut rig = rig.borrow_mut();
+        load(&mut rig, mode, data);
+        let Rig { cpu, bus } = &mut *rig;
+        let (before, work_before) = (cpu.s.icount, cpu.s.work());
+        let exit = cpu.run(bus, BUDGET);
+        let (after, work_after) = (cpu.s.icount, cpu.s.work());
+        assert!(
+            after >= before,
+            "instruction count went back: {before} -> {after}"
+        );
+        assert!(
+            work_after >= work_before,
+            "work went back: {work_before} -> {work_after}"
+        );
+        let (retired, work) = (after - before, work_after - work_before);
+        assert!(
+            work <= BUDGET + OVERSHOOT,
+            "{work} work done with a budget of {BUDGET} ({exit:?})"
+        );
+        Outcome {
+            exit,
+            retired,
+            work,
+            rip: cpu.s.rip,
+            rsp: cpu.s.gpr[reg::SP],
+            digest: if want_digest { digest(cpu, bus) } else { 0 },
+        }
+    })
+}
+
+/// Tests of one vector file run by [`conform_vectors`] at most.
+pub const MAX_VECTOR_TESTS: usize = 16;
+
+/// A SingleStepTests vector file (MOO or JSON, decompressed) through the
+/// parser `anyx86 conform` uses, then its first [`MAX_VECTOR_TESTS`]
+/// tests through the runner. Invariants: no panic; a parsed file holds
+/// no more tests than its bytes can describe. Returns the parsed test
+/// count and how many passed, or the parser's refusal.
+pub fn conform_vectors(data: &[u8]) -> Result<(usize, u64), String> {
+    use crate::singlestep::{parse_any, Exclusions, Runner};
+    let mut file = parse_any(data)?;
+    let n = file.tests.len();
     assert!(
-        after >= before,
-        "instruction count went back: {before} -> {after}"
+        n <= data.len(),
+        "{n} tests parsed from {} bytes",
+        data.len()
     );
-    assert!(
-        work_after >= work_before,
-        "work went back: {work_before} -> {work_after}"
-    );
-    let (retired, work) = (after - before, work_after - work_before);
-    assert!(
-        work <= BUDGET + OVERSHOOT,
-        "{work} work done with a budget of {BUDGET} ({exit:?})"
-    );
-    Outcome {
-        exit,
-        retired,
-        work,
-    }
+    file.tests.truncate(MAX_VECTOR_TESTS);
+    let exclusions = Exclusions::parse(crate::singlestep::default_exclusions(&file.cpu))?;
+    let mut runner = Runner::new(Runner::bus_for(&file.cpu), exclusions);
+    let report = runner.run_file("fuzz", &file);
+    Ok((n, report.passed))
 }

@@ -150,25 +150,25 @@ fn run_until_connect(
 /// One GDB session; `Some` when the run ended (exit, kill), `None` on
 /// detach or a broken connection. The register layout is chosen here,
 /// once per connection: GDB cannot change it mid-session.
-fn attach(
+pub(crate) fn attach<C: Link>(
     m: &mut Machine,
     sess: &mut Session,
-    stream: TcpStream,
+    stream: C,
     host: HostHook<'_>,
 ) -> Option<RunOutcome> {
     if has_long_mode(m) {
-        attach_as::<Amd64>(m, sess, stream, host)
+        attach_as::<Amd64, C>(m, sess, stream, host)
     } else if m.cpu.model.features_edx & anyx86_cpu::cpuid::edx1::SSE != 0 {
-        attach_as::<I386Sse>(m, sess, stream, host)
+        attach_as::<I386Sse, C>(m, sess, stream, host)
     } else {
-        attach_as::<I386>(m, sess, stream, host)
+        attach_as::<I386, C>(m, sess, stream, host)
     }
 }
 
-fn attach_as<A: X86Arch>(
+fn attach_as<A: X86Arch, C: Link>(
     m: &mut Machine,
     sess: &mut Session,
-    stream: TcpStream,
+    stream: C,
     host: HostHook<'_>,
 ) -> Option<RunOutcome> {
     let mut t = GdbTarget::<A> {
@@ -181,7 +181,7 @@ fn attach_as<A: X86Arch>(
         _arch: PhantomData,
     };
     let stub = GdbStub::new(stream);
-    match stub.run_blocking::<EventLoop<'_, '_, '_, A>>(&mut t) {
+    match stub.run_blocking::<EventLoop<'_, '_, '_, A, C>>(&mut t) {
         Ok(DisconnectReason::Disconnect) => None,
         Ok(DisconnectReason::Kill) => {
             eprintln!("anyx86: killed by gdb");
@@ -194,6 +194,19 @@ fn attach_as<A: X86Arch>(
             eprintln!("anyx86: gdb connection ended: {e}");
             t.ended.take()
         }
+    }
+}
+
+/// A connection to GDB: a TCP stream, or the fuzzing harness's bytes.
+pub trait Link: ConnectionExt<Error = std::io::Error> {
+    /// Whether GDB sent something (or hung up): the running guest stops
+    /// to let the stub read it.
+    fn has_input(&mut self) -> bool;
+}
+
+impl Link for TcpStream {
+    fn has_input(&mut self) -> bool {
+        ConnectionExt::peek(self).map_or(true, |x| x.is_some())
     }
 }
 
@@ -411,11 +424,11 @@ impl<A: X86Arch> GdbTarget<'_, '_, '_, A> {
     }
 
     /// Runs until a stop; `Err(())` when data arrived from GDB first.
-    fn cont(&mut self, conn: &mut TcpStream) -> Result<StopReason, ()> {
+    fn cont<C: Link>(&mut self, conn: &mut C) -> Result<StopReason, ()> {
         let mut incoming = false;
         let host = &mut self.host;
         let mut hook = |b: &mut Board, n: u64, idle: Option<Duration>| {
-            if conn.peek().map_or(true, |x| x.is_some()) {
+            if conn.has_input() {
                 incoming = true;
                 return HostControl::Quit;
             }
@@ -665,16 +678,18 @@ impl<A: X86Arch> TargetDescriptionXmlOverride for GdbTarget<'_, '_, '_, A> {
     }
 }
 
-struct EventLoop<'a, 's, 'h, A>(PhantomData<(&'a (), &'s (), &'h (), A)>);
+struct EventLoop<'a, 's, 'h, A, C>(PhantomData<(&'a (), &'s (), &'h (), A, C)>);
 
-impl<'a, 's, 'h, A: X86Arch> run_blocking::BlockingEventLoop for EventLoop<'a, 's, 'h, A> {
+impl<'a, 's, 'h, A: X86Arch, C: Link> run_blocking::BlockingEventLoop
+    for EventLoop<'a, 's, 'h, A, C>
+{
     type Target = GdbTarget<'a, 's, 'h, A>;
-    type Connection = TcpStream;
+    type Connection = C;
     type StopReason = StopReason;
 
     fn wait_for_stop_reason(
         target: &mut Self::Target,
-        conn: &mut TcpStream,
+        conn: &mut C,
     ) -> Result<
         run_blocking::Event<StopReason>,
         run_blocking::WaitForStopReasonError<&'static str, std::io::Error>,

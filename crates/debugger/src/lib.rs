@@ -11,6 +11,7 @@
 
 pub mod disasm;
 pub mod engine;
+pub mod fuzzing;
 pub mod gdb;
 pub mod info;
 pub mod parse;

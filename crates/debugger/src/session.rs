@@ -117,9 +117,14 @@ impl Session {
             };
             return self.run_cmd(m, cmd, args, hook);
         }
-        if cmd == "trace" && hook.is_none() {
+        if matches!(cmd, "trace" | "screendump") && hook.is_none() {
             // A remote client must not create files on the host.
-            return Reply::text("trace is not available through GDB; use --trace");
+            let instead = if cmd == "trace" {
+                "--trace"
+            } else {
+                "--screenshot"
+            };
+            return Reply::text(format!("{cmd} is not available through GDB; use {instead}"));
         }
         match self.view_cmd(m, cmd, args) {
             Ok(r) => r,
@@ -425,6 +430,10 @@ impl Session {
 
     fn step_n(&mut self, m: &mut Machine, n: u64) -> String {
         for _ in 0..n {
+            // Stepping counts toward the instruction limit as running does.
+            if self.max.is_some_and(|max| m.instructions() >= max) {
+                return self.end(RunOutcome::InstructionLimit);
+            }
             if let Some(o) = self.dbg.step(m) {
                 return self.end(o);
             }

@@ -401,6 +401,11 @@ impl Board {
         }
     }
 
+    /// Events pending in the scheduler (at most one per timer source).
+    pub fn pending_events(&self) -> usize {
+        self.sched.len()
+    }
+
     /// The earliest pending deadline.
     pub fn next_deadline(&self) -> Option<u64> {
         self.sched.next_deadline()

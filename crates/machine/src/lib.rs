@@ -9,6 +9,7 @@ mod boot;
 pub mod clock;
 pub mod disk;
 mod firmware;
+pub mod fuzzing;
 pub mod layout;
 mod machine;
 pub mod pc;

@@ -271,10 +271,12 @@ fn span(
     }
     // Elements inside the page (so no linear or A20 wrap either) and the
     // address size.
+    // With a 64-bit address size, offset 0 (up) or 2^64 - 1 (down) would
+    // allow 2^64 elements: saturate, the page bounds the count anyway.
     let mut k = if down {
-        (in_page / sz + 1).min(off / sz + 1)
+        (in_page / sz + 1).min((off / sz).saturating_add(1))
     } else {
-        ((0x1000 - in_page) / sz).min((am - off - (sz - 1)) / sz + 1)
+        ((0x1000 - in_page) / sz).min(((am - off - (sz - 1)) / sz).saturating_add(1))
     };
     if s.bitness != 64 {
         // Every element must pass the fast segment check of `seg_lin`
