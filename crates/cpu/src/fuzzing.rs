@@ -327,7 +327,7 @@ fn digest(cpu: &Cpu<FlatBus>, bus: &FlatBus) -> u64 {
     s.gpr.iter().for_each(|&r| mix(r));
     [
         s.rip,
-        u64::from(s.flags),
+        u64::from(s.eflags()),
         s.cr0,
         s.cr3,
         s.cr4,
@@ -339,6 +339,11 @@ fn digest(cpu: &Cpu<FlatBus>, bus: &FlatBus) -> u64 {
     s.seg
         .iter()
         .for_each(|g| mix(u64::from(g.selector) ^ g.base << 16));
+    s.simd.xmm.iter().for_each(|&x| {
+        mix(x as u64);
+        mix((x >> 64) as u64);
+    });
+    mix(u64::from(s.simd.mxcsr));
     bus.ram.chunks_exact(8).for_each(|c| {
         mix(u64::from_le_bytes([
             c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
@@ -351,18 +356,27 @@ fn digest(cpu: &Cpu<FlatBus>, bus: &FlatBus) -> u64 {
 /// within [`BUDGET`] + [`OVERSHOOT`] of work and the instruction count
 /// never goes back. Panics (the fuzzer's finding) if an invariant breaks.
 pub fn run_cpu(mode: Mode, data: &[u8]) -> Outcome {
-    run(mode, data, false)
+    run(mode, data, false, false)
 }
 
 /// [`run_cpu`], with [`Outcome::digest`] filled in (for the replay test
 /// that checks a run is a pure function of its input).
 pub fn run_cpu_digest(mode: Mode, data: &[u8]) -> Outcome {
-    run(mode, data, true)
+    run(mode, data, true, false)
 }
 
-fn run(mode: Mode, data: &[u8], want_digest: bool) -> Outcome {
+/// [`run_cpu_digest`] with every record run by itself
+/// ([`Cpu::unthreaded`]): the differential test of threaded dispatch
+/// compares the two on the same input.
+pub fn run_cpu_digest_unthreaded(mode: Mode, data: &[u8]) -> Outcome {
+    run(mode, data, true, true)
+}
+
+fn run(mode: Mode, data: &[u8], want_digest: bool, unthreaded: bool) -> Outcome {
     RIG.with(|rig| {
         let mut rig = rig.borrow_mut();
+        // Before `load`, which drops all decoded code.
+        rig.cpu.unthreaded = unthreaded;
         load(&mut rig, mode, data);
         let Rig { cpu, bus } = &mut *rig;
         let (before, work_before) = (cpu.s.icount, cpu.s.work());
