@@ -187,8 +187,24 @@ pub(crate) fn next<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<
     // `run_alone`, whose `chain` is false.
     let n = unsafe { &*(op as *const Op<B>).add(1) };
     s.pos = n.idx;
+    // Inside a chain RIP is stale (see `hot`). Debug builds make it
+    // absurd, so a threaded handler that reads it breaks the differential
+    // tests (`tests/threading.rs`); the run loop sets it again whenever a
+    // chain returns. The instruction count is stale too, but is not
+    // poisoned: a threaded load or store that reaches MMIO hands it to the
+    // device (a timer read a few instructions early), which poisoning
+    // would turn into nonsense (docs/architecture.md, "Threaded
+    // handlers").
+    #[cfg(debug_assertions)]
+    {
+        s.rip = CHAIN_POISON;
+    }
     (n.f)(s, bus, n)
 }
+
+/// What RIP reads inside a chain in debug builds.
+#[cfg(debug_assertions)]
+const CHAIN_POISON: u64 = 0xDEAD_C0DE_DEAD_C0DE;
 
 /// An instruction iced could not decode: #UD.
 fn invalid<B: CpuBus>(_s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
