@@ -2,5 +2,6 @@
 //! runner (`anyx86_cpu::singlestep`) and a long-mode setup.
 
 pub mod long64;
+pub mod prot32;
 
 pub use anyx86_cpu::singlestep::FlatBus;
