@@ -41,7 +41,7 @@ def fill(path):
             asm.append(LINE.match(lines[i]).group(1)); out.append(lines[i]); i += 1
         code = assemble(bits, asm)
         rest = '\n'.join(lines[i:])
-        s = rest.index('&[') + 2
+        s = re.search(r'&\[(?!u8\])', rest).start() + 2
         e = rest.index(']', s)
         arr = ', '.join(f'0x{b:02X}' for b in code)
         rest = rest[:s] + arr + rest[e:]
