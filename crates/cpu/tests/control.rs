@@ -148,13 +148,13 @@ fn indirect_call_and_jmp_through_register_and_memory() {
     //   xor ebx, ebx
     //   lea rax, [rel f]
     //   call rax
-    //   call [rel ptr]
-    //   mov rcx, ptr2
+    //   call [rel p1]
+    //   mov rcx, p2
     //   jmp [rcx]
     //   f: add ebx, 1
     //   ret
-    //   ptr: dq f
-    //   ptr2: dq g
+    //   p1: dq f
+    //   p2: dq g
     //   g: lea rdx, [rel done]
     //   jmp rdx
     //   ud2
@@ -321,12 +321,12 @@ fn prot32_call_ret_and_indirect() {
     //   call f
     //   mov eax, f
     //   call eax
-    //   call [ptr]
-    //   jmp [ptr2]
+    //   call [p1]
+    //   jmp [p2]
     //   f: inc ebx
     //   ret
-    //   ptr: dd f
-    //   ptr2: dd done
+    //   p1: dd f
+    //   p2: dd done
     //   done:
     let mut m = M32::prot();
     assert_eq!(

@@ -21,7 +21,7 @@ def assemble(bits, lines):
         src = os.path.join(d, 'a.asm'); out = os.path.join(d, 'a.bin')
         with open(src, 'w') as f:
             f.write(f'bits {bits}\n' + '\n'.join(lines) + '\n')
-        r = subprocess.run(['nasm', '-f', 'bin', '-o', out, src], capture_output=True, text=True)
+        r = subprocess.run(['nasm', '-Werror', '-f', 'bin', '-o', out, src], capture_output=True, text=True)
         if r.returncode:
             sys.exit(f'{lines}: {r.stderr}')
         return open(out, 'rb').read()
