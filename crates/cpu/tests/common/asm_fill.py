@@ -42,6 +42,9 @@ def fill(path):
         code = assemble(bits, asm)
         rest = '\n'.join(lines[i:])
         s = re.search(r'&\[(?!u8\])', rest).start() + 2
+        between = rest[:s]
+        if '#[test]' in between or 'poke(' in between or between.count(';') > 3:
+            sys.exit(f'{path}: the array after {asm} is not in the next statements')
         e = rest.index(']', s)
         arr = ', '.join(f'0x{b:02X}' for b in code)
         rest = rest[:s] + arr + rest[e:]
