@@ -356,7 +356,7 @@ fn counted_loop_side_exits() {
     ];
     let mut m = M::long_with(CpuModel::qemu64());
     for _ in 0..2 {
-        assert_eq!(m.run(&code), Exit::Done);
+        assert_eq!(m.run(code), Exit::Done);
         assert_eq!(r(&m, 0), 5050);
         assert_eq!(r(&m, 1), 0);
     }
@@ -392,7 +392,7 @@ fn alternating_branch_inside_loop() {
     ];
     let mut m = M::long_with(CpuModel::qemu64());
     for _ in 0..2 {
-        assert_eq!(m.run(&code), Exit::Done);
+        assert_eq!(m.run(code), Exit::Done);
         assert_eq!(r(&m, 3), 3 * 51);
         assert_eq!(r(&m, 2), 3 * 50);
         assert_eq!(r(&m, 7), 300);

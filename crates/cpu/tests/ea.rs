@@ -300,13 +300,7 @@ fn fs_gs_bases_apply_in_64_bit_mode() {
     m.cpu.s.seg[sreg::FS].base = 0x8000;
     m.cpu.s.seg[sreg::GS].base = 0x9000;
     m.cpu.s.seg[sreg::DS].base = 0x10_0000;
-    assert_eq!(
-        m.run(&[
-            0xBB, 0x00, 0x01, 0x00, 0x00, 0x64, 0x48, 0x8B, 0x03, 0x65, 0x48, 0x8B, 0x4B, 0x08,
-            0x3E, 0x48, 0x8B, 0x93, 0x00, 0x80, 0x00, 0x00
-        ]),
-        Exit::Done
-    );
+    assert_eq!(m.run(code), Exit::Done);
     assert_eq!(r(&m, 0), TAG | 0x8100);
     assert_eq!(r(&m, 1), TAG | 0x9108);
     assert_eq!(r(&m, 2), TAG | 0x8100);
