@@ -426,3 +426,113 @@ fn loop_with_cmp_jcc_fusion_pairs() {
     assert_eq!(r(&m, 2), 30);
     assert_eq!(r(&m, 6), 0);
 }
+
+#[test]
+fn flags_survive_a_trace_exit() {
+    // CF set by a CMP before a taken branch is consumed by ADC after it,
+    // and INC (which keeps CF) sits between: the lazy flags must survive
+    // the side exit and the partial update (SDM Vol. 2, INC: CF is not
+    // affected).
+    // bits 64
+    //   xor ebx, ebx
+    //   mov ecx, 10
+    //   l: mov eax, ecx
+    //   cmp eax, 5
+    //   jae skip
+    //   inc edx
+    //   skip: inc esi
+    //   adc ebx, 0
+    //   dec ecx
+    //   jnz l
+    let code: &[u8] = &[
+        0x31, 0xDB, 0xB9, 0x0A, 0x00, 0x00, 0x00, 0x89, 0xC8, 0x83, 0xF8, 0x05, 0x73, 0x02, 0xFF,
+        0xC2, 0xFF, 0xC6, 0x83, 0xD3, 0x00, 0xFF, 0xC9, 0x75, 0xEE,
+    ];
+    let mut m = M::long_with(CpuModel::qemu64());
+    for _ in 0..2 {
+        m.cpu.s.gpr[2] = 0;
+        m.cpu.s.gpr[6] = 0;
+        assert_eq!(m.run(code), Exit::Done);
+        // CF (ECX < 5) for ECX = 1..4: four times.
+        assert_eq!(r(&m, 3), 4);
+        assert_eq!((r(&m, 2), r(&m, 6)), (4, 10));
+    }
+}
+
+#[test]
+fn cmp_memory_jcc_pairs() {
+    // CMP with a memory operand followed by a Jcc, in a loop over an
+    // array: count the elements below 100, signed and unsigned.
+    // bits 64
+    //   mov rbx, 0x8000
+    //   mov dword [rbx], 5
+    //   mov dword [rbx+4], -5
+    //   mov dword [rbx+8], 200
+    //   mov dword [rbx+12], 99
+    //   xor ecx, ecx
+    //   xor eax, eax
+    //   xor edx, edx
+    //   l: cmp dword [rbx+rcx*4], 100
+    //   jge s1
+    //   inc eax
+    //   s1: cmp dword [rbx+rcx*4], 100
+    //   jae s2
+    //   inc edx
+    //   s2: inc ecx
+    //   cmp ecx, 4
+    //   jne l
+    let m = run64(&[
+        0xBB, 0x00, 0x80, 0x00, 0x00, 0xC7, 0x03, 0x05, 0x00, 0x00, 0x00, 0xC7, 0x43, 0x04, 0xFB,
+        0xFF, 0xFF, 0xFF, 0xC7, 0x43, 0x08, 0xC8, 0x00, 0x00, 0x00, 0xC7, 0x43, 0x0C, 0x63, 0x00,
+        0x00, 0x00, 0x31, 0xC9, 0x31, 0xC0, 0x31, 0xD2, 0x83, 0x3C, 0x8B, 0x64, 0x7D, 0x02, 0xFF,
+        0xC0, 0x83, 0x3C, 0x8B, 0x64, 0x73, 0x02, 0xFF, 0xC2, 0xFF, 0xC1, 0x83, 0xF9, 0x04, 0x75,
+        0xE9,
+    ]);
+    assert_eq!(r(&m, 0), 3);
+    assert_eq!(r(&m, 2), 2);
+}
+
+#[test]
+fn call_ret_recursion() {
+    // A recursive factorial through CALL/RET: 10! on the stack.
+    // bits 64
+    //   mov edi, 10
+    //   call fact
+    //   jmp done
+    //   fact: cmp edi, 1
+    //   ja rec
+    //   mov eax, 1
+    //   ret
+    //   rec: push rdi
+    //   dec edi
+    //   call fact
+    //   pop rdi
+    //   imul eax, edi
+    //   ret
+    //   done:
+    let m = run64(&[
+        0xBF, 0x0A, 0x00, 0x00, 0x00, 0xE8, 0x02, 0x00, 0x00, 0x00, 0xEB, 0x18, 0x83, 0xFF, 0x01,
+        0x77, 0x06, 0xB8, 0x01, 0x00, 0x00, 0x00, 0xC3, 0x57, 0xFF, 0xCF, 0xE8, 0xED, 0xFF, 0xFF,
+        0xFF, 0x5F, 0x0F, 0xAF, 0xC7, 0xC3,
+    ]);
+    assert_eq!(r(&m, 0), 3_628_800);
+    assert_eq!(r(&m, 4), STACK);
+}
+
+#[test]
+fn jmp_to_non_canonical_address_faults_at_the_jump() {
+    // A near branch to a non-canonical target raises #GP(0) with RIP still
+    // at the branch (SDM Vol. 2, JMP: "If target offset in destination
+    // operand is non-canonical, #GP(0)").
+    // bits 64
+    //   mov rax, 0x0000800000000000
+    //   jmp rax
+    let mut m = M::long_with(CpuModel::qemu64());
+    assert_eq!(
+        m.run(&[0x48, 0xB8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0xFF, 0xE0]),
+        Exit::Vector(13)
+    );
+    let rsp = r(&m, 4);
+    assert_eq!(m.peek64(rsp), 0);
+    assert_eq!(m.peek64(rsp + 8), CODE + 10);
+}
