@@ -482,3 +482,77 @@ fn paging32_split_write_writes_nothing() {
     assert_eq!((err, cr2), (2, PAGE));
     assert_eq!(m.peek(0x8FFC, 8), &before[..]);
 }
+
+#[test]
+fn fetch_straddling_into_not_present_page() {
+    // An instruction whose last bytes lie in a not-present page faults
+    // with CR2 at that page and RIP at the instruction's first byte; the
+    // error code's I/D is set only with EFER.NXE (SDM Vol. 3A, 4.7).
+    let mut m = long();
+    set_pte(&mut m, PAGE, 0);
+    // mov eax, 0x11223344 at 0x8FFE: B8 44 | 33 22 11 in the next page.
+    m.poke(0x8FFE, &[0xB8, 0x44]);
+    // bits 64
+    //   mov rbx, 0x8FFE
+    //   jmp rbx
+    let (err, cr2, rip) = fault(&mut m, &[0xBB, 0xFE, 0x8F, 0x00, 0x00, 0xFF, 0xE3]);
+    assert_eq!((err, cr2, rip), (0, PAGE, 0x8FFE));
+    m.cpu.s.efer |= efer::NXE;
+    let (err, _, _) = fault(&mut m, &[0xBB, 0xFE, 0x8F, 0x00, 0x00, 0xFF, 0xE3]);
+    assert_eq!(err, PF_ID);
+}
+
+#[test]
+fn user_fetch_from_supervisor_page() {
+    // bits 64
+    //   mov rbx, 0x9000
+    //   jmp rbx
+    let code: &[u8] = &[0xBB, 0x00, 0x90, 0x00, 0x00, 0xFF, 0xE3];
+    let mut m = long();
+    set_pte(&mut m, PAGE, PAGE | P | RW);
+    m.cpu.s.efer |= efer::NXE;
+    user(&mut m);
+    assert_eq!(fault(&mut m, code), (PF_P | PF_U | PF_ID, PAGE, PAGE));
+}
+
+#[test]
+fn read_only_page_directory_entry_blocks_user_writes() {
+    // Access rights combine over the whole walk: R/W = 0 in the PDE makes
+    // the whole 2 MiB read-only to CPL 3 even if the PTE allows writes
+    // (SDM Vol. 3A, 4.6.1).
+    // bits 64
+    //   mov rax, [0x9000]
+    //   mov [0x9000], rax
+    let mut m = long();
+    m.poke64(PML4 + 0x2000, PT | P | US);
+    user(&mut m);
+    assert_eq!(
+        fault(
+            &mut m,
+            &[
+                0x48, 0x8B, 0x04, 0x25, 0x00, 0x90, 0x00, 0x00, 0x48, 0x89, 0x04, 0x25, 0x00, 0x90,
+                0x00, 0x00
+            ]
+        ),
+        (PF_P | PF_U | PF_W, PAGE, CODE + 8)
+    );
+    assert_eq!(m.cpu.s.gpr[0], 0xAA00 | PAGE);
+}
+
+#[test]
+fn dirty_bit_set_when_a_read_was_cached_first() {
+    // A read caches the translation; the first write must still walk and
+    // set D (SDM Vol. 3A, 4.8: D is set on the first write).
+    // bits 64
+    //   mov rax, [0x9000]
+    //   mov [0x9008], rax
+    let mut m = long();
+    assert_eq!(
+        m.run(&[
+            0x48, 0x8B, 0x04, 0x25, 0x00, 0x90, 0x00, 0x00, 0x48, 0x89, 0x04, 0x25, 0x08, 0x90,
+            0x00, 0x00
+        ]),
+        Exit::Done
+    );
+    assert_eq!(pte(&m, PAGE) & (A | D), A | D);
+}
