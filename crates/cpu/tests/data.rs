@@ -640,3 +640,73 @@ fn prot32_push_pop_and_movs() {
     assert_eq!(m.peek32(0x8100), 0xCAFE_BABE);
     assert_eq!((m.r(6), m.r(7)), (0x8004, 0x8104));
 }
+
+#[test]
+fn cmpxchg_32_register_destination_in_64_bit_mode() {
+    // On a mismatch the SDM's pseudocode writes DEST back, but for a
+    // register destination hardware leaves it untouched, upper half
+    // included (QEMU's gen_CMPXCHG follows the hardware and says so); the
+    // accumulator gets the zero-extended old value. On a match the
+    // destination is written (zero-extended) and the accumulator is not
+    // written at all, so RAX keeps its upper half.
+    // bits 64
+    //   mov rcx, -1
+    //   xor eax, eax
+    //   mov edx, 1
+    //   cmpxchg ecx, edx
+    //   mov rsi, rcx
+    //   mov rdi, rax
+    //   mov rax, 0xFFFFFFFF00000005
+    //   mov rcx, 0xAAAAAAAA00000005
+    //   mov edx, 7
+    //   cmpxchg ecx, edx
+    let m = run(&[
+        0x48, 0xC7, 0xC1, 0xFF, 0xFF, 0xFF, 0xFF, 0x31, 0xC0, 0xBA, 0x01, 0x00, 0x00, 0x00, 0x0F,
+        0xB1, 0xD1, 0x48, 0x89, 0xCE, 0x48, 0x89, 0xC7, 0x48, 0xB8, 0x05, 0x00, 0x00, 0x00, 0xFF,
+        0xFF, 0xFF, 0xFF, 0x48, 0xB9, 0x05, 0x00, 0x00, 0x00, 0xAA, 0xAA, 0xAA, 0xAA, 0xBA, 0x07,
+        0x00, 0x00, 0x00, 0x0F, 0xB1, 0xD1,
+    ]);
+    assert_eq!(r(&m, 6), u64::MAX);
+    assert_eq!(r(&m, 7), 0xFFFF_FFFF);
+    assert_eq!(r(&m, 1), 7);
+    assert_eq!(r(&m, 0), 0xFFFF_FFFF_0000_0005);
+}
+
+#[test]
+fn xchg_and_xadd_32_zero_extend_both() {
+    // bits 64
+    //   mov rax, -1
+    //   mov rbx, 0x1111111122222222
+    //   xchg eax, ebx
+    //   mov rcx, -1
+    //   mov rdx, -1
+    //   xadd ecx, edx
+    let m = run(&[
+        0x48, 0xC7, 0xC0, 0xFF, 0xFF, 0xFF, 0xFF, 0x48, 0xBB, 0x22, 0x22, 0x22, 0x22, 0x11, 0x11,
+        0x11, 0x11, 0x93, 0x48, 0xC7, 0xC1, 0xFF, 0xFF, 0xFF, 0xFF, 0x48, 0xC7, 0xC2, 0xFF, 0xFF,
+        0xFF, 0xFF, 0x0F, 0xC1, 0xD1,
+    ]);
+    assert_eq!((r(&m, 0), r(&m, 3)), (0x2222_2222, 0xFFFF_FFFF));
+    assert_eq!((r(&m, 1), r(&m, 2)), (0xFFFF_FFFE, 0xFFFF_FFFF));
+}
+
+#[test]
+fn pop_16_bit_register_in_64_bit_mode() {
+    // 0x66 POP pops 2 bytes and writes only the low word.
+    // bits 64
+    //   push qword 0x12345678
+    //   mov rax, -1
+    //   pop ax
+    //   mov rbx, rsp
+    //   pop cx
+    //   pop dx
+    //   pop si
+    let m = run(&[
+        0x68, 0x78, 0x56, 0x34, 0x12, 0x48, 0xC7, 0xC0, 0xFF, 0xFF, 0xFF, 0xFF, 0x66, 0x58, 0x48,
+        0x89, 0xE3, 0x66, 0x59, 0x66, 0x5A, 0x66, 0x5E,
+    ]);
+    assert_eq!(r(&m, 0), 0xFFFF_FFFF_FFFF_5678);
+    assert_eq!(r(&m, 3), STACK - 6);
+    assert_eq!(r(&m, 1) & 0xFFFF, 0x1234);
+    assert_eq!(r(&m, 4), STACK);
+}
