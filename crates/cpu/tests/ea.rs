@@ -9,7 +9,7 @@
 mod common;
 
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::state::sreg;
+use anyx86_cpu::state::{sreg, Segment};
 use common::long64::{Exit, CODE, M, STACK};
 use common::prot32::M32;
 
@@ -381,4 +381,98 @@ fn prot32_addr16_wraps_at_64_kib() {
     assert_eq!(m.r(0), 0x8000);
     assert_eq!(m.r(2), 0x8108);
     assert_eq!(m.r(1), 0x8210);
+}
+
+/// The error code the exception pushed (the frame's first slot).
+fn error_code(m: &M) -> u64 {
+    m.peek64(r(m, 4))
+}
+
+#[test]
+fn non_canonical_address_faults_gp_or_ss() {
+    // In 64-bit mode a non-canonical data address is #GP(0), or #SS(0)
+    // when the reference is through SS (RSP or RBP as base) (SDM Vol. 3A,
+    // 3.3.7.1 and the instruction pages' 64-bit mode exceptions).
+    // bits 64
+    //   mov rbx, 0x0000800000000000
+    //   mov rax, [rbx]
+    let mut m = long();
+    assert_eq!(
+        m.run(&[0x48, 0xBB, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x48, 0x8B, 0x03]),
+        Exit::Vector(13)
+    );
+    assert_eq!(error_code(&m), 0);
+    // bits 64
+    //   mov rbp, 0x0000800000000000
+    //   mov rax, [rbp]
+    let mut m = long();
+    assert_eq!(
+        m.run(&[
+            0x48, 0xBD, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x48, 0x8B, 0x45, 0x00
+        ]),
+        Exit::Vector(12)
+    );
+    assert_eq!(error_code(&m), 0);
+}
+
+#[test]
+fn lock_prefix_on_a_register_destination_is_ud() {
+    // LOCK is #UD unless the instruction is a lockable one with a memory
+    // destination (SDM Vol. 2, LOCK).
+    // bits 64
+    //   db 0xF0 ; lock
+    //   add eax, ebx
+    let mut m = long();
+    assert_eq!(m.run(&[0xF0, 0x01, 0xD8]), Exit::Vector(6));
+    // bits 64
+    //   db 0xF0 ; lock
+    //   mov [0x8000], eax
+    let mut m = long();
+    assert_eq!(
+        m.run(&[0xF0, 0x89, 0x04, 0x25, 0x00, 0x80, 0x00, 0x00]),
+        Exit::Vector(6)
+    );
+}
+
+/// Protected mode with DS limited to 0xFFF bytes (expand-up, byte
+/// granular) and SS to 0x7FFF.
+fn prot_limited() -> M32 {
+    let mut m = prot();
+    // Data, read/write, present, DPL 0, D/B = 1, G = 0.
+    m.cpu.s.seg[sreg::DS] = Segment::from_descriptor(0x10, 0x0040_9200_0000_0FFF);
+    m.cpu.s.seg[sreg::SS] = Segment::from_descriptor(0x10, 0x0040_9200_0000_7FFF);
+    m.cpu.s.update_mode();
+    m
+}
+
+#[test]
+fn prot32_segment_limit_checks() {
+    // Each byte of an access must lie within the limit: a dword at 0xFFE
+    // ends past 0xFFF: #GP(0); via SS (EBP base) past its limit: #SS(0)
+    // (SDM Vol. 3A, 5.3).
+    // bits 32
+    //   mov eax, [0xFFC]
+    let mut m = prot_limited();
+    assert_eq!(m.run(&[0xA1, 0xFC, 0x0F, 0x00, 0x00]), Exit::Done);
+    // bits 32
+    //   mov eax, [0xFFE]
+    let mut m = prot_limited();
+    assert_eq!(m.run(&[0xA1, 0xFE, 0x0F, 0x00, 0x00]), Exit::Vector(13));
+    assert_eq!(m.peek32(u64::from(m.r(4))), 0);
+    // bits 32
+    //   mov ebp, 0x7FFE
+    //   mov eax, [ebp]
+    let mut m = prot_limited();
+    assert_eq!(
+        m.run(&[0xBD, 0xFE, 0x7F, 0x00, 0x00, 0x8B, 0x45, 0x00]),
+        Exit::Vector(12)
+    );
+    // bits 32
+    //   mov ebx, 0x7FFE
+    //   mov eax, [ss:ebx-2]
+    let mut m = prot_limited();
+    assert_eq!(
+        m.run(&[0xBB, 0xFE, 0x7F, 0x00, 0x00, 0x36, 0x8B, 0x43, 0xFE]),
+        Exit::Done
+    );
 }
