@@ -69,21 +69,9 @@ fn hook(_: &mut Board, _: u64, _: Option<Duration>) -> HostControl {
 /// Commands that run the guest and need a host hook; every other line
 /// runs as GDB's `monitor` runs it (no hook: no files on the host).
 fn runs_guest(line: &str) -> bool {
-    matches!(
-        line.split_whitespace().next(),
-        Some(
-            "s" | "step"
-                | "si"
-                | "stepi"
-                | "n"
-                | "next"
-                | "c"
-                | "cont"
-                | "continue"
-                | "until"
-                | "finish"
-        )
-    )
+    line.split_whitespace()
+        .next()
+        .is_some_and(crate::session::runs_guest)
 }
 
 /// Runs the input's lines (lossy UTF-8, at most [`MAX_LINES`]) as

@@ -38,6 +38,24 @@ impl Reply {
     }
 }
 
+/// True for a command (its first word) that runs the guest: these need a
+/// host hook (see [`Session::exec`]).
+pub fn runs_guest(cmd: &str) -> bool {
+    matches!(
+        cmd,
+        "s" | "step"
+            | "si"
+            | "stepi"
+            | "n"
+            | "next"
+            | "c"
+            | "cont"
+            | "continue"
+            | "until"
+            | "finish"
+    )
+}
+
 /// A debugging session over one machine.
 pub struct Session {
     /// Breakpoints, watchpoints, trace.
@@ -92,26 +110,13 @@ impl Session {
     }
 
     /// Runs one command line. `hook` is needed by commands that run the
-    /// guest; without it they are refused.
+    /// guest ([`runs_guest`]); without it they are refused.
     pub fn exec(&mut self, m: &mut Machine, line: &str, hook: Option<HostHook<'_>>) -> Reply {
         let words: Vec<&str> = line.split_whitespace().collect();
         let Some((&cmd, args)) = words.split_first() else {
             return Reply::default();
         };
-        let run = matches!(
-            cmd,
-            "s" | "step"
-                | "si"
-                | "stepi"
-                | "n"
-                | "next"
-                | "c"
-                | "cont"
-                | "continue"
-                | "until"
-                | "finish"
-        );
-        if run {
+        if runs_guest(cmd) {
             let Some(hook) = hook else {
                 return Reply::text("execution is controlled by GDB here");
             };
