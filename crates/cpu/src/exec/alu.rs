@@ -2,7 +2,7 @@
 //! rotates, multiply and divide, BCD, bit tests and scans, SHLD/SHRD,
 //! XADD, CMPXCHG, CMPXCHG8B, BSWAP.
 
-use super::{by_ea, ea, form, hot, is_mem, mn, next, H};
+use super::{by_ea, ea, form, hot, is_mem, mn, next, sync_count, H};
 use crate::bus::CpuBus;
 use crate::core::CpuState;
 use crate::decode::{Handler, Op};
@@ -205,6 +205,7 @@ fn alu_slow<B: CpuBus, const K: u8, const Z: u8, const F: u8, const EA: u8>(
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
+    sync_count(s, op);
     alu_do::<B, K, Z, F, EA>(s, bus, op)?;
     next(s, bus, op)
 }
@@ -373,6 +374,7 @@ fn rmw_slow_next<B: CpuBus, const MEM: bool>(
     op: &Op<B>,
     f: impl Fn(&mut CpuState, u64) -> u64 + Copy,
 ) -> Res<()> {
+    sync_count(s, op);
     rmw::<B, MEM>(s, bus, op, f)?;
     next(s, bus, op)
 }
@@ -1258,6 +1260,7 @@ fn fused_slow<B: CpuBus, const K: u8, const Z: u8, const F: u8, const CC: u8>(
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
+    sync_count(s, op);
     alu_do::<B, K, Z, F, { ea::GEN }>(s, bus, op)?;
     fused_jcc::<B, CC>(s, bus, op)
 }

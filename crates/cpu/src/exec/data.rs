@@ -2,7 +2,7 @@
 //! flag transfers, conversions, CMOVcc/SETcc, XLAT, ENTER/LEAVE, far
 //! pointer loads.
 
-use super::{by_ea, hot, is_mem, mn, next, sized, H};
+use super::{by_ea, hot, is_mem, mn, next, sized, sync_count, H};
 use crate::bus::CpuBus;
 use crate::core::CpuState;
 use crate::decode::Handler;
@@ -200,6 +200,7 @@ fn mov_rm_slow<B: CpuBus, const Z: u8, const EA: u8>(
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
+    sync_count(s, op);
     let off = s.ea_k::<B, EA>(op);
     let v = s.read_sz_k::<B, EA>(bus, op.seg as usize, off, Z)?;
     s.set_reg(op.r0, Z, v);
@@ -226,6 +227,7 @@ fn mov_mr_slow<B: CpuBus, const Z: u8, const EA: u8>(
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
+    sync_count(s, op);
     let off = s.ea_k::<B, EA>(op);
     let v = s.reg(op.r1, Z);
     s.write_sz_k::<B, EA>(bus, op.seg as usize, off, Z, v)?;
@@ -250,6 +252,7 @@ fn mov_mi_slow<B: CpuBus, const Z: u8, const EA: u8>(
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
+    sync_count(s, op);
     let off = s.ea_k::<B, EA>(op);
     s.write_sz_k::<B, EA>(bus, op.seg as usize, off, Z, op.imm)?;
     next(s, bus, op)
@@ -342,6 +345,7 @@ fn movx_m_slow<B: CpuBus, const SIGNED: bool, const S2: u8, const D: u8, const E
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
+    sync_count(s, op);
     let off = s.ea_k::<B, EA>(op);
     let v = s.read_sz_k::<B, EA>(bus, op.seg as usize, off, S2)?;
     s.set_reg(op.r0, D, extend::<SIGNED, S2>(v));
@@ -409,6 +413,7 @@ fn push_r<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> 
 
 #[inline(never)]
 fn push_r_slow<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    sync_count(s, op);
     let v = s.reg(op.r0, Z);
     s.push(bus, Z, v)?;
     next(s, bus, op)
@@ -428,6 +433,7 @@ fn push_i<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 
 #[inline(never)]
 fn push_i_slow<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>, size: u8) -> Res<()> {
+    sync_count(s, op);
     s.push(bus, size, op.imm)?;
     next(s, bus, op)
 }
@@ -479,6 +485,7 @@ fn pop_r<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> R
 
 #[inline(never)]
 fn pop_r_slow<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    sync_count(s, op);
     let v = s.pop(bus, Z)?;
     s.set_reg(op.r0, Z, v);
     next(s, bus, op)
@@ -698,6 +705,7 @@ fn cmov<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -
 /// CMOVcc from memory off the fast path.
 #[inline(never)]
 fn cmov_slow<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    sync_count(s, op);
     let v = s.rd_rm(bus, op, true, op.r1, op.size)?;
     cmov_set(s, bus, op, v)
 }

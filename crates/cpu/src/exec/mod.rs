@@ -141,6 +141,15 @@ pub(crate) fn sync_to<B>(s: &mut CpuState, op: &Op<B>) {
     s.icount = op.count_before(s.trace_ic);
 }
 
+/// Brings the instruction count to the start of record `op` (threaded
+/// handlers run with a stale one: see [`hot`]). Their slow paths call it
+/// first: the slow path is where an access can reach MMIO, and a device
+/// (a LAPIC or HPET counter) must see the exact time.
+#[inline(always)]
+pub(crate) fn sync_count<B>(s: &mut CpuState, op: &Op<B>) {
+    s.icount = op.count_before(s.trace_ic);
+}
+
 /// Runs one record by itself (single-step, the debugger, the CS-limit
 /// path): RIP is at its first byte; `next_rip` is set to the byte after
 /// it, and a copy that does not chain runs as a trace of its own, so
@@ -187,22 +196,22 @@ pub(crate) fn next<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<
     // `run_alone`, whose `chain` is false.
     let n = unsafe { &*(op as *const Op<B>).add(1) };
     s.pos = n.idx;
-    // Inside a chain RIP is stale (see `hot`). Debug builds make it
-    // absurd, so a threaded handler that reads it breaks the differential
-    // tests (`tests/threading.rs`); the run loop sets it again whenever a
-    // chain returns. The instruction count is stale too, but is not
-    // poisoned: a threaded load or store that reaches MMIO hands it to the
-    // device (a timer read a few instructions early), which poisoning
-    // would turn into nonsense (docs/architecture.md, "Threaded
-    // handlers").
+    // Inside a chain RIP and the instruction count are stale (see
+    // `hot`). Debug builds make them absurd, so a threaded handler that
+    // reads them breaks the differential tests (`tests/threading.rs`);
+    // the run loop sets both again whenever a chain returns, and the
+    // slow paths set the count before they can reach a device
+    // (`sync_count`).
     #[cfg(debug_assertions)]
     {
         s.rip = CHAIN_POISON;
+        s.icount = CHAIN_POISON;
     }
     (n.f)(s, bus, n)
 }
 
-/// What RIP reads inside a chain in debug builds.
+/// What RIP and the instruction count read inside a chain in debug
+/// builds.
 #[cfg(debug_assertions)]
 const CHAIN_POISON: u64 = 0xDEAD_C0DE_DEAD_C0DE;
 
