@@ -12,10 +12,9 @@
 
 use crate::bus::CpuBus;
 use crate::core::CpuState;
-use crate::interrupt::TripleFault;
 use crate::mmu::Access;
-use crate::state::{fl, sreg};
-use crate::{Cpu, Fault, RunExit};
+use crate::state::sreg;
+use crate::{Cpu, RunExit};
 
 /// Most watchpoints at once (each one is checked on every slow access).
 pub const MAX_WATCHPOINTS: usize = 64;
@@ -210,118 +209,14 @@ impl<B: CpuBus> Cpu<B> {
     /// [`RunExit::Breakpoint`] when `check` says stop (before that
     /// instruction) or after an instruction that hit a watchpoint.
     pub fn run_checked(&mut self, bus: &mut B, budget: u64, check: InsnCheck<'_, B>) -> RunExit {
-        let until = self.s.icount.saturating_add(budget);
-        let extra0 = self.s.extra_work;
-        self.s.a20_mask = bus.a20_mask();
-        loop {
-            if !self.s.smc_pages.is_empty() {
-                self.drop_written_code();
-            }
-            if bus.stop_requested() {
-                return RunExit::Stopped;
-            }
-            if self.s.watch.hit.is_some() {
-                return RunExit::Breakpoint;
-            }
-            if let Err(t) = self.check_interrupts(bus) {
-                return RunExit::TripleFault(t.last);
-            }
-            if let Some(v) = self.s.progress.stuck.take() {
-                return RunExit::NoProgress(v);
-            }
-            if self.s.halted {
-                return RunExit::Halted;
-            }
-            // As in `run`: work that retired nothing counts.
-            let until = until.saturating_sub(self.s.extra_work.wrapping_sub(extra0));
-            if self.s.icount >= until {
-                return RunExit::Budget;
-            }
-            match self.checked_trace(bus, until, check) {
-                Ok(true) => return RunExit::Breakpoint,
-                Ok(false) => {}
-                Err(t) => return RunExit::TripleFault(t.last),
-            }
-        }
-    }
-
-    /// Runs the trace at CS:IP one checked instruction at a time; true
-    /// when `check` stopped it.
-    fn checked_trace(
-        &mut self,
-        bus: &mut B,
-        until: u64,
-        check: InsnCheck<'_, B>,
-    ) -> Result<bool, TripleFault> {
-        let id = match self.lookup(bus) {
-            Ok(id) => id,
-            Err(f) => return self.s.raise(bus, f).map(|()| false),
-        };
-        let Some(t) = self.cache.trace(id) else {
-            return Ok(false);
-        };
-        let (phys0, rip0) = (t.phys, self.s.rip);
-        if self.s.flags & (fl::TF | fl::RF) != 0
-            || self.s.dr[7] & 0xFF != 0
-            || self.s.icount < self.s.inhibit_until
-        {
-            // The guest single-steps itself (one instruction and its #DB),
-            // or an interrupt shadow ends after this instruction.
-            if check(&self.s, bus, phys0) {
-                return Ok(true);
-            }
-            return self.step_one(bus).map(|()| false);
-        }
-        let s = &mut self.s;
-        s.break_trace = false;
-        let limit = u64::from(s.seg[sreg::CS].limit);
-        let mut fused_next = false;
-        for op in t.ops.iter() {
-            if check(s, bus, phys0.wrapping_add(s.rip.wrapping_sub(rip0))) {
-                return Ok(true);
-            }
-            if op.n != 1 {
-                // A fused CMP/TEST + Jcc: one instruction at a time, so
-                // the Jcc's address is checked too.
-                fused_next = true;
-                break;
-            }
-            if s.bitness != 64 && s.rip.wrapping_add(u64::from(op.len) - 1) > limit {
-                return s.raise(bus, Fault::GP0).map(|()| false);
-            }
-            // A copy that does not chain: one instruction at a time.
-            match crate::exec::run_alone(s, bus, op) {
-                Ok(()) => {
-                    s.rip = s.next_rip;
-                    s.icount += 1;
-                    if s.break_trace || s.icount >= until {
-                        break;
-                    }
-                }
-                Err(f) => return s.raise(bus, f).map(|()| false),
-            }
-        }
-        if fused_next {
-            return self.step_one(bus).map(|()| false);
-        }
-        Ok(false)
+        self.run_loop::<true>(bus, budget, check)
     }
 
     /// Executes exactly one instruction without taking external
     /// interrupts first (a debugger single-step with interrupts held off,
     /// like QEMU's default step mask).
     pub fn step_no_irq(&mut self, bus: &mut B) -> RunExit {
-        self.s.a20_mask = bus.a20_mask();
-        if !self.s.smc_pages.is_empty() {
-            self.drop_written_code();
-        }
-        if self.s.halted {
-            return RunExit::Halted;
-        }
-        match self.step_one(bus) {
-            Ok(()) => RunExit::Budget,
-            Err(t) => RunExit::TripleFault(t.last),
-        }
+        self.step_with::<false>(bus)
     }
 }
 

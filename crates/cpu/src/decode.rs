@@ -51,7 +51,7 @@ pub struct Op<B> {
     pub ic: u8,
     /// The last record of its trace.
     pub last: bool,
-    /// A threaded handler (`exec::hot`).
+    /// A threaded handler (`exec::Pick`).
     pub hot: bool,
     /// This record's handler goes straight on with the next record: both
     /// are threaded handlers.

@@ -66,6 +66,17 @@ pub enum RunExit {
     NoProgress(u8),
 }
 
+/// How [`Cpu::run_records`] ended.
+enum Records {
+    /// The trace ran to its end, or an instruction ended it, or a fault
+    /// was delivered.
+    Done,
+    /// The debugger's check said stop (before the instruction).
+    Stopped,
+    /// The next record is a fused pair: single-step it.
+    Fused,
+}
+
 /// An x86 CPU, generic over the bus it is attached to.
 pub struct Cpu<B: CpuBus> {
     /// Architectural state.
@@ -120,6 +131,20 @@ impl<B: CpuBus> Cpu<B> {
     /// deliveries and REP iterations that retire nothing, so an exception
     /// storm or a huge REP count returns within its budget like any loop.
     pub fn run(&mut self, bus: &mut B, budget: u64) -> RunExit {
+        self.run_loop::<false>(bus, budget, &mut |_, _, _| false)
+    }
+
+    /// The run loop of [`Cpu::run`] and [`Cpu::run_checked`]. With
+    /// `CHECKED`, `check` is asked before every instruction (each runs as a
+    /// record of its own) and a watchpoint hit stops the loop; without it,
+    /// `check` is never called and traces run threaded.
+    #[inline(always)]
+    pub(crate) fn run_loop<const CHECKED: bool>(
+        &mut self,
+        bus: &mut B,
+        budget: u64,
+        check: debug::InsnCheck<'_, B>,
+    ) -> RunExit {
         let until = self.s.icount.saturating_add(budget);
         let extra0 = self.s.extra_work;
         self.s.a20_mask = bus.a20_mask();
@@ -129,6 +154,9 @@ impl<B: CpuBus> Cpu<B> {
             }
             if bus.stop_requested() {
                 return RunExit::Stopped;
+            }
+            if CHECKED && self.s.watch.hit.is_some() {
+                return RunExit::Breakpoint;
             }
             if let Err(t) = self.check_interrupts(bus) {
                 return RunExit::TripleFault(t.last);
@@ -152,12 +180,14 @@ impl<B: CpuBus> Cpu<B> {
                 || self.s.dr[7] & dr7::ENABLES != 0
                 || self.s.icount < self.s.inhibit_until;
             let r = if single {
-                self.step_one(bus)
+                self.step_checked::<CHECKED>(bus, check)
             } else {
-                self.run_trace(bus, until)
+                self.run_trace::<CHECKED>(bus, until, check)
             };
-            if let Err(t) = r {
-                return RunExit::TripleFault(t.last);
+            match r {
+                Ok(false) => {}
+                Ok(true) => return RunExit::Breakpoint,
+                Err(t) => return RunExit::TripleFault(t.last),
             }
         }
     }
@@ -165,12 +195,19 @@ impl<B: CpuBus> Cpu<B> {
     /// Executes exactly one instruction (or delivers one pending
     /// interrupt). Used by single-stepping and the debugger.
     pub fn step(&mut self, bus: &mut B) -> RunExit {
+        self.step_with::<true>(bus)
+    }
+
+    /// One instruction, after taking a pending interrupt when `IRQ`.
+    pub(crate) fn step_with<const IRQ: bool>(&mut self, bus: &mut B) -> RunExit {
         self.s.a20_mask = bus.a20_mask();
         if !self.s.smc_pages.is_empty() {
             self.drop_written_code();
         }
-        if let Err(t) = self.check_interrupts(bus) {
-            return RunExit::TripleFault(t.last);
+        if IRQ {
+            if let Err(t) = self.check_interrupts(bus) {
+                return RunExit::TripleFault(t.last);
+            }
         }
         if self.s.halted {
             return RunExit::Halted;
@@ -179,6 +216,27 @@ impl<B: CpuBus> Cpu<B> {
             Ok(()) => RunExit::Budget,
             Err(t) => RunExit::TripleFault(t.last),
         }
+    }
+
+    /// [`Cpu::step_one`], asking `check` first when `CHECKED`: true when
+    /// it said stop.
+    fn step_checked<const CHECKED: bool>(
+        &mut self,
+        bus: &mut B,
+        check: debug::InsnCheck<'_, B>,
+    ) -> Result<bool, TripleFault> {
+        if CHECKED {
+            let id = match self.lookup(bus) {
+                Ok(id) => id,
+                Err(f) => return self.s.raise(bus, f).map(|()| false),
+            };
+            if let Some(t) = self.cache.trace(id) {
+                if check(&self.s, bus, t.phys) {
+                    return Ok(true);
+                }
+            }
+        }
+        self.step_one(bus).map(|()| false)
     }
 
     fn check_interrupts(&mut self, bus: &mut B) -> Result<(), TripleFault> {
@@ -276,10 +334,9 @@ impl<B: CpuBus> Cpu<B> {
                 *ops.last_mut().expect("fused with the last record") = op;
                 prev_ins = None;
             } else {
-                // Side exits are threaded handlers.
-                let (f, hot) = side.map_or_else(|| exec::select_threaded::<B>(&ins), |f| (f, true));
-                let mut op = build_op(&ins, f);
-                op.hot = hot;
+                let pick = side.unwrap_or_else(|| exec::select::<B>(&ins));
+                let mut op = build_op(&ins, pick.f);
+                op.hot = pick.threaded;
                 ops.push(op);
                 prev_ins = Some(ins);
             }
@@ -350,23 +407,32 @@ impl<B: CpuBus> Cpu<B> {
     /// writes, faults). A trace may overshoot `until` by its own length:
     /// devices still see exact times, because every I/O access carries its
     /// instruction count.
-    fn run_trace(&mut self, bus: &mut B, until: u64) -> Result<(), TripleFault> {
+    ///
+    /// With `CHECKED`, each trace runs one record at a time, `check` asked
+    /// before each; true when it said stop.
+    fn run_trace<const CHECKED: bool>(
+        &mut self,
+        bus: &mut B,
+        until: u64,
+        check: debug::InsnCheck<'_, B>,
+    ) -> Result<bool, TripleFault> {
         // The `--stats` counters of the loop live in locals (registers)
         // and reach `stats` once per call.
         let mut counts = (0u64, 0u64);
-        let r = self.run_traces(bus, until, &mut counts);
+        let r = self.run_traces::<CHECKED>(bus, until, check, &mut counts);
         self.s.stats.chained += counts.0;
         self.s.stats.mem_refs += counts.1;
         r
     }
 
     #[inline(always)]
-    fn run_traces(
+    fn run_traces<const CHECKED: bool>(
         &mut self,
         bus: &mut B,
         until: u64,
+        check: debug::InsnCheck<'_, B>,
         counts: &mut (u64, u64),
-    ) -> Result<(), TripleFault> {
+    ) -> Result<bool, TripleFault> {
         let (mut chained_n, mut refs) = (0u64, 0u64);
         macro_rules! out {
             ($e:expr) => {{
@@ -404,26 +470,27 @@ impl<B: CpuBus> Cpu<B> {
                         }
                         id
                     }
-                    Err(f) => out!(self.s.raise(bus, f)),
+                    Err(f) => out!(self.s.raise(bus, f).map(|()| false)),
                 },
             };
             prev = Some(id);
             let Some(t) = self.cache.trace(id) else {
-                out!(Ok(()));
+                out!(Ok(false));
             };
             let s = &mut self.s;
             let mask = s.ip_mask();
             let fits = s.bitness == 64
                 || rip.wrapping_add(u64::from(t.bytes)) <= u64::from(s.seg[sreg::CS].limit) + 1;
-            if !fits {
-                let step = Self::run_ops_checked(s, bus, &t.ops);
-                if step == Ok(true) {
-                    out!(self.step_one(bus));
+            if CHECKED || !fits {
+                match Self::run_records::<CHECKED>(s, bus, &t.ops, t.phys, until, check) {
+                    Ok(Records::Done) => out!(Ok(false)),
+                    Ok(Records::Stopped) => out!(Ok(true)),
+                    Ok(Records::Fused) => out!(self.step_one(bus).map(|()| false)),
+                    Err(t) => out!(Err(t)),
                 }
-                out!(step.map(|_| ()));
             }
             // Threaded dispatch: the loop starts a record and, while the
-            // records are threaded handlers (`exec::hot`), each goes straight
+            // records are threaded handlers (`exec::Pick`), each goes straight
             // on with the next (`exec::next`); the others return here and the
             // loop starts the record after them. `s.pos` is where a chain
             // stopped. Inside a chain `rip` and `icount` are not kept up to
@@ -468,7 +535,7 @@ impl<B: CpuBus> Cpu<B> {
                                 s.break_trace = false;
                                 continue 'traces;
                             }
-                            out!(Ok(()));
+                            out!(Ok(false));
                         }
                         if op.last {
                             // The last instruction may have been a control
@@ -498,46 +565,50 @@ impl<B: CpuBus> Cpu<B> {
                             s.rip = s.rip.wrapping_add(u64::from(cmp_len)) & mask;
                             s.icount += 1;
                         }
-                        out!(s.raise(bus, f))
+                        out!(s.raise(bus, f).map(|()| false))
                     }
                 }
             }
         }
-        out!(Ok(()))
+        out!(Ok(false))
     }
 
-    /// Runs a trace that may run past the CS limit: each instruction is
-    /// checked before it executes (#GP(0) when it does not fit). Returns
-    /// true when a fused record is next: the caller single-steps it, so
-    /// each of its two instructions gets its own check.
+    /// Runs a trace one record at a time, each retired on its own (see
+    /// [`exec::retire_alone`]): for a trace that may run past the CS limit
+    /// (each instruction is checked before it executes: #GP(0) when it
+    /// does not fit), and with `CHECKED` for the debugger, which asks
+    /// `check` before each instruction (`phys0` is the trace's physical
+    /// address). Stops at `until`, when an instruction ends the trace, and
+    /// before a fused record: the caller single-steps that one, so each of
+    /// its two instructions gets its own checks.
     #[inline(never)]
-    fn run_ops_checked(
+    fn run_records<const CHECKED: bool>(
         s: &mut CpuState,
         bus: &mut B,
         ops: &[decode::Op<B>],
-    ) -> Result<bool, TripleFault> {
+        phys0: u64,
+        until: u64,
+        check: debug::InsnCheck<'_, B>,
+    ) -> Result<Records, TripleFault> {
         let limit = u64::from(s.seg[sreg::CS].limit);
+        let rip0 = s.rip;
         for op in ops {
+            if CHECKED && check(s, bus, phys0.wrapping_add(s.rip.wrapping_sub(rip0))) {
+                return Ok(Records::Stopped);
+            }
             if op.n != 1 {
-                return Ok(true);
+                return Ok(Records::Fused);
             }
-            if s.rip.wrapping_add(u64::from(op.len) - 1) > limit {
-                return s.raise(bus, Fault::GP0).map(|()| false);
+            if s.bitness != 64 && s.rip.wrapping_add(u64::from(op.len) - 1) > limit {
+                return s.raise(bus, Fault::GP0).map(|()| Records::Done);
             }
-            match exec::run_alone(s, bus, op) {
-                Ok(()) => {
-                    s.rip = s.next_rip;
-                    s.icount += 1;
-                    if s.break_trace {
-                        break;
-                    }
-                }
-                Err(f) => return s.raise(bus, f).map(|()| false),
+            match exec::retire_alone(s, bus, op) {
+                Ok(()) if s.break_trace || s.icount >= until => break,
+                Ok(()) => {}
+                Err(f) => return s.raise(bus, f).map(|()| Records::Done),
             }
         }
-        // Leave the inner loop so the outer one re-checks everything.
-        s.break_trace = true;
-        Ok(false)
+        Ok(Records::Done)
     }
 
     fn step_one(&mut self, bus: &mut B) -> Result<(), TripleFault> {
@@ -557,7 +628,7 @@ impl<B: CpuBus> Cpu<B> {
         } else {
             let lin = s.wrap_lin(s.seg[sreg::CS].base.wrapping_add(s.rip));
             match s.decode_at(bus, lin, s.rip) {
-                Ok((ins, _, _)) => build_op(&ins, exec::select::<B>(&ins)),
+                Ok((ins, _, _)) => build_op(&ins, exec::select::<B>(&ins).f),
                 Err(f) => return s.raise(bus, f),
             }
         };
@@ -588,10 +659,8 @@ impl<B: CpuBus> Cpu<B> {
         s.break_trace = false;
         s.mov_ss_shadow = false;
         s.step_on_new_tf = false;
-        match exec::run_alone(s, bus, &op) {
+        match exec::retire_alone(s, bus, &op) {
             Ok(()) => {
-                s.rip = s.next_rip;
-                s.icount += 1;
                 s.stats.mem_refs += u64::from(op.mref);
                 // The single-step trap follows the TF the instruction
                 // started with, except after software interrupts, SYSCALL

@@ -2,7 +2,7 @@
 //! rotates, multiply and divide, BCD, bit tests and scans, SHLD/SHRD,
 //! XADD, CMPXCHG, CMPXCHG8B, BSWAP.
 
-use super::{by_ea, ea, form, hot, is_mem, mn, next, sync_count, H};
+use super::{by_ea, ea, form, hot, is_mem, mn, next, plain, sync_count, Pick, H};
 use crate::bus::CpuBus;
 use crate::core::CpuState;
 use crate::decode::{Handler, Op};
@@ -22,37 +22,57 @@ const XOR: u8 = 6;
 const CMP: u8 = 7;
 const TEST: u8 = 8;
 
-pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
+pub(super) fn select<B: CpuBus>(ins: &Instruction) -> Option<Pick<B>> {
+    threaded::<B>(ins)
+        .map(hot)
+        .or_else(|| returning::<B>(ins).map(plain))
+}
+
+/// The threaded handlers of this family (see [`Pick`]).
+fn threaded<B: CpuBus>(ins: &Instruction) -> H<B> {
+    let m0 = ins.op_count() > 0 && is_mem(ins.op0_kind());
+    Some(match mn(ins) {
+        M::Add => return alu_sel::<B, ADD>(ins),
+        M::Or => return alu_sel::<B, OR>(ins),
+        M::Adc => return alu_sel::<B, ADC>(ins),
+        M::Sbb => return alu_sel::<B, SBB>(ins),
+        M::And => return alu_sel::<B, AND>(ins),
+        M::Sub => return alu_sel::<B, SUB>(ins),
+        M::Xor => return alu_sel::<B, XOR>(ins),
+        M::Cmp => return alu_sel::<B, CMP>(ins),
+        M::Test => return alu_sel::<B, TEST>(ins),
+        M::Inc if m0 => incdec::<B, true, true>,
+        M::Inc => incdec::<B, true, false>,
+        M::Dec if m0 => incdec::<B, false, true>,
+        M::Dec => incdec::<B, false, false>,
+        M::Neg if m0 => neg::<B, true>,
+        M::Neg => neg::<B, false>,
+        M::Not if m0 => not::<B, true>,
+        M::Not => not::<B, false>,
+        M::Rol => shift_sel::<B, 0>(ins, m0),
+        M::Ror => shift_sel::<B, 1>(ins, m0),
+        M::Rcl => shift_sel::<B, 2>(ins, m0),
+        M::Rcr => shift_sel::<B, 3>(ins, m0),
+        M::Shl | M::Sal => shift_sel::<B, 4>(ins, m0),
+        M::Shr => shift_sel::<B, 5>(ins, m0),
+        M::Sar => shift_sel::<B, 7>(ins, m0),
+        M::Imul if ins.op_count() > 1 => {
+            let m1 = is_mem(ins.op1_kind());
+            let three = ins.op_count() == 3;
+            match ins.op0_register().size() {
+                2 => imul3_sel::<B, 2>(three, m1),
+                4 => imul3_sel::<B, 4>(three, m1),
+                _ => imul3_sel::<B, 8>(three, m1),
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// The handlers of this family that return to the run loop.
+fn returning<B: CpuBus>(ins: &Instruction) -> H<B> {
     let m0 = ins.op_count() > 0 && is_mem(ins.op0_kind());
     match mn(ins) {
-        M::Add => alu_sel::<B, ADD>(ins),
-        M::Or => alu_sel::<B, OR>(ins),
-        M::Adc => alu_sel::<B, ADC>(ins),
-        M::Sbb => alu_sel::<B, SBB>(ins),
-        M::And => alu_sel::<B, AND>(ins),
-        M::Sub => alu_sel::<B, SUB>(ins),
-        M::Xor => alu_sel::<B, XOR>(ins),
-        M::Cmp => alu_sel::<B, CMP>(ins),
-        M::Test => alu_sel::<B, TEST>(ins),
-        M::Inc => Some(hot(if m0 {
-            incdec::<B, true, true>
-        } else {
-            incdec::<B, true, false>
-        })),
-        M::Dec => Some(hot(if m0 {
-            incdec::<B, false, true>
-        } else {
-            incdec::<B, false, false>
-        })),
-        M::Neg => Some(hot(if m0 { neg::<B, true> } else { neg::<B, false> })),
-        M::Not => Some(hot(if m0 { not::<B, true> } else { not::<B, false> })),
-        M::Rol => Some(hot(shift_sel::<B, 0>(ins, m0))),
-        M::Ror => Some(hot(shift_sel::<B, 1>(ins, m0))),
-        M::Rcl => Some(hot(shift_sel::<B, 2>(ins, m0))),
-        M::Rcr => Some(hot(shift_sel::<B, 3>(ins, m0))),
-        M::Shl | M::Sal => Some(hot(shift_sel::<B, 4>(ins, m0))),
-        M::Shr => Some(hot(shift_sel::<B, 5>(ins, m0))),
-        M::Sar => Some(hot(shift_sel::<B, 7>(ins, m0))),
         M::Shld => Some(if m0 {
             shxd::<B, true, true>
         } else {
@@ -73,15 +93,6 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         } else {
             mul1::<B, true, false>
         }),
-        M::Imul => {
-            let m1 = is_mem(ins.op1_kind());
-            let three = ins.op_count() == 3;
-            Some(hot(match ins.op0_register().size() {
-                2 => imul3_sel::<B, 2>(three, m1),
-                4 => imul3_sel::<B, 4>(three, m1),
-                _ => imul3_sel::<B, 8>(three, m1),
-            }))
-        }
         M::Div => Some(if m0 {
             div::<B, false, true>
         } else {
@@ -166,12 +177,12 @@ fn alu_sel<B: CpuBus, const K: u8>(ins: &Instruction) -> H<B> {
         iced_x86::OpKind::Register => ins.op0_register().size() as u8,
         _ => ins.memory_size().size() as u8,
     };
-    hot(match size {
+    match size {
         1 => alu_form::<B, K, 1>(ins),
         2 => alu_form::<B, K, 2>(ins),
         4 => alu_form::<B, K, 4>(ins),
         _ => alu_form::<B, K, 8>(ins),
-    })
+    }
 }
 
 /// Picks the form, and for memory forms the address shape.

@@ -2,7 +2,7 @@
 //! flag transfers, conversions, CMOVcc/SETcc, XLAT, ENTER/LEAVE, far
 //! pointer loads.
 
-use super::{by_ea, hot, is_mem, mn, next, sized, sync_count, H};
+use super::{by_ea, hot, is_mem, mn, next, plain, sized, sync_count, Pick, H};
 use crate::bus::CpuBus;
 use crate::core::CpuState;
 use crate::decode::Handler;
@@ -23,55 +23,74 @@ macro_rules! sized_ea {
     };
 }
 
-pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
-    let m0 = ins.op_count() > 0 && is_mem(ins.op0_kind());
-    let m1 = ins.op_count() > 1 && is_mem(ins.op1_kind());
-    let k0 = ins.op_kind(0);
+pub(super) fn select<B: CpuBus>(ins: &Instruction) -> Option<Pick<B>> {
+    threaded::<B>(ins)
+        .map(hot)
+        .or_else(|| returning::<B>(ins).map(plain))
+}
+
+/// The operand shapes `select` dispatches on.
+struct Shape {
+    /// Operand 0 / operand 1 is in memory.
+    m0: bool,
+    m1: bool,
+    k0: OpKind,
+    k1: OpKind,
+    /// Operand 0 / operand 1 is a segment register.
+    sreg0: bool,
+    sreg1: bool,
+    /// Either operand is a control or debug register.
+    system: bool,
+}
+
+fn shape(ins: &Instruction) -> Shape {
     let k1 = if ins.op_count() > 1 {
         ins.op_kind(1)
     } else {
         OpKind::Register
     };
-    let sreg0 = k0 == OpKind::Register && ins.op0_register().is_segment_register();
-    let sreg1 =
-        ins.op_count() > 1 && k1 == OpKind::Register && ins.op1_register().is_segment_register();
+    let k0 = ins.op_kind(0);
+    let (r0, r1) = (ins.op0_register(), ins.op1_register());
+    Shape {
+        m0: ins.op_count() > 0 && is_mem(ins.op0_kind()),
+        m1: ins.op_count() > 1 && is_mem(ins.op1_kind()),
+        k0,
+        k1,
+        sreg0: k0 == OpKind::Register && r0.is_segment_register(),
+        sreg1: ins.op_count() > 1 && k1 == OpKind::Register && r1.is_segment_register(),
+        system: r0.is_cr() || r1.is_cr() || r0.is_dr() || r1.is_dr(),
+    }
+}
+
+/// The threaded handlers of this family (see [`Pick`]).
+fn threaded<B: CpuBus>(ins: &Instruction) -> H<B> {
+    let Shape {
+        m0,
+        m1,
+        k0,
+        k1,
+        sreg0,
+        sreg1,
+        system,
+    } = shape(ins);
     Some(match mn(ins) {
-        M::Mov if ins.op0_register().is_cr() || ins.op1_register().is_cr() => return None,
-        M::Mov if ins.op0_register().is_dr() || ins.op1_register().is_dr() => return None,
-        M::Mov if sreg0 => {
-            if m1 {
-                mov_to_sreg::<B, true>
-            } else {
-                mov_to_sreg::<B, false>
-            }
-        }
-        M::Mov if sreg1 => {
-            if m0 {
-                mov_from_sreg::<B, true>
-            } else {
-                mov_from_sreg::<B, false>
-            }
-        }
-        M::Mov => {
+        M::Mov if !(system || sreg0 || sreg1) => {
             let size = op0_size(ins);
-            hot(match (m0, m1, k1) {
+            match (m0, m1, k1) {
                 (false, false, OpKind::Register) => sized!(size, mov_rr),
                 (false, true, _) => sized_ea!(ins, size, mov_rm),
                 (true, _, OpKind::Register) => sized_ea!(ins, size, mov_mr),
                 (true, _, _) => sized_ea!(ins, size, mov_mi),
                 _ => sized!(size, mov_ri),
-            })
+            }
         }
-        M::Movzx if m1 => hot(movx_sel::<B, false>(ins)),
-        M::Movzx => hot(movx_rsel::<B, false>(ins)),
-        M::Movsx | M::Movsxd if m1 => hot(movx_sel::<B, true>(ins)),
-        M::Movsx | M::Movsxd => hot(movx_rsel::<B, true>(ins)),
-        M::Lea => hot(sized_ea!(ins, op0_size(ins), lea)),
-        M::Xchg => hot(if m0 || m1 {
-            xchg::<B, true>
-        } else {
-            xchg::<B, false>
-        }),
+        M::Movzx if m1 => movx_sel::<B, false>(ins),
+        M::Movzx => movx_rsel::<B, false>(ins),
+        M::Movsx | M::Movsxd if m1 => movx_sel::<B, true>(ins),
+        M::Movsx | M::Movsxd => movx_rsel::<B, true>(ins),
+        M::Lea => sized_ea!(ins, op0_size(ins), lea),
+        M::Xchg if m0 || m1 => xchg::<B, true>,
+        M::Xchg => xchg::<B, false>,
         M::Nop
         | M::Pause
         | M::Endbr32
@@ -82,22 +101,12 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         | M::Prefetcht2
         | M::Prefetchw
         | M::Prefetch
-        | M::Reservednop => hot(nop::<B>),
-        M::Push if sreg0 => push_sreg::<B>,
-        M::Push if m0 => push_m::<B>,
-        M::Push if k0 == OpKind::Register => hot(sized!(op0_size(ins), push_r)),
-        M::Push => hot(push_i::<B>),
-        M::Pop if sreg0 => pop_sreg::<B>,
-        M::Pop if m0 => pop_m::<B>,
-        M::Pop => hot(sized!(op0_size(ins), pop_r)),
-        M::Pusha | M::Pushad => pusha::<B>,
-        M::Popa | M::Popad => popa::<B>,
-        M::Pushf | M::Pushfd | M::Pushfq => pushf::<B>,
-        M::Popf | M::Popfd | M::Popfq => popf::<B>,
-        M::Lahf => lahf::<B>,
-        M::Sahf => sahf::<B>,
-        M::Cbw | M::Cwde | M::Cdqe => hot(cbw::<B>),
-        M::Cwd | M::Cdq | M::Cqo => hot(cwd::<B>),
+        | M::Reservednop => nop::<B>,
+        M::Push if !sreg0 && k0 == OpKind::Register => sized!(op0_size(ins), push_r),
+        M::Push if !sreg0 && !m0 => push_i::<B>,
+        M::Pop if !sreg0 && !m0 => sized!(op0_size(ins), pop_r),
+        M::Cbw | M::Cwde | M::Cdqe => cbw::<B>,
+        M::Cwd | M::Cdq | M::Cqo => cwd::<B>,
         M::Setb
         | M::Setae
         | M::Sete
@@ -113,11 +122,27 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         | M::Setle
         | M::Setg
         | M::Seto
-        | M::Setno => hot(if m0 {
+        | M::Setno
+            if m0 =>
+        {
             setcc::<B, true>
-        } else {
-            setcc::<B, false>
-        }),
+        }
+        M::Setb
+        | M::Setae
+        | M::Sete
+        | M::Setne
+        | M::Setbe
+        | M::Seta
+        | M::Sets
+        | M::Setns
+        | M::Setp
+        | M::Setnp
+        | M::Setl
+        | M::Setge
+        | M::Setle
+        | M::Setg
+        | M::Seto
+        | M::Setno => setcc::<B, false>,
         M::Cmovb
         | M::Cmovae
         | M::Cmove
@@ -133,14 +158,61 @@ pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
         | M::Cmovle
         | M::Cmovg
         | M::Cmovo
-        | M::Cmovno => hot(if m1 {
+        | M::Cmovno
+            if m1 =>
+        {
             cmov::<B, true>
-        } else {
-            cmov::<B, false>
-        }),
+        }
+        M::Cmovb
+        | M::Cmovae
+        | M::Cmove
+        | M::Cmovne
+        | M::Cmovbe
+        | M::Cmova
+        | M::Cmovs
+        | M::Cmovns
+        | M::Cmovp
+        | M::Cmovnp
+        | M::Cmovl
+        | M::Cmovge
+        | M::Cmovle
+        | M::Cmovg
+        | M::Cmovo
+        | M::Cmovno => cmov::<B, false>,
+        M::Leave => leave::<B>,
+        _ => return None,
+    })
+}
+
+/// The handlers of this family that return to the run loop.
+fn returning<B: CpuBus>(ins: &Instruction) -> H<B> {
+    let Shape {
+        m0,
+        m1,
+        sreg0,
+        sreg1,
+        system,
+        ..
+    } = shape(ins);
+    Some(match mn(ins) {
+        // (MOV to and from control and debug registers: `system`.)
+        M::Mov if system => return None,
+        M::Mov if sreg0 && m1 => mov_to_sreg::<B, true>,
+        M::Mov if sreg0 => mov_to_sreg::<B, false>,
+        M::Mov if sreg1 && m0 => mov_from_sreg::<B, true>,
+        M::Mov if sreg1 => mov_from_sreg::<B, false>,
+        M::Push if sreg0 => push_sreg::<B>,
+        M::Push if m0 => push_m::<B>,
+        M::Pop if sreg0 => pop_sreg::<B>,
+        M::Pop if m0 => pop_m::<B>,
+        M::Pusha | M::Pushad => pusha::<B>,
+        M::Popa | M::Popad => popa::<B>,
+        M::Pushf | M::Pushfd | M::Pushfq => pushf::<B>,
+        M::Popf | M::Popfd | M::Popfq => popf::<B>,
+        M::Lahf => lahf::<B>,
+        M::Sahf => sahf::<B>,
         M::Xlatb => xlat::<B>,
         M::Enter => enter::<B>,
-        M::Leave => hot(leave::<B>),
         M::Lds => lfp::<B, { sreg::DS }>,
         M::Les => lfp::<B, { sreg::ES }>,
         M::Lss => lfp::<B, { sreg::SS }>,

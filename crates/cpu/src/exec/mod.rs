@@ -50,29 +50,69 @@ pub(crate) fn form_of(ins: &Instruction) -> u8 {
     }
 }
 
+/// A handler picked for an instruction, and whether it is a threaded
+/// one. A threaded handler ends by calling [`next`] (which goes straight
+/// on with the next record of the trace) and neither reads nor writes
+/// `rip` or `icount`: inside a chain those are brought up to date only
+/// when the chain returns to the run loop (debug builds poison them, so a
+/// threaded handler that reads them fails the threading tests), and the
+/// run loop derives the next RIP of a threaded record from its length, so
+/// a threaded handler can never transfer control.
+pub(crate) struct Pick<B: CpuBus> {
+    pub f: Handler<B>,
+    pub threaded: bool,
+}
+
+impl<B: CpuBus> Clone for Pick<B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<B: CpuBus> Copy for Pick<B> {}
+
+/// A threaded handler (see [`Pick`]).
+pub(crate) fn hot<B: CpuBus>(f: Handler<B>) -> Pick<B> {
+    Pick { f, threaded: true }
+}
+
+/// A handler that returns to the run loop after its instruction.
+pub(crate) fn plain<B: CpuBus>(f: Handler<B>) -> Pick<B> {
+    Pick { f, threaded: false }
+}
+
 /// Picks the handler for an instruction. Anything not implemented gets
 /// [`unimplemented`], which raises #UD and counts the opcode.
-pub(crate) fn select<B: CpuBus>(ins: &Instruction) -> Handler<B> {
+pub(crate) fn select<B: CpuBus>(ins: &Instruction) -> Pick<B> {
     if ins.is_invalid() {
-        return invalid::<B>;
+        return plain(invalid::<B>);
     }
-    alu::select::<B>(ins)
-        .or_else(|| sse::select::<B>(ins))
+    let pick = alu::select::<B>(ins)
+        .or_else(|| sse::select::<B>(ins).map(plain))
         .or_else(|| data::select::<B>(ins))
-        .or_else(|| control::select::<B>(ins))
-        .or_else(|| string::select::<B>(ins))
-        .or_else(|| system::select::<B>(ins))
-        .or_else(|| long::select::<B>(ins))
-        .or_else(|| x87::select::<B>(ins))
-        .or_else(|| v2::select::<B>(ins))
-        .unwrap_or(unimplemented::<B>)
+        .or_else(|| control::select::<B>(ins).map(plain))
+        .or_else(|| string::select::<B>(ins).map(plain))
+        .or_else(|| system::select::<B>(ins).map(plain))
+        .or_else(|| long::select::<B>(ins).map(plain))
+        .or_else(|| x87::select::<B>(ins).map(plain))
+        .or_else(|| v2::select::<B>(ins).map(plain))
+        .unwrap_or_else(|| plain(unimplemented::<B>));
+    // The run loop derives a threaded record's next RIP from its length.
+    debug_assert!(
+        !pick.threaded || ins.flow_control() == iced_x86::FlowControl::Next,
+        "{:?}: a control transfer cannot be a threaded handler",
+        ins.code()
+    );
+    pick
 }
 
 /// The handler of a conditional branch that does not end its trace (the
 /// trace goes on with the fall-through path; a taken branch leaves it
 /// through a side exit), or `None` if the instruction must end the trace.
-pub(crate) fn select_side_exit<B: CpuBus>(ins: &Instruction) -> Option<Handler<B>> {
-    jcc_condition(ins).map(control::jcc_sel::<B>)
+/// It is threaded: not taken, it goes on like any threaded handler;
+/// taken, it sets `side_exit` and `break_trace` with its target in
+/// `next_rip`, and the run loop leaves the trace for it.
+pub(crate) fn select_side_exit<B: CpuBus>(ins: &Instruction) -> Option<Pick<B>> {
+    jcc_condition(ins).map(|cc| hot(control::jcc_sel::<B>(cc)))
 }
 
 /// The condition (0-15, encoding order) of a Jcc; `None` for anything
@@ -113,28 +153,8 @@ pub(crate) fn fuse<B: CpuBus>(
     Some(op)
 }
 
-std::thread_local! {
-    static HOT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Marks the handler being selected as a threaded one: it ends by
-/// calling [`next`], and it neither reads nor writes `rip` or `icount`
-/// (inside a chain those are brought up to date only when the chain
-/// returns to the run loop).
-pub(crate) fn hot<T>(h: T) -> T {
-    HOT.with(|c| c.set(true));
-    h
-}
-
-/// [`select`], and whether the handler is a threaded one ([`hot`]).
-pub(crate) fn select_threaded<B: CpuBus>(ins: &Instruction) -> (Handler<B>, bool) {
-    HOT.with(|c| c.set(false));
-    let f = select::<B>(ins);
-    (f, HOT.with(|c| c.replace(false)))
-}
-
 /// Brings `rip` and `icount` to the start of record `op` of the running
-/// trace (threaded handlers run without them: see [`hot`]).
+/// trace (threaded handlers run without them: see [`Pick`]).
 #[inline(always)]
 pub(crate) fn sync_to<B>(s: &mut CpuState, op: &Op<B>) {
     s.rip = op.start_at(s.trace_rip, s.trace_mask);
@@ -142,7 +162,7 @@ pub(crate) fn sync_to<B>(s: &mut CpuState, op: &Op<B>) {
 }
 
 /// Brings the instruction count to the start of record `op` (threaded
-/// handlers run with a stale one: see [`hot`]). Their slow paths call it
+/// handlers run with a stale one: see [`Pick`]). Their slow paths call it
 /// first: the slow path is where an access can reach MMIO, and a device
 /// (a LAPIC or HPET counter) must see the exact time.
 #[inline(always)]
@@ -171,6 +191,18 @@ pub(crate) fn run_alone<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) ->
     s.next_rip = op.end_at(s.rip, mask);
     s.pos = 0;
     (op.f)(s, bus, &op)
+}
+
+/// Runs one record by itself ([`run_alone`]) and retires it: RIP moves
+/// to the next instruction and the count goes up by one. Single-step, the
+/// CS-limit path and the debugger retire instructions here; the run loop
+/// retires whole chains at once.
+pub(crate) fn retire_alone<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    debug_assert_eq!(op.n, 1, "a fused pair retires one instruction at a time");
+    run_alone(s, bus, op)?;
+    s.rip = s.next_rip;
+    s.icount += 1;
+    Ok(())
 }
 
 /// Called by a threaded handler whose instruction has retired: inside a
