@@ -40,10 +40,9 @@ pub struct Op<B> {
     /// with the next record once their instruction has retired
     /// (`exec::next`); the others return to the run loop, which does.
     pub f: Handler<B>,
-    /// Offset of this record's first byte from the trace's first byte.
+    /// Offset of this record's first byte from the trace's first byte
+    /// (the byte after it is `start + len`).
     pub start: u16,
-    /// Offset of the byte after this record from the trace's first byte.
-    pub end: u16,
     /// Position in the trace.
     pub idx: u8,
     /// Guest instructions retired by the trace up to and including this
@@ -56,7 +55,7 @@ pub struct Op<B> {
     /// This record's handler goes straight on with the next record: both
     /// are threaded handlers.
     pub chain: bool,
-    /// Length in bytes.
+    /// Length in bytes (of both instructions, for a fused pair).
     pub len: u8,
     /// Size of operand 0 in bytes (or the operation size).
     pub size: u8,
@@ -90,12 +89,34 @@ pub struct Op<B> {
     pub code: Code,
     /// Displacement (sign-extended).
     pub disp: u64,
-    /// First immediate, or the relative branch displacement; for x87
-    /// instructions (which have no immediate) the 11-bit FOP.
+    /// First immediate, the relative branch displacement, or a direct far
+    /// JMP/CALL's offset.
     pub imm: u64,
-    /// Second immediate (ENTER level, far pointer selector).
-    pub imm2: u64,
+    /// Second immediate: ENTER's nesting level, or a direct far
+    /// JMP/CALL's selector.
+    pub imm2: u16,
+    /// The x87 FOP (11 bits: the opcode's low 3 bits of its first byte and
+    /// the ModRM byte) of an x87 instruction, which stores it when it
+    /// executes; 0 for others.
+    pub fop: u16,
+    /// A fused CMP/TEST + Jcc pair (`n` = 2): the Jcc's displacement.
+    pub jrel: i32,
+    /// A fused pair: the CMP/TEST's length (the Jcc starts there).
+    pub len1: u8,
+    /// A fused pair: the Jcc's operand size (2, 4 or 8), which masks its
+    /// target.
+    pub jsize: u8,
 }
+
+// The counters of a record hold the largest trace: `idx` its positions,
+// `ic` twice its records (each may be a fused pair), `start` its bytes
+// (15 at most an instruction); `mref` saturates (a statistic).
+const _: () = assert!(MAX_TRACE <= u8::MAX as usize + 1);
+const _: () = assert!(2 * MAX_TRACE <= u8::MAX as usize);
+const _: () = assert!(2 * 15 * MAX_TRACE <= u16::MAX as usize);
+// A record stays within 56 bytes: the trace cache holds millions of them,
+// and the run loop reads them in order.
+const _: () = assert!(std::mem::size_of::<Op<()>>() == 56);
 
 impl<B> Clone for Op<B> {
     fn clone(&self) -> Self {
@@ -116,7 +137,7 @@ impl<B> Op<B> {
     /// `rip0`.
     #[inline(always)]
     pub fn end_at(&self, rip0: u64, mask: u64) -> u64 {
-        rip0.wrapping_add(u64::from(self.end)) & mask
+        rip0.wrapping_add(u64::from(self.start) + u64::from(self.len)) & mask
     }
 
     /// Instructions retired before this record, in a trace entered at
@@ -426,7 +447,6 @@ pub fn build_op<B: CpuBus>(ins: &Instruction, f: Handler<B>) -> Op<B> {
     let mut op = Op {
         f,
         start: 0,
-        end: ins.len() as u16,
         idx: 0,
         ic: 1,
         last: true,
@@ -449,6 +469,10 @@ pub fn build_op<B: CpuBus>(ins: &Instruction, f: Handler<B>) -> Op<B> {
         disp: 0,
         imm: 0,
         imm2: 0,
+        fop: 0,
+        jrel: 0,
+        len1: 0,
+        jsize: 0,
     };
     let mut imms = 0;
     let next_ip = ins.next_ip();
@@ -521,7 +545,7 @@ pub fn build_op<B: CpuBus>(ins: &Instruction, f: Handler<B>) -> Op<B> {
             }
             OpKind::FarBranch16 | OpKind::FarBranch32 => {
                 op.imm = u64::from(ins.far_branch32());
-                op.imm2 = u64::from(ins.far_branch_selector());
+                op.imm2 = ins.far_branch_selector();
                 if kind == OpKind::FarBranch16 {
                     2
                 } else {
@@ -539,7 +563,8 @@ pub fn build_op<B: CpuBus>(ins: &Instruction, f: Handler<B>) -> Op<B> {
                 if imms == 0 {
                     op.imm = v;
                 } else {
-                    op.imm2 = v;
+                    // ENTER's level: an imm8.
+                    op.imm2 = v as u16;
                 }
                 imms += 1;
                 sz
@@ -557,7 +582,7 @@ pub fn build_op<B: CpuBus>(ins: &Instruction, f: Handler<B>) -> Op<B> {
         op.aux = cc - 1;
     }
     if let Some(fop) = crate::fpu::fop_of(ins) {
-        op.imm = u64::from(fop);
+        op.fop = fop;
     }
     if op.asize == 0 {
         op.asize = match ins.code_size() {

@@ -387,7 +387,6 @@ impl<B: CpuBus> Cpu<B> {
             op.idx = i as u8;
             op.start = start;
             start += u16::from(op.len);
-            op.end = start;
             op.last = i + 1 == n_ops;
             op.chain = op.hot && next_hot && !self.unthreaded;
         }
@@ -561,8 +560,7 @@ impl<B: CpuBus> Cpu<B> {
                         if std::mem::take(&mut s.fused_fault) {
                             // A fused pair whose Jcc faulted: the CMP/TEST
                             // retired.
-                            let cmp_len = (op.imm2 >> 32) as u8;
-                            s.rip = s.rip.wrapping_add(u64::from(cmp_len)) & mask;
+                            s.rip = s.rip.wrapping_add(u64::from(op.len1)) & mask;
                             s.icount += 1;
                         }
                         out!(s.raise(bus, f).map(|()| false))

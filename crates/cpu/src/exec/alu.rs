@@ -1249,10 +1249,9 @@ pub(crate) fn fused_sel<B: CpuBus>(ins: &Instruction, cc: u8) -> H<B> {
     })
 }
 
-/// CMP/TEST and the Jcc after it, as one record (`n` = 2). `imm2` holds
-/// the Jcc's displacement (low 32 bits, sign-extended), the CMP/TEST's
-/// length (bits 32-39) and the Jcc's operand size (bits 40-47). A taken
-/// branch leaves the trace by a side exit, like a lone Jcc inside a trace.
+/// CMP/TEST and the Jcc after it, as one record (`n` = 2; the Jcc in
+/// `jrel` and `jsize`). A taken branch leaves the trace by a side exit,
+/// like a lone Jcc inside a trace.
 fn fused<B: CpuBus, const K: u8, const Z: u8, const F: u8, const CC: u8>(
     s: &mut CpuState,
     bus: &mut B,
@@ -1280,9 +1279,8 @@ fn fused_slow<B: CpuBus, const K: u8, const Z: u8, const F: u8, const CC: u8>(
 #[inline(always)]
 fn fused_jcc<B: CpuBus, const CC: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     if s.cond(CC) {
-        let rel = op.imm2 as u32 as i32 as u64;
-        let osize = (op.imm2 >> 40) as u8;
-        let t = s.next_ip(op).wrapping_add(rel) & super::control::tmask(osize);
+        let rel = i64::from(op.jrel) as u64;
+        let t = s.next_ip(op).wrapping_add(rel) & super::control::tmask(op.jsize);
         if let Err(f) = s.near_jump(t) {
             // The CMP/TEST retired; the fault belongs to the Jcc (the run
             // loop moves RIP and the count past the CMP/TEST).

@@ -288,11 +288,11 @@ fn loop_<B: CpuBus, const KIND: u8, const CNT: u8>(
 // ---- far transfers ------------------------------------------------------------
 
 fn jmp_far_direct<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    s.far_transfer(bus, op.imm2 as u16, op.imm, op.size, false)
+    s.far_transfer(bus, op.imm2, op.imm, op.size, false)
 }
 
 fn call_far_direct<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    s.far_transfer(bus, op.imm2 as u16, op.imm, op.size, true)
+    s.far_transfer(bus, op.imm2, op.imm, op.size, true)
 }
 
 fn read_far_ptr<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<(u16, u64, u8)> {

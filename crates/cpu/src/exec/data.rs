@@ -812,7 +812,7 @@ fn enter<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         _ => 8,
     };
     let alloc = op.imm & 0xFFFF;
-    let level = op.imm2 & 0x1F;
+    let level = u64::from(op.imm2 & 0x1F);
     let saved = (s.gpr[reg::SP], s.gpr[reg::BP]);
     let r = (|| {
         let bp = s.reg(reg::BP as u8, size);

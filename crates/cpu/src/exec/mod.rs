@@ -133,7 +133,7 @@ pub(crate) fn fuse<B: CpuBus>(
     jcc: &Instruction,
 ) -> Option<Op<B>> {
     let f = alu::fused_sel::<B>(prev_ins, jcc_condition(jcc)?)?;
-    let osize: u64 = match jcc.op0_kind() {
+    let jsize = match jcc.op0_kind() {
         OpKind::NearBranch16 => 2,
         OpKind::NearBranch32 => 4,
         _ => 8,
@@ -144,7 +144,10 @@ pub(crate) fn fuse<B: CpuBus>(
     op.hot = true;
     op.n = 2;
     op.len = prev.len + jcc.len() as u8;
-    op.imm2 = (rel & 0xFFFF_FFFF) | (u64::from(prev.len) << 32) | (osize << 40);
+    // (A Jcc's displacement is a rel8, rel16 or rel32.)
+    op.jrel = rel as i32;
+    op.len1 = prev.len;
+    op.jsize = jsize;
     if prev.base == RIPREL {
         // RIP-relative operands add `next_rip`, which is now past the Jcc.
         op.disp = prev.disp.wrapping_sub(u64::from(jcc.len() as u8));
@@ -182,7 +185,6 @@ pub(crate) fn run_alone<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) ->
     let op = Op {
         chain: false,
         start: 0,
-        end: u16::from(op.len),
         idx: 0,
         ic: op.n,
         last: true,

@@ -158,7 +158,7 @@ impl CpuState {
         let f = &mut self.fpu;
         f.fip = self.rip;
         f.fcs = self.seg[sreg::CS].selector;
-        f.fop = op.imm as u16 & 0x7FF;
+        f.fop = op.fop;
     }
 
     /// [`CpuState::x87_note`] and the memory operand at `off` (FDS:FDP).
