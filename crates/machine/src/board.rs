@@ -427,24 +427,9 @@ impl Board {
                     self.cmos.update(t);
                     self.sync_rtc(t);
                 }
-                Event::Lapic => {
-                    if let Some(pc) = self.pc.as_deref_mut() {
-                        pc.lapic.update(t);
-                    }
-                    self.sync_apic(t);
-                }
-                Event::Hpet => {
-                    if let Some(pc) = self.pc.as_deref_mut() {
-                        pc.hpet.update(t);
-                    }
-                    self.sync_hpet(t);
-                }
-                Event::Pm => {
-                    if let Some(pc) = self.pc.as_deref_mut() {
-                        pc.pm.update(t);
-                    }
-                    self.sync_pm(t);
-                }
+                Event::Lapic => self.fire_chipset(t, |pc| pc.lapic.update(t), Self::sync_apic),
+                Event::Hpet => self.fire_chipset(t, |pc| pc.hpet.update(t), Self::sync_hpet),
+                Event::Pm => self.fire_chipset(t, |pc| pc.pm.update(t), Self::sync_pm),
                 Event::Kbc => {
                     self.kbc.update(t);
                     self.sync_kbc(t);
@@ -453,6 +438,20 @@ impl Board {
             }
         }
         self.budget_deadline = self.sched.next_deadline();
+    }
+
+    /// A deadline of a full-PC timer at `t`: the device catches up
+    /// (`update`), then `sync` drives its outputs and next deadline.
+    fn fire_chipset(
+        &mut self,
+        t: u64,
+        update: impl FnOnce(&mut Chipset),
+        sync: fn(&mut Self, u64),
+    ) {
+        if let Some(pc) = self.pc.as_deref_mut() {
+            update(pc);
+        }
+        sync(self, t);
     }
 
     // ---- interrupt wiring -------------------------------------------------
@@ -518,10 +517,8 @@ impl Board {
             pc.lapic.init_reset();
             self.stop = Some(StopReason::Init);
         }
-        match pc.lapic.next_deadline(now) {
-            Some(t) => self.sched.schedule(t, Event::Lapic),
-            None => self.sched.cancel(Event::Lapic),
-        }
+        self.sched
+            .set_deadline(Event::Lapic, pc.lapic.next_deadline(now));
     }
 
     fn refresh_apic_cache(&mut self) {
@@ -550,10 +547,8 @@ impl Board {
         };
         let edges = pc.hpet.take_edges();
         let outs: [_; 3] = core::array::from_fn(|t| (pc.hpet.route(t), pc.hpet.level(t)));
-        match pc.hpet.next_deadline(now) {
-            Some(t) => self.sched.schedule(t, Event::Hpet),
-            None => self.sched.cancel(Event::Hpet),
-        }
+        self.sched
+            .set_deadline(Event::Hpet, pc.hpet.next_deadline(now));
         for (t, (route, level)) in outs.into_iter().enumerate() {
             if edges & (1 << t) != 0 {
                 match route.pic_irq {
@@ -606,10 +601,7 @@ impl Board {
                 self.stop = Some(StopReason::PowerOff);
             }
         }
-        match pc.pm.next_deadline(now) {
-            Some(t) => self.sched.schedule(t, Event::Pm),
-            None => self.sched.cancel(Event::Pm),
-        }
+        self.sched.set_deadline(Event::Pm, pc.pm.next_deadline(now));
         self.isa_irq(irq::SCI, sci);
     }
 
@@ -675,10 +667,8 @@ impl Board {
     fn sync_kbc(&mut self, now: u64) {
         self.isa_irq(irq::KEYBOARD, self.kbc.irq_level());
         self.isa_irq(irq::MOUSE, self.kbc.irq12_level());
-        match self.kbc.next_deadline(now) {
-            Some(t) => self.sched.schedule(t, Event::Kbc),
-            None => self.sched.cancel(Event::Kbc),
-        }
+        self.sched
+            .set_deadline(Event::Kbc, self.kbc.next_deadline(now));
         self.note_deadline();
     }
 
