@@ -471,19 +471,10 @@ mod tests {
     use super::*;
     use crate::bytes::{put_u32, u64_at};
     use crate::elf::build_elf;
+    use crate::memory::test_pc as pc;
     use crate::plan::{BOOT_CS, BOOT_DS, FLAT_CODE};
 
     const MIB: u64 = 1 << 20;
-
-    fn pc(ram: u64) -> MemoryLayout {
-        MemoryLayout {
-            ram_bytes: ram,
-            low_ram_end: 0x9FC00,
-            reserved: vec![(0xF0000, 0x10000), (0xFFFC_0000, 0x4_0000)],
-            acpi: vec![],
-            acpi_rsdp: None,
-        }
-    }
 
     /// A 12-byte Multiboot header with a correct checksum.
     fn header(flags: u32) -> Vec<u8> {
