@@ -1255,6 +1255,17 @@ mod tests {
         board_of(MachineKind::Pc)
     }
 
+    /// A xorshift64 generator from `seed`: cheap reproducible noise for
+    /// the hostile-guest tests.
+    fn xorshift64(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
     fn board_of(kind: MachineKind) -> Board {
         let ram = anyx86_mem::GuestRam::with_mib(1).expect("1 MiB of RAM");
         let clock = Clock::new(crate::clock::ClockMode::Virtual, 1_000_000_000);
@@ -1284,13 +1295,7 @@ mod tests {
     fn a_hostile_guest_gets_hardware_answers_and_no_panic() {
         let mut b = board();
         b.mem.ram_mut().as_mut_slice().fill(0xA5);
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rnd = xorshift64(0x9E37_79B9_7F4A_7C15);
         let sizes = [1u8, 2, 4];
         let mut t = 0;
         // PCI: every bus-0 function, every register, reads and writes.
@@ -1377,13 +1382,7 @@ mod tests {
     #[test]
     fn a_hostile_guest_programs_the_vga_any_way_and_the_screen_still_renders() {
         let mut b = board();
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rnd = xorshift64(0x2545_F491_4F6C_DD1D);
         let sizes = [1u8, 2, 4];
         // BAR0 (framebuffer) and BAR2 (registers) of 00:02.0, memory on.
         let vga_cfg = |b: &mut Board, reg: u32, v: u32| {
