@@ -563,6 +563,7 @@ fn write_e820(bp: &mut [u8], e820: &[E820Entry]) -> Result<(), BootError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::test_pc as pc;
     use crate::plan::{BOOT_CS, BOOT_DS, FLAT_CODE, FLAT_DATA};
 
     const MIB: u64 = 1 << 20;
@@ -598,18 +599,6 @@ mod tests {
         put_u32(&mut k, OFF_INIT_SIZE, 0x100_C000);
         k[PM_OFFSET..].fill(0xC3);
         k
-    }
-
-    /// A PC layout: 639 KiB of conventional memory, the BIOS area and a
-    /// flash at the top of 4 GiB reserved.
-    fn pc(ram: u64) -> MemoryLayout {
-        MemoryLayout {
-            ram_bytes: ram,
-            low_ram_end: 0x9FC00,
-            reserved: vec![(0xF0000, 0x10000), (0xFFFC_0000, 0x4_0000)],
-            acpi: vec![],
-            acpi_rsdp: None,
-        }
     }
 
     fn boot_params_of(plan: &BootPlan) -> &[u8] {

@@ -147,21 +147,25 @@ pub(crate) fn containing(usable: &[Range], start: u64, end: u64) -> Option<Range
         .find(|&(s, e)| s <= start && end <= e)
 }
 
+/// Test helper: a PC layout of `ram` bytes, with 639 KiB of conventional
+/// memory and the BIOS area and a flash at the top of 4 GiB reserved.
+#[cfg(test)]
+pub(crate) fn test_pc(ram: u64) -> MemoryLayout {
+    MemoryLayout {
+        ram_bytes: ram,
+        low_ram_end: 0x9FC00,
+        reserved: vec![(0xF0000, 0x10000), (0xFFFC_0000, 0x4_0000)],
+        acpi: vec![],
+        acpi_rsdp: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use test_pc as pc;
 
     const MIB: u64 = 1 << 20;
-
-    fn pc(ram: u64) -> MemoryLayout {
-        MemoryLayout {
-            ram_bytes: ram,
-            low_ram_end: 0x9FC00,
-            reserved: vec![(0xF0000, 0x10000), (0xFFFC_0000, 0x4_0000)],
-            acpi: vec![],
-            acpi_rsdp: None,
-        }
-    }
 
     #[test]
     fn e820_of_a_pc_is_low_ram_bios_high_ram_rom() {

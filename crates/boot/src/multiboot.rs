@@ -256,27 +256,22 @@ fn aout_kernel(
     offset: usize,
     k: &AoutKludge,
 ) -> Result<(Vec<Load>, u32), BootError> {
-    let distance =
-        k.header_addr
-            .checked_sub(k.load_addr)
-            .ok_or(BootError::AoutHeaderBelowLoad {
-                header_addr: k.header_addr,
-                load_addr: k.load_addr,
-            })?;
+    let header_below = BootError::AoutHeaderBelowLoad {
+        header_addr: k.header_addr,
+        load_addr: k.load_addr,
+    };
+    let distance = k.header_addr.checked_sub(k.load_addr).ok_or(header_below)?;
     let start = offset
         .checked_sub(distance as usize)
         .ok_or(BootError::AoutLoadBeforeFileStart { offset, distance })?;
     let len = if k.load_end_addr == 0 {
         (kernel.len() - start) as u64
     } else {
-        let len =
-            k.load_end_addr
-                .checked_sub(k.load_addr)
-                .ok_or(BootError::AoutLoadEndBelowLoad {
-                    load_end_addr: k.load_end_addr,
-                    load_addr: k.load_addr,
-                })?;
-        u64::from(len)
+        let end_below = BootError::AoutLoadEndBelowLoad {
+            load_end_addr: k.load_end_addr,
+            load_addr: k.load_addr,
+        };
+        u64::from(k.load_end_addr.checked_sub(k.load_addr).ok_or(end_below)?)
     };
     let beyond = BootError::AoutLoadBeyondFile {
         offset: start,
@@ -471,19 +466,10 @@ mod tests {
     use super::*;
     use crate::bytes::{put_u32, u64_at};
     use crate::elf::build_elf;
+    use crate::memory::test_pc as pc;
     use crate::plan::{BOOT_CS, BOOT_DS, FLAT_CODE};
 
     const MIB: u64 = 1 << 20;
-
-    fn pc(ram: u64) -> MemoryLayout {
-        MemoryLayout {
-            ram_bytes: ram,
-            low_ram_end: 0x9FC00,
-            reserved: vec![(0xF0000, 0x10000), (0xFFFC_0000, 0x4_0000)],
-            acpi: vec![],
-            acpi_rsdp: None,
-        }
-    }
 
     /// A 12-byte Multiboot header with a correct checksum.
     fn header(flags: u32) -> Vec<u8> {
@@ -718,44 +704,27 @@ mod tests {
 
     #[test]
     fn aout_kludge_checks() {
+        use BootError as E;
         let mem = pc(256 * MIB);
         let try_fields = |fields| load_multiboot(&aout_kernel_image(fields), &[], "", &mem);
-        assert_eq!(
-            try_fields([0x10_0000, 0x10_0020, 0, 0, 0]),
-            Err(BootError::AoutHeaderBelowLoad {
-                header_addr: 0x10_0000,
-                load_addr: 0x10_0020
-            })
-        );
-        assert_eq!(
-            try_fields([0x10_0040, 0x10_0000, 0, 0, 0]),
-            Err(BootError::AoutLoadBeforeFileStart {
-                offset: 0x20,
-                distance: 0x40
-            })
-        );
-        assert_eq!(
-            try_fields([0x10_0020, 0x10_0000, 0xF_0000, 0, 0]),
-            Err(BootError::AoutLoadEndBelowLoad {
-                load_end_addr: 0xF_0000,
-                load_addr: 0x10_0000
-            })
-        );
-        assert_eq!(
-            try_fields([0x10_0020, 0x10_0000, 0x10_0301, 0, 0]),
-            Err(BootError::AoutLoadBeyondFile {
-                offset: 0,
-                len: 0x301,
-                file_len: 0x300
-            })
-        );
-        assert_eq!(
-            try_fields([0x10_0020, 0x10_0000, 0x10_0200, 0x10_01FF, 0]),
-            Err(BootError::AoutBssEndBelowLoadEnd {
-                bss_end_addr: 0x10_01FF,
-                load_end: 0x10_0200
-            })
-        );
+        // header_addr, load_addr, load_end_addr, bss_end_addr, entry_addr:
+        // the error each set of fields is refused with.
+        #[rustfmt::skip]
+        let refused = [
+            ([0x10_0000, 0x10_0020, 0, 0, 0],
+                E::AoutHeaderBelowLoad { header_addr: 0x10_0000, load_addr: 0x10_0020 }),
+            ([0x10_0040, 0x10_0000, 0, 0, 0],
+                E::AoutLoadBeforeFileStart { offset: 0x20, distance: 0x40 }),
+            ([0x10_0020, 0x10_0000, 0xF_0000, 0, 0],
+                E::AoutLoadEndBelowLoad { load_end_addr: 0xF_0000, load_addr: 0x10_0000 }),
+            ([0x10_0020, 0x10_0000, 0x10_0301, 0, 0],
+                E::AoutLoadBeyondFile { offset: 0, len: 0x301, file_len: 0x300 }),
+            ([0x10_0020, 0x10_0000, 0x10_0200, 0x10_01FF, 0],
+                E::AoutBssEndBelowLoadEnd { bss_end_addr: 0x10_01FF, load_end: 0x10_0200 }),
+        ];
+        for (fields, err) in refused {
+            assert_eq!(try_fields(fields), Err(err), "{fields:x?}");
+        }
         assert!(matches!(
             try_fields([0xFFFF_FFF0, 0xFFFF_FFD0, 0, 0, 0]),
             Err(BootError::Above4G {

@@ -81,26 +81,6 @@ const fn r(name: &'static str, bits: u32, ty: &'static str, loc: Loc) -> RegDesc
     }
 }
 
-const fn g(name: &'static str, bits: u32, group: &'static str, loc: Loc) -> RegDesc {
-    RegDesc {
-        name,
-        bits,
-        ty: if bits == 32 { "uint32" } else { "int" },
-        group: Some(group),
-        loc,
-    }
-}
-
-const fn g64(name: &'static str, group: &'static str, loc: Loc) -> RegDesc {
-    RegDesc {
-        name,
-        bits: 64,
-        ty: "uint64",
-        group: Some(group),
-        loc,
-    }
-}
-
 /// An x87 control register as GDB's core feature declares it.
 const fn f(name: &'static str, k: u8) -> RegDesc {
     RegDesc {
@@ -167,18 +147,30 @@ pub const AMD64_LAYOUT: Layout = Layout {
     features: &[
         ("org.gnu.gdb.i386.core", CORE_REGS_64),
         ("org.gnu.gdb.i386.sse", SSE_REGS_64),
-        ("org.gnu.gdb.i386.segments", 2),
-        (
-            "org.anyx86.amd64.sys",
-            AMD64.len() - CORE_REGS_64 - SSE_REGS_64 - 2,
-        ),
+        ("org.gnu.gdb.i386.segments", SEGMENTS_64.len()),
+        ("org.anyx86.amd64.sys", SYS_REGS),
     ],
     pc: 16,
 };
 
-/// The amd64 core feature, in GDB's numbering (`amd64_register_names`:
-/// RAX, RBX, RCX, RDX, RSI, RDI, RBP, RSP, not the encoding order).
-const AMD64_CORE: [RegDesc; CORE_REGS_64] = [
+/// The general registers and instruction pointer of the i386 core
+/// feature, in encoding order.
+const I386_GPRS: [RegDesc; 9] = [
+    r("eax", 32, "int32", Loc::Gpr(0)),
+    r("ecx", 32, "int32", Loc::Gpr(1)),
+    r("edx", 32, "int32", Loc::Gpr(2)),
+    r("ebx", 32, "int32", Loc::Gpr(3)),
+    r("esp", 32, "data_ptr", Loc::Gpr(4)),
+    r("ebp", 32, "data_ptr", Loc::Gpr(5)),
+    r("esi", 32, "int32", Loc::Gpr(6)),
+    r("edi", 32, "int32", Loc::Gpr(7)),
+    r("eip", 32, "code_ptr", Loc::Ip),
+];
+
+/// The general registers and instruction pointer of the amd64 core
+/// feature, in GDB's numbering (`amd64_register_names`: RAX, RBX, RCX,
+/// RDX, RSI, RDI, RBP, RSP, not the encoding order).
+const AMD64_GPRS: [RegDesc; 17] = [
     q("rax", "int64", Loc::Gpr(0)),
     q("rbx", "int64", Loc::Gpr(3)),
     q("rcx", "int64", Loc::Gpr(1)),
@@ -196,6 +188,11 @@ const AMD64_CORE: [RegDesc; CORE_REGS_64] = [
     q("r14", "int64", Loc::Gpr(14)),
     q("r15", "int64", Loc::Gpr(15)),
     q("rip", "code_ptr", Loc::Ip),
+];
+
+/// The rest of the core feature, the same in both descriptions: EFLAGS,
+/// the selectors (32 bits even in amd64) and the x87 registers.
+const CORE_REST: [RegDesc; 23] = [
     r("eflags", 32, "i386_eflags", Loc::Flags),
     r("cs", 32, "int32", Loc::Sel(1)),
     r("ss", 32, "int32", Loc::Sel(2)),
@@ -221,37 +218,96 @@ const AMD64_CORE: [RegDesc; CORE_REGS_64] = [
     f("fop", 7),
 ];
 
-/// `org.gnu.gdb.i386.segments` and the amd64 system registers.
-const AMD64_REST: [RegDesc; 23] = [
+/// `org.gnu.gdb.i386.segments`: the FS and GS bases (the amd64
+/// description's; the i386 one has them in its system feature).
+const SEGMENTS_64: [RegDesc; 2] = [
     q("fs_base", "int", Loc::Base(4)),
     q("gs_base", "int", Loc::Base(5)),
-    g64("es_base", "system", Loc::Base(0)),
-    g64("cs_base", "system", Loc::Base(1)),
-    g64("ss_base", "system", Loc::Base(2)),
-    g64("ds_base", "system", Loc::Base(3)),
-    g64("k_gs_base", "system", Loc::KernelGsBase),
-    g64("cr0", "system", Loc::Cr(0)),
-    g64("cr2", "system", Loc::Cr(2)),
-    g64("cr3", "system", Loc::Cr(3)),
-    g64("cr4", "system", Loc::Cr(4)),
-    g64("cr8", "system", Loc::Cr(8)),
-    g64("dr0", "system", Loc::Dr(0)),
-    g64("dr1", "system", Loc::Dr(1)),
-    g64("dr2", "system", Loc::Dr(2)),
-    g64("dr3", "system", Loc::Dr(3)),
-    g64("dr6", "system", Loc::Dr(6)),
-    g64("dr7", "system", Loc::Dr(7)),
-    g64("efer", "system", Loc::Efer),
-    g64("gdtr_base", "system", Loc::TableBase(false)),
-    g("gdtr_limit", 32, "system", Loc::TableLimit(false)),
-    g64("idtr_base", "system", Loc::TableBase(true)),
-    g("idtr_limit", 32, "system", Loc::TableLimit(true)),
 ];
+
+/// A system register in the i386 description.
+const IN_I386: u8 = 1;
+/// A system register in the amd64 description.
+const IN_AMD64: u8 = 2;
+/// A system register in both descriptions.
+const IN_BOTH: u8 = IN_I386 | IN_AMD64;
+
+/// The system features of both descriptions, in GDB's numbering, with the
+/// descriptions each register is in: the amd64 one has the FS and GS
+/// bases in its segments feature instead, and adds KERNEL_GS_BASE and CR8.
+/// See [`sys_reg`] for the sizes.
+const SYS_TABLE: [(&str, Loc, u8); 23] = [
+    ("es_base", Loc::Base(0), IN_BOTH),
+    ("cs_base", Loc::Base(1), IN_BOTH),
+    ("ss_base", Loc::Base(2), IN_BOTH),
+    ("ds_base", Loc::Base(3), IN_BOTH),
+    ("fs_base", Loc::Base(4), IN_I386),
+    ("gs_base", Loc::Base(5), IN_I386),
+    ("k_gs_base", Loc::KernelGsBase, IN_AMD64),
+    ("cr0", Loc::Cr(0), IN_BOTH),
+    ("cr2", Loc::Cr(2), IN_BOTH),
+    ("cr3", Loc::Cr(3), IN_BOTH),
+    ("cr4", Loc::Cr(4), IN_BOTH),
+    ("cr8", Loc::Cr(8), IN_AMD64),
+    ("dr0", Loc::Dr(0), IN_BOTH),
+    ("dr1", Loc::Dr(1), IN_BOTH),
+    ("dr2", Loc::Dr(2), IN_BOTH),
+    ("dr3", Loc::Dr(3), IN_BOTH),
+    ("dr6", Loc::Dr(6), IN_BOTH),
+    ("dr7", Loc::Dr(7), IN_BOTH),
+    ("efer", Loc::Efer, IN_BOTH),
+    ("gdtr_base", Loc::TableBase(false), IN_BOTH),
+    ("gdtr_limit", Loc::TableLimit(false), IN_BOTH),
+    ("idtr_base", Loc::TableBase(true), IN_BOTH),
+    ("idtr_limit", Loc::TableLimit(true), IN_BOTH),
+];
+
+/// Number of registers in either system feature.
+const SYS_REGS: usize = 21;
+
+/// A register of a system feature whose addresses are `word` bits wide:
+/// EFER is 64 bits and the table limits 32 in either description.
+const fn sys_reg(name: &'static str, loc: Loc, word: u32) -> RegDesc {
+    let bits = match loc {
+        Loc::Efer => 64,
+        Loc::TableLimit(_) => 32,
+        _ => word,
+    };
+    RegDesc {
+        name,
+        bits,
+        ty: if bits == 32 { "uint32" } else { "uint64" },
+        group: Some("system"),
+        loc,
+    }
+}
+
+/// The system feature of the description `which` (`IN_I386` or
+/// `IN_AMD64`), with `word`-bit addresses.
+const fn sys(which: u8, word: u32) -> [RegDesc; SYS_REGS] {
+    let mut out = [r("", 0, "", Loc::Ip); SYS_REGS];
+    let (mut i, mut n) = (0, 0);
+    while i < SYS_TABLE.len() {
+        let (name, loc, inside) = SYS_TABLE[i];
+        if inside & which != 0 {
+            out[n] = sys_reg(name, loc, word);
+            n += 1;
+        }
+        i += 1;
+    }
+    assert!(n == SYS_REGS);
+    out
+}
 
 /// The amd64 registers, in GDB's numbering: core, SSE (XMM0-XMM15,
 /// MXCSR), segments, system.
-pub const AMD64: &[RegDesc] =
-    &concat::<{ CORE_REGS_64 + SSE_REGS_64 + 23 }>(&AMD64_CORE, SSE.as_slice(), &AMD64_REST);
+pub const AMD64: &[RegDesc] = &concat::<{ CORE_REGS_64 + SSE_REGS_64 + 2 + SYS_REGS }>(&[
+    &AMD64_GPRS,
+    &CORE_REST,
+    &SSE,
+    &SEGMENTS_64,
+    &sys(IN_AMD64, 64),
+]);
 
 /// Number of registers in the amd64 SSE feature.
 pub const SSE_REGS_64: usize = 17;
@@ -276,102 +332,40 @@ const SSE: [RegDesc; SSE_REGS_64] = {
     out
 };
 
-/// The i386 SSE feature: XMM0-XMM7, MXCSR.
-const SSE_32: [RegDesc; SSE_REGS] = concat::<SSE_REGS>(SSE.split_at(8).0, SSE.split_at(16).1, &[]);
-
-/// `a`, `b` and `c` in one array of `N` registers.
-const fn concat<const N: usize>(a: &[RegDesc], b: &[RegDesc], c: &[RegDesc]) -> [RegDesc; N] {
-    assert!(a.len() + b.len() + c.len() == N);
+/// The parts in one array of `N` registers.
+const fn concat<const N: usize>(parts: &[&[RegDesc]]) -> [RegDesc; N] {
     let mut out = [r("", 0, "", Loc::Ip); N];
-    let mut i = 0;
-    while i < a.len() {
-        out[i] = a[i];
-        i += 1;
+    let (mut p, mut n) = (0, 0);
+    while p < parts.len() {
+        let mut i = 0;
+        while i < parts[p].len() {
+            out[n] = parts[p][i];
+            n += 1;
+            i += 1;
+        }
+        p += 1;
     }
-    let mut j = 0;
-    while j < b.len() {
-        out[a.len() + j] = b[j];
-        j += 1;
-    }
-    let mut k = 0;
-    while k < c.len() {
-        out[a.len() + b.len() + k] = c[k];
-        k += 1;
-    }
+    assert!(n == N);
     out
 }
 
-/// Number of registers in the i386 system feature.
-const SYS_REGS: usize = 21;
+/// The i386 core feature.
+const I386_CORE: [RegDesc; CORE_REGS] = concat(&[&I386_GPRS, &CORE_REST]);
+
+/// The i386 system feature.
+const I386_SYS: [RegDesc; SYS_REGS] = sys(IN_I386, 32);
 
 /// The i386 registers, in GDB's numbering: core, system.
-pub const I386: &[RegDesc] = &concat::<{ CORE_REGS + SYS_REGS }>(&I386_CORE, &I386_SYS, &[]);
+pub const I386: &[RegDesc] = &concat::<{ CORE_REGS + SYS_REGS }>(&[&I386_CORE, &I386_SYS]);
 
 /// The i386 registers of a CPU with SSE: core, SSE (XMM0-XMM7, MXCSR),
 /// system.
-pub const I386_SSE: &[RegDesc] =
-    &concat::<{ CORE_REGS + SSE_REGS + SYS_REGS }>(&I386_CORE, &SSE_32, &I386_SYS);
-
-/// The i386 core feature.
-const I386_CORE: [RegDesc; CORE_REGS] = [
-    r("eax", 32, "int32", Loc::Gpr(0)),
-    r("ecx", 32, "int32", Loc::Gpr(1)),
-    r("edx", 32, "int32", Loc::Gpr(2)),
-    r("ebx", 32, "int32", Loc::Gpr(3)),
-    r("esp", 32, "data_ptr", Loc::Gpr(4)),
-    r("ebp", 32, "data_ptr", Loc::Gpr(5)),
-    r("esi", 32, "int32", Loc::Gpr(6)),
-    r("edi", 32, "int32", Loc::Gpr(7)),
-    r("eip", 32, "code_ptr", Loc::Ip),
-    r("eflags", 32, "i386_eflags", Loc::Flags),
-    r("cs", 32, "int32", Loc::Sel(1)),
-    r("ss", 32, "int32", Loc::Sel(2)),
-    r("ds", 32, "int32", Loc::Sel(3)),
-    r("es", 32, "int32", Loc::Sel(0)),
-    r("fs", 32, "int32", Loc::Sel(4)),
-    r("gs", 32, "int32", Loc::Sel(5)),
-    r("st0", 80, "i387_ext", Loc::St(0)),
-    r("st1", 80, "i387_ext", Loc::St(1)),
-    r("st2", 80, "i387_ext", Loc::St(2)),
-    r("st3", 80, "i387_ext", Loc::St(3)),
-    r("st4", 80, "i387_ext", Loc::St(4)),
-    r("st5", 80, "i387_ext", Loc::St(5)),
-    r("st6", 80, "i387_ext", Loc::St(6)),
-    r("st7", 80, "i387_ext", Loc::St(7)),
-    f("fctrl", 0),
-    f("fstat", 1),
-    f("ftag", 2),
-    f("fiseg", 3),
-    f("fioff", 4),
-    f("foseg", 5),
-    f("fooff", 6),
-    f("fop", 7),
-];
-
-/// The i386 system feature.
-const I386_SYS: [RegDesc; SYS_REGS] = [
-    g("es_base", 32, "system", Loc::Base(0)),
-    g("cs_base", 32, "system", Loc::Base(1)),
-    g("ss_base", 32, "system", Loc::Base(2)),
-    g("ds_base", 32, "system", Loc::Base(3)),
-    g("fs_base", 32, "system", Loc::Base(4)),
-    g("gs_base", 32, "system", Loc::Base(5)),
-    g("cr0", 32, "system", Loc::Cr(0)),
-    g("cr2", 32, "system", Loc::Cr(2)),
-    g("cr3", 32, "system", Loc::Cr(3)),
-    g("cr4", 32, "system", Loc::Cr(4)),
-    g("dr0", 32, "system", Loc::Dr(0)),
-    g("dr1", 32, "system", Loc::Dr(1)),
-    g("dr2", 32, "system", Loc::Dr(2)),
-    g("dr3", 32, "system", Loc::Dr(3)),
-    g("dr6", 32, "system", Loc::Dr(6)),
-    g("dr7", 32, "system", Loc::Dr(7)),
-    g64("efer", "system", Loc::Efer),
-    g("gdtr_base", 32, "system", Loc::TableBase(false)),
-    g("gdtr_limit", 32, "system", Loc::TableLimit(false)),
-    g("idtr_base", 32, "system", Loc::TableBase(true)),
-    g("idtr_limit", 32, "system", Loc::TableLimit(true)),
-];
+pub const I386_SSE: &[RegDesc] = &concat::<{ CORE_REGS + SSE_REGS + SYS_REGS }>(&[
+    &I386_CORE,
+    SSE.split_at(8).0,
+    SSE.split_at(16).1,
+    &I386_SYS,
+]);
 
 const EFLAGS_TYPE: &str = r#"<flags id="i386_eflags" size="4">
 <field name="CF" start="0" end="0"/><field name="" start="1" end="1"/>
@@ -798,6 +792,35 @@ mod tests {
         assert!(!target_xml(&I386_LAYOUT).contains("xmm"));
         let b = read_all(&m.cpu.s, I386_SSE);
         assert_eq!(b.len(), read_all(&m.cpu.s, I386).len() + 8 * 16 + 4);
+    }
+
+    #[test]
+    fn the_system_features_keep_their_registers_sizes_and_types() {
+        let sig = |regs: &[RegDesc]| {
+            let v: Vec<String> = regs
+                .iter()
+                .map(|d| format!("{}/{}", d.name, d.ty))
+                .collect();
+            v.join(" ")
+        };
+        let common = "cr0/W cr2/W cr3/W cr4/W";
+        let debug = "dr0/W dr1/W dr2/W dr3/W dr6/W dr7/W efer/uint64";
+        let tables = "gdtr_base/W gdtr_limit/uint32 idtr_base/W idtr_limit/uint32";
+        let bases = "es_base/W cs_base/W ss_base/W ds_base/W";
+        let i386 = format!("{bases} fs_base/W gs_base/W {common} {debug} {tables}");
+        let amd64 =
+            format!("fs_base/int gs_base/int {bases} k_gs_base/W {common} cr8/W {debug} {tables}");
+        assert_eq!(sig(&I386[CORE_REGS..]), i386.replace("/W", "/uint32"));
+        assert_eq!(
+            sig(&AMD64[CORE_REGS_64 + SSE_REGS_64..]),
+            amd64.replace("/W", "/uint64")
+        );
+        let sys = I386[CORE_REGS..].iter();
+        for d in sys.chain(&AMD64[CORE_REGS_64 + SSE_REGS_64..]) {
+            assert_eq!(d.bits, if d.ty == "uint32" { 32 } else { 64 }, "{}", d.name);
+        }
+        // The core features differ only in their general registers.
+        assert_eq!(I386[9..CORE_REGS], AMD64[17..CORE_REGS_64]);
     }
 
     #[test]

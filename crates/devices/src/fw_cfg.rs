@@ -384,6 +384,7 @@ impl Snapshot for FwCfg {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pci::test_util::XorShift;
 
     /// Guest memory for DMA tests: a flat Vec, unmapped beyond its end.
     struct FakeMemory(Vec<u8>);
@@ -570,12 +571,9 @@ mod tests {
         let mut fw = FwCfg::new();
         fw.add_file("etc/x", vec![7; 100]).expect("add");
         let mut mem = FakeMemory(vec![0; 0x1000]);
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
         for round in 0..20_000u32 {
-            // xorshift64: cheap reproducible noise.
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            let seed = rng.next();
             let offset = (round % 16) as u16;
             let size = [1, 2, 4, 3, 0][(seed % 5) as usize];
             fw.write(offset, size, seed as u32);

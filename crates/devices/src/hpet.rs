@@ -641,6 +641,7 @@ fn invalid(field: &'static str, why: &'static str) -> SnapshotError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pci::test_util::XorShift;
 
     /// Offset of timer `n`'s register `reg`.
     fn timer_reg(n: u32, reg: u32) -> u32 {
@@ -953,13 +954,10 @@ mod tests {
     #[test]
     fn hammer_every_offset() {
         let mut hpet = Hpet::new();
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
         let mut now = 0u64;
         for round in 0..20_000u64 {
-            // xorshift64: cheap reproducible noise.
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            let seed = rng.next();
             let offset = (round % 0x404) as u32;
             let size = [1, 2, 4, 8, 3, 0][(seed % 6) as usize];
             now = now.wrapping_add(seed % 5_000);

@@ -29,7 +29,7 @@
 
 use anyx86_hw::{AccessSize, Snapshot, SnapshotError};
 
-use crate::pci::{ConfigSpace, PCI_STATUS_DEVSEL_MEDIUM, PCI_STATUS_FAST_BACK};
+use crate::pci::{ConfigSpace, PciFunction, PCI_STATUS_DEVSEL_MEDIUM, PCI_STATUS_FAST_BACK};
 
 /// Intel's PCI vendor ID.
 pub const I440FX_VENDOR_ID: u16 = 0x8086;
@@ -151,22 +151,6 @@ impl I440fx {
         }
     }
 
-    /// A configuration read of `size` bytes at `reg`.
-    pub fn config_read(&self, reg: u8, size: AccessSize) -> u32 {
-        self.config.read(reg, size)
-    }
-
-    /// A configuration write of `size` bytes at `reg`.
-    pub fn config_write(&mut self, reg: u8, size: AccessSize, value: u32) {
-        let pam_before = self.pam_bytes();
-        let smram_before = self.smram();
-        self.config.write(reg, size, value);
-        self.apply_smram_lock(smram_before);
-        if self.pam_bytes() != pam_before {
-            self.pam_changed = true;
-        }
-    }
-
     /// D_LCK rules: once locked, D_LCK and G_SMRAME keep their values and
     /// D_OPEN reads 0; setting D_LCK clears D_OPEN. D_CLS stays writable.
     fn apply_smram_lock(&mut self, before: u8) {
@@ -242,10 +226,23 @@ impl I440fx {
     pub fn take_pam_changed(&mut self) -> bool {
         std::mem::take(&mut self.pam_changed)
     }
+}
 
-    /// The configuration space, for inspection.
-    pub fn config(&self) -> &ConfigSpace {
+impl PciFunction for I440fx {
+    fn config(&self) -> &ConfigSpace {
         &self.config
+    }
+
+    /// PAM changes are noted for [`I440fx::take_pam_changed`]; the SMRAM
+    /// register keeps its lock rules.
+    fn config_write(&mut self, reg: u8, size: AccessSize, value: u32) {
+        let pam_before = self.pam_bytes();
+        let smram_before = self.smram();
+        self.config.write(reg, size, value);
+        self.apply_smram_lock(smram_before);
+        if self.pam_bytes() != pam_before {
+            self.pam_changed = true;
+        }
     }
 }
 

@@ -58,8 +58,8 @@ use crate::atapi::{
     SENSE_NONE, SENSE_UNIT_ATTENTION,
 };
 use crate::pci::{
-    absent_read, BarKind, ConfigSpace, PCI_COMMAND, PCI_STATUS, PCI_STATUS_DEVSEL_MEDIUM,
-    PCI_STATUS_FAST_BACK,
+    absent_read, BarKind, ConfigSpace, PciFunction, PCI_COMMAND, PCI_STATUS,
+    PCI_STATUS_DEVSEL_MEDIUM, PCI_STATUS_FAST_BACK,
 };
 use crate::{read_bytes, write_bytes};
 
@@ -543,21 +543,6 @@ impl Ide {
     /// position) and gives it back, e.g. to save its writes.
     pub fn take_medium(&mut self, channel: usize, unit: usize) -> Option<Box<dyn BlockBackend>> {
         self.drive_mut(channel, unit)?.medium.take()
-    }
-
-    /// A configuration read of 00:01.1.
-    pub fn config_read(&self, reg: u8, size: AccessSize) -> u32 {
-        self.config.read(reg, size)
-    }
-
-    /// A configuration write of 00:01.1.
-    pub fn config_write(&mut self, reg: u8, size: AccessSize, value: u32) {
-        self.config.write(reg, size, value);
-    }
-
-    /// The configuration space, for inspection.
-    pub fn config(&self) -> &ConfigSpace {
-        &self.config
     }
 
     /// The base port of the 16 bus-master registers (BAR4) while I/O decode
@@ -1675,6 +1660,16 @@ impl Drive {
                 false
             }
         }
+    }
+}
+
+impl PciFunction for Ide {
+    fn config(&self) -> &ConfigSpace {
+        &self.config
+    }
+
+    fn config_write(&mut self, reg: u8, size: AccessSize, value: u32) {
+        self.config.write(reg, size, value);
     }
 }
 

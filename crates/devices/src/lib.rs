@@ -79,7 +79,7 @@ pub use ide::{Ide, IdeChannelState, IdeDriveKind, IdeDriveState, IdePhase, IdeSt
 pub use ioapic::{IoApic, IoApicState};
 pub use lapic::{ApicMessage, DeliveryMode, Lapic, LapicState};
 pub use pc_testdev::{PcTestdev, PcTestdevState};
-pub use pci::{absent_read, BarKind, ConfigSpace, PciAddress, PciHost, PciHostState};
+pub use pci::{absent_read, BarKind, ConfigSpace, PciAddress, PciFunction, PciHost, PciHostState};
 pub use pic8259::{PicPair, PicState};
 pub use piix::{Piix3Isa, Piix3IsaState, Piix4Pm, Piix4PmState};
 pub use pit8254::{Pit, PitState};

@@ -257,6 +257,24 @@ pub enum BarKind {
     Mem64,
 }
 
+/// A PCI function as configuration cycles reach it: the machine sends a
+/// cycle for the function to `config_read` / `config_write` with the
+/// register offset. Reads have no side effects on any of our functions;
+/// a write may act on the device behind the registers (PAM, PMBA), so
+/// each function says what a write does.
+pub trait PciFunction {
+    /// The configuration space, for inspection.
+    fn config(&self) -> &ConfigSpace;
+
+    /// A configuration write of the low `size` bytes of `value` at `reg`.
+    fn config_write(&mut self, reg: u8, size: AccessSize, value: u32);
+
+    /// A configuration read of `size` bytes at `reg`.
+    fn config_read(&self, reg: u8, size: AccessSize) -> u32 {
+        self.config().read(reg, size)
+    }
+}
+
 /// One declared BAR: its kind and size in bytes (a power of two).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Bar {

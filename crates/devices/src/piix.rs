@@ -45,7 +45,8 @@
 use anyx86_hw::{AccessSize, Snapshot, SnapshotError};
 
 use crate::pci::{
-    ConfigSpace, PCI_COMMAND, PCI_HEADER_TYPE_MULTI_FUNCTION, PCI_STATUS, PCI_STATUS_DEVSEL_MEDIUM,
+    ConfigSpace, PciFunction, PCI_COMMAND, PCI_HEADER_TYPE_MULTI_FUNCTION, PCI_STATUS,
+    PCI_STATUS_DEVSEL_MEDIUM,
 };
 
 /// Intel's PCI vendor ID.
@@ -162,16 +163,6 @@ impl Piix3Isa {
         Self { config, rcr: 0 }
     }
 
-    /// A configuration read of `size` bytes at `reg`.
-    pub fn config_read(&self, reg: u8, size: AccessSize) -> u32 {
-        self.config.read(reg, size)
-    }
-
-    /// A configuration write of `size` bytes at `reg`.
-    pub fn config_write(&mut self, reg: u8, size: AccessSize, value: u32) {
-        self.config.write(reg, size, value);
-    }
-
     /// The ISA IRQ PIRQ `pirq` (0 = PIRQA# .. 3 = PIRQD#) drives, or `None`
     /// when its routing is disabled, it names a reserved IRQ, or `pirq` is
     /// out of range.
@@ -201,10 +192,15 @@ impl Piix3Isa {
         self.rcr = v & RCR_SYS_RST;
         false
     }
+}
 
-    /// The configuration space, for inspection.
-    pub fn config(&self) -> &ConfigSpace {
+impl PciFunction for Piix3Isa {
+    fn config(&self) -> &ConfigSpace {
         &self.config
+    }
+
+    fn config_write(&mut self, reg: u8, size: AccessSize, value: u32) {
+        self.config.write(reg, size, value);
     }
 }
 
@@ -310,20 +306,6 @@ impl Piix4Pm {
         }
     }
 
-    /// A configuration read of `size` bytes at `reg`.
-    pub fn config_read(&self, reg: u8, size: AccessSize) -> u32 {
-        self.config.read(reg, size)
-    }
-
-    /// A configuration write of `size` bytes at `reg`.
-    pub fn config_write(&mut self, reg: u8, size: AccessSize, value: u32) {
-        let before = self.pm_io_base();
-        self.config.write(reg, size, value);
-        if self.pm_io_base() != before {
-            self.pm_base_changed = true;
-        }
-    }
-
     /// The base port of the 64-byte PM I/O block, when PMREGMISC enables it
     /// and PMBA is not 0.
     pub fn pm_io_base(&self) -> Option<u16> {
@@ -338,10 +320,21 @@ impl Piix4Pm {
     pub fn take_pm_base_changed(&mut self) -> bool {
         std::mem::take(&mut self.pm_base_changed)
     }
+}
 
-    /// The configuration space, for inspection.
-    pub fn config(&self) -> &ConfigSpace {
+impl PciFunction for Piix4Pm {
+    fn config(&self) -> &ConfigSpace {
         &self.config
+    }
+
+    /// A change of the PM I/O base is noted for
+    /// [`Piix4Pm::take_pm_base_changed`].
+    fn config_write(&mut self, reg: u8, size: AccessSize, value: u32) {
+        let before = self.pm_io_base();
+        self.config.write(reg, size, value);
+        if self.pm_io_base() != before {
+            self.pm_base_changed = true;
+        }
     }
 }
 

@@ -54,7 +54,7 @@
 
 use anyx86_hw::{AccessSize, Snapshot, SnapshotError, VirtualTime};
 
-use crate::pci::{BarKind, ConfigSpace};
+use crate::pci::{BarKind, ConfigSpace, PciFunction};
 use crate::{read_bytes, write_bytes};
 
 /// QEMU's (Bochs's) PCI vendor ID for the standard VGA.
@@ -431,21 +431,6 @@ impl Vga {
             rom: option_rom,
             generation: 0,
         }
-    }
-
-    /// A configuration read of `size` bytes at `reg`.
-    pub fn config_read(&self, reg: u8, size: AccessSize) -> u32 {
-        self.config.read(reg, size)
-    }
-
-    /// A configuration write; the machine re-reads the BAR bases after it.
-    pub fn config_write(&mut self, reg: u8, size: AccessSize, value: u32) {
-        self.config.write(reg, size, value);
-    }
-
-    /// The configuration space, for inspection.
-    pub fn config(&self) -> &ConfigSpace {
-        &self.config
     }
 
     /// Base of the linear framebuffer (BAR0) while memory decode is on.
@@ -1168,6 +1153,16 @@ fn read_wide(size: AccessSize, mut byte: impl FnMut(u64) -> Option<u8>) -> u32 {
     (0..u64::from(size)).fold(0, |acc, i| {
         acc | u32::from(byte(i).unwrap_or(0xFF)) << (8 * i)
     })
+}
+
+impl PciFunction for Vga {
+    fn config(&self) -> &ConfigSpace {
+        &self.config
+    }
+
+    fn config_write(&mut self, reg: u8, size: AccessSize, value: u32) {
+        self.config.write(reg, size, value);
+    }
 }
 
 impl Snapshot for Vga {

@@ -257,31 +257,19 @@ impl Vga {
             return None;
         }
         let g = self.text_geometry();
-        let n = g.cols.checked_mul(g.rows)?;
-        if n <= 1 || n > MAX_TEXT_CELLS {
-            return None;
-        }
-        let (pitch, start, compare) = self.offsets();
-        let mut cells = Vec::with_capacity(n);
+        let mut cells = Vec::with_capacity(text_cells(&g)?);
         let mut cursor = None;
-        let cursor_addr = self.cursor_address();
-        let mut offset = start * 4;
-        let mut line = 0;
-        for row in 0..g.rows {
-            for col in 0..g.cols {
-                let at = offset + col * 4;
-                cells.push((self.vram(at), self.vram(at + 1)));
-                if at & (VRAM_SIZE - 1) == cursor_addr {
-                    cursor = self.cursor_shape().map(|(start, end)| TextCursor {
-                        col,
-                        row,
-                        start,
-                        end,
-                    });
-                }
+        self.for_each_text_cell(&g, |col, row, at, on_cursor| {
+            cells.push((self.vram(at), self.vram(at + 1)));
+            if on_cursor {
+                cursor = self.cursor_shape().map(|(start, end)| TextCursor {
+                    col,
+                    row,
+                    start,
+                    end,
+                });
             }
-            (offset, line) = next_text_row(offset, pitch, line, g.ch, compare);
-        }
+        });
         Some(TextScreen {
             cols: g.cols,
             rows: g.rows,
@@ -348,37 +336,51 @@ impl Vga {
 
     fn draw_text(&self, opts: RenderOptions) -> Frame {
         let g = self.text_geometry();
-        let n = g.cols.saturating_mul(g.rows);
-        if n <= 1 || n > MAX_TEXT_CELLS {
+        if text_cells(&g).is_none() {
             return Frame::default();
         }
         let mut frame = Frame::new(g.cols * g.cw, g.rows * g.ch);
         let palette = self.palette16();
-        let (pitch, start, compare) = self.offsets();
         let map = self.s.sr[VGA_SEQ_CHARACTER_MAP];
         let fonts = [
             font_base(((map >> 4) & 1) | ((map << 1) & 6)),
             font_base(((map >> 5) & 1) | ((map >> 1) & 6)),
         ];
+        self.for_each_text_cell(&g, |col, row, at, on_cursor| {
+            let cell = Cell {
+                x: col * g.cw,
+                y: row * g.ch,
+                ch: self.vram(at),
+                attr: self.vram(at + 1),
+            };
+            let font = fonts[usize::from((cell.attr >> 3) & 1)];
+            let cursor = opts.cursor && on_cursor;
+            self.draw_cell(&mut frame, &g, &cell, font, &palette, opts.blink, cursor);
+        });
+        frame
+    }
+
+    /// Visits every cell of text screen `g` in display order with its
+    /// column, row, VRAM byte address and whether the cursor address is
+    /// on it. Rows start at the CRTC start address and step by the offset
+    /// register; the line compare wraps them to address 0
+    /// ([`next_text_row`]).
+    fn for_each_text_cell(
+        &self,
+        g: &TextGeometry,
+        mut visit: impl FnMut(usize, usize, usize, bool),
+    ) {
+        let (pitch, start, compare) = self.offsets();
         let cursor_addr = self.cursor_address();
         let mut offset = start * 4;
         let mut line = 0;
         for row in 0..g.rows {
             for col in 0..g.cols {
                 let at = offset + col * 4;
-                let cell = Cell {
-                    x: col * g.cw,
-                    y: row * g.ch,
-                    ch: self.vram(at),
-                    attr: self.vram(at + 1),
-                };
-                let font = fonts[usize::from((cell.attr >> 3) & 1)];
-                let cursor = opts.cursor && at & (VRAM_SIZE - 1) == cursor_addr;
-                self.draw_cell(&mut frame, &g, &cell, font, &palette, opts.blink, cursor);
+                visit(col, row, at, at & (VRAM_SIZE - 1) == cursor_addr);
             }
             (offset, line) = next_text_row(offset, pitch, line, g.ch, compare);
         }
-        frame
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -501,6 +503,13 @@ struct Cell {
 /// (0-7), plane 2.
 fn font_base(bank: u8) -> usize {
     usize::from(bank) * 8192 * 4 + 2
+}
+
+/// The number of cells of text screen `g`, `None` when it has at most one
+/// cell or more than QEMU draws.
+fn text_cells(g: &TextGeometry) -> Option<usize> {
+    let n = g.cols.checked_mul(g.rows)?;
+    (n > 1 && n <= MAX_TEXT_CELLS).then_some(n)
 }
 
 /// Advances a text row: next row's VRAM offset and scan line, wrapping to

@@ -59,6 +59,15 @@ impl<E: Ord + Copy> Scheduler<E> {
         self.pending.retain(|(_, e)| *e != event);
     }
 
+    /// Schedules `event` at `when`, or drops it when there is no deadline
+    /// (a device's `next_deadline`, as it is).
+    pub fn set_deadline(&mut self, event: E, when: Option<VirtualTime>) {
+        match when {
+            Some(t) => self.schedule(t, event),
+            None => self.cancel(event),
+        }
+    }
+
     /// The earliest deadline, if any.
     pub fn next_deadline(&self) -> Option<VirtualTime> {
         self.pending.iter().map(|(t, _)| *t).min()
@@ -122,6 +131,17 @@ mod tests {
         s.cancel(7u8);
         assert_eq!(s.pop_due(u64::MAX), Some((5, 1)));
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn setting_no_deadline_cancels() {
+        let mut s = Scheduler::new();
+        s.set_deadline(2u8, Some(40));
+        s.set_deadline(1u8, Some(50));
+        assert_eq!(s.next_deadline(), Some(40));
+        s.set_deadline(2u8, None);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.pop_due(u64::MAX), Some((50, 1)));
     }
 
     #[test]

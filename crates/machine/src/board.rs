@@ -427,24 +427,9 @@ impl Board {
                     self.cmos.update(t);
                     self.sync_rtc(t);
                 }
-                Event::Lapic => {
-                    if let Some(pc) = self.pc.as_deref_mut() {
-                        pc.lapic.update(t);
-                    }
-                    self.sync_apic(t);
-                }
-                Event::Hpet => {
-                    if let Some(pc) = self.pc.as_deref_mut() {
-                        pc.hpet.update(t);
-                    }
-                    self.sync_hpet(t);
-                }
-                Event::Pm => {
-                    if let Some(pc) = self.pc.as_deref_mut() {
-                        pc.pm.update(t);
-                    }
-                    self.sync_pm(t);
-                }
+                Event::Lapic => self.fire_chipset(t, |pc| pc.lapic.update(t), Self::sync_apic),
+                Event::Hpet => self.fire_chipset(t, |pc| pc.hpet.update(t), Self::sync_hpet),
+                Event::Pm => self.fire_chipset(t, |pc| pc.pm.update(t), Self::sync_pm),
                 Event::Kbc => {
                     self.kbc.update(t);
                     self.sync_kbc(t);
@@ -453,6 +438,20 @@ impl Board {
             }
         }
         self.budget_deadline = self.sched.next_deadline();
+    }
+
+    /// A deadline of a full-PC timer at `t`: the device catches up
+    /// (`update`), then `sync` drives its outputs and next deadline.
+    fn fire_chipset(
+        &mut self,
+        t: u64,
+        update: impl FnOnce(&mut Chipset),
+        sync: fn(&mut Self, u64),
+    ) {
+        if let Some(pc) = self.pc.as_deref_mut() {
+            update(pc);
+        }
+        sync(self, t);
     }
 
     // ---- interrupt wiring -------------------------------------------------
@@ -518,10 +517,8 @@ impl Board {
             pc.lapic.init_reset();
             self.stop = Some(StopReason::Init);
         }
-        match pc.lapic.next_deadline(now) {
-            Some(t) => self.sched.schedule(t, Event::Lapic),
-            None => self.sched.cancel(Event::Lapic),
-        }
+        self.sched
+            .set_deadline(Event::Lapic, pc.lapic.next_deadline(now));
     }
 
     fn refresh_apic_cache(&mut self) {
@@ -550,10 +547,8 @@ impl Board {
         };
         let edges = pc.hpet.take_edges();
         let outs: [_; 3] = core::array::from_fn(|t| (pc.hpet.route(t), pc.hpet.level(t)));
-        match pc.hpet.next_deadline(now) {
-            Some(t) => self.sched.schedule(t, Event::Hpet),
-            None => self.sched.cancel(Event::Hpet),
-        }
+        self.sched
+            .set_deadline(Event::Hpet, pc.hpet.next_deadline(now));
         for (t, (route, level)) in outs.into_iter().enumerate() {
             if edges & (1 << t) != 0 {
                 match route.pic_irq {
@@ -606,10 +601,7 @@ impl Board {
                 self.stop = Some(StopReason::PowerOff);
             }
         }
-        match pc.pm.next_deadline(now) {
-            Some(t) => self.sched.schedule(t, Event::Pm),
-            None => self.sched.cancel(Event::Pm),
-        }
+        self.sched.set_deadline(Event::Pm, pc.pm.next_deadline(now));
         self.isa_irq(irq::SCI, sci);
     }
 
@@ -675,10 +667,8 @@ impl Board {
     fn sync_kbc(&mut self, now: u64) {
         self.isa_irq(irq::KEYBOARD, self.kbc.irq_level());
         self.isa_irq(irq::MOUSE, self.kbc.irq12_level());
-        match self.kbc.next_deadline(now) {
-            Some(t) => self.sched.schedule(t, Event::Kbc),
-            None => self.sched.cancel(Event::Kbc),
-        }
+        self.sched
+            .set_deadline(Event::Kbc, self.kbc.next_deadline(now));
         self.note_deadline();
     }
 
@@ -1265,6 +1255,17 @@ mod tests {
         board_of(MachineKind::Pc)
     }
 
+    /// A xorshift64 generator from `seed`: cheap reproducible noise for
+    /// the hostile-guest tests.
+    fn xorshift64(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
     fn board_of(kind: MachineKind) -> Board {
         let ram = anyx86_mem::GuestRam::with_mib(1).expect("1 MiB of RAM");
         let clock = Clock::new(crate::clock::ClockMode::Virtual, 1_000_000_000);
@@ -1294,13 +1295,7 @@ mod tests {
     fn a_hostile_guest_gets_hardware_answers_and_no_panic() {
         let mut b = board();
         b.mem.ram_mut().as_mut_slice().fill(0xA5);
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rnd = xorshift64(0x9E37_79B9_7F4A_7C15);
         let sizes = [1u8, 2, 4];
         let mut t = 0;
         // PCI: every bus-0 function, every register, reads and writes.
@@ -1387,13 +1382,7 @@ mod tests {
     #[test]
     fn a_hostile_guest_programs_the_vga_any_way_and_the_screen_still_renders() {
         let mut b = board();
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rnd = xorshift64(0x2545_F491_4F6C_DD1D);
         let sizes = [1u8, 2, 4];
         // BAR0 (framebuffer) and BAR2 (registers) of 00:02.0, memory on.
         let vga_cfg = |b: &mut Board, reg: u32, v: u32| {

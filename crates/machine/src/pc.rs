@@ -12,7 +12,8 @@
 use crate::layout::{mmio, pci as slot, port};
 use anyx86_devices::pc_testdev::{PcTestdev, TESTDEV_IOMEM_LEN};
 use anyx86_devices::{
-    AcpiPm, FwCfg, Hpet, I440fx, Ide, IoApic, Lapic, PciAddress, PciHost, Piix3Isa, Piix4Pm, Vga,
+    AcpiPm, FwCfg, Hpet, I440fx, Ide, IoApic, Lapic, PciAddress, PciFunction, PciHost, Piix3Isa,
+    Piix4Pm, Vga,
 };
 use anyx86_hw::{AccessSize, VirtualTime};
 
