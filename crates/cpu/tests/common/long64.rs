@@ -39,6 +39,19 @@ pub struct M {
     pub stack: u64,
 }
 
+/// Runs `code` on a fresh 64-bit machine ([`M::long_with`] qemu64); the
+/// run must end after the code, not in an exception handler.
+pub fn run64(code: &[u8]) -> M {
+    let mut m = M::long_with(CpuModel::qemu64());
+    assert_eq!(m.run(code), Exit::Done);
+    m
+}
+
+/// General register `i` of `m`, all 64 bits.
+pub fn r(m: &M, i: usize) -> u64 {
+    m.cpu.s.gpr[i]
+}
+
 /// Writes a GDT (null, `code` at selector 8, `data` at 0x10) and an IDT
 /// of 32 interrupt gates of `gate` bytes each (8 in protected mode, 16 in
 /// long mode), vector v's to a HLT at [`STUBS`] + v; loads GDTR and IDTR,

@@ -7,7 +7,7 @@
 //! 4-16 MiB in 4 MiB pages (CR4.PSE). [`M32`] is the machine of
 //! [`super::long64`] (its runs, pokes and peeks), started in this mode.
 
-use super::long64::{flat_tables, M};
+use super::long64::{flat_tables, Exit, M};
 use super::FlatBus;
 use anyx86_cpu::cpuid::CpuModel;
 use anyx86_cpu::state::{cr0, cr4};
@@ -37,6 +37,14 @@ pub fn enter(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus) {
     s.cr0 = cr0::PE | cr0::ET | cr0::NE;
     s.update_mode();
     assert_eq!(s.bitness, 32);
+}
+
+/// Runs `code` on a fresh [`M32::prot`] machine; the run must end after
+/// the code, not in an exception handler.
+pub fn run32(code: &[u8]) -> M32 {
+    let mut m = M32::prot();
+    assert_eq!(m.run(code), Exit::Done);
+    m
 }
 
 /// Runs `cpu` in slices of 1000 instructions until it halts, at most 100
