@@ -135,18 +135,7 @@ fn boot(arch: &str, append: &str, extra: &[&str], end: End) -> (String, String) 
         .expect("run anyx86");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let mut at = 0;
-    for want in [
-        "Linux version 6.1",
-        "GUEST-READY",
-        guest::WORK_RESULT,
-        "GUEST-DONE",
-    ] {
-        match stdout[at..].find(want) {
-            Some(i) => at += i + want.len(),
-            None => panic!("{want:?} missing (or out of order) in the console output:\n{stdout}\n--- stderr:\n{stderr}"),
-        }
-    }
+    guest::assert_guest_ran(&stdout, &stderr, &[]);
     assert_eq!(
         stderr.contains("CPU halted with interrupts disabled"),
         end == End::Halt,
