@@ -59,15 +59,8 @@ fn the_amd64_guest_runs_its_workload_with_a_32_bit_busybox() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let initrd = initrd_with_i386_busybox(&dir);
     let (kernel, _) = guest::guest("amd64");
-    let out = Command::new(env!("CARGO_BIN_EXE_anyx86"))
-        .arg("run")
-        .arg("--kernel")
-        .arg(&kernel)
-        .arg("--initrd")
-        .arg(&initrd)
-        .args(["--append", "console=ttyS0,115200 panic=-1 work=1"])
-        .args(["-m", "256", "--serial", "stdio", "--no-reboot"])
-        .args(["--clock", "virtual", "--timeout", "900"])
+    let out = guest::boot_command(&kernel, &initrd, "console=ttyS0,115200 panic=-1 work=1")
+        .args(["--timeout", "900"])
         .output()
         .expect("run anyx86");
     let stdout = String::from_utf8_lossy(&out.stdout);

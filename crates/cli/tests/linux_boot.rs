@@ -13,8 +13,6 @@
 #[allow(dead_code)]
 mod guest;
 
-use std::process::Command;
-
 /// The kernel command line of the full PC: QEMU's, nothing switched off.
 const PC_APPEND: &str = "console=ttyS0,115200 panic=-1 work=1";
 
@@ -114,22 +112,8 @@ enum End {
 /// stderr.
 fn boot(arch: &str, append: &str, extra: &[&str], end: End) -> (String, String) {
     let (kernel, initrd) = guest::guest(arch);
-    let out = Command::new(env!("CARGO_BIN_EXE_anyx86"))
-        .arg("run")
-        .arg("--kernel")
-        .arg(&kernel)
-        .arg("--initrd")
-        .arg(&initrd)
-        .args([
-            "--append",
-            append,
-            "-m",
-            "256",
-            "--serial",
-            "stdio",
-            "--no-reboot",
-        ])
-        .args(["--clock", "virtual", "--stats"])
+    let out = guest::boot_command(&kernel, &initrd, append)
+        .arg("--stats")
         .args(extra)
         .output()
         .expect("run anyx86");

@@ -45,6 +45,21 @@ pub fn guest(arch: &str) -> (PathBuf, PathBuf) {
     (k, i)
 }
 
+/// `anyx86 run` booting `kernel` with `initrd` and the command line
+/// `append`, on 256 MiB with COM1 on stdout, the virtual clock, and a
+/// reset ending the run; the caller adds the rest.
+pub fn boot_command(kernel: &Path, initrd: &Path, append: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_anyx86"));
+    c.arg("run")
+        .arg("--kernel")
+        .arg(kernel)
+        .arg("--initrd")
+        .arg(initrd)
+        .args(["--append", append, "-m", "256", "--serial", "stdio"])
+        .args(["--no-reboot", "--clock", "virtual"]);
+    c
+}
+
 /// The kernel command line the tests use (no APIC, ACPI or PCI exist).
 pub const APPEND: &str = "console=ttyS0 panic=-1 noapic nolapic acpi=off";
 
