@@ -2,22 +2,12 @@
 //! harness the cargo-fuzz target calls, on the stable toolchain.
 
 use anyx86_boot::fuzzing::boot_image;
-use std::path::PathBuf;
+#[allow(dead_code)]
+#[path = "../../cpu/tests/common/corpus.rs"]
+mod corpus;
 
-fn seeds() -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/boot_image");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("dir entry").path())
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            let b = std::fs::read(&p).expect("read seed");
-            (p, b)
-        })
-        .collect()
+fn seeds() -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    corpus::corpus("boot_image")
 }
 
 #[test]

@@ -4,35 +4,17 @@
 //! The ROMs are built with one round into `target/bench-1` by the shared
 //! build script when they are not there yet.
 
-use std::path::{Path, PathBuf};
+#[allow(dead_code)]
+mod common;
+#[allow(dead_code)]
+mod guest;
+
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Mutex;
-
-static BUILD: Mutex<()> = Mutex::new(());
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn bench_rom(name: &str) -> PathBuf {
-    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    let out = workspace().join("target/bench-1");
-    let rom = out.join(name);
-    if !rom.exists() {
-        let script = workspace().join("../shared/bench/build.sh");
-        assert!(
-            script.exists(),
-            "{} is missing: the shared folder must sit beside the repository",
-            script.display()
-        );
-        let st = Command::new("bash")
-            .arg(&script)
-            .arg("1")
-            .env("OUT", &out)
-            .status()
-            .expect("run build.sh");
-        assert!(st.success(), "building the bench ROM failed");
-    }
+    let rom = guest::workspace().join("target/bench-1").join(name);
+    guest::build_shared("bench/build.sh", &["1"], "bench-1", &[&rom]);
     rom
 }
 
@@ -41,15 +23,7 @@ fn run_bench(name: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_anyx86"))
         .args(["run", "--bios"])
         .arg(&rom)
-        .args([
-            "-m",
-            "32",
-            "--debugcon",
-            "stdio",
-            "--serial",
-            "null",
-            "--no-reboot",
-        ])
+        .args(common::ROM_ARGS)
         .output()
         .expect("run anyx86");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -1,14 +1,11 @@
 //! Bad input gives a one-line error and exit status 2, never a panic; a
 //! triple fault with --no-reboot stops with a register dump and status 4.
 
-use std::process::{Command, Output};
+#[allow(dead_code)]
+mod common;
 
-fn anyx86(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_anyx86"))
-        .args(args)
-        .output()
-        .expect("run anyx86")
-}
+use common::anyx86;
+use std::process::Output;
 
 fn assert_bad_input(out: &Output, what: &str) {
     let err = String::from_utf8_lossy(&out.stderr);

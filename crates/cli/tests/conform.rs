@@ -2,31 +2,23 @@
 //! exclusions, test-ROM directories, multiboot kernels, the summary line,
 //! the exit status and the JSON/JUnit reports.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[allow(dead_code)]
+mod common;
 
-fn anyx86(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_anyx86"))
-        .args(args)
-        .output()
-        .expect("run anyx86")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use common::{anyx86, stdout, temp_dir};
+use std::path::Path;
+use std::process::Output;
 
 /// The last line of standard output (the summary).
 fn summary(o: &Output) -> String {
     stdout(o).lines().last().unwrap_or_default().to_string()
 }
 
-/// A fresh directory for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("conform-{name}"));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).expect("temp dir");
-    p
+/// Runs `anyx86 conform PATH`; its summary line must be `want`.
+fn conform(path: &Path, want: &str) -> Output {
+    let o = anyx86(&["conform", s(path)]);
+    assert_eq!(summary(&o), want, "{}", stdout(&o));
+    o
 }
 
 fn s(p: &Path) -> &str {
@@ -39,26 +31,17 @@ fn chunk(out: &mut Vec<u8>, tag: &[u8; 4], body: &[u8]) {
     out.extend_from_slice(body);
 }
 
-/// A `REGS` chunk body: mask and the values of the set bits.
-fn regs16(pairs: &[(usize, u16)]) -> Vec<u8> {
-    let mut v: Vec<(usize, u16)> = pairs.to_vec();
-    v.sort();
-    let mask: u16 = v.iter().map(|&(n, _)| 1 << n).sum();
-    let mut b = mask.to_le_bytes().to_vec();
-    for (_, x) in v {
-        b.extend_from_slice(&x.to_le_bytes());
-    }
-    b
-}
-
-/// A `RG32` chunk body.
-fn regs32(pairs: &[(usize, u32)]) -> Vec<u8> {
-    let mut v: Vec<(usize, u32)> = pairs.to_vec();
+/// A `REGS` (u16 values) or `RG32` (u32 values) chunk body: the mask of
+/// the registers given, then their values in register order, mask and
+/// values each as wide as `T`.
+fn regs<T: Copy + Into<u32>>(pairs: &[(usize, T)]) -> Vec<u8> {
+    let size = std::mem::size_of::<T>();
+    let mut v: Vec<(usize, u32)> = pairs.iter().map(|&(n, x)| (n, x.into())).collect();
     v.sort();
     let mask: u32 = v.iter().map(|&(n, _)| 1 << n).sum();
-    let mut b = mask.to_le_bytes().to_vec();
+    let mut b = mask.to_le_bytes()[..size].to_vec();
     for (_, x) in v {
-        b.extend_from_slice(&x.to_le_bytes());
+        b.extend_from_slice(&x.to_le_bytes()[..size]);
     }
     b
 }
@@ -132,12 +115,12 @@ fn inc_ax(index: u32, ax: u16, want: u16) -> Vec<u8> {
     init[FLAGS] = (FLAGS, 0xF002);
     // INC AX (40), then the HLT (F4): IP ends one past the HLT.
     let fina = [(AX, want), (IP, 0x102)];
-    moo_test(index, &[0x40, 0xF4], b"REGS", regs16(&init), regs16(&fina))
+    moo_test(index, &[0x40, 0xF4], b"REGS", regs(&init), regs(&fina))
 }
 
 #[test]
 fn moo_16bit_pass_and_fail() {
-    let d = temp_dir("moo16");
+    let d = temp_dir("conform-moo16");
     // Test 1 expects the wrong result: a failure.
     let f = moo_file(b"8088", &[inc_ax(0, 1, 2), inc_ax(1, 1, 3)]);
     std::fs::write(d.join("40.MOO"), f).expect("write");
@@ -153,7 +136,7 @@ fn moo_16bit_pass_and_fail() {
 
 #[test]
 fn exclusions_file_skips_tests() {
-    let d = temp_dir("excl");
+    let d = temp_dir("conform-excl");
     let f = moo_file(b"8088", &[inc_ax(0, 1, 2), inc_ax(1, 1, 3)]);
     std::fs::write(d.join("40.MOO"), f).expect("write");
     let ex = d.join("mine.txt");
@@ -170,18 +153,12 @@ fn exclusions_file_skips_tests() {
 #[test]
 fn moo_gz_is_read() {
     use std::io::Write;
-    let d = temp_dir("gz");
+    let d = temp_dir("conform-gz");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&moo_file(b"C286", &[inc_ax(0, 0x7FFF, 0x8000)]))
         .expect("gzip");
     std::fs::write(d.join("40.MOO.gz"), gz.finish().expect("gzip")).expect("write");
-    let o = anyx86(&["conform", s(&d)]);
-    assert_eq!(
-        summary(&o),
-        "0 passed, 1 failed, 0 excluded",
-        "{}",
-        stdout(&o)
-    );
+    let o = conform(&d, "0 passed, 1 failed, 0 excluded");
     // 7FFF + 1 sets OF, SF, AF and PF: the expected FLAGS (unchanged,
     // so absent from FINA) do not say so, and the failure names FLAGS.
     assert!(stdout(&o).contains("flags: want"), "{}", stdout(&o));
@@ -194,34 +171,22 @@ const EFLAGS: usize = 17;
 
 #[test]
 fn moo_386_layout_runs_32_bit_registers() {
-    let d = temp_dir("moo32");
+    let d = temp_dir("conform-moo32");
     let mut init: Vec<(usize, u32)> = (0..20).map(|n| (n, 0)).collect();
     init[EAX] = (EAX, 0x0001_FFFF);
     init[EIP] = (EIP, 0x100);
     init[EFLAGS] = (EFLAGS, 2);
     // INC EAX (66 40) carries into the upper half; AF and PF set
     // (0x00 low byte has even parity).
-    let fina = [(EAX, 0x0002_0000), (EIP, 0x103), (EFLAGS, 0x16)];
-    let t = moo_test(
-        0,
-        &[0x66, 0x40, 0xF4],
-        b"RG32",
-        regs32(&init),
-        regs32(&fina),
-    );
+    let fina: [(usize, u32); 3] = [(EAX, 0x0002_0000), (EIP, 0x103), (EFLAGS, 0x16)];
+    let t = moo_test(0, &[0x66, 0x40, 0xF4], b"RG32", regs(&init), regs(&fina));
     std::fs::write(d.join("66.40.MOO"), moo_file(b"386E", &[t])).expect("write");
-    let o = anyx86(&["conform", s(&d)]);
-    assert_eq!(
-        summary(&o),
-        "1 passed, 0 failed, 0 excluded",
-        "{}",
-        stdout(&o)
-    );
+    conform(&d, "1 passed, 0 failed, 0 excluded");
 }
 
 #[test]
 fn json_form_is_read() {
-    let d = temp_dir("json");
+    let d = temp_dir("conform-json");
     let regs = |ax: u16, ip: u16| {
         format!(
             r#"{{"ax": {ax}, "bx": 0, "cx": 0, "dx": 0, "cs": 0, "ss": 0, "ds": 0, "es": 0, "sp": 0, "bp": 0, "si": 0, "di": 0, "ip": {ip}, "flags": 61442}}"#
@@ -232,18 +197,12 @@ fn json_form_is_read() {
         regs(3, 0x100)
     );
     std::fs::write(d.join("40.json"), json).expect("write");
-    let o = anyx86(&["conform", s(&d.join("40.json"))]);
-    assert_eq!(
-        summary(&o),
-        "1 passed, 0 failed, 0 excluded",
-        "{}",
-        stdout(&o)
-    );
+    conform(&d.join("40.json"), "1 passed, 0 failed, 0 excluded");
 }
 
 #[test]
 fn junk_vector_file_fails_without_panicking() {
-    let d = temp_dir("junk");
+    let d = temp_dir("conform-junk");
     std::fs::write(d.join("00.MOO"), b"MOO \xff\xff\xff\xff").expect("write");
     let o = anyx86(&["conform", s(&d)]);
     assert_eq!(o.status.code(), Some(1));
@@ -252,7 +211,7 @@ fn junk_vector_file_fails_without_panicking() {
 
 #[test]
 fn unrecognised_path_is_bad_input() {
-    let d = temp_dir("nothing");
+    let d = temp_dir("conform-nothing");
     std::fs::write(d.join("readme.txt"), "hello").expect("write");
     assert_eq!(anyx86(&["conform", s(&d)]).status.code(), Some(2));
     assert_eq!(
@@ -264,7 +223,7 @@ fn unrecognised_path_is_bad_input() {
 #[test]
 fn test_rom_directory_passes_with_reports() {
     let roms = concat!(env!("CARGO_MANIFEST_DIR"), "/../../test-roms");
-    let d = temp_dir("reports");
+    let d = temp_dir("conform-reports");
     let (json, junit) = (d.join("r.json"), d.join("r.xml"));
     let o = anyx86(&["conform", roms, "--json", s(&json), "--junit", s(&junit)]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
@@ -279,7 +238,7 @@ fn test_rom_directory_passes_with_reports() {
 
 #[test]
 fn a_failing_rom_fails_the_run() {
-    let d = temp_dir("badrom");
+    let d = temp_dir("conform-badrom");
     let roms = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../test-roms"));
     std::fs::copy(roms.join("debug.bin"), d.join("debug.bin")).expect("copy");
     std::fs::create_dir_all(d.join("expected")).expect("dir");
@@ -323,7 +282,7 @@ fn kernel(c: u8, code: u8) -> Vec<u8> {
 
 #[test]
 fn multiboot_kernels_report_through_isa_debug_exit() {
-    let d = temp_dir("kernels");
+    let d = temp_dir("conform-kernels");
     std::fs::write(d.join("good.elf"), kernel(b'G', 0)).expect("write");
     std::fs::write(d.join("bad.elf"), kernel(b'B', 1)).expect("write");
     let o = anyx86(&["conform", s(&d)]);

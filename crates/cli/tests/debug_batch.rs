@@ -5,23 +5,23 @@
 use std::path::Path;
 use std::process::Command;
 
-fn run_batch(name: &str, commands: &str, extra: &[&str]) -> (i32, String) {
+/// `anyx86 MODE --bios gdb-target.bin` on 1 MiB with the debug console
+/// and COM1 discarded; the caller adds the rest.
+fn gdb_target(mode: &str) -> Command {
     let rom =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-roms/interactive/gdb-target.bin");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_anyx86"));
+    c.args([mode, "--bios"])
+        .arg(rom)
+        .args(["-m", "1", "--debugcon", "null", "--serial", "null"]);
+    c
+}
+
+fn run_batch(name: &str, commands: &str, extra: &[&str]) -> (i32, String) {
     let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::write(&file, commands).expect("write commands");
-    let out = Command::new(env!("CARGO_BIN_EXE_anyx86"))
-        .args(["debug", "--bios"])
-        .arg(rom)
-        .args([
-            "-m",
-            "1",
-            "--debugcon",
-            "null",
-            "--serial",
-            "null",
-            "--batch",
-        ])
+    let out = gdb_target("debug")
+        .arg("--batch")
         .arg(&file)
         .args(extra)
         .output()
@@ -161,23 +161,11 @@ fn batch_trace_writes_one_line_per_retired_instruction() {
 
 #[test]
 fn run_trace_filters_by_mode_range_and_instruction_count() {
-    let rom =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-roms/interactive/gdb-target.bin");
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let trace = |name: &str, filters: &[&str]| {
         let file = dir.join(name);
-        let st = Command::new(env!("CARGO_BIN_EXE_anyx86"))
-            .args(["run", "--bios"])
-            .arg(&rom)
-            .args([
-                "-m",
-                "1",
-                "--debugcon",
-                "null",
-                "--serial",
-                "null",
-                "--trace",
-            ])
+        let st = gdb_target("run")
+            .arg("--trace")
             .arg(&file)
             .args(filters)
             .status()

@@ -13,30 +13,14 @@ fn open(name: &str, rom: &str) -> Session {
     let rom = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../test-roms/interactive")
         .join(rom);
-    let session = format!("anyx86-{name}-{}", std::process::id());
     let cmd = format!(
         "{} debug --bios {} -m 1 --debugcon null; echo STATUS=$?; sleep 60",
         env!("CARGO_BIN_EXE_anyx86"),
         rom.display()
     );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "110",
-        "-y",
-        "34",
-        &cmd,
-    ]);
-    wait_for(&session, "-- Disassembly (Intel)");
-    Session(session)
-}
-
-fn command(s: &Session, text: &str) {
-    tmux(&["send-keys", "-t", &s.0, "-l", text]);
-    tmux(&["send-keys", "-t", &s.0, "Enter"]);
+    let s = Session::start(name, 110, 34, &cmd);
+    wait_for(s.name(), "-- Disassembly (Intel)");
+    s
 }
 
 #[test]
@@ -49,7 +33,7 @@ fn tui_steps_sets_a_breakpoint_and_continues() {
     // F11 steps into the far jump.
     tmux(&["send-keys", "-t", &s.0, "F11"]);
     wait_for(&s.0, ">f000:00000000 fa");
-    command(&s, "lb 0xf0140");
+    s.type_line("lb 0xf0140");
     wait_for(&s.0, "breakpoint 1 at linear 0xf0140");
     tmux(&["send-keys", "-t", &s.0, "F5"]);
     let screen = wait_for(&s.0, "stopped: breakpoint 1 (linear 0xf0140)");
@@ -58,16 +42,16 @@ fn tui_steps_sets_a_breakpoint_and_continues() {
         "{screen}"
     );
     assert!(screen.contains("DEBUG TARGET READY"), "{screen}");
-    command(&s, "s");
+    s.type_line("s");
     wait_for(&s.0, ">0008:000f0145 bb01000000");
     wait_for(&s.0, "eax=12345678");
     // The step changed EAX: it is shown bold (and red), EBX is not.
     let colours = tmux(&["capture-pane", "-p", "-e", "-t", &s.0]);
     assert!(colours.contains("eax=\u{1b}[1m"), "{colours}");
     assert!(!colours.contains("ebx=\u{1b}[1m"), "{colours}");
-    command(&s, "c");
+    s.type_line("c");
     wait_for(&s.0, "the machine stopped: guest exit code 0x0");
-    command(&s, "q");
+    s.type_line("q");
     let screen = wait_for(&s.0, "STATUS=");
     assert!(screen.contains("STATUS=1"), "{screen}");
 }
@@ -75,13 +59,13 @@ fn tui_steps_sets_a_breakpoint_and_continues() {
 #[test]
 fn ctrl_c_breaks_into_a_running_guest() {
     let s = open("tui-ctrl-c", "serial-echo.bin");
-    command(&s, "c");
+    s.type_line("c");
     wait_for(&s.0, "running (Ctrl-C breaks in)");
     std::thread::sleep(Duration::from_millis(300));
     tmux(&["send-keys", "-t", &s.0, "C-c"]);
     wait_for(&s.0, "interrupted");
     wait_for(&s.0, "ECHO READY");
-    command(&s, "q");
+    s.type_line("q");
     let screen = wait_for(&s.0, "STATUS=");
     assert!(screen.contains("STATUS=0"), "{screen}");
 }

@@ -12,12 +12,6 @@ mod tmux;
 
 use tmux::{tmux, wait_for_within, Session};
 
-/// Types `text` and Enter into `session`.
-fn type_line(session: &Session, text: &str) {
-    tmux(&["send-keys", "-t", session.name(), "-l", text]);
-    tmux(&["send-keys", "-t", session.name(), "Enter"]);
-}
-
 /// The shared CD in the terminal display: SeaBIOS's and ISOLINUX's screen,
 /// then (with `console=tty0` typed at the ISOLINUX prompt, which makes the
 /// VGA console the kernel's `/dev/console`) the Linux VGA console and a
@@ -38,17 +32,17 @@ fn the_cd_shows_isolinux_then_the_linux_vga_console() {
         screen.contains("GUEST-MEDIA cd: labels i386 amd64 i386-shell"),
         "{screen}"
     );
-    type_line(&s, "i386-shell console=tty0");
+    s.type_line("i386-shell console=tty0");
     // The kernel's messages, then init's and a shell, all on the VGA.
     wait_for_within(s.name(), "UNAME Linux (none) 6.1.0", 900);
     wait_for_within(s.name(), "\n/ #", 600);
-    type_line(&s, "cat /proc/version");
+    s.type_line("cat /proc/version");
     let screen = wait_for_within(s.name(), "Linux version 6.1.0", 120);
     assert!(
         screen.contains("(debian-kernel@lists.debian.org)"),
         "{screen}"
     );
-    type_line(&s, "poweroff -f");
+    s.type_line("poweroff -f");
     let screen = wait_for_within(s.name(), "STATUS=", 120);
     assert!(screen.contains("STATUS=0"), "{screen}");
 }
@@ -76,7 +70,7 @@ fn typing_into_a_shell_on_the_vga_console_of_a_direct_boot() {
     assert!(screen.contains("CMDLINE console=tty0 shell=1"), "{screen}");
     // Shifted characters, digits and punctuation, longer than the PS/2
     // keyboard's 16-byte queue: the display holds keys until it has room.
-    type_line(&s, "echo typed-$((6*7)) | tr a-z A-Z");
+    s.type_line("echo typed-$((6*7)) | tr a-z A-Z");
     let screen = wait_for_within(s.name(), "TYPED-42", 120);
     assert!(
         screen.contains("echo typed-$((6*7)) | tr a-z A-Z"),
@@ -100,7 +94,7 @@ fn typing_into_a_shell_on_the_vga_console_of_a_direct_boot() {
         px.contains(&0xA8A8A8) && px.contains(&0),
         "not a text screen"
     );
-    type_line(&s, "poweroff -f");
+    s.type_line("poweroff -f");
     let screen = wait_for_within(s.name(), "STATUS=", 120);
     assert!(screen.contains("STATUS=0"), "{screen}");
     let _ = std::fs::remove_dir_all(&tmp);

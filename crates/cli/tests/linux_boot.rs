@@ -13,8 +13,6 @@
 #[allow(dead_code)]
 mod guest;
 
-use std::process::Command;
-
 /// The kernel command line of the full PC: QEMU's, nothing switched off.
 const PC_APPEND: &str = "console=ttyS0,115200 panic=-1 work=1";
 
@@ -114,39 +112,14 @@ enum End {
 /// stderr.
 fn boot(arch: &str, append: &str, extra: &[&str], end: End) -> (String, String) {
     let (kernel, initrd) = guest::guest(arch);
-    let out = Command::new(env!("CARGO_BIN_EXE_anyx86"))
-        .arg("run")
-        .arg("--kernel")
-        .arg(&kernel)
-        .arg("--initrd")
-        .arg(&initrd)
-        .args([
-            "--append",
-            append,
-            "-m",
-            "256",
-            "--serial",
-            "stdio",
-            "--no-reboot",
-        ])
-        .args(["--clock", "virtual", "--stats"])
+    let out = guest::boot_command(&kernel, &initrd, append)
+        .arg("--stats")
         .args(extra)
         .output()
         .expect("run anyx86");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let mut at = 0;
-    for want in [
-        "Linux version 6.1",
-        "GUEST-READY",
-        guest::WORK_RESULT,
-        "GUEST-DONE",
-    ] {
-        match stdout[at..].find(want) {
-            Some(i) => at += i + want.len(),
-            None => panic!("{want:?} missing (or out of order) in the console output:\n{stdout}\n--- stderr:\n{stderr}"),
-        }
-    }
+    guest::assert_guest_ran(&stdout, &stderr, &[]);
     assert_eq!(
         stderr.contains("CPU halted with interrupts disabled"),
         end == End::Halt,

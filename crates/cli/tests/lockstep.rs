@@ -3,33 +3,17 @@
 //! scripts/test.sh). Fixed seeds and small counts; the big runs are in
 //! the README.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[allow(dead_code)]
+mod common;
 
-fn anyx86(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_anyx86"))
-        .args(args)
-        .output()
-        .expect("run anyx86")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use common::{anyx86, stdout, temp_dir};
+use std::path::Path;
 
 fn rom(name: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../test-roms")
         .join(name);
     p.to_str().expect("UTF-8 path").to_string()
-}
-
-/// A fresh directory for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("lockstep-{name}"));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).expect("temp dir");
-    p
 }
 
 /// A fixed-seed random stream agrees with QEMU after every instruction.
@@ -106,7 +90,7 @@ fn fault_frame_rf_is_excused_where_the_rom_reads_it() {
     );
 
     let committed = std::fs::read_to_string(rom("lockstep-exclusions.txt")).expect("exclusions");
-    let dir = temp_dir("no-take");
+    let dir = temp_dir("lockstep-no-take");
     let no_take = dir.join("no-take.txt");
     let kept: Vec<&str> = committed
         .lines()
@@ -144,7 +128,7 @@ fn comparison_stops_at_the_first_timer_read() {
 /// is reported as a divergence: exit 1 with both values.
 #[test]
 fn divergence_is_reported_with_both_states() {
-    let dir = temp_dir("empty-exclusions");
+    let dir = temp_dir("lockstep-empty-exclusions");
     let empty = dir.join("none.txt");
     std::fs::write(&empty, "").expect("write");
     let o = anyx86(&[
@@ -171,7 +155,7 @@ fn divergence_is_reported_with_both_states() {
 /// exponent alone on MMX writes, among others) keeps a reproducer.
 #[test]
 fn random_divergence_keeps_a_reproducer() {
-    let dir = temp_dir("repro");
+    let dir = temp_dir("lockstep-repro");
     let empty = dir.join("none.txt");
     std::fs::write(&empty, "").expect("write");
     let repro = dir.join("out");

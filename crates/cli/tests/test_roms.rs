@@ -11,6 +11,9 @@
 //! run` (the device ROMs: `--clock virtual`, `--rtc-base`), next to the
 //! `; qemu-flags: ...` line that `test-roms/run-qemu.sh` passes to QEMU.
 
+#[allow(dead_code)]
+mod common;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -65,15 +68,7 @@ fn run_emulator(bios: &Path, extra: &[String]) -> Outcome {
         .arg("run")
         .arg("--bios")
         .arg(bios)
-        .args([
-            "-m",
-            "32",
-            "--debugcon",
-            "stdio",
-            "--serial",
-            "null",
-            "--no-reboot",
-        ])
+        .args(common::ROM_ARGS)
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

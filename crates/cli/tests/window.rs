@@ -94,6 +94,30 @@ impl Xvfb {
         }
         panic!("Xvfb {} did not start", self.display);
     }
+
+    /// `anyx86 run` with its window on this server and COM1 on a piped
+    /// stdout (stdin and stderr null): the caller adds the guest.
+    fn anyx86(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_anyx86"));
+        c.args(["run", "--serial", "stdio", "--display", "window"])
+            .env("DISPLAY", &self.display)
+            .env_remove("WAYLAND_DISPLAY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        c
+    }
+
+    /// The PS/2 echo ROM (test-roms/interactive/ps2-echo.asm) in a window
+    /// on this server, its stderr going to `stderr`.
+    fn ps2_echo(&self, stderr: Stdio) -> Child {
+        self.anyx86()
+            .arg("--bios")
+            .arg(dir().join("../interactive/ps2-echo.bin"))
+            .stderr(stderr)
+            .spawn()
+            .expect("run anyx86")
+    }
 }
 
 impl Drop for Xvfb {
@@ -271,17 +295,12 @@ fn window_shows_screendump(name: &str, scale: usize, resize: Option<usize>, slot
     std::fs::create_dir_all(&tmp).expect("temp dir");
     let img = tmp.join("fd.img");
     std::fs::copy(dir().join(format!("{name}.img")), &img).expect("copy the image");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_anyx86"))
-        .args(["run", "--boot", "a", "-m", "32", "--no-reboot"])
-        .args(["--serial", "stdio", "--display", "window", "--window-scale"])
+    let mut child = x
+        .anyx86()
+        .args(["--boot", "a", "-m", "32", "--no-reboot", "--window-scale"])
         .arg(scale.to_string())
         .arg("--fda")
         .arg(&img)
-        .env("DISPLAY", &x.display)
-        .env_remove("WAYLAND_DISPLAY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .expect("run anyx86");
     Serial::of(&mut child).wait_for(&mut child, "READY", BOOT_TIMEOUT);
@@ -378,17 +397,7 @@ fn keys_and_mouse_in_the_window_reach_the_ps2_devices() {
         return;
     }
     let x = Xvfb::start(3);
-    let rom = dir().join("../interactive/ps2-echo.bin");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_anyx86"))
-        .args(["run", "--serial", "stdio", "--display", "window", "--bios"])
-        .arg(&rom)
-        .env("DISPLAY", &x.display)
-        .env_remove("WAYLAND_DISPLAY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run anyx86");
+    let mut child = x.ps2_echo(Stdio::null());
     let com1 = Serial::of(&mut child);
     com1.wait_for(&mut child, "PS2 READY", BOOT_TIMEOUT);
     // No window manager gives the window the focus: take it, and put the
@@ -438,17 +447,7 @@ fn closing_the_window_ends_the_run() {
         return;
     }
     let x = Xvfb::start(4);
-    let rom = dir().join("../interactive/ps2-echo.bin");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_anyx86"))
-        .args(["run", "--serial", "stdio", "--display", "window", "--bios"])
-        .arg(&rom)
-        .env("DISPLAY", &x.display)
-        .env_remove("WAYLAND_DISPLAY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run anyx86");
+    let mut child = x.ps2_echo(Stdio::piped());
     Serial::of(&mut child).wait_for(&mut child, "PS2 READY", BOOT_TIMEOUT);
     xdotool(
         &x.display,

@@ -9,18 +9,8 @@ mod common;
 
 use anyx86_cpu::cpuid::CpuModel;
 use anyx86_cpu::state::fl::{CF, OF, PF, SF, ZF};
-use common::long64::{Exit, CODE, M, STACK};
+use common::long64::{r, run64, Exit, CODE, M, STACK};
 use common::prot32::M32;
-
-fn run64(code: &[u8]) -> M {
-    let mut m = M::long_with(CpuModel::qemu64());
-    assert_eq!(m.run(code), Exit::Done);
-    m
-}
-
-fn r(m: &M, i: usize) -> u64 {
-    m.cpu.s.gpr[i]
-}
 
 /// Whether condition `cc` (the low nibble of the Jcc opcode) holds for
 /// `flags`, as SDM Vol. 1, Appendix B, Table B-1 defines it.

@@ -10,7 +10,7 @@ mod common;
 
 use anyx86_cpu::cpuid::CpuModel;
 use anyx86_cpu::state::{sreg, Segment};
-use common::long64::{Exit, CODE, M, STACK};
+use common::long64::{r, Exit, CODE, M, STACK};
 use common::prot32::M32;
 
 /// The tagged block: qword at address a (8-aligned) holds TAG | a.
@@ -43,10 +43,6 @@ fn run32(code: &[u8]) -> M32 {
     let mut m = prot();
     assert_eq!(m.run(code), Exit::Done);
     m
-}
-
-fn r(m: &M, i: usize) -> u64 {
-    m.cpu.s.gpr[i]
 }
 
 #[test]

@@ -5,26 +5,10 @@ use anyx86_cpu::fuzzing::{
     conform_vectors, run_cpu, run_cpu_digest, Mode, Outcome, BUDGET, OVERSHOOT,
 };
 use anyx86_cpu::RunExit;
-use std::path::PathBuf;
+#[path = "common/corpus.rs"]
+mod corpus;
 
-fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("dir entry").path())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "{} has no seeds", dir.display());
-    files
-        .into_iter()
-        .map(|p| {
-            let b = std::fs::read(&p).expect("read seed");
-            (p, b)
-        })
-        .collect()
-}
+use corpus::corpus;
 
 /// Replays a corpus forwards and then backwards: each input ends within
 /// its budget, and both runs of it agree on everything (exit, counts, a
@@ -147,10 +131,7 @@ fn harness_runs_code_from_the_input() {
 
 #[test]
 fn conform_vectors_corpus_replays() {
-    for (path, data) in corpus("conform_vectors") {
-        let a = conform_vectors(&data);
-        assert_eq!(conform_vectors(&data), a, "{}", path.display());
-    }
+    corpus::replays_alike("conform_vectors", conform_vectors);
 }
 
 /// The hand-made vector files parse and their tests pass (INC AX, and
@@ -159,12 +140,7 @@ fn conform_vectors_corpus_replays() {
 /// room for them.
 #[test]
 fn conform_vector_seeds_parse_and_pass() {
-    let seed = |n: &str| {
-        let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../fuzz/corpus/conform_vectors")
-            .join(n);
-        std::fs::read(p).expect("seed")
-    };
+    let seed = |n: &str| corpus::seed("conform_vectors", n);
     assert_eq!(conform_vectors(&seed("moo-inc")), Ok((1, 1)));
     assert_eq!(conform_vectors(&seed("json-inc")), Ok((1, 1)));
     assert_eq!(conform_vectors(&seed("moo-count-lies")), Ok((0, 0)));

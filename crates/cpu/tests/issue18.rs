@@ -7,6 +7,7 @@ mod common;
 use anyx86_cpu::cpuid::CpuModel;
 use anyx86_cpu::state::{reg, Segment, TableReg};
 use common::long64::{Exit, CODE, GDT, IDT, M, PML4, STUBS};
+use common::prot32::{self, CODE32, DATA32};
 
 /// A linear address in the top of the 64-bit space that maps onto the
 /// identity-mapped first 16 MiB (`HIGH + x` is physical x) through a PDPT
@@ -14,8 +15,6 @@ use common::long64::{Exit, CODE, GDT, IDT, M, PML4, STUBS};
 const HIGH: u64 = 0xFFFF_FF80_4000_0000;
 /// The PDPT of PML4 entry 511.
 const HIGH_PDPT: u64 = PML4 + 0x3000;
-/// A 32-bit flat code segment (L = 0, D = 1): compatibility mode.
-const CODE32: u64 = 0x00CF_9A00_0000_FFFF;
 /// A 64-bit TSS (type 9) at physical TSS_AT, seen at HIGH + TSS_AT.
 const TSS_AT: u64 = 0x8000;
 /// The IST1 stack top, seen at HIGH + IST_TOP.
@@ -198,50 +197,21 @@ fn real_mode_pusha_with_a_wrapping_frame_raises_gp_first() {
     assert_eq!(run_real(&mut cpu, &mut bus, 1), None);
 }
 
-/// 32-bit flat data (B = 1).
-const DATA32: u64 = 0x00CF_9200_0000_FFFF;
 /// 16-bit data (B = 0), base 0, limit FFFFh.
 const DATA16: u64 = 0x0000_9200_0000_FFFF;
-/// Protected-mode interrupt stubs: vector v's handler is a HLT at
-/// PM_STUBS + v.
-const PM_STUBS: u64 = 0x3000;
 
-/// 32-bit protected mode, CPL 0, no paging: GDT with 32-bit code (08h),
-/// 32-bit data (10h) and 16-bit data (18h); SS = `ss`; every exception
-/// vector points at its stub.
+/// 32-bit protected mode on qemu32, CPL 0, no paging, ESP = STACK
+/// ([`prot32::enter`]), and 16-bit data at GDT selector 18h; SS = `ss`.
 fn pm32(ss: u16) -> (Cpu<FlatBus>, FlatBus) {
-    use anyx86_cpu::state::cr0;
-    let mut bus = FlatBus::new();
-    let poke64 = |bus: &mut FlatBus, a: u64, v: u64| {
-        bus.ram[a as usize..a as usize + 8].copy_from_slice(&v.to_le_bytes())
-    };
-    for (i, d) in [0, CODE32, DATA32, DATA16].into_iter().enumerate() {
-        poke64(&mut bus, GDT + 8 * i as u64, d);
-    }
-    for v in 0..32u64 {
-        let off = PM_STUBS + v;
-        bus.ram[off as usize] = 0xF4;
-        poke64(
-            &mut bus,
-            IDT + 8 * v,
-            (off & 0xFFFF) | 8 << 16 | 0x8E00 << 32 | (off >> 16) << 48,
-        );
-    }
     let mut cpu = Cpu::new(CpuModel::qemu32());
+    let mut bus = FlatBus::new();
+    prot32::enter(&mut cpu, &mut bus);
+    let at = (GDT + 0x18) as usize;
+    bus.ram[at..at + 8].copy_from_slice(&DATA16.to_le_bytes());
     let s = &mut cpu.s;
-    s.gdtr = TableReg {
-        base: GDT,
-        limit: 0x1F,
-    };
-    s.idtr = TableReg {
-        base: IDT,
-        limit: 32 * 8 - 1,
-    };
-    s.cr0 = cr0::PE | cr0::ET | cr0::NE;
-    s.seg = [Segment::from_descriptor(0x10, DATA32); 6];
+    s.gdtr.limit = 0x1F;
     let raw = if ss == 0x18 { DATA16 } else { DATA32 };
     s.seg[sreg::SS] = Segment::from_descriptor(ss, raw);
-    s.set_cs(Segment::from_descriptor(8, CODE32), 0);
     s.update_mode();
     assert_eq!(s.bitness, 32);
     (cpu, bus)
@@ -259,7 +229,7 @@ fn run_pm(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus, code: &[u8]) -> Option<u8> 
     if rip == CODE + code.len() as u64 + 1 {
         None
     } else {
-        Some((rip - PM_STUBS - 1) as u8)
+        Some((rip - STUBS - 1) as u8)
     }
 }
 

@@ -8,9 +8,7 @@ mod common;
 
 use anyx86_cpu::cpuid::CpuModel;
 use anyx86_cpu::state::{attr, fl, reg, sreg, Segment};
-use anyx86_cpu::Cpu;
 use common::long64::{Exit, CODE, M, PML4, STUBS};
-use common::FlatBus;
 
 /// Data of the model tests: [WIN, WIN + WIN_LEN).
 const WIN: usize = 0x10_0000;
@@ -31,11 +29,8 @@ impl M {
     /// Real mode at 0000:1000, SS:SP = 0000:8000, every interrupt vector
     /// v pointing at a HLT at 0000:(STUBS + v).
     fn real() -> Self {
-        let mut m = Self {
-            cpu: Cpu::new(CpuModel::qemu32()),
-            bus: FlatBus::new(),
-            stack: 0x8000,
-        };
+        let mut m = Self::new(CpuModel::qemu32());
+        m.stack = 0x8000;
         for v in 0..32u64 {
             m.bus.ram[(STUBS + v) as usize] = 0xF4;
             m.poke(4 * v, &((STUBS + v) as u32 & 0xFFFF).to_le_bytes());

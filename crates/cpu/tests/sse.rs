@@ -8,23 +8,11 @@
 mod common;
 
 use anyx86_cpu::cpuid::{ecx1, edx1, CpuModel};
-use anyx86_cpu::state::{cr0, cr4, reg, sreg, Segment, TableReg};
-use anyx86_cpu::{Cpu, RunExit};
-use common::FlatBus;
+use anyx86_cpu::state::{cr0, cr4, reg};
+use anyx86_cpu::Cpu;
+use common::long64::{Exit, CODE, STUBS};
+use common::{prot32, FlatBus};
 use std::io::Read;
-
-const CODE: u64 = 0x1000;
-const STUBS: u64 = 0x3000;
-const GDT: u64 = 0x500;
-const IDT: u64 = 0x600;
-const CODE32: u64 = 0x00CF_9A00_0000_FFFF;
-const DATA32: u64 = 0x00CF_9200_0000_FFFF;
-
-#[derive(Debug, PartialEq, Eq)]
-enum Exit {
-    Done,
-    Vector(u8),
-}
 
 struct M {
     cpu: Cpu<FlatBus>,
@@ -48,30 +36,9 @@ impl M {
             bus: FlatBus::new(),
             code: Vec::new(),
         };
-        for v in 0..32 {
-            m.bus.ram[(STUBS + v) as usize] = 0xF4;
-        }
-        m.poke(GDT + 8, &CODE32.to_le_bytes());
-        m.poke(GDT + 16, &DATA32.to_le_bytes());
-        for v in 0..32 {
-            let off = STUBS + v;
-            let gate = (off & 0xFFFF) | 8 << 16 | 0x8E00 << 32 | (off >> 16) << 48;
-            m.poke(IDT + 8 * v, &gate.to_le_bytes());
-        }
+        prot32::enter(&mut m.cpu, &mut m.bus);
         let s = &mut m.cpu.s;
-        s.gdtr = TableReg {
-            base: GDT,
-            limit: 0x17,
-        };
-        s.idtr = TableReg {
-            base: IDT,
-            limit: 32 * 8 - 1,
-        };
-        s.cr0 = cr0::PE | cr0::ET | cr0::NE;
         s.cr4 = cr4::OSFXSR | cr4::OSXMMEXCPT;
-        s.seg = [Segment::from_descriptor(0x10, DATA32); 6];
-        s.seg[sreg::CS] = Segment::from_descriptor(8, CODE32);
-        s.update_mode();
         s.fpu.init();
         m
     }
@@ -97,13 +64,7 @@ impl M {
         s.gpr[reg::SP] = 0x7000;
         s.rip = CODE;
         s.halted = false;
-        for _ in 0..100 {
-            match self.cpu.run(&mut self.bus, 1000) {
-                RunExit::Halted => break,
-                RunExit::TripleFault(f) => panic!("triple fault {f:?}"),
-                _ => {}
-            }
-        }
+        prot32::run_sliced(&mut self.cpu, &mut self.bus);
         let lin = self.cpu.s.rip;
         if lin == end + 1 {
             Exit::Done

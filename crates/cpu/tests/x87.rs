@@ -13,20 +13,10 @@ mod common;
 use anyx86_cpu::cpuid::{edx1, CpuModel};
 use anyx86_cpu::fpu::{cw, sw};
 use anyx86_cpu::state::{attr, cr0, reg, sreg, Segment, TableReg};
-use anyx86_cpu::{Cpu, RunExit};
+use anyx86_cpu::Cpu;
 use anyx86_softfloat::F80;
-use common::FlatBus;
-
-/// Where the instructions under test go.
-const CODE: u64 = 0x1000;
-/// One `HLT` per exception vector: vector v's handler is at STUBS + v.
-const STUBS: u64 = 0x3000;
-/// GDT and IDT of the protected-mode setup.
-const GDT: u64 = 0x500;
-const IDT: u64 = 0x600;
-/// Flat 4 GiB code and data descriptors.
-const CODE32: u64 = 0x00CF_9A00_0000_FFFF;
-const DATA32: u64 = 0x00CF_9200_0000_FFFF;
+use common::long64::{CODE, STUBS};
+use common::{prot32, FlatBus};
 
 /// How a run ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -63,28 +53,8 @@ impl M {
 
     fn pm32_with(model: CpuModel) -> Self {
         let mut m = Self::new(model);
-        m.poke64(GDT + 8, CODE32);
-        m.poke64(GDT + 16, DATA32);
-        for v in 0..32 {
-            let off = STUBS + v;
-            let gate = (off & 0xFFFF) | 8 << 16 | 0x8E00 << 32 | (off >> 16) << 48;
-            m.poke64(IDT + 8 * v, gate);
-        }
-        let s = &mut m.cpu.s;
-        s.gdtr = TableReg {
-            base: GDT,
-            limit: 0x17,
-        };
-        s.idtr = TableReg {
-            base: IDT,
-            limit: 32 * 8 - 1,
-        };
-        s.cr0 = cr0::PE | cr0::ET | cr0::NE;
-        s.seg = [Segment::from_descriptor(0x10, DATA32); 6];
-        s.seg[sreg::CS] = Segment::from_descriptor(8, CODE32);
-        s.gpr[reg::SP] = 0x7000;
-        s.update_mode();
-        s.fpu.init();
+        prot32::enter(&mut m.cpu, &mut m.bus);
+        m.cpu.s.fpu.init();
         m
     }
 
@@ -119,13 +89,7 @@ impl M {
         let s = &mut self.cpu.s;
         s.rip = CODE - s.seg[sreg::CS].base;
         s.halted = false;
-        for _ in 0..100 {
-            match self.cpu.run(&mut self.bus, 1000) {
-                RunExit::Halted => break,
-                RunExit::TripleFault(f) => panic!("triple fault {f:?}"),
-                _ => {}
-            }
-        }
+        prot32::run_sliced(&mut self.cpu, &mut self.bus);
         let lin = self.cpu.s.rip + self.cpu.s.seg[sreg::CS].base;
         if lin == end + 1 {
             Exit::Done

@@ -3,41 +3,18 @@
 //! targets call, on the stable toolchain.
 
 use anyx86_debugger::fuzzing::{packets, run_commands, run_gdb};
-use std::path::PathBuf;
-
-fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("dir entry").path())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "{} has no seeds", dir.display());
-    files
-        .into_iter()
-        .map(|p| {
-            let b = std::fs::read(&p).expect("read seed");
-            (p, b)
-        })
-        .collect()
-}
+#[allow(dead_code)]
+#[path = "../../cpu/tests/common/corpus.rs"]
+mod corpus;
 
 #[test]
 fn debugger_cmd_corpus_replays() {
-    for (path, data) in corpus("debugger_cmd") {
-        let a = run_commands(&data);
-        assert_eq!(run_commands(&data), a, "{}", path.display());
-    }
+    corpus::replays_alike("debugger_cmd", run_commands);
 }
 
 #[test]
 fn gdb_packets_corpus_replays() {
-    for (path, data) in corpus("gdb_packets") {
-        let a = run_gdb(&data);
-        assert_eq!(run_gdb(&data), a, "{}", path.display());
-    }
+    corpus::replays_alike("gdb_packets", run_gdb);
 }
 
 /// GDB's `monitor` must not create files on the host: `screendump` is

@@ -2,47 +2,18 @@
 //! harness the cargo-fuzz target calls, on the stable toolchain.
 
 use anyx86_machine::fuzzing::{run_devices, run_disk_image, ImageOutcome};
-use std::path::PathBuf;
-
-fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("dir entry").path())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "{} has no seeds", dir.display());
-    files
-        .into_iter()
-        .map(|p| {
-            let b = std::fs::read(&p).expect("read seed");
-            (p, b)
-        })
-        .collect()
-}
+#[path = "../../cpu/tests/common/corpus.rs"]
+mod corpus;
 
 /// Every stream plays to its end without breaking an invariant, and
 /// twice gives the same trace (a fresh board each time).
 #[test]
 fn devices_corpus_replays() {
-    for (path, data) in corpus("devices") {
-        let a = run_devices(&data);
-        assert_eq!(run_devices(&data), a, "{}", path.display());
-    }
-}
-
-fn seed_of(target: &str, name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target)
-        .join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    corpus::replays_alike("devices", run_devices);
 }
 
 fn seed(name: &str) -> Vec<u8> {
-    seed_of("devices", name)
+    corpus::seed("devices", name)
 }
 
 /// The seeds reach the devices they name: the PIT's periodic interrupt
@@ -68,37 +39,29 @@ fn dma_seeds_write_guest_ram() {
 
 #[test]
 fn disk_image_corpus_replays() {
-    for (path, data) in corpus("disk_image") {
-        let a = run_disk_image(&data);
-        assert_eq!(run_disk_image(&data), a, "{}", path.display());
-    }
+    corpus::replays_alike("disk_image", run_disk_image);
 }
 
 /// Images the drives take report their exact size (IDENTIFY, READ
 /// CAPACITY, the floppy format); the others get a one-line reason.
 #[test]
 fn disk_image_seeds_attach_or_are_refused() {
+    let image = |name: &str| run_disk_image(&corpus::seed("disk_image", name));
     let kib = |n: u64| ImageOutcome::Attached(n * 1024);
-    assert_eq!(run_disk_image(&seed_of("disk_image", "hd-64k")), kib(64));
-    assert_eq!(
-        run_disk_image(&seed_of("disk_image", "cd-one-block")),
-        kib(2)
-    );
-    assert_eq!(
-        run_disk_image(&seed_of("disk_image", "floppy-1440")),
-        kib(1440)
-    );
+    assert_eq!(image("hd-64k"), kib(64));
+    assert_eq!(image("cd-one-block"), kib(2));
+    assert_eq!(image("floppy-1440"), kib(1440));
     for (name, why) in [
         ("hd-empty", "is empty"),
         ("hd-odd-size", "not a multiple of 512"),
     ] {
-        match run_disk_image(&seed_of("disk_image", name)) {
+        match image(name) {
             ImageOutcome::Refused(m) => assert!(m.contains(why), "{name}: {m}"),
             o => panic!("{name}: {o:?}"),
         }
     }
     assert!(matches!(
-        run_disk_image(&seed_of("disk_image", "floppy-odd")),
+        image("floppy-odd"),
         ImageOutcome::NoFloppyFormat(_)
     ));
 }

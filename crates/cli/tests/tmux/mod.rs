@@ -56,6 +56,12 @@ impl Session {
     pub fn name(&self) -> &str {
         &self.0
     }
+
+    /// Types `text`, then Enter.
+    pub fn type_line(&self, text: &str) {
+        tmux(&["send-keys", "-t", &self.0, "-l", text]);
+        tmux(&["send-keys", "-t", &self.0, "Enter"]);
+    }
 }
 
 impl Drop for Session {

@@ -39,44 +39,77 @@ pub struct M {
     pub stack: u64,
 }
 
+/// Runs `code` on a fresh 64-bit machine ([`M::long_with`] qemu64); the
+/// run must end after the code, not in an exception handler.
+pub fn run64(code: &[u8]) -> M {
+    let mut m = M::long_with(CpuModel::qemu64());
+    assert_eq!(m.run(code), Exit::Done);
+    m
+}
+
+/// General register `i` of `m`, all 64 bits.
+pub fn r(m: &M, i: usize) -> u64 {
+    m.cpu.s.gpr[i]
+}
+
+/// Writes a GDT (null, `code` at selector 8, `data` at 0x10) and an IDT
+/// of 32 interrupt gates of `gate` bytes each (8 in protected mode, 16 in
+/// long mode), vector v's to a HLT at [`STUBS`] + v; loads GDTR and IDTR,
+/// every segment register with `data` but CS with `code` (CPL 0), and RSP
+/// with [`STACK`]. The caller sets the control registers and the mode.
+pub fn flat_tables(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus, code: u64, data: u64, gate: u64) {
+    fn poke64(bus: &mut FlatBus, a: u64, v: u64) {
+        bus.ram[a as usize..a as usize + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    poke64(bus, GDT + 8, code);
+    poke64(bus, GDT + 16, data);
+    for v in 0..32 {
+        let off = STUBS + v;
+        bus.ram[off as usize] = 0xF4;
+        let lo = (off & 0xFFFF) | 8 << 16 | 0x8E00 << 32 | (off >> 16 & 0xFFFF) << 48;
+        poke64(bus, IDT + gate * v, lo);
+        if gate == 16 {
+            poke64(bus, IDT + gate * v + 8, off >> 32);
+        }
+    }
+    let s = &mut cpu.s;
+    s.gdtr = TableReg {
+        base: GDT,
+        limit: 0x17,
+    };
+    s.idtr = TableReg {
+        base: IDT,
+        limit: (32 * gate - 1) as u16,
+    };
+    s.seg = [Segment::from_descriptor(0x10, data); 6];
+    s.set_cs(Segment::from_descriptor(8, code), 0);
+    s.gpr[reg::SP] = STACK;
+}
+
 impl M {
-    /// 64-bit mode, CPL 0, on a CPU of `model`.
-    pub fn long_with(model: CpuModel) -> Self {
-        let mut m = Self {
+    /// A CPU of `model` at reset (real mode) on zeroed RAM.
+    pub fn new(model: CpuModel) -> Self {
+        Self {
             cpu: Cpu::new(model),
             bus: FlatBus::new(),
             stack: STACK,
-        };
+        }
+    }
+
+    /// 64-bit mode, CPL 0, on a CPU of `model`.
+    pub fn long_with(model: CpuModel) -> Self {
+        let mut m = Self::new(model);
         m.poke64(PML4, (PML4 + 0x1000) | 3);
         m.poke64(PML4 + 0x1000, (PML4 + 0x2000) | 3);
         for i in 0..8 {
             m.poke64(PML4 + 0x2000 + 8 * i, (i << 21) | 0x83);
         }
-        m.poke64(GDT + 8, CODE64);
-        m.poke64(GDT + 16, DATA64);
-        for v in 0..32 {
-            let off = STUBS + v;
-            m.bus.ram[off as usize] = 0xF4;
-            let lo = (off & 0xFFFF) | 8 << 16 | 0x8E00 << 32 | (off >> 16 & 0xFFFF) << 48;
-            m.poke64(IDT + 16 * v, lo);
-            m.poke64(IDT + 16 * v + 8, off >> 32);
-        }
+        flat_tables(&mut m.cpu, &mut m.bus, CODE64, DATA64, 16);
         let s = &mut m.cpu.s;
-        s.gdtr = TableReg {
-            base: GDT,
-            limit: 0x17,
-        };
-        s.idtr = TableReg {
-            base: IDT,
-            limit: 32 * 16 - 1,
-        };
         s.cr3 = PML4;
         s.cr4 = cr4::PAE;
         s.efer = efer::LME | efer::LMA;
         s.cr0 = cr0::PE | cr0::PG | cr0::ET | cr0::NE;
-        s.seg = [Segment::from_descriptor(0x10, DATA64); 6];
-        s.set_cs(Segment::from_descriptor(8, CODE64), 0);
-        s.gpr[reg::SP] = STACK;
         s.update_mode();
         assert_eq!(s.bitness, 64);
         m

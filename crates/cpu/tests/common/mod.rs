@@ -4,7 +4,9 @@
 //! alu64, ea, control, data, mmu) write their code as nasm source in a
 //! comment (`// bits 64` then `//   insn` lines) followed by the bytes;
 //! `asm_fill.py FILE.rs` reassembles the bytes from the source (nasm,
-//! warnings as errors), then run `cargo fmt`.
+//! warnings as errors), then run `cargo fmt`. `corpus.rs` beside them
+//! is not part of this module: the `fuzz_corpus` tests of several crates
+//! include it on its own.
 
 pub mod long64;
 pub mod prot32;

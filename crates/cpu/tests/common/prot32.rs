@@ -4,12 +4,13 @@
 //! HLT at [`STUBS`] + v. Paging is off unless asked for; [`M32::paged`]
 //! turns on 32-bit paging (SDM Vol. 3A, 4.3) with the first 4 MiB in 4 KiB
 //! pages through one page table (so a test can change single PTEs) and
-//! 4-16 MiB in 4 MiB pages (CR4.PSE).
+//! 4-16 MiB in 4 MiB pages (CR4.PSE). [`M32`] is the machine of
+//! [`super::long64`] (its runs, pokes and peeks), started in this mode.
 
-use super::long64::{Exit, CODE, GDT, IDT, STACK, STUBS};
+use super::long64::{flat_tables, Exit, M};
 use super::FlatBus;
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::state::{cr0, cr4, reg, Segment, TableReg};
+use anyx86_cpu::state::{cr0, cr4};
 use anyx86_cpu::{Cpu, RunExit};
 
 /// 32-bit code, base 0, limit 4 GiB, execute/read, DPL 0.
@@ -25,45 +26,50 @@ pub const PRW: u32 = 0x7;
 /// Page-size bit of a PDE: a 4 MiB page.
 pub const PS: u32 = 0x80;
 
-/// The machine: a CPU and its flat RAM.
-pub struct M32 {
-    pub cpu: Cpu<FlatBus>,
-    pub bus: FlatBus,
-    /// The stack pointer every run starts with.
-    pub stack: u64,
+/// The machine, in 32-bit protected mode.
+pub type M32 = M;
+
+/// Puts `cpu` in flat 32-bit protected mode on `bus`: the tables of
+/// [`flat_tables`], CPL 0, paging off, ESP = [`super::long64::STACK`].
+pub fn enter(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus) {
+    flat_tables(cpu, bus, CODE32, DATA32, 8);
+    let s = &mut cpu.s;
+    s.cr0 = cr0::PE | cr0::ET | cr0::NE;
+    s.update_mode();
+    assert_eq!(s.bitness, 32);
 }
 
-impl M32 {
+/// Runs `code` on a fresh [`M32::prot`] machine; the run must end after
+/// the code, not in an exception handler.
+pub fn run32(code: &[u8]) -> M32 {
+    let mut m = M32::prot();
+    assert_eq!(m.run(code), Exit::Done);
+    m
+}
+
+/// Runs `cpu` in slices of 1000 instructions until it halts, at most 100
+/// slices (a slice that ends any other way starts the next one, so a CPU
+/// that never halts stops after the last); a triple fault panics.
+pub fn run_sliced(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus) {
+    for _ in 0..100 {
+        match cpu.run(bus, 1000) {
+            RunExit::Halted => break,
+            RunExit::TripleFault(f) => panic!("triple fault {f:?}"),
+            _ => {}
+        }
+    }
+}
+
+impl M {
     /// 32-bit protected mode without paging, on qemu64.
     pub fn prot() -> Self {
-        let mut m = Self {
-            cpu: Cpu::new(CpuModel::qemu64()),
-            bus: FlatBus::new(),
-            stack: STACK,
-        };
-        m.poke64(GDT + 8, CODE32);
-        m.poke64(GDT + 16, DATA32);
-        for v in 0..32u64 {
-            let off = STUBS + v;
-            m.bus.ram[off as usize] = 0xF4;
-            let gate = (off & 0xFFFF) | 8 << 16 | 0x8E00 << 32 | (off >> 16 & 0xFFFF) << 48;
-            m.poke64(IDT + 8 * v, gate);
-        }
-        let s = &mut m.cpu.s;
-        s.gdtr = TableReg {
-            base: GDT,
-            limit: 0x17,
-        };
-        s.idtr = TableReg {
-            base: IDT,
-            limit: 32 * 8 - 1,
-        };
-        s.cr0 = cr0::PE | cr0::ET | cr0::NE;
-        s.seg = [Segment::from_descriptor(0x10, DATA32); 6];
-        s.set_cs(Segment::from_descriptor(8, CODE32), 0);
-        s.gpr[reg::SP] = STACK;
-        s.update_mode();
-        assert_eq!(s.bitness, 32);
+        Self::prot_with(CpuModel::qemu64())
+    }
+
+    /// 32-bit protected mode without paging, on a CPU of `model`.
+    pub fn prot_with(model: CpuModel) -> Self {
+        let mut m = Self::new(model);
+        enter(&mut m.cpu, &mut m.bus);
         m
     }
 
@@ -98,54 +104,8 @@ impl M32 {
         self.poke32(PT + 4 * (lin >> 12), v);
     }
 
-    /// Runs `code` (then a HLT) from `at`, with ESP = `self.stack`.
-    pub fn run_at(&mut self, at: u64, code: &[u8]) -> Exit {
-        let end = at + code.len() as u64;
-        self.poke(at, code);
-        self.bus.ram[at as usize + code.len()] = 0xF4;
-        self.cpu.flush_code_cache();
-        self.cpu.s.gpr[reg::SP] = self.stack;
-        self.cpu.s.rip = at;
-        self.cpu.s.halted = false;
-        match self.cpu.run(&mut self.bus, 1_000_000) {
-            RunExit::Halted => {}
-            e => panic!("{e:?}"),
-        }
-        let rip = self.cpu.s.rip;
-        if rip == end + 1 {
-            Exit::Done
-        } else {
-            assert!((STUBS + 1..=STUBS + 32).contains(&rip), "eip {rip:#x}");
-            Exit::Vector((rip - STUBS - 1) as u8)
-        }
-    }
-
-    /// Runs `code` (then a HLT) from [`CODE`].
-    pub fn run(&mut self, code: &[u8]) -> Exit {
-        self.run_at(CODE, code)
-    }
-
-    pub fn poke(&mut self, a: u64, b: &[u8]) {
-        self.bus.ram[a as usize..a as usize + b.len()].copy_from_slice(b);
-    }
-
-    pub fn poke64(&mut self, a: u64, v: u64) {
-        self.poke(a, &v.to_le_bytes());
-    }
-
     pub fn poke32(&mut self, a: u64, v: u32) {
         self.poke(a, &v.to_le_bytes());
-    }
-
-    pub fn peek(&self, a: u64, n: usize) -> &[u8] {
-        &self.bus.ram[a as usize..a as usize + n]
-    }
-
-    /// The little-endian value of the `n` (at most 8) bytes at `a`.
-    pub fn peek_le(&self, a: u64, n: usize) -> u64 {
-        let mut b = [0u8; 8];
-        b[..n].copy_from_slice(self.peek(a, n));
-        u64::from_le_bytes(b)
     }
 
     pub fn peek32(&self, a: u64) -> u32 {

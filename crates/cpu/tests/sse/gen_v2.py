@@ -15,13 +15,12 @@ meaningful in both BITS 32 and on the 64-bit host.
 Usage: gen_v2.py V2.txt.gz V2_UNMASKED.txt.gz   (deterministic; nasm, gcc)
 """
 import ctypes
-import gzip
 import os
 import random
 import struct
-import subprocess
 import sys
-import tempfile
+
+from genlib import load_trap, write_vectors
 
 # The stub, the value generators and emit() are gen_vectors.py's: its text
 # up to its first vectors is run here (so both files stay one format).
@@ -230,18 +229,10 @@ for src in ["cl", "cx", "ecx"]:
     emit(f"movd ecx, xmm1\ncrc32 eax, {src}", int_inputs(60) +
          [(0, b, e) for b in (0, 2**32 - 1) for e in (0, 2**32 - 1)])
 
-with gzip.GzipFile(sys.argv[1], "wb", compresslevel=9, mtime=0) as f:
-    f.write(("\n".join(lines) + "\n").encode())
-print(len(lines), "vectors")
+write_vectors(sys.argv[1], lines, "vectors")
 
 # ---- unmasked exceptions ----------------------------------------------------
-tmpdir = tempfile.mkdtemp()
-so = os.path.join(tmpdir, "trap.so")
-subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", so, os.path.join(HERE, "trap.c")],
-               check=True)
-trap = ctypes.CDLL(so)
-trap.run_guarded.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
-trap.run_guarded.restype = ctypes.c_int
+trap = load_trap()
 fn_ptr = ctypes.cast(fn, ctypes.c_void_p)
 ulines = []
 _u = _src[_src.index("def uemit"):_src.index("# One exception unmasked")]
@@ -255,6 +246,4 @@ for op in ["addsubpd", "haddpd", "hsubpd"]:
 for imm in [0, 4, 8, 0xB]:
     uemit(f"roundps xmm0, xmm1, {imm}", round_inputs(32, False)[:60], UM)
     uemit(f"roundsd xmm0, xmm1, {imm}", round_inputs(64, True)[:60], UM)
-with gzip.GzipFile(sys.argv[2], "wb", compresslevel=9, mtime=0) as f:
-    f.write(("\n".join(ulines) + "\n").encode())
-print(len(ulines), "unmasked vectors")
+write_vectors(sys.argv[2], ulines, "unmasked vectors")

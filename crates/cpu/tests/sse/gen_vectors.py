@@ -24,26 +24,14 @@ Usage: gen_vectors.py VECTORS.txt.gz UNMASKED.txt.gz
 (deterministic: fixed random seed; needs nasm and gcc)
 """
 import ctypes
-import gzip
 import mmap
-import os
 import random
 import struct
-import subprocess
 import sys
-import tempfile
+
+from genlib import assemble, load_trap, write_vectors
 
 rng = random.Random(20261124)
-
-
-def assemble(text, bits=32):
-    with tempfile.TemporaryDirectory() as d:
-        src = os.path.join(d, "a.asm")
-        out = os.path.join(d, "a.bin")
-        with open(src, "w") as f:
-            f.write(f"BITS {bits}\n{text}\n")
-        subprocess.run(["nasm", "-f", "bin", "-o", out, src], check=True)
-        return open(out, "rb").read()
 
 
 PRE = """
@@ -299,9 +287,7 @@ for text in ["pmovmskb eax, xmm1", "pmovmskb eax, mm1", "movmskps eax, xmm1",
              "movd eax, mm1", "movq2dq xmm0, mm1", "movdq2q mm0, xmm1", "movq mm0, mm1"]:
     emit(text, int_inputs(30))
 
-with gzip.GzipFile(sys.argv[1], "wb", compresslevel=9, mtime=0) as f:
-    f.write(("\n".join(lines) + "\n").encode())
-print(len(lines), "vectors")
+write_vectors(sys.argv[1], lines, "vectors")
 
 # ---- unmasked exceptions --------------------------------------------------
 #
@@ -310,14 +296,7 @@ print(len(lines), "vectors")
 # flags and the untouched destination. Lines get a twelfth field: 1 when
 # the instruction faulted.
 
-tmpdir = tempfile.mkdtemp()
-so = os.path.join(tmpdir, "trap.so")
-subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", so,
-                os.path.join(os.path.dirname(os.path.abspath(__file__)), "trap.c")],
-               check=True)
-trap = ctypes.CDLL(so)
-trap.run_guarded.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
-trap.run_guarded.restype = ctypes.c_int
+trap = load_trap()
 fn_ptr = ctypes.cast(fn, ctypes.c_void_p)
 
 ulines = []
@@ -364,6 +343,4 @@ for text, bits in [("cvtps2dq xmm0, xmm1", 32), ("cvttps2dq xmm0, xmm1", 32),
 uemit("cvtdq2ps xmm0, xmm1", int_lanes()[:60], UMODES[:6])
 uemit("cvtsi2ss xmm0, eax", int_lanes()[:60], UMODES[:6])
 
-with gzip.GzipFile(sys.argv[2], "wb", compresslevel=9, mtime=0) as f:
-    f.write(("\n".join(ulines) + "\n").encode())
-print(len(ulines), "unmasked vectors")
+write_vectors(sys.argv[2], ulines, "unmasked vectors")

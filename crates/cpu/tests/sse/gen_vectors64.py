@@ -22,14 +22,12 @@ value differs from its initial one, so the test compares the whole state.
 Usage: gen_vectors64.py VECTORS64.txt.gz   (deterministic; needs nasm)
 """
 import ctypes
-import gzip
 import mmap
-import os
 import random
 import struct
-import subprocess
 import sys
-import tempfile
+
+from genlib import assemble, write_vectors
 
 rng = random.Random(20261125)
 M64 = 2**64 - 1
@@ -38,16 +36,6 @@ GPRS = ["rax", "rcx", "rsi", "r8", "r9", "r10", "r11"]
 # mxcsr in 384, mxcsr out 388, rflags 392, saved mxcsr 400
 GPR_OFF = {"rax": 320, "rcx": 328, "rdx": 336, "rsi": 344,
            "r8": 352, "r9": 360, "r10": 368, "r11": 376}
-
-
-def assemble(text):
-    with tempfile.TemporaryDirectory() as d:
-        src = os.path.join(d, "a.asm")
-        out = os.path.join(d, "a.bin")
-        with open(src, "w") as f:
-            f.write(f"BITS 64\n{text}\n")
-        subprocess.run(["nasm", "-f", "bin", "-o", out, src], check=True)
-        return open(out, "rb").read()
 
 
 PRE = "stmxcsr [rdi+400]\n"
@@ -61,9 +49,9 @@ POST += "pushfq\npop rax\nmov [rdi+392], rax\n"
 POST += "".join(f"movdqu [rdi+{16 * i}], xmm{i}\n" for i in range(16))
 POST += "".join(f"movq [rdi+{256 + 8 * i}], mm{i}\n" for i in range(8))
 POST += "emms\nldmxcsr [rdi+400]\nret\n"
-pre = assemble(PRE)
+pre = assemble(PRE, 64)
 pre += b"\x90" * (-len(pre) % 64)   # the data block 64-byte aligned
-post = assemble(POST)
+post = assemble(POST, 64)
 assert len(post) < 0x1E0
 code = mmap.mmap(-1, 8192, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
 code_addr = ctypes.addressof(ctypes.c_char.from_buffer(code))
@@ -139,7 +127,7 @@ seed_ctr = [0]
 
 
 def emit(text, inputs=None, modes=(0x1F80,), flagmask=0, n=1):
-    ins = assemble(text)
+    ins = assemble(text, 64)
     for _ in range(n):
         for mx in modes:
             seed_ctr[0] += 1
@@ -315,6 +303,4 @@ seqs = [
 for t in seqs:
     emit(t, n=8)
 
-with gzip.GzipFile(sys.argv[1], "wb", compresslevel=9, mtime=0) as f:
-    f.write(("\n".join(lines) + "\n").encode())
-print(len(lines), "vectors")
+write_vectors(sys.argv[1], lines, "vectors")
