@@ -3,7 +3,7 @@
 use crate::bus::CpuBus;
 use crate::core::CpuState;
 use crate::fault::{vector, Fault, FaultClass, Res};
-use crate::segment::sel_err;
+use crate::segment::{sel_err, CsRule};
 use crate::state::{attr, fl, reg, sreg, Mode, Segment};
 
 /// What caused an interrupt delivery; it decides privilege checks and the
@@ -164,6 +164,49 @@ impl CpuState {
         Ok(())
     }
 
+    /// Reads the IDT gate of vector `v` and checks it as every delivery
+    /// does (SDM Vol. 3, 6.12.1.1, 6.14.1): within the IDT, of a type the
+    /// mode allows (task, interrupt and trap gates; IA-32e mode, `long`,
+    /// has 16-byte 64-bit interrupt and trap gates only), with DPL >= CPL
+    /// for a software INT, and present. Each failure reports the IDT
+    /// entry (`v * 8 + 2 + EXT`). Returns the gate's first 8 bytes and,
+    /// in IA-32e mode, its second 8.
+    pub(crate) fn idt_gate<B: CpuBus>(
+        &mut self,
+        bus: &mut B,
+        v: u8,
+        src: Source,
+        long: bool,
+    ) -> Res<(u64, u64)> {
+        let ext = u32::from(src == Source::External);
+        let idt_err = u32::from(v) * 8 + 2 + ext;
+        let size = if long { 16 } else { 8 };
+        let off = u64::from(v) * size;
+        if off + size - 1 > u64::from(self.idtr.limit) {
+            return Err(Fault::gp(idt_err));
+        }
+        let lo = self.read_sys(bus, self.idtr.base + off, 8)?;
+        let hi = if long {
+            self.read_sys(bus, self.idtr.base + off + 8, 8)?
+        } else {
+            0
+        };
+        let gtype = ((lo >> 40) & 0x1F) as u8;
+        let gdpl = ((lo >> 45) & 3) as u8;
+        let allowed = if long {
+            matches!(gtype, 0xE | 0xF)
+        } else {
+            matches!(gtype, 5 | 6 | 7 | 0xE | 0xF)
+        };
+        if !allowed || (src == Source::Software && gdpl < self.cpl) {
+            return Err(Fault::gp(idt_err));
+        }
+        if lo & (1 << 47) == 0 {
+            return Err(Fault::with_error(vector::NP, idt_err));
+        }
+        Ok((lo, hi))
+    }
+
     fn deliver_protected<B: CpuBus>(
         &mut self,
         bus: &mut B,
@@ -173,23 +216,8 @@ impl CpuState {
         src: Source,
     ) -> Res<()> {
         let ext = u32::from(src == Source::External);
-        let idt_err = u32::from(v) * 8 + 2 + ext;
-        let off = u64::from(v) * 8;
-        if off + 7 > u64::from(self.idtr.limit) {
-            return Err(Fault::gp(idt_err));
-        }
-        let gate = self.read_sys(bus, self.idtr.base + off, 8)?;
+        let (gate, _) = self.idt_gate(bus, v, src, false)?;
         let gtype = ((gate >> 40) & 0x1F) as u8;
-        let gdpl = ((gate >> 45) & 3) as u8;
-        if !matches!(gtype, 5 | 6 | 7 | 0xE | 0xF) {
-            return Err(Fault::gp(idt_err));
-        }
-        if src == Source::Software && gdpl < self.cpl {
-            return Err(Fault::gp(idt_err));
-        }
-        if gate & (1 << 47) == 0 {
-            return Err(Fault::with_error(vector::NP, idt_err));
-        }
         if gtype == 5 {
             let tss_sel = (gate >> 16) as u16;
             return self.task_switch(bus, tss_sel, crate::task::SwitchKind::Interrupt, ret, error);
@@ -203,20 +231,12 @@ impl CpuState {
             } else {
                 0
             };
-        if sel & 0xFFFC == 0 {
-            return Err(Fault::gp(ext));
-        }
-        let raw = self
-            .read_descriptor(bus, sel)
-            .map_err(|_| Fault::gp(sel_err(sel) + ext))?;
-        let cs = Segment::from_descriptor(sel, raw);
+        let rule = CsRule::Gate {
+            jmp: false,
+            long: false,
+        };
+        let (cs, raw) = self.far_code_segment(bus, sel, rule, ext)?;
         let dpl = cs.dpl();
-        if !cs.is_code() || dpl > self.cpl {
-            return Err(Fault::gp(sel_err(sel) + ext));
-        }
-        if cs.attr & attr::P == 0 {
-            return Err(Fault::with_error(vector::NP, sel_err(sel) + ext));
-        }
         let conforming = cs.attr & attr::DC != 0;
         let was_v86 = self.mode == Mode::V86;
         let fl_image = self.eflags();

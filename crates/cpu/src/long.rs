@@ -9,7 +9,7 @@ use crate::cpuid::edx81;
 use crate::fault::{vector, Fault, Res};
 use crate::interrupt::Source;
 use crate::mmu::{canonical, Access};
-use crate::segment::sel_err;
+use crate::segment::{sel_err, CsRule};
 use crate::state::{attr, efer, fl, reg, sreg, Segment};
 
 /// Long-mode MSR numbers (SDM Vol. 4, table 2-2).
@@ -210,41 +210,17 @@ impl CpuState {
         src: Source,
     ) -> Res<()> {
         let ext = u32::from(src == Source::External);
-        let idt_err = u32::from(v) * 8 + 2 + ext;
-        let off = u64::from(v) * 16;
-        if off + 15 > u64::from(self.idtr.limit) {
-            return Err(Fault::gp(idt_err));
-        }
-        let lo = self.read_sys(bus, self.idtr.base + off, 8)?;
-        let hi = self.read_sys(bus, self.idtr.base + off + 8, 8)?;
+        let (lo, hi) = self.idt_gate(bus, v, src, true)?;
         let gtype = ((lo >> 40) & 0x1F) as u8;
-        let gdpl = ((lo >> 45) & 3) as u8;
-        if !matches!(gtype, 0xE | 0xF) {
-            return Err(Fault::gp(idt_err));
-        }
-        if src == Source::Software && gdpl < self.cpl {
-            return Err(Fault::gp(idt_err));
-        }
-        if lo & (1 << 47) == 0 {
-            return Err(Fault::with_error(vector::NP, idt_err));
-        }
         let trap = gtype & 1 != 0;
         let sel = (lo >> 16) as u16;
         let ist = ((lo >> 32) & 7) as u8;
         let target = (lo & 0xFFFF) | (((lo >> 48) & 0xFFFF) << 16) | ((hi & 0xFFFF_FFFF) << 32);
-        if sel & 0xFFFC == 0 {
-            return Err(Fault::gp(ext));
-        }
-        let raw = self
-            .read_descriptor(bus, sel)
-            .map_err(|_| Fault::gp(sel_err(sel) + ext))?;
-        let cs = Segment::from_descriptor(sel, raw);
-        if !cs.is_code() || cs.dpl() > self.cpl || !is_code64(&cs) {
-            return Err(Fault::gp(sel_err(sel) + ext));
-        }
-        if cs.attr & attr::P == 0 {
-            return Err(Fault::with_error(vector::NP, sel_err(sel) + ext));
-        }
+        let rule = CsRule::Gate {
+            jmp: false,
+            long: true,
+        };
+        let (cs, raw) = self.far_code_segment(bus, sel, rule, ext)?;
         if !canonical(target) {
             return Err(Fault::gp(ext));
         }
@@ -334,22 +310,7 @@ impl CpuState {
         let [ip, cs_sel, f, new_sp, ss_sel] = slot;
         let (sel, ss_sel) = (cs_sel as u16, ss_sel as u16);
         let rpl = (sel & 3) as u8;
-        if sel & 0xFFFC == 0 {
-            return Err(Fault::GP0);
-        }
-        let raw = self.read_descriptor(bus, sel)?;
-        let cs = Segment::from_descriptor(sel, raw);
-        let gp = Fault::gp(sel_err(sel));
-        if !cs.is_code() || rpl < self.cpl || cs.attr & (attr::L | attr::DB) == attr::L | attr::DB {
-            return Err(gp);
-        }
-        let conforming = cs.attr & attr::DC != 0;
-        if (conforming && cs.dpl() > rpl) || (!conforming && cs.dpl() != rpl) {
-            return Err(gp);
-        }
-        if cs.attr & attr::P == 0 {
-            return Err(Fault::with_error(vector::NP, sel_err(sel)));
-        }
+        let (cs, raw) = self.far_code_segment(bus, sel, CsRule::Return, 0)?;
         let to64 = is_code64(&cs);
         let ss = self.return_stack_long(bus, ss_sel, rpl, to64)?;
         let ip = if to64 {
@@ -407,22 +368,12 @@ impl CpuState {
         }
         let sel = (lo >> 16) as u16;
         let target = (lo & 0xFFFF) | (((lo >> 48) & 0xFFFF) << 16) | ((hi & 0xFFFF_FFFF) << 32);
-        if sel & 0xFFFC == 0 {
-            return Err(Fault::GP0);
-        }
-        let raw = self.read_descriptor(bus, sel)?;
-        let cs = Segment::from_descriptor(sel, raw);
-        let gp = Fault::gp(sel_err(sel));
-        if !cs.is_code() || cs.dpl() > self.cpl || !is_code64(&cs) {
-            return Err(gp);
-        }
+        let rule = CsRule::Gate {
+            jmp: !call,
+            long: true,
+        };
+        let (cs, raw) = self.far_code_segment(bus, sel, rule, 0)?;
         let conforming = cs.attr & attr::DC != 0;
-        if !call && !conforming && cs.dpl() != self.cpl {
-            return Err(gp);
-        }
-        if cs.attr & attr::P == 0 {
-            return Err(Fault::with_error(vector::NP, sel_err(sel)));
-        }
         if !canonical(target) {
             return Err(Fault::GP0);
         }

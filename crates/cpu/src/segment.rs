@@ -11,7 +11,83 @@ pub fn sel_err(sel: u16) -> u32 {
     u32::from(sel & 0xFFFC)
 }
 
+/// The privilege rule the code segment of a far transfer must meet (SDM
+/// Vol. 3, 5.8; Bochs calls the one check `check_cs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CsRule {
+    /// A direct far JMP or CALL: a conforming segment needs DPL <= CPL,
+    /// any other RPL <= CPL and DPL = CPL (5.8.4).
+    Direct,
+    /// Through a call, interrupt or trap gate: DPL <= CPL, and a JMP
+    /// (`jmp`) to a non-conforming segment DPL = CPL (5.8.6, 6.12.1); an
+    /// IA-32e gate (`long`) reaches 64-bit code only (5.8.3.1, 6.14.1).
+    Gate { jmp: bool, long: bool },
+    /// A far RET or IRET to the selector's RPL: RPL >= CPL; a conforming
+    /// segment needs DPL <= RPL, any other DPL = RPL (5.8.6, IRET).
+    Return,
+}
+
 impl CpuState {
+    /// Reads the code segment `sel` a far transfer goes to and checks it
+    /// as every far transfer does: a null selector is #GP(`ext`); the
+    /// descriptor must be a code segment that `rule` allows, and in
+    /// IA-32e mode not one with L = 1 and D = 1 (#GP(selector)); it must
+    /// be present (#NP(selector)). `ext` is the EXT bit of those error
+    /// codes (1 while delivering an external interrupt). Returns the
+    /// segment and the raw descriptor (for `set_accessed`).
+    pub(crate) fn far_code_segment<B: CpuBus>(
+        &mut self,
+        bus: &mut B,
+        sel: u16,
+        rule: CsRule,
+        ext: u32,
+    ) -> Res<(Segment, u64)> {
+        if sel & 0xFFFC == 0 {
+            return Err(Fault::gp(ext));
+        }
+        let gp = Fault::gp(sel_err(sel) + ext);
+        // (Outside the table: #GP(selector), with EXT; a page fault on
+        // the table stays a page fault.)
+        let raw = self.read_descriptor(bus, sel).map_err(|f| {
+            if f.vector() == vector::GP {
+                gp
+            } else {
+                f
+            }
+        })?;
+        let cs = Segment::from_descriptor(sel, raw);
+        self.check_code_segment(&cs, rule, ext)?;
+        Ok((cs, raw))
+    }
+
+    /// The checks of [`CpuState::far_code_segment`] on a descriptor
+    /// already read (`cs.selector` is the selector it was read for).
+    pub(crate) fn check_code_segment(&self, cs: &Segment, rule: CsRule, ext: u32) -> Res<()> {
+        let sel = cs.selector;
+        let rpl = (sel & 3) as u8;
+        let (dpl, cpl) = (cs.dpl(), self.cpl);
+        let conforming = cs.attr & attr::DC != 0;
+        let allowed = match rule {
+            CsRule::Direct if conforming => dpl <= cpl,
+            CsRule::Direct => rpl <= cpl && dpl == cpl,
+            CsRule::Gate { jmp, long } => {
+                dpl <= cpl
+                    && !(jmp && !conforming && dpl != cpl)
+                    && (!long || crate::long::is_code64(cs))
+            }
+            CsRule::Return if conforming => rpl >= cpl && dpl <= rpl,
+            CsRule::Return => rpl >= cpl && dpl == rpl,
+        };
+        let l_and_d = cs.attr & (attr::L | attr::DB) == attr::L | attr::DB;
+        if !cs.is_code() || !allowed || (self.long_mode() && l_and_d) {
+            return Err(Fault::gp(sel_err(sel) + ext));
+        }
+        if cs.attr & attr::P == 0 {
+            return Err(Fault::with_error(vector::NP, sel_err(sel) + ext));
+        }
+        Ok(())
+    }
+
     /// Linear address of the descriptor for `sel` in the GDT or LDT, or
     /// #GP(selector) when it lies outside the table.
     pub fn descriptor_addr(&self, sel: u16) -> Res<u64> {

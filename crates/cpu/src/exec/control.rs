@@ -7,7 +7,7 @@ use crate::core::CpuState;
 use crate::decode::{Handler, Op};
 use crate::fault::{vector, Fault, Res};
 use crate::interrupt::Source;
-use crate::segment::sel_err;
+use crate::segment::{sel_err, CsRule};
 use crate::state::{attr, fl, reg, sreg, Mode, Segment};
 use crate::task::SwitchKind;
 use iced_x86::{Code, Instruction, Mnemonic as M};
@@ -362,20 +362,7 @@ impl CpuState {
         let gp = Fault::gp(sel_err(sel));
         let rpl = (sel & 3) as u8;
         if d.attr & attr::S != 0 {
-            if !d.is_code() {
-                return Err(gp);
-            }
-            let conforming = d.attr & attr::DC != 0;
-            if conforming {
-                if d.dpl() > self.cpl {
-                    return Err(gp);
-                }
-            } else if rpl > self.cpl || d.dpl() != self.cpl {
-                return Err(gp);
-            }
-            if d.attr & attr::P == 0 {
-                return Err(Fault::with_error(vector::NP, sel_err(sel)));
-            }
+            self.check_code_segment(&d, CsRule::Direct, 0)?;
             let off = off & tmask(size);
             self.check_far_target(&d, off)?;
             if call {
@@ -452,13 +439,10 @@ impl CpuState {
         }
     }
 
-    /// The target checks of a far transfer to code segment `d`: in IA-32e
-    /// mode a 64-bit segment (L=1 and D=1 is #GP(selector)) needs a
-    /// canonical offset, any other one an offset within its limit.
+    /// The target check of a far transfer to code segment `d`: in IA-32e
+    /// mode a 64-bit segment needs a canonical offset, any other one an
+    /// offset within its limit.
     fn check_far_target(&self, d: &Segment, off: u64) -> Res<()> {
-        if self.long_mode() && d.attr & (attr::L | attr::DB) == attr::L | attr::DB {
-            return Err(Fault::gp(sel_err(d.selector)));
-        }
         let bad = if self.long_mode() && crate::long::is_code64(d) {
             !crate::mmu::canonical(off)
         } else {
@@ -496,22 +480,12 @@ impl CpuState {
                 0
             };
         let params = (graw >> 32) & 0x1F;
-        if sel & 0xFFFC == 0 {
-            return Err(Fault::GP0);
-        }
-        let raw = self.read_descriptor(bus, sel)?;
-        let cs = Segment::from_descriptor(sel, raw);
-        let gp = Fault::gp(sel_err(sel));
-        if !cs.is_code() || cs.dpl() > self.cpl {
-            return Err(gp);
-        }
+        let rule = CsRule::Gate {
+            jmp: !call,
+            long: false,
+        };
+        let (cs, raw) = self.far_code_segment(bus, sel, rule, 0)?;
         let conforming = cs.attr & attr::DC != 0;
-        if !call && !conforming && cs.dpl() != self.cpl {
-            return Err(gp);
-        }
-        if cs.attr & attr::P == 0 {
-            return Err(Fault::with_error(vector::NP, sel_err(sel)));
-        }
         if target > u64::from(cs.limit) {
             return Err(Fault::GP0);
         }
@@ -603,22 +577,7 @@ fn ret_far<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         return Ok(());
     }
     let rpl = (sel & 3) as u8;
-    if sel & 0xFFFC == 0 {
-        return Err(Fault::GP0);
-    }
-    let raw = s.read_descriptor(bus, sel)?;
-    let cs = Segment::from_descriptor(sel, raw);
-    let gp = Fault::gp(sel_err(sel));
-    if !cs.is_code() || rpl < s.cpl {
-        return Err(gp);
-    }
-    let conforming = cs.attr & attr::DC != 0;
-    if (conforming && cs.dpl() > rpl) || (!conforming && cs.dpl() != rpl) {
-        return Err(gp);
-    }
-    if cs.attr & attr::P == 0 {
-        return Err(Fault::with_error(vector::NP, sel_err(sel)));
-    }
+    let (cs, raw) = s.far_code_segment(bus, sel, CsRule::Return, 0)?;
     s.check_far_target(&cs, ip)?;
     if rpl > s.cpl {
         // Return to an outer privilege level: SS:ESP follow the parameters.
@@ -779,22 +738,7 @@ fn iret_protected<B: CpuBus>(s: &mut CpuState, bus: &mut B, size: u8) -> Res<()>
         return iret_to_v86(s, bus, ip, sel, f);
     }
     let rpl = (sel & 3) as u8;
-    if sel & 0xFFFC == 0 {
-        return Err(Fault::GP0);
-    }
-    let raw = s.read_descriptor(bus, sel)?;
-    let cs = Segment::from_descriptor(sel, raw);
-    let gp = Fault::gp(sel_err(sel));
-    if !cs.is_code() || rpl < s.cpl {
-        return Err(gp);
-    }
-    let conforming = cs.attr & attr::DC != 0;
-    if (conforming && cs.dpl() > rpl) || (!conforming && cs.dpl() != rpl) {
-        return Err(gp);
-    }
-    if cs.attr & attr::P == 0 {
-        return Err(Fault::with_error(vector::NP, sel_err(sel)));
-    }
+    let (cs, raw) = s.far_code_segment(bus, sel, CsRule::Return, 0)?;
     if ip > u64::from(cs.limit) {
         return Err(Fault::GP0);
     }
