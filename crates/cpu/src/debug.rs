@@ -221,59 +221,26 @@ impl<B: CpuBus> Cpu<B> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::cpuid::CpuModel;
+    use crate::singlestep::FlatBus;
 
-    /// 64 KiB of flat RAM, no devices.
-    struct Flat(Vec<u8>);
-
-    impl CpuBus for Flat {
-        fn ram(&mut self) -> &mut [u8] {
-            &mut self.0
-        }
-        fn ram_ref(&self) -> &[u8] {
-            &self.0
-        }
-        fn page_is_ram(&self, paddr: u64) -> bool {
-            paddr < self.0.len() as u64
-        }
-        fn mem_read(&mut self, _: u64, _: u8, _: u64) -> u64 {
-            u64::MAX
-        }
-        fn mem_write(&mut self, _: u64, _: u8, _: u64, _: u64) {}
-        fn peek_phys(&self, paddr: u64) -> u8 {
-            self.0.get(paddr as usize).copied().unwrap_or(0xFF)
-        }
-        fn io_in(&mut self, _: u16, _: u8, _: u64) -> u32 {
-            u32::MAX
-        }
-        fn io_out(&mut self, _: u16, _: u8, _: u32, _: u64) {}
-        fn a20_mask(&self) -> u64 {
-            u64::MAX
-        }
-        fn interrupt_pending(&self) -> bool {
-            false
-        }
-        fn acknowledge_interrupt(&mut self, _: u64) -> u8 {
-            0
-        }
-        fn tsc(&mut self, icount: u64) -> u64 {
-            icount
-        }
-        fn stop_requested(&self) -> bool {
-            false
-        }
-    }
-
-    /// A real-mode CPU at 0000:0100 running `code`.
-    fn cpu_with(code: &[u8]) -> (Cpu<Flat>, Flat) {
-        let mut ram = vec![0xF4; 0x10000];
-        ram[0x100..0x100 + code.len()].copy_from_slice(code);
+    /// A real-mode CPU at 0000:0100 running `code`, in 64 KiB of RAM
+    /// filled with HLT.
+    pub(crate) fn cpu_with(code: &[u8]) -> (Cpu<FlatBus>, FlatBus) {
+        let mut bus = FlatBus::with_size(0x10000);
+        bus.ram.fill(0xF4);
+        bus.ram[0x100..0x100 + code.len()].copy_from_slice(code);
         let mut cpu = Cpu::new(CpuModel::qemu32());
         cpu.s.seg[sreg::CS] = crate::Segment::real(0, cpu.s.seg[sreg::CS].attr);
         cpu.s.rip = 0x100;
-        (cpu, Flat(ram))
+        (cpu, bus)
+    }
+
+    /// Sets one watchpoint.
+    fn watch(cpu: &mut Cpu<FlatBus>, lin: u64, len: u64, kind: WatchKind) {
+        cpu.s.set_watchpoints(&[Watchpoint { lin, len, kind }]);
     }
 
     // mov [0x2000], al ; mov [0x3000], al ; hlt
@@ -282,12 +249,7 @@ mod tests {
     #[test]
     fn a_write_watchpoint_stops_after_the_storing_instruction() {
         let (mut cpu, mut bus) = cpu_with(&TWO_STORES);
-        let w = Watchpoint {
-            lin: 0x3000,
-            len: 1,
-            kind: WatchKind::Write,
-        };
-        cpu.s.set_watchpoints(&[w]);
+        watch(&mut cpu, 0x3000, 1, WatchKind::Write);
         let exit = cpu.run_checked(&mut bus, 100, &mut |_, _, _| false);
         assert_eq!(exit, RunExit::Breakpoint);
         assert_eq!(cpu.s.rip, 0x106, "stopped after the second store");
@@ -298,12 +260,7 @@ mod tests {
     #[test]
     fn a_read_watchpoint_ignores_writes() {
         let (mut cpu, mut bus) = cpu_with(&TWO_STORES);
-        let w = Watchpoint {
-            lin: 0x2000,
-            len: 4,
-            kind: WatchKind::Read,
-        };
-        cpu.s.set_watchpoints(&[w]);
+        watch(&mut cpu, 0x2000, 4, WatchKind::Read);
         assert_eq!(
             cpu.run_checked(&mut bus, 100, &mut |_, _, _| false),
             RunExit::Halted
@@ -318,12 +275,7 @@ mod tests {
         // ADD must still take the read entry's slow path.
         let code = [0xA2, 0x00, 0x30, 0x00, 0x06, 0x00, 0x30];
         let (mut cpu, mut bus) = cpu_with(&code);
-        let w = Watchpoint {
-            lin: 0x3000,
-            len: 1,
-            kind: WatchKind::Read,
-        };
-        cpu.s.set_watchpoints(&[w]);
+        watch(&mut cpu, 0x3000, 1, WatchKind::Read);
         let exit = cpu.run_checked(&mut bus, 100, &mut |_, _, _| false);
         assert_eq!(exit, RunExit::Breakpoint);
         assert_eq!(cpu.s.rip, 0x107, "stopped after the ADD");
@@ -383,10 +335,10 @@ mod tests {
         cpu.s.seg[sreg::CS].limit = 0x10F;
         cpu.s.seg[sreg::CS] = cpu.s.seg[sreg::CS].refresh();
         // #GP (vector 13) -> 0000:010A, a HLT inside the limit.
-        bus.0[13 * 4..13 * 4 + 4].copy_from_slice(&[0x0A, 0x01, 0x00, 0x00]);
+        bus.ram[13 * 4..13 * 4 + 4].copy_from_slice(&[0x0A, 0x01, 0x00, 0x00]);
         assert_eq!(cpu.run(&mut bus, 100), RunExit::Halted);
         assert_eq!(cpu.s.rip, 0x10B);
-        let word = |a: usize| u16::from_le_bytes([bus.0[a], bus.0[a + 1]]);
+        let word = |a: usize| u16::from_le_bytes([bus.ram[a], bus.ram[a + 1]]);
         assert_eq!(word(0x8000 - 6), 0x103, "#GP points at the JE");
         assert_ne!(word(0x8000 - 2) & 0x40, 0, "the CMP's ZF was pushed");
         assert_eq!(cpu.s.icount, 2, "cmp and hlt retired");
@@ -401,9 +353,9 @@ mod tests {
         let code = [0xB8, 0x01, 0x00, 0xBB, 0x02, 0x00, 0x8B, 0x0E, 0xFF, 0xFF];
         let (mut cpu, mut bus) = cpu_with(&code);
         cpu.s.gpr[4] = 0x8000;
-        bus.0[13 * 4..13 * 4 + 4].copy_from_slice(&[0x20, 0x01, 0x00, 0x00]);
+        bus.ram[13 * 4..13 * 4 + 4].copy_from_slice(&[0x20, 0x01, 0x00, 0x00]);
         assert_eq!(cpu.run(&mut bus, 100), RunExit::Halted);
-        let word = |a: usize| u16::from_le_bytes([bus.0[a], bus.0[a + 1]]);
+        let word = |a: usize| u16::from_le_bytes([bus.ram[a], bus.ram[a + 1]]);
         assert_eq!(word(0x8000 - 6), 0x106, "#GP points at the third MOV");
         assert_eq!(
             (cpu.s.gpr[0], cpu.s.gpr[3]),
@@ -422,9 +374,9 @@ mod tests {
         cpu.s.gpr[4] = 0x8000;
         cpu.s.seg[sreg::CS].limit = 0x10F;
         cpu.s.seg[sreg::CS] = cpu.s.seg[sreg::CS].refresh();
-        bus.0[13 * 4..13 * 4 + 4].copy_from_slice(&[0x0A, 0x01, 0x00, 0x00]);
+        bus.ram[13 * 4..13 * 4 + 4].copy_from_slice(&[0x0A, 0x01, 0x00, 0x00]);
         assert_eq!(cpu.run(&mut bus, 100), RunExit::Halted);
-        let word = |a: usize| u16::from_le_bytes([bus.0[a], bus.0[a + 1]]);
+        let word = |a: usize| u16::from_le_bytes([bus.ram[a], bus.ram[a + 1]]);
         assert_eq!(word(0x8000 - 6), 0x106, "#GP points at the JE");
         assert_eq!(cpu.s.icount, 3, "mov, cmp and the handler's HLT");
     }
@@ -437,7 +389,7 @@ mod tests {
         ];
         let (mut cpu, mut bus) = cpu_with(&code);
         assert_eq!(cpu.run(&mut bus, 100), RunExit::Halted);
-        let word = |a: usize| u16::from_le_bytes([bus.0[a], bus.0[a + 1]]);
+        let word = |a: usize| u16::from_le_bytes([bus.ram[a], bus.ram[a + 1]]);
         assert_eq!(word(0x3006), 0x106, "FIP is the FLD1's address");
         // The test bus's TSC is the instruction count: RDTSC was the 5th.
         assert_eq!(cpu.s.gpr[0], 4);

@@ -372,69 +372,19 @@ impl CpuState {
 
 #[cfg(test)]
 mod limit_tests {
-    use crate::cpuid::CpuModel;
-    use crate::state::sreg;
-    use crate::{Cpu, CpuBus, RunExit};
-
-    /// 64 KiB of flat RAM; counts port reads.
-    struct Flat {
-        ram: Vec<u8>,
-        ins: u64,
-    }
-
-    impl CpuBus for Flat {
-        fn ram(&mut self) -> &mut [u8] {
-            &mut self.ram
-        }
-        fn ram_ref(&self) -> &[u8] {
-            &self.ram
-        }
-        fn page_is_ram(&self, paddr: u64) -> bool {
-            paddr < self.ram.len() as u64
-        }
-        fn mem_read(&mut self, _: u64, _: u8, _: u64) -> u64 {
-            u64::MAX
-        }
-        fn mem_write(&mut self, _: u64, _: u8, _: u64, _: u64) {}
-        fn peek_phys(&self, paddr: u64) -> u8 {
-            self.ram.get(paddr as usize).copied().unwrap_or(0xFF)
-        }
-        fn io_in(&mut self, _: u16, _: u8, _: u64) -> u32 {
-            self.ins += 1;
-            0
-        }
-        fn io_out(&mut self, _: u16, _: u8, _: u32, _: u64) {}
-        fn a20_mask(&self) -> u64 {
-            u64::MAX
-        }
-        fn interrupt_pending(&self) -> bool {
-            false
-        }
-        fn acknowledge_interrupt(&mut self, _: u64) -> u8 {
-            0
-        }
-        fn tsc(&mut self, icount: u64) -> u64 {
-            icount
-        }
-        fn stop_requested(&self) -> bool {
-            false
-        }
-    }
+    use crate::singlestep::FlatBus;
+    use crate::{Cpu, RunExit};
 
     const UD2: [u8; 2] = [0x0F, 0x0B];
 
     /// A real-mode CPU at 0000:0100 running `code`, with the #UD vector
     /// (IVT entry 6, at 0x18) pointing at a UD2 at 0000:0200: a handler
     /// whose first instruction faults again.
-    fn ud2_storm(code: &[u8]) -> (Cpu<Flat>, Flat) {
-        let mut ram = vec![0xF4; 0x10000];
-        ram[0x100..0x100 + code.len()].copy_from_slice(code);
-        ram[0x200..0x202].copy_from_slice(&UD2);
-        ram[0x18..0x1C].copy_from_slice(&[0x00, 0x02, 0x00, 0x00]);
-        let mut cpu = Cpu::new(CpuModel::qemu32());
-        cpu.s.seg[sreg::CS] = crate::Segment::real(0, cpu.s.seg[sreg::CS].attr);
-        cpu.s.rip = 0x100;
-        (cpu, Flat { ram, ins: 0 })
+    fn ud2_storm(code: &[u8]) -> (Cpu<FlatBus>, FlatBus) {
+        let (cpu, mut bus) = crate::debug::tests::cpu_with(code);
+        bus.ram[0x200..0x202].copy_from_slice(&UD2);
+        bus.ram[0x18..0x1C].copy_from_slice(&[0x00, 0x02, 0x00, 0x00]);
+        (cpu, bus)
     }
 
     #[test]
@@ -483,8 +433,12 @@ mod limit_tests {
         let (mut cpu, mut bus) = ud2_storm(&code);
         assert_eq!(cpu.run(&mut bus, 5000), RunExit::Budget);
         // At most one REP slice (1024 iterations) past the budget.
-        assert!(bus.ins >= 5000 - 2 && bus.ins <= 5000 + 1024, "{}", bus.ins);
-        assert_eq!(cpu.s.work(), bus.ins + 2, "the two MOVs and each read");
+        assert!(
+            bus.io_reads >= 5000 - 2 && bus.io_reads <= 5000 + 1024,
+            "{}",
+            bus.io_reads
+        );
+        assert_eq!(cpu.s.work(), bus.io_reads + 2, "the two MOVs and each read");
     }
 
     #[test]
@@ -493,7 +447,7 @@ mod limit_tests {
         let code = [0xB9, 0xB8, 0x0B, 0xBF, 0x00, 0x40, 0xF3, 0x6C, 0xF4];
         let (mut cpu, mut bus) = ud2_storm(&code);
         assert_eq!(cpu.run(&mut bus, 1_000_000), RunExit::Halted);
-        assert_eq!(bus.ins, 3000);
+        assert_eq!(bus.io_reads, 3000);
         // mov, mov, 3000 iterations, hlt.
         assert_eq!(cpu.s.work(), 3003);
     }

@@ -15,6 +15,8 @@ pub struct FlatBus {
     pub ram: Vec<u8>,
     /// Instructions retired, for the TSC.
     pub icount: u64,
+    /// Port reads so far (a test's view of the guest's I/O).
+    pub io_reads: u64,
 }
 
 impl FlatBus {
@@ -29,6 +31,7 @@ impl FlatBus {
         Self {
             ram: vec![0; size.max(4096).next_power_of_two()],
             icount: 0,
+            io_reads: 0,
         }
     }
 
@@ -77,6 +80,7 @@ impl CpuBus for FlatBus {
     }
 
     fn io_in(&mut self, _port: u16, size: u8, _icount: u64) -> u32 {
+        self.io_reads += 1;
         (u64::MAX >> (64 - 8 * u32::from(size))) as u32
     }
 
