@@ -245,43 +245,23 @@ impl CpuState {
         if was_v86 && new_cpl != 0 {
             return Err(Fault::gp(sel_err(sel) + ext));
         }
+        // The frame: EFLAGS, CS, EIP and the error code, after the old
+        // SS:ESP on a privilege change, after GS, FS, DS and ES from V86.
+        let sel_of = |i: usize| u64::from(self.seg[i].selector);
+        let mut frame = Vec::with_capacity(10);
+        if new_cpl < self.cpl && was_v86 {
+            frame.extend([sreg::GS, sreg::FS, sreg::DS, sreg::ES].map(sel_of));
+        }
+        if new_cpl < self.cpl {
+            frame.extend([sel_of(sreg::SS), self.gpr[reg::SP]]);
+        }
+        frame.extend([u64::from(fl_image), sel_of(sreg::CS), ret]);
+        frame.extend(error.map(u64::from));
         if new_cpl < self.cpl {
             // Inter-privilege: switch to the inner stack from the TSS.
             let (ss_sel, esp) = self.tss_stack(bus, new_cpl, ext)?;
             let ss = self.load_stack_for(bus, ss_sel, new_cpl, ext)?;
-            let old_ss = self.seg[sreg::SS];
-            let old_sp = self.gpr[reg::SP];
-            let old_cpl = self.cpl;
-            let old_segs = self.seg;
-            self.seg[sreg::SS] = ss;
-            self.stack32 = ss.big();
-            self.gpr[reg::SP] = esp;
-            self.cpl = new_cpl;
-            self.tlb.user = new_cpl == 3;
-            let r = (|| {
-                if was_v86 {
-                    for i in [sreg::GS, sreg::FS, sreg::DS, sreg::ES] {
-                        self.push(bus, psize, u64::from(old_segs[i].selector))?;
-                    }
-                }
-                self.push(bus, psize, u64::from(old_ss.selector))?;
-                self.push(bus, psize, old_sp)?;
-                self.push(bus, psize, u64::from(fl_image))?;
-                self.push(bus, psize, u64::from(old_segs[sreg::CS].selector))?;
-                self.push(bus, psize, ret)?;
-                if let Some(e) = error {
-                    self.push(bus, psize, u64::from(e))?;
-                }
-                Ok(())
-            })();
-            if let Err(f) = r {
-                self.seg[sreg::SS] = old_ss;
-                self.stack32 = old_ss.big();
-                self.gpr[reg::SP] = old_sp;
-                self.cpl = old_cpl;
-                self.tlb.user = old_cpl == 3;
-                return Err(f);
-            }
+            self.push_on_stack(bus, (ss, esp, new_cpl), psize, &frame)?;
             if was_v86 {
                 for i in [sreg::ES, sreg::DS, sreg::FS, sreg::GS] {
                     self.seg[i] = Segment {
@@ -295,20 +275,7 @@ impl CpuState {
             if was_v86 {
                 return Err(Fault::gp(sel_err(sel) + ext));
             }
-            let sp0 = self.gpr[reg::SP];
-            let r = (|| {
-                self.push(bus, psize, u64::from(fl_image))?;
-                self.push(bus, psize, u64::from(self.seg[sreg::CS].selector))?;
-                self.push(bus, psize, ret)?;
-                if let Some(e) = error {
-                    self.push(bus, psize, u64::from(e))?;
-                }
-                Ok(())
-            })();
-            if let Err(f) = r {
-                self.gpr[reg::SP] = sp0;
-                return Err(f);
-            }
+            self.push_all(bus, psize, &frame)?;
         }
         self.set_accessed(bus, sel, raw)?;
         let cs = cs.accessed((sel & 0xFFFC) | u16::from(new_cpl));

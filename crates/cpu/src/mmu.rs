@@ -18,6 +18,32 @@ use crate::core::CpuState;
 use crate::fault::{vector, Fault, Res};
 use crate::state::{cr0, cr4, efer, sreg, Mode};
 
+/// `$e` with `$n` a constant equal to `size` (1, 2, 4 or 8; anything
+/// else counts as 8): turns a run-time operand size into the const
+/// generic of a sized access.
+macro_rules! by_size {
+    ($size:expr, $n:ident => $e:expr) => {
+        match $size {
+            1 => {
+                const $n: usize = 1;
+                $e
+            }
+            2 => {
+                const $n: usize = 2;
+                $e
+            }
+            4 => {
+                const $n: usize = 4;
+                $e
+            }
+            _ => {
+                const $n: usize = 8;
+                $e
+            }
+        }
+    };
+}
+
 /// Number of entries of each TLB (a power of two).
 pub const TLB_SIZE: usize = 1024;
 // Never equal to a page address, nor to a page address with bit 0 set.
@@ -1022,12 +1048,7 @@ impl CpuState {
         off: u64,
         size: u8,
     ) -> Option<usize> {
-        match size {
-            1 => self.fast_ram_off::<EA, 1, W>(s, off),
-            2 => self.fast_ram_off::<EA, 2, W>(s, off),
-            4 => self.fast_ram_off::<EA, 4, W>(s, off),
-            _ => self.fast_ram_off::<EA, 8, W>(s, off),
-        }
+        by_size!(size, N => self.fast_ram_off::<EA, N, W>(s, off))
     }
 
     /// [`CpuState::fast_rmw_off`] for `size` bytes.
@@ -1038,12 +1059,7 @@ impl CpuState {
         off: u64,
         size: u8,
     ) -> Option<usize> {
-        match size {
-            1 => self.fast_rmw_off::<EA, 1>(s, off),
-            2 => self.fast_rmw_off::<EA, 2>(s, off),
-            4 => self.fast_rmw_off::<EA, 4>(s, off),
-            _ => self.fast_rmw_off::<EA, 8>(s, off),
-        }
+        by_size!(size, N => self.fast_rmw_off::<EA, N>(s, off))
     }
 
     /// Reads `size` bytes at `s:off` for an operand of address shape `EA`
@@ -1139,22 +1155,12 @@ impl CpuState {
     /// Reads `size` bytes at a linear address.
     #[inline(always)]
     pub fn read_lin_sz<B: CpuBus>(&mut self, bus: &mut B, lin: u64, size: u8) -> Res<u64> {
-        match size {
-            1 => self.read_lin::<B, 1>(bus, lin),
-            2 => self.read_lin::<B, 2>(bus, lin),
-            4 => self.read_lin::<B, 4>(bus, lin),
-            _ => self.read_lin::<B, 8>(bus, lin),
-        }
+        by_size!(size, N => self.read_lin::<B, N>(bus, lin))
     }
 
     /// Writes `size` bytes at a linear address.
     #[inline(always)]
     pub fn write_lin_sz<B: CpuBus>(&mut self, bus: &mut B, lin: u64, size: u8, v: u64) -> Res<()> {
-        match size {
-            1 => self.write_lin::<B, 1>(bus, lin, v),
-            2 => self.write_lin::<B, 2>(bus, lin, v),
-            4 => self.write_lin::<B, 4>(bus, lin, v),
-            _ => self.write_lin::<B, 8>(bus, lin, v),
-        }
+        by_size!(size, N => self.write_lin::<B, N>(bus, lin, v))
     }
 }

@@ -3,7 +3,7 @@
 use crate::bus::CpuBus;
 use crate::core::CpuState;
 use crate::fault::Res;
-use crate::state::{reg, sreg};
+use crate::state::{reg, sreg, Segment};
 
 impl CpuState {
     /// The stack pointer, masked to the stack size.
@@ -35,6 +35,54 @@ impl CpuState {
         let v = self.read_sz(bus, sreg::SS, sp, size)?;
         self.set_sp(sp.wrapping_add(u64::from(size)));
         Ok(v)
+    }
+
+    /// Pushes `vals` in order, `size` bytes each, as one frame: if a push
+    /// faults the stack pointer is as it was (the instruction did not
+    /// happen).
+    pub(crate) fn push_all<B: CpuBus>(&mut self, bus: &mut B, size: u8, vals: &[u64]) -> Res<()> {
+        let sp0 = self.gpr[reg::SP];
+        for &v in vals {
+            if let Err(f) = self.push(bus, size, v) {
+                self.gpr[reg::SP] = sp0;
+                return Err(f);
+            }
+        }
+        Ok(())
+    }
+
+    /// Switches to the stack `ss:sp` of privilege level `cpl` (a gate to
+    /// an inner level) and pushes `vals` there ([`CpuState::push_all`]);
+    /// if a push faults, the old stack and privilege level come back.
+    pub(crate) fn push_on_stack<B: CpuBus>(
+        &mut self,
+        bus: &mut B,
+        (ss, sp, cpl): (Segment, u64, u8),
+        size: u8,
+        vals: &[u64],
+    ) -> Res<()> {
+        let saved = (
+            self.seg[sreg::SS],
+            self.gpr[reg::SP],
+            self.cpl,
+            self.stack32,
+        );
+        self.seg[sreg::SS] = ss;
+        self.stack32 = ss.big();
+        self.gpr[reg::SP] = sp;
+        self.cpl = cpl;
+        self.tlb.user = cpl == 3;
+        if let Err(f) = self.push_all(bus, size, vals) {
+            (
+                self.seg[sreg::SS],
+                self.gpr[reg::SP],
+                self.cpl,
+                self.stack32,
+            ) = saved;
+            self.tlb.user = self.cpl == 3;
+            return Err(f);
+        }
+        Ok(())
     }
 
     /// Reads the stack `depth` bytes above the stack pointer without popping.

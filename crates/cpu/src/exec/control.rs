@@ -301,14 +301,8 @@ fn read_far_ptr<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<(u1
         Code::Jmp_m1632 | Code::Call_m1632 => 4,
         _ => 8,
     };
-    let off = s.ea(op);
-    let o = s.read_sz(bus, op.seg as usize, off, size)?;
-    let sel = s.read_mem::<B, 2>(
-        bus,
-        op.seg as usize,
-        off.wrapping_add(u64::from(size)) & crate::flags::mask(op.asize),
-    )?;
-    Ok((sel as u16, o, size))
+    let (sel, off) = super::read_far_pointer(s, bus, op, size)?;
+    Ok((sel, off, size))
 }
 
 fn jmp_far_mem<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -339,13 +333,7 @@ impl CpuState {
             }
             if call {
                 let cs = u64::from(self.seg[sreg::CS].selector);
-                let ret = self.next_rip;
-                let sp0 = self.gpr[reg::SP];
-                self.push(bus, size, cs)?;
-                if let Err(f) = self.push(bus, size, ret) {
-                    self.gpr[reg::SP] = sp0;
-                    return Err(f);
-                }
+                self.push_all(bus, size, &[cs, self.next_rip])?;
             }
             let cs = &mut self.seg[sreg::CS];
             cs.selector = sel;
@@ -367,13 +355,7 @@ impl CpuState {
             self.check_far_target(&d, off)?;
             if call {
                 let cs = u64::from(self.seg[sreg::CS].selector);
-                let ret = self.next_rip;
-                let sp0 = self.gpr[reg::SP];
-                self.push(bus, size, cs)?;
-                if let Err(f) = self.push(bus, size, ret) {
-                    self.gpr[reg::SP] = sp0;
-                    return Err(f);
-                }
+                self.push_all(bus, size, &[cs, self.next_rip])?;
             }
             self.set_accessed(bus, sel, raw)?;
             let cpl = self.cpl;
@@ -507,43 +489,12 @@ impl CpuState {
                     size,
                 )?);
             }
-            let saved = (
-                self.seg[sreg::SS],
-                self.gpr[reg::SP],
-                self.cpl,
-                self.stack32,
-            );
-            self.seg[sreg::SS] = ss;
-            self.stack32 = ss.big();
-            self.gpr[reg::SP] = esp;
-            self.cpl = new_cpl;
-            self.tlb.user = new_cpl == 3;
-            let r = (|| {
-                self.push(bus, size, u64::from(old_ss.selector))?;
-                self.push(bus, size, saved.1)?;
-                for a in args.iter().rev() {
-                    self.push(bus, size, *a)?;
-                }
-                self.push(bus, size, u64::from(old_cs))?;
-                self.push(bus, size, ret)
-            })();
-            if let Err(f) = r {
-                (
-                    self.seg[sreg::SS],
-                    self.gpr[reg::SP],
-                    self.cpl,
-                    self.stack32,
-                ) = saved;
-                self.tlb.user = self.cpl == 3;
-                return Err(f);
-            }
+            let mut frame = vec![u64::from(old_ss.selector), self.gpr[reg::SP]];
+            frame.extend(args.iter().rev());
+            frame.extend([u64::from(old_cs), ret]);
+            self.push_on_stack(bus, (ss, esp, new_cpl), size, &frame)?;
         } else if call {
-            let sp0 = self.gpr[reg::SP];
-            self.push(bus, size, u64::from(old_cs))?;
-            if let Err(f) = self.push(bus, size, ret) {
-                self.gpr[reg::SP] = sp0;
-                return Err(f);
-            }
+            self.push_all(bus, size, &[u64::from(old_cs), ret])?;
         }
         self.set_accessed(bus, sel, raw)?;
         let c = cs.accessed((sel & 0xFFFC) | u16::from(new_cpl));

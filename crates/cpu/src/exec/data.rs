@@ -607,20 +607,9 @@ fn pusha<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         // to 0; the 80286 does the same, before writing anything.
         return Err(Fault::GP0);
     }
-    let sp0 = s.gpr[reg::SP];
-    let orig = s.reg(reg::SP as u8, size);
-    for r in 0..8u8 {
-        let v = if r == reg::SP as u8 {
-            orig
-        } else {
-            s.reg(r, size)
-        };
-        if let Err(f) = s.push(bus, size, v) {
-            s.gpr[reg::SP] = sp0;
-            return Err(f);
-        }
-    }
-    Ok(())
+    // (The SP pushed is its value before the first push.)
+    let regs: [u64; 8] = std::array::from_fn(|r| s.reg(r as u8, size));
+    s.push_all(bus, size, &regs)
 }
 
 /// True when one of PUSHA's eight `size`-byte slots below the 16-bit
@@ -870,14 +859,8 @@ fn leave<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 
 fn lfp<B: CpuBus, const SEG: usize>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let size = op.size;
-    let off = s.ea(op);
-    let v = s.read_sz(bus, op.seg as usize, off, size)?;
-    let sel = s.read_mem::<B, 2>(
-        bus,
-        op.seg as usize,
-        off.wrapping_add(u64::from(size)) & crate::flags::mask(op.asize),
-    )?;
-    s.load_seg(bus, SEG, sel as u16)?;
+    let (sel, v) = super::read_far_pointer(s, bus, op, size)?;
+    s.load_seg(bus, SEG, sel)?;
     s.set_reg(op.r0, size, v);
     if SEG == sreg::SS {
         s.break_trace = true;

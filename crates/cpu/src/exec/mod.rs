@@ -249,6 +249,22 @@ pub(crate) fn next<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<
 #[cfg(debug_assertions)]
 const CHAIN_POISON: u64 = 0xDEAD_C0DE_DEAD_C0DE;
 
+/// Reads the far pointer (`m16:16`, `m16:32` or `m16:64`: a `size`-byte
+/// offset, then the selector) at an instruction's memory operand:
+/// (selector, offset).
+pub(crate) fn read_far_pointer<B: CpuBus>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+    size: u8,
+) -> Res<(u16, u64)> {
+    let at = s.ea(op);
+    let off = s.read_sz(bus, op.seg as usize, at, size)?;
+    let sel_at = at.wrapping_add(u64::from(size)) & crate::flags::mask(op.asize);
+    let sel = s.read_mem::<B, 2>(bus, op.seg as usize, sel_at)?;
+    Ok((sel as u16, off))
+}
+
 /// An instruction iced could not decode: #UD.
 fn invalid<B: CpuBus>(_s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
     Err(Fault::UD)
