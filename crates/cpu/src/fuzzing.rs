@@ -429,3 +429,42 @@ pub fn conform_vectors(data: &[u8]) -> Result<(usize, u64), String> {
     let report = runner.run_file("fuzz", &file);
     Ok((n, report.passed))
 }
+
+/// xorshift64* (Vigna, "An experimental exploration of Marsaglia's
+/// xorshift generators"): small, seedable and the same stream on every
+/// host, so a failure names a reproducible stream. The random-stream
+/// tests and `anyx86 lockstep --random` draw from it. The state must not
+/// be zero; [`Rng::seeded`] takes any seed.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A generator for any `seed` (0 included): the seed is spread over
+    /// the state and made odd.
+    pub fn seeded(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A value below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    /// One random byte (the low bits of the next value).
+    pub fn byte(&mut self) -> u8 {
+        self.next_u64() as u8
+    }
+
+    /// `n` random bytes, one value each.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.byte()).collect()
+    }
+}
