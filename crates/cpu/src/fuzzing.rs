@@ -93,11 +93,33 @@ pub const IST_VECTORS: [u8; 2] = [6, 8];
 
 const STATE_BYTES: usize = 33;
 const HLT: u8 = 0xF4;
-const CODE32: u64 = 0x00CF_9A00_0000_FFFF;
-const DATA32: u64 = 0x00CF_9200_0000_FFFF;
-const CODE16: u64 = 0x0000_9A00_0000_FFFF;
-const DATA16: u64 = 0x0000_9200_0000_FFFF;
-const CODE64: u64 = 0x00AF_9A00_0000_FFFF;
+
+/// A slot of the flat GDT: its selector and the descriptor it holds.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    sel: u16,
+    desc: u64,
+}
+
+impl Slot {
+    const fn new(sel: u16, desc: u64) -> Self {
+        Self { sel, desc }
+    }
+
+    /// The segment a load of the slot's selector gives.
+    fn segment(self) -> Segment {
+        Segment::from_descriptor(self.sel, self.desc)
+    }
+}
+
+/// The flat segments: 4 GiB 32-bit code and data, 64 KiB 16-bit code
+/// and data, 64-bit code.
+const CODE32: Slot = Slot::new(SEL_CODE32, 0x00CF_9A00_0000_FFFF);
+const DATA32: Slot = Slot::new(SEL_DATA32, 0x00CF_9200_0000_FFFF);
+const CODE16: Slot = Slot::new(SEL_CODE16, 0x0000_9A00_0000_FFFF);
+const DATA16: Slot = Slot::new(SEL_DATA16, 0x0000_9200_0000_FFFF);
+const CODE64: Slot = Slot::new(SEL_CODE64, 0x00AF_9A00_0000_FFFF);
+
 /// Gate type bytes (P = 1, DPL 0): 286 interrupt gate, 386/64-bit
 /// interrupt gate (SDM Vol. 3, 6.11 and 6.14.1).
 const INT_GATE16: u64 = 0x86;
@@ -195,17 +217,17 @@ fn setup_real(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus) {
 fn setup_gdt(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus) {
     let tss = TSS64;
     let tss_lo = 0x67 | (tss & 0xFF_FFFF) << 16 | TSS64_BUSY << 40 | (tss >> 24 & 0xFF) << 56;
-    let descs = [
-        (SEL_CODE32, CODE32),
-        (SEL_DATA32, DATA32),
-        (SEL_CODE16, CODE16),
-        (SEL_DATA16, DATA16),
-        (SEL_CODE64, CODE64),
-        (SEL_TSS64, tss_lo),
-        (SEL_TSS64 + 8, tss >> 32),
+    let slots = [
+        CODE32,
+        DATA32,
+        CODE16,
+        DATA16,
+        CODE64,
+        Slot::new(SEL_TSS64, tss_lo),
+        Slot::new(SEL_TSS64 + 8, tss >> 32),
     ];
-    for (sel, d) in descs {
-        poke64(bus, GDT + u64::from(sel), d);
+    for slot in slots {
+        poke64(bus, GDT + u64::from(slot.sel), slot.desc);
     }
     cpu.s.gdtr = TableReg {
         base: GDT,
@@ -214,26 +236,20 @@ fn setup_gdt(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus) {
     cpu.s.cr0 |= cr0::PE;
 }
 
-/// Protected mode with `code`/`data` descriptors and 8-byte gates of
-/// `kind` to `code_sel`:[`HANDLER`].
-fn setup_pm(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus, sels: (u16, u16), kind: u64) {
+/// Protected mode in the `code` and `data` segments, with 8-byte gates
+/// of `kind` to `code`:[`HANDLER`].
+fn setup_pm(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus, (code, data): (Slot, Slot), kind: u64) {
     setup_gdt(cpu, bus);
-    let (code_sel, data_sel) = sels;
-    let (code, data) = if code_sel == SEL_CODE16 {
-        (CODE16, DATA16)
-    } else {
-        (CODE32, DATA32)
-    };
     for v in 0..256u64 {
-        poke64(bus, IDT + 8 * v, gate(HANDLER, code_sel, kind));
+        poke64(bus, IDT + 8 * v, gate(HANDLER, code.sel, kind));
     }
     let s = &mut cpu.s;
     s.idtr = TableReg {
         base: IDT,
         limit: 256 * 8 - 1,
     };
-    s.seg = [Segment::from_descriptor(data_sel, data); 6];
-    s.set_cs(Segment::from_descriptor(code_sel, code), 0);
+    s.seg = [data.segment(); 6];
+    s.set_cs(code.segment(), 0);
 }
 
 /// Long mode (IA-32e, SDM Vol. 3, 10.8.5): 4-level paging identity-maps
@@ -265,13 +281,8 @@ fn setup_long(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus, compat: bool) {
     s.cr4 = cr4::PAE;
     s.efer = efer::LME | efer::LMA;
     s.cr0 = cr0::PE | cr0::PG | cr0::ET | cr0::NE;
-    s.seg = [Segment::from_descriptor(SEL_DATA32, DATA32); 6];
-    let cs = if compat {
-        Segment::from_descriptor(SEL_CODE32, CODE32)
-    } else {
-        Segment::from_descriptor(SEL_CODE64, CODE64)
-    };
-    s.set_cs(cs, 0);
+    s.seg = [DATA32.segment(); 6];
+    s.set_cs(if compat { CODE32 } else { CODE64 }.segment(), 0);
 }
 
 fn bus_desc(bus: &FlatBus, sel: u16) -> u64 {
@@ -289,8 +300,8 @@ fn load(rig: &mut Rig, mode: Mode, data: &[u8]) {
     cpu.reset();
     match mode {
         Mode::Real => setup_real(cpu, bus),
-        Mode::Pm16 => setup_pm(cpu, bus, (SEL_CODE16, SEL_DATA16), INT_GATE16),
-        Mode::Pm32 => setup_pm(cpu, bus, (SEL_CODE32, SEL_DATA32), INT_GATE32),
+        Mode::Pm16 => setup_pm(cpu, bus, (CODE16, DATA16), INT_GATE16),
+        Mode::Pm32 => setup_pm(cpu, bus, (CODE32, DATA32), INT_GATE32),
         Mode::Long => setup_long(cpu, bus, false),
         Mode::Compat => setup_long(cpu, bus, true),
     }
@@ -428,4 +439,43 @@ pub fn conform_vectors(data: &[u8]) -> Result<(usize, u64), String> {
     let mut runner = Runner::new(Runner::bus_for(&file.cpu), exclusions);
     let report = runner.run_file("fuzz", &file);
     Ok((n, report.passed))
+}
+
+/// xorshift64* (Vigna, "An experimental exploration of Marsaglia's
+/// xorshift generators"): small, seedable and the same stream on every
+/// host, so a failure names a reproducible stream. The random-stream
+/// tests and `anyx86 lockstep --random` draw from it. The state must not
+/// be zero; [`Rng::seeded`] takes any seed.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A generator for any `seed` (0 included): the seed is spread over
+    /// the state and made odd.
+    pub fn seeded(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A value below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    /// One random byte (the low bits of the next value).
+    pub fn byte(&mut self) -> u8 {
+        self.next_u64() as u8
+    }
+
+    /// `n` random bytes, one value each.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.byte()).collect()
+    }
 }

@@ -3,13 +3,15 @@
 //! through `mem_read` / `mem_write`, never a panic.
 
 use anyx86_cpu::cpuid::CpuModel;
+use anyx86_cpu::singlestep::FlatBus;
 use anyx86_cpu::state::{reg, sreg, Segment};
 use anyx86_cpu::{Cpu, CpuBus, RunExit};
 
-/// 64 KiB of RAM, but every page claims to be RAM; beyond the slice,
-/// reads see 0xA5 bytes and writes are counted.
+/// A 64 KiB [`FlatBus`] whose every page claims to be RAM; beyond the
+/// slice, reads see 0xA5 bytes and writes are counted. Ports, interrupts
+/// and time are the flat bus's.
 struct LyingBus {
-    ram: Vec<u8>,
+    flat: FlatBus,
     outside_writes: u32,
 }
 
@@ -17,10 +19,10 @@ const RAM: usize = 0x1_0000;
 
 impl CpuBus for LyingBus {
     fn ram(&mut self) -> &mut [u8] {
-        &mut self.ram
+        &mut self.flat.ram
     }
     fn ram_ref(&self) -> &[u8] {
-        &self.ram
+        &self.flat.ram
     }
     fn page_is_ram(&self, _paddr: u64) -> bool {
         true
@@ -32,33 +34,35 @@ impl CpuBus for LyingBus {
         self.outside_writes += 1;
     }
     fn peek_phys(&self, paddr: u64) -> u8 {
-        self.ram.get(paddr as usize).copied().unwrap_or(0xA5)
+        self.flat.ram.get(paddr as usize).copied().unwrap_or(0xA5)
     }
-    fn io_in(&mut self, _port: u16, _size: u8, _icount: u64) -> u32 {
-        0xFFFF_FFFF
+    fn io_in(&mut self, port: u16, size: u8, icount: u64) -> u32 {
+        self.flat.io_in(port, size, icount)
     }
-    fn io_out(&mut self, _port: u16, _size: u8, _value: u32, _icount: u64) {}
+    fn io_out(&mut self, port: u16, size: u8, value: u32, icount: u64) {
+        self.flat.io_out(port, size, value, icount)
+    }
     fn a20_mask(&self) -> u64 {
-        u64::MAX
+        self.flat.a20_mask()
     }
     fn interrupt_pending(&self) -> bool {
-        false
+        self.flat.interrupt_pending()
     }
-    fn acknowledge_interrupt(&mut self, _icount: u64) -> u8 {
-        0
+    fn acknowledge_interrupt(&mut self, icount: u64) -> u8 {
+        self.flat.acknowledge_interrupt(icount)
     }
     fn tsc(&mut self, icount: u64) -> u64 {
-        icount
+        self.flat.tsc(icount)
     }
     fn stop_requested(&self) -> bool {
-        false
+        self.flat.stop_requested()
     }
 }
 
 #[test]
 fn a_bus_claiming_ram_it_does_not_have_gets_device_accesses_not_a_panic() {
     let mut bus = LyingBus {
-        ram: vec![0; RAM],
+        flat: FlatBus::with_size(RAM),
         outside_writes: 0,
     };
     // mov ax,0x9000 / mov ds,ax / mov ax,[0x10] (phys 0x90010, beyond the
@@ -73,7 +77,7 @@ fn a_bus_claiming_ram_it_does_not_have_gets_device_accesses_not_a_panic() {
         0xFF, 0x06, 0x30, 0x00, //
         0xEA, 0x00, 0x00, 0x00, 0x90,
     ];
-    bus.ram[0x1000..0x1000 + code.len()].copy_from_slice(&code);
+    bus.flat.ram[0x1000..0x1000 + code.len()].copy_from_slice(&code);
     let mut cpu: Cpu<LyingBus> = Cpu::new(CpuModel::qemu32());
     let s = &mut cpu.s;
     let attr = s.seg[sreg::DS].attr;

@@ -9,29 +9,11 @@
 //! get the same comparison on the full machine
 //! (`crates/machine/tests/threading.rs`).
 
-use anyx86_cpu::fuzzing::{run_cpu_digest, run_cpu_digest_unthreaded, Mode};
+use anyx86_cpu::fuzzing::{run_cpu_digest, run_cpu_digest_unthreaded, Mode, Rng};
 use std::path::PathBuf;
 
 /// Streams per mode.
 const STREAMS: usize = 700;
-
-/// xorshift64*: a fixed seed, so a failure names a reproducible stream.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
-    }
-}
 
 /// A ModRM byte with a register operand (mod 3).
 fn rr(r: &mut Rng) -> u8 {

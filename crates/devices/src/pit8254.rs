@@ -127,14 +127,11 @@ pub const PORT61_OUT2: u8 = 0x20;
 /// Port 0x61 bits the guest can write.
 const PORT61_WRITABLE: u8 = 0x0F;
 
-/// No count latched.
+/// No count latched. Otherwise the latch state is an access field value
+/// naming the latched bytes still to be read: [`ACCESS_LSB`] or
+/// [`ACCESS_MSB`] (then the latch is free), or [`ACCESS_WORD`] (the LSB
+/// then the MSB).
 const LATCH_NONE: u8 = 0;
-/// The latched LSB is to be read next, then the latch is free.
-const LATCH_LSB: u8 = 1;
-/// The latched MSB is to be read next, then the latch is free.
-const LATCH_MSB: u8 = 2;
-/// The latched LSB then MSB are to be read.
-const LATCH_WORD: u8 = 3;
 
 /// Plain-data state of one counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -460,16 +457,16 @@ impl PitChannelState {
         }
         let [lsb, msb] = self.latch.to_le_bytes();
         match self.latch_state {
-            LATCH_LSB => {
+            ACCESS_LSB => {
                 self.latch_state = LATCH_NONE;
                 lsb
             }
-            LATCH_MSB => {
+            ACCESS_MSB => {
                 self.latch_state = LATCH_NONE;
                 msb
             }
-            LATCH_WORD => {
-                self.latch_state = LATCH_MSB;
+            ACCESS_WORD => {
+                self.latch_state = ACCESS_MSB;
                 lsb
             }
             _ => self.read_live(now),
@@ -567,7 +564,7 @@ impl PitChannelState {
         if !count_ok(self.count) || !self.pending_count.map_or(true, count_ok) {
             return invalid("count", "must be 1-0x10000");
         }
-        if self.latch_state > LATCH_WORD {
+        if self.latch_state > ACCESS_WORD {
             return invalid("latch_state", "must be 0-3");
         }
         Ok(())

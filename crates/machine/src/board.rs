@@ -108,27 +108,34 @@ pub enum Dev {
     BochsShutdown,
     /// The coprocessor error latch (port 0xF0): a write clears IRQ13.
     FpuError,
-    /// PCI CONFIG_ADDRESS, or the reset control register for a byte at
-    /// 0xCF9 (full PC only).
-    PciAddress,
-    /// PCI CONFIG_DATA (full PC only).
-    PciData,
-    /// APM control and status, 0xB2-0xB3 (full PC only).
-    Apm,
-    /// fw_cfg (full PC only).
-    FwCfg,
     /// SeaBIOS's debug port (QEMU's second debugcon, 0x402).
     FirmwareLog,
     /// The 8237A pair and its page registers (addressed by absolute port).
     Dma,
     /// The floppy controller.
     Fdc,
-    /// The VGA's registers and the Bochs VBE ports (absolute port; full
-    /// PC only).
+    /// A device of the full PC's chipset; its ports are unclaimed on the
+    /// ISA machine.
+    Pc(PcDev),
+}
+
+/// The port devices only the full PC has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PcDev {
+    /// PCI CONFIG_ADDRESS, or the reset control register for a byte at
+    /// 0xCF9.
+    PciAddress,
+    /// PCI CONFIG_DATA.
+    PciData,
+    /// APM control and status, 0xB2-0xB3.
+    Apm,
+    /// fw_cfg.
+    FwCfg,
+    /// The VGA's registers and the Bochs VBE ports (absolute port).
     Vga,
-    /// An IDE channel's command block (full PC only).
+    /// An IDE channel's command block.
     Ide(u8),
-    /// An IDE channel's control block (full PC only).
+    /// An IDE channel's control block.
     IdeControl(u8),
 }
 
@@ -151,21 +158,25 @@ pub fn decode_port(p: u16) -> Option<(Dev, u16)> {
         port::DEBUGCON => (Dev::DebugCon, 0),
         port::FIRMWARE_LOG => (Dev::FirmwareLog, 0),
         0x00..=0x0F | 0x81..=0x8F | 0xC0..=0xDF => (Dev::Dma, p),
-        _ if (port::VGA..port::VGA + port::VGA_LEN).contains(&p) => (Dev::Vga, p),
-        port::VBE_DISPI..=0x1D0 => (Dev::Vga, p),
-        port::IDE0_CTL => (Dev::IdeControl(0), 0),
+        _ if (port::VGA..port::VGA + port::VGA_LEN).contains(&p) => (Dev::Pc(PcDev::Vga), p),
+        port::VBE_DISPI..=0x1D0 => (Dev::Pc(PcDev::Vga), p),
+        port::IDE0_CTL => (Dev::Pc(PcDev::IdeControl(0)), 0),
         _ if (port::FDC..port::FDC + port::FDC_LEN).contains(&p) => (Dev::Fdc, p - port::FDC),
-        port::IDE1_CTL => (Dev::IdeControl(1), 0),
-        _ if (port::IDE0..port::IDE0 + port::IDE_LEN).contains(&p) => (Dev::Ide(0), p - port::IDE0),
-        _ if (port::IDE1..port::IDE1 + port::IDE_LEN).contains(&p) => (Dev::Ide(1), p - port::IDE1),
+        port::IDE1_CTL => (Dev::Pc(PcDev::IdeControl(1)), 0),
+        _ if (port::IDE0..port::IDE0 + port::IDE_LEN).contains(&p) => {
+            (Dev::Pc(PcDev::Ide(0)), p - port::IDE0)
+        }
+        _ if (port::IDE1..port::IDE1 + port::IDE_LEN).contains(&p) => {
+            (Dev::Pc(PcDev::Ide(1)), p - port::IDE1)
+        }
         _ if (port::EXIT..port::EXIT + port::EXIT_LEN).contains(&p) => (Dev::Exit, p - port::EXIT),
         port::BOCHS_SHUTDOWN => (Dev::BochsShutdown, 0),
         port::FPU_ERROR => (Dev::FpuError, 0),
-        port::APM_CNT | port::APM_STS => (Dev::Apm, p - port::APM_CNT),
-        port::PCI_ADDRESS..=0xCFB => (Dev::PciAddress, p - port::PCI_ADDRESS),
-        port::PCI_DATA..=0xCFF => (Dev::PciData, p - port::PCI_DATA),
+        port::APM_CNT | port::APM_STS => (Dev::Pc(PcDev::Apm), p - port::APM_CNT),
+        port::PCI_ADDRESS..=0xCFB => (Dev::Pc(PcDev::PciAddress), p - port::PCI_ADDRESS),
+        port::PCI_DATA..=0xCFF => (Dev::Pc(PcDev::PciData), p - port::PCI_DATA),
         _ if (port::FW_CFG..port::FW_CFG + port::FW_CFG_LEN).contains(&p) => {
-            (Dev::FwCfg, p - port::FW_CFG)
+            (Dev::Pc(PcDev::FwCfg), p - port::FW_CFG)
         }
         _ => return None,
     })
@@ -757,32 +768,33 @@ impl Board {
                 return Some(ones(size));
             }
         }
-        let (dev, off) = dev?;
+        let (Dev::Pc(dev), off) = dev? else {
+            return None;
+        };
         Some(match dev {
-            Dev::Vga => pc.vga.io_read(p, size, now),
-            Dev::Ide(ch) => {
+            PcDev::Vga => pc.vga.io_read(p, size, now),
+            PcDev::Ide(ch) => {
                 let v = pc.ide.command_read(usize::from(ch), off, size);
                 self.sync_ide();
                 v
             }
-            Dev::IdeControl(ch) => {
+            PcDev::IdeControl(ch) => {
                 let v = pc.ide.control_read(usize::from(ch));
                 self.sync_ide();
                 u32::from(v)
             }
-            Dev::PciAddress if p == port::RESET_CONTROL && size == 1 => {
+            PcDev::PciAddress if p == port::RESET_CONTROL && size == 1 => {
                 u32::from(pc.isa.rcr_read())
             }
-            Dev::PciAddress if off == 0 => pc.pci.read_address(size),
-            Dev::PciAddress => ones(size),
-            Dev::PciData => match pc.pci.target(off) {
+            PcDev::PciAddress if off == 0 => pc.pci.read_address(size),
+            PcDev::PciAddress => ones(size),
+            PcDev::PciData => match pc.pci.target(off) {
                 Some(a) => pc.config_read(a, size),
                 None => ones(size),
             },
-            Dev::Apm if off == 0 => ones(size),
-            Dev::Apm => u32::from(pc.pm.apm_status_read()),
-            Dev::FwCfg => pc.fw_cfg.read(off, size),
-            _ => return None,
+            PcDev::Apm if off == 0 => ones(size),
+            PcDev::Apm => u32::from(pc.pm.apm_status_read()),
+            PcDev::FwCfg => pc.fw_cfg.read(off, size),
         })
     }
 
@@ -815,41 +827,41 @@ impl Board {
                 return true;
             }
         }
-        let Some((dev, off)) = dev else {
+        let Some((Dev::Pc(dev), off)) = dev else {
             return false;
         };
         match dev {
-            Dev::Vga => pc.vga.io_write(p, size, v, now),
-            Dev::Ide(ch) => {
+            PcDev::Vga => pc.vga.io_write(p, size, v, now),
+            PcDev::Ide(ch) => {
                 let mut dma = Dma::new(&mut self.mem, &mut self.dma_pages, &mut self.map_gen);
                 pc.ide
                     .command_write(usize::from(ch), off, size, v, &mut dma);
                 self.sync_ide();
             }
-            Dev::IdeControl(ch) => {
+            PcDev::IdeControl(ch) => {
                 pc.ide.control_write(usize::from(ch), v as u8);
                 self.sync_ide();
             }
-            Dev::PciAddress if p == port::RESET_CONTROL && size == 1 => {
+            PcDev::PciAddress if p == port::RESET_CONTROL && size == 1 => {
                 if pc.isa.rcr_write(v as u8) {
                     self.stop = Some(StopReason::Reset);
                 }
             }
-            Dev::PciAddress if off == 0 => pc.pci.write_address(size, v),
-            Dev::PciAddress => {}
-            Dev::PciData => {
+            PcDev::PciAddress if off == 0 => pc.pci.write_address(size, v),
+            PcDev::PciAddress => {}
+            PcDev::PciData => {
                 if let Some(a) = pc.pci.target(off) {
                     if pc.config_write(a, size, v) {
                         self.sync_pam();
                     }
                 }
             }
-            Dev::Apm if off == 0 => {
+            PcDev::Apm if off == 0 => {
                 pc.pm.apm_write(v as u8);
                 self.sync_pm(now);
             }
-            Dev::Apm => pc.pm.apm_status_write(v as u8),
-            Dev::FwCfg => {
+            PcDev::Apm => pc.pm.apm_status_write(v as u8),
+            PcDev::FwCfg => {
                 pc.fw_cfg.write(off, size, v);
                 if let Some(addr) = pc.fw_cfg.take_dma() {
                     pc.fw_cfg.run_dma(
@@ -858,7 +870,6 @@ impl Board {
                     );
                 }
             }
-            _ => return false,
         }
         true
     }
@@ -1054,13 +1065,7 @@ impl CpuBus for Board {
             Dev::FirmwareLog => ones,
             Dev::Post => u32::from(self.post_code.unwrap_or(0xFF)),
             Dev::Exit | Dev::BochsShutdown | Dev::FpuError => ones,
-            Dev::PciAddress
-            | Dev::PciData
-            | Dev::Apm
-            | Dev::FwCfg
-            | Dev::Ide(_)
-            | Dev::IdeControl(_)
-            | Dev::Vga => {
+            Dev::Pc(_) => {
                 self.count_unclaimed(p);
                 ones
             }
@@ -1133,13 +1138,7 @@ impl CpuBus for Board {
             }
             Dev::BochsShutdown => {}
             Dev::FpuError => self.fpu_error_clear = true,
-            Dev::PciAddress
-            | Dev::PciData
-            | Dev::Apm
-            | Dev::FwCfg
-            | Dev::Ide(_)
-            | Dev::IdeControl(_)
-            | Dev::Vga => self.count_unclaimed(p),
+            Dev::Pc(_) => self.count_unclaimed(p),
         }
     }
 
@@ -1278,6 +1277,20 @@ mod tests {
             0,
             kind,
         )
+    }
+
+    /// Byte writes to I/O ports at time 0, in order.
+    fn out_bytes(b: &mut Board, writes: &[(u16, u32)]) {
+        for &(p, v) in writes {
+            b.io_out(p, 1, v, 0);
+        }
+    }
+
+    /// Dword MMIO writes at time 0, in order.
+    fn mmio_dwords(b: &mut Board, writes: &[(u64, u64)]) {
+        for &(addr, v) in writes {
+            b.mem_write(addr, 4, v, 0);
+        }
     }
 
     /// A dword read of PCI configuration space through mechanism #1.
@@ -1484,19 +1497,23 @@ mod tests {
     #[test]
     fn a_uart_interrupt_reaches_the_cpu_through_the_io_apic() {
         let mut b = board();
-        // Software-enable the local APIC (SVR bit 8, spurious vector 0xFF).
-        b.mem_write(0xFEE0_00F0, 4, 0x1FF, 0);
+        // Software-enable the local APIC (SVR bit 8, spurious vector 0xFF);
         // I/O APIC pin 4 (COM1): vector 0x34, edge, physical to APIC 0.
-        b.mem_write(0xFEC0_0000, 4, 0x10 + 2 * 4, 0);
-        b.mem_write(0xFEC0_0010, 4, 0x34, 0);
-        b.mem_write(0xFEC0_0000, 4, 0x11 + 2 * 4, 0);
-        b.mem_write(0xFEC0_0010, 4, 0, 0);
+        mmio_dwords(
+            &mut b,
+            &[
+                (0xFEE0_00F0, 0x1FF),
+                (0xFEC0_0000, 0x10 + 2 * 4),
+                (0xFEC0_0010, 0x34),
+                (0xFEC0_0000, 0x11 + 2 * 4),
+                (0xFEC0_0010, 0),
+            ],
+        );
         // Mask the 8259 (its INTR would reach LINT0 in ExtINT mode too).
         b.io_out(0x21, 1, 0xFF, 0);
         assert!(!b.interrupt_pending());
         // COM1: enable the THR-empty interrupt with OUT2.
-        b.io_out(0x3FC, 1, 0x08, 0);
-        b.io_out(0x3F9, 1, 0x02, 0);
+        out_bytes(&mut b, &[(0x3FC, 0x08), (0x3F9, 0x02)]);
         assert!(b.interrupt_pending(), "THRE must reach the CPU");
         assert_eq!(b.acknowledge_interrupt(0), 0x34);
         assert!(!b.interrupt_pending(), "in service until EOI");
@@ -1551,24 +1568,22 @@ mod tests {
         // ICW1-4 for both PICs: master at vector 0x20, slave at 0x28,
         // slave on IRQ2; then unmask IRQ2 on the master and IRQ12 (slave
         // input 4) on the slave.
-        for (p, v) in [(0x20, 0x11), (0x21, 0x20), (0x21, 0x04), (0x21, 0x01)] {
-            b.io_out(p, 1, v, 0);
-        }
-        for (p, v) in [(0xA0, 0x11), (0xA1, 0x28), (0xA1, 0x02), (0xA1, 0x01)] {
-            b.io_out(p, 1, v, 0);
-        }
-        b.io_out(0x21, 1, 0xFB, 0);
-        b.io_out(0xA1, 1, 0xEF, 0);
+        out_bytes(
+            &mut b,
+            &[(0x20, 0x11), (0x21, 0x20), (0x21, 0x04), (0x21, 0x01)],
+        );
+        out_bytes(
+            &mut b,
+            &[(0xA0, 0x11), (0xA1, 0x28), (0xA1, 0x02), (0xA1, 0x01)],
+        );
+        out_bytes(&mut b, &[(0x21, 0xFB), (0xA1, 0xEF)]);
         // The virtual wire, as a BIOS sets it: APIC on, LINT0 ExtINT.
-        b.mem_write(0xFEE0_00F0, 4, 0x1FF, 0);
-        b.mem_write(0xFEE0_0350, 4, 0x700, 0);
+        mmio_dwords(&mut b, &[(0xFEE0_00F0, 0x1FF), (0xFEE0_0350, 0x700)]);
         // Command byte: both interrupts on, both ports enabled.
-        b.io_out(0x64, 1, 0x60, 0);
-        b.io_out(0x60, 1, 0x03, 0);
+        out_bytes(&mut b, &[(0x64, 0x60), (0x60, 0x03)]);
         assert!(!b.interrupt_pending());
         // Linux's AUX IRQ test: loop 0xA5 back through the auxiliary port.
-        b.io_out(0x64, 1, 0xD3, 0);
-        b.io_out(0x60, 1, 0xA5, 0);
+        out_bytes(&mut b, &[(0x64, 0xD3), (0x60, 0xA5)]);
         assert!(b.interrupt_pending(), "IRQ12 must reach the CPU");
         assert_eq!(b.acknowledge_interrupt(0), 0x2C);
         assert_eq!(b.io_in(0x64, 1, 0) & 0x21, 0x21, "OBF with AUXB");

@@ -26,6 +26,7 @@
 
 use super::pair::{End, Pair};
 use super::{start_pair, temp_path, LockstepArgs, Mode, Setup};
+use anyx86_cpu::fuzzing::Rng;
 use anyx86_machine::MachineKind;
 use iced_x86::{
     Code, CpuidFeature, Decoder, DecoderOptions, Encoder, FlowControl, Instruction,
@@ -70,27 +71,6 @@ const SEL_DATA32: u16 = 0x10;
 const SEL_CODE16: u16 = 0x18;
 const SEL_DATA16: u16 = 0x20;
 const SEL_CODE64: u16 = 0x28;
-
-/// A xorshift64* generator: small, seedable, the same everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 impl Mode {
     /// Code size of the random stream.
@@ -143,7 +123,7 @@ pub fn run(a: &LockstepArgs) -> Result<u8, String> {
             return Err("the mode setup did not reach its end".into());
         }
     }
-    let mut rng = Rng::new(a.seed);
+    let mut rng = Rng::seeded(a.seed);
     let mut gen = Generator::new(a.mode, p.sync_insns.clone());
     gen.align_m128 = p.gen_options.iter().any(|o| o == "align-m128");
     gen.no_test_alias = p.gen_options.iter().any(|o| o == "no-test-alias");
@@ -597,12 +577,12 @@ impl Generator {
         // RBX: the scratch base.
         block[3 * 8..4 * 8].copy_from_slice(&SCRATCH.to_le_bytes());
         // EFLAGS: random arithmetic flags and DF; bit 1 is always set.
-        let flags = (rng.next() as u32 & 0xCD5) | 2;
+        let flags = (rng.next_u64() as u32 & 0xCD5) | 2;
         block[BLOCK_FLAGS..BLOCK_FLAGS + 4].copy_from_slice(&flags.to_le_bytes());
         // MXCSR: random masks, rounding, FZ and DAZ; no flags. DM stays
         // set: QEMU does not raise the denormal exception (exclusions).
         let masks = if self.masked_mxcsr { 0x1F80 } else { 0x100 };
-        let mxcsr = (rng.next() as u32 & 0xFFC0) | masks;
+        let mxcsr = (rng.next_u64() as u32 & 0xFFC0) | masks;
         block[BLOCK_MXCSR..BLOCK_MXCSR + 4].copy_from_slice(&mxcsr.to_le_bytes());
         let scratch = rng.bytes(SCRATCH_LEN);
         let mut code = self.prologue();
