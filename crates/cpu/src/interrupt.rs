@@ -20,6 +20,16 @@ pub enum Source {
     External,
 }
 
+/// An interrupt or exception on its way to its handler: the vector, its
+/// error code, where the handler returns to, and what caused it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Delivery {
+    pub v: u8,
+    pub error: Option<u32>,
+    pub ret: u64,
+    pub src: Source,
+}
+
 /// Deliveries in a row, with no instruction retired between them, after
 /// which the guest is said to make no progress. A working guest never
 /// comes near: every handler retires at least one instruction before the
@@ -138,8 +148,8 @@ impl CpuState {
         self.mov_ss_shadow = false;
         match self.mode {
             Mode::Real => self.deliver_real(bus, v, ret),
-            Mode::Long => self.deliver_long(bus, v, error, ret, src),
-            _ => self.deliver_protected(bus, v, error, ret, src),
+            Mode::Long => self.deliver_long(bus, Delivery { v, error, ret, src }),
+            _ => self.deliver_protected(bus, Delivery { v, error, ret, src }),
         }
     }
 
@@ -207,14 +217,8 @@ impl CpuState {
         Ok((lo, hi))
     }
 
-    fn deliver_protected<B: CpuBus>(
-        &mut self,
-        bus: &mut B,
-        v: u8,
-        error: Option<u32>,
-        ret: u64,
-        src: Source,
-    ) -> Res<()> {
+    fn deliver_protected<B: CpuBus>(&mut self, bus: &mut B, d: Delivery) -> Res<()> {
+        let Delivery { v, error, ret, src } = d;
         let ext = u32::from(src == Source::External);
         let (gate, _) = self.idt_gate(bus, v, src, false)?;
         let gtype = ((gate >> 40) & 0x1F) as u8;

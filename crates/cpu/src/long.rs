@@ -7,7 +7,7 @@ use crate::bus::CpuBus;
 use crate::core::CpuState;
 use crate::cpuid::edx81;
 use crate::fault::{vector, Fault, Res};
-use crate::interrupt::Source;
+use crate::interrupt::{Delivery, Source};
 use crate::mmu::{canonical, Access};
 use crate::segment::{sel_err, CsRule};
 use crate::state::{attr, efer, fl, reg, sreg, Segment};
@@ -201,14 +201,8 @@ impl CpuState {
     /// Interrupt and exception delivery in IA-32e mode (SDM Vol. 3, 6.14):
     /// 16-byte gates, 64-bit code only, SS:RSP always pushed, RSP aligned
     /// to 16, IST stacks.
-    pub(crate) fn deliver_long<B: CpuBus>(
-        &mut self,
-        bus: &mut B,
-        v: u8,
-        error: Option<u32>,
-        ret: u64,
-        src: Source,
-    ) -> Res<()> {
+    pub(crate) fn deliver_long<B: CpuBus>(&mut self, bus: &mut B, d: Delivery) -> Res<()> {
+        let Delivery { v, error, ret, src } = d;
         let ext = u32::from(src == Source::External);
         let (lo, hi) = self.idt_gate(bus, v, src, true)?;
         let gtype = ((lo >> 40) & 0x1F) as u8;

@@ -44,6 +44,27 @@ macro_rules! by_size {
     };
 }
 
+/// The physical bytes of an access that crosses a page end.
+struct Crossing {
+    /// Physical address of the first byte.
+    first: u64,
+    /// Physical address of the second page.
+    second: u64,
+    /// Bytes on the first page.
+    first_n: u8,
+}
+
+impl Crossing {
+    /// Physical address of byte `i` of the access.
+    fn at(&self, i: u8) -> u64 {
+        if i < self.first_n {
+            self.first + u64::from(i)
+        } else {
+            self.second + u64::from(i - self.first_n)
+        }
+    }
+}
+
 /// Number of entries of each TLB (a power of two).
 pub const TLB_SIZE: usize = 1024;
 // Never equal to a page address, nor to a page address with bit 0 set.
@@ -668,24 +689,29 @@ impl CpuState {
         self.read_lin_slow(bus, lin, N as u8)
     }
 
+    /// Translates both pages of an access at `lin` that crosses a page
+    /// end, before any byte is touched (a fault on the second page
+    /// reports that page's first byte).
+    fn translate_crossing<B: CpuBus>(&mut self, bus: &mut B, lin: u64, a: Access) -> Res<Crossing> {
+        let first = self.translate(bus, lin, a)?;
+        let second_lin = self.wrap_lin((lin & !0xFFF) + 0x1000);
+        let second = self.translate(bus, second_lin, a)? & !0xFFF;
+        let first_n = (0x1000 - (lin & 0xFFF)) as u8;
+        Ok(Crossing {
+            first,
+            second,
+            first_n,
+        })
+    }
+
     #[inline(never)]
     fn read_lin_slow<B: CpuBus>(&mut self, bus: &mut B, lin: u64, n: u8) -> Res<u64> {
         let lin = self.wrap_lin(lin);
         if (lin & 0xFFF) + u64::from(n) > 0x1000 {
-            // Page crossing: translate both pages before reading anything.
-            let p0 = self.translate(bus, lin, Access::Read)?;
-            // A fault on the second page reports that page's first byte.
-            let second = self.wrap_lin((lin & !0xFFF) + 0x1000);
-            let p1 = self.translate(bus, second, Access::Read)?;
-            let first_n = (0x1000 - (lin & 0xFFF)) as u8;
+            let span = self.translate_crossing(bus, lin, Access::Read)?;
             let mut v = 0;
             for i in 0..n {
-                let p = if i < first_n {
-                    p0 + u64::from(i)
-                } else {
-                    (p1 & !0xFFF) + u64::from(i - first_n)
-                };
-                v |= self.phys_read(bus, p, 1) << (8 * i);
+                v |= self.phys_read(bus, span.at(i), 1) << (8 * i);
             }
             self.watch_note(lin, n, false);
             return Ok(v);
@@ -719,18 +745,10 @@ impl CpuState {
     fn write_lin_slow<B: CpuBus>(&mut self, bus: &mut B, lin: u64, n: u8, v: u64) -> Res<()> {
         let lin = self.wrap_lin(lin);
         if (lin & 0xFFF) + u64::from(n) > 0x1000 {
-            let p0 = self.translate(bus, lin, Access::Write)?;
-            let second = self.wrap_lin((lin & !0xFFF) + 0x1000);
-            let p1 = self.translate(bus, second, Access::Write)?;
-            let first_n = (0x1000 - (lin & 0xFFF)) as u8;
+            let span = self.translate_crossing(bus, lin, Access::Write)?;
             self.watch_note(lin, n, true);
             for i in 0..n {
-                let p = if i < first_n {
-                    p0 + u64::from(i)
-                } else {
-                    (p1 & !0xFFF) + u64::from(i - first_n)
-                };
-                self.phys_write(bus, p, 1, v >> (8 * i));
+                self.phys_write(bus, span.at(i), 1, v >> (8 * i));
             }
             return Ok(());
         }

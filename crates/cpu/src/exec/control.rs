@@ -626,40 +626,22 @@ fn iret<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     s.break_trace = true;
     // IRET unblocks NMIs, even when it faults (SDM 6.7.1).
     s.nmi_blocked = false;
-    let n = u64::from(size);
     match s.mode {
-        Mode::Real => {
-            let ip = s.peek_stack(bus, 0, size)?;
-            let sel = s.peek_stack(bus, n, size)? as u16;
-            let f = s.peek_stack(bus, 2 * n, size)? as u32;
+        Mode::Real | Mode::V86 => {
+            if s.mode == Mode::V86 && s.iopl() < 3 {
+                return Err(Fault::GP0);
+            }
+            let (ip, sel, f) = iret_frame(s, bus, size)?;
             if ip > u64::from(s.seg[sreg::CS].limit) {
                 return Err(Fault::GP0);
             }
-            let sp = s.sp().wrapping_add(3 * n);
+            let sp = s.sp().wrapping_add(3 * u64::from(size));
             s.set_sp(sp);
-            let cs = &mut s.seg[sreg::CS];
-            cs.selector = sel;
-            cs.base = u64::from(sel) << 4;
-            s.write_flags_iret(f, size);
-            s.next_rip = ip;
-            s.update_mode();
-            Ok(())
-        }
-        Mode::V86 => {
-            if s.iopl() < 3 {
-                return Err(Fault::GP0);
-            }
-            let ip = s.peek_stack(bus, 0, size)?;
-            let sel = s.peek_stack(bus, n, size)? as u16;
-            let f = s.peek_stack(bus, 2 * n, size)? as u32;
-            if ip > u64::from(s.seg[sreg::CS].limit) {
-                return Err(Fault::GP0);
-            }
-            let sp = s.sp().wrapping_add(3 * n);
-            s.set_sp(sp);
+            // (Real and V86 loads: no descriptor, nothing can fault.)
             s.load_seg(bus, sreg::CS, sel)?;
             s.write_flags_iret(f, size);
             s.next_rip = ip;
+            s.update_mode();
             Ok(())
         }
         Mode::Protected => iret_protected(s, bus, size),
@@ -674,6 +656,16 @@ fn iret<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     }
 }
 
+/// The IP, CS and FLAGS an IRET returns to (slots of `size` bytes),
+/// read without popping.
+fn iret_frame<B: CpuBus>(s: &mut CpuState, bus: &mut B, size: u8) -> Res<(u64, u16, u32)> {
+    let n = u64::from(size);
+    let ip = s.peek_stack(bus, 0, size)?;
+    let sel = s.peek_stack(bus, n, size)? as u16;
+    let f = s.peek_stack(bus, 2 * n, size)? as u32;
+    Ok((ip, sel, f))
+}
+
 fn iret_protected<B: CpuBus>(s: &mut CpuState, bus: &mut B, size: u8) -> Res<()> {
     let n = u64::from(size);
     if s.flags & fl::NT != 0 {
@@ -682,9 +674,7 @@ fn iret_protected<B: CpuBus>(s: &mut CpuState, bus: &mut B, size: u8) -> Res<()>
         let ret = s.next_rip;
         return s.task_switch(bus, link, SwitchKind::Iret, ret, None);
     }
-    let ip = s.peek_stack(bus, 0, size)?;
-    let sel = s.peek_stack(bus, n, size)? as u16;
-    let f = s.peek_stack(bus, 2 * n, size)? as u32;
+    let (ip, sel, f) = iret_frame(s, bus, size)?;
     if size == 4 && f & fl::VM != 0 && s.cpl == 0 && !s.long_mode() {
         return iret_to_v86(s, bus, ip, sel, f);
     }
