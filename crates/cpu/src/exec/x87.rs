@@ -23,6 +23,7 @@ use crate::bus::CpuBus;
 use crate::core::CpuState;
 use crate::decode::Op;
 use crate::fault::{vector, Fault, Res};
+use crate::fpu::FpuState;
 use crate::state::{cr0, sreg};
 use iced_x86::{Instruction, MemorySize};
 
@@ -117,6 +118,17 @@ impl CpuState {
             return self.x87_error();
         }
         Ok(true)
+    }
+
+    /// A waiting instruction on the register stack alone: the checks of
+    /// [`CpuState::x87_enter`], FCS:FIP and FOP recorded, then `body`
+    /// (unless the instruction froze).
+    pub(crate) fn x87_stack<B>(&mut self, op: &Op<B>, body: impl FnOnce(&mut FpuState)) -> Res<()> {
+        if self.x87_enter(true)? {
+            self.x87_note(op);
+            body(&mut self.fpu);
+        }
+        Ok(())
     }
 
     /// WAIT/FWAIT: #NM only when CR0.MP and CR0.TS are both set (EM does

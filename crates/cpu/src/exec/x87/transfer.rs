@@ -14,7 +14,7 @@ use crate::core::CpuState;
 use crate::decode::{Handler, Op};
 use crate::exec::H;
 use crate::fault::{Fault, Res};
-use crate::fpu::{flags_of, sw};
+use crate::fpu::{flags_of, sw, FpuState};
 use anyx86_softfloat::{Constant, Ctx, BCD_INDEFINITE, F80};
 use iced_x86::Mnemonic as M;
 
@@ -67,10 +67,7 @@ fn fld<B: CpuBus, const K: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res
         Some(convert(&mut ctx, K, raw))
     };
     let f = &mut s.fpu;
-    if f.push_overflows() {
-        if f.stack_fault(true) {
-            f.push(F80::INDEFINITE);
-        }
+    if f.push_faults() {
         return Ok(());
     }
     match v {
@@ -90,10 +87,6 @@ fn fld<B: CpuBus, const K: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res
 
 /// FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2, FLDZ.
 fn fldc<B: CpuBus, const C: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    s.x87_note(op);
     let c = [
         Constant::One,
         Constant::Log2Ten,
@@ -103,17 +96,14 @@ fn fldc<B: CpuBus, const C: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> R
         Constant::LnTwo,
         Constant::Zero,
     ][usize::from(C)];
-    let f = &mut s.fpu;
-    if f.push_overflows() {
-        if f.stack_fault(true) {
-            f.push(F80::INDEFINITE);
+    s.x87_stack(op, |f| {
+        if f.push_faults() {
+            return;
         }
-        return Ok(());
-    }
-    let v = f.ctx().constant(c);
-    f.push(v);
-    f.set_c1(false);
-    Ok(())
+        let v = f.ctx().constant(c);
+        f.push(v);
+        f.set_c1(false);
+    })
 }
 
 /// The indefinite of a destination format (the masked response to an
@@ -210,46 +200,35 @@ fn fst<B: CpuBus, const K: u8, const POP: bool, const TRUNC: bool>(
 /// FXCH: an empty operand is an underflow; masked, it reads as the
 /// indefinite and the exchange happens (a real x87 agrees).
 fn fxch<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    s.x87_note(op);
     let i = op.r1 & 7;
-    let f = &mut s.fpu;
-    if (f.is_empty(0) || f.is_empty(i)) && !f.stack_fault(false) {
-        return Ok(());
-    }
-    let get = |f: &crate::fpu::FpuState, n| {
-        if f.is_empty(n) {
-            F80::INDEFINITE
-        } else {
-            f.st(n)
+    s.x87_stack(op, |f| {
+        if (f.is_empty(0) || f.is_empty(i)) && !f.stack_fault(false) {
+            return;
         }
-    };
-    let (a, b) = (get(f, 0), get(f, i));
-    f.set_st(0, b);
-    f.set_st(i, a);
-    f.set_c1(false);
-    Ok(())
+        let get = |f: &FpuState, n| {
+            if f.is_empty(n) {
+                F80::INDEFINITE
+            } else {
+                f.st(n)
+            }
+        };
+        let (a, b) = (get(f, 0), get(f, i));
+        f.set_st(0, b);
+        f.set_st(i, a);
+        f.set_c1(false);
+    })
 }
 
 /// FCMOVcc: ST(0) = ST(i) when the EFLAGS condition `CC` holds. An empty
 /// operand is an underflow whose masked response writes the indefinite to
 /// ST(0) whatever the condition (a real x87 agrees).
 fn fcmov<B: CpuBus, const CC: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    s.x87_note(op);
-    let i = op.r1 & 7;
     let take = s.cond(CC);
-    let f = &mut s.fpu;
-    if f.is_empty(0) || f.is_empty(i) {
-        if f.stack_fault(false) {
-            f.set_st(0, F80::INDEFINITE);
+    s.x87_stack(op, |f| {
+        if let Some((_, v)) = f.operands(op.r1 & 7, 0, false) {
+            if take {
+                f.set_st(0, v);
+            }
         }
-    } else if take {
-        f.set_st(0, f.st(i));
-    }
-    Ok(())
+    })
 }
