@@ -124,11 +124,22 @@ impl CpuState {
     /// [`CpuState::x87_enter`], FCS:FIP and FOP recorded, then `body`
     /// (unless the instruction froze).
     pub(crate) fn x87_stack<B>(&mut self, op: &Op<B>, body: impl FnOnce(&mut FpuState)) -> Res<()> {
+        self.x87_waiting(|s| {
+            s.x87_note(op);
+            body(&mut s.fpu);
+            Ok(())
+        })
+    }
+
+    /// A waiting instruction: the checks of [`CpuState::x87_enter`], then
+    /// `body` (unless the instruction froze).
+    #[inline(always)]
+    pub(crate) fn x87_waiting(&mut self, body: impl FnOnce(&mut Self) -> Res<()>) -> Res<()> {
         if self.x87_enter(true)? {
-            self.x87_note(op);
-            body(&mut self.fpu);
+            body(self)
+        } else {
+            Ok(())
         }
-        Ok(())
     }
 
     /// WAIT/FWAIT: #NM only when CR0.MP and CR0.TS are both set (EM does

@@ -126,7 +126,7 @@ fn arith_forms<B: CpuBus, const OP: u8>(k: u8, to_sti: bool, pop: bool) -> H<B> 
 }
 
 /// Converts a memory operand of kind `k` (read as `raw`) to extended.
-pub(super) fn convert(ctx: &mut Ctx, k: u8, raw: u128) -> F80 {
+fn convert(ctx: &mut Ctx, k: u8, raw: u128) -> F80 {
     match k {
         kind::F32 => ctx.from_f32(raw as u32),
         kind::F64 => ctx.from_f64(raw as u64),
@@ -144,10 +144,10 @@ pub(super) fn convert(ctx: &mut Ctx, k: u8, raw: u128) -> F80 {
 }
 
 impl CpuState {
-    /// The source operand of a two-operand instruction: ST(`i`) for
-    /// register forms (None when empty), else the memory operand
-    /// converted to extended. Records the instruction pointers.
-    fn x87_source<B: CpuBus, const K: u8>(
+    /// The source operand of a load or a two-operand instruction:
+    /// ST(`i`) for register forms (None when empty), else the memory
+    /// operand converted to extended. Records the instruction pointers.
+    pub(super) fn x87_source<B: CpuBus, const K: u8>(
         &mut self,
         bus: &mut B,
         op: &Op<B>,
@@ -180,32 +180,31 @@ fn arith<B: CpuBus, const OP: u8, const K: u8, const TO_STI: bool, const POP: bo
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    let (d, src) = if TO_STI {
-        (op.r0 & 7, 0)
-    } else {
-        (0, op.r1 & 7)
-    };
-    let mut ctx = s.fpu.ctx();
-    let b = s.x87_source::<B, K>(bus, op, &mut ctx, src)?;
-    let f = &mut s.fpu;
-    let (Some(b), false) = (b, f.is_empty(d)) else {
-        f.underflow(d, POP);
-        return Ok(());
-    };
-    let a = f.st(d);
-    let r = match OP {
-        op::ADD => ctx.add(a, b),
-        op::MUL => ctx.mul(a, b),
-        op::SUB => ctx.sub(a, b),
-        op::SUBR => ctx.sub(b, a),
-        op::DIV => ctx.div(a, b),
-        _ => ctx.div(b, a),
-    };
-    f.store(&ctx, d, r, POP);
-    Ok(())
+    s.x87_waiting(|s| {
+        let (d, src) = if TO_STI {
+            (op.r0 & 7, 0)
+        } else {
+            (0, op.r1 & 7)
+        };
+        let mut ctx = s.fpu.ctx();
+        let b = s.x87_source::<B, K>(bus, op, &mut ctx, src)?;
+        let f = &mut s.fpu;
+        let (Some(b), false) = (b, f.is_empty(d)) else {
+            f.underflow(d, POP);
+            return Ok(());
+        };
+        let a = f.st(d);
+        let r = match OP {
+            op::ADD => ctx.add(a, b),
+            op::MUL => ctx.mul(a, b),
+            op::SUB => ctx.sub(a, b),
+            op::SUBR => ctx.sub(b, a),
+            op::DIV => ctx.div(a, b),
+            _ => ctx.div(b, a),
+        };
+        f.store(&ctx, d, r, POP);
+        Ok(())
+    })
 }
 
 /// The comparisons: ST(0) against a register (ST(1) when the instruction
@@ -217,39 +216,38 @@ fn fcom<B: CpuBus, const K: u8, const QUIET: bool, const POPS: u8, const EFL: bo
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    let src = if op.r1 == NOREG { 1 } else { op.r1 & 7 };
-    let mut ctx = s.fpu.ctx();
-    let b = s.x87_source::<B, K>(bus, op, &mut ctx, src)?;
-    let f = &mut s.fpu;
-    let ord = match (b, f.is_empty(0)) {
-        (Some(b), false) => {
-            let ord = ctx.compare(f.st(0), b, QUIET);
-            if !f.commit(flags_of(&ctx), false) {
-                return Ok(());
+    s.x87_waiting(|s| {
+        let src = if op.r1 == NOREG { 1 } else { op.r1 & 7 };
+        let mut ctx = s.fpu.ctx();
+        let b = s.x87_source::<B, K>(bus, op, &mut ctx, src)?;
+        let f = &mut s.fpu;
+        let ord = match (b, f.is_empty(0)) {
+            (Some(b), false) => {
+                let ord = ctx.compare(f.st(0), b, QUIET);
+                if !f.commit(flags_of(&ctx), false) {
+                    return Ok(());
+                }
+                ord
             }
-            ord
-        }
-        _ => {
-            if !f.stack_fault(false) {
-                return Ok(());
+            _ => {
+                if !f.stack_fault(false) {
+                    return Ok(());
+                }
+                Ordering::Unordered
             }
-            Ordering::Unordered
+        };
+        let cc = ord.condition_codes();
+        if EFL {
+            let bit = |c: u16, f: u32| if cc & c != 0 { f } else { 0 };
+            s.set_arith(bit(sw::C3, fl::ZF) | bit(sw::C2, fl::PF) | bit(sw::C0, fl::CF));
+        } else {
+            s.fpu.set_cc(cc | (s.fpu.sw & sw::C1));
         }
-    };
-    let cc = ord.condition_codes();
-    if EFL {
-        let bit = |c: u16, f: u32| if cc & c != 0 { f } else { 0 };
-        s.set_arith(bit(sw::C3, fl::ZF) | bit(sw::C2, fl::PF) | bit(sw::C0, fl::CF));
-    } else {
-        s.fpu.set_cc(cc | (s.fpu.sw & sw::C1));
-    }
-    for _ in 0..POPS {
-        s.fpu.pop();
-    }
-    Ok(())
+        for _ in 0..POPS {
+            s.fpu.pop();
+        }
+        Ok(())
+    })
 }
 
 /// FXAM: the class of ST(0) in C3 C2 C0 and its sign in C1; an empty

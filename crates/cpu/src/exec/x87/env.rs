@@ -198,13 +198,12 @@ fn fnclex<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
 
 /// FLDCW: unmasking a set flag makes its exception pending.
 fn fldcw<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    let off = s.ea(op);
-    let v = s.read_mem::<B, 2>(bus, op.seg as usize, off)?;
-    s.fpu.set_control(v as u16);
-    Ok(())
+    s.x87_waiting(|s| {
+        let off = s.ea(op);
+        let v = s.read_mem::<B, 2>(bus, op.seg as usize, off)?;
+        s.fpu.set_control(v as u16);
+        Ok(())
+    })
 }
 
 /// FNSTCW m16.
@@ -263,25 +262,24 @@ fn fldenv<B: CpuBus, const BIG: bool, const REGS: bool>(
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    let mut b = [0u8; 108];
-    let n = env_size(BIG);
-    let b = &mut b[..if REGS { n + 80 } else { n }];
-    let off = s.ea(op);
-    s.x87_read_area(bus, op.seg as usize, off, b)?;
-    s.x87_load_env(BIG, b);
-    if REGS {
-        for i in 0..8u8 {
-            let at = n + 10 * usize::from(i);
-            let mut r = [0u8; 10];
-            r.copy_from_slice(&b[at..at + 10]);
-            let p = s.fpu.phys(i);
-            s.fpu.regs[p] = F80::from_le_bytes(r);
+    s.x87_waiting(|s| {
+        let mut b = [0u8; 108];
+        let n = env_size(BIG);
+        let b = &mut b[..if REGS { n + 80 } else { n }];
+        let off = s.ea(op);
+        s.x87_read_area(bus, op.seg as usize, off, b)?;
+        s.x87_load_env(BIG, b);
+        if REGS {
+            for i in 0..8u8 {
+                let at = n + 10 * usize::from(i);
+                let mut r = [0u8; 10];
+                r.copy_from_slice(&b[at..at + 10]);
+                let p = s.fpu.phys(i);
+                s.fpu.regs[p] = F80::from_le_bytes(r);
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 impl CpuState {

@@ -7,7 +7,6 @@
 //! their memory before the status word changes, so a fault leaves the FPU
 //! as it was.
 
-use super::arith::convert;
 use super::{by_kind, kind};
 use crate::bus::CpuBus;
 use crate::core::CpuState;
@@ -51,38 +50,28 @@ pub(super) fn select<B: CpuBus>(m: M, k: u8) -> H<B> {
 /// FLD, FILD, FBLD: pushes ST(i) or a memory operand. FLD m80 and FLD
 /// ST(i) copy the bits as they are (no exception even for an SNaN).
 fn fld<B: CpuBus, const K: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    let mut ctx = s.fpu.ctx();
-    let v = if K == kind::ST {
-        s.x87_note(op);
+    s.x87_waiting(|s| {
+        let mut ctx = s.fpu.ctx();
         // FLD ST(i) has one operand: ST(i) is operand 0.
-        let i = op.r0 & 7;
-        (!s.fpu.is_empty(i)).then(|| s.fpu.st(i))
-    } else {
-        let off = s.ea(op);
-        let raw = s.x87_read(bus, op.seg as usize, off, K)?;
-        s.x87_note_mem(op, off);
-        Some(convert(&mut ctx, K, raw))
-    };
-    let f = &mut s.fpu;
-    if f.push_faults() {
-        return Ok(());
-    }
-    match v {
-        None => {
-            if f.stack_fault(false) {
-                f.push(F80::INDEFINITE);
+        let v = s.x87_source::<B, K>(bus, op, &mut ctx, op.r0 & 7)?;
+        let f = &mut s.fpu;
+        if f.push_faults() {
+            return Ok(());
+        }
+        match v {
+            None => {
+                if f.stack_fault(false) {
+                    f.push(F80::INDEFINITE);
+                }
+            }
+            Some(v) => {
+                if f.commit(flags_of(&ctx), false) {
+                    f.push(v);
+                }
             }
         }
-        Some(v) => {
-            if f.commit(flags_of(&ctx), false) {
-                f.push(v);
-            }
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2, FLDZ.
@@ -152,49 +141,48 @@ fn fst<B: CpuBus, const K: u8, const POP: bool, const TRUNC: bool>(
     if TRUNC && s.cpuid_model.features_ecx & CPUID_SSE3 == 0 {
         return Err(Fault::UD);
     }
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    if K == kind::ST {
-        s.x87_note(op);
-        let f = &mut s.fpu;
-        let v = if f.is_empty(0) {
-            if !f.stack_fault(false) {
-                return Ok(());
+    s.x87_waiting(|s| {
+        if K == kind::ST {
+            s.x87_note(op);
+            let f = &mut s.fpu;
+            let v = if f.is_empty(0) {
+                if !f.stack_fault(false) {
+                    return Ok(());
+                }
+                F80::INDEFINITE
+            } else {
+                f.set_c1(false);
+                f.st(0)
+            };
+            f.set_st(op.r0 & 7, v);
+            if POP {
+                f.pop();
             }
-            F80::INDEFINITE
+            return Ok(());
+        }
+        let off = s.ea(op);
+        let seg = op.seg as usize;
+        let (raw, ex, c1) = if s.fpu.is_empty(0) {
+            (indefinite(K), sw::IE | sw::SF, false)
         } else {
-            f.set_c1(false);
-            f.st(0)
+            let mut ctx = s.fpu.ctx();
+            let raw = encode(&mut ctx, K, s.fpu.st(0), TRUNC);
+            (raw, flags_of(&ctx), ctx.c1)
         };
-        f.set_st(op.r0 & 7, v);
-        if POP {
+        // Unmasked, these leave memory and the stack alone (SDM Vol. 1 §4.9).
+        let stored = !s.fpu.unmasked(ex, sw::IE | sw::OE | sw::UE);
+        if stored {
+            s.x87_write(bus, seg, off, K, raw)?;
+        }
+        s.x87_note_mem(op, off);
+        let f = &mut s.fpu;
+        f.raise(ex);
+        f.set_c1(c1);
+        if stored && POP {
             f.pop();
         }
-        return Ok(());
-    }
-    let off = s.ea(op);
-    let seg = op.seg as usize;
-    let (raw, ex, c1) = if s.fpu.is_empty(0) {
-        (indefinite(K), sw::IE | sw::SF, false)
-    } else {
-        let mut ctx = s.fpu.ctx();
-        let raw = encode(&mut ctx, K, s.fpu.st(0), TRUNC);
-        (raw, flags_of(&ctx), ctx.c1)
-    };
-    // Unmasked, these leave memory and the stack alone (SDM Vol. 1 §4.9).
-    let stored = !s.fpu.unmasked(ex, sw::IE | sw::OE | sw::UE);
-    if stored {
-        s.x87_write(bus, seg, off, K, raw)?;
-    }
-    s.x87_note_mem(op, off);
-    let f = &mut s.fpu;
-    f.raise(ex);
-    f.set_c1(c1);
-    if stored && POP {
-        f.pop();
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// FXCH: an empty operand is an underflow; masked, it reads as the
