@@ -10,15 +10,13 @@
 use super::{by_kind, kind};
 use crate::bus::CpuBus;
 use crate::core::CpuState;
+use crate::cpuid::ecx1;
 use crate::decode::{Handler, Op};
 use crate::exec::H;
 use crate::fault::{Fault, Res};
 use crate::fpu::{flags_of, sw, FpuState};
 use anyx86_softfloat::{Constant, Ctx, BCD_INDEFINITE, F80};
 use iced_x86::Mnemonic as M;
-
-/// CPUID leaf 1 ECX: SSE3 (FISTTP).
-const CPUID_SSE3: u32 = 1 << 0;
 
 pub(super) fn select<B: CpuBus>(m: M, k: u8) -> H<B> {
     Some(match m {
@@ -138,7 +136,7 @@ fn fst<B: CpuBus, const K: u8, const POP: bool, const TRUNC: bool>(
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
-    if TRUNC && s.cpuid_model.features_ecx & CPUID_SSE3 == 0 {
+    if TRUNC && s.cpuid_model.features_ecx & ecx1::SSE3 == 0 {
         return Err(Fault::UD);
     }
     s.x87_waiting(|s| {
