@@ -175,7 +175,7 @@ impl CpuState {
     }
 
     /// Records this instruction as the last non-control one (FCS:FIP and
-    /// FOP, which decode left in `imm`).
+    /// FOP, which decode left in `fop`).
     #[inline]
     pub(crate) fn x87_note<B>(&mut self, op: &Op<B>) {
         let f = &mut self.fpu;
