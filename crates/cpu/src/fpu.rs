@@ -369,18 +369,63 @@ impl FpuState {
         true
     }
 
-    /// Pushes with the overflow check: on a masked overflow the indefinite
-    /// is pushed instead. Returns false when nothing was pushed.
-    pub fn push_checked(&mut self, v: F80) -> bool {
-        if self.push_overflows() {
-            if !self.stack_fault(true) {
-                return false;
-            }
-            self.push(F80::INDEFINITE);
-            return true;
+    /// The stack check of a push: a full stack is an overflow whose masked
+    /// response pushes the indefinite. Returns true when a fault was
+    /// handled and the instruction is over.
+    pub fn push_faults(&mut self) -> bool {
+        if !self.push_overflows() {
+            return false;
         }
-        self.push(v);
+        if self.stack_fault(true) {
+            self.push(F80::INDEFINITE);
+        }
         true
+    }
+
+    /// A stack underflow of an instruction that writes ST(`dest`): the
+    /// masked response writes the indefinite there, then pops with `pop`.
+    pub fn underflow(&mut self, dest: u8, pop: bool) {
+        if self.stack_fault(false) {
+            self.set_st(dest, F80::INDEFINITE);
+            if pop {
+                self.pop();
+            }
+        }
+    }
+
+    /// The operands ST(0) and ST(`i`) (`i` = 0 for one operand) of an
+    /// instruction that writes ST(`dest`) and pops with `pop`: an empty one
+    /// is a stack underflow ([`FpuState::underflow`]) and gives None.
+    pub fn operands(&mut self, i: u8, dest: u8, pop: bool) -> Option<(F80, F80)> {
+        if self.is_empty(0) || self.is_empty(i) {
+            self.underflow(dest, pop);
+            return None;
+        }
+        Some((self.st(0), self.st(i)))
+    }
+
+    /// Records the flags and C1 of `ctx` and, unless an unmasked exception
+    /// stops it ([`FpuState::commit`]), writes `r` to ST(`dest`) and pops
+    /// with `pop`.
+    pub fn store(&mut self, ctx: &Ctx, dest: u8, r: F80, pop: bool) {
+        if self.commit(flags_of(ctx), ctx.c1) {
+            self.set_st(dest, r);
+            if pop {
+                self.pop();
+            }
+        }
+    }
+
+    /// `ST(dest) = g(ST(0), ST(i))` under this control word, then pop with
+    /// `pop`: the underflow check of [`FpuState::operands`], then the
+    /// result stored as [`FpuState::store`] does.
+    pub fn apply(&mut self, i: u8, dest: u8, pop: bool, g: impl FnOnce(&mut Ctx, F80, F80) -> F80) {
+        let Some((a, b)) = self.operands(i, dest, pop) else {
+            return;
+        };
+        let mut ctx = self.ctx();
+        let r = g(&mut ctx, a, b);
+        self.store(&ctx, dest, r, pop);
     }
 }
 

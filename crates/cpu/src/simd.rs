@@ -11,18 +11,9 @@ use anyx86_softfloat::F80;
 
 /// MXCSR bits (SDM Vol. 1 §10.2.3).
 pub mod mxcsr {
-    /// Invalid operation flag.
-    pub const IE: u32 = 1 << 0;
-    /// Denormal flag.
-    pub const DE: u32 = 1 << 1;
-    /// Divide-by-zero flag.
-    pub const ZE: u32 = 1 << 2;
-    /// Overflow flag.
-    pub const OE: u32 = 1 << 3;
-    /// Underflow flag.
-    pub const UE: u32 = 1 << 4;
-    /// Precision flag.
-    pub const PE: u32 = 1 << 5;
+    /// The exception flags IE, DE, ZE, OE, UE and PE: the soft-float's
+    /// `ieee` module reports them in these positions.
+    pub use anyx86_softfloat::ieee::flag::{DE, IE, OE, PE, UE, ZE};
     /// The six exception flags.
     pub const FLAGS: u32 = 0x3F;
     /// Denormals are zeros.

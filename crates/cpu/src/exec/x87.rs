@@ -23,6 +23,7 @@ use crate::bus::CpuBus;
 use crate::core::CpuState;
 use crate::decode::Op;
 use crate::fault::{vector, Fault, Res};
+use crate::fpu::FpuState;
 use crate::state::{cr0, sreg};
 use iced_x86::{Instruction, MemorySize};
 
@@ -119,6 +120,28 @@ impl CpuState {
         Ok(true)
     }
 
+    /// A waiting instruction on the register stack alone: the checks of
+    /// [`CpuState::x87_enter`], FCS:FIP and FOP recorded, then `body`
+    /// (unless the instruction froze).
+    pub(crate) fn x87_stack<B>(&mut self, op: &Op<B>, body: impl FnOnce(&mut FpuState)) -> Res<()> {
+        self.x87_waiting(|s| {
+            s.x87_note(op);
+            body(&mut s.fpu);
+            Ok(())
+        })
+    }
+
+    /// A waiting instruction: the checks of [`CpuState::x87_enter`], then
+    /// `body` (unless the instruction froze).
+    #[inline(always)]
+    pub(crate) fn x87_waiting(&mut self, body: impl FnOnce(&mut Self) -> Res<()>) -> Res<()> {
+        if self.x87_enter(true)? {
+            body(self)
+        } else {
+            Ok(())
+        }
+    }
+
     /// WAIT/FWAIT: #NM only when CR0.MP and CR0.TS are both set (EM does
     /// not matter), then a pending exception is delivered.
     pub(crate) fn x87_wait(&mut self) -> Res<()> {
@@ -152,7 +175,7 @@ impl CpuState {
     }
 
     /// Records this instruction as the last non-control one (FCS:FIP and
-    /// FOP, which decode left in `imm`).
+    /// FOP, which decode left in `fop`).
     #[inline]
     pub(crate) fn x87_note<B>(&mut self, op: &Op<B>) {
         let f = &mut self.fpu;

@@ -42,17 +42,39 @@ pub(super) fn set_lane(v: u128, w: u32, i: u32, x: u64) -> u128 {
     (v & !(m << (w * i))) | (u128::from(x) & m) << (w * i)
 }
 
-/// Applies `f` to the first `n` lane pairs (lanes of `f`'s format); the
-/// other lanes come from `d`. Each lane's flags are gathered into `env`
-/// by the pre/post-computation rule.
-pub(super) struct Lanes<'a> {
-    pub(super) env: &'a mut Env,
-    pub(super) masks: u32,
-    pub(super) pre: u32,
-    pub(super) all: u32,
+/// The lane operations of one instruction under MXCSR: each element is
+/// computed from the same environment with its flags clear, and the
+/// flags of all are gathered by the pre/post-computation rule.
+pub(super) struct Lanes {
+    pub(super) env: Env,
+    masks: u32,
+    pre: u32,
+    all: u32,
 }
 
-impl Lanes<'_> {
+impl Lanes {
+    /// Under MXCSR `csr`: its rounding, DAZ and FZ controls and its masks.
+    pub(super) fn new(csr: u32) -> Self {
+        Self {
+            env: Env::from_mxcsr(csr),
+            masks: (csr >> mxcsr::MASK_SHIFT) & mxcsr::FLAGS,
+            pre: 0,
+            all: 0,
+        }
+    }
+
+    /// One element: `f` on a copy of the environment with its flags
+    /// clear; the flags it raised are gathered.
+    pub(super) fn step(&mut self, f: impl FnOnce(&mut Env) -> u64) -> u64 {
+        let mut e = self.env;
+        e.flags = 0;
+        let x = f(&mut e);
+        self.add(e.flags);
+        x
+    }
+
+    /// Applies `f` to the first `n` lane pairs (lanes of `f`'s format); the
+    /// other lanes come from `d`.
     pub(super) fn run(
         &mut self,
         fmt: Format,
@@ -64,10 +86,7 @@ impl Lanes<'_> {
         let w = width(fmt);
         let mut r = d;
         for i in 0..n {
-            let mut e = *self.env;
-            e.flags = 0;
-            let x = f(&mut e, lane(d, w, i), lane(s, w, i));
-            self.add(e.flags);
+            let x = self.step(|e| f(e, lane(d, w, i), lane(s, w, i)));
             r = set_lane(r, w, i, x);
         }
         r
@@ -142,14 +161,7 @@ fn estimate(x: u64, rsqrt: bool) -> u64 {
 
 /// The floating-point operation `m`.
 pub(super) fn op(s: &mut CpuState, m: K, d: u128, src: u128, cx: &Cx) -> Res<Option<u128>> {
-    let mut env = Env::from_mxcsr(s.simd.mxcsr);
-    let masks = (s.simd.mxcsr >> mxcsr::MASK_SHIFT) & mxcsr::FLAGS;
-    let mut l = Lanes {
-        env: &mut env,
-        masks,
-        pre: 0,
-        all: 0,
-    };
+    let mut l = Lanes::new(s.simd.mxcsr);
     let (ps, ss, pd, sd) = ((F32, 4), (F32, 1), (F64, 2), (F64, 1));
     let arith = |m: K| match m {
         K::Addps | K::Addss | K::Addpd | K::Addsd => 0,
@@ -308,10 +320,7 @@ pub(super) fn op(s: &mut CpuState, m: K, d: u128, src: u128, cx: &Cx) -> Res<Opt
         K::Cvtps2pd => {
             let mut out = 0u128;
             for i in 0..2 {
-                let mut e = *l.env;
-                e.flags = 0;
-                let x = e.convert(F32, F64, lane(src, 32, i));
-                l.add(e.flags);
+                let x = l.step(|e| e.convert(F32, F64, lane(src, 32, i)));
                 out = set_lane(out, 64, i, x);
             }
             out

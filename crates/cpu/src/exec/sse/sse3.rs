@@ -11,8 +11,7 @@ use super::fp::{lane, set_lane, width, Lanes};
 use super::{K, LO64};
 use crate::core::CpuState;
 use crate::fault::Res;
-use crate::simd::mxcsr;
-use anyx86_softfloat::ieee::{Env, Format, F32, F64};
+use anyx86_softfloat::ieee::{Format, F32, F64};
 
 /// The data movement of SSE3.
 pub(super) fn mov(m: K, s: u128) -> Option<u128> {
@@ -41,13 +40,7 @@ pub(super) fn fp(s: &mut CpuState, m: K, d: u128, src: u128) -> Option<Res<Optio
         K::Hsubpd => (F64, 2),
         _ => return None,
     };
-    let mut env = Env::from_mxcsr(s.simd.mxcsr);
-    let mut l = Lanes {
-        env: &mut env,
-        masks: (s.simd.mxcsr >> mxcsr::MASK_SHIFT) & mxcsr::FLAGS,
-        pre: 0,
-        all: 0,
-    };
+    let mut l = Lanes::new(s.simd.mxcsr);
     let w = width(f);
     let n = 128 / w;
     let mut r = 0u128;
@@ -64,10 +57,7 @@ pub(super) fn fp(s: &mut CpuState, m: K, d: u128, src: u128) -> Option<Res<Optio
                 (lane(v, w, j), lane(v, w, j + 1), kind == 2)
             }
         };
-        let mut e = *l.env;
-        e.flags = 0;
-        let x = e.add(f, a, b, sub);
-        l.add(e.flags);
+        let x = l.step(|e| e.add(f, a, b, sub));
         r = set_lane(r, w, i, x);
     }
     let flags = l.flags();

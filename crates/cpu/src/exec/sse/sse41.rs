@@ -8,7 +8,6 @@ use super::int::{lane, map2, ones, pack, slane, smap2};
 use super::{Cx, K};
 use crate::core::CpuState;
 use crate::fault::Res;
-use crate::simd::mxcsr;
 use crate::state::fl;
 use anyx86_softfloat::ieee::{flag, rc, Env, Format, F32, F64};
 
@@ -193,13 +192,7 @@ fn round_int(e: &mut Env, f: Format, x: u64, mode: u8) -> u64 {
 /// ROUND*, DPPS/DPPD: the floating point of SSE4.1.
 pub(super) fn fp(s: &mut CpuState, m: K, d: u128, src: u128, cx: &Cx) -> Option<Res<Option<u128>>> {
     let imm = cx.imm;
-    let mut env = Env::from_mxcsr(s.simd.mxcsr);
-    let mut l = Lanes {
-        env: &mut env,
-        masks: (s.simd.mxcsr >> mxcsr::MASK_SHIFT) & mxcsr::FLAGS,
-        pre: 0,
-        all: 0,
-    };
+    let mut l = Lanes::new(s.simd.mxcsr);
     let r = match m {
         K::Roundps | K::Roundpd | K::Roundss | K::Roundsd => {
             let (f, n) = match m {
@@ -223,15 +216,13 @@ pub(super) fn fp(s: &mut CpuState, m: K, d: u128, src: u128, cx: &Cx) -> Option<
             let w = width(f);
             let n = 128 / w;
             let step = |l: &mut Lanes, op: u8, a: u64, b: u64| {
-                let mut e = *l.env;
-                e.flags = 0;
-                let x = if op == 0 {
-                    e.mul(f, a, b)
-                } else {
-                    e.add(f, a, b, false)
-                };
-                l.add(e.flags);
-                x
+                l.step(|e| {
+                    if op == 0 {
+                        e.mul(f, a, b)
+                    } else {
+                        e.add(f, a, b, false)
+                    }
+                })
             };
             let mut t = [0u64; 4];
             for (i, ti) in t.iter_mut().enumerate().take(n as usize) {

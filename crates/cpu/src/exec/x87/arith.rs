@@ -126,7 +126,7 @@ fn arith_forms<B: CpuBus, const OP: u8>(k: u8, to_sti: bool, pop: bool) -> H<B> 
 }
 
 /// Converts a memory operand of kind `k` (read as `raw`) to extended.
-pub(super) fn convert(ctx: &mut Ctx, k: u8, raw: u128) -> F80 {
+fn convert(ctx: &mut Ctx, k: u8, raw: u128) -> F80 {
     match k {
         kind::F32 => ctx.from_f32(raw as u32),
         kind::F64 => ctx.from_f64(raw as u64),
@@ -144,10 +144,10 @@ pub(super) fn convert(ctx: &mut Ctx, k: u8, raw: u128) -> F80 {
 }
 
 impl CpuState {
-    /// The source operand of a two-operand instruction: ST(`i`) for
-    /// register forms (None when empty), else the memory operand
-    /// converted to extended. Records the instruction pointers.
-    fn x87_source<B: CpuBus, const K: u8>(
+    /// The source operand of a load or a two-operand instruction:
+    /// ST(`i`) for register forms (None when empty), else the memory
+    /// operand converted to extended. Records the instruction pointers.
+    pub(super) fn x87_source<B: CpuBus, const K: u8>(
         &mut self,
         bus: &mut B,
         op: &Op<B>,
@@ -180,42 +180,31 @@ fn arith<B: CpuBus, const OP: u8, const K: u8, const TO_STI: bool, const POP: bo
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    let (d, src) = if TO_STI {
-        (op.r0 & 7, 0)
-    } else {
-        (0, op.r1 & 7)
-    };
-    let mut ctx = s.fpu.ctx();
-    let b = s.x87_source::<B, K>(bus, op, &mut ctx, src)?;
-    let f = &mut s.fpu;
-    let (Some(b), false) = (b, f.is_empty(d)) else {
-        if f.stack_fault(false) {
-            f.set_st(d, F80::INDEFINITE);
-            if POP {
-                f.pop();
-            }
-        }
-        return Ok(());
-    };
-    let a = f.st(d);
-    let r = match OP {
-        op::ADD => ctx.add(a, b),
-        op::MUL => ctx.mul(a, b),
-        op::SUB => ctx.sub(a, b),
-        op::SUBR => ctx.sub(b, a),
-        op::DIV => ctx.div(a, b),
-        _ => ctx.div(b, a),
-    };
-    if f.commit(flags_of(&ctx), ctx.c1) {
-        f.set_st(d, r);
-        if POP {
-            f.pop();
-        }
-    }
-    Ok(())
+    s.x87_waiting(|s| {
+        let (d, src) = if TO_STI {
+            (op.r0 & 7, 0)
+        } else {
+            (0, op.r1 & 7)
+        };
+        let mut ctx = s.fpu.ctx();
+        let b = s.x87_source::<B, K>(bus, op, &mut ctx, src)?;
+        let f = &mut s.fpu;
+        let (Some(b), false) = (b, f.is_empty(d)) else {
+            f.underflow(d, POP);
+            return Ok(());
+        };
+        let a = f.st(d);
+        let r = match OP {
+            op::ADD => ctx.add(a, b),
+            op::MUL => ctx.mul(a, b),
+            op::SUB => ctx.sub(a, b),
+            op::SUBR => ctx.sub(b, a),
+            op::DIV => ctx.div(a, b),
+            _ => ctx.div(b, a),
+        };
+        f.store(&ctx, d, r, POP);
+        Ok(())
+    })
 }
 
 /// The comparisons: ST(0) against a register (ST(1) when the instruction
@@ -227,192 +216,128 @@ fn fcom<B: CpuBus, const K: u8, const QUIET: bool, const POPS: u8, const EFL: bo
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    let src = if op.r1 == NOREG { 1 } else { op.r1 & 7 };
-    let mut ctx = s.fpu.ctx();
-    let b = s.x87_source::<B, K>(bus, op, &mut ctx, src)?;
-    let f = &mut s.fpu;
-    let ord = match (b, f.is_empty(0)) {
-        (Some(b), false) => {
-            let ord = ctx.compare(f.st(0), b, QUIET);
-            if !f.commit(flags_of(&ctx), false) {
-                return Ok(());
+    s.x87_waiting(|s| {
+        let src = if op.r1 == NOREG { 1 } else { op.r1 & 7 };
+        let mut ctx = s.fpu.ctx();
+        let b = s.x87_source::<B, K>(bus, op, &mut ctx, src)?;
+        let f = &mut s.fpu;
+        let ord = match (b, f.is_empty(0)) {
+            (Some(b), false) => {
+                let ord = ctx.compare(f.st(0), b, QUIET);
+                if !f.commit(flags_of(&ctx), false) {
+                    return Ok(());
+                }
+                ord
             }
-            ord
-        }
-        _ => {
-            if !f.stack_fault(false) {
-                return Ok(());
+            _ => {
+                if !f.stack_fault(false) {
+                    return Ok(());
+                }
+                Ordering::Unordered
             }
-            Ordering::Unordered
+        };
+        let cc = ord.condition_codes();
+        if EFL {
+            let bit = |c: u16, f: u32| if cc & c != 0 { f } else { 0 };
+            s.set_arith(bit(sw::C3, fl::ZF) | bit(sw::C2, fl::PF) | bit(sw::C0, fl::CF));
+        } else {
+            s.fpu.set_cc(cc | (s.fpu.sw & sw::C1));
         }
-    };
-    let cc = ord.condition_codes();
-    if EFL {
-        let bit = |c: u16, f: u32| if cc & c != 0 { f } else { 0 };
-        s.set_arith(bit(sw::C3, fl::ZF) | bit(sw::C2, fl::PF) | bit(sw::C0, fl::CF));
-    } else {
-        s.fpu.set_cc(cc | (s.fpu.sw & sw::C1));
-    }
-    for _ in 0..POPS {
-        s.fpu.pop();
-    }
-    Ok(())
+        for _ in 0..POPS {
+            s.fpu.pop();
+        }
+        Ok(())
+    })
 }
 
 /// FXAM: the class of ST(0) in C3 C2 C0 and its sign in C1; an empty
 /// register reads as "empty" (C3 and C0) with the sign of its stale
 /// contents (a real x87 agrees).
 fn fxam<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    s.x87_note(op);
-    let f = &mut s.fpu;
-    let v = f.st(0);
-    let cc = if f.is_empty(0) {
-        sw::C3 | sw::C0 | if v.sign { sw::C1 } else { 0 }
-    } else {
-        examine(v)
-    };
-    f.set_cc(cc);
-    Ok(())
+    s.x87_stack(op, |f| {
+        let v = f.st(0);
+        let cc = if f.is_empty(0) {
+            sw::C3 | sw::C0 | if v.sign { sw::C1 } else { 0 }
+        } else {
+            examine(v)
+        };
+        f.set_cc(cc);
+    })
 }
 
 /// FCHS, FABS, FSQRT, FRNDINT on ST(0).
 fn unary<B: CpuBus, const U: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    s.x87_note(op);
-    let f = &mut s.fpu;
-    if f.is_empty(0) {
-        if f.stack_fault(false) {
-            f.set_st(0, F80::INDEFINITE);
-        }
-        return Ok(());
-    }
-    let a = f.st(0);
-    let mut ctx = f.ctx();
-    let r = match U {
-        un::CHS => a.neg(),
-        un::ABS => a.abs(),
-        un::SQRT => ctx.sqrt(a),
-        _ => ctx.round_to_int(a),
-    };
-    if f.commit(flags_of(&ctx), ctx.c1) {
-        f.set_st(0, r);
-    }
-    Ok(())
-}
-
-/// The two operands ST(0) and ST(1) of FSCALE, FPREM and the like, or
-/// None after a stack underflow (whose masked response is done: ST(0) is
-/// the indefinite).
-fn st0_st1(s: &mut CpuState) -> Option<(F80, F80)> {
-    let f = &mut s.fpu;
-    if f.is_empty(0) || f.is_empty(1) {
-        if f.stack_fault(false) {
-            f.set_st(0, F80::INDEFINITE);
-        }
-        return None;
-    }
-    Some((f.st(0), f.st(1)))
+    s.x87_stack(op, |f| {
+        f.apply(0, 0, false, |ctx, a, _| match U {
+            un::CHS => a.neg(),
+            un::ABS => a.abs(),
+            un::SQRT => ctx.sqrt(a),
+            _ => ctx.round_to_int(a),
+        })
+    })
 }
 
 /// FSCALE: ST(0) × 2^trunc(ST(1)).
 fn fscale<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    s.x87_note(op);
-    let Some((a, b)) = st0_st1(s) else {
-        return Ok(());
-    };
-    let f = &mut s.fpu;
-    let mut ctx = f.ctx();
-    let r = ctx.scale(a, b);
-    if f.commit(flags_of(&ctx), ctx.c1) {
-        f.set_st(0, r);
-    }
-    Ok(())
+    s.x87_stack(op, |f| f.apply(1, 0, false, |ctx, a, b| ctx.scale(a, b)))
 }
 
 /// FPREM and FPREM1: the partial remainder of ST(0) by ST(1); C2 set
 /// means "not finished, run again", else C0 C3 C1 hold the low quotient
 /// bits.
 fn fprem<B: CpuBus, const IEEE: bool>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    s.x87_note(op);
-    let Some((a, b)) = st0_st1(s) else {
-        return Ok(());
-    };
-    let f = &mut s.fpu;
-    let mut ctx = f.ctx();
-    let r = if IEEE {
-        ctx.prem1(a, b)
-    } else {
-        ctx.prem(a, b)
-    };
-    if f.commit(flags_of(&ctx), false) {
-        f.set_st(0, r.value);
-        f.set_cc(r.condition_codes);
-    }
-    Ok(())
+    s.x87_stack(op, |f| {
+        let Some((a, b)) = f.operands(1, 0, false) else {
+            return;
+        };
+        let mut ctx = f.ctx();
+        let r = if IEEE {
+            ctx.prem1(a, b)
+        } else {
+            ctx.prem(a, b)
+        };
+        if f.commit(flags_of(&ctx), false) {
+            f.set_st(0, r.value);
+            f.set_cc(r.condition_codes);
+        }
+    })
 }
 
 /// FXTRACT: ST(0) becomes its exponent, then its significand is pushed.
 /// Underflow or overflow (masked) leave the indefinite in both.
 fn fxtract<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    s.x87_note(op);
-    let f = &mut s.fpu;
-    if f.replace_and_push_faults() {
-        return Ok(());
-    }
-    let mut ctx = f.ctx();
-    let (sig, exp) = ctx.extract(f.st(0));
-    if f.commit(flags_of(&ctx), false) {
-        f.set_st(0, exp);
-        f.push(sig);
-    }
-    Ok(())
+    s.x87_stack(op, |f| {
+        if f.replace_and_push_faults() {
+            return;
+        }
+        let mut ctx = f.ctx();
+        let (sig, exp) = ctx.extract(f.st(0));
+        if f.commit(flags_of(&ctx), false) {
+            f.set_st(0, exp);
+            f.push(sig);
+        }
+    })
 }
 
 /// FINCSTP (`D` = 1) and FDECSTP (`D` = 7): TOP moves, tags stay.
 fn fincstp<B: CpuBus, const D: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    s.x87_note(op);
-    s.fpu.top = (s.fpu.top + D) & 7;
-    s.fpu.set_c1(false);
-    Ok(())
+    s.x87_stack(op, |f| {
+        f.top = (f.top + D) & 7;
+        f.set_c1(false);
+    })
 }
 
 /// FFREE ST(i) tags it empty; FFREEP (undocumented, DF C0+i) pops after.
 fn ffree<B: CpuBus, const POP: bool>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    s.x87_note(op);
-    s.fpu.free(op.r0 & 7);
-    if POP {
-        s.fpu.pop();
-    }
-    Ok(())
+    s.x87_stack(op, |f| {
+        f.free(op.r0 & 7);
+        if POP {
+            f.pop();
+        }
+    })
 }
 
 /// FNOP: a waiting instruction that does nothing else.
 fn fnop<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    if s.x87_enter(true)? {
-        s.x87_note(op);
-    }
-    Ok(())
+    s.x87_stack(op, |_| {})
 }

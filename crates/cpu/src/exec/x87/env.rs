@@ -19,15 +19,17 @@ use crate::cpuid::edx1;
 use crate::decode::Op;
 use crate::exec::H;
 use crate::fault::{Fault, Res};
-use crate::fpu::{cw, sw};
+use crate::fpu::{cw, sw, FpuState};
 use crate::simd::mxcsr;
 use crate::state::cr4;
 use crate::state::Mode;
 use anyx86_softfloat::F80;
 use iced_x86::{Code, Mnemonic as M};
 
+/// Where FXSAVE's ST0-ST7 start, 16 bytes each.
+const FX_REGS: usize = 32;
 /// Bytes of FXSAVE's x87 part (header and ST0-ST7).
-const FX_X87: usize = 160;
+const FX_X87: usize = FX_REGS + 8 * 16;
 /// Bytes up to the end of XMM15.
 const FX_XMM_END: usize = FX_X87 + 16 * 16;
 /// Size of the whole FXSAVE area.
@@ -77,6 +79,27 @@ fn get16(b: &[u8], at: usize) -> u16 {
 }
 fn get32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// ST(0)-ST(7) as 80-bit images in `b`, from byte `at`, one every
+/// `stride` bytes (FSAVE packs them, FXSAVE gives each 16 bytes).
+fn put_regs(f: &FpuState, b: &mut [u8], at: usize, stride: usize) {
+    for i in 0..8u8 {
+        let at = at + stride * usize::from(i);
+        b[at..at + 10].copy_from_slice(&f.st(i).to_le_bytes());
+    }
+}
+
+/// Loads ST(0)-ST(7) from images laid out as [`put_regs`] stores them;
+/// the tags are left alone.
+fn get_regs(f: &mut FpuState, b: &[u8], at: usize, stride: usize) {
+    for i in 0..8u8 {
+        let at = at + stride * usize::from(i);
+        let mut r = [0u8; 10];
+        r.copy_from_slice(&b[at..at + 10]);
+        let p = f.phys(i);
+        f.regs[p] = F80::from_le_bytes(r);
+    }
 }
 
 /// Size of the environment image.
@@ -198,13 +221,12 @@ fn fnclex<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
 
 /// FLDCW: unmasking a set flag makes its exception pending.
 fn fldcw<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    let off = s.ea(op);
-    let v = s.read_mem::<B, 2>(bus, op.seg as usize, off)?;
-    s.fpu.set_control(v as u16);
-    Ok(())
+    s.x87_waiting(|s| {
+        let off = s.ea(op);
+        let v = s.read_mem::<B, 2>(bus, op.seg as usize, off)?;
+        s.fpu.set_control(v as u16);
+        Ok(())
+    })
 }
 
 /// FNSTCW m16.
@@ -247,10 +269,7 @@ fn fnsave<B: CpuBus, const BIG: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>)
     let n = env_size(BIG);
     let b = &mut b[..n + 80];
     s.x87_env_image(BIG, b);
-    for i in 0..8u8 {
-        let at = n + 10 * usize::from(i);
-        b[at..at + 10].copy_from_slice(&s.fpu.st(i).to_le_bytes());
-    }
+    put_regs(&s.fpu, b, n, 10);
     let off = s.ea(op);
     s.x87_write_area(bus, op.seg as usize, off, b)?;
     s.fpu.init();
@@ -263,25 +282,18 @@ fn fldenv<B: CpuBus, const BIG: bool, const REGS: bool>(
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    let mut b = [0u8; 108];
-    let n = env_size(BIG);
-    let b = &mut b[..if REGS { n + 80 } else { n }];
-    let off = s.ea(op);
-    s.x87_read_area(bus, op.seg as usize, off, b)?;
-    s.x87_load_env(BIG, b);
-    if REGS {
-        for i in 0..8u8 {
-            let at = n + 10 * usize::from(i);
-            let mut r = [0u8; 10];
-            r.copy_from_slice(&b[at..at + 10]);
-            let p = s.fpu.phys(i);
-            s.fpu.regs[p] = F80::from_le_bytes(r);
+    s.x87_waiting(|s| {
+        let mut b = [0u8; 108];
+        let n = env_size(BIG);
+        let b = &mut b[..if REGS { n + 80 } else { n }];
+        let off = s.ea(op);
+        s.x87_read_area(bus, op.seg as usize, off, b)?;
+        s.x87_load_env(BIG, b);
+        if REGS {
+            get_regs(&mut s.fpu, b, n, 10);
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 impl CpuState {
@@ -336,10 +348,7 @@ fn fxsave<B: CpuBus, const W64: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>)
         put16(&mut b, 12, f.fcs);
         put16(&mut b, 20, f.fds);
     }
-    for i in 0..8u8 {
-        let at = 32 + 16 * usize::from(i);
-        b[at..at + 10].copy_from_slice(&f.st(i).to_le_bytes());
-    }
+    put_regs(f, &mut b, FX_REGS, 16);
     let n = s.fx_len();
     if n > FX_X87 {
         put32(&mut b, 24, s.simd.mxcsr);
@@ -355,7 +364,7 @@ fn fxsave<B: CpuBus, const W64: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>)
     if n > FX_X87 {
         s.x87_write_area(bus, op.seg as usize, off + 24, &b[24..n])
     } else {
-        s.x87_write_area(bus, op.seg as usize, off + 32, &b[32..n])
+        s.x87_write_area(bus, op.seg as usize, off + FX_REGS as u64, &b[FX_REGS..n])
     }
 }
 
@@ -395,13 +404,7 @@ fn fxrstor<B: CpuBus, const W64: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>
     }
     f.set_status(get16(&b, 2));
     f.set_control(get16(&b, 0));
-    for i in 0..8u8 {
-        let at = 32 + 16 * usize::from(i);
-        let mut r = [0u8; 10];
-        r.copy_from_slice(&b[at..at + 10]);
-        let p = f.phys(i);
-        f.regs[p] = F80::from_le_bytes(r);
-    }
+    get_regs(f, &b, FX_REGS, 16);
     Ok(())
 }
 

@@ -19,19 +19,18 @@ use iced_x86::Mnemonic as M;
 mod k {
     pub const SIN: u8 = 0;
     pub const COS: u8 = 1;
-    pub const F2XM1: u8 = 2;
-    pub const TAN: u8 = 3;
-    pub const SINCOS: u8 = 4;
-    pub const PATAN: u8 = 5;
-    pub const YL2X: u8 = 6;
-    pub const YL2XP1: u8 = 7;
+    pub const TAN: u8 = 2;
+    pub const SINCOS: u8 = 3;
+    pub const PATAN: u8 = 4;
+    pub const YL2X: u8 = 5;
+    pub const YL2XP1: u8 = 6;
 }
 
 pub(super) fn select<B: CpuBus>(m: M) -> H<B> {
     Some(match m {
         M::Fsin => unary::<B, { k::SIN }>,
         M::Fcos => unary::<B, { k::COS }>,
-        M::F2xm1 => unary::<B, { k::F2XM1 }>,
+        M::F2xm1 => f2xm1::<B>,
         M::Fptan => two_results::<B, { k::TAN }>,
         M::Fsincos => two_results::<B, { k::SINCOS }>,
         M::Fpatan => binary_pop::<B, { k::PATAN }>,
@@ -55,92 +54,55 @@ fn trig<T>(f: &mut FpuState, ctx: &Ctx, r: TrigResult<T>) -> Option<T> {
     Some(r.value)
 }
 
-/// FSIN, FCOS, F2XM1: ST(0) = f(ST(0)).
+/// FSIN, FCOS: ST(0) = f(ST(0)).
 fn unary<B: CpuBus, const K: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    s.x87_note(op);
-    let f = &mut s.fpu;
-    if f.is_empty(0) {
-        if f.stack_fault(false) {
-            f.set_st(0, F80::INDEFINITE);
+    s.x87_stack(op, |f| {
+        let Some((a, _)) = f.operands(0, 0, false) else {
+            return;
+        };
+        let mut ctx = f.ctx();
+        let r = if K == k::SIN { ctx.sin(a) } else { ctx.cos(a) };
+        if let Some(v) = trig(f, &ctx, r) {
+            f.set_st(0, v);
         }
-        return Ok(());
-    }
-    let a = f.st(0);
-    let mut ctx = f.ctx();
-    let v = match K {
-        k::SIN => {
-            let r = ctx.sin(a);
-            trig(f, &ctx, r)
-        }
-        k::COS => {
-            let r = ctx.cos(a);
-            trig(f, &ctx, r)
-        }
-        _ => {
-            let r = ctx.exp2m1(a);
-            f.commit(flags_of(&ctx), ctx.c1).then_some(r)
-        }
-    };
-    if let Some(v) = v {
-        f.set_st(0, v);
-    }
-    Ok(())
+    })
+}
+
+/// F2XM1: ST(0) = 2^ST(0) − 1.
+fn f2xm1<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+    s.x87_stack(op, |f| f.apply(0, 0, false, |ctx, a, _| ctx.exp2m1(a)))
 }
 
 /// FPTAN (tan, then +1.0 pushed, or the NaN again) and FSINCOS (sin,
 /// then cos pushed).
 fn two_results<B: CpuBus, const K: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    s.x87_note(op);
-    let f = &mut s.fpu;
-    if f.replace_and_push_faults() {
-        return Ok(());
-    }
-    let a = f.st(0);
-    let mut ctx = f.ctx();
-    let pair = if K == k::TAN {
-        let r = ctx.tan(a);
-        trig(f, &ctx, r).map(|t| (t, if t.is_nan() { t } else { F80::ONE }))
-    } else {
-        let r = ctx.sincos(a);
-        trig(f, &ctx, r)
-    };
-    if let Some((first, pushed)) = pair {
-        f.set_st(0, first);
-        f.push(pushed);
-    }
-    Ok(())
+    s.x87_stack(op, |f| {
+        if f.replace_and_push_faults() {
+            return;
+        }
+        let a = f.st(0);
+        let mut ctx = f.ctx();
+        let pair = if K == k::TAN {
+            let r = ctx.tan(a);
+            trig(f, &ctx, r).map(|t| (t, if t.is_nan() { t } else { F80::ONE }))
+        } else {
+            let r = ctx.sincos(a);
+            trig(f, &ctx, r)
+        };
+        if let Some((first, pushed)) = pair {
+            f.set_st(0, first);
+            f.push(pushed);
+        }
+    })
 }
 
 /// FPATAN, FYL2X, FYL2XP1: ST(1) = f(ST(1), ST(0)), then pop.
 fn binary_pop<B: CpuBus, const K: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    s.x87_note(op);
-    let f = &mut s.fpu;
-    if f.is_empty(0) || f.is_empty(1) {
-        if f.stack_fault(false) {
-            f.set_st(1, F80::INDEFINITE);
-            f.pop();
-        }
-        return Ok(());
-    }
-    let (x, y) = (f.st(0), f.st(1));
-    let mut ctx = f.ctx();
-    let r = match K {
-        k::PATAN => ctx.atan2(y, x),
-        k::YL2X => ctx.yl2x(y, x),
-        _ => ctx.yl2xp1(y, x),
-    };
-    if f.commit(flags_of(&ctx), ctx.c1) {
-        f.set_st(1, r);
-        f.pop();
-    }
-    Ok(())
+    s.x87_stack(op, |f| {
+        f.apply(1, 1, true, |ctx, x, y| match K {
+            k::PATAN => ctx.atan2(y, x),
+            k::YL2X => ctx.yl2x(y, x),
+            _ => ctx.yl2xp1(y, x),
+        })
+    })
 }

@@ -7,19 +7,16 @@
 //! their memory before the status word changes, so a fault leaves the FPU
 //! as it was.
 
-use super::arith::convert;
 use super::{by_kind, kind};
 use crate::bus::CpuBus;
 use crate::core::CpuState;
+use crate::cpuid::ecx1;
 use crate::decode::{Handler, Op};
 use crate::exec::H;
 use crate::fault::{Fault, Res};
-use crate::fpu::{flags_of, sw};
+use crate::fpu::{flags_of, sw, FpuState};
 use anyx86_softfloat::{Constant, Ctx, BCD_INDEFINITE, F80};
 use iced_x86::Mnemonic as M;
-
-/// CPUID leaf 1 ECX: SSE3 (FISTTP).
-const CPUID_SSE3: u32 = 1 << 0;
 
 pub(super) fn select<B: CpuBus>(m: M, k: u8) -> H<B> {
     Some(match m {
@@ -51,49 +48,32 @@ pub(super) fn select<B: CpuBus>(m: M, k: u8) -> H<B> {
 /// FLD, FILD, FBLD: pushes ST(i) or a memory operand. FLD m80 and FLD
 /// ST(i) copy the bits as they are (no exception even for an SNaN).
 fn fld<B: CpuBus, const K: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    let mut ctx = s.fpu.ctx();
-    let v = if K == kind::ST {
-        s.x87_note(op);
+    s.x87_waiting(|s| {
+        let mut ctx = s.fpu.ctx();
         // FLD ST(i) has one operand: ST(i) is operand 0.
-        let i = op.r0 & 7;
-        (!s.fpu.is_empty(i)).then(|| s.fpu.st(i))
-    } else {
-        let off = s.ea(op);
-        let raw = s.x87_read(bus, op.seg as usize, off, K)?;
-        s.x87_note_mem(op, off);
-        Some(convert(&mut ctx, K, raw))
-    };
-    let f = &mut s.fpu;
-    if f.push_overflows() {
-        if f.stack_fault(true) {
-            f.push(F80::INDEFINITE);
+        let v = s.x87_source::<B, K>(bus, op, &mut ctx, op.r0 & 7)?;
+        let f = &mut s.fpu;
+        if f.push_faults() {
+            return Ok(());
         }
-        return Ok(());
-    }
-    match v {
-        None => {
-            if f.stack_fault(false) {
-                f.push(F80::INDEFINITE);
+        match v {
+            None => {
+                if f.stack_fault(false) {
+                    f.push(F80::INDEFINITE);
+                }
+            }
+            Some(v) => {
+                if f.commit(flags_of(&ctx), false) {
+                    f.push(v);
+                }
             }
         }
-        Some(v) => {
-            if f.commit(flags_of(&ctx), false) {
-                f.push(v);
-            }
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2, FLDZ.
 fn fldc<B: CpuBus, const C: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    s.x87_note(op);
     let c = [
         Constant::One,
         Constant::Log2Ten,
@@ -103,17 +83,14 @@ fn fldc<B: CpuBus, const C: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> R
         Constant::LnTwo,
         Constant::Zero,
     ][usize::from(C)];
-    let f = &mut s.fpu;
-    if f.push_overflows() {
-        if f.stack_fault(true) {
-            f.push(F80::INDEFINITE);
+    s.x87_stack(op, |f| {
+        if f.push_faults() {
+            return;
         }
-        return Ok(());
-    }
-    let v = f.ctx().constant(c);
-    f.push(v);
-    f.set_c1(false);
-    Ok(())
+        let v = f.ctx().constant(c);
+        f.push(v);
+        f.set_c1(false);
+    })
 }
 
 /// The indefinite of a destination format (the masked response to an
@@ -159,97 +136,85 @@ fn fst<B: CpuBus, const K: u8, const POP: bool, const TRUNC: bool>(
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
-    if TRUNC && s.cpuid_model.features_ecx & CPUID_SSE3 == 0 {
+    if TRUNC && s.cpuid_model.features_ecx & ecx1::SSE3 == 0 {
         return Err(Fault::UD);
     }
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    if K == kind::ST {
-        s.x87_note(op);
-        let f = &mut s.fpu;
-        let v = if f.is_empty(0) {
-            if !f.stack_fault(false) {
-                return Ok(());
+    s.x87_waiting(|s| {
+        if K == kind::ST {
+            s.x87_note(op);
+            let f = &mut s.fpu;
+            let v = if f.is_empty(0) {
+                if !f.stack_fault(false) {
+                    return Ok(());
+                }
+                F80::INDEFINITE
+            } else {
+                f.set_c1(false);
+                f.st(0)
+            };
+            f.set_st(op.r0 & 7, v);
+            if POP {
+                f.pop();
             }
-            F80::INDEFINITE
+            return Ok(());
+        }
+        let off = s.ea(op);
+        let seg = op.seg as usize;
+        let (raw, ex, c1) = if s.fpu.is_empty(0) {
+            (indefinite(K), sw::IE | sw::SF, false)
         } else {
-            f.set_c1(false);
-            f.st(0)
+            let mut ctx = s.fpu.ctx();
+            let raw = encode(&mut ctx, K, s.fpu.st(0), TRUNC);
+            (raw, flags_of(&ctx), ctx.c1)
         };
-        f.set_st(op.r0 & 7, v);
-        if POP {
+        // Unmasked, these leave memory and the stack alone (SDM Vol. 1 §4.9).
+        let stored = !s.fpu.unmasked(ex, sw::IE | sw::OE | sw::UE);
+        if stored {
+            s.x87_write(bus, seg, off, K, raw)?;
+        }
+        s.x87_note_mem(op, off);
+        let f = &mut s.fpu;
+        f.raise(ex);
+        f.set_c1(c1);
+        if stored && POP {
             f.pop();
         }
-        return Ok(());
-    }
-    let off = s.ea(op);
-    let seg = op.seg as usize;
-    let (raw, ex, c1) = if s.fpu.is_empty(0) {
-        (indefinite(K), sw::IE | sw::SF, false)
-    } else {
-        let mut ctx = s.fpu.ctx();
-        let raw = encode(&mut ctx, K, s.fpu.st(0), TRUNC);
-        (raw, flags_of(&ctx), ctx.c1)
-    };
-    // Unmasked, these leave memory and the stack alone (SDM Vol. 1 §4.9).
-    let stored = !s.fpu.unmasked(ex, sw::IE | sw::OE | sw::UE);
-    if stored {
-        s.x87_write(bus, seg, off, K, raw)?;
-    }
-    s.x87_note_mem(op, off);
-    let f = &mut s.fpu;
-    f.raise(ex);
-    f.set_c1(c1);
-    if stored && POP {
-        f.pop();
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// FXCH: an empty operand is an underflow; masked, it reads as the
 /// indefinite and the exchange happens (a real x87 agrees).
 fn fxch<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    s.x87_note(op);
     let i = op.r1 & 7;
-    let f = &mut s.fpu;
-    if (f.is_empty(0) || f.is_empty(i)) && !f.stack_fault(false) {
-        return Ok(());
-    }
-    let get = |f: &crate::fpu::FpuState, n| {
-        if f.is_empty(n) {
-            F80::INDEFINITE
-        } else {
-            f.st(n)
+    s.x87_stack(op, |f| {
+        if (f.is_empty(0) || f.is_empty(i)) && !f.stack_fault(false) {
+            return;
         }
-    };
-    let (a, b) = (get(f, 0), get(f, i));
-    f.set_st(0, b);
-    f.set_st(i, a);
-    f.set_c1(false);
-    Ok(())
+        let get = |f: &FpuState, n| {
+            if f.is_empty(n) {
+                F80::INDEFINITE
+            } else {
+                f.st(n)
+            }
+        };
+        let (a, b) = (get(f, 0), get(f, i));
+        f.set_st(0, b);
+        f.set_st(i, a);
+        f.set_c1(false);
+    })
 }
 
 /// FCMOVcc: ST(0) = ST(i) when the EFLAGS condition `CC` holds. An empty
 /// operand is an underflow whose masked response writes the indefinite to
 /// ST(0) whatever the condition (a real x87 agrees).
 fn fcmov<B: CpuBus, const CC: u8>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !s.x87_enter(true)? {
-        return Ok(());
-    }
-    s.x87_note(op);
-    let i = op.r1 & 7;
     let take = s.cond(CC);
-    let f = &mut s.fpu;
-    if f.is_empty(0) || f.is_empty(i) {
-        if f.stack_fault(false) {
-            f.set_st(0, F80::INDEFINITE);
+    s.x87_stack(op, |f| {
+        if let Some((_, v)) = f.operands(op.r1 & 7, 0, false) {
+            if take {
+                f.set_st(0, v);
+            }
         }
-    } else if take {
-        f.set_st(0, f.st(i));
-    }
-    Ok(())
+    })
 }
