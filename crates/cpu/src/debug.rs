@@ -246,26 +246,30 @@ pub(crate) mod tests {
     // mov [0x2000], al ; mov [0x3000], al ; hlt
     const TWO_STORES: [u8; 7] = [0xA2, 0x00, 0x20, 0xA2, 0x00, 0x30, 0xF4];
 
+    /// Runs `code` with one watchpoint until it stops: how, at which IP,
+    /// and the hit (address, write).
+    fn run_watched(
+        code: &[u8],
+        (lin, len, kind): (u64, u64, WatchKind),
+    ) -> (RunExit, u64, Option<(u64, bool)>) {
+        let (mut cpu, mut bus) = cpu_with(code);
+        watch(&mut cpu, lin, len, kind);
+        let exit = cpu.run_checked(&mut bus, 100, &mut |_, _, _| false);
+        (exit, cpu.s.rip, cpu.s.watch.hit.map(|h| (h.lin, h.write)))
+    }
+
     #[test]
     fn a_write_watchpoint_stops_after_the_storing_instruction() {
-        let (mut cpu, mut bus) = cpu_with(&TWO_STORES);
-        watch(&mut cpu, 0x3000, 1, WatchKind::Write);
-        let exit = cpu.run_checked(&mut bus, 100, &mut |_, _, _| false);
-        assert_eq!(exit, RunExit::Breakpoint);
-        assert_eq!(cpu.s.rip, 0x106, "stopped after the second store");
-        let hit = cpu.s.watch.hit.expect("a hit");
-        assert_eq!((hit.lin, hit.write), (0x3000, true));
+        let got = run_watched(&TWO_STORES, (0x3000, 1, WatchKind::Write));
+        // Stopped after the second store.
+        assert_eq!(got, (RunExit::Breakpoint, 0x106, Some((0x3000, true))));
     }
 
     #[test]
     fn a_read_watchpoint_ignores_writes() {
-        let (mut cpu, mut bus) = cpu_with(&TWO_STORES);
-        watch(&mut cpu, 0x2000, 4, WatchKind::Read);
-        assert_eq!(
-            cpu.run_checked(&mut bus, 100, &mut |_, _, _| false),
-            RunExit::Halted
-        );
-        assert!(cpu.s.watch.hit.is_none());
+        let got = run_watched(&TWO_STORES, (0x2000, 4, WatchKind::Read));
+        // Ran to the HLT and stopped after it.
+        assert_eq!(got, (RunExit::Halted, 0x107, None));
     }
 
     #[test]
@@ -274,13 +278,9 @@ pub(crate) mod tests {
         // page's write entry fast (a read watch does not slow writes); the
         // ADD must still take the read entry's slow path.
         let code = [0xA2, 0x00, 0x30, 0x00, 0x06, 0x00, 0x30];
-        let (mut cpu, mut bus) = cpu_with(&code);
-        watch(&mut cpu, 0x3000, 1, WatchKind::Read);
-        let exit = cpu.run_checked(&mut bus, 100, &mut |_, _, _| false);
-        assert_eq!(exit, RunExit::Breakpoint);
-        assert_eq!(cpu.s.rip, 0x107, "stopped after the ADD");
-        let hit = cpu.s.watch.hit.expect("a hit");
-        assert_eq!((hit.lin, hit.write), (0x3000, false));
+        let got = run_watched(&code, (0x3000, 1, WatchKind::Read));
+        // Stopped after the ADD.
+        assert_eq!(got, (RunExit::Breakpoint, 0x107, Some((0x3000, false))));
     }
 
     #[test]

@@ -377,6 +377,11 @@ impl CpuState {
             }
             return self.call_gate_long(bus, sel, call);
         }
+        let switch = if call {
+            SwitchKind::Call
+        } else {
+            SwitchKind::Jmp
+        };
         match ty {
             4 | 12 => self.through_call_gate(bus, sel, raw, call),
             5 => {
@@ -388,34 +393,14 @@ impl CpuState {
                 }
                 let tss = (raw >> 16) as u16;
                 let ret = self.next_rip;
-                self.task_switch(
-                    bus,
-                    tss,
-                    if call {
-                        SwitchKind::Call
-                    } else {
-                        SwitchKind::Jmp
-                    },
-                    ret,
-                    None,
-                )
+                self.task_switch(bus, tss, switch, ret, None)
             }
             1 | 9 => {
                 if d.dpl() < self.cpl || d.dpl() < rpl {
                     return Err(gp);
                 }
                 let ret = self.next_rip;
-                self.task_switch(
-                    bus,
-                    sel,
-                    if call {
-                        SwitchKind::Call
-                    } else {
-                        SwitchKind::Jmp
-                    },
-                    ret,
-                    None,
-                )
+                self.task_switch(bus, sel, switch, ret, None)
             }
             _ => Err(gp),
         }
