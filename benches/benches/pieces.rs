@@ -6,9 +6,9 @@
 //! `cargo bench -p anyx86-benches --bench pieces` (add `-- --quick` for a
 //! fast run).
 
+use anyx86_cpu::arch::{reg, sreg};
+use anyx86_cpu::bench::{build_op, Op, Trace, TraceCache};
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::decode::{build_op, Op, Trace, TraceCache};
-use anyx86_cpu::state::{reg, sreg};
 use anyx86_cpu::{Cpu, CpuBus, CpuState, Res, RunExit, Segment};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;

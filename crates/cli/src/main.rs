@@ -315,5 +315,5 @@ fn print_stats(m: &Machine) {
 }
 
 fn iced_code_name(code: u16) -> String {
-    anyx86_cpu::decode::code_name(code)
+    anyx86_cpu::code_name(code)
 }

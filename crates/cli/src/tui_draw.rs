@@ -2,7 +2,7 @@
 //! ones the last command changed highlighted), stack, memory, the guest's
 //! serial output, the last command's output and the command line.
 
-use anyx86_cpu::state::sreg;
+use anyx86_cpu::arch::sreg;
 use anyx86_cpu::CpuState;
 use anyx86_debugger::disasm;
 use anyx86_debugger::engine::BreakAt;

@@ -17,7 +17,7 @@
 //! the write TLB still sends its stores here, where the first one unmarks
 //! it.
 
-use crate::decode::FastMap;
+use crate::trace::FastMap;
 
 /// Bytes per granule: small enough that data a few bytes past a loop's
 /// closing JMP is not "code", large enough that a page's map is four

@@ -10,10 +10,10 @@
 //! makes to descriptor tables and the TSS are not checked, and a REP
 //! string instruction reports its hit at the end of its current slice.
 
+use crate::arch::sreg;
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::mmu::Access;
-use crate::state::sreg;
+use crate::state::CpuState;
 use crate::{Cpu, RunExit};
 
 /// Most watchpoints at once (each one is checked on every slow access).

@@ -7,7 +7,7 @@
 //! `cpu/lazy_flags.h`. Everything else computes its flags eagerly and stores
 //! them with [`FlagOp::None`].
 
-use crate::state::fl;
+use crate::arch::fl;
 
 /// The operation whose flags are pending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

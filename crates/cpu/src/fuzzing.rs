@@ -26,9 +26,9 @@
 //! about 90 us per input, more than most runs take.
 #![doc(hidden)]
 
+use crate::arch::{cr0, cr4, efer, fl, reg, sreg, Segment, TableReg};
 use crate::cpuid::CpuModel;
 use crate::singlestep::FlatBus;
-use crate::state::{cr0, cr4, efer, fl, reg, sreg, Segment, TableReg};
 use crate::{Cpu, RunExit};
 use std::cell::RefCell;
 

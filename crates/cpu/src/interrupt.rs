@@ -1,10 +1,10 @@
 //! Exception and interrupt delivery (SDM Vol. 3, chapter 6).
 
+use crate::arch::{attr, fl, reg, sreg, Mode, Segment};
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::fault::{vector, Fault, FaultClass, Res};
 use crate::segment::{sel_err, CsRule};
-use crate::state::{attr, fl, reg, sreg, Mode, Segment};
+use crate::state::CpuState;
 
 /// What caused an interrupt delivery; it decides privilege checks and the
 /// EXT bit of error codes.

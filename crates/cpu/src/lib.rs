@@ -2,8 +2,9 @@
 //!
 //! iced-x86 decodes; everything else is ours. The CPU reaches the world
 //! only through [`CpuBus`]. Decoded instructions are cached as traces keyed
-//! by physical address ([`decode`]), memory goes through a software TLB
-//! ([`mmu`]) and arithmetic flags are evaluated lazily ([`flags`]).
+//! by physical address (`decode`, `trace`), memory goes through a software
+//! TLB (`mmu`) and arithmetic flags are evaluated lazily (`flags`);
+//! docs/architecture.md walks through them.
 //!
 //! Guest faults are values (`Result<_, Fault>`), delivered in one place,
 //! [`Cpu::run`]; the instruction pointer is committed only when an
@@ -13,38 +14,58 @@
 //! threaded dispatch (`exec::next`).
 #![deny(unsafe_code)]
 
+// The public API: the CPU ([`Cpu`], [`CpuState`], [`RunExit`]), the bus it
+// runs against ([`CpuBus`]), the architectural definitions ([`arch`]),
+// the CPU models ([`cpuid`]), the x87 and SIMD state ([`fpu`], [`simd`]),
+// the debugger's hooks ([`debug`]) and the conformance runner
+// ([`singlestep`]). Everything else is the interpreter's own.
+pub mod arch;
 pub mod bus;
-pub mod codemap;
-pub mod core;
 pub mod cpuid;
 pub mod debug;
-pub mod decode;
-mod exec;
-pub mod fault;
-pub mod flags;
 pub mod fpu;
-#[doc(hidden)]
-pub mod fuzzing;
-pub mod interrupt;
-pub mod long;
-pub mod mmu;
-pub mod segment;
 pub mod simd;
 pub mod singlestep;
+
+mod codemap;
+mod decode;
+mod exec;
+mod fault;
+mod flags;
+mod interrupt;
+mod long_mode;
+mod mmu;
+mod segment;
 mod stack;
-pub mod state;
-pub mod task;
+mod state;
+mod task;
+mod trace;
 
+// Entry points for the fuzz targets (`fuzz/`); not an API.
+#[doc(hidden)]
+pub mod fuzzing;
+
+/// The pieces the micro-benchmarks (`benches/`) time on their own; not an
+/// API.
+#[doc(hidden)]
+pub mod bench {
+    pub use crate::decode::{build_op, Op};
+    pub use crate::trace::{Trace, TraceCache};
+}
+
+pub use arch::{Mode, Segment};
 pub use bus::CpuBus;
-pub use core::CpuState;
+pub use decode::code_name;
 pub use fault::{Fault, Res};
-pub use interrupt::TripleFault;
-pub use state::{Mode, Segment};
+pub use flags::{FlagOp, Lazy};
+pub use interrupt::{TripleFault, NO_PROGRESS_DELIVERIES};
+pub use mmu::Access;
+pub use state::CpuState;
 
-use decode::{build_op, ends_trace, Trace, TraceCache, MAX_TRACE};
+use arch::{dr6, dr7, fl, sreg};
+use decode::{build_op, ends_trace, MAX_TRACE};
 use interrupt::Source;
-use mmu::Access;
-use state::{dr6, dr7, fl, sreg};
+use trace::{Trace, TraceCache};
 
 /// Why [`Cpu::run`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,7 +291,7 @@ impl<B: CpuBus> Cpu<B> {
 
     fn drop_written_code(&mut self) {
         let pages = std::mem::take(&mut self.s.smc_pages);
-        if pages.contains(&core::FLUSH_ALL_CODE) {
+        if pages.contains(&state::FLUSH_ALL_CODE) {
             self.flush_code_cache();
             return;
         }

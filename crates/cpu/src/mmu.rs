@@ -13,10 +13,10 @@
 //! them takes the slow path, which reports the page for trace
 //! invalidation (self-modifying code).
 
+use crate::arch::{cr0, cr4, efer, sreg, Mode};
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::fault::{vector, Fault, Res};
-use crate::state::{cr0, cr4, efer, sreg, Mode};
+use crate::state::CpuState;
 
 /// `$e` with `$n` a constant equal to `size` (1, 2, 4 or 8; anything
 /// else counts as 8): turns a run-time operand size into the const
@@ -407,7 +407,7 @@ impl CpuState {
             || !self.smc_pages.is_empty()
             || bus.stop_requested()
             || bus.nmi_pending()
-            || (self.flags & crate::state::fl::IF != 0 && bus.interrupt_pending())
+            || (self.flags & crate::arch::fl::IF != 0 && bus.interrupt_pending())
         {
             self.break_trace = true;
         }
@@ -1011,7 +1011,7 @@ impl CpuState {
     #[inline(always)]
     pub(crate) fn push_fast<B: CpuBus>(&mut self, bus: &mut B, size: u8, v: u64) -> bool {
         let m = self.stack_mask();
-        let sp = (self.gpr[crate::state::reg::SP] & m).wrapping_sub(u64::from(size)) & m;
+        let sp = (self.gpr[crate::arch::reg::SP] & m).wrapping_sub(u64::from(size)) & m;
         if !self.write_fast::<B, { crate::exec::ea::GEN }>(bus, sreg::SS, sp, size, v) {
             return false;
         }

@@ -1,9 +1,9 @@
 //! Segment register loads and descriptor tables (SDM Vol. 3, chapter 5).
 
+use crate::arch::{attr, sreg, Mode, Segment};
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::fault::{vector, Fault, Res};
-use crate::state::{attr, sreg, Mode, Segment};
+use crate::state::CpuState;
 
 /// Error code for a selector: index and TI bits, RPL cleared.
 #[inline]
@@ -73,7 +73,7 @@ impl CpuState {
             CsRule::Gate { jmp, long } => {
                 dpl <= cpl
                     && !(jmp && !conforming && dpl != cpl)
-                    && (!long || crate::long::is_code64(cs))
+                    && (!long || crate::long_mode::is_code64(cs))
             }
             CsRule::Return if conforming => rpl >= cpl && dpl <= rpl,
             CsRule::Return => rpl >= cpl && dpl == rpl,

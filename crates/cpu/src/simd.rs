@@ -6,7 +6,7 @@
 //! `w*i .. w*(i+1)`, the same numbering as memory order, so nothing here
 //! depends on the host's byte order. XMM8-15 exist for long mode.
 
-use crate::core::CpuState;
+use crate::state::CpuState;
 use anyx86_softfloat::F80;
 
 /// MXCSR bits (SDM Vol. 1 §10.2.3).

@@ -1,9 +1,9 @@
 //! Stack pushes and pops through SS with the current stack size.
 
+use crate::arch::{reg, sreg, Segment};
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::fault::Res;
-use crate::state::{reg, sreg, Segment};
+use crate::state::CpuState;
 
 impl CpuState {
     /// The stack pointer, masked to the stack size.

@@ -1,325 +1,586 @@
-//! Architectural state: registers, flags, segments, control registers.
+//! The CPU's architectural and micro-architectural state.
 
-/// Segment register numbers, in the x86 encoding order.
-pub mod sreg {
-    /// ES.
-    pub const ES: usize = 0;
-    /// CS.
-    pub const CS: usize = 1;
-    /// SS.
-    pub const SS: usize = 2;
-    /// DS.
-    pub const DS: usize = 3;
-    /// FS.
-    pub const FS: usize = 4;
-    /// GS.
-    pub const GS: usize = 5;
+use crate::arch::{attr, cr0, efer, fl, sreg, Mode, Segment, TableReg};
+use crate::flags::{FlagOp, Lazy};
+use crate::mmu::Tlb;
+
+/// A `smc_pages` entry that drops every decoded trace (the memory map
+/// changed): no page address is ever this value.
+pub const FLUSH_ALL_CODE: u64 = u64::MAX;
+
+/// Model-specific registers the CPU keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Msrs {
+    /// IA32_SYSENTER_CS.
+    pub sysenter_cs: u64,
+    /// IA32_SYSENTER_ESP.
+    pub sysenter_esp: u64,
+    /// IA32_SYSENTER_EIP.
+    pub sysenter_eip: u64,
+    /// Offset added to the virtual-time TSC (written through MSR 0x10).
+    pub tsc_offset: u64,
+    /// IA32_MISC_ENABLE.
+    pub misc_enable: u64,
+    /// IA32_PAT.
+    pub pat: u64,
+    /// MTRR default type and others read as stored.
+    pub mtrr_def_type: u64,
+    /// STAR (SYSCALL).
+    pub star: u64,
+    /// LSTAR.
+    pub lstar: u64,
+    /// CSTAR.
+    pub cstar: u64,
+    /// SFMASK.
+    pub sfmask: u64,
+    /// KERNEL_GS_BASE (exchanged with GS.base by SWAPGS).
+    pub kernel_gs_base: u64,
+    /// TSC_AUX.
+    pub tsc_aux: u64,
+    /// AMD K7 performance MSRs C001_0000-C001_0007: PERFEVTSEL0-3, then
+    /// PERFCTR0-3 (kept, never counting: no events are modelled).
+    pub k7_perf: [u64; 8],
 }
 
-/// General register numbers, in the x86 encoding order.
-pub mod reg {
-    /// EAX.
-    pub const AX: usize = 0;
-    /// ECX.
-    pub const CX: usize = 1;
-    /// EDX.
-    pub const DX: usize = 2;
-    /// EBX.
-    pub const BX: usize = 3;
-    /// ESP.
-    pub const SP: usize = 4;
-    /// EBP.
-    pub const BP: usize = 5;
-    /// ESI.
-    pub const SI: usize = 6;
-    /// EDI.
-    pub const DI: usize = 7;
+/// IA32_PAT at power-on and reset: WB, WT, UC-, UC in each half (SDM
+/// Vol. 3, 13.12.4).
+pub const PAT_POWER_ON: u64 = 0x0007_0406_0007_0406;
+
+/// Counters for `--stats`.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Instructions that raised #UD because they are not implemented,
+    /// by iced `Code` number.
+    pub unimplemented: std::collections::BTreeMap<u16, u64>,
+    /// Traces decoded.
+    pub traces_built: u64,
+    /// Trace cache invalidations by code writes.
+    pub smc_invalidations: u64,
+    /// Exceptions delivered.
+    pub exceptions: u64,
+    /// External interrupts delivered.
+    pub interrupts: u64,
+    /// Data memory references (see `Op::mref`), for the TLB hit rate.
+    pub mem_refs: u64,
+    /// Trace-to-trace transitions that followed a chain link.
+    pub chained: u64,
+    /// Trace-to-trace transitions that needed a cache lookup.
+    pub unchained: u64,
 }
 
-/// EFLAGS bits (SDM Vol. 1, 3.4.3).
-pub mod fl {
-    /// Carry.
-    pub const CF: u32 = 1 << 0;
-    /// Reserved, always 1.
-    pub const RESERVED1: u32 = 1 << 1;
-    /// Parity (of the low byte).
-    pub const PF: u32 = 1 << 2;
-    /// Auxiliary carry (bit 3 to 4).
-    pub const AF: u32 = 1 << 4;
-    /// Zero.
-    pub const ZF: u32 = 1 << 6;
-    /// Sign.
-    pub const SF: u32 = 1 << 7;
-    /// Trap (single-step).
-    pub const TF: u32 = 1 << 8;
-    /// Interrupt enable.
-    pub const IF: u32 = 1 << 9;
-    /// Direction.
-    pub const DF: u32 = 1 << 10;
-    /// Overflow.
-    pub const OF: u32 = 1 << 11;
-    /// I/O privilege level (two bits).
-    pub const IOPL: u32 = 3 << 12;
-    /// Nested task.
-    pub const NT: u32 = 1 << 14;
-    /// Resume (suppresses instruction breakpoints once).
-    pub const RF: u32 = 1 << 16;
-    /// Virtual-8086 mode.
-    pub const VM: u32 = 1 << 17;
-    /// Alignment check.
-    pub const AC: u32 = 1 << 18;
-    /// Virtual interrupt flag.
-    pub const VIF: u32 = 1 << 19;
-    /// Virtual interrupt pending.
-    pub const VIP: u32 = 1 << 20;
-    /// CPUID available (toggleable).
-    pub const ID: u32 = 1 << 21;
-    /// The six arithmetic flags.
-    pub const ARITH: u32 = CF | PF | AF | ZF | SF | OF;
-    /// Bits software can ever see set on this CPU.
-    pub const SUPPORTED: u32 = ARITH | TF | IF | DF | IOPL | NT | RF | VM | AC | VIF | VIP | ID;
+/// Everything the interpreter's handlers touch.
+#[derive(Debug, Clone)]
+pub struct CpuState {
+    /// RAX..R15.
+    pub gpr: [u64; 16],
+    /// Instruction pointer of the current instruction.
+    pub rip: u64,
+    /// Instruction pointer after the current instruction; handlers of
+    /// control transfers overwrite it.
+    pub next_rip: u64,
+    /// EFLAGS; its arithmetic bits are stale while `lazy.op` is not `None`.
+    pub flags: u32,
+    /// Pending lazy flags.
+    pub lazy: Lazy,
+    /// ES, CS, SS, DS, FS, GS.
+    pub seg: [Segment; 6],
+    /// LDTR.
+    pub ldtr: Segment,
+    /// Task register.
+    pub tr: Segment,
+    /// GDTR.
+    pub gdtr: TableReg,
+    /// IDTR.
+    pub idtr: TableReg,
+    /// CR0.
+    pub cr0: u64,
+    /// CR2 (page-fault linear address).
+    pub cr2: u64,
+    /// CR3.
+    pub cr3: u64,
+    /// CR4.
+    pub cr4: u64,
+    /// EFER.
+    pub efer: u64,
+    /// CR8 (task priority, 64-bit mode).
+    pub cr8: u64,
+    /// DR0-DR7 (DR4/DR5 alias DR6/DR7).
+    pub dr: [u64; 8],
+    /// Other MSRs.
+    pub msr: Msrs,
+    /// Current privilege level.
+    pub cpl: u8,
+    /// Current mode (derived).
+    pub mode: Mode,
+    /// Decode bitness of the current code segment: 16, 32 or 64.
+    pub bitness: u32,
+    /// Stack address size is 32 bits (SS.B).
+    pub stack32: bool,
+    /// Instructions retired since power-on.
+    pub icount: u64,
+    /// Work that retires no instruction but counts toward an instruction
+    /// limit, one unit each: exception and interrupt deliveries (also
+    /// those that fail and escalate), REP iterations beyond the one the
+    /// instruction itself counts, and the idle wake-ups the machine adds.
+    /// Deterministic like `icount`; virtual time does not depend on it.
+    pub extra_work: u64,
+    /// Detects a guest that makes no progress (see
+    /// `interrupt::Progress`).
+    pub progress: crate::interrupt::Progress,
+    /// The CPU is halted, waiting for an interrupt.
+    pub halted: bool,
+    /// Interrupts are inhibited until the instruction with this count has
+    /// retired (STI and MOV SS shadows).
+    pub inhibit_until: u64,
+    /// The instruction just executed was MOV SS or POP SS: the single-step
+    /// trap waits one more instruction.
+    pub mov_ss_shadow: bool,
+    /// Set by the instructions whose single-step trap depends on the TF
+    /// they leave rather than the TF they start with: INT n, INT3, INT1
+    /// and INTO enter their handler with TF clear and no trap (SDM Vol. 3,
+    /// 17.3.1.4), SYSCALL traps only when SFMASK keeps TF and SYSRET when
+    /// it loads TF (as QEMU; Linux returns through IRET when TF is set
+    /// for that reason).
+    pub step_on_new_tf: bool,
+    /// Set by handlers that change state the current trace depends on
+    /// (mode, CS, paging, IF, code writes): the run loop leaves the trace.
+    pub break_trace: bool,
+    /// Set with `break_trace` by a branch taken inside a trace: the run
+    /// loop goes straight on with the branch target's trace.
+    pub side_exit: bool,
+    /// Position in the running trace of the record being executed.
+    pub pos: u8,
+    /// Set by a fused CMP/TEST + Jcc whose Jcc faulted: the CMP/TEST
+    /// retired, so the fault belongs to the second instruction.
+    pub fused_fault: bool,
+    /// Instruction pointer, IP mask and instruction count at the start of
+    /// the running trace: a record's addresses and count are offsets from
+    /// them.
+    pub trace_rip: u64,
+    /// See `trace_rip`.
+    pub trace_mask: u64,
+    /// See `trace_rip`.
+    pub trace_ic: u64,
+    /// Physical pages written while holding decoded code; the run loop
+    /// drops their traces.
+    pub smc_pages: Vec<u64>,
+    /// Scratch for the pages devices wrote by DMA (kept to reuse its
+    /// allocation).
+    pub dma_pages: Vec<u64>,
+    /// The RAM bytes decoded code came from (stores into them drop it).
+    pub code: crate::codemap::CodeMap,
+    /// Software TLB.
+    pub tlb: Tlb,
+    /// A20 mask from the bus (cached; refreshed after OUT).
+    pub a20_mask: u64,
+    /// The bus's memory-map generation the TLB and code cache were built
+    /// under (see [`CpuBus::map_generation`](crate::CpuBus::map_generation)).
+    pub map_gen: u64,
+    /// NMIs are blocked: an NMI handler runs and has not executed IRET.
+    pub nmi_blocked: bool,
+    /// Nesting depth of exception delivery (double/triple fault rules).
+    pub delivering: Option<crate::fault::FaultClass>,
+    /// Pending single-step / data-breakpoint #DB for after this instruction
+    /// (DR6 bits to set).
+    pub pending_db: u64,
+    /// Debugger data watchpoints (empty unless a debugger armed some).
+    pub watch: crate::debug::Watchpoints,
+    /// Counters.
+    pub stats: Stats,
+    /// What CPUID reports.
+    pub cpuid_model: crate::cpuid::CpuModel,
+    /// The x87 FPU.
+    pub fpu: crate::fpu::FpuState,
+    /// The MMX/SSE registers (MMX aliases `fpu`) and MXCSR.
+    pub simd: crate::simd::SimdState,
 }
 
-/// CR0 bits.
-pub mod cr0 {
-    /// Protection enable.
-    pub const PE: u64 = 1 << 0;
-    /// Monitor coprocessor.
-    pub const MP: u64 = 1 << 1;
-    /// x87 emulation.
-    pub const EM: u64 = 1 << 2;
-    /// Task switched.
-    pub const TS: u64 = 1 << 3;
-    /// Extension type (hard-wired 1).
-    pub const ET: u64 = 1 << 4;
-    /// Numeric error reporting through #MF.
-    pub const NE: u64 = 1 << 5;
-    /// Write protect for supervisor accesses.
-    pub const WP: u64 = 1 << 16;
-    /// Alignment mask.
-    pub const AM: u64 = 1 << 18;
-    /// Not write-through.
-    pub const NW: u64 = 1 << 29;
-    /// Cache disable.
-    pub const CD: u64 = 1 << 30;
-    /// Paging.
-    pub const PG: u64 = 1 << 31;
-}
+impl CpuState {
+    /// The state after RESET (SDM Vol. 3, 10.1.1 "Processor State after
+    /// Reset"): real mode at F000:FFF0 with CS base FFFF0000, EDX holding
+    /// the CPU signature.
+    pub fn new(model: crate::cpuid::CpuModel) -> Self {
+        let signature = model.signature();
+        let data = attr::P | attr::S | attr::RW | attr::ACCESSED;
+        let code = attr::P | attr::S | attr::CODE | attr::RW | attr::ACCESSED;
+        let mut seg = [Segment::real(0, data); 6];
+        seg[sreg::CS] = Segment::new(0xF000, 0xFFFF_0000, 0xFFFF, code, true);
+        let mut gpr = [0u64; 16];
+        gpr[crate::arch::reg::DX] = u64::from(signature);
+        Self {
+            gpr,
+            rip: 0xFFF0,
+            next_rip: 0xFFF0,
+            flags: fl::RESERVED1,
+            lazy: Lazy::default(),
+            seg,
+            ldtr: Segment {
+                attr: attr::P | 2,
+                limit: 0xFFFF,
+                usable: true,
+                ..Segment::default()
+            },
+            tr: Segment {
+                attr: attr::P | 11,
+                limit: 0xFFFF,
+                usable: true,
+                ..Segment::default()
+            },
+            gdtr: TableReg {
+                base: 0,
+                limit: 0xFFFF,
+            },
+            idtr: TableReg {
+                base: 0,
+                limit: 0xFFFF,
+            },
+            cr0: cr0::ET | cr0::CD | cr0::NW,
+            cr2: 0,
+            cr3: 0,
+            cr4: 0,
+            efer: 0,
+            cr8: 0,
+            dr: [0, 0, 0, 0, 0xFFFF_0FF0, 0x400, 0xFFFF_0FF0, 0x400],
+            msr: Msrs {
+                pat: PAT_POWER_ON,
+                ..Msrs::default()
+            },
+            cpl: 0,
+            mode: Mode::Real,
+            bitness: 16,
+            stack32: false,
+            icount: 0,
+            extra_work: 0,
+            progress: Default::default(),
+            halted: false,
+            inhibit_until: 0,
+            mov_ss_shadow: false,
+            step_on_new_tf: false,
+            break_trace: false,
+            side_exit: false,
+            pos: 0,
+            fused_fault: false,
+            trace_rip: 0,
+            trace_mask: 0,
+            trace_ic: 0,
+            smc_pages: Vec::new(),
+            dma_pages: Vec::new(),
+            code: crate::codemap::CodeMap::default(),
+            tlb: Tlb::new(),
+            a20_mask: u64::MAX,
+            map_gen: 0,
+            nmi_blocked: false,
+            delivering: None,
+            pending_db: 0,
+            watch: Default::default(),
+            stats: Stats::default(),
+            cpuid_model: model,
+            fpu: crate::fpu::FpuState::reset(),
+            simd: crate::simd::SimdState::reset(),
+        }
+    }
 
-/// CR4 bits.
-pub mod cr4 {
-    /// Virtual-8086 mode extensions.
-    pub const VME: u64 = 1 << 0;
-    /// Protected-mode virtual interrupts.
-    pub const PVI: u64 = 1 << 1;
-    /// RDTSC restricted to CPL 0.
-    pub const TSD: u64 = 1 << 2;
-    /// Debugging extensions.
-    pub const DE: u64 = 1 << 3;
-    /// 4 MiB pages.
-    pub const PSE: u64 = 1 << 4;
-    /// Physical address extension.
-    pub const PAE: u64 = 1 << 5;
-    /// Machine check enable.
-    pub const MCE: u64 = 1 << 6;
-    /// Global pages.
-    pub const PGE: u64 = 1 << 7;
-    /// RDPMC at any CPL.
-    pub const PCE: u64 = 1 << 8;
-    /// FXSAVE/FXRSTOR and SSE.
-    pub const OSFXSR: u64 = 1 << 9;
-    /// Unmasked SIMD exceptions.
-    pub const OSXMMEXCPT: u64 = 1 << 10;
-}
+    /// What an instruction limit counts: retired instructions plus
+    /// [`extra_work`](Self::extra_work).
+    #[inline]
+    pub fn work(&self) -> u64 {
+        self.icount.wrapping_add(self.extra_work)
+    }
 
-/// DR6 bits (SDM Vol. 3, 17.2.3).
-pub mod dr6 {
-    /// B0-B3: breakpoint conditions 0-3 met.
-    pub const B_MASK: u64 = 0xF;
-    /// BD: the next instruction accesses a debug register (DR7.GD).
-    pub const BD: u64 = 1 << 13;
-    /// BS: single-step trap (EFLAGS.TF).
-    pub const BS: u64 = 1 << 14;
-}
+    // ---- flags -------------------------------------------------------
 
-/// DR7 bits (SDM Vol. 3, 17.2.4).
-pub mod dr7 {
-    /// L0-L3 and G0-G3: the four breakpoints' enables.
-    pub const ENABLES: u64 = 0xFF;
-    /// GD: general detect, a MOV to or from a debug register is a #DB
-    /// fault; the processor clears it on entering the #DB handler.
-    pub const GD: u64 = 1 << 13;
-}
+    /// The full EFLAGS value.
+    #[inline]
+    pub fn eflags(&self) -> u32 {
+        if self.lazy.op == FlagOp::None {
+            self.flags
+        } else {
+            (self.flags & !fl::ARITH) | self.lazy.bits()
+        }
+    }
 
-/// EFER bits (MSR C000_0080).
-pub mod efer {
-    /// SYSCALL enable.
-    pub const SCE: u64 = 1 << 0;
-    /// Long mode enable.
-    pub const LME: u64 = 1 << 8;
+    /// Sets the arithmetic flags to `bits` (others untouched).
+    #[inline]
+    pub fn set_arith(&mut self, bits: u32) {
+        self.flags = (self.flags & !fl::ARITH) | (bits & fl::ARITH);
+        self.lazy.op = FlagOp::None;
+    }
+
+    /// Materialises lazy flags into `flags`.
+    #[inline]
+    pub fn flush_flags(&mut self) {
+        if self.lazy.op != FlagOp::None {
+            self.flags = self.eflags();
+            self.lazy.op = FlagOp::None;
+        }
+    }
+
+    /// Records a lazily evaluated operation.
+    #[inline(always)]
+    pub fn set_lazy(&mut self, op: FlagOp, size: u8, a: u64, b: u64, res: u64) {
+        self.lazy = Lazy {
+            op,
+            size,
+            a,
+            b,
+            res,
+            carry_in: false,
+        };
+    }
+
+    /// CF.
+    #[inline]
+    pub fn cf(&self) -> bool {
+        if self.lazy.op == FlagOp::None {
+            self.flags & fl::CF != 0
+        } else {
+            self.lazy.cf()
+        }
+    }
+
+    /// ZF.
+    #[inline]
+    pub fn zf(&self) -> bool {
+        if self.lazy.op == FlagOp::None {
+            self.flags & fl::ZF != 0
+        } else {
+            self.lazy.zf()
+        }
+    }
+
+    /// SF.
+    #[inline]
+    pub fn sf(&self) -> bool {
+        if self.lazy.op == FlagOp::None {
+            self.flags & fl::SF != 0
+        } else {
+            self.lazy.sf()
+        }
+    }
+
+    /// OF.
+    #[inline]
+    pub fn of(&self) -> bool {
+        if self.lazy.op == FlagOp::None {
+            self.flags & fl::OF != 0
+        } else {
+            self.lazy.of()
+        }
+    }
+
+    /// PF.
+    #[inline]
+    pub fn pf(&self) -> bool {
+        if self.lazy.op == FlagOp::None {
+            self.flags & fl::PF != 0
+        } else {
+            self.lazy.pf()
+        }
+    }
+
+    /// AF.
+    #[inline]
+    pub fn af(&self) -> bool {
+        if self.lazy.op == FlagOp::None {
+            self.flags & fl::AF != 0
+        } else {
+            self.lazy.af()
+        }
+    }
+
+    /// Evaluates condition code `cc` (0-15, the Jcc/SETcc/CMOVcc encoding).
+    /// Always inlined: with a constant `cc` (Jcc) it folds to the one
+    /// comparison the condition needs.
+    #[inline(always)]
+    pub fn cond(&self, cc: u8) -> bool {
+        // CMP/SUB and the logic ops decide most branches: evaluate those
+        // straight from the operands, without materialising flags. ZF and
+        // SF come from the result whatever the pending operation.
+        let l = &self.lazy;
+        let c = cc >> 1;
+        let r = if l.op == FlagOp::None {
+            self.cond_slow(c)
+        } else if c == 2 {
+            l.zf()
+        } else if c == 4 {
+            l.sf()
+        } else {
+            match l.op {
+                FlagOp::Sub => {
+                    let m = crate::flags::mask(l.size);
+                    let (a, b) = (l.a & m, l.b & m);
+                    // Signed order of two `size`-byte values: flip their
+                    // sign bits and compare unsigned.
+                    let sb = crate::flags::sign_bit(l.size);
+                    match c {
+                        1 => a < b,
+                        3 => a <= b,
+                        6 => (a ^ sb) < (b ^ sb),
+                        7 => (a ^ sb) <= (b ^ sb),
+                        _ => self.cond_slow(c),
+                    }
+                }
+                FlagOp::Logic => match c {
+                    0 | 1 => false,
+                    3 => l.zf(),
+                    6 => l.sf(),
+                    7 => l.zf() || l.sf(),
+                    _ => self.cond_slow(c),
+                },
+                _ => self.cond_slow(c),
+            }
+        };
+        r != (cc & 1 != 0)
+    }
+
+    #[inline]
+    fn cond_slow(&self, c: u8) -> bool {
+        match c {
+            0 => self.of(),
+            1 => self.cf(),
+            2 => self.zf(),
+            3 => self.cf() || self.zf(),
+            4 => self.sf(),
+            5 => self.pf(),
+            6 => self.sf() != self.of(),
+            _ => self.zf() || (self.sf() != self.of()),
+        }
+    }
+
+    /// DF.
+    #[inline]
+    pub fn df(&self) -> bool {
+        self.flags & fl::DF != 0
+    }
+
+    /// IOPL.
+    #[inline]
+    pub fn iopl(&self) -> u8 {
+        ((self.flags >> 12) & 3) as u8
+    }
+
+    // ---- registers ---------------------------------------------------
+
+    /// Reads register `r` of `size` bytes. For byte registers, `r` 16-19
+    /// name AH, CH, DH, BH.
+    #[inline(always)]
+    pub fn reg(&self, r: u8, size: u8) -> u64 {
+        match size {
+            1 => {
+                if r >= 16 {
+                    (self.gpr[(r - 16) as usize & 3] >> 8) & 0xFF
+                } else {
+                    self.gpr[r as usize & 15] & 0xFF
+                }
+            }
+            2 => self.gpr[r as usize & 15] & 0xFFFF,
+            4 => self.gpr[r as usize & 15] & 0xFFFF_FFFF,
+            _ => self.gpr[r as usize & 15],
+        }
+    }
+
+    /// Writes register `r` of `size` bytes: 8- and 16-bit writes merge, a
+    /// 32-bit write zero-extends (as in long mode; harmless elsewhere).
+    #[inline(always)]
+    pub fn set_reg(&mut self, r: u8, size: u8, v: u64) {
+        match size {
+            1 => {
+                if r >= 16 {
+                    let g = &mut self.gpr[(r - 16) as usize & 3];
+                    *g = (*g & !0xFF00) | ((v & 0xFF) << 8);
+                } else {
+                    let g = &mut self.gpr[r as usize & 15];
+                    *g = (*g & !0xFF) | (v & 0xFF);
+                }
+            }
+            2 => {
+                let g = &mut self.gpr[r as usize & 15];
+                *g = (*g & !0xFFFF) | (v & 0xFFFF);
+            }
+            4 => self.gpr[r as usize & 15] = v & 0xFFFF_FFFF,
+            _ => self.gpr[r as usize & 15] = v,
+        }
+    }
+
+    /// True in protected mode (including V86 and long mode).
+    #[inline]
+    pub fn protected(&self) -> bool {
+        self.cr0 & cr0::PE != 0
+    }
+
+    /// True when paging is on.
+    #[inline]
+    pub fn paging(&self) -> bool {
+        self.cr0 & cr0::PG != 0
+    }
+
     /// Long mode active.
-    pub const LMA: u64 = 1 << 10;
-    /// No-execute enable.
-    pub const NXE: u64 = 1 << 11;
-}
+    #[inline]
+    pub fn long_mode(&self) -> bool {
+        self.efer & efer::LMA != 0
+    }
 
-/// Descriptor attribute bits as kept in a segment cache, in the VMX
-/// "access rights" layout: descriptor byte 5 in bits 0-7, the flags nibble
-/// of byte 6 in bits 12-15.
-pub mod attr {
-    /// Accessed (data/code) or the low type bit.
-    pub const ACCESSED: u16 = 1 << 0;
-    /// Writable (data) / readable (code).
-    pub const RW: u16 = 1 << 1;
-    /// Expand-down (data) / conforming (code).
-    pub const DC: u16 = 1 << 2;
-    /// Code segment.
-    pub const CODE: u16 = 1 << 3;
-    /// Code or data (1) versus system (0).
-    pub const S: u16 = 1 << 4;
-    /// Descriptor privilege level shift.
-    pub const DPL_SHIFT: u16 = 5;
-    /// Present.
-    pub const P: u16 = 1 << 7;
-    /// Available for software.
-    pub const AVL: u16 = 1 << 12;
-    /// 64-bit code segment.
-    pub const L: u16 = 1 << 13;
-    /// Default operand size 32 bits / big stack.
-    pub const DB: u16 = 1 << 14;
-    /// Granularity 4 KiB.
-    pub const G: u16 = 1 << 15;
-    /// The system descriptor type field.
-    pub const TYPE_MASK: u16 = 0xF;
-}
-
-/// A segment register with its hidden descriptor cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Segment {
-    /// The visible selector.
-    pub selector: u16,
-    /// Linear base address.
-    pub base: u64,
-    /// Byte-granular limit (already scaled by G).
-    pub limit: u32,
-    /// Attributes, see [`attr`].
-    pub attr: u16,
-    /// False for a null selector loaded in protected mode: any access
-    /// through it raises #GP(0).
-    pub usable: bool,
-    /// Derived: one past the highest offset a read may end at on the fast
-    /// path (limit + 1 for a usable, readable, expand-up segment; else 0,
-    /// which sends every access to the full check).
-    pub rlim1: u64,
-    /// Derived: the same for writes.
-    pub wlim1: u64,
-}
-
-impl Segment {
-    /// A segment cache entry; the fast-path limits are derived.
-    pub fn new(selector: u16, base: u64, limit: u32, attr: u16, usable: bool) -> Self {
-        Self {
-            selector,
-            base,
-            limit,
-            attr,
-            usable,
-            rlim1: 0,
-            wlim1: 0,
+    /// Recomputes the derived mode fields after CR0, EFLAGS.VM, EFER or CS
+    /// change.
+    pub fn update_mode(&mut self) {
+        let cs = self.seg[sreg::CS];
+        self.mode = if !self.protected() {
+            Mode::Real
+        } else if self.flags & fl::VM != 0 {
+            Mode::V86
+        } else if self.long_mode() {
+            Mode::Long
+        } else {
+            Mode::Protected
+        };
+        self.bitness = match self.mode {
+            Mode::Real | Mode::V86 => {
+                if self.mode == Mode::Real && cs.big() {
+                    32
+                } else {
+                    16
+                }
+            }
+            Mode::Long if cs.attr & attr::L != 0 => 64,
+            _ => {
+                if cs.big() {
+                    32
+                } else {
+                    16
+                }
+            }
+        };
+        if self.mode == Mode::V86 {
+            self.cpl = 3;
+        } else if self.mode == Mode::Real {
+            self.cpl = 0;
         }
-        .refresh()
+        self.stack32 = self.seg[sreg::SS].big() && self.mode != Mode::V86;
+        self.tlb.user = self.cpl == 3;
+        // CS or the mode changed: chained traces may no longer apply.
+        self.tlb.epoch += 1;
+        self.break_trace = true;
     }
 
-    /// Recomputes the derived fast-path limits from limit, attr and usable.
-    /// The fast path only ever accepts what the full protected-mode check
-    /// accepts; anything else (expand-down, unreadable, real-mode
-    /// liberties) takes the full check.
-    pub fn refresh(mut self) -> Self {
-        let up = !self.expand_down();
-        let lim1 = u64::from(self.limit) + 1;
-        self.rlim1 = if up && self.readable() { lim1 } else { 0 };
-        self.wlim1 = if up && self.writable() { lim1 } else { 0 };
-        self
-    }
-
-    /// This segment as a load leaves it in the register: with `selector`
-    /// and the accessed bit set (which changes none of the derived
-    /// limits).
-    pub fn accessed(self, selector: u16) -> Self {
-        Self {
-            selector,
-            attr: self.attr | attr::ACCESSED,
-            ..self
+    /// Mask of the current address size for the stack.
+    #[inline]
+    pub fn stack_mask(&self) -> u64 {
+        if self.bitness == 64 {
+            u64::MAX
+        } else if self.stack32 {
+            0xFFFF_FFFF
+        } else {
+            0xFFFF
         }
     }
 
-    /// A real-mode segment as the CPU has after reset or a real-mode load.
-    pub fn real(selector: u16, attr_bits: u16) -> Self {
-        Self::new(selector, u64::from(selector) << 4, 0xFFFF, attr_bits, true)
-    }
-
-    /// Descriptor privilege level.
-    pub fn dpl(&self) -> u8 {
-        ((self.attr >> attr::DPL_SHIFT) & 3) as u8
-    }
-
-    /// Default operand/address size is 32 bits.
-    pub fn big(&self) -> bool {
-        self.attr & attr::DB != 0
-    }
-
-    /// True for a code segment.
-    pub fn is_code(&self) -> bool {
-        self.attr & (attr::S | attr::CODE) == attr::S | attr::CODE
-    }
-
-    /// Readable (data, or readable code).
-    pub fn readable(&self) -> bool {
-        self.usable
-            && self.attr & attr::S != 0
-            && (self.attr & attr::CODE == 0 || self.attr & attr::RW != 0)
-    }
-
-    /// Writable data.
-    pub fn writable(&self) -> bool {
-        self.usable && self.attr & (attr::S | attr::CODE | attr::RW) == attr::S | attr::RW
-    }
-
-    /// Expand-down data segment.
-    pub fn expand_down(&self) -> bool {
-        self.attr & (attr::S | attr::CODE | attr::DC) == attr::S | attr::DC
-    }
-
-    /// Decodes an 8-byte descriptor into a segment cache.
-    pub fn from_descriptor(selector: u16, raw: u64) -> Self {
-        let base = ((raw >> 16) & 0xFF_FFFF) | (((raw >> 56) & 0xFF) << 24);
-        let mut limit = ((raw & 0xFFFF) | (((raw >> 48) & 0xF) << 16)) as u32;
-        let a = (((raw >> 40) & 0xFF) | (((raw >> 52) & 0xF) << 12)) as u16;
-        if a & attr::G != 0 {
-            limit = (limit << 12) | 0xFFF;
+    /// Mask for instruction pointers of the current code size.
+    #[inline]
+    pub fn ip_mask(&self) -> u64 {
+        match self.bitness {
+            64 => u64::MAX,
+            32 => 0xFFFF_FFFF,
+            _ => 0xFFFF,
         }
-        Self::new(selector, base, limit, a, true)
     }
-}
-
-/// GDTR or IDTR.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct TableReg {
-    /// Linear base.
-    pub base: u64,
-    /// Limit in bytes.
-    pub limit: u16,
-}
-
-/// The CPU's execution mode, derived from CR0.PE, EFLAGS.VM and EFER.LMA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Real-address mode.
-    Real,
-    /// Protected mode (16- or 32-bit code).
-    Protected,
-    /// Virtual-8086 mode.
-    V86,
-    /// Long mode (64-bit or compatibility code).
-    Long,
 }

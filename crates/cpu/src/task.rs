@@ -1,10 +1,10 @@
 //! Hardware task switching (SDM Vol. 3, 7.3).
 
+use crate::arch::{attr, cr0, fl, sreg, Mode, Segment};
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::fault::{vector, Fault, Res};
 use crate::segment::sel_err;
-use crate::state::{attr, cr0, fl, sreg, Mode, Segment};
+use crate::state::CpuState;
 
 /// What started a task switch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

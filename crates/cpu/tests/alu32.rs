@@ -7,8 +7,8 @@
 #[allow(dead_code)]
 mod common;
 
+use anyx86_cpu::arch::fl::{AF, ARITH, CF, OF, PF, SF, ZF};
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::state::fl::{AF, ARITH, CF, OF, PF, SF, ZF};
 use common::long64::{Exit, M, STACK};
 use common::prot32::{run32, M32};
 

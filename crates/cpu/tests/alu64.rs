@@ -9,8 +9,8 @@
 #[allow(dead_code)]
 mod common;
 
+use anyx86_cpu::arch::fl::{AF, ARITH, CF, OF, PF, SF, ZF};
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::state::fl::{AF, ARITH, CF, OF, PF, SF, ZF};
 use common::long64::{r, run64, Exit, CODE, M, STACK};
 
 /// Scratch data the memory forms address through RBX.

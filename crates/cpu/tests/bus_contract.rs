@@ -2,9 +2,9 @@
 //! (says "RAM" for pages its `ram()` does not hold) gets its accesses
 //! through `mem_read` / `mem_write`, never a panic.
 
+use anyx86_cpu::arch::{reg, sreg, Segment};
 use anyx86_cpu::cpuid::CpuModel;
 use anyx86_cpu::singlestep::FlatBus;
-use anyx86_cpu::state::{reg, sreg, Segment};
 use anyx86_cpu::{Cpu, CpuBus, RunExit};
 
 /// A 64 KiB [`FlatBus`] whose every page claims to be RAM; beyond the

@@ -7,8 +7,8 @@
 #[allow(dead_code)]
 mod common;
 
+use anyx86_cpu::arch::fl::{CF, OF, PF, SF, ZF};
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::state::fl::{CF, OF, PF, SF, ZF};
 use common::long64::{r, run64, Exit, CODE, M, STACK};
 use common::prot32::M32;
 
@@ -272,7 +272,7 @@ fn far_jmp_through_memory_in_64_bit_mode() {
         0x08, 0x10, 0x00, 0x00, 0x08, 0x00,
     ]);
     assert_eq!(r(&m, 0), 7);
-    assert_eq!(m.cpu.s.seg[anyx86_cpu::state::sreg::CS].selector, 8);
+    assert_eq!(m.cpu.s.seg[anyx86_cpu::arch::sreg::CS].selector, 8);
 }
 
 #[test]

@@ -7,8 +7,8 @@
 #[allow(dead_code)]
 mod common;
 
+use anyx86_cpu::arch::fl::{CF, ZF};
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::state::fl::{CF, ZF};
 use common::long64::{r, run64, Exit, M, STACK};
 use common::prot32::M32;
 

@@ -8,8 +8,8 @@
 #[allow(dead_code)]
 mod common;
 
+use anyx86_cpu::arch::{sreg, Segment};
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::state::{sreg, Segment};
 use common::long64::{r, Exit, CODE, M, STACK};
 use common::prot32::M32;
 

@@ -4,8 +4,8 @@
 #[allow(dead_code)]
 mod common;
 
+use anyx86_cpu::arch::{reg, Segment, TableReg};
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::state::{reg, Segment, TableReg};
 use common::long64::{Exit, CODE, GDT, IDT, M, PML4, STUBS};
 use common::prot32::{self, CODE32, DATA32};
 
@@ -131,8 +131,8 @@ fn failed_cmpxchg_keeps_a_64_bit_destination() {
     assert_eq!(m.cpu.s.gpr[reg::BX], 5);
 }
 
+use anyx86_cpu::arch::{attr, sreg};
 use anyx86_cpu::singlestep::FlatBus;
-use anyx86_cpu::state::{attr, sreg};
 use anyx86_cpu::{Cpu, RunExit};
 
 /// Real-mode interrupt stubs: vector v's handler is a HLT at REAL_STUBS + v.
@@ -435,7 +435,7 @@ fn k7_perf_msrs_and_rdpmc() {
 
 // ---- debug exceptions: single-step, RF, breakpoints (items 2, 8, 9, 11) ----
 
-use anyx86_cpu::state::fl;
+use anyx86_cpu::arch::fl;
 
 /// EFLAGS.RF and .TF as pushed in an interrupt frame.
 const RF: u32 = 1 << 16;
@@ -544,7 +544,7 @@ fn software_interrupts_take_no_single_step_trap() {
 /// 64-bit mode ready for SYSCALL: CS 08h, SS 10h, the handler at LSTAR
 /// = `lstar`, SFMASK = `sfmask`, TF set.
 fn long_syscall(lstar: u64, sfmask: u64) -> M {
-    use anyx86_cpu::state::efer;
+    use anyx86_cpu::arch::efer;
     let mut m = M::long_with(CpuModel::qemu64());
     let s = &mut m.cpu.s;
     s.efer |= efer::SCE;
@@ -728,7 +728,7 @@ fn setting_cr0_wp_write_protects_a_cached_page() {
 /// (`--stats` "TLB"). Before, any WP change flushed the whole TLB.
 #[test]
 fn clearing_cr0_wp_keeps_the_tlb() {
-    use anyx86_cpu::state::cr0;
+    use anyx86_cpu::arch::cr0;
     // BTR EAX, 16 (0F BA F0 10); the stores before and after touch the
     // same page.
     let code = [
@@ -822,7 +822,7 @@ fn a_faulting_instruction_takes_no_single_step_trap() {
 /// 4.10.4.1). Counted as TLB misses, as `--stats` shows them.
 #[test]
 fn cr4_writes_flush_only_for_paging_bits() {
-    use anyx86_cpu::state::cr4;
+    use anyx86_cpu::arch::cr4;
     // MOV RAX, CR4 (0F 20 E0); XOR EAX, imm32 (35 id); MOV CR4, RAX
     // (0F 22 E0), between two stores to the same page.
     let code = |bit: u64| {

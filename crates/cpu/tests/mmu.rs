@@ -8,8 +8,8 @@
 #[allow(dead_code)]
 mod common;
 
+use anyx86_cpu::arch::{cr0, efer, sreg, Segment};
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::state::{cr0, efer, sreg, Segment};
 use common::long64::{Exit, CODE, GDT, M, PML4, STACK};
 use common::prot32::{M32, PD, PRW};
 

@@ -6,8 +6,8 @@
 #[allow(dead_code)]
 mod common;
 
+use anyx86_cpu::arch::{attr, fl, reg, sreg, Segment};
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::state::{attr, fl, reg, sreg, Segment};
 use common::long64::{Exit, CODE, M, PML4, STUBS};
 
 /// Data of the model tests: [WIN, WIN + WIN_LEN).

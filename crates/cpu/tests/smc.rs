@@ -6,8 +6,8 @@
 #[allow(dead_code)]
 mod common;
 
+use anyx86_cpu::arch::reg;
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::state::reg;
 use anyx86_cpu::RunExit;
 use common::long64::{Exit, CODE, M};
 

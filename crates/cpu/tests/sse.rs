@@ -7,8 +7,8 @@
 #[allow(dead_code)]
 mod common;
 
+use anyx86_cpu::arch::{cr0, cr4, reg};
 use anyx86_cpu::cpuid::{ecx1, edx1, CpuModel};
-use anyx86_cpu::state::{cr0, cr4, reg};
 use anyx86_cpu::Cpu;
 use common::long64::{Exit, CODE, STUBS};
 use common::{prot32, FlatBus};

@@ -8,8 +8,8 @@
 #[allow(dead_code)]
 mod common;
 
+use anyx86_cpu::arch::{cr0, cr4, reg};
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::state::{cr0, cr4, reg};
 use anyx86_cpu::RunExit;
 use common::long64::{Exit, CODE, M, PML4};
 use std::collections::BTreeMap;

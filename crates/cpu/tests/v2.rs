@@ -5,9 +5,9 @@
 #[allow(dead_code)]
 mod common;
 
+use anyx86_cpu::arch::{cr4, fl, reg};
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::flags::FlagOp;
-use anyx86_cpu::state::{cr4, fl, reg};
+use anyx86_cpu::FlagOp;
 use common::long64::{Exit, CODE, M};
 
 const DATA: u64 = 0x8000;

@@ -10,9 +10,9 @@
 #[allow(dead_code)]
 mod common;
 
+use anyx86_cpu::arch::{attr, cr0, reg, sreg, Segment, TableReg};
 use anyx86_cpu::cpuid::{edx1, CpuModel};
 use anyx86_cpu::fpu::{cw, sw};
-use anyx86_cpu::state::{attr, cr0, reg, sreg, Segment, TableReg};
 use anyx86_cpu::Cpu;
 use anyx86_softfloat::F80;
 use common::long64::{CODE, STUBS};

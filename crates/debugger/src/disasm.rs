@@ -81,7 +81,7 @@ pub fn disasm<B: CpuBus>(
     count: usize,
     syntax: Syntax,
 ) -> Vec<Line> {
-    let cs_base = s.seg[anyx86_cpu::state::sreg::CS].base;
+    let cs_base = s.seg[anyx86_cpu::arch::sreg::CS].base;
     let mut out = Vec::new();
     let mut ip = ip;
     for _ in 0..count {

@@ -9,8 +9,8 @@
 
 use crate::trace::Tracer;
 use crate::view::CpuMode;
+use anyx86_cpu::arch::sreg;
 use anyx86_cpu::debug::{WatchHit, WatchKind, Watchpoint, MAX_WATCHPOINTS, MAX_WATCH_LEN};
-use anyx86_cpu::state::sreg;
 use anyx86_cpu::CpuState;
 use anyx86_machine::{Board, HostHook, Machine, RunOutcome};
 use std::fmt;

@@ -11,7 +11,7 @@
 
 use crate::gdb::{attach, Link};
 use crate::session::Session;
-use anyx86_cpu::state::Segment;
+use anyx86_cpu::arch::Segment;
 use anyx86_machine::{Board, HostControl, Machine, MachineConfig};
 use gdbstub::conn::{Connection, ConnectionExt};
 use std::io;
@@ -53,7 +53,7 @@ pub fn machine() -> Machine {
     }
     ram[usize::from(IRET_AT)] = IRET;
     let s = &mut m.cpu.s;
-    let attr = s.seg[anyx86_cpu::state::sreg::CS].attr;
+    let attr = s.seg[anyx86_cpu::arch::sreg::CS].attr;
     s.set_cs(Segment::real(0, attr), 0);
     s.rip = CODE;
     m.cpu.flush_code_cache();

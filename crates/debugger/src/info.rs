@@ -1,8 +1,8 @@
 //! `info` views: registers and the state of the PC chips, as text.
 
 use crate::view;
-use anyx86_cpu::mmu::Access;
-use anyx86_cpu::state::sreg;
+use anyx86_cpu::arch::sreg;
+use anyx86_cpu::Access;
 use anyx86_cpu::{CpuState, Segment};
 use anyx86_hw::Snapshot;
 use anyx86_machine::Machine;

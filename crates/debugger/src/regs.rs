@@ -15,9 +15,9 @@
 //! and a general register is its full 64-bit value.
 
 use crate::view;
-use anyx86_cpu::flags::FlagOp;
+use anyx86_cpu::arch::{fl, Mode};
 use anyx86_cpu::simd::mxcsr;
-use anyx86_cpu::state::{fl, Mode};
+use anyx86_cpu::FlagOp;
 use anyx86_cpu::{CpuBus, CpuState, Segment};
 
 /// Where a register lives.
@@ -536,7 +536,7 @@ pub fn write_bytes<B: CpuBus>(s: &mut CpuState, bus: &B, d: &RegDesc, bytes: &[u
     write(s, bus, d, le(bytes));
 }
 
-fn table(s: &CpuState, idt: bool) -> anyx86_cpu::state::TableReg {
+fn table(s: &CpuState, idt: bool) -> anyx86_cpu::arch::TableReg {
     if idt {
         s.idtr
     } else {

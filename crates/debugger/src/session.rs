@@ -372,7 +372,7 @@ impl Session {
         }
         let mut st = s.clone();
         if let Some(b) = seg_base {
-            st.seg[anyx86_cpu::state::sreg::CS].base = b;
+            st.seg[anyx86_cpu::arch::sreg::CS].base = b;
         }
         let lines = disasm::disasm(&st, &m.board, ip, count, self.syntax);
         Ok(lines

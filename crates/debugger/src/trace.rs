@@ -9,7 +9,7 @@
 
 use crate::disasm::{self, Syntax};
 use crate::view::CpuMode;
-use anyx86_cpu::state::sreg;
+use anyx86_cpu::arch::sreg;
 use anyx86_cpu::{CpuBus, CpuState};
 use std::io::Write;
 

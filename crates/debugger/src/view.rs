@@ -4,7 +4,7 @@
 //! Everything here reads through [`CpuBus::peek_phys`]: no device read,
 //! no accessed or dirty bit set, no TLB fill.
 
-use anyx86_cpu::state::{cr0, cr4, efer, fl, Mode};
+use anyx86_cpu::arch::{cr0, cr4, efer, fl, Mode};
 use anyx86_cpu::{CpuBus, CpuState};
 use anyx86_machine::Machine;
 use std::fmt;
@@ -69,7 +69,7 @@ pub fn mode_line(s: &CpuState) -> String {
         s.bitness,
         s.cpl,
         if s.a20_mask == u64::MAX { "on" } else { "off" },
-        s.seg[anyx86_cpu::state::sreg::CS].selector,
+        s.seg[anyx86_cpu::arch::sreg::CS].selector,
         s.rip,
         s.pc_linear()
     )

@@ -8,7 +8,7 @@
 use crate::layout::mem;
 use crate::machine::{Machine, MachineError};
 use anyx86_boot::{BootPlan, MemoryLayout};
-use anyx86_cpu::state::{cr0, sreg, Segment};
+use anyx86_cpu::arch::{cr0, sreg, Segment};
 use std::path::PathBuf;
 
 /// A kernel to boot directly.
@@ -139,7 +139,7 @@ impl Machine {
             }
         }
         s.flags = r.eflags | 2;
-        s.lazy.op = anyx86_cpu::flags::FlagOp::None;
+        s.lazy.op = anyx86_cpu::FlagOp::None;
         s.rip = u64::from(r.eip);
         s.next_rip = s.rip;
         s.cpl = 0;

@@ -5,10 +5,10 @@ use crate::clock::{Clock, ClockMode};
 use crate::disk::{open_image, MediaHealth, MediaKind};
 use crate::firmware::{BootOrder, SEABIOS};
 use crate::pc::MachineKind;
+use anyx86_cpu::arch::fl;
+use anyx86_cpu::arch::sreg;
 use anyx86_cpu::cpuid::CpuModel;
 use anyx86_cpu::debug::InsnCheck;
-use anyx86_cpu::state::fl;
-use anyx86_cpu::state::sreg;
 use anyx86_cpu::{Cpu, RunExit};
 use anyx86_devices::cmos::{REG_EQUIPMENT, REG_FLOPPY_TYPES};
 use anyx86_mem::{GuestRam, MemError, PhysMemory, Rom};
@@ -23,7 +23,7 @@ pub const EXIT_TRIPLE_FAULT: i32 = 4;
 /// Exit status when `--max-instructions` ran out.
 pub const EXIT_INSN_LIMIT: i32 = 6;
 /// Exit status when the guest made no progress (one vector delivered
-/// [`anyx86_cpu::interrupt::NO_PROGRESS_DELIVERIES`] times in a row with
+/// [`anyx86_cpu::NO_PROGRESS_DELIVERIES`] times in a row with
 /// no instruction retired) with `--no-reboot`. Even, like 4 and 6.
 pub const EXIT_NO_PROGRESS: i32 = 8;
 /// Exit status when a disk, CD or floppy image file failed under the
@@ -642,7 +642,7 @@ impl Machine {
         let s = &self.cpu.s;
         let line = format!(
             "no progress: {} deliveries in a row with no instruction retired, the last of vector {v:#04x} at {:04X}:{:08X}",
-            anyx86_cpu::interrupt::NO_PROGRESS_DELIVERIES,
+            anyx86_cpu::NO_PROGRESS_DELIVERIES,
             s.seg[sreg::CS].selector,
             s.rip
         );
@@ -732,7 +732,7 @@ impl Machine {
         let s = &self.cpu.s;
         format!(
             "CPU halted with interrupts {} at {:04X}:{:08X}",
-            if s.flags & anyx86_cpu::state::fl::IF != 0 {
+            if s.flags & anyx86_cpu::arch::fl::IF != 0 {
                 "enabled and none pending"
             } else {
                 "disabled"

@@ -4,7 +4,7 @@
 //! the flags the instruction leaves undefined.
 
 use super::qemu::RegInfo;
-use anyx86_cpu::state::fl;
+use anyx86_cpu::arch::fl;
 use anyx86_cpu::CpuState;
 use anyx86_debugger::regs::{self, RegDesc, AMD64_LAYOUT};
 use iced_x86::{Instruction, RflagsBits};

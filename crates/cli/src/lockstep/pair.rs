@@ -4,7 +4,7 @@
 
 use super::compare::{our_reg, undefined_flags, Compare, Diff};
 use super::qemu::Qemu;
-use anyx86_cpu::state::sreg;
+use anyx86_cpu::arch::sreg;
 use anyx86_debugger::disasm::{self, Line};
 use anyx86_debugger::regs;
 use anyx86_machine::{Machine, RunOutcome};

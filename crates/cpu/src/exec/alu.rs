@@ -3,13 +3,13 @@
 //! XADD, CMPXCHG, CMPXCHG8B, BSWAP.
 
 use super::{by_ea, ea, form, hot, is_mem, mn, next, plain, sync_count, Pick, H};
+use crate::arch::{fl, reg};
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::decode::{Handler, Op};
 use crate::fault::{Fault, Res};
 use crate::flags::{bit, mask, szp, FlagOp, Lazy};
 use crate::mmu::{ram_rd, ram_wr};
-use crate::state::{fl, reg};
+use crate::state::CpuState;
 use iced_x86::{Instruction, Mnemonic as M};
 
 const ADD: u8 = 0;

@@ -2,13 +2,13 @@
 //! INTO, INT3, INT1, IRET, BOUND (SDM Vol. 2; Vol. 3 chapters 5 and 6).
 
 use super::{is_mem, mn, next, H};
+use crate::arch::{attr, fl, reg, sreg, Mode, Segment};
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::decode::{Handler, Op};
 use crate::fault::{vector, Fault, Res};
 use crate::interrupt::Source;
 use crate::segment::{sel_err, CsRule};
-use crate::state::{attr, fl, reg, sreg, Mode, Segment};
+use crate::state::CpuState;
 use crate::task::SwitchKind;
 use iced_x86::{Code, Instruction, Mnemonic as M};
 
@@ -410,7 +410,7 @@ impl CpuState {
     /// mode a 64-bit segment needs a canonical offset, any other one an
     /// offset within its limit.
     fn check_far_target(&self, d: &Segment, off: u64) -> Res<()> {
-        let bad = if self.long_mode() && crate::long::is_code64(d) {
+        let bad = if self.long_mode() && crate::long_mode::is_code64(d) {
             !crate::mmu::canonical(off)
         } else {
             off > u64::from(d.limit)
@@ -520,7 +520,7 @@ fn ret_far<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         let new_sp = s.peek_stack(bus, 2 * n + extra, size)?;
         let ss_sel = s.peek_stack(bus, 3 * n + extra, size)? as u16;
         let ss = if s.long_mode() {
-            s.return_stack_long(bus, ss_sel, rpl, crate::long::is_code64(&cs))?
+            s.return_stack_long(bus, ss_sel, rpl, crate::long_mode::is_code64(&cs))?
         } else {
             s.load_stack_for(bus, ss_sel, rpl, 0).map_err(|f| {
                 if f.vector() == vector::TS {

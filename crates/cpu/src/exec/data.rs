@@ -3,12 +3,12 @@
 //! pointer loads.
 
 use super::{by_ea, hot, is_mem, mn, next, plain, sized, sync_count, Pick, H};
+use crate::arch::{fl, reg, sreg, Mode};
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::decode::Handler;
 use crate::decode::Op;
 use crate::fault::{Fault, Res};
-use crate::state::{fl, reg, sreg, Mode};
+use crate::state::CpuState;
 use iced_x86::{Code, Instruction, Mnemonic as M, OpKind};
 
 /// Selects `f::<B, SIZE, EA>` by operand size and address shape.

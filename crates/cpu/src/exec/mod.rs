@@ -4,17 +4,17 @@
 mod alu;
 mod control;
 mod data;
-mod long;
 mod sse;
 mod string;
+mod syscall;
 mod system;
 mod v2;
 mod x87;
 
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::decode::{Handler, Op, NOREG, RIPREL};
 use crate::fault::{Fault, Res};
+use crate::state::CpuState;
 use iced_x86::{Instruction, Mnemonic as M, OpKind};
 
 /// Operand forms, chosen at decode time and passed as const generics so a
@@ -92,7 +92,7 @@ pub(crate) fn select<B: CpuBus>(ins: &Instruction) -> Pick<B> {
         .or_else(|| control::select::<B>(ins).map(plain))
         .or_else(|| string::select::<B>(ins).map(plain))
         .or_else(|| system::select::<B>(ins).map(plain))
-        .or_else(|| long::select::<B>(ins).map(plain))
+        .or_else(|| syscall::select::<B>(ins).map(plain))
         .or_else(|| x87::select::<B>(ins).map(plain))
         .or_else(|| v2::select::<B>(ins).map(plain))
         .unwrap_or_else(|| plain(unimplemented::<B>));

@@ -15,13 +15,13 @@
 //! is always raised by the element-by-element path, on its element.
 
 use super::{mn, H};
+use crate::arch::{fl, reg, sreg};
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::decode::{Handler, Op};
 use crate::fault::Res;
 use crate::flags::{mask, FlagOp};
 use crate::mmu::{Access, TlbPage};
-use crate::state::{fl, reg, sreg};
+use crate::state::CpuState;
 use iced_x86::{Instruction, Mnemonic as M};
 
 /// Iterations of a REP instruction per execution.

@@ -3,12 +3,12 @@
 //! debug registers, LAR/LSL/VERR/VERW/ARPL, INVLPG, SYSENTER/SYSEXIT.
 
 use super::{is_mem, mn, H};
+use crate::arch::{attr, cr0, cr4, dr6, dr7, efer, fl, reg, sreg, Mode, Segment, TableReg};
 use crate::bus::{platform_msr, CpuBus};
-use crate::core::CpuState;
 use crate::decode::Op;
 use crate::fault::{vector, Fault, Res};
 use crate::segment::sel_err;
-use crate::state::{attr, cr0, cr4, dr6, dr7, efer, fl, reg, sreg, Mode, Segment, TableReg};
+use crate::state::CpuState;
 use iced_x86::{Code, Instruction, Mnemonic as M};
 
 pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
@@ -175,7 +175,7 @@ impl CpuState {
         if a20 != self.a20_mask || gen != self.map_gen {
             if gen != self.map_gen {
                 self.map_gen = gen;
-                self.smc_pages.push(crate::core::FLUSH_ALL_CODE);
+                self.smc_pages.push(crate::state::FLUSH_ALL_CODE);
             }
             self.a20_mask = a20;
             self.tlb.flush_all();

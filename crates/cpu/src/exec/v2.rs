@@ -3,11 +3,11 @@
 //! bit 13, CX16). Each raises #UD unless the CPU model reports it.
 
 use super::{is_mem, mn, H};
+use crate::arch::{fl, reg};
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::decode::Op;
 use crate::fault::{Fault, Res};
-use crate::state::{fl, reg};
+use crate::state::CpuState;
 use iced_x86::{Instruction, Mnemonic as M};
 
 /// CPUID leaf 1 ECX: CMPXCHG16B.

@@ -19,12 +19,12 @@ mod trans;
 mod transfer;
 
 use super::{is_mem, H};
+use crate::arch::{cr0, sreg};
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::decode::Op;
 use crate::fault::{vector, Fault, Res};
 use crate::fpu::FpuState;
-use crate::state::{cr0, sreg};
+use crate::state::CpuState;
 use iced_x86::{Instruction, MemorySize};
 
 /// Operand kinds: an x87 register or one of the memory formats.

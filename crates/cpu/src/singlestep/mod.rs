@@ -28,9 +28,9 @@ pub mod moo;
 pub use bus::FlatBus;
 pub use moo::{parse, Layout, MooFile, MooTest, Regs, Regs32, State, REG32_NAMES, REG_NAMES};
 
+use crate::arch::{attr, sreg};
 use crate::cpuid::CpuModel;
 use crate::flags::FlagOp;
-use crate::state::{attr, sreg};
 use crate::{Cpu, RunExit, Segment};
 use iced_x86::{Decoder, DecoderOptions, Instruction, InstructionInfoFactory, Register};
 use moo::{r, r32};

@@ -5,8 +5,8 @@
 //! code (`Exit::Done`) or in the handler of the vector it raised.
 
 use super::FlatBus;
+use anyx86_cpu::arch::{cr0, cr4, efer, reg, Segment, TableReg};
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::state::{cr0, cr4, efer, reg, Segment, TableReg};
 use anyx86_cpu::{Cpu, RunExit};
 
 /// Where [`M::run`] puts the code.

@@ -9,8 +9,8 @@
 
 use super::long64::{flat_tables, Exit, M};
 use super::FlatBus;
+use anyx86_cpu::arch::{cr0, cr4};
 use anyx86_cpu::cpuid::CpuModel;
-use anyx86_cpu::state::{cr0, cr4};
 use anyx86_cpu::{Cpu, RunExit};
 
 /// 32-bit code, base 0, limit 4 GiB, execute/read, DPL 0.

@@ -10,10 +10,10 @@
 //! raises #XM (or #UD with CR4.OSXMMEXCPT = 0).
 
 use super::{Cx, K, LO32, LO64};
-use crate::core::CpuState;
+use crate::arch::fl;
 use crate::fault::Res;
 use crate::simd::mxcsr;
-use crate::state::fl;
+use crate::state::CpuState;
 use anyx86_softfloat::ieee::{flag, Env, Format, F32, F64};
 use core::cmp::Ordering;
 

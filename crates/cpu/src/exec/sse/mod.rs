@@ -31,13 +31,13 @@ mod sse42;
 mod ssse3;
 
 use super::H;
+use crate::arch::{cr0, cr4};
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::cpuid::{ecx1, edx1};
 use crate::decode::{Handler, Op};
 use crate::fault::{vector, Fault, Res};
 use crate::simd::mxcsr;
-use crate::state::{cr0, cr4};
+use crate::state::CpuState;
 use iced_x86::{Code, CpuidFeature, Instruction, Mnemonic as M, OpKind};
 
 /// Operand classes (the const parameters of [`vop`]).
@@ -747,9 +747,9 @@ fn maskmov<B: CpuBus, const WIDE: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B
         (u128::from(s.mm(op.r1)), u128::from(s.mm(mask_reg)))
     };
     let off = match op.asize {
-        2 => s.gpr[crate::state::reg::DI] & 0xFFFF,
-        4 => s.gpr[crate::state::reg::DI] & 0xFFFF_FFFF,
-        _ => s.gpr[crate::state::reg::DI],
+        2 => s.gpr[crate::arch::reg::DI] & 0xFFFF,
+        4 => s.gpr[crate::arch::reg::DI] & 0xFFFF_FFFF,
+        _ => s.gpr[crate::arch::reg::DI],
     };
     let seg = op.seg as usize;
     let selected = (0..n).filter(|i| (mask >> (8 * i + 7)) & 1 != 0);

@@ -9,8 +9,8 @@
 
 use super::fp::{lane, set_lane, width, Lanes};
 use super::{K, LO64};
-use crate::core::CpuState;
 use crate::fault::Res;
+use crate::state::CpuState;
 use anyx86_softfloat::ieee::{Format, F32, F64};
 
 /// The data movement of SSE3.

@@ -6,9 +6,9 @@
 use super::fp::{lane as flane, set_lane, width, Lanes};
 use super::int::{lane, map2, ones, pack, slane, smap2};
 use super::{Cx, K};
-use crate::core::CpuState;
+use crate::arch::fl;
 use crate::fault::Res;
-use crate::state::fl;
+use crate::state::CpuState;
 use anyx86_softfloat::ieee::{flag, rc, Env, Format, F32, F64};
 
 /// Selects `w`-bit lanes of `s` where bit i of `sel` is set, else `d`'s.

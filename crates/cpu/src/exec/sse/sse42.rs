@@ -4,12 +4,12 @@
 
 use super::int::{ones, slane, smap2};
 use super::K;
+use crate::arch::{fl, reg};
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::cpuid::ecx1;
 use crate::decode::Op;
 use crate::fault::{Fault, Res};
-use crate::state::{fl, reg};
+use crate::state::CpuState;
 
 /// PCMPGTQ.
 pub(super) fn int(m: K, d: u128, s: u128) -> Option<u128> {

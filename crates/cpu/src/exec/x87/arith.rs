@@ -8,13 +8,13 @@
 //! (a real x87 agrees for every form here).
 
 use super::{by_kind, kind};
+use crate::arch::fl;
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::decode::{Handler, Op, NOREG};
 use crate::exec::H;
 use crate::fault::Res;
 use crate::fpu::{flags_of, sw};
-use crate::state::fl;
+use crate::state::CpuState;
 use anyx86_softfloat::{examine, Ctx, Ordering, F80};
 use iced_x86::{Code, Mnemonic as M};
 

@@ -13,16 +13,16 @@
 //! FXRSTOR raises #GP(0) for an MXCSR image with reserved bits set.
 //! FXSAVE64/FXRSTOR64 (REX.W) use the 64-bit FIP/FDP layout.
 
+use crate::arch::cr4;
+use crate::arch::Mode;
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::cpuid::edx1;
 use crate::decode::Op;
 use crate::exec::H;
 use crate::fault::{Fault, Res};
 use crate::fpu::{cw, sw, FpuState};
 use crate::simd::mxcsr;
-use crate::state::cr4;
-use crate::state::Mode;
+use crate::state::CpuState;
 use anyx86_softfloat::F80;
 use iced_x86::{Code, Mnemonic as M};
 

@@ -7,11 +7,11 @@
 //! in both places (a real x87 agrees).
 
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::decode::Op;
 use crate::exec::H;
 use crate::fault::Res;
 use crate::fpu::{flags_of, sw, FpuState};
+use crate::state::CpuState;
 use anyx86_softfloat::{Ctx, TrigResult, F80};
 use iced_x86::Mnemonic as M;
 

@@ -9,12 +9,12 @@
 
 use super::{by_kind, kind};
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::cpuid::ecx1;
 use crate::decode::{Handler, Op};
 use crate::exec::H;
 use crate::fault::{Fault, Res};
 use crate::fpu::{flags_of, sw, FpuState};
+use crate::state::CpuState;
 use anyx86_softfloat::{Constant, Ctx, BCD_INDEFINITE, F80};
 use iced_x86::Mnemonic as M;
 

@@ -2,12 +2,12 @@
 //! AMD64 APM Vol. 3 for the AMD-specific legacy-mode SYSCALL forms).
 
 use super::{mn, H};
+use crate::arch::{attr, cr0, cr4, efer, fl, reg, sreg, Segment};
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::cpuid::edx81;
 use crate::decode::Op;
 use crate::fault::{Fault, Res};
-use crate::state::{attr, cr0, cr4, efer, fl, reg, sreg, Segment};
+use crate::state::CpuState;
 use iced_x86::{Code, Instruction, Mnemonic as M};
 
 pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {

@@ -3,14 +3,14 @@
 //! gates, IRET and far transfers in long mode (SDM Vol. 3, 2.2.1, 5.8.3.1,
 //! 6.14, 7.7, 9.8.5).
 
+use crate::arch::{attr, efer, fl, reg, sreg, Segment};
 use crate::bus::CpuBus;
-use crate::core::CpuState;
 use crate::cpuid::edx81;
 use crate::fault::{vector, Fault, Res};
 use crate::interrupt::{Delivery, Source};
 use crate::mmu::{canonical, Access};
 use crate::segment::{sel_err, CsRule};
-use crate::state::{attr, efer, fl, reg, sreg, Segment};
+use crate::state::CpuState;
 
 /// Long-mode MSR numbers (SDM Vol. 4, table 2-2).
 pub mod msr {
@@ -398,8 +398,8 @@ impl CpuState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::{cr0, cr4};
     use crate::cpuid::CpuModel;
-    use crate::state::{cr0, cr4};
 
     fn pm(model: CpuModel) -> CpuState {
         let mut s = CpuState::new(model);
@@ -437,7 +437,7 @@ mod tests {
         s.cr4 |= cr4::PAE;
         s.write_cr0(s.cr0 | cr0::PG).unwrap();
         assert!(s.long_mode());
-        assert_eq!(s.mode, crate::state::Mode::Long);
+        assert_eq!(s.mode, crate::arch::Mode::Long);
         assert_eq!(s.bitness, 32, "compatibility mode until CS.L = 1");
         assert_eq!(s.write_efer(0), Err(Fault::GP0));
         assert_eq!(s.write_cr0(s.cr0 | (1 << 32)), Err(Fault::GP0));
