@@ -158,7 +158,7 @@ impl CpuState {
             if hits != 0 {
                 // A data breakpoint is a trap: taken after the instruction.
                 self.pending_db |= hits;
-                self.break_trace = true;
+                self.run.break_trace = true;
             }
         }
         if self.watch.list.is_empty() || self.watch.hit.is_some() {
@@ -166,7 +166,7 @@ impl CpuState {
         }
         if let Some(watch) = self.watch.find(lin, u64::from(n), write) {
             self.watch.hit = Some(WatchHit { watch, lin, write });
-            self.break_trace = true;
+            self.run.break_trace = true;
         }
     }
 

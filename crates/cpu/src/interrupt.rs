@@ -143,7 +143,7 @@ impl CpuState {
         src: Source,
     ) -> Res<()> {
         self.flush_flags();
-        self.break_trace = true;
+        self.run.break_trace = true;
         // A delivery ends any MOV SS shadow.
         self.mov_ss_shadow = false;
         match self.mode {

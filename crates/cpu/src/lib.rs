@@ -460,8 +460,8 @@ impl<B: CpuBus> Cpu<B> {
                 return $e;
             }};
         }
-        self.s.break_trace = false;
-        self.s.side_exit = false;
+        self.s.run.break_trace = false;
+        self.s.run.side_exit = false;
         let mut prev: Option<usize> = None;
         // RIP and the instruction count live in locals across traces as
         // well as in `CpuState` (stored, never read back here): a trace
@@ -512,13 +512,13 @@ impl<B: CpuBus> Cpu<B> {
             // Threaded dispatch: the loop starts a record and, while the
             // records are threaded handlers (`exec::Pick`), each goes straight
             // on with the next (`exec::next`); the others return here and the
-            // loop starts the record after them. `s.pos` is where a chain
+            // loop starts the record after them. `s.run.pos` is where a chain
             // stopped. Inside a chain `rip` and `icount` are not kept up to
             // date (threaded handlers use neither); the loop sets them before
             // each record it starts and whenever a chain returns.
-            s.trace_rip = rip;
-            s.trace_mask = mask;
-            s.trace_ic = ic;
+            s.run.trace_rip = rip;
+            s.run.trace_mask = mask;
+            s.run.trace_ic = ic;
             let (rip0, ic0) = (rip, ic);
             let mut i = 0;
             loop {
@@ -528,31 +528,31 @@ impl<B: CpuBus> Cpu<B> {
                     s.rip = first.start_at(rip0, mask);
                     s.icount = first.count_before(ic0);
                 }
-                s.pos = first.idx;
+                s.run.pos = first.idx;
                 s.next_rip = first.end_at(rip0, mask);
                 let r = (first.f)(s, bus, first);
-                let op = &t.ops[usize::from(s.pos)];
+                let op = &t.ops[usize::from(s.run.pos)];
                 match r {
                     Ok(()) => {
                         ic = ic0 + u64::from(op.ic);
                         s.icount = ic;
-                        if s.break_trace {
+                        if s.run.break_trace {
                             // A taken branch left its target in
                             // `next_rip`, as did any record the loop
                             // started; a threaded one started inside the
                             // chain did not keep it.
-                            rip = if op.hot && !s.side_exit {
+                            rip = if op.hot && !s.run.side_exit {
                                 op.end_at(rip0, mask)
                             } else {
                                 s.next_rip
                             };
                             s.rip = rip;
                             refs += u64::from(op.mref);
-                            if s.side_exit {
+                            if s.run.side_exit {
                                 // A taken Jcc inside the trace: go on at
                                 // its target (chained like a trace end).
-                                s.side_exit = false;
-                                s.break_trace = false;
+                                s.run.side_exit = false;
+                                s.run.break_trace = false;
                                 continue 'traces;
                             }
                             out!(Ok(false));
@@ -578,7 +578,7 @@ impl<B: CpuBus> Cpu<B> {
                             // and count were not set.
                             exec::sync_to(s, op);
                         }
-                        if std::mem::take(&mut s.fused_fault) {
+                        if std::mem::take(&mut s.run.fused_fault) {
                             // A fused pair whose Jcc faulted: the CMP/TEST
                             // retired.
                             s.rip = s.rip.wrapping_add(u64::from(op.len1)) & mask;
@@ -622,7 +622,7 @@ impl<B: CpuBus> Cpu<B> {
                 return s.raise(bus, Fault::GP0).map(|()| Records::Done);
             }
             match exec::retire_alone(s, bus, op) {
-                Ok(()) if s.break_trace || s.icount >= until => break,
+                Ok(()) if s.run.break_trace || s.icount >= until => break,
                 Ok(()) => {}
                 Err(f) => return s.raise(bus, f).map(|()| Records::Done),
             }
@@ -675,7 +675,7 @@ impl<B: CpuBus> Cpu<B> {
         // for instruction breakpoints and CS limit (SDM Vol. 3, 17.3.1.1);
         // a REP instruction stopping between iterations sets it again.
         s.flags &= !fl::RF;
-        s.break_trace = false;
+        s.run.break_trace = false;
         s.mov_ss_shadow = false;
         s.step_on_new_tf = false;
         match exec::retire_alone(s, bus, &op) {

@@ -71,7 +71,7 @@ impl CpuState {
         }
         self.efer = (self.efer & efer::LMA) | (v & allowed & !efer::LMA);
         self.tlb.flush_all();
-        self.break_trace = true;
+        self.run.break_trace = true;
         Ok(())
     }
 

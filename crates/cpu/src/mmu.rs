@@ -380,7 +380,7 @@ impl CpuState {
         }
         // ROM, MMIO or a hole: a device read may change an interrupt line,
         // which must be seen before the next instruction.
-        self.break_trace = true;
+        self.run.break_trace = true;
         bus.mem_read(paddr, n, self.icount)
     }
 
@@ -409,7 +409,7 @@ impl CpuState {
             || bus.nmi_pending()
             || (self.flags & crate::arch::fl::IF != 0 && bus.interrupt_pending())
         {
-            self.break_trace = true;
+            self.run.break_trace = true;
         }
     }
 
@@ -449,7 +449,7 @@ impl CpuState {
 
     fn code_dropped(&mut self, paddr: u64) {
         self.smc_pages.push(paddr & !0xFFF);
-        self.break_trace = true;
+        self.run.break_trace = true;
     }
 
     fn is_code_page(&self, paddr: u64) -> bool {

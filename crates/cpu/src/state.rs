@@ -68,6 +68,31 @@ pub struct Stats {
     pub unchained: u64,
 }
 
+/// What the run loop and the handlers tell each other about the running
+/// trace: scratch, not architectural state.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RunScratch {
+    /// Set by handlers that change state the current trace depends on
+    /// (mode, CS, paging, IF, code writes): the run loop leaves the trace.
+    pub(crate) break_trace: bool,
+    /// Set with `break_trace` by a branch taken inside a trace: the run
+    /// loop goes straight on with the branch target's trace.
+    pub(crate) side_exit: bool,
+    /// Position in the running trace of the record being executed.
+    pub(crate) pos: u8,
+    /// Set by a fused CMP/TEST + Jcc whose Jcc faulted: the CMP/TEST
+    /// retired, so the fault belongs to the second instruction.
+    pub(crate) fused_fault: bool,
+    /// Instruction pointer, IP mask and instruction count at the start of
+    /// the running trace: a record's addresses and count are offsets from
+    /// them.
+    pub(crate) trace_rip: u64,
+    /// See `trace_rip`.
+    pub(crate) trace_mask: u64,
+    /// See `trace_rip`.
+    pub(crate) trace_ic: u64,
+}
+
 /// Everything the interpreter's handlers touch.
 #[derive(Debug, Clone)]
 pub struct CpuState {
@@ -142,25 +167,8 @@ pub struct CpuState {
     /// it loads TF (as QEMU; Linux returns through IRET when TF is set
     /// for that reason).
     pub step_on_new_tf: bool,
-    /// Set by handlers that change state the current trace depends on
-    /// (mode, CS, paging, IF, code writes): the run loop leaves the trace.
-    pub break_trace: bool,
-    /// Set with `break_trace` by a branch taken inside a trace: the run
-    /// loop goes straight on with the branch target's trace.
-    pub side_exit: bool,
-    /// Position in the running trace of the record being executed.
-    pub pos: u8,
-    /// Set by a fused CMP/TEST + Jcc whose Jcc faulted: the CMP/TEST
-    /// retired, so the fault belongs to the second instruction.
-    pub fused_fault: bool,
-    /// Instruction pointer, IP mask and instruction count at the start of
-    /// the running trace: a record's addresses and count are offsets from
-    /// them.
-    pub trace_rip: u64,
-    /// See `trace_rip`.
-    pub trace_mask: u64,
-    /// See `trace_rip`.
-    pub trace_ic: u64,
+    /// The run loop's bookkeeping of the running trace (not architectural).
+    pub(crate) run: RunScratch,
     /// Physical pages written while holding decoded code; the run loop
     /// drops their traces.
     pub smc_pages: Vec<u64>,
@@ -256,13 +264,7 @@ impl CpuState {
             inhibit_until: 0,
             mov_ss_shadow: false,
             step_on_new_tf: false,
-            break_trace: false,
-            side_exit: false,
-            pos: 0,
-            fused_fault: false,
-            trace_rip: 0,
-            trace_mask: 0,
-            trace_ic: 0,
+            run: RunScratch::default(),
             smc_pages: Vec::new(),
             dma_pages: Vec::new(),
             code: crate::codemap::CodeMap::default(),
@@ -559,7 +561,7 @@ impl CpuState {
         self.tlb.user = self.cpl == 3;
         // CS or the mode changed: chained traces may no longer apply.
         self.tlb.epoch += 1;
-        self.break_trace = true;
+        self.run.break_trace = true;
     }
 
     /// Mask of the current address size for the stack.

@@ -213,7 +213,7 @@ impl CpuState {
                     })?;
             }
         }
-        self.break_trace = true;
+        self.run.break_trace = true;
         if let Some(e) = error {
             let size = if new32 { 4 } else { 2 };
             self.push(bus, size, u64::from(e))?;

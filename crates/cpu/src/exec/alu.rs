@@ -1284,11 +1284,11 @@ fn fused_jcc<B: CpuBus, const CC: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>)
         if let Err(f) = s.near_jump(t) {
             // The CMP/TEST retired; the fault belongs to the Jcc (the run
             // loop moves RIP and the count past the CMP/TEST).
-            s.fused_fault = true;
+            s.run.fused_fault = true;
             return Err(f);
         }
-        s.break_trace = true;
-        s.side_exit = true;
+        s.run.break_trace = true;
+        s.run.side_exit = true;
         return Ok(());
     }
     next(s, bus, op)

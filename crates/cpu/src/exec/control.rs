@@ -178,8 +178,8 @@ fn jcc<B: CpuBus, const CC: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Re
     if s.cond(CC) {
         let t = s.next_ip(op).wrapping_add(op.imm) & tmask(op.size);
         s.near_jump(t)?;
-        s.break_trace = true;
-        s.side_exit = true;
+        s.run.break_trace = true;
+        s.run.side_exit = true;
         return Ok(());
     }
     next(s, bus, op)
@@ -325,7 +325,7 @@ impl CpuState {
         size: u8,
         call: bool,
     ) -> Res<()> {
-        self.break_trace = true;
+        self.run.break_trace = true;
         if matches!(self.mode, Mode::Real | Mode::V86) {
             let off = off & tmask(size);
             if off > u64::from(self.seg[sreg::CS].limit) {
@@ -496,7 +496,7 @@ fn ret_far<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         _ => 8,
     };
     let extra = op.imm & 0xFFFF;
-    s.break_trace = true;
+    s.run.break_trace = true;
     let n = u64::from(size);
     let ip = s.peek_stack(bus, 0, size)?;
     let sel = s.peek_stack(bus, n, size)? as u16;
@@ -608,7 +608,7 @@ fn iret<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         Code::Iretd => 4,
         _ => 8,
     };
-    s.break_trace = true;
+    s.run.break_trace = true;
     // IRET unblocks NMIs, even when it faults (SDM 6.7.1).
     s.nmi_blocked = false;
     match s.mode {

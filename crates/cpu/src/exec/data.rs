@@ -341,7 +341,7 @@ fn mov_to_sreg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &O
         // MOV SS inhibits interrupts (and debug traps) for one instruction.
         s.inhibit_until = s.icount + 2;
         s.mov_ss_shadow = true;
-        s.break_trace = true;
+        s.run.break_trace = true;
     }
     Ok(())
 }
@@ -593,7 +593,7 @@ fn pop_sreg<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     if i == sreg::SS {
         s.inhibit_until = s.icount + 2;
         s.mov_ss_shadow = true;
-        s.break_trace = true;
+        s.run.break_trace = true;
     }
     Ok(())
 }
@@ -695,7 +695,7 @@ impl CpuState {
         self.flags = new;
         self.lazy.op = crate::flags::FlagOp::None;
         if (old ^ new) & (fl::IF | fl::TF | fl::RF) != 0 {
-            self.break_trace = true;
+            self.run.break_trace = true;
         }
     }
 }
@@ -863,7 +863,7 @@ fn lfp<B: CpuBus, const SEG: usize>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -
     s.load_seg(bus, SEG, sel)?;
     s.set_reg(op.r0, size, v);
     if SEG == sreg::SS {
-        s.break_trace = true;
+        s.run.break_trace = true;
     }
     Ok(())
 }

@@ -160,8 +160,8 @@ pub(crate) fn fuse<B: CpuBus>(
 /// trace (threaded handlers run without them: see [`Pick`]).
 #[inline(always)]
 pub(crate) fn sync_to<B>(s: &mut CpuState, op: &Op<B>) {
-    s.rip = op.start_at(s.trace_rip, s.trace_mask);
-    s.icount = op.count_before(s.trace_ic);
+    s.rip = op.start_at(s.run.trace_rip, s.run.trace_mask);
+    s.icount = op.count_before(s.run.trace_ic);
 }
 
 /// Brings the instruction count to the start of record `op` (threaded
@@ -170,7 +170,7 @@ pub(crate) fn sync_to<B>(s: &mut CpuState, op: &Op<B>) {
 /// (a LAPIC or HPET counter) must see the exact time.
 #[inline(always)]
 pub(crate) fn sync_count<B>(s: &mut CpuState, op: &Op<B>) {
-    s.icount = op.count_before(s.trace_ic);
+    s.icount = op.count_before(s.run.trace_ic);
 }
 
 /// Runs one record by itself (single-step, the debugger, the CS-limit
@@ -179,9 +179,9 @@ pub(crate) fn sync_count<B>(s: &mut CpuState, op: &Op<B>) {
 /// [`CpuState::next_ip`] agrees with `next_rip`.
 pub(crate) fn run_alone<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let mask = s.ip_mask();
-    s.trace_rip = s.rip;
-    s.trace_mask = mask;
-    s.trace_ic = s.icount;
+    s.run.trace_rip = s.rip;
+    s.run.trace_mask = mask;
+    s.run.trace_ic = s.icount;
     let op = Op {
         chain: false,
         start: 0,
@@ -191,7 +191,7 @@ pub(crate) fn run_alone<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) ->
         ..*op
     };
     s.next_rip = op.end_at(s.rip, mask);
-    s.pos = 0;
+    s.run.pos = 0;
     (op.f)(s, bus, &op)
 }
 
@@ -218,7 +218,7 @@ pub(crate) fn retire_alone<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>)
 #[inline(always)]
 #[allow(unsafe_code)]
 pub(crate) fn next<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    if !op.chain || s.break_trace {
+    if !op.chain || s.run.break_trace {
         return Ok(());
     }
     // SAFETY: `op.chain` is set only on elements of a trace's `ops` slice
@@ -229,7 +229,7 @@ pub(crate) fn next<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<
     // cache nor the slice); every other caller runs a copy made by
     // `run_alone`, whose `chain` is false.
     let n = unsafe { &*(op as *const Op<B>).add(1) };
-    s.pos = n.idx;
+    s.run.pos = n.idx;
     // Inside a chain RIP and the instruction count are stale (see
     // `hot`). Debug builds make them absurd, so a threaded handler that
     // reads them breaks the differential tests (`tests/threading.rs`);
@@ -344,7 +344,7 @@ impl CpuState {
     /// `next_rip`.
     #[inline(always)]
     pub(crate) fn next_ip<B>(&self, op: &Op<B>) -> u64 {
-        op.end_at(self.trace_rip, self.trace_mask)
+        op.end_at(self.run.trace_rip, self.run.trace_mask)
     }
 
     /// The effective address of the memory operand, for shape `EA`

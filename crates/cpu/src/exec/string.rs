@@ -101,7 +101,7 @@ fn string<B: CpuBus, const K: u8, const REP: u8>(
         // trace after iterations that counted, so a trace of several REPs
         // overshoots the limit by one slice at most, not one per REP.
         if counted != 0 {
-            s.break_trace = true;
+            s.run.break_trace = true;
         }
     }
     r
@@ -230,7 +230,7 @@ fn string_body<B: CpuBus, const K: u8, const REP: u8>(
 /// stop it again when it resumes.
 fn stop_between_iterations(s: &mut CpuState) {
     s.next_rip = s.rip;
-    s.break_trace = true;
+    s.run.break_trace = true;
     s.flags |= fl::RF;
 }
 

@@ -47,7 +47,7 @@ fn syscall<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
     }
     let sel = ((s.msr.star >> 32) & 0xFFFC) as u16;
     let ret = s.next_rip;
-    s.break_trace = true;
+    s.run.break_trace = true;
     s.step_on_new_tf = true;
     if s.long_mode() {
         let from64 = s.bitness == 64;
@@ -88,7 +88,7 @@ fn sysret<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
     if q && !crate::mmu::canonical(s.gpr[reg::CX]) {
         return Err(Fault::GP0);
     }
-    s.break_trace = true;
+    s.run.break_trace = true;
     s.step_on_new_tf = true;
     if s.long_mode() {
         let f = (s.gpr[11] as u32) & 0x3C_7FD7;

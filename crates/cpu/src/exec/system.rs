@@ -140,7 +140,7 @@ impl CpuState {
     /// ends after this instruction.
     pub(crate) fn port_read<B: CpuBus>(&mut self, bus: &mut B, port: u16, size: u8) -> u32 {
         let v = bus.io_in(port, size, self.icount);
-        self.break_trace = true;
+        self.run.break_trace = true;
         v
     }
 
@@ -151,7 +151,7 @@ impl CpuState {
         bus.io_out(port, size, v, self.icount);
         self.refresh_map(bus);
         self.drop_dma_code(bus);
-        self.break_trace = true;
+        self.run.break_trace = true;
     }
 
     /// Code pages a device overwrote by DMA lose their decoded traces, as
@@ -221,7 +221,7 @@ fn sti<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
         s.flags |= fl::IF;
         // Interrupts stay blocked until the next instruction has retired.
         s.inhibit_until = s.icount + 2;
-        s.break_trace = true;
+        s.run.break_trace = true;
     }
     Ok(())
 }
@@ -229,7 +229,7 @@ fn sti<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
 fn hlt<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
     s.require_cpl0()?;
     s.halted = true;
-    s.break_trace = true;
+    s.run.break_trace = true;
     Ok(())
 }
 
@@ -406,7 +406,7 @@ fn wrmsr<B: CpuBus>(s: &mut CpuState, bus: &mut B, _op: &Op<B>) -> Res<()> {
             match bus.wrmsr(n, raw, s.icount) {
                 Some(true) => {
                     // The APIC may now raise or drop an interrupt.
-                    s.break_trace = true;
+                    s.run.break_trace = true;
                 }
                 _ => return Err(Fault::GP0),
             }
@@ -645,7 +645,7 @@ impl CpuState {
     fn cr4_changed(&mut self, changed: u64) {
         if changed & (cr4::PGE | cr4::PAE | cr4::PSE) != 0 {
             self.tlb.flush_all();
-            self.break_trace = true;
+            self.run.break_trace = true;
         }
     }
 }
@@ -712,7 +712,7 @@ fn mov_to_cr<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     // CR3 changed translations and CR8 may have unmasked an interrupt:
     // leave the trace. CR0 and CR4 decide for themselves.
     if matches!(op.r0, 3 | 8) {
-        s.break_trace = true;
+        s.run.break_trace = true;
     }
     Ok(())
 }
@@ -767,7 +767,7 @@ fn mov_to_dr<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
     if i != 6 {
         s.sync_guest_breakpoints();
     }
-    s.break_trace = true;
+    s.run.break_trace = true;
     Ok(())
 }
 
@@ -792,7 +792,7 @@ fn invlpg<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
     let off = s.ea(op);
     let lin = s.wrap_lin(s.seg[op.seg as usize % 6].base.wrapping_add(off));
     s.tlb.flush_page(lin);
-    s.break_trace = true;
+    s.run.break_trace = true;
     Ok(())
 }
 

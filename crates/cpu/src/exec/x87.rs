@@ -170,7 +170,7 @@ impl CpuState {
         self.fpu.ferr = true;
         self.halted = true;
         self.next_rip = self.rip;
-        self.break_trace = true;
+        self.run.break_trace = true;
         Ok(false)
     }
 
