@@ -122,46 +122,12 @@ fn threaded<B: CpuBus>(ins: &Instruction) -> H<B> {
         | M::Setle
         | M::Setg
         | M::Seto
-        | M::Setno
-            if m0 =>
-        {
-            setcc::<B, true>
-        }
-        M::Setb
-        | M::Setae
-        | M::Sete
-        | M::Setne
-        | M::Setbe
-        | M::Seta
-        | M::Sets
-        | M::Setns
-        | M::Setp
-        | M::Setnp
-        | M::Setl
-        | M::Setge
-        | M::Setle
-        | M::Setg
-        | M::Seto
-        | M::Setno => setcc::<B, false>,
-        M::Cmovb
-        | M::Cmovae
-        | M::Cmove
-        | M::Cmovne
-        | M::Cmovbe
-        | M::Cmova
-        | M::Cmovs
-        | M::Cmovns
-        | M::Cmovp
-        | M::Cmovnp
-        | M::Cmovl
-        | M::Cmovge
-        | M::Cmovle
-        | M::Cmovg
-        | M::Cmovo
-        | M::Cmovno
-            if m1 =>
-        {
-            cmov::<B, true>
+        | M::Setno => {
+            if m0 {
+                setcc::<B, true>
+            } else {
+                setcc::<B, false>
+            }
         }
         M::Cmovb
         | M::Cmovae
@@ -178,7 +144,13 @@ fn threaded<B: CpuBus>(ins: &Instruction) -> H<B> {
         | M::Cmovle
         | M::Cmovg
         | M::Cmovo
-        | M::Cmovno => cmov::<B, false>,
+        | M::Cmovno => {
+            if m1 {
+                cmov::<B, true>
+            } else {
+                cmov::<B, false>
+            }
+        }
         M::Leave => leave::<B>,
         _ => return None,
     })
