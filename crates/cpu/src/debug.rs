@@ -329,19 +329,32 @@ pub(crate) mod tests {
         // the trace itself (0x100-0x105) fits.
         let mut code = CMP_JE;
         code[4] = 0x10;
-        let (mut cpu, mut bus) = cpu_with(&code);
-        cpu.s.gpr[0] = 5;
-        cpu.s.gpr[4] = 0x8000;
-        cpu.s.seg[sreg::CS].limit = 0x10F;
-        cpu.s.seg[sreg::CS] = cpu.s.seg[sreg::CS].refresh();
-        // #GP (vector 13) -> 0000:010A, a HLT inside the limit.
-        bus.ram[13 * 4..13 * 4 + 4].copy_from_slice(&[0x0A, 0x01, 0x00, 0x00]);
+        let (mut cpu, mut bus) = gp_to_hlt(&code, 0x10A, Some(0x10F));
         assert_eq!(cpu.run(&mut bus, 100), RunExit::Halted);
         assert_eq!(cpu.s.rip, 0x10B);
-        let word = |a: usize| u16::from_le_bytes([bus.ram[a], bus.ram[a + 1]]);
-        assert_eq!(word(0x8000 - 6), 0x103, "#GP points at the JE");
-        assert_ne!(word(0x8000 - 2) & 0x40, 0, "the CMP's ZF was pushed");
+        assert_eq!(word(&bus, 0x8000 - 6), 0x103, "#GP points at the JE");
+        assert_ne!(word(&bus, 0x8000 - 2) & 0x40, 0, "the CMP's ZF was pushed");
         assert_eq!(cpu.s.icount, 2, "cmp and hlt retired");
+    }
+
+    /// A CPU running `code` with AX = 5 and SP = 0x8000, its #GP vector
+    /// pointing at the HLT at 0000:`handler`, and CS's limit `limit`.
+    fn gp_to_hlt(code: &[u8], handler: u16, limit: Option<u32>) -> (Cpu<FlatBus>, FlatBus) {
+        let (mut cpu, mut bus) = cpu_with(code);
+        cpu.s.gpr[0] = 5;
+        cpu.s.gpr[4] = 0x8000;
+        if let Some(limit) = limit {
+            cpu.s.seg[sreg::CS].limit = limit;
+            cpu.s.seg[sreg::CS] = cpu.s.seg[sreg::CS].refresh();
+        }
+        let [lo, hi] = handler.to_le_bytes();
+        bus.ram[13 * 4..13 * 4 + 4].copy_from_slice(&[lo, hi, 0x00, 0x00]);
+        (cpu, bus)
+    }
+
+    /// The word at physical `a`.
+    fn word(bus: &FlatBus, a: usize) -> u16 {
+        u16::from_le_bytes([bus.ram[a], bus.ram[a + 1]])
     }
 
     // Threaded dispatch: records after the first run chained from their
@@ -351,12 +364,9 @@ pub(crate) mod tests {
     fn a_fault_inside_a_chain_points_at_the_faulting_instruction() {
         // mov ax, 1 ; mov bx, 2 ; mov cx, [0xFFFF] (#GP: past DS's limit)
         let code = [0xB8, 0x01, 0x00, 0xBB, 0x02, 0x00, 0x8B, 0x0E, 0xFF, 0xFF];
-        let (mut cpu, mut bus) = cpu_with(&code);
-        cpu.s.gpr[4] = 0x8000;
-        bus.ram[13 * 4..13 * 4 + 4].copy_from_slice(&[0x20, 0x01, 0x00, 0x00]);
+        let (mut cpu, mut bus) = gp_to_hlt(&code, 0x120, None);
         assert_eq!(cpu.run(&mut bus, 100), RunExit::Halted);
-        let word = |a: usize| u16::from_le_bytes([bus.ram[a], bus.ram[a + 1]]);
-        assert_eq!(word(0x8000 - 6), 0x106, "#GP points at the third MOV");
+        assert_eq!(word(&bus, 0x8000 - 6), 0x106, "#GP points at the third MOV");
         assert_eq!(
             (cpu.s.gpr[0], cpu.s.gpr[3]),
             (1, 2),
@@ -369,15 +379,9 @@ pub(crate) mod tests {
     fn a_fused_jcc_inside_a_chain_faults_after_its_cmp() {
         // mov bx, 2 ; cmp ax, 5 ; je +0x10 (past a CS limit of 0x10F)
         let code = [0xBB, 0x02, 0x00, 0x83, 0xF8, 0x05, 0x74, 0x10];
-        let (mut cpu, mut bus) = cpu_with(&code);
-        cpu.s.gpr[0] = 5;
-        cpu.s.gpr[4] = 0x8000;
-        cpu.s.seg[sreg::CS].limit = 0x10F;
-        cpu.s.seg[sreg::CS] = cpu.s.seg[sreg::CS].refresh();
-        bus.ram[13 * 4..13 * 4 + 4].copy_from_slice(&[0x0A, 0x01, 0x00, 0x00]);
+        let (mut cpu, mut bus) = gp_to_hlt(&code, 0x10A, Some(0x10F));
         assert_eq!(cpu.run(&mut bus, 100), RunExit::Halted);
-        let word = |a: usize| u16::from_le_bytes([bus.ram[a], bus.ram[a + 1]]);
-        assert_eq!(word(0x8000 - 6), 0x106, "#GP points at the JE");
+        assert_eq!(word(&bus, 0x8000 - 6), 0x106, "#GP points at the JE");
         assert_eq!(cpu.s.icount, 3, "mov, cmp and the handler's HLT");
     }
 
@@ -389,8 +393,7 @@ pub(crate) mod tests {
         ];
         let (mut cpu, mut bus) = cpu_with(&code);
         assert_eq!(cpu.run(&mut bus, 100), RunExit::Halted);
-        let word = |a: usize| u16::from_le_bytes([bus.ram[a], bus.ram[a + 1]]);
-        assert_eq!(word(0x3006), 0x106, "FIP is the FLD1's address");
+        assert_eq!(word(&bus, 0x3006), 0x106, "FIP is the FLD1's address");
         // The test bus's TSC is the instruction count: RDTSC was the 5th.
         assert_eq!(cpu.s.gpr[0], 4);
     }
