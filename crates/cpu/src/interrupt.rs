@@ -4,6 +4,7 @@ use crate::arch::{attr, fl, reg, sreg, Mode, Segment};
 use crate::bus::CpuBus;
 use crate::fault::{vector, Fault, FaultClass, Res};
 use crate::segment::{sel_err, CsRule};
+use crate::stack::Frame;
 use crate::state::CpuState;
 
 /// What caused an interrupt delivery; it decides privilege checks and the
@@ -252,20 +253,20 @@ impl CpuState {
         // The frame: EFLAGS, CS, EIP and the error code, after the old
         // SS:ESP on a privilege change, after GS, FS, DS and ES from V86.
         let sel_of = |i: usize| u64::from(self.seg[i].selector);
-        let mut frame = Vec::with_capacity(10);
+        let mut frame = Frame::default();
         if new_cpl < self.cpl && was_v86 {
-            frame.extend([sreg::GS, sreg::FS, sreg::DS, sreg::ES].map(sel_of));
+            frame.put([sreg::GS, sreg::FS, sreg::DS, sreg::ES].map(sel_of));
         }
         if new_cpl < self.cpl {
-            frame.extend([sel_of(sreg::SS), self.gpr[reg::SP]]);
+            frame.put([sel_of(sreg::SS), self.gpr[reg::SP]]);
         }
-        frame.extend([u64::from(fl_image), sel_of(sreg::CS), ret]);
-        frame.extend(error.map(u64::from));
+        frame.put([u64::from(fl_image), sel_of(sreg::CS), ret]);
+        frame.put(error.map(u64::from));
         if new_cpl < self.cpl {
             // Inter-privilege: switch to the inner stack from the TSS.
             let (ss_sel, esp) = self.tss_stack(bus, new_cpl, ext)?;
             let ss = self.load_stack_for(bus, ss_sel, new_cpl, ext)?;
-            self.push_on_stack(bus, (ss, esp, new_cpl), psize, &frame)?;
+            self.push_on_stack(bus, (ss, esp, new_cpl), psize, frame.slots())?;
             if was_v86 {
                 for i in [sreg::ES, sreg::DS, sreg::FS, sreg::GS] {
                     self.seg[i] = Segment {
@@ -279,7 +280,7 @@ impl CpuState {
             if was_v86 {
                 return Err(Fault::gp(sel_err(sel) + ext));
             }
-            self.push_all(bus, psize, &frame)?;
+            self.push_all(bus, psize, frame.slots())?;
         }
         self.set_accessed(bus, sel, raw)?;
         let cs = cs.accessed((sel & 0xFFFC) | u16::from(new_cpl));

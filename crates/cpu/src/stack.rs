@@ -5,6 +5,30 @@ use crate::bus::CpuBus;
 use crate::fault::Res;
 use crate::state::CpuState;
 
+/// An interrupt frame being assembled, slot by slot in push order: at most
+/// ten (GS, FS, DS, ES, SS, ESP, EFLAGS, CS, EIP and an error code, from
+/// V86 mode), so delivery allocates nothing.
+#[derive(Default)]
+pub(crate) struct Frame {
+    slots: [u64; 10],
+    len: usize,
+}
+
+impl Frame {
+    /// Appends `vals`.
+    pub(crate) fn put(&mut self, vals: impl IntoIterator<Item = u64>) {
+        for v in vals {
+            self.slots[self.len] = v;
+            self.len += 1;
+        }
+    }
+
+    /// The slots so far.
+    pub(crate) fn slots(&self) -> &[u64] {
+        &self.slots[..self.len]
+    }
+}
+
 impl CpuState {
     /// The stack pointer, masked to the stack size.
     #[inline(always)]
