@@ -85,10 +85,24 @@ fail() {
     fi
 }
 
+# The string literals of the cli tests' shared ROM_ARGS (the options every
+# ROM harness passes after `run --bios ROM`).
+rom_args() {
+    sed -n '/pub const ROM_ARGS/,/];/p' crates/cli/tests/common/mod.rs |
+        sed '1d' | grep -o '"[^"]*"' | tr -d '"'
+}
+
 # The string literals of the Rust function $2 in $1 up to the first line
-# matching $3: the arguments a test harness passes to anyx86, in order.
+# matching $3, with `common::ROM_ARGS` spelled out: the arguments a test
+# harness passes to anyx86, in order.
 harness_args() {
-    sed -n "/fn $2(/,/$3/p" "$1" | grep -o '"[^"]*"' | tr -d '"' | grep -v '^CARGO_BIN_EXE_'
+    sed -n "/fn $2(/,/$3/p" "$1" | while IFS= read -r line; do
+        if [[ $line == *common::ROM_ARGS* ]]; then
+            rom_args
+        else
+            grep -o '"[^"]*"' <<<"$line" | tr -d '"' || true
+        fi
+    done | grep -v '^CARGO_BIN_EXE_'
 }
 
 # Reads the flags of harness $1 (file, function, end) into FLAGS: the
