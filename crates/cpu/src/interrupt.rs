@@ -252,17 +252,18 @@ impl CpuState {
         }
         // The frame: EFLAGS, CS, EIP and the error code, after the old
         // SS:ESP on a privilege change, after GS, FS, DS and ES from V86.
+        let inner = new_cpl < self.cpl;
         let sel_of = |i: usize| u64::from(self.seg[i].selector);
         let mut frame = Frame::default();
-        if new_cpl < self.cpl && was_v86 {
+        if inner && was_v86 {
             frame.put([sreg::GS, sreg::FS, sreg::DS, sreg::ES].map(sel_of));
         }
-        if new_cpl < self.cpl {
+        if inner {
             frame.put([sel_of(sreg::SS), self.gpr[reg::SP]]);
         }
         frame.put([u64::from(fl_image), sel_of(sreg::CS), ret]);
         frame.put(error.map(u64::from));
-        if new_cpl < self.cpl {
+        if inner {
             // Inter-privilege: switch to the inner stack from the TSS.
             let (ss_sel, esp) = self.tss_stack(bus, new_cpl, ext)?;
             let ss = self.load_stack_for(bus, ss_sel, new_cpl, ext)?;
