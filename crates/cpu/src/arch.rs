@@ -1,6 +1,6 @@
 //! Architectural definitions: register numbers, flag and control-register
-//! bits, descriptor attributes, segments and table registers, CPU modes,
-//! exception vectors.
+//! bits, page-table and page-fault error-code bits, descriptor attributes,
+//! segments and table registers, CPU modes, exception vectors.
 
 pub use crate::fault::vector;
 
@@ -165,6 +165,42 @@ pub mod efer {
     pub const LMA: u64 = 1 << 10;
     /// No-execute enable.
     pub const NXE: u64 = 1 << 11;
+}
+
+/// Page-fault error code bits (SDM Vol. 3A, Figure 4-12).
+pub mod pf {
+    /// The fault was a protection violation (0: a not-present page).
+    pub const P: u32 = 1;
+    /// A write.
+    pub const W: u32 = 2;
+    /// A user-mode access.
+    pub const U: u32 = 4;
+    /// A reserved bit was set in a paging-structure entry.
+    pub const RSVD: u32 = 8;
+    /// An instruction fetch.
+    pub const ID: u32 = 16;
+}
+
+/// Page-table entry bits (SDM Vol. 3A, Tables 4-19 and 4-20).
+pub mod pte {
+    /// Present.
+    pub const P: u64 = 1;
+    /// Writable.
+    pub const RW: u64 = 2;
+    /// User-accessible.
+    pub const US: u64 = 4;
+    /// Accessed.
+    pub const A: u64 = 1 << 5;
+    /// Dirty.
+    pub const D: u64 = 1 << 6;
+    /// Page size: this directory entry maps a large page.
+    pub const PS: u64 = 1 << 7;
+    /// Global.
+    pub const G: u64 = 1 << 8;
+    /// Execute-disable (XD), with EFER.NXE.
+    pub const NX: u64 = 1 << 63;
+    /// Address bits of a PAE / long-mode entry (52-bit physical).
+    pub const ADDR: u64 = 0x000F_FFFF_FFFF_F000;
 }
 
 /// Descriptor attribute bits as kept in a segment cache, in the VMX

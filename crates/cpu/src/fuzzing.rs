@@ -26,7 +26,7 @@
 //! about 90 us per input, more than most runs take.
 #![doc(hidden)]
 
-use crate::arch::{cr0, cr4, efer, fl, reg, sreg, Segment, TableReg};
+use crate::arch::{cr0, cr4, efer, fl, pte, reg, sreg, Segment, TableReg};
 use crate::cpuid::CpuModel;
 use crate::singlestep::FlatBus;
 use crate::{Cpu, RunExit};
@@ -126,9 +126,6 @@ const INT_GATE16: u64 = 0x86;
 const INT_GATE32: u64 = 0x8E;
 /// A present, busy 64-bit TSS descriptor's type byte (SDM Vol. 3, 8.2.3).
 const TSS64_BUSY: u64 = 0x8B;
-/// Page-table entry bits: present, writable; PS (a 2 MiB page).
-const PTE_PW: u64 = 0x3;
-const PTE_PS: u64 = 0x80;
 
 /// The CPU mode an input starts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,10 +255,14 @@ fn setup_pm(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus, (code, data): (Slot, Slot
 /// runs the code in a 32-bit segment (compatibility mode).
 fn setup_long(cpu: &mut Cpu<FlatBus>, bus: &mut FlatBus, compat: bool) {
     setup_gdt(cpu, bus);
-    poke64(bus, PML4, (PML4 + 0x1000) | PTE_PW);
-    poke64(bus, PML4 + 0x1000, (PML4 + 0x2000) | PTE_PW);
+    poke64(bus, PML4, (PML4 + 0x1000) | pte::P | pte::RW);
+    poke64(bus, PML4 + 0x1000, (PML4 + 0x2000) | pte::P | pte::RW);
     for i in 0..512 {
-        poke64(bus, PML4 + 0x2000 + 8 * i, (i << 21) | PTE_PS | PTE_PW);
+        poke64(
+            bus,
+            PML4 + 0x2000 + 8 * i,
+            (i << 21) | pte::PS | pte::P | pte::RW,
+        );
     }
     for v in 0..256u64 {
         let ist = u64::from(IST_VECTORS.contains(&(v as u8)));

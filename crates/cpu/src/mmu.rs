@@ -13,7 +13,7 @@
 //! them takes the slow path, which reports the page for trace
 //! invalidation (self-modifying code).
 
-use crate::arch::{cr0, cr4, efer, sreg, Mode};
+use crate::arch::{cr0, cr4, efer, pf, pte, sreg, Mode};
 use crate::bus::CpuBus;
 use crate::fault::{vector, Fault, Res};
 use crate::state::CpuState;
@@ -292,29 +292,6 @@ fn rsvd_pae(maxphyaddr: u32) -> u64 {
 /// Reserved bits of a long-mode entry: MAXPHYADDR..=51.
 fn rsvd_long(maxphyaddr: u32) -> u64 {
     ((1u64 << 52) - 1) & !((1u64 << maxphyaddr) - 1)
-}
-
-/// Page-fault error code bits.
-mod pf {
-    pub const P: u32 = 1;
-    pub const W: u32 = 2;
-    pub const U: u32 = 4;
-    pub const RSVD: u32 = 8;
-    pub const ID: u32 = 16;
-}
-
-/// Page-table entry bits.
-mod pte {
-    pub const P: u64 = 1;
-    pub const RW: u64 = 2;
-    pub const US: u64 = 4;
-    pub const A: u64 = 1 << 5;
-    pub const D: u64 = 1 << 6;
-    pub const PS: u64 = 1 << 7;
-    pub const G: u64 = 1 << 8;
-    pub const NX: u64 = 1 << 63;
-    /// Address bits of a PAE / long-mode entry (52-bit physical).
-    pub const ADDR: u64 = 0x000F_FFFF_FFFF_F000;
 }
 
 #[inline(always)]

@@ -1,7 +1,7 @@
 //! Control transfers: near and far JMP/CALL/RET, Jcc, LOOP/JCXZ, INT n,
 //! INTO, INT3, INT1, IRET, BOUND (SDM Vol. 2; Vol. 3 chapters 5 and 6).
 
-use super::{is_mem, mn, next, H};
+use super::{is_mem, mn, next, wdq, H};
 use crate::arch::{attr, fl, reg, sreg, Mode, Segment};
 use crate::bus::CpuBus;
 use crate::decode::{Handler, Op};
@@ -240,11 +240,11 @@ fn ret_near<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 }
 
 fn ret_size<B>(op: &Op<B>) -> u8 {
-    match op.code {
-        Code::Retnw | Code::Retnw_imm16 => 2,
-        Code::Retnd | Code::Retnd_imm16 => 4,
-        _ => 8,
-    }
+    wdq(
+        op.code,
+        &[Code::Retnw, Code::Retnw_imm16],
+        &[Code::Retnd, Code::Retnd_imm16],
+    )
 }
 
 #[inline(never)]
@@ -296,11 +296,11 @@ fn call_far_direct<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<
 }
 
 fn read_far_ptr<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<(u16, u64, u8)> {
-    let size = match op.code {
-        Code::Jmp_m1616 | Code::Call_m1616 => 2,
-        Code::Jmp_m1632 | Code::Call_m1632 => 4,
-        _ => 8,
-    };
+    let size = wdq(
+        op.code,
+        &[Code::Jmp_m1616, Code::Call_m1616],
+        &[Code::Jmp_m1632, Code::Call_m1632],
+    );
     let (sel, off) = super::read_far_pointer(s, bus, op, size)?;
     Ok((sel, off, size))
 }
@@ -490,11 +490,11 @@ impl CpuState {
 }
 
 fn ret_far<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let size = match op.code {
-        Code::Retfw | Code::Retfw_imm16 => 2,
-        Code::Retfd | Code::Retfd_imm16 => 4,
-        _ => 8,
-    };
+    let size = wdq(
+        op.code,
+        &[Code::Retfw, Code::Retfw_imm16],
+        &[Code::Retfd, Code::Retfd_imm16],
+    );
     let extra = op.imm & 0xFFFF;
     s.run.break_trace = true;
     let n = u64::from(size);
@@ -603,11 +603,7 @@ fn bound<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 }
 
 fn iret<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let size: u8 = match op.code {
-        Code::Iretw => 2,
-        Code::Iretd => 4,
-        _ => 8,
-    };
+    let size: u8 = wdq(op.code, &[Code::Iretw], &[Code::Iretd]);
     s.run.break_trace = true;
     // IRET unblocks NMIs, even when it faults (SDM 6.7.1).
     s.nmi_blocked = false;

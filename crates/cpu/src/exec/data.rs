@@ -2,7 +2,7 @@
 //! flag transfers, conversions, CMOVcc/SETcc, XLAT, ENTER/LEAVE, far
 //! pointer loads.
 
-use super::{by_ea, hot, is_mem, mn, next, plain, sized, sync_count, Pick, H};
+use super::{by_ea, hot, is_mem, mn, next, plain, sized, sync_count, wdq, Pick, H};
 use crate::arch::{fl, reg, sreg, Mode};
 use crate::bus::CpuBus;
 use crate::decode::Handler;
@@ -11,14 +11,15 @@ use crate::fault::{Fault, Res};
 use crate::state::CpuState;
 use iced_x86::{Code, Instruction, Mnemonic as M, OpKind};
 
-/// Selects `f::<B, SIZE, EA>` by operand size and address shape.
+/// Selects `f::<B, G..., SIZE, EA>` by operand size and address shape
+/// (`G...`: leading const arguments of `f`, if any).
 macro_rules! sized_ea {
-    ($ins:expr, $size:expr, $f:ident) => {
+    ($ins:expr, $size:expr, $f:ident $(, $g:expr)*) => {
         match $size {
-            1 => by_ea!($ins, $f, 1),
-            2 => by_ea!($ins, $f, 2),
-            4 => by_ea!($ins, $f, 4),
-            _ => by_ea!($ins, $f, 8),
+            1 => by_ea!($ins, $f, $($g,)* 1),
+            2 => by_ea!($ins, $f, $($g,)* 2),
+            4 => by_ea!($ins, $f, $($g,)* 4),
+            _ => by_ea!($ins, $f, $($g,)* 8),
         }
     };
 }
@@ -78,9 +79,15 @@ fn threaded<B: CpuBus>(ins: &Instruction) -> H<B> {
             let size = op0_size(ins);
             match (m0, m1, k1) {
                 (false, false, OpKind::Register) => sized!(size, mov_rr),
-                (false, true, _) => sized_ea!(ins, size, mov_rm),
-                (true, _, OpKind::Register) => sized_ea!(ins, size, mov_mr),
-                (true, _, _) => sized_ea!(ins, size, mov_mi),
+                // MOV reg, m: a MOVZX from and to the same size.
+                (false, true, _) => match size {
+                    1 => by_ea!(ins, movx_m, false, 1, 1),
+                    2 => by_ea!(ins, movx_m, false, 2, 2),
+                    4 => by_ea!(ins, movx_m, false, 4, 4),
+                    _ => by_ea!(ins, movx_m, false, 8, 8),
+                },
+                (true, _, OpKind::Register) => sized_ea!(ins, size, mov_store, false),
+                (true, _, _) => sized_ea!(ins, size, mov_store, true),
                 _ => sized!(size, mov_ri),
             }
         }
@@ -107,76 +114,42 @@ fn threaded<B: CpuBus>(ins: &Instruction) -> H<B> {
         M::Pop if !sreg0 && !m0 => sized!(op0_size(ins), pop_r),
         M::Cbw | M::Cwde | M::Cdqe => cbw::<B>,
         M::Cwd | M::Cdq | M::Cqo => cwd::<B>,
-        M::Setb
-        | M::Setae
-        | M::Sete
-        | M::Setne
-        | M::Setbe
-        | M::Seta
-        | M::Sets
-        | M::Setns
-        | M::Setp
-        | M::Setnp
-        | M::Setl
-        | M::Setge
-        | M::Setle
-        | M::Setg
-        | M::Seto
-        | M::Setno => {
-            if m0 {
-                setcc::<B, true>
-            } else {
-                setcc::<B, false>
-            }
-        }
-        M::Cmovb
-        | M::Cmovae
-        | M::Cmove
-        | M::Cmovne
-        | M::Cmovbe
-        | M::Cmova
-        | M::Cmovs
-        | M::Cmovns
-        | M::Cmovp
-        | M::Cmovnp
-        | M::Cmovl
-        | M::Cmovge
-        | M::Cmovle
-        | M::Cmovg
-        | M::Cmovo
-        | M::Cmovno => {
-            if m1 {
-                cmov::<B, true>
-            } else {
-                cmov::<B, false>
-            }
-        }
+        m if SETCC.contains(&m) && m0 => setcc::<B, true>,
+        m if SETCC.contains(&m) => setcc::<B, false>,
+        m if CMOVCC.contains(&m) && m1 => cmov::<B, true>,
+        m if CMOVCC.contains(&m) => cmov::<B, false>,
         M::Leave => leave::<B>,
         _ => return None,
     })
 }
 
+/// SETcc and CMOVcc, in the order of their condition codes (SDM Vol. 1,
+/// Table B-1).
+#[rustfmt::skip]
+const SETCC: [M; 16] = [
+    M::Seto, M::Setno, M::Setb, M::Setae, M::Sete, M::Setne, M::Setbe, M::Seta,
+    M::Sets, M::Setns, M::Setp, M::Setnp, M::Setl, M::Setge, M::Setle, M::Setg,
+];
+#[rustfmt::skip]
+const CMOVCC: [M; 16] = [
+    M::Cmovo, M::Cmovno, M::Cmovb, M::Cmovae, M::Cmove, M::Cmovne, M::Cmovbe, M::Cmova,
+    M::Cmovs, M::Cmovns, M::Cmovp, M::Cmovnp, M::Cmovl, M::Cmovge, M::Cmovle, M::Cmovg,
+];
+
 /// The handlers of this family that return to the run loop.
 fn returning<B: CpuBus>(ins: &Instruction) -> H<B> {
-    let Shape {
-        m0,
-        m1,
-        sreg0,
-        sreg1,
-        system,
-        ..
-    } = shape(ins);
+    let sh = shape(ins);
     Some(match mn(ins) {
         // (MOV to and from control and debug registers: `system`.)
-        M::Mov if system => return None,
-        M::Mov if sreg0 && m1 => mov_to_sreg::<B, true>,
-        M::Mov if sreg0 => mov_to_sreg::<B, false>,
-        M::Mov if sreg1 && m0 => mov_from_sreg::<B, true>,
-        M::Mov if sreg1 => mov_from_sreg::<B, false>,
-        M::Push if sreg0 => push_sreg::<B>,
-        M::Push if m0 => push_m::<B>,
-        M::Pop if sreg0 => pop_sreg::<B>,
-        M::Pop if m0 => pop_m::<B>,
+        M::Mov if sh.system => return None,
+        M::Mov if sh.sreg0 && sh.m1 => mov_to_sreg::<B, true>,
+        M::Mov if sh.sreg0 => mov_to_sreg::<B, false>,
+        M::Mov if sh.sreg1 && sh.m0 => mov_from_sreg::<B, true>,
+        M::Mov if sh.sreg1 => mov_from_sreg::<B, false>,
+        M::Push if sh.sreg0 => push_sreg::<B>,
+        M::Push if sh.m0 => push_m::<B>,
+        M::Pop if sh.sreg0 => pop_sreg::<B>,
+        M::Pop if sh.m0 => pop_m::<B>,
         M::Pusha | M::Pushad => pusha::<B>,
         M::Popa | M::Popad => popa::<B>,
         M::Pushf | M::Pushfd | M::Pushfq => pushf::<B>,
@@ -221,85 +194,42 @@ fn mov_ri<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> 
     next(s, bus, op)
 }
 
-/// MOV reg, r/m. The fast path calls nothing but its successor, so it
-/// saves no registers; anything else starts over in [`mov_rm_slow`].
-fn mov_rm<B: CpuBus, const Z: u8, const EA: u8>(
+/// MOV r/m, reg (`IMM` false) and MOV r/m, imm (`IMM` true): a fast path
+/// and a slow one, as [`movx_m`].
+fn mov_store<B: CpuBus, const IMM: bool, const Z: u8, const EA: u8>(
     s: &mut CpuState,
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
     let off = s.ea_k::<B, EA>(op);
-    match s.read_fast::<B, EA>(bus, op.seg as usize, off, Z) {
-        Some(v) => {
-            s.set_reg(op.r0, Z, v);
-            next(s, bus, op)
-        }
-        None => mov_rm_slow::<B, Z, EA>(s, bus, op),
-    }
-}
-
-#[inline(never)]
-fn mov_rm_slow<B: CpuBus, const Z: u8, const EA: u8>(
-    s: &mut CpuState,
-    bus: &mut B,
-    op: &Op<B>,
-) -> Res<()> {
-    sync_count(s, op);
-    let off = s.ea_k::<B, EA>(op);
-    let v = s.read_sz_k::<B, EA>(bus, op.seg as usize, off, Z)?;
-    s.set_reg(op.r0, Z, v);
-    next(s, bus, op)
-}
-
-/// MOV r/m, reg: a fast path and a slow one, as [`mov_rm`].
-fn mov_mr<B: CpuBus, const Z: u8, const EA: u8>(
-    s: &mut CpuState,
-    bus: &mut B,
-    op: &Op<B>,
-) -> Res<()> {
-    let off = s.ea_k::<B, EA>(op);
-    let v = s.reg(op.r1, Z);
+    let v = stored::<B, IMM, Z>(s, op);
     if s.write_fast::<B, EA>(bus, op.seg as usize, off, Z, v) {
         return next(s, bus, op);
     }
-    mov_mr_slow::<B, Z, EA>(s, bus, op)
+    mov_store_slow::<B, IMM, Z, EA>(s, bus, op)
 }
 
 #[inline(never)]
-fn mov_mr_slow<B: CpuBus, const Z: u8, const EA: u8>(
+fn mov_store_slow<B: CpuBus, const IMM: bool, const Z: u8, const EA: u8>(
     s: &mut CpuState,
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
     sync_count(s, op);
     let off = s.ea_k::<B, EA>(op);
-    let v = s.reg(op.r1, Z);
+    let v = stored::<B, IMM, Z>(s, op);
     s.write_sz_k::<B, EA>(bus, op.seg as usize, off, Z, v)?;
     next(s, bus, op)
 }
 
-fn mov_mi<B: CpuBus, const Z: u8, const EA: u8>(
-    s: &mut CpuState,
-    bus: &mut B,
-    op: &Op<B>,
-) -> Res<()> {
-    let off = s.ea_k::<B, EA>(op);
-    if s.write_fast::<B, EA>(bus, op.seg as usize, off, Z, op.imm) {
-        return next(s, bus, op);
+/// The value a MOV to memory stores: its immediate or its source register.
+#[inline(always)]
+fn stored<B, const IMM: bool, const Z: u8>(s: &CpuState, op: &Op<B>) -> u64 {
+    if IMM {
+        op.imm
+    } else {
+        s.reg(op.r1, Z)
     }
-    mov_mi_slow::<B, Z, EA>(s, bus, op)
-}
-
-#[inline(never)]
-fn mov_mi_slow<B: CpuBus, const Z: u8, const EA: u8>(
-    s: &mut CpuState,
-    bus: &mut B,
-    op: &Op<B>,
-) -> Res<()> {
-    sync_count(s, op);
-    let off = s.ea_k::<B, EA>(op);
-    s.write_sz_k::<B, EA>(bus, op.seg as usize, off, Z, op.imm)?;
-    next(s, bus, op)
 }
 
 fn mov_to_sreg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -370,6 +300,9 @@ fn movx_src<B: CpuBus, const SIGNED: bool, const D: u8>(ins: &Instruction) -> Ha
     }
 }
 
+/// MOVZX/MOVSX reg, m (and MOV reg, m: `S2` = `D`). The fast path calls
+/// nothing but its successor, so it saves no registers; anything else
+/// starts over in [`movx_m_slow`].
 fn movx_m<B: CpuBus, const SIGNED: bool, const S2: u8, const D: u8, const EA: u8>(
     s: &mut CpuState,
     bus: &mut B,
@@ -446,7 +379,7 @@ fn stack_size<B>(s: &CpuState, op: &Op<B>) -> u8 {
 }
 
 /// PUSH reg: a fast path that calls nothing but its successor, and a
-/// slow one that starts over (as [`mov_rm`]).
+/// slow one that starts over (as [`movx_m`]).
 fn push_r<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let v = s.reg(op.r0, Z);
     if s.push_fast(bus, Z, v) {
@@ -464,11 +397,11 @@ fn push_r_slow<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>
 }
 
 fn push_i<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let size = match op.code {
-        Code::Pushw_imm8 | Code::Push_imm16 => 2,
-        Code::Pushd_imm8 | Code::Pushd_imm32 => 4,
-        _ => 8,
-    };
+    let size = wdq(
+        op.code,
+        &[Code::Pushw_imm8, Code::Push_imm16],
+        &[Code::Pushd_imm8, Code::Pushd_imm32],
+    );
     if s.push_fast(bus, size, op.imm) {
         return next(s, bus, op);
     }
@@ -549,11 +482,23 @@ fn pop_m<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 }
 
 fn pop_sreg<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let size = match op.code {
-        Code::Popw_ES | Code::Popw_SS | Code::Popw_DS | Code::Popw_FS | Code::Popw_GS => 2,
-        Code::Popd_ES | Code::Popd_SS | Code::Popd_DS | Code::Popd_FS | Code::Popd_GS => 4,
-        _ => 8,
-    };
+    let size = wdq(
+        op.code,
+        &[
+            Code::Popw_ES,
+            Code::Popw_SS,
+            Code::Popw_DS,
+            Code::Popw_FS,
+            Code::Popw_GS,
+        ],
+        &[
+            Code::Popd_ES,
+            Code::Popd_SS,
+            Code::Popd_DS,
+            Code::Popd_FS,
+            Code::Popd_GS,
+        ],
+    );
     let i = op.r0 as usize % 6;
     let v = s.peek_stack(bus, 0, size)?;
     // The pop steps the stack pointer by the stack it read from: for POP
@@ -608,31 +553,30 @@ fn popa<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 }
 
 fn pushf<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    if s.mode == Mode::V86 && s.iopl() < 3 {
-        return Err(Fault::GP0);
-    }
-    let size = match op.code {
-        Code::Pushfw => 2,
-        Code::Pushfd => 4,
-        _ => 8,
-    };
+    let size = flags_op_size(s, op)?;
     // VM and RF are never pushed.
     let v = s.eflags() & !(fl::VM | fl::RF);
     s.push(bus, size, u64::from(v))
 }
 
 fn popf<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    if s.mode == Mode::V86 && s.iopl() < 3 {
-        return Err(Fault::GP0);
-    }
-    let size = match op.code {
-        Code::Popfw => 2,
-        Code::Popfd => 4,
-        _ => 8,
-    };
+    let size = flags_op_size(s, op)?;
     let v = s.pop(bus, size)? as u32;
     s.write_flags(v, size);
     Ok(())
+}
+
+/// PUSHF/POPF's operand size, after the check both make: in V86 mode
+/// they need IOPL 3 (no VME here), else #GP(0).
+fn flags_op_size<B>(s: &CpuState, op: &Op<B>) -> Res<u8> {
+    if s.mode == Mode::V86 && s.iopl() < 3 {
+        return Err(Fault::GP0);
+    }
+    Ok(wdq(
+        op.code,
+        &[Code::Pushfw, Code::Popfw],
+        &[Code::Pushfd, Code::Popfd],
+    ))
 }
 
 impl CpuState {
@@ -687,11 +631,7 @@ fn sahf<B: CpuBus>(s: &mut CpuState, _bus: &mut B, _op: &Op<B>) -> Res<()> {
 }
 
 fn cbw<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let size = match op.code {
-        Code::Cbw => 2,
-        Code::Cwde => 4,
-        _ => 8,
-    };
+    let size = wdq(op.code, &[Code::Cbw], &[Code::Cwde]);
     let half = size / 2;
     let bits = 8 * u32::from(half);
     let v = s.reg(0, half);
@@ -701,11 +641,7 @@ fn cbw<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 }
 
 fn cwd<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let size = match op.code {
-        Code::Cwd => 2,
-        Code::Cdq => 4,
-        _ => 8,
-    };
+    let size = wdq(op.code, &[Code::Cwd], &[Code::Cdq]);
     let neg = s.reg(0, size) & crate::flags::sign_bit(size) != 0;
     s.set_reg(reg::DX as u8, size, if neg { u64::MAX } else { 0 });
     next(s, bus, op)
@@ -767,11 +703,11 @@ fn xlat<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 }
 
 fn enter<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let size = match op.code {
-        Code::Enterw_imm16_imm8 => 2,
-        Code::Enterd_imm16_imm8 => 4,
-        _ => 8,
-    };
+    let size = wdq(
+        op.code,
+        &[Code::Enterw_imm16_imm8],
+        &[Code::Enterd_imm16_imm8],
+    );
     let alloc = op.imm & 0xFFFF;
     let level = u64::from(op.imm2 & 0x1F);
     let saved = (s.gpr[reg::SP], s.gpr[reg::BP]);
@@ -816,11 +752,7 @@ fn enter<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 }
 
 fn leave<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let size = match op.code {
-        Code::Leavew => 2,
-        Code::Leaved => 4,
-        _ => 8,
-    };
+    let size = wdq(op.code, &[Code::Leavew], &[Code::Leaved]);
     let m = s.stack_mask();
     let bp = s.gpr[reg::BP] & m;
     let v = s.read_sz(bus, sreg::SS, bp, size)?;

@@ -1,6 +1,22 @@
 //! Instruction handlers, grouped by family, and the one place that maps a
 //! decoded iced instruction to its handler.
 
+/// A module of `u8` constants numbered 0, 1, 2, ... in the order written:
+/// the values of a const generic that stands for a small enum (stable
+/// Rust's const generics take no enums). The numbering cannot repeat or
+/// skip a value.
+macro_rules! numbered {
+    ($(#[$m:meta])* $vis:vis mod $name:ident { $($(#[$a:meta])* $c:ident),* $(,)? }) => {
+        $(#[$m])*
+        $vis mod $name {
+            #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
+            #[repr(u8)]
+            enum Index { $($c),* }
+            $($(#[$a])* pub const $c: u8 = Index::$c as u8;)*
+        }
+    };
+}
+
 mod alu;
 mod control;
 mod data;
@@ -15,21 +31,37 @@ use crate::bus::CpuBus;
 use crate::decode::{Handler, Op, NOREG, RIPREL};
 use crate::fault::{Fault, Res};
 use crate::state::CpuState;
-use iced_x86::{Instruction, Mnemonic as M, OpKind};
+use iced_x86::{Code, Instruction, Mnemonic as M, OpKind};
 
-/// Operand forms, chosen at decode time and passed as const generics so a
-/// handler's operand accesses compile to straight-line code.
-pub(crate) mod form {
-    /// Destination register, source register.
-    pub const RR: u8 = 0;
-    /// Destination register, source memory.
-    pub const RM: u8 = 1;
-    /// Destination memory, source register.
-    pub const MR: u8 = 2;
-    /// Destination register, source immediate.
-    pub const RI: u8 = 3;
-    /// Destination memory, source immediate.
-    pub const MI: u8 = 4;
+numbered! {
+    /// Operand forms, chosen at decode time and passed as const generics so a
+    /// handler's operand accesses compile to straight-line code.
+    pub(crate) mod form {
+        /// Destination register, source register.
+        RR,
+        /// Destination register, source memory.
+        RM,
+        /// Destination memory, source register.
+        MR,
+        /// Destination register, source immediate.
+        RI,
+        /// Destination memory, source immediate.
+        MI,
+    }
+}
+
+/// The operand size (2, 4 or 8) of an instruction that has no explicit
+/// operand to take it from: `w` lists its 16-bit codes, `d` its 32-bit
+/// ones; any other code is its 64-bit form.
+#[inline(always)]
+pub(crate) fn wdq(code: Code, w: &[Code], d: &[Code]) -> u8 {
+    if w.contains(&code) {
+        2
+    } else if d.contains(&code) {
+        4
+    } else {
+        8
+    }
 }
 
 /// True for operand kinds that address memory.
@@ -279,21 +311,23 @@ fn unimplemented<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<(
 /// Handy shorthand for handler signatures.
 pub(crate) type H<B> = Option<Handler<B>>;
 
-/// Effective-address shapes, chosen at decode time for the hottest memory
-/// handlers so that their address arithmetic has no run-time branches.
-pub(crate) mod ea {
-    /// Anything (16-bit forms, segment-relative 64-bit, ...): [`super::CpuState::ea`].
-    pub const GEN: u8 = 0;
-    /// 32-bit address size: base + disp.
-    pub const B32: u8 = 1;
-    /// 32-bit address size: base + index << scale + disp.
-    pub const BI32: u8 = 2;
-    /// 64-bit address size: base + disp.
-    pub const B64: u8 = 3;
-    /// 64-bit address size: base + index << scale + disp.
-    pub const BI64: u8 = 4;
-    /// 64-bit address size: RIP + disp.
-    pub const RIP64: u8 = 5;
+numbered! {
+    /// Effective-address shapes, chosen at decode time for the hottest memory
+    /// handlers so that their address arithmetic has no run-time branches.
+    pub(crate) mod ea {
+        /// Anything (16-bit forms, segment-relative 64-bit, ...): [`super::CpuState::ea`].
+        GEN,
+        /// 32-bit address size: base + disp.
+        B32,
+        /// 32-bit address size: base + index << scale + disp.
+        BI32,
+        /// 64-bit address size: base + disp.
+        B64,
+        /// 64-bit address size: base + index << scale + disp.
+        BI64,
+        /// 64-bit address size: RIP + disp.
+        RIP64,
+    }
 }
 
 /// The effective-address shape of an instruction's memory operand.

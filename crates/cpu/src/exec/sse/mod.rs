@@ -40,32 +40,27 @@ use crate::simd::mxcsr;
 use crate::state::CpuState;
 use iced_x86::{Code, CpuidFeature, Instruction, Mnemonic as M, OpKind};
 
-/// Operand classes (the const parameters of [`vop`]).
-mod cls {
-    /// An XMM register.
-    pub const X: u8 = 0;
-    /// An MMX register.
-    pub const MM: u8 = 1;
-    /// A general register.
-    pub const G: u8 = 2;
-    /// Memory.
-    pub const MEM: u8 = 3;
-    /// An 8-bit immediate.
-    pub const IMM: u8 = 4;
+numbered! {
+    /// Operand classes (the const parameters of [`vop`]).
+    mod cls {
+        /// An XMM register.
+        X,
+        /// An MMX register.
+        MM,
+        /// A general register.
+        G,
+        /// Memory.
+        MEM,
+        /// An 8-bit immediate.
+        IMM,
+    }
 }
 use cls::*;
 
-/// Instruction sets, for the CPUID check.
-mod isa {
-    pub const MMX: u8 = 0;
-    pub const SSE: u8 = 1;
-    pub const SSE2: u8 = 2;
-    /// SSE2, touching no SIMD state (MOVNTI): only the CPUID check.
-    pub const SSE2_GPR: u8 = 3;
-    pub const SSE3: u8 = 4;
-    pub const SSSE3: u8 = 5;
-    pub const SSE41: u8 = 6;
-    pub const SSE42: u8 = 7;
+numbered! {
+    /// Instruction sets, for the CPUID check. `SSE2_GPR`: SSE2 touching no
+    /// SIMD state (MOVNTI), only the CPUID check.
+    mod isa { MMX, SSE, SSE2, SSE2_GPR, SSE3, SSSE3, SSE41, SSE42 }
 }
 
 fn class_of(ins: &Instruction, i: u32) -> Option<u8> {
