@@ -9,6 +9,7 @@ mod common;
 
 use anyx86_cpu::arch::fl::{AF, ARITH, CF, OF, PF, SF, ZF};
 use anyx86_cpu::cpuid::CpuModel;
+use common::asm::{asm32, asm64};
 use common::long64::{Exit, M, STACK};
 use common::prot32::{run32, M32};
 
@@ -24,15 +25,12 @@ fn fl_edi(m: &M32) -> u32 {
 #[test]
 fn add_adc_32_carry_chain() {
     // A 64-bit add from two 32-bit halves.
-    // bits 32
-    //   mov eax, 0xFFFFFFFF
-    //   mov edx, 0x7FFFFFFF
-    //   add eax, 1
-    //   adc edx, 0
-    let m = run32(&[
-        0xB8, 0xFF, 0xFF, 0xFF, 0xFF, 0xBA, 0xFF, 0xFF, 0xFF, 0x7F, 0x83, 0xC0, 0x01, 0x83, 0xD2,
-        0x00,
-    ]);
+    let m = run32(&asm32(
+        "mov eax, 0xFFFFFFFF
+         mov edx, 0x7FFFFFFF
+         add eax, 1
+         adc edx, 0",
+    ));
     assert_eq!((m.r(0), m.r(2)), (0, 0x8000_0000));
     // 0x7FFFFFFF + 0 + CF overflows into the sign.
     assert_eq!(fl(&m), OF | SF | AF | PF);
@@ -41,29 +39,27 @@ fn add_adc_32_carry_chain() {
 #[test]
 fn adc_max_plus_carry() {
     // 0xFFFFFFFF + 0 + 1 carries out and is zero.
-    // bits 32
-    //   mov eax, 0xFFFFFFFF
-    //   stc
-    //   adc eax, 0
-    let m = run32(&[0xB8, 0xFF, 0xFF, 0xFF, 0xFF, 0xF9, 0x83, 0xD0, 0x00]);
+    let m = run32(&asm32(
+        "mov eax, 0xFFFFFFFF
+         stc
+         adc eax, 0",
+    ));
     assert_eq!(m.r(0), 0);
     assert_eq!(fl(&m), CF | ZF | AF | PF);
 }
 
 #[test]
 fn sbb_8_borrow_in_and_out() {
-    // bits 32
-    //   mov al, 0
-    //   stc
-    //   sbb al, 0
-    //   pushfd
-    //   pop edi
-    //   mov bl, 0x80
-    //   clc
-    //   sbb bl, 0x7F
-    let m = run32(&[
-        0xB0, 0x00, 0xF9, 0x1C, 0x00, 0x9C, 0x5F, 0xB3, 0x80, 0xF8, 0x80, 0xDB, 0x7F,
-    ]);
+    let m = run32(&asm32(
+        "mov al, 0
+         stc
+         sbb al, 0
+         pushfd
+         pop edi
+         mov bl, 0x80
+         clc
+         sbb bl, 0x7F",
+    ));
     assert_eq!(m.r(0) & 0xFF, 0xFF);
     assert_eq!(fl_edi(&m), CF | SF | AF | PF);
     // 0x80 - 0x7F = 1: signed -128 - 127 overflows.
@@ -73,17 +69,14 @@ fn sbb_8_borrow_in_and_out() {
 
 #[test]
 fn operand_size_prefix_16_bit_ops_keep_upper_half() {
-    // bits 32
-    //   mov eax, 0x1234FFFF
-    //   add ax, 1
-    //   pushfd
-    //   pop edi
-    //   mov ebx, 0xABCD0000
-    //   dec bx
-    let m = run32(&[
-        0xB8, 0xFF, 0xFF, 0x34, 0x12, 0x66, 0x83, 0xC0, 0x01, 0x9C, 0x5F, 0xBB, 0x00, 0x00, 0xCD,
-        0xAB, 0x66, 0x4B,
-    ]);
+    let m = run32(&asm32(
+        "mov eax, 0x1234FFFF
+         add ax, 1
+         pushfd
+         pop edi
+         mov ebx, 0xABCD0000
+         dec bx",
+    ));
     assert_eq!(m.r(0), 0x1234_0000);
     assert_eq!(fl_edi(&m), CF | ZF | AF | PF);
     assert_eq!(m.r(3), 0xABCD_FFFF);
@@ -92,15 +85,12 @@ fn operand_size_prefix_16_bit_ops_keep_upper_half() {
 
 #[test]
 fn mul_16_writes_dx_ax() {
-    // bits 32
-    //   mov eax, 0x11118000
-    //   mov edx, 0x22220000
-    //   mov cx, 4
-    //   mul cx
-    let m = run32(&[
-        0xB8, 0x00, 0x80, 0x11, 0x11, 0xBA, 0x00, 0x00, 0x22, 0x22, 0x66, 0xB9, 0x04, 0x00, 0x66,
-        0xF7, 0xE1,
-    ]);
+    let m = run32(&asm32(
+        "mov eax, 0x11118000
+         mov edx, 0x22220000
+         mov cx, 4
+         mul cx",
+    ));
     assert_eq!(m.r(0), 0x1111_0000);
     assert_eq!(m.r(2), 0x2222_0002);
     assert_eq!(fl(&m) & (CF | OF), CF | OF);
@@ -110,20 +100,17 @@ fn mul_16_writes_dx_ax() {
 fn imul_8_one_operand() {
     // AX = AL * r/m8, signed; CF = OF = 1 when AH is not the sign
     // extension of AL.
-    // bits 32
-    //   mov al, -16
-    //   mov bl, 8
-    //   imul bl
-    //   pushfd
-    //   pop edi
-    //   mov ecx, eax
-    //   mov al, -16
-    //   mov bl, 9
-    //   imul bl
-    let m = run32(&[
-        0xB0, 0xF0, 0xB3, 0x08, 0xF6, 0xEB, 0x9C, 0x5F, 0x89, 0xC1, 0xB0, 0xF0, 0xB3, 0x09, 0xF6,
-        0xEB,
-    ]);
+    let m = run32(&asm32(
+        "mov al, -16
+         mov bl, 8
+         imul bl
+         pushfd
+         pop edi
+         mov ecx, eax
+         mov al, -16
+         mov bl, 9
+         imul bl",
+    ));
     assert_eq!(m.r(1) & 0xFFFF, (-128i16) as u16 as u32);
     assert_eq!(fl_edi(&m) & (CF | OF), 0);
     assert_eq!(m.r(0) & 0xFFFF, (-144i16) as u16 as u32);
@@ -132,22 +119,18 @@ fn imul_8_one_operand() {
 
 #[test]
 fn div_16_and_32() {
-    // bits 32
-    //   mov dx, 1
-    //   mov ax, 0
-    //   mov cx, 3
-    //   div cx
-    //   mov esi, eax
-    //   mov edi, edx
-    //   mov edx, 5
-    //   mov eax, 7
-    //   mov ecx, 0x10
-    //   div ecx
-    let m = run32(&[
-        0x66, 0xBA, 0x01, 0x00, 0x66, 0xB8, 0x00, 0x00, 0x66, 0xB9, 0x03, 0x00, 0x66, 0xF7, 0xF1,
-        0x89, 0xC6, 0x89, 0xD7, 0xBA, 0x05, 0x00, 0x00, 0x00, 0xB8, 0x07, 0x00, 0x00, 0x00, 0xB9,
-        0x10, 0x00, 0x00, 0x00, 0xF7, 0xF1,
-    ]);
+    let m = run32(&asm32(
+        "mov dx, 1
+         mov ax, 0
+         mov cx, 3
+         div cx
+         mov esi, eax
+         mov edi, edx
+         mov edx, 5
+         mov eax, 7
+         mov ecx, 0x10
+         div ecx",
+    ));
     // 0x10000 / 3 = 0x5555 remainder 1.
     assert_eq!((m.r(6) & 0xFFFF, m.r(7) & 0xFFFF), (0x5555, 1));
     // 0x5_00000007 / 0x10 = 0x50000000 remainder 7.
@@ -157,17 +140,14 @@ fn div_16_and_32() {
 #[test]
 fn div_faults_in_32_bit_mode() {
     // #DE pushes EIP of the DIV, no error code (SDM Vol. 3A, 6.15).
-    // bits 32
-    //   mov edx, 1
-    //   mov eax, 0
-    //   mov ecx, 1
-    //   div ecx
     let mut m = M32::prot();
     assert_eq!(
-        m.run(&[
-            0xBA, 0x01, 0x00, 0x00, 0x00, 0xB8, 0x00, 0x00, 0x00, 0x00, 0xB9, 0x01, 0x00, 0x00,
-            0x00, 0xF7, 0xF1
-        ]),
+        m.run(&asm32(
+            "mov edx, 1
+             mov eax, 0
+             mov ecx, 1
+             div ecx",
+        )),
         Exit::Vector(0)
     );
     let esp = u64::from(m.r(4));
@@ -177,21 +157,18 @@ fn div_faults_in_32_bit_mode() {
 
 #[test]
 fn shifts_16_and_rotates_with_masked_count() {
-    // bits 32
-    //   mov ax, 0x8001
-    //   mov cl, 16
-    //   rol ax, cl
-    //   pushfd
-    //   pop edi
-    //   mov bx, 0x00FF
-    //   shl bx, 12
-    //   mov dl, 0x81
-    //   mov cl, 8
-    //   ror dl, cl
-    let m = run32(&[
-        0x66, 0xB8, 0x01, 0x80, 0xB1, 0x10, 0x66, 0xD3, 0xC0, 0x9C, 0x5F, 0x66, 0xBB, 0xFF, 0x00,
-        0x66, 0xC1, 0xE3, 0x0C, 0xB2, 0x81, 0xB1, 0x08, 0xD2, 0xCA,
-    ]);
+    let m = run32(&asm32(
+        "mov ax, 0x8001
+         mov cl, 16
+         rol ax, cl
+         pushfd
+         pop edi
+         mov bx, 0x00FF
+         shl bx, 12
+         mov dl, 0x81
+         mov cl, 8
+         ror dl, cl",
+    ));
     // ROL by 16 of a 16-bit value: unchanged, CF = its bit 0.
     assert_eq!(m.r(0) & 0xFFFF, 0x8001);
     assert_eq!(fl_edi(&m) & CF, CF);
@@ -205,18 +182,15 @@ fn shifts_16_and_rotates_with_masked_count() {
 fn sar_by_one_clears_of_and_rcr_sets_of() {
     // SAR by 1 clears OF; RCR by 1 sets OF to MSB XOR CF before (SDM
     // Vol. 2, RCL/RCR/ROL/ROR: OF for RCR is computed before the rotate).
-    // bits 32
-    //   mov eax, 0x80000001
-    //   sar eax, 1
-    //   pushfd
-    //   pop edi
-    //   stc
-    //   mov ebx, 1
-    //   rcr ebx, 1
-    let m = run32(&[
-        0xB8, 0x01, 0x00, 0x00, 0x80, 0xD1, 0xF8, 0x9C, 0x5F, 0xF9, 0xBB, 0x01, 0x00, 0x00, 0x00,
-        0xD1, 0xDB,
-    ]);
+    let m = run32(&asm32(
+        "mov eax, 0x80000001
+         sar eax, 1
+         pushfd
+         pop edi
+         stc
+         mov ebx, 1
+         rcr ebx, 1",
+    ));
     assert_eq!(m.r(0), 0xC000_0000);
     assert_eq!(fl_edi(&m) & (CF | OF), CF);
     assert_eq!(m.r(3), 0x8000_0000);
@@ -227,17 +201,14 @@ fn sar_by_one_clears_of_and_rcr_sets_of() {
 fn bt_word_memory_negative_offset() {
     // BTC word [ebx], dx with DX = -1: bit -1 of the string, i.e. bit 7 of
     // the byte below EBX (SDM Vol. 2, BT: the offset is signed).
-    // bits 32
-    //   mov ebx, 0x8010
-    //   mov dx, -1
-    //   btc word [ebx], dx
-    //   setc al
-    //   bt word [ebx], dx
-    //   setc ah
-    let m = run32(&[
-        0xBB, 0x10, 0x80, 0x00, 0x00, 0x66, 0xBA, 0xFF, 0xFF, 0x66, 0x0F, 0xBB, 0x13, 0x0F, 0x92,
-        0xC0, 0x66, 0x0F, 0xA3, 0x13, 0x0F, 0x92, 0xC4,
-    ]);
+    let m = run32(&asm32(
+        "mov ebx, 0x8010
+         mov dx, -1
+         btc word [ebx], dx
+         setc al
+         bt word [ebx], dx
+         setc ah",
+    ));
     assert_eq!(m.peek(0x800F, 1), [0x80]);
     assert_eq!(m.r(0) & 0xFFFF, 0x0100);
 }
@@ -246,17 +217,14 @@ fn bt_word_memory_negative_offset() {
 fn enter_leave_32() {
     // ENTER 16, 0 pushes EBP, sets EBP to the new ESP, and reserves 16
     // bytes; LEAVE undoes it (SDM Vol. 2, ENTER).
-    // bits 32
-    //   mov ebp, 0xBBBB
-    //   enter 16, 0
-    //   mov eax, ebp
-    //   mov ebx, esp
-    //   mov ecx, [ebp]
-    //   leave
-    let m = run32(&[
-        0xBD, 0xBB, 0xBB, 0x00, 0x00, 0xC8, 0x10, 0x00, 0x00, 0x89, 0xE8, 0x89, 0xE3, 0x8B, 0x4D,
-        0x00, 0xC9,
-    ]);
+    let m = run32(&asm32(
+        "mov ebp, 0xBBBB
+         enter 16, 0
+         mov eax, ebp
+         mov ebx, esp
+         mov ecx, [ebp]
+         leave",
+    ));
     assert_eq!(u64::from(m.r(0)), STACK - 4);
     assert_eq!(u64::from(m.r(3)), STACK - 20);
     assert_eq!(m.r(1), 0xBBBB);
@@ -268,20 +236,16 @@ fn enter_leave_32() {
 fn enter_with_nesting_level_copies_frame_pointers() {
     // ENTER 8, 2: push EBP; copy one frame pointer from the old frame
     // (at EBP - 4); push the new frame pointer; then reserve 8 bytes.
-    // bits 32
-    //   mov dword [0x6000-4], 0x1111
-    //   mov ebp, 0x6000
-    //   enter 8, 2
-    //   mov eax, ebp
-    //   mov ebx, esp
-    //   mov ecx, [esp+8]
-    //   mov edx, [esp+12]
-    //   mov esi, [esp+16]
-    let m = run32(&[
-        0xC7, 0x05, 0xFC, 0x5F, 0x00, 0x00, 0x11, 0x11, 0x00, 0x00, 0xBD, 0x00, 0x60, 0x00, 0x00,
-        0xC8, 0x08, 0x00, 0x02, 0x89, 0xE8, 0x89, 0xE3, 0x8B, 0x4C, 0x24, 0x08, 0x8B, 0x54, 0x24,
-        0x0C, 0x8B, 0x74, 0x24, 0x10,
-    ]);
+    let m = run32(&asm32(
+        "mov dword [0x6000-4], 0x1111
+         mov ebp, 0x6000
+         enter 8, 2
+         mov eax, ebp
+         mov ebx, esp
+         mov ecx, [esp+8]
+         mov edx, [esp+12]
+         mov esi, [esp+16]",
+    ));
     let frame = STACK - 4;
     assert_eq!(u64::from(m.r(0)), frame);
     assert_eq!(u64::from(m.r(3)), frame - 8 - 8);
@@ -293,18 +257,15 @@ fn enter_with_nesting_level_copies_frame_pointers() {
 #[test]
 fn enter_leave_64() {
     // In 64-bit mode ENTER pushes RBP as 8 bytes.
-    // bits 64
-    //   mov rbp, 0x123456789
-    //   enter 0x20, 0
-    //   mov rax, rbp
-    //   mov rbx, rsp
-    //   leave
     let mut m = M::long_with(CpuModel::qemu64());
     assert_eq!(
-        m.run(&[
-            0x48, 0xBD, 0x89, 0x67, 0x45, 0x23, 0x01, 0x00, 0x00, 0x00, 0xC8, 0x20, 0x00, 0x00,
-            0x48, 0x89, 0xE8, 0x48, 0x89, 0xE3, 0xC9
-        ]),
+        m.run(&asm64(
+            "mov rbp, 0x123456789
+             enter 0x20, 0
+             mov rax, rbp
+             mov rbx, rsp
+             leave",
+        )),
         Exit::Done
     );
     let g = m.cpu.s.gpr;
@@ -315,15 +276,15 @@ fn enter_leave_64() {
 #[test]
 fn lahf_sahf() {
     // SAHF loads SF ZF AF PF CF from AH; LAHF stores them (bit 1 set).
-    // bits 32
-    //   mov ah, 0xD5
-    //   sahf
-    //   pushfd
-    //   pop edi
-    //   xor eax, eax
-    //   stc
-    //   lahf
-    let m = run32(&[0xB4, 0xD5, 0x9E, 0x9C, 0x5F, 0x31, 0xC0, 0xF9, 0x9F]);
+    let m = run32(&asm32(
+        "mov ah, 0xD5
+         sahf
+         pushfd
+         pop edi
+         xor eax, eax
+         stc
+         lahf",
+    ));
     assert_eq!(fl_edi(&m), SF | ZF | AF | PF | CF);
     // XOR left ZF PF; STC added CF.
     assert_eq!(m.r(0) >> 8 & 0xFF, 0x47);
@@ -331,33 +292,27 @@ fn lahf_sahf() {
 
 #[test]
 fn xlat_indexes_by_al() {
-    // bits 32
-    //   mov ebx, 0x8000
-    //   mov byte [ebx+0x85], 0x3C
-    //   mov eax, 0x11111185
-    //   xlatb
-    let m = run32(&[
-        0xBB, 0x00, 0x80, 0x00, 0x00, 0xC6, 0x83, 0x85, 0x00, 0x00, 0x00, 0x3C, 0xB8, 0x85, 0x11,
-        0x11, 0x11, 0xD7,
-    ]);
+    let m = run32(&asm32(
+        "mov ebx, 0x8000
+         mov byte [ebx+0x85], 0x3C
+         mov eax, 0x11111185
+         xlatb",
+    ));
     assert_eq!(m.r(0), 0x1111_113C);
 }
 
 #[test]
 fn bsf_bsr_popcnt() {
-    // bits 32
-    //   mov eax, 0x00F00100
-    //   bsf ebx, eax
-    //   bsr ecx, eax
-    //   popcnt edx, eax
-    //   pushfd
-    //   pop edi
-    //   xor esi, esi
-    //   popcnt esi, esi
-    let m = run32(&[
-        0xB8, 0x00, 0x01, 0xF0, 0x00, 0x0F, 0xBC, 0xD8, 0x0F, 0xBD, 0xC8, 0xF3, 0x0F, 0xB8, 0xD0,
-        0x9C, 0x5F, 0x31, 0xF6, 0xF3, 0x0F, 0xB8, 0xF6,
-    ]);
+    let m = run32(&asm32(
+        "mov eax, 0x00F00100
+         bsf ebx, eax
+         bsr ecx, eax
+         popcnt edx, eax
+         pushfd
+         pop edi
+         xor esi, esi
+         popcnt esi, esi",
+    ));
     assert_eq!((m.r(3), m.r(1), m.r(2)), (8, 23, 5));
     assert_eq!(fl_edi(&m), 0);
     // POPCNT of 0: ZF set, the other flags clear.
@@ -366,11 +321,11 @@ fn bsf_bsr_popcnt() {
 
 #[test]
 fn bsf_of_zero_sets_zf() {
-    // bits 32
-    //   xor eax, eax
-    //   mov ebx, 5
-    //   bsf ebx, eax
-    let m = run32(&[0x31, 0xC0, 0xBB, 0x05, 0x00, 0x00, 0x00, 0x0F, 0xBC, 0xD8]);
+    let m = run32(&asm32(
+        "xor eax, eax
+         mov ebx, 5
+         bsf ebx, eax",
+    ));
     assert_eq!(fl(&m) & ZF, ZF);
 }
 
@@ -378,18 +333,15 @@ fn bsf_of_zero_sets_zf() {
 fn cmpxchg_32_in_64_bit_mode_zero_extends_rax_on_failure() {
     // On a mismatch the accumulator is loaded with the 32-bit destination,
     // a 32-bit register write that clears RAX[63:32].
-    // bits 64
-    //   mov rbx, 0x8000
-    //   mov dword [rbx], 9
-    //   mov rax, -1
-    //   mov ecx, 3
-    //   cmpxchg [rbx], ecx
     let mut m = M::long_with(CpuModel::qemu64());
     assert_eq!(
-        m.run(&[
-            0xBB, 0x00, 0x80, 0x00, 0x00, 0xC7, 0x03, 0x09, 0x00, 0x00, 0x00, 0x48, 0xC7, 0xC0,
-            0xFF, 0xFF, 0xFF, 0xFF, 0xB9, 0x03, 0x00, 0x00, 0x00, 0x0F, 0xB1, 0x0B
-        ]),
+        m.run(&asm64(
+            "mov rbx, 0x8000
+             mov dword [rbx], 9
+             mov rax, -1
+             mov ecx, 3
+             cmpxchg [rbx], ecx",
+        )),
         Exit::Done
     );
     assert_eq!(m.cpu.s.gpr[0], 9);
@@ -398,23 +350,19 @@ fn cmpxchg_32_in_64_bit_mode_zero_extends_rax_on_failure() {
 
 #[test]
 fn ret_imm16_and_push_pop_in_32_bit_mode() {
-    // bits 32
-    //   push 0x11
-    //   push 0x22
-    //   call f
-    //   jmp done
-    //   f: mov eax, [esp+4]
-    //   add eax, [esp+8]
-    //   ret 8
-    //   done: pushad
-    //   mov ebx, [esp+28]
-    //   mov [0x8000], ebx
-    //   popad
-    let m = run32(&[
-        0x6A, 0x11, 0x6A, 0x22, 0xE8, 0x02, 0x00, 0x00, 0x00, 0xEB, 0x0B, 0x8B, 0x44, 0x24, 0x04,
-        0x03, 0x44, 0x24, 0x08, 0xC2, 0x08, 0x00, 0x60, 0x8B, 0x5C, 0x24, 0x1C, 0x89, 0x1D, 0x00,
-        0x80, 0x00, 0x00, 0x61,
-    ]);
+    let m = run32(&asm32(
+        "push 0x11
+         push 0x22
+         call f
+         jmp done
+         f: mov eax, [esp+4]
+         add eax, [esp+8]
+         ret 8
+         done: pushad
+         mov ebx, [esp+28]
+         mov [0x8000], ebx
+         popad",
+    ));
     assert_eq!(m.r(0), 0x33);
     // PUSHAD stores EAX first, at the highest address; POPAD restored EBX.
     assert_eq!(m.peek32(0x8000), 0x33);

@@ -9,6 +9,7 @@ mod common;
 
 use anyx86_cpu::arch::fl::{CF, OF, PF, SF, ZF};
 use anyx86_cpu::cpuid::CpuModel;
+use common::asm::{asm32, asm64};
 use common::long64::{r, run64, Exit, CODE, M, STACK};
 use common::prot32::M32;
 
@@ -80,33 +81,28 @@ fn jcc_all_conditions_in_32_bit_mode() {
 
 #[test]
 fn jmp_rel8_rel32_backward_and_forward() {
-    // bits 64
-    //   xor eax, eax
-    //   jmp near fwd
-    //   back: add eax, 2
-    //   jmp short done
-    //   fwd: add eax, 1
-    //   jmp back
-    //   done:
-    let m = run64(&[
-        0x31, 0xC0, 0xE9, 0x05, 0x00, 0x00, 0x00, 0x83, 0xC0, 0x02, 0xEB, 0x05, 0x83, 0xC0, 0x01,
-        0xEB, 0xF6,
-    ]);
+    let m = run64(&asm64(
+        "xor eax, eax
+         jmp near fwd
+         back: add eax, 2
+         jmp short done
+         fwd: add eax, 1
+         jmp back
+         done:",
+    ));
     assert_eq!(r(&m, 0), 3);
 }
 
 #[test]
 fn call_ret_near_pushes_return_address() {
-    // bits 64
-    //   call f
-    //   jmp done
-    //   f: mov rax, [rsp]
-    //   mov rbx, rsp
-    //   ret
-    //   done:
-    let m = run64(&[
-        0xE8, 0x02, 0x00, 0x00, 0x00, 0xEB, 0x08, 0x48, 0x8B, 0x04, 0x24, 0x48, 0x89, 0xE3, 0xC3,
-    ]);
+    let m = run64(&asm64(
+        "call f
+         jmp done
+         f: mov rax, [rsp]
+         mov rbx, rsp
+         ret
+         done:",
+    ));
     assert_eq!(r(&m, 0), CODE + 5);
     assert_eq!(r(&m, 3), STACK - 8);
     assert_eq!(r(&m, 4), STACK);
@@ -114,47 +110,39 @@ fn call_ret_near_pushes_return_address() {
 
 #[test]
 fn ret_imm16_releases_arguments() {
-    // bits 64
-    //   push 1
-    //   push 2
-    //   call f
-    //   jmp done
-    //   f: mov rax, [rsp+8]
-    //   add rax, [rsp+16]
-    //   ret 16
-    //   done:
-    let m = run64(&[
-        0x6A, 0x01, 0x6A, 0x02, 0xE8, 0x02, 0x00, 0x00, 0x00, 0xEB, 0x0D, 0x48, 0x8B, 0x44, 0x24,
-        0x08, 0x48, 0x03, 0x44, 0x24, 0x10, 0xC2, 0x10, 0x00,
-    ]);
+    let m = run64(&asm64(
+        "push 1
+         push 2
+         call f
+         jmp done
+         f: mov rax, [rsp+8]
+         add rax, [rsp+16]
+         ret 16
+         done:",
+    ));
     assert_eq!(r(&m, 0), 3);
     assert_eq!(r(&m, 4), STACK);
 }
 
 #[test]
 fn indirect_call_and_jmp_through_register_and_memory() {
-    // bits 64
-    //   org 0x1000
-    //   xor ebx, ebx
-    //   lea rax, [rel f]
-    //   call rax
-    //   call [rel p1]
-    //   mov rcx, p2
-    //   jmp [rcx]
-    //   f: add ebx, 1
-    //   ret
-    //   p1: dq f
-    //   p2: dq g
-    //   g: lea rdx, [rel done]
-    //   jmp rdx
-    //   ud2
-    //   done:
-    let m = run64(&[
-        0x31, 0xDB, 0x48, 0x8D, 0x05, 0x14, 0x00, 0x00, 0x00, 0xFF, 0xD0, 0xFF, 0x15, 0x10, 0x00,
-        0x00, 0x00, 0x48, 0xB9, 0x29, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xFF, 0x21, 0x83,
-        0xC3, 0x01, 0xC3, 0x1D, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x31, 0x10, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x48, 0x8D, 0x15, 0x04, 0x00, 0x00, 0x00, 0xFF, 0xE2, 0x0F, 0x0B,
-    ]);
+    let m = run64(&asm64(
+        "org 0x1000
+         xor ebx, ebx
+         lea rax, [rel f]
+         call rax
+         call [rel p1]
+         mov rcx, p2
+         jmp [rcx]
+         f: add ebx, 1
+         ret
+         p1: dq f
+         p2: dq g
+         g: lea rdx, [rel done]
+         jmp rdx
+         ud2
+         done:",
+    ));
     assert_eq!(r(&m, 3), 2);
     assert_eq!(r(&m, 4), STACK);
 }
@@ -163,19 +151,16 @@ fn indirect_call_and_jmp_through_register_and_memory() {
 fn loop_uses_rcx_and_addr32_uses_ecx() {
     // LOOP counts RCX in 64-bit mode, ECX with the 0x67 prefix (SDM Vol. 2,
     // LOOP/LOOPcc).
-    // bits 64
-    //   xor eax, eax
-    //   mov ecx, 5
-    //   l1: add eax, 2
-    //   loop l1
-    //   mov rcx, 0x100000002
-    //   xor edx, edx
-    //   l2: inc edx
-    //   a32 loop l2
-    let m = run64(&[
-        0x31, 0xC0, 0xB9, 0x05, 0x00, 0x00, 0x00, 0x83, 0xC0, 0x02, 0xE2, 0xFB, 0x48, 0xB9, 0x02,
-        0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x31, 0xD2, 0xFF, 0xC2, 0x67, 0xE2, 0xFB,
-    ]);
+    let m = run64(&asm64(
+        "xor eax, eax
+         mov ecx, 5
+         l1: add eax, 2
+         loop l1
+         mov rcx, 0x100000002
+         xor edx, edx
+         l2: inc edx
+         a32 loop l2",
+    ));
     assert_eq!(r(&m, 0), 10);
     // ECX counted 2 down to 0; the upper half was not a second counter. The
     // decrement writes ECX, which like any 32-bit register write zeroes
@@ -186,26 +171,21 @@ fn loop_uses_rcx_and_addr32_uses_ecx() {
 
 #[test]
 fn loope_loopne_stop_on_zf() {
-    // bits 64
-    //   mov rbx, 0x8000
-    //   mov dword [rbx], 0x01010100
-    //   mov ecx, 4
-    //   mov rsi, rbx
-    //   l1: cmp byte [rsi], 0
-    //   lea rsi, [rsi+1]
-    //   loope l1
-    //   mov rdi, rcx
-    //   mov ecx, 4
-    //   mov rsi, rbx
-    //   l2: cmp byte [rsi+1], 0
-    //   lea rsi, [rsi+1]
-    //   loopne l2
-    let m = run64(&[
-        0xBB, 0x00, 0x80, 0x00, 0x00, 0xC7, 0x03, 0x00, 0x01, 0x01, 0x01, 0xB9, 0x04, 0x00, 0x00,
-        0x00, 0x48, 0x89, 0xDE, 0x80, 0x3E, 0x00, 0x48, 0x8D, 0x76, 0x01, 0xE1, 0xF7, 0x48, 0x89,
-        0xCF, 0xB9, 0x04, 0x00, 0x00, 0x00, 0x48, 0x89, 0xDE, 0x80, 0x7E, 0x01, 0x00, 0x48, 0x8D,
-        0x76, 0x01, 0xE0, 0xF6,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8000
+         mov dword [rbx], 0x01010100
+         mov ecx, 4
+         mov rsi, rbx
+         l1: cmp byte [rsi], 0
+         lea rsi, [rsi+1]
+         loope l1
+         mov rdi, rcx
+         mov ecx, 4
+         mov rsi, rbx
+         l2: cmp byte [rsi+1], 0
+         lea rsi, [rsi+1]
+         loopne l2",
+    ));
     // LOOPE stops after the second byte (not zero): 2 iterations.
     assert_eq!(r(&m, 7), 2);
     // LOOPNE runs while bytes 1..3 are non-zero, until RCX reaches 0.
@@ -214,18 +194,15 @@ fn loope_loopne_stop_on_zf() {
 
 #[test]
 fn jrcxz_and_jecxz() {
-    // bits 64
-    //   xor eax, eax
-    //   mov rcx, 0x100000000
-    //   jrcxz t1
-    //   or eax, 1
-    //   t1: jecxz t2
-    //   or eax, 2
-    //   t2:
-    let m = run64(&[
-        0x31, 0xC0, 0x48, 0xB9, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0xE3, 0x03, 0x83,
-        0xC8, 0x01, 0x67, 0xE3, 0x03, 0x83, 0xC8, 0x02,
-    ]);
+    let m = run64(&asm64(
+        "xor eax, eax
+         mov rcx, 0x100000000
+         jrcxz t1
+         or eax, 1
+         t1: jecxz t2
+         or eax, 2
+         t2:",
+    ));
     // RCX != 0: JRCXZ falls through; ECX = 0: JECXZ is taken.
     assert_eq!(r(&m, 0), 1);
 }
@@ -234,22 +211,18 @@ fn jrcxz_and_jecxz() {
 fn far_call_and_retfq_with_rex_w() {
     // With REX.W, CALL m16:64 pushes CS and RIP as 8 bytes each, and RETFQ
     // pops them (SDM Vol. 2, CALL, 64-bit mode).
-    // bits 64
-    //   org 0x1000
-    //   call far qword [rel fp]
-    //   jmp done
-    //   f: mov rax, [rsp]
-    //   mov rbx, [rsp+8]
-    //   mov rdx, rsp
-    //   o64 retf
-    //   fp: dq f
-    //   dw 8
-    //   done:
-    let m = run64(&[
-        0x48, 0xFF, 0x1D, 0x10, 0x00, 0x00, 0x00, 0xEB, 0x18, 0x48, 0x8B, 0x04, 0x24, 0x48, 0x8B,
-        0x5C, 0x24, 0x08, 0x48, 0x89, 0xE2, 0x48, 0xCB, 0x09, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x08, 0x00,
-    ]);
+    let m = run64(&asm64(
+        "org 0x1000
+         call far qword [rel fp]
+         jmp done
+         f: mov rax, [rsp]
+         mov rbx, [rsp+8]
+         mov rdx, rsp
+         o64 retf
+         fp: dq f
+         dw 8
+         done:",
+    ));
     assert_eq!(r(&m, 0), CODE + 7);
     assert_eq!(r(&m, 3), 8);
     assert_eq!(r(&m, 2), STACK - 16);
@@ -258,19 +231,16 @@ fn far_call_and_retfq_with_rex_w() {
 
 #[test]
 fn far_jmp_through_memory_in_64_bit_mode() {
-    // bits 64
-    //   org 0x1000
-    //   jmp far dword [rel fp]
-    //   ud2
-    //   t: mov eax, 7
-    //   jmp done
-    //   fp: dd t
-    //   dw 8
-    //   done:
-    let m = run64(&[
-        0xFF, 0x2D, 0x09, 0x00, 0x00, 0x00, 0x0F, 0x0B, 0xB8, 0x07, 0x00, 0x00, 0x00, 0xEB, 0x06,
-        0x08, 0x10, 0x00, 0x00, 0x08, 0x00,
-    ]);
+    let m = run64(&asm64(
+        "org 0x1000
+         jmp far dword [rel fp]
+         ud2
+         t: mov eax, 7
+         jmp done
+         fp: dd t
+         dw 8
+         done:",
+    ));
     assert_eq!(r(&m, 0), 7);
     assert_eq!(m.cpu.s.seg[anyx86_cpu::arch::sreg::CS].selector, 8);
 }
@@ -279,20 +249,17 @@ fn far_jmp_through_memory_in_64_bit_mode() {
 fn prot32_far_call_jmp_ret() {
     // In 32-bit code a far CALL pushes CS (zero-extended to 4 bytes) and
     // EIP; RETF pops both; direct far JMP reloads CS:EIP.
-    // bits 32
-    //   org 0x1000
-    //   jmp 0x08:start
-    //   start: call 0x08:f
-    //   jmp done
-    //   f: mov eax, [esp]
-    //   mov ebx, [esp+4]
-    //   mov edx, esp
-    //   retf
-    //   done:
-    let code: &[u8] = &[
-        0xEA, 0x07, 0x10, 0x00, 0x00, 0x08, 0x00, 0x9A, 0x10, 0x10, 0x00, 0x00, 0x08, 0x00, 0xEB,
-        0x0A, 0x8B, 0x04, 0x24, 0x8B, 0x5C, 0x24, 0x04, 0x89, 0xE2, 0xCB,
-    ];
+    let code: &[u8] = &asm32(
+        "org 0x1000
+         jmp 0x08:start
+         start: call 0x08:f
+         jmp done
+         f: mov eax, [esp]
+         mov ebx, [esp+4]
+         mov edx, esp
+         retf
+         done:",
+    );
     let mut m = M32::prot();
     // Garbage where the CS slot's upper half goes: the push must zero it.
     m.poke(STACK - 8, &[0xFF; 8]);
@@ -305,26 +272,22 @@ fn prot32_far_call_jmp_ret() {
 
 #[test]
 fn prot32_call_ret_and_indirect() {
-    // bits 32
-    //   org 0x1000
-    //   xor ebx, ebx
-    //   call f
-    //   mov eax, f
-    //   call eax
-    //   call [p1]
-    //   jmp [p2]
-    //   f: inc ebx
-    //   ret
-    //   p1: dd f
-    //   p2: dd done
-    //   done:
     let mut m = M32::prot();
     assert_eq!(
-        m.run(&[
-            0x31, 0xDB, 0xE8, 0x13, 0x00, 0x00, 0x00, 0xB8, 0x1A, 0x10, 0x00, 0x00, 0xFF, 0xD0,
-            0xFF, 0x15, 0x1C, 0x10, 0x00, 0x00, 0xFF, 0x25, 0x20, 0x10, 0x00, 0x00, 0x43, 0xC3,
-            0x1A, 0x10, 0x00, 0x00, 0x24, 0x10, 0x00, 0x00
-        ]),
+        m.run(&asm32(
+            "org 0x1000
+             xor ebx, ebx
+             call f
+             mov eax, f
+             call eax
+             call [p1]
+             jmp [p2]
+             f: inc ebx
+             ret
+             p1: dd f
+             p2: dd done
+             done:",
+        )),
         Exit::Done
     );
     assert_eq!(m.r(3), 3);
@@ -335,15 +298,13 @@ fn prot32_call_ret_and_indirect() {
 fn counted_loop_side_exits() {
     // A loop whose back edge is a Jcc taken 99 times and not taken once,
     // run twice so the second run goes through the cached traces.
-    // bits 64
-    //   xor eax, eax
-    //   mov ecx, 100
-    //   l: add eax, ecx
-    //   dec ecx
-    //   jnz l
-    let code: &[u8] = &[
-        0x31, 0xC0, 0xB9, 0x64, 0x00, 0x00, 0x00, 0x01, 0xC8, 0xFF, 0xC9, 0x75, 0xFA,
-    ];
+    let code: &[u8] = &asm64(
+        "xor eax, eax
+         mov ecx, 100
+         l: add eax, ecx
+         dec ecx
+         jnz l",
+    );
     let mut m = M::long_with(CpuModel::qemu64());
     for _ in 0..2 {
         assert_eq!(m.run(code), Exit::Done);
@@ -356,30 +317,25 @@ fn counted_loop_side_exits() {
 fn alternating_branch_inside_loop() {
     // The inner Jcc alternates every iteration, so each trace exit takes
     // the other side from the last; nested loops count the total.
-    // bits 64
-    //   xor ebx, ebx
-    //   xor edx, edx
-    //   xor edi, edi
-    //   mov esi, 3
-    //   outer: mov ecx, 101
-    //   l: test ecx, 1
-    //   jz even
-    //   add ebx, 1
-    //   jmp next
-    //   even: add edx, 1
-    //   cmp ecx, 50
-    //   jne next
-    //   add edi, 100
-    //   next: dec ecx
-    //   jnz l
-    //   dec esi
-    //   jnz outer
-    let code: &[u8] = &[
-        0x31, 0xDB, 0x31, 0xD2, 0x31, 0xFF, 0xBE, 0x03, 0x00, 0x00, 0x00, 0xB9, 0x65, 0x00, 0x00,
-        0x00, 0xF7, 0xC1, 0x01, 0x00, 0x00, 0x00, 0x74, 0x05, 0x83, 0xC3, 0x01, 0xEB, 0x0B, 0x83,
-        0xC2, 0x01, 0x83, 0xF9, 0x32, 0x75, 0x03, 0x83, 0xC7, 0x64, 0xFF, 0xC9, 0x75, 0xE4, 0xFF,
-        0xCE, 0x75, 0xDB,
-    ];
+    let code: &[u8] = &asm64(
+        "xor ebx, ebx
+         xor edx, edx
+         xor edi, edi
+         mov esi, 3
+         outer: mov ecx, 101
+         l: test ecx, 1
+         jz even
+         add ebx, 1
+         jmp next
+         even: add edx, 1
+         cmp ecx, 50
+         jne next
+         add edi, 100
+         next: dec ecx
+         jnz l
+         dec esi
+         jnz outer",
+    );
     let mut m = M::long_with(CpuModel::qemu64());
     for _ in 0..2 {
         assert_eq!(m.run(code), Exit::Done);
@@ -392,26 +348,22 @@ fn alternating_branch_inside_loop() {
 #[test]
 fn loop_with_cmp_jcc_fusion_pairs() {
     // CMP/TEST followed by each signed and unsigned Jcc as loop exits.
-    // bits 64
-    //   xor eax, eax
-    //   mov rcx, -5
-    //   l1: inc eax
-    //   inc rcx
-    //   cmp rcx, 5
-    //   jl l1
-    //   mov edx, 0
-    //   l2: add edx, 3
-    //   cmp edx, 30
-    //   jb l2
-    //   mov esi, 10
-    //   l3: sub esi, 1
-    //   test esi, esi
-    //   jg l3
-    let m = run64(&[
-        0x31, 0xC0, 0x48, 0xC7, 0xC1, 0xFB, 0xFF, 0xFF, 0xFF, 0xFF, 0xC0, 0x48, 0xFF, 0xC1, 0x48,
-        0x83, 0xF9, 0x05, 0x7C, 0xF5, 0xBA, 0x00, 0x00, 0x00, 0x00, 0x83, 0xC2, 0x03, 0x83, 0xFA,
-        0x1E, 0x72, 0xF8, 0xBE, 0x0A, 0x00, 0x00, 0x00, 0x83, 0xEE, 0x01, 0x85, 0xF6, 0x7F, 0xF9,
-    ]);
+    let m = run64(&asm64(
+        "xor eax, eax
+         mov rcx, -5
+         l1: inc eax
+         inc rcx
+         cmp rcx, 5
+         jl l1
+         mov edx, 0
+         l2: add edx, 3
+         cmp edx, 30
+         jb l2
+         mov esi, 10
+         l3: sub esi, 1
+         test esi, esi
+         jg l3",
+    ));
     assert_eq!(r(&m, 0), 10);
     assert_eq!(r(&m, 2), 30);
     assert_eq!(r(&m, 6), 0);
@@ -423,21 +375,18 @@ fn flags_survive_a_trace_exit() {
     // and INC (which keeps CF) sits between: the lazy flags must survive
     // the side exit and the partial update (SDM Vol. 2, INC: CF is not
     // affected).
-    // bits 64
-    //   xor ebx, ebx
-    //   mov ecx, 10
-    //   l: mov eax, ecx
-    //   cmp eax, 5
-    //   jae skip
-    //   inc edx
-    //   skip: inc esi
-    //   adc ebx, 0
-    //   dec ecx
-    //   jnz l
-    let code: &[u8] = &[
-        0x31, 0xDB, 0xB9, 0x0A, 0x00, 0x00, 0x00, 0x89, 0xC8, 0x83, 0xF8, 0x05, 0x73, 0x02, 0xFF,
-        0xC2, 0xFF, 0xC6, 0x83, 0xD3, 0x00, 0xFF, 0xC9, 0x75, 0xEE,
-    ];
+    let code: &[u8] = &asm64(
+        "xor ebx, ebx
+         mov ecx, 10
+         l: mov eax, ecx
+         cmp eax, 5
+         jae skip
+         inc edx
+         skip: inc esi
+         adc ebx, 0
+         dec ecx
+         jnz l",
+    );
     let mut m = M::long_with(CpuModel::qemu64());
     for _ in 0..2 {
         m.cpu.s.gpr[2] = 0;
@@ -453,31 +402,25 @@ fn flags_survive_a_trace_exit() {
 fn cmp_memory_jcc_pairs() {
     // CMP with a memory operand followed by a Jcc, in a loop over an
     // array: count the elements below 100, signed and unsigned.
-    // bits 64
-    //   mov rbx, 0x8000
-    //   mov dword [rbx], 5
-    //   mov dword [rbx+4], -5
-    //   mov dword [rbx+8], 200
-    //   mov dword [rbx+12], 99
-    //   xor ecx, ecx
-    //   xor eax, eax
-    //   xor edx, edx
-    //   l: cmp dword [rbx+rcx*4], 100
-    //   jge s1
-    //   inc eax
-    //   s1: cmp dword [rbx+rcx*4], 100
-    //   jae s2
-    //   inc edx
-    //   s2: inc ecx
-    //   cmp ecx, 4
-    //   jne l
-    let m = run64(&[
-        0xBB, 0x00, 0x80, 0x00, 0x00, 0xC7, 0x03, 0x05, 0x00, 0x00, 0x00, 0xC7, 0x43, 0x04, 0xFB,
-        0xFF, 0xFF, 0xFF, 0xC7, 0x43, 0x08, 0xC8, 0x00, 0x00, 0x00, 0xC7, 0x43, 0x0C, 0x63, 0x00,
-        0x00, 0x00, 0x31, 0xC9, 0x31, 0xC0, 0x31, 0xD2, 0x83, 0x3C, 0x8B, 0x64, 0x7D, 0x02, 0xFF,
-        0xC0, 0x83, 0x3C, 0x8B, 0x64, 0x73, 0x02, 0xFF, 0xC2, 0xFF, 0xC1, 0x83, 0xF9, 0x04, 0x75,
-        0xE9,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8000
+         mov dword [rbx], 5
+         mov dword [rbx+4], -5
+         mov dword [rbx+8], 200
+         mov dword [rbx+12], 99
+         xor ecx, ecx
+         xor eax, eax
+         xor edx, edx
+         l: cmp dword [rbx+rcx*4], 100
+         jge s1
+         inc eax
+         s1: cmp dword [rbx+rcx*4], 100
+         jae s2
+         inc edx
+         s2: inc ecx
+         cmp ecx, 4
+         jne l",
+    ));
     assert_eq!(r(&m, 0), 3);
     assert_eq!(r(&m, 2), 2);
 }
@@ -485,26 +428,22 @@ fn cmp_memory_jcc_pairs() {
 #[test]
 fn call_ret_recursion() {
     // A recursive factorial through CALL/RET: 10! on the stack.
-    // bits 64
-    //   mov edi, 10
-    //   call fact
-    //   jmp done
-    //   fact: cmp edi, 1
-    //   ja rec
-    //   mov eax, 1
-    //   ret
-    //   rec: push rdi
-    //   dec edi
-    //   call fact
-    //   pop rdi
-    //   imul eax, edi
-    //   ret
-    //   done:
-    let m = run64(&[
-        0xBF, 0x0A, 0x00, 0x00, 0x00, 0xE8, 0x02, 0x00, 0x00, 0x00, 0xEB, 0x18, 0x83, 0xFF, 0x01,
-        0x77, 0x06, 0xB8, 0x01, 0x00, 0x00, 0x00, 0xC3, 0x57, 0xFF, 0xCF, 0xE8, 0xED, 0xFF, 0xFF,
-        0xFF, 0x5F, 0x0F, 0xAF, 0xC7, 0xC3,
-    ]);
+    let m = run64(&asm64(
+        "mov edi, 10
+         call fact
+         jmp done
+         fact: cmp edi, 1
+         ja rec
+         mov eax, 1
+         ret
+         rec: push rdi
+         dec edi
+         call fact
+         pop rdi
+         imul eax, edi
+         ret
+         done:",
+    ));
     assert_eq!(r(&m, 0), 3_628_800);
     assert_eq!(r(&m, 4), STACK);
 }
@@ -514,12 +453,12 @@ fn jmp_to_non_canonical_address_faults_at_the_jump() {
     // A near branch to a non-canonical target raises #GP(0) with RIP still
     // at the branch (SDM Vol. 2, JMP: "If target offset in destination
     // operand is non-canonical, #GP(0)").
-    // bits 64
-    //   mov rax, 0x0000800000000000
-    //   jmp rax
     let mut m = M::long_with(CpuModel::qemu64());
     assert_eq!(
-        m.run(&[0x48, 0xB8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0xFF, 0xE0]),
+        m.run(&asm64(
+            "mov rax, 0x0000800000000000
+             jmp rax",
+        )),
         Exit::Vector(13)
     );
     let rsp = r(&m, 4);
@@ -532,35 +471,24 @@ fn loop_body_longer_than_a_trace() {
     // A loop body of 40 ADDs (more than one trace holds, MAX_TRACE = 32)
     // with a conditional exit in the middle: the trace boundary falls
     // inside the body and every iteration must continue where it stopped.
-    // bits 64
-    //   xor eax, eax
-    //   xor edx, edx
-    //   mov ecx, 50
-    //   l:
-    //   %rep 20
-    //   add eax, 1
-    //   %endrep
-    //   cmp ecx, 7
-    //   jne mid
-    //   add edx, 1000
-    //   mid:
-    //   %rep 20
-    //   add eax, 2
-    //   %endrep
-    //   dec ecx
-    //   jnz l
-    let code: &[u8] = &[
-        0x31, 0xC0, 0x31, 0xD2, 0xB9, 0x32, 0x00, 0x00, 0x00, 0x83, 0xC0, 0x01, 0x83, 0xC0, 0x01,
-        0x83, 0xC0, 0x01, 0x83, 0xC0, 0x01, 0x83, 0xC0, 0x01, 0x83, 0xC0, 0x01, 0x83, 0xC0, 0x01,
-        0x83, 0xC0, 0x01, 0x83, 0xC0, 0x01, 0x83, 0xC0, 0x01, 0x83, 0xC0, 0x01, 0x83, 0xC0, 0x01,
-        0x83, 0xC0, 0x01, 0x83, 0xC0, 0x01, 0x83, 0xC0, 0x01, 0x83, 0xC0, 0x01, 0x83, 0xC0, 0x01,
-        0x83, 0xC0, 0x01, 0x83, 0xC0, 0x01, 0x83, 0xC0, 0x01, 0x83, 0xF9, 0x07, 0x75, 0x06, 0x81,
-        0xC2, 0xE8, 0x03, 0x00, 0x00, 0x83, 0xC0, 0x02, 0x83, 0xC0, 0x02, 0x83, 0xC0, 0x02, 0x83,
-        0xC0, 0x02, 0x83, 0xC0, 0x02, 0x83, 0xC0, 0x02, 0x83, 0xC0, 0x02, 0x83, 0xC0, 0x02, 0x83,
-        0xC0, 0x02, 0x83, 0xC0, 0x02, 0x83, 0xC0, 0x02, 0x83, 0xC0, 0x02, 0x83, 0xC0, 0x02, 0x83,
-        0xC0, 0x02, 0x83, 0xC0, 0x02, 0x83, 0xC0, 0x02, 0x83, 0xC0, 0x02, 0x83, 0xC0, 0x02, 0x83,
-        0xC0, 0x02, 0x83, 0xC0, 0x02, 0xFF, 0xC9, 0x0F, 0x85, 0x75, 0xFF, 0xFF, 0xFF,
-    ];
+    let code: &[u8] = &asm64(
+        "xor eax, eax
+         xor edx, edx
+         mov ecx, 50
+         l:
+         %rep 20
+         add eax, 1
+         %endrep
+         cmp ecx, 7
+         jne mid
+         add edx, 1000
+         mid:
+         %rep 20
+         add eax, 2
+         %endrep
+         dec ecx
+         jnz l",
+    );
     let mut m = M::long_with(CpuModel::qemu64());
     for _ in 0..2 {
         assert_eq!(m.run(code), Exit::Done);
@@ -572,21 +500,18 @@ fn loop_body_longer_than_a_trace() {
 #[test]
 fn prot32_retf_imm16() {
     // RETF n pops EIP and CS, then releases n bytes of arguments.
-    // bits 32
-    //   org 0x1000
-    //   push 0xAA
-    //   push 0xBB
-    //   call 0x08:f
-    //   jmp done
-    //   f: mov eax, [esp+8]
-    //   retf 8
-    //   done:
     let mut m = M32::prot();
     assert_eq!(
-        m.run(&[
-            0x68, 0xAA, 0x00, 0x00, 0x00, 0x68, 0xBB, 0x00, 0x00, 0x00, 0x9A, 0x13, 0x10, 0x00,
-            0x00, 0x08, 0x00, 0xEB, 0x07, 0x8B, 0x44, 0x24, 0x08, 0xCA, 0x08, 0x00
-        ]),
+        m.run(&asm32(
+            "org 0x1000
+             push 0xAA
+             push 0xBB
+             call 0x08:f
+             jmp done
+             f: mov eax, [esp+8]
+             retf 8
+             done:",
+        )),
         Exit::Done
     );
     assert_eq!(m.r(0), 0xBB);

@@ -9,6 +9,7 @@ mod common;
 
 use anyx86_cpu::arch::fl::{CF, ZF};
 use anyx86_cpu::cpuid::CpuModel;
+use common::asm::{asm32, asm64};
 use common::long64::{r, run64, Exit, M, STACK};
 use common::prot32::M32;
 
@@ -18,23 +19,18 @@ const DATA: u64 = 0x8000;
 fn mov_immediate_forms_and_merging() {
     // 8- and 16-bit writes keep the rest of the register; 32-bit writes
     // zero bits 63:32; MOV r64, imm64 and MOV r/m64, imm32 (sign-extended).
-    // bits 64
-    //   mov rax, -1
-    //   mov al, 0x12
-    //   mov rbx, -1
-    //   mov bx, 0x1234
-    //   mov rcx, -1
-    //   mov ecx, 0x12345678
-    //   mov rdx, 0x123456789ABCDEF0
-    //   mov rsi, -0x10
-    //   mov r9, -1
-    //   mov r9b, 0
-    let m = run64(&[
-        0x48, 0xC7, 0xC0, 0xFF, 0xFF, 0xFF, 0xFF, 0xB0, 0x12, 0x48, 0xC7, 0xC3, 0xFF, 0xFF, 0xFF,
-        0xFF, 0x66, 0xBB, 0x34, 0x12, 0x48, 0xC7, 0xC1, 0xFF, 0xFF, 0xFF, 0xFF, 0xB9, 0x78, 0x56,
-        0x34, 0x12, 0x48, 0xBA, 0xF0, 0xDE, 0xBC, 0x9A, 0x78, 0x56, 0x34, 0x12, 0x48, 0xC7, 0xC6,
-        0xF0, 0xFF, 0xFF, 0xFF, 0x49, 0xC7, 0xC1, 0xFF, 0xFF, 0xFF, 0xFF, 0x41, 0xB1, 0x00,
-    ]);
+    let m = run64(&asm64(
+        "mov rax, -1
+         mov al, 0x12
+         mov rbx, -1
+         mov bx, 0x1234
+         mov rcx, -1
+         mov ecx, 0x12345678
+         mov rdx, 0x123456789ABCDEF0
+         mov rsi, -0x10
+         mov r9, -1
+         mov r9b, 0",
+    ));
     assert_eq!(r(&m, 0), 0xFFFF_FFFF_FFFF_FF12);
     assert_eq!(r(&m, 3), 0xFFFF_FFFF_FFFF_1234);
     assert_eq!(r(&m, 1), 0x1234_5678);
@@ -47,25 +43,19 @@ fn mov_immediate_forms_and_merging() {
 fn mov_memory_forms_and_moffs64() {
     // MOV with a moffs64 operand (A0-A3 with an 8-byte address) moves
     // between the accumulator and an absolute 64-bit address.
-    // bits 64
-    //   mov rbx, 0x8000
-    //   mov qword [rbx], -1
-    //   mov dword [rbx], 0x11223344
-    //   mov word [rbx+8], 0x5566
-    //   mov byte [rbx+10], 0x77
-    //   mov rdx, [rbx]
-    //   mov ecx, [rbx+8]
-    //   mov rax, 0xAABB
-    //   mov [qword 0x8010], rax
-    //   mov qword [rbx+0x18], -2
-    //   mov al, [qword 0x8003]
-    let m = run64(&[
-        0xBB, 0x00, 0x80, 0x00, 0x00, 0x48, 0xC7, 0x03, 0xFF, 0xFF, 0xFF, 0xFF, 0xC7, 0x03, 0x44,
-        0x33, 0x22, 0x11, 0x66, 0xC7, 0x43, 0x08, 0x66, 0x55, 0xC6, 0x43, 0x0A, 0x77, 0x48, 0x8B,
-        0x13, 0x8B, 0x4B, 0x08, 0xB8, 0xBB, 0xAA, 0x00, 0x00, 0x48, 0xA3, 0x10, 0x80, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x48, 0xC7, 0x43, 0x18, 0xFE, 0xFF, 0xFF, 0xFF, 0xA0, 0x03, 0x80,
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8000
+         mov qword [rbx], -1
+         mov dword [rbx], 0x11223344
+         mov word [rbx+8], 0x5566
+         mov byte [rbx+10], 0x77
+         mov rdx, [rbx]
+         mov ecx, [rbx+8]
+         mov rax, 0xAABB
+         mov [qword 0x8010], rax
+         mov qword [rbx+0x18], -2
+         mov al, [qword 0x8003]",
+    ));
     assert_eq!(r(&m, 2), 0xFFFF_FFFF_1122_3344);
     assert_eq!(r(&m, 1), 0x77_5566);
     assert_eq!(r(&m, 0), 0xAA11);
@@ -75,25 +65,20 @@ fn mov_memory_forms_and_moffs64() {
 
 #[test]
 fn movzx_movsx_movsxd() {
-    // bits 64
-    //   mov rbx, 0x8000
-    //   mov dword [rbx], 0x80F0FF85
-    //   mov rax, -1
-    //   movzx eax, byte [rbx]
-    //   movsx rcx, byte [rbx]
-    //   movzx rdx, word [rbx+2]
-    //   movsx esi, word [rbx+2]
-    //   movsxd rdi, dword [rbx]
-    //   mov r8d, 0x7FFFFFFF
-    //   movsxd r9, r8d
-    //   mov r10, -1
-    //   movsx r10w, byte [rbx+1]
-    let m = run64(&[
-        0xBB, 0x00, 0x80, 0x00, 0x00, 0xC7, 0x03, 0x85, 0xFF, 0xF0, 0x80, 0x48, 0xC7, 0xC0, 0xFF,
-        0xFF, 0xFF, 0xFF, 0x0F, 0xB6, 0x03, 0x48, 0x0F, 0xBE, 0x0B, 0x48, 0x0F, 0xB7, 0x53, 0x02,
-        0x0F, 0xBF, 0x73, 0x02, 0x48, 0x63, 0x3B, 0x41, 0xB8, 0xFF, 0xFF, 0xFF, 0x7F, 0x4D, 0x63,
-        0xC8, 0x49, 0xC7, 0xC2, 0xFF, 0xFF, 0xFF, 0xFF, 0x66, 0x44, 0x0F, 0xBE, 0x53, 0x01,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8000
+         mov dword [rbx], 0x80F0FF85
+         mov rax, -1
+         movzx eax, byte [rbx]
+         movsx rcx, byte [rbx]
+         movzx rdx, word [rbx+2]
+         movsx esi, word [rbx+2]
+         movsxd rdi, dword [rbx]
+         mov r8d, 0x7FFFFFFF
+         movsxd r9, r8d
+         mov r10, -1
+         movsx r10w, byte [rbx+1]",
+    ));
     assert_eq!(r(&m, 0), 0x85);
     assert_eq!(r(&m, 1), 0xFFFF_FFFF_FFFF_FF85);
     assert_eq!(r(&m, 2), 0x80F0);
@@ -105,23 +90,19 @@ fn movzx_movsx_movsxd() {
 
 #[test]
 fn cbw_cwde_cdqe_cwd_cdq_cqo() {
-    // bits 64
-    //   mov rax, 0x1111111111111180
-    //   cbw
-    //   mov rbx, rax
-    //   mov eax, 0x8000
-    //   cwde
-    //   mov rcx, rax
-    //   mov eax, 0x80000000
-    //   cdqe
-    //   mov rsi, rax
-    //   mov rdx, 0
-    //   cqo
-    let m = run64(&[
-        0x48, 0xB8, 0x80, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x66, 0x98, 0x48, 0x89, 0xC3,
-        0xB8, 0x00, 0x80, 0x00, 0x00, 0x98, 0x48, 0x89, 0xC1, 0xB8, 0x00, 0x00, 0x00, 0x80, 0x48,
-        0x98, 0x48, 0x89, 0xC6, 0xBA, 0x00, 0x00, 0x00, 0x00, 0x48, 0x99,
-    ]);
+    let m = run64(&asm64(
+        "mov rax, 0x1111111111111180
+         cbw
+         mov rbx, rax
+         mov eax, 0x8000
+         cwde
+         mov rcx, rax
+         mov eax, 0x80000000
+         cdqe
+         mov rsi, rax
+         mov rdx, 0
+         cqo",
+    ));
     assert_eq!(r(&m, 3), 0x1111_1111_1111_FF80);
     assert_eq!(r(&m, 1), 0xFFFF_8000);
     assert_eq!(r(&m, 6), 0xFFFF_FFFF_8000_0000);
@@ -130,21 +111,17 @@ fn cbw_cwde_cdqe_cwd_cdq_cqo() {
 
 #[test]
 fn xchg_register_and_memory() {
-    // bits 64
-    //   mov rbx, 0x8000
-    //   mov qword [rbx], 0x1111
-    //   mov rax, 0x2222
-    //   mov rcx, 0x3333
-    //   xchg rax, rcx
-    //   mov rdx, 0x4444
-    //   xchg [rbx], rdx
-    //   mov r8, 0x5555
-    //   xchg r8b, [rbx+8]
-    let m = run64(&[
-        0xBB, 0x00, 0x80, 0x00, 0x00, 0x48, 0xC7, 0x03, 0x11, 0x11, 0x00, 0x00, 0xB8, 0x22, 0x22,
-        0x00, 0x00, 0xB9, 0x33, 0x33, 0x00, 0x00, 0x48, 0x91, 0xBA, 0x44, 0x44, 0x00, 0x00, 0x48,
-        0x87, 0x13, 0x41, 0xB8, 0x55, 0x55, 0x00, 0x00, 0x44, 0x86, 0x43, 0x08,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8000
+         mov qword [rbx], 0x1111
+         mov rax, 0x2222
+         mov rcx, 0x3333
+         xchg rax, rcx
+         mov rdx, 0x4444
+         xchg [rbx], rdx
+         mov r8, 0x5555
+         xchg r8b, [rbx+8]",
+    ));
     assert_eq!((r(&m, 0), r(&m, 1)), (0x3333, 0x2222));
     assert_eq!(r(&m, 2), 0x1111);
     assert_eq!(m.peek64(DATA), 0x4444);
@@ -158,35 +135,29 @@ fn opcode_90_is_nop_but_xchg_eax_eax_zero_extends() {
     // while XCHG EAX, EAX in its ModRM form (87 C0) writes EAX (SDM Vol. 2,
     // XCHG: "XCHG (E)AX, (E)AX (encoded instruction byte is 90H) is an
     // alias for NOP regardless of data size prefixes, including REX.W").
-    // bits 64
-    //   mov rax, -1
-    //   nop
-    //   mov rbx, rax
-    //   db 0x87, 0xC0
-    let m = run64(&[
-        0x48, 0xC7, 0xC0, 0xFF, 0xFF, 0xFF, 0xFF, 0x90, 0x48, 0x89, 0xC3, 0x87, 0xC0,
-    ]);
+    let m = run64(&asm64(
+        "mov rax, -1
+         nop
+         mov rbx, rax
+         db 0x87, 0xC0",
+    ));
     assert_eq!(r(&m, 3), u64::MAX);
     assert_eq!(r(&m, 0), 0xFFFF_FFFF);
 }
 
 #[test]
 fn cmov_taken_and_not_taken() {
-    // bits 64
-    //   mov rbx, 0x8000
-    //   mov qword [rbx], 0x77
-    //   mov rax, 1
-    //   mov rcx, 2
-    //   cmp rax, rcx
-    //   cmovb rax, rcx
-    //   mov rdx, 5
-    //   cmova rdx, [rbx]
-    //   cmovbe rsi, [rbx]
-    let m = run64(&[
-        0xBB, 0x00, 0x80, 0x00, 0x00, 0x48, 0xC7, 0x03, 0x77, 0x00, 0x00, 0x00, 0xB8, 0x01, 0x00,
-        0x00, 0x00, 0xB9, 0x02, 0x00, 0x00, 0x00, 0x48, 0x39, 0xC8, 0x48, 0x0F, 0x42, 0xC1, 0xBA,
-        0x05, 0x00, 0x00, 0x00, 0x48, 0x0F, 0x47, 0x13, 0x48, 0x0F, 0x46, 0x33,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8000
+         mov qword [rbx], 0x77
+         mov rax, 1
+         mov rcx, 2
+         cmp rax, rcx
+         cmovb rax, rcx
+         mov rdx, 5
+         cmova rdx, [rbx]
+         cmovbe rsi, [rbx]",
+    ));
     assert_eq!(r(&m, 0), 2);
     assert_eq!(r(&m, 2), 5);
     assert_eq!(r(&m, 6), 0x77);
@@ -197,41 +168,33 @@ fn cmov_32_zero_extends_even_when_false() {
     // A 32-bit CMOVcc in 64-bit mode writes the destination whatever the
     // condition, so bits 63:32 are cleared even when no move happens (SDM
     // Vol. 2, CMOVcc: "the upper 32 bits of the destination are cleared").
-    // bits 64
-    //   mov rax, -1
-    //   mov ebx, 7
-    //   xor ecx, ecx
-    //   cmovnz eax, ebx
-    //   mov rdx, -1
-    //   cmovz edx, ebx
-    let m = run64(&[
-        0x48, 0xC7, 0xC0, 0xFF, 0xFF, 0xFF, 0xFF, 0xBB, 0x07, 0x00, 0x00, 0x00, 0x31, 0xC9, 0x0F,
-        0x45, 0xC3, 0x48, 0xC7, 0xC2, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x44, 0xD3,
-    ]);
+    let m = run64(&asm64(
+        "mov rax, -1
+         mov ebx, 7
+         xor ecx, ecx
+         cmovnz eax, ebx
+         mov rdx, -1
+         cmovz edx, ebx",
+    ));
     assert_eq!(r(&m, 0), 0xFFFF_FFFF);
     assert_eq!(r(&m, 2), 7);
 }
 
 #[test]
 fn setcc_register_and_memory() {
-    // bits 64
-    //   mov rbx, 0x8000
-    //   mov dword [rbx], -1
-    //   mov rax, -1
-    //   mov ecx, 1
-    //   cmp ecx, 2
-    //   setl al
-    //   setg byte [rbx]
-    //   setb byte [rbx+1]
-    //   mov rsi, -1
-    //   setnz sil
-    //   sete ah
-    let m = run64(&[
-        0xBB, 0x00, 0x80, 0x00, 0x00, 0xC7, 0x03, 0xFF, 0xFF, 0xFF, 0xFF, 0x48, 0xC7, 0xC0, 0xFF,
-        0xFF, 0xFF, 0xFF, 0xB9, 0x01, 0x00, 0x00, 0x00, 0x83, 0xF9, 0x02, 0x0F, 0x9C, 0xC0, 0x0F,
-        0x9F, 0x03, 0x0F, 0x92, 0x43, 0x01, 0x48, 0xC7, 0xC6, 0xFF, 0xFF, 0xFF, 0xFF, 0x40, 0x0F,
-        0x95, 0xC6, 0x0F, 0x94, 0xC4,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8000
+         mov dword [rbx], -1
+         mov rax, -1
+         mov ecx, 1
+         cmp ecx, 2
+         setl al
+         setg byte [rbx]
+         setb byte [rbx+1]
+         mov rsi, -1
+         setnz sil
+         sete ah",
+    ));
     assert_eq!(r(&m, 0), 0xFFFF_FFFF_FFFF_0001);
     assert_eq!(m.peek(DATA, 4), [0, 1, 0xFF, 0xFF]);
     assert_eq!(r(&m, 6), 0xFFFF_FFFF_FFFF_FF01);
@@ -241,25 +204,22 @@ fn setcc_register_and_memory() {
 fn push_pop_sizes_and_sign_extension() {
     // PUSH imm8/imm32 sign-extend to 64 bits; 0x66 makes a 16-bit push
     // (RSP - 2); POP to memory; PUSH RSP pushes the value before the push.
-    // bits 64
-    //   push byte -1
-    //   push dword -2
-    //   push word 0x1234
-    //   mov rax, rsp
-    //   pop cx
-    //   pop rdx
-    //   pop rsi
-    //   push rsp
-    //   pop rdi
-    //   mov rbx, 0x8000
-    //   push qword 0x55
-    //   pop qword [rbx]
-    //   push qword [rbx]
-    //   pop r11
-    let m = run64(&[
-        0x6A, 0xFF, 0x6A, 0xFE, 0x66, 0x68, 0x34, 0x12, 0x48, 0x89, 0xE0, 0x66, 0x59, 0x5A, 0x5E,
-        0x54, 0x5F, 0xBB, 0x00, 0x80, 0x00, 0x00, 0x6A, 0x55, 0x8F, 0x03, 0xFF, 0x33, 0x41, 0x5B,
-    ]);
+    let m = run64(&asm64(
+        "push byte -1
+         push dword -2
+         push word 0x1234
+         mov rax, rsp
+         pop cx
+         pop rdx
+         pop rsi
+         push rsp
+         pop rdi
+         mov rbx, 0x8000
+         push qword 0x55
+         pop qword [rbx]
+         push qword [rbx]
+         pop r11",
+    ));
     assert_eq!(r(&m, 0), STACK - 18);
     assert_eq!(r(&m, 1) & 0xFFFF, 0x1234);
     assert_eq!(r(&m, 2), (-2i64) as u64);
@@ -276,32 +236,26 @@ fn pop_into_rsp_relative_memory_uses_incremented_rsp() {
     // destination operand in memory, the POP instruction computes the
     // effective address of the operand after it increments the ESP
     // register" (SDM Vol. 2, POP).
-    // bits 64
-    //   push qword 0x99
-    //   push qword 0x11
-    //   pop qword [rsp]
-    //   pop rax
-    let m = run64(&[
-        0x68, 0x99, 0x00, 0x00, 0x00, 0x6A, 0x11, 0x8F, 0x04, 0x24, 0x58,
-    ]);
+    let m = run64(&asm64(
+        "push qword 0x99
+         push qword 0x11
+         pop qword [rsp]
+         pop rax",
+    ));
     assert_eq!(r(&m, 0), 0x11);
 }
 
 #[test]
 fn bswap_32_and_64() {
-    // bits 64
-    //   mov rax, -1
-    //   mov eax, 0x11223344
-    //   bswap eax
-    //   mov rdx, 0x0102030405060708
-    //   bswap rdx
-    //   mov r12, 0xAABBCCDD
-    //   bswap r12d
-    let m = run64(&[
-        0x48, 0xC7, 0xC0, 0xFF, 0xFF, 0xFF, 0xFF, 0xB8, 0x44, 0x33, 0x22, 0x11, 0x0F, 0xC8, 0x48,
-        0xBA, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, 0x48, 0x0F, 0xCA, 0x41, 0xBC, 0xDD,
-        0xCC, 0xBB, 0xAA, 0x41, 0x0F, 0xCC,
-    ]);
+    let m = run64(&asm64(
+        "mov rax, -1
+         mov eax, 0x11223344
+         bswap eax
+         mov rdx, 0x0102030405060708
+         bswap rdx
+         mov r12, 0xAABBCCDD
+         bswap r12d",
+    ));
     assert_eq!(r(&m, 0), 0x4433_2211);
     assert_eq!(r(&m, 2), 0x0807_0605_0403_0201);
     assert_eq!(r(&m, 12), 0xDDCC_BBAA);
@@ -311,24 +265,19 @@ fn bswap_32_and_64() {
 fn bt_family_register_forms() {
     // With a register destination the bit offset is taken modulo the
     // operand size (SDM Vol. 2, BT).
-    // bits 64
-    //   mov rax, 0x8000000000000001
-    //   mov ecx, 63
-    //   bt rax, rcx
-    //   setc bl
-    //   mov ecx, 64
-    //   bts rax, rcx
-    //   setc bh
-    //   btr rax, 63
-    //   mov edx, 0xF0
-    //   btc edx, 36
-    //   setc sil
-    let m = run64(&[
-        0x48, 0xB8, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0xB9, 0x3F, 0x00, 0x00, 0x00,
-        0x48, 0x0F, 0xA3, 0xC8, 0x0F, 0x92, 0xC3, 0xB9, 0x40, 0x00, 0x00, 0x00, 0x48, 0x0F, 0xAB,
-        0xC8, 0x0F, 0x92, 0xC7, 0x48, 0x0F, 0xBA, 0xF0, 0x3F, 0xBA, 0xF0, 0x00, 0x00, 0x00, 0x0F,
-        0xBA, 0xFA, 0x24, 0x40, 0x0F, 0x92, 0xC6,
-    ]);
+    let m = run64(&asm64(
+        "mov rax, 0x8000000000000001
+         mov ecx, 63
+         bt rax, rcx
+         setc bl
+         mov ecx, 64
+         bts rax, rcx
+         setc bh
+         btr rax, 63
+         mov edx, 0xF0
+         btc edx, 36
+         setc sil",
+    ));
     assert_eq!(r(&m, 3) & 0xFFFF, 0x0101);
     assert_eq!(r(&m, 0), 1);
     assert_eq!(r(&m, 2), 0xE0);
@@ -340,24 +289,19 @@ fn bt_memory_bit_offset_reaches_beyond_the_operand() {
     // With a memory operand and a register offset, the offset addresses a
     // bit string of any length, negative offsets included (SDM Vol. 2, BT,
     // 3.1.1.11); with an immediate it is taken modulo the operand size.
-    // bits 64
-    //   mov rbx, 0x8010
-    //   mov rcx, 100
-    //   bts qword [rbx], rcx
-    //   setc al
-    //   mov rcx, -1
-    //   bts dword [rbx], ecx
-    //   mov rdx, 131
-    //   btc word [rbx], dx
-    //   bts dword [rbx], 33
-    //   bt qword [rbx], rcx
-    //   setc ah
-    let m = run64(&[
-        0xBB, 0x10, 0x80, 0x00, 0x00, 0xB9, 0x64, 0x00, 0x00, 0x00, 0x48, 0x0F, 0xAB, 0x0B, 0x0F,
-        0x92, 0xC0, 0x48, 0xC7, 0xC1, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0xAB, 0x0B, 0xBA, 0x83, 0x00,
-        0x00, 0x00, 0x66, 0x0F, 0xBB, 0x13, 0x0F, 0xBA, 0x2B, 0x21, 0x48, 0x0F, 0xA3, 0x0B, 0x0F,
-        0x92, 0xC4,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8010
+         mov rcx, 100
+         bts qword [rbx], rcx
+         setc al
+         mov rcx, -1
+         bts dword [rbx], ecx
+         mov rdx, 131
+         btc word [rbx], dx
+         bts dword [rbx], 33
+         bt qword [rbx], rcx
+         setc ah",
+    ));
     // Bit 100 is byte 12, bit 4.
     assert_eq!(m.peek(DATA + 0x10 + 12, 1), [0x10]);
     // Bit -1 is bit 7 of the byte before.
@@ -371,42 +315,34 @@ fn bt_memory_bit_offset_reaches_beyond_the_operand() {
 
 #[test]
 fn btr_btc_memory_and_flags() {
-    // bits 64
-    //   mov rbx, 0x8000
-    //   mov qword [rbx], -1
-    //   mov ecx, 40
-    //   btr [rbx], ecx
-    //   setc al
-    //   btr [rbx], ecx
-    //   setc ah
-    let m = run64(&[
-        0xBB, 0x00, 0x80, 0x00, 0x00, 0x48, 0xC7, 0x03, 0xFF, 0xFF, 0xFF, 0xFF, 0xB9, 0x28, 0x00,
-        0x00, 0x00, 0x0F, 0xB3, 0x0B, 0x0F, 0x92, 0xC0, 0x0F, 0xB3, 0x0B, 0x0F, 0x92, 0xC4,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8000
+         mov qword [rbx], -1
+         mov ecx, 40
+         btr [rbx], ecx
+         setc al
+         btr [rbx], ecx
+         setc ah",
+    ));
     assert_eq!(m.peek64(DATA), !(1u64 << 40));
     assert_eq!(r(&m, 0) & 0xFFFF, 0x0001);
 }
 
 #[test]
 fn shld_shrd() {
-    // bits 64
-    //   mov eax, 0x12345678
-    //   mov ebx, 0x9ABCDEF0
-    //   shld eax, ebx, 8
-    //   mov rdx, 0x1122334455667788
-    //   mov rsi, 0xAABBCCDDEEFF0011
-    //   mov cl, 16
-    //   shrd rdx, rsi, cl
-    //   mov rbx, 0x8000
-    //   mov word [rbx], 0x8001
-    //   mov di, 0xFFFF
-    //   shrd word [rbx], di, 1
-    let m = run64(&[
-        0xB8, 0x78, 0x56, 0x34, 0x12, 0xBB, 0xF0, 0xDE, 0xBC, 0x9A, 0x0F, 0xA4, 0xD8, 0x08, 0x48,
-        0xBA, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x48, 0xBE, 0x11, 0x00, 0xFF, 0xEE,
-        0xDD, 0xCC, 0xBB, 0xAA, 0xB1, 0x10, 0x48, 0x0F, 0xAD, 0xF2, 0xBB, 0x00, 0x80, 0x00, 0x00,
-        0x66, 0xC7, 0x03, 0x01, 0x80, 0x66, 0xBF, 0xFF, 0xFF, 0x66, 0x0F, 0xAC, 0x3B, 0x01,
-    ]);
+    let m = run64(&asm64(
+        "mov eax, 0x12345678
+         mov ebx, 0x9ABCDEF0
+         shld eax, ebx, 8
+         mov rdx, 0x1122334455667788
+         mov rsi, 0xAABBCCDDEEFF0011
+         mov cl, 16
+         shrd rdx, rsi, cl
+         mov rbx, 0x8000
+         mov word [rbx], 0x8001
+         mov di, 0xFFFF
+         shrd word [rbx], di, 1",
+    ));
     assert_eq!(r(&m, 0), 0x3456_789A);
     assert_eq!(r(&m, 2), 0x0011_1122_3344_5566);
     assert_eq!(m.peek_le(DATA, 2), 0xC000);
@@ -416,16 +352,13 @@ fn shld_shrd() {
 
 #[test]
 fn shld_by_zero_changes_nothing() {
-    // bits 64
-    //   mov rax, 0x1122334455667788
-    //   mov rbx, -1
-    //   stc
-    //   mov cl, 64
-    //   shld rax, rbx, cl
-    let m = run64(&[
-        0x48, 0xB8, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x48, 0xC7, 0xC3, 0xFF, 0xFF,
-        0xFF, 0xFF, 0xF9, 0xB1, 0x40, 0x48, 0x0F, 0xA5, 0xD8,
-    ]);
+    let m = run64(&asm64(
+        "mov rax, 0x1122334455667788
+         mov rbx, -1
+         stc
+         mov cl, 64
+         shld rax, rbx, cl",
+    ));
     assert_eq!(r(&m, 0), 0x1122_3344_5566_7788);
     assert_eq!(m.cpu.s.eflags() & CF, CF);
 }
@@ -434,26 +367,21 @@ fn shld_by_zero_changes_nothing() {
 fn cmpxchg_equal_and_not_equal() {
     // Equal: ZF = 1, the destination gets the source. Not equal: ZF = 0,
     // the accumulator gets the destination (SDM Vol. 2, CMPXCHG).
-    // bits 64
-    //   mov rbx, 0x8000
-    //   mov qword [rbx], 10
-    //   mov rax, 10
-    //   mov rcx, 20
-    //   lock cmpxchg [rbx], rcx
-    //   setz dl
-    //   mov rax, 11
-    //   cmpxchg [rbx], rcx
-    //   setz dh
-    //   mov rsi, 5
-    //   mov rdi, 6
-    //   mov al, 5
-    //   cmpxchg sil, dil
-    let m = run64(&[
-        0xBB, 0x00, 0x80, 0x00, 0x00, 0x48, 0xC7, 0x03, 0x0A, 0x00, 0x00, 0x00, 0xB8, 0x0A, 0x00,
-        0x00, 0x00, 0xB9, 0x14, 0x00, 0x00, 0x00, 0xF0, 0x48, 0x0F, 0xB1, 0x0B, 0x0F, 0x94, 0xC2,
-        0xB8, 0x0B, 0x00, 0x00, 0x00, 0x48, 0x0F, 0xB1, 0x0B, 0x0F, 0x94, 0xC6, 0xBE, 0x05, 0x00,
-        0x00, 0x00, 0xBF, 0x06, 0x00, 0x00, 0x00, 0xB0, 0x05, 0x40, 0x0F, 0xB0, 0xFE,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8000
+         mov qword [rbx], 10
+         mov rax, 10
+         mov rcx, 20
+         lock cmpxchg [rbx], rcx
+         setz dl
+         mov rax, 11
+         cmpxchg [rbx], rcx
+         setz dh
+         mov rsi, 5
+         mov rdi, 6
+         mov al, 5
+         cmpxchg sil, dil",
+    ));
     assert_eq!(m.peek64(DATA), 20);
     assert_eq!(r(&m, 2) & 0xFFFF, 0x0001);
     assert_eq!(r(&m, 6), 6);
@@ -463,16 +391,13 @@ fn cmpxchg_equal_and_not_equal() {
 
 #[test]
 fn cmpxchg_not_equal_loads_the_accumulator() {
-    // bits 64
-    //   mov rbx, 0x8000
-    //   mov qword [rbx], 0x1234
-    //   mov rax, 1
-    //   mov rcx, 2
-    //   cmpxchg [rbx], rcx
-    let m = run64(&[
-        0xBB, 0x00, 0x80, 0x00, 0x00, 0x48, 0xC7, 0x03, 0x34, 0x12, 0x00, 0x00, 0xB8, 0x01, 0x00,
-        0x00, 0x00, 0xB9, 0x02, 0x00, 0x00, 0x00, 0x48, 0x0F, 0xB1, 0x0B,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8000
+         mov qword [rbx], 0x1234
+         mov rax, 1
+         mov rcx, 2
+         cmpxchg [rbx], rcx",
+    ));
     assert_eq!(r(&m, 0), 0x1234);
     assert_eq!(m.peek64(DATA), 0x1234);
     assert_eq!(m.cpu.s.eflags() & ZF, 0);
@@ -480,29 +405,23 @@ fn cmpxchg_not_equal_loads_the_accumulator() {
 
 #[test]
 fn cmpxchg8b_and_16b() {
-    // bits 64
-    //   mov rbx, 0x8000
-    //   mov rdi, rbx
-    //   mov rax, 0x22222222_11111111
-    //   mov [rdi], rax
-    //   mov eax, 0x11111111
-    //   mov edx, 0x22222222
-    //   mov ebx, 0x44444444
-    //   mov ecx, 0x33333333
-    //   cmpxchg8b [rdi]
-    //   setz r8b
-    //   mov qword [rdi+16], 5
-    //   mov qword [rdi+24], 6
-    //   xor eax, eax
-    //   xor edx, edx
-    //   cmpxchg16b [rdi+16]
-    let m = run64(&[
-        0xBB, 0x00, 0x80, 0x00, 0x00, 0x48, 0x89, 0xDF, 0x48, 0xB8, 0x11, 0x11, 0x11, 0x11, 0x22,
-        0x22, 0x22, 0x22, 0x48, 0x89, 0x07, 0xB8, 0x11, 0x11, 0x11, 0x11, 0xBA, 0x22, 0x22, 0x22,
-        0x22, 0xBB, 0x44, 0x44, 0x44, 0x44, 0xB9, 0x33, 0x33, 0x33, 0x33, 0x0F, 0xC7, 0x0F, 0x41,
-        0x0F, 0x94, 0xC0, 0x48, 0xC7, 0x47, 0x10, 0x05, 0x00, 0x00, 0x00, 0x48, 0xC7, 0x47, 0x18,
-        0x06, 0x00, 0x00, 0x00, 0x31, 0xC0, 0x31, 0xD2, 0x48, 0x0F, 0xC7, 0x4F, 0x10,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8000
+         mov rdi, rbx
+         mov rax, 0x22222222_11111111
+         mov [rdi], rax
+         mov eax, 0x11111111
+         mov edx, 0x22222222
+         mov ebx, 0x44444444
+         mov ecx, 0x33333333
+         cmpxchg8b [rdi]
+         setz r8b
+         mov qword [rdi+16], 5
+         mov qword [rdi+24], 6
+         xor eax, eax
+         xor edx, edx
+         cmpxchg16b [rdi+16]",
+    ));
     assert_eq!(m.peek64(DATA), 0x3333_3333_4444_4444);
     assert_eq!(r(&m, 8) & 0xFF, 1);
     // The 16-byte compare fails: RDX:RAX gets the memory.
@@ -514,31 +433,27 @@ fn cmpxchg8b_and_16b() {
 fn cmpxchg16b_misaligned_faults() {
     // "the destination operand must be 16-byte aligned or a #GP is
     // generated" (SDM Vol. 2, CMPXCHG8B/CMPXCHG16B).
-    // bits 64
-    //   mov rdi, 0x8008
-    //   cmpxchg16b [rdi]
     let mut m = M::long_with(CpuModel::qemu64());
     assert_eq!(
-        m.run(&[0xBF, 0x08, 0x80, 0x00, 0x00, 0x48, 0x0F, 0xC7, 0x0F]),
+        m.run(&asm64(
+            "mov rdi, 0x8008
+             cmpxchg16b [rdi]",
+        )),
         Exit::Vector(13)
     );
 }
 
 #[test]
 fn xadd_register_and_memory() {
-    // bits 64
-    //   mov rbx, 0x8000
-    //   mov dword [rbx], 0xFFFFFFFF
-    //   mov ecx, 1
-    //   lock xadd [rbx], ecx
-    //   mov rax, 3
-    //   mov rdx, 4
-    //   xadd rax, rdx
-    let m = run64(&[
-        0xBB, 0x00, 0x80, 0x00, 0x00, 0xC7, 0x03, 0xFF, 0xFF, 0xFF, 0xFF, 0xB9, 0x01, 0x00, 0x00,
-        0x00, 0xF0, 0x0F, 0xC1, 0x0B, 0xB8, 0x03, 0x00, 0x00, 0x00, 0xBA, 0x04, 0x00, 0x00, 0x00,
-        0x48, 0x0F, 0xC1, 0xD0,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8000
+         mov dword [rbx], 0xFFFFFFFF
+         mov ecx, 1
+         lock xadd [rbx], ecx
+         mov rax, 3
+         mov rdx, 4
+         xadd rax, rdx",
+    ));
     assert_eq!(m.peek_le(DATA, 4), 0);
     assert_eq!(r(&m, 1), 0xFFFF_FFFF);
     assert_eq!((r(&m, 0), r(&m, 2)), (7, 3));
@@ -546,32 +461,26 @@ fn xadd_register_and_memory() {
 
 #[test]
 fn string_ops_forward() {
-    // bits 64
-    //   mov rsi, 0x8000
-    //   mov rdi, 0x8100
-    //   mov rax, 0x0807060504030201
-    //   mov [rsi], rax
-    //   movsb
-    //   movsq
-    //   mov rax, 0x1122334455667788
-    //   stosd
-    //   mov rsi, 0x8000
-    //   lodsw
-    //   mov rdi, 0x8000
-    //   mov al, 1
-    //   scasb
-    //   setz cl
-    //   mov rsi, 0x8001
-    //   mov rdi, 0x8101
-    //   cmpsb
-    //   setz ch
-    let m = run64(&[
-        0xBE, 0x00, 0x80, 0x00, 0x00, 0xBF, 0x00, 0x81, 0x00, 0x00, 0x48, 0xB8, 0x01, 0x02, 0x03,
-        0x04, 0x05, 0x06, 0x07, 0x08, 0x48, 0x89, 0x06, 0xA4, 0x48, 0xA5, 0x48, 0xB8, 0x88, 0x77,
-        0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0xAB, 0xBE, 0x00, 0x80, 0x00, 0x00, 0x66, 0xAD, 0xBF,
-        0x00, 0x80, 0x00, 0x00, 0xB0, 0x01, 0xAE, 0x0F, 0x94, 0xC1, 0xBE, 0x01, 0x80, 0x00, 0x00,
-        0xBF, 0x01, 0x81, 0x00, 0x00, 0xA6, 0x0F, 0x94, 0xC5,
-    ]);
+    let m = run64(&asm64(
+        "mov rsi, 0x8000
+         mov rdi, 0x8100
+         mov rax, 0x0807060504030201
+         mov [rsi], rax
+         movsb
+         movsq
+         mov rax, 0x1122334455667788
+         stosd
+         mov rsi, 0x8000
+         lodsw
+         mov rdi, 0x8000
+         mov al, 1
+         scasb
+         setz cl
+         mov rsi, 0x8001
+         mov rdi, 0x8101
+         cmpsb
+         setz ch",
+    ));
     assert_eq!(m.peek(0x8100, 1), [1]);
     // MOVSQ copied the qword at 0x8001 (bytes 2..8, then a zero).
     assert_eq!(m.peek_le(0x8101, 8), 0x0008_0706_0504_0302);
@@ -584,19 +493,16 @@ fn string_ops_forward() {
 #[test]
 fn string_ops_backward_with_df() {
     // With DF = 1 the index registers step down by the element size.
-    // bits 64
-    //   std
-    //   mov rsi, 0x8008
-    //   mov rdi, 0x8108
-    //   mov qword [rsi], 0x1234
-    //   movsq
-    //   mov eax, 0xAB
-    //   stosw
-    //   cld
-    let m = run64(&[
-        0xFD, 0xBE, 0x08, 0x80, 0x00, 0x00, 0xBF, 0x08, 0x81, 0x00, 0x00, 0x48, 0xC7, 0x06, 0x34,
-        0x12, 0x00, 0x00, 0x48, 0xA5, 0xB8, 0xAB, 0x00, 0x00, 0x00, 0x66, 0xAB, 0xFC,
-    ]);
+    let m = run64(&asm64(
+        "std
+         mov rsi, 0x8008
+         mov rdi, 0x8108
+         mov qword [rsi], 0x1234
+         movsq
+         mov eax, 0xAB
+         stosw
+         cld",
+    ));
     assert_eq!(m.peek64(0x8108), 0x1234);
     assert_eq!(m.peek_le(0x8100, 2), 0xAB);
     assert_eq!((r(&m, 6), r(&m, 7)), (0x8000, 0x80FE));
@@ -606,22 +512,19 @@ fn string_ops_backward_with_df() {
 fn prot32_push_pop_and_movs() {
     // In 32-bit code PUSH imm8 sign-extends to 32 bits and 0x66 gives a
     // 16-bit push; MOVSD steps ESI/EDI by 4.
-    // bits 32
-    //   push byte -1
-    //   push word 0x1234
-    //   mov eax, esp
-    //   pop bx
-    //   pop ecx
-    //   mov esi, 0x8000
-    //   mov edi, 0x8100
-    //   mov dword [esi], 0xCAFEBABE
-    //   movsd
     let mut m = M32::prot();
     assert_eq!(
-        m.run(&[
-            0x6A, 0xFF, 0x66, 0x68, 0x34, 0x12, 0x89, 0xE0, 0x66, 0x5B, 0x59, 0xBE, 0x00, 0x80,
-            0x00, 0x00, 0xBF, 0x00, 0x81, 0x00, 0x00, 0xC7, 0x06, 0xBE, 0xBA, 0xFE, 0xCA, 0xA5
-        ]),
+        m.run(&asm32(
+            "push byte -1
+             push word 0x1234
+             mov eax, esp
+             pop bx
+             pop ecx
+             mov esi, 0x8000
+             mov edi, 0x8100
+             mov dword [esi], 0xCAFEBABE
+             movsd",
+        )),
         Exit::Done
     );
     assert_eq!(m.r(0) as u64, STACK - 6);
@@ -639,23 +542,18 @@ fn cmpxchg_32_register_destination_in_64_bit_mode() {
     // accumulator gets the zero-extended old value. On a match the
     // destination is written (zero-extended) and the accumulator is not
     // written at all, so RAX keeps its upper half.
-    // bits 64
-    //   mov rcx, -1
-    //   xor eax, eax
-    //   mov edx, 1
-    //   cmpxchg ecx, edx
-    //   mov rsi, rcx
-    //   mov rdi, rax
-    //   mov rax, 0xFFFFFFFF00000005
-    //   mov rcx, 0xAAAAAAAA00000005
-    //   mov edx, 7
-    //   cmpxchg ecx, edx
-    let m = run64(&[
-        0x48, 0xC7, 0xC1, 0xFF, 0xFF, 0xFF, 0xFF, 0x31, 0xC0, 0xBA, 0x01, 0x00, 0x00, 0x00, 0x0F,
-        0xB1, 0xD1, 0x48, 0x89, 0xCE, 0x48, 0x89, 0xC7, 0x48, 0xB8, 0x05, 0x00, 0x00, 0x00, 0xFF,
-        0xFF, 0xFF, 0xFF, 0x48, 0xB9, 0x05, 0x00, 0x00, 0x00, 0xAA, 0xAA, 0xAA, 0xAA, 0xBA, 0x07,
-        0x00, 0x00, 0x00, 0x0F, 0xB1, 0xD1,
-    ]);
+    let m = run64(&asm64(
+        "mov rcx, -1
+         xor eax, eax
+         mov edx, 1
+         cmpxchg ecx, edx
+         mov rsi, rcx
+         mov rdi, rax
+         mov rax, 0xFFFFFFFF00000005
+         mov rcx, 0xAAAAAAAA00000005
+         mov edx, 7
+         cmpxchg ecx, edx",
+    ));
     assert_eq!(r(&m, 6), u64::MAX);
     assert_eq!(r(&m, 7), 0xFFFF_FFFF);
     assert_eq!(r(&m, 1), 7);
@@ -664,18 +562,14 @@ fn cmpxchg_32_register_destination_in_64_bit_mode() {
 
 #[test]
 fn xchg_and_xadd_32_zero_extend_both() {
-    // bits 64
-    //   mov rax, -1
-    //   mov rbx, 0x1111111122222222
-    //   xchg eax, ebx
-    //   mov rcx, -1
-    //   mov rdx, -1
-    //   xadd ecx, edx
-    let m = run64(&[
-        0x48, 0xC7, 0xC0, 0xFF, 0xFF, 0xFF, 0xFF, 0x48, 0xBB, 0x22, 0x22, 0x22, 0x22, 0x11, 0x11,
-        0x11, 0x11, 0x93, 0x48, 0xC7, 0xC1, 0xFF, 0xFF, 0xFF, 0xFF, 0x48, 0xC7, 0xC2, 0xFF, 0xFF,
-        0xFF, 0xFF, 0x0F, 0xC1, 0xD1,
-    ]);
+    let m = run64(&asm64(
+        "mov rax, -1
+         mov rbx, 0x1111111122222222
+         xchg eax, ebx
+         mov rcx, -1
+         mov rdx, -1
+         xadd ecx, edx",
+    ));
     assert_eq!((r(&m, 0), r(&m, 3)), (0x2222_2222, 0xFFFF_FFFF));
     assert_eq!((r(&m, 1), r(&m, 2)), (0xFFFF_FFFE, 0xFFFF_FFFF));
 }
@@ -683,18 +577,15 @@ fn xchg_and_xadd_32_zero_extend_both() {
 #[test]
 fn pop_16_bit_register_in_64_bit_mode() {
     // 0x66 POP pops 2 bytes and writes only the low word.
-    // bits 64
-    //   push qword 0x12345678
-    //   mov rax, -1
-    //   pop ax
-    //   mov rbx, rsp
-    //   pop cx
-    //   pop dx
-    //   pop si
-    let m = run64(&[
-        0x68, 0x78, 0x56, 0x34, 0x12, 0x48, 0xC7, 0xC0, 0xFF, 0xFF, 0xFF, 0xFF, 0x66, 0x58, 0x48,
-        0x89, 0xE3, 0x66, 0x59, 0x66, 0x5A, 0x66, 0x5E,
-    ]);
+    let m = run64(&asm64(
+        "push qword 0x12345678
+         mov rax, -1
+         pop ax
+         mov rbx, rsp
+         pop cx
+         pop dx
+         pop si",
+    ));
     assert_eq!(r(&m, 0), 0xFFFF_FFFF_FFFF_5678);
     assert_eq!(r(&m, 3), STACK - 6);
     assert_eq!(r(&m, 1) & 0xFFFF, 0x1234);

@@ -10,6 +10,7 @@ mod common;
 
 use anyx86_cpu::arch::{sreg, Segment};
 use anyx86_cpu::cpuid::CpuModel;
+use common::asm::{asm32, asm64};
 use common::long64::{r, Exit, CODE, M, STACK};
 use common::prot32::M32;
 
@@ -47,19 +48,15 @@ fn run32(code: &[u8]) -> M32 {
 
 #[test]
 fn base_and_displacements() {
-    // bits 64
-    //   mov rbx, 0x8100
-    //   mov rax, [rbx]
-    //   mov rcx, [rbx+0x10]
-    //   mov rdx, [rbx-8]
-    //   mov rsi, [rbx+0x1000]
-    //   mov rbp, 0x9100
-    //   mov rdi, [rbp-0x1000]
-    let m = run64(&[
-        0xBB, 0x00, 0x81, 0x00, 0x00, 0x48, 0x8B, 0x03, 0x48, 0x8B, 0x4B, 0x10, 0x48, 0x8B, 0x53,
-        0xF8, 0x48, 0x8B, 0xB3, 0x00, 0x10, 0x00, 0x00, 0xBD, 0x00, 0x91, 0x00, 0x00, 0x48, 0x8B,
-        0xBD, 0x00, 0xF0, 0xFF, 0xFF,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8100
+         mov rax, [rbx]
+         mov rcx, [rbx+0x10]
+         mov rdx, [rbx-8]
+         mov rsi, [rbx+0x1000]
+         mov rbp, 0x9100
+         mov rdi, [rbp-0x1000]",
+    ));
     assert_eq!(r(&m, 0), TAG | 0x8100);
     assert_eq!(r(&m, 1), TAG | 0x8110);
     assert_eq!(r(&m, 2), TAG | 0x80F8);
@@ -69,19 +66,15 @@ fn base_and_displacements() {
 
 #[test]
 fn base_index_scale_disp() {
-    // bits 64
-    //   mov rbx, 0x8000
-    //   mov rcx, 3
-    //   mov rax, [rbx+rcx*8]
-    //   mov rdx, [rbx+rcx*8+0x20]
-    //   mov rsi, [rbx+rcx*4+0x104]
-    //   mov rdi, [rbx+rcx*2+0x1002]
-    //   mov r8, [rbx+rcx+0x15]
-    let m = run64(&[
-        0xBB, 0x00, 0x80, 0x00, 0x00, 0xB9, 0x03, 0x00, 0x00, 0x00, 0x48, 0x8B, 0x04, 0xCB, 0x48,
-        0x8B, 0x54, 0xCB, 0x20, 0x48, 0x8B, 0xB4, 0x8B, 0x04, 0x01, 0x00, 0x00, 0x48, 0x8B, 0xBC,
-        0x4B, 0x02, 0x10, 0x00, 0x00, 0x4C, 0x8B, 0x44, 0x0B, 0x15,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8000
+         mov rcx, 3
+         mov rax, [rbx+rcx*8]
+         mov rdx, [rbx+rcx*8+0x20]
+         mov rsi, [rbx+rcx*4+0x104]
+         mov rdi, [rbx+rcx*2+0x1002]
+         mov r8, [rbx+rcx+0x15]",
+    ));
     assert_eq!(r(&m, 0), TAG | 0x8018);
     assert_eq!(r(&m, 2), TAG | 0x8038);
     assert_eq!(r(&m, 6), TAG | 0x8110);
@@ -91,15 +84,12 @@ fn base_index_scale_disp() {
 
 #[test]
 fn negative_index_wraps_in_64_bits() {
-    // bits 64
-    //   mov rbx, 0x8100
-    //   mov rcx, -2
-    //   mov rax, [rbx+rcx*8]
-    //   lea rdx, [rcx*4]
-    let m = run64(&[
-        0xBB, 0x00, 0x81, 0x00, 0x00, 0x48, 0xC7, 0xC1, 0xFE, 0xFF, 0xFF, 0xFF, 0x48, 0x8B, 0x04,
-        0xCB, 0x48, 0x8D, 0x14, 0x8D, 0x00, 0x00, 0x00, 0x00,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8100
+         mov rcx, -2
+         mov rax, [rbx+rcx*8]
+         lea rdx, [rcx*4]",
+    ));
     assert_eq!(r(&m, 0), TAG | 0x80F0);
     assert_eq!(r(&m, 2), (-8i64) as u64);
 }
@@ -107,14 +97,11 @@ fn negative_index_wraps_in_64_bits() {
 #[test]
 fn index_scale_without_base() {
     // SIB base 101 with mod 00: no base, a disp32 (Table 2-3 note).
-    // bits 64
-    //   mov rcx, 4
-    //   mov rax, [rcx*8+0x8000]
-    //   mov rdx, [abs 0x8040]
-    let m = run64(&[
-        0xB9, 0x04, 0x00, 0x00, 0x00, 0x48, 0x8B, 0x04, 0xCD, 0x00, 0x80, 0x00, 0x00, 0x48, 0x8B,
-        0x14, 0x25, 0x40, 0x80, 0x00, 0x00,
-    ]);
+    let m = run64(&asm64(
+        "mov rcx, 4
+         mov rax, [rcx*8+0x8000]
+         mov rdx, [abs 0x8040]",
+    ));
     assert_eq!(r(&m, 0), TAG | 0x8020);
     assert_eq!(r(&m, 2), TAG | 0x8040);
 }
@@ -124,12 +111,10 @@ fn sib_base_101_with_rex_b_is_still_no_base() {
     // REX.B does not make SIB base 101 (mod 00) mean R13: the address is
     // the disp32 alone (SDM Vol. 2, 2.2.1.2, Table 2-5). mov rax, [0x8000]
     // encoded as REX.WB 8B /0 with SIB 0x25; R13 holds a decoy.
-    // bits 64
-    //   mov r13, 0x100
-    //   db 0x49, 0x8B, 0x04, 0x25, 0x00, 0x80, 0x00, 0x00
-    let m = run64(&[
-        0x41, 0xBD, 0x00, 0x01, 0x00, 0x00, 0x49, 0x8B, 0x04, 0x25, 0x00, 0x80, 0x00, 0x00,
-    ]);
+    let m = run64(&asm64(
+        "mov r13, 0x100
+         db 0x49, 0x8B, 0x04, 0x25, 0x00, 0x80, 0x00, 0x00",
+    ));
     assert_eq!(r(&m, 0), TAG | 0x8000);
 }
 
@@ -137,28 +122,23 @@ fn sib_base_101_with_rex_b_is_still_no_base() {
 fn sib_index_100_means_no_index() {
     // SIB index 100 without REX.X is "none", whatever the scale: mov rax,
     // [rbx] encoded with SIB 0xE3 (scale 8, index 100, base RBX).
-    // bits 64
-    //   mov rbx, 0x8008
-    //   mov rsp, 0x7000
-    //   db 0x48, 0x8B, 0x04, 0xE3
-    let m = run64(&[
-        0xBB, 0x08, 0x80, 0x00, 0x00, 0xBC, 0x00, 0x70, 0x00, 0x00, 0x48, 0x8B, 0x04, 0xE3,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8008
+         mov rsp, 0x7000
+         db 0x48, 0x8B, 0x04, 0xE3",
+    ));
     assert_eq!(r(&m, 0), TAG | 0x8008);
 }
 
 #[test]
 fn r12_as_index_is_an_index() {
     // With REX.X, index 1100 is R12, a real index.
-    // bits 64
-    //   mov rbx, 0x8000
-    //   mov r12, 0x30
-    //   mov rax, [rbx+r12]
-    //   mov rdx, [rbx+r12*2+8]
-    let m = run64(&[
-        0xBB, 0x00, 0x80, 0x00, 0x00, 0x41, 0xBC, 0x30, 0x00, 0x00, 0x00, 0x4A, 0x8B, 0x04, 0x23,
-        0x4A, 0x8B, 0x54, 0x63, 0x08,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x8000
+         mov r12, 0x30
+         mov rax, [rbx+r12]
+         mov rdx, [rbx+r12*2+8]",
+    ));
     assert_eq!(r(&m, 0), TAG | 0x8030);
     assert_eq!(r(&m, 2), TAG | 0x8068);
 }
@@ -167,23 +147,18 @@ fn r12_as_index_is_an_index() {
 fn rsp_r12_bases_need_sib_rbp_r13_bases_need_disp() {
     // r/m 100 means SIB (so [RSP] and [R12] go through one); r/m 101 with
     // mod 00 means disp32/RIP (so [RBP] and [R13] are [reg+disp8 0]).
-    // bits 64
-    //   mov r12, 0x8010
-    //   mov r13, 0x8018
-    //   mov rbp, 0x8020
-    //   mov rax, [r12]
-    //   mov rcx, [r13]
-    //   mov rdx, [rbp]
-    //   push qword 0x1234
-    //   mov rsi, [rsp]
-    //   mov rdi, [rsp+r12*1-0x8010]
-    //   pop rbx
-    let m = run64(&[
-        0x41, 0xBC, 0x10, 0x80, 0x00, 0x00, 0x41, 0xBD, 0x18, 0x80, 0x00, 0x00, 0xBD, 0x20, 0x80,
-        0x00, 0x00, 0x49, 0x8B, 0x04, 0x24, 0x49, 0x8B, 0x4D, 0x00, 0x48, 0x8B, 0x55, 0x00, 0x68,
-        0x34, 0x12, 0x00, 0x00, 0x48, 0x8B, 0x34, 0x24, 0x4A, 0x8B, 0xBC, 0x24, 0xF0, 0x7F, 0xFF,
-        0xFF, 0x5B,
-    ]);
+    let m = run64(&asm64(
+        "mov r12, 0x8010
+         mov r13, 0x8018
+         mov rbp, 0x8020
+         mov rax, [r12]
+         mov rcx, [r13]
+         mov rdx, [rbp]
+         push qword 0x1234
+         mov rsi, [rsp]
+         mov rdi, [rsp+r12*1-0x8010]
+         pop rbx",
+    ));
     assert_eq!(r(&m, 0), TAG | 0x8010);
     assert_eq!(r(&m, 1), TAG | 0x8018);
     assert_eq!(r(&m, 2), TAG | 0x8020);
@@ -196,20 +171,16 @@ fn rsp_r12_bases_need_sib_rbp_r13_bases_need_disp() {
 fn rip_relative_is_from_the_next_instruction() {
     // RIP-relative addresses count from the end of the instruction,
     // immediate included (SDM Vol. 2, 2.2.1.6).
-    // bits 64
-    //   mov rax, [rel data]
-    //   cmp dword [rel data], 0x11223344
-    //   sete bl
-    //   add qword [rel data], 1
-    //   mov rcx, [rel data]
-    //   jmp done
-    //   data: dq 0x11223344
-    //   done:
-    let m = run64(&[
-        0x48, 0x8B, 0x05, 0x1E, 0x00, 0x00, 0x00, 0x81, 0x3D, 0x14, 0x00, 0x00, 0x00, 0x44, 0x33,
-        0x22, 0x11, 0x0F, 0x94, 0xC3, 0x48, 0x83, 0x05, 0x09, 0x00, 0x00, 0x00, 0x01, 0x48, 0x8B,
-        0x0D, 0x02, 0x00, 0x00, 0x00, 0xEB, 0x08, 0x44, 0x33, 0x22, 0x11, 0x00, 0x00, 0x00, 0x00,
-    ]);
+    let m = run64(&asm64(
+        "mov rax, [rel data]
+         cmp dword [rel data], 0x11223344
+         sete bl
+         add qword [rel data], 1
+         mov rcx, [rel data]
+         jmp done
+         data: dq 0x11223344
+         done:",
+    ));
     assert_eq!(r(&m, 0), 0x1122_3344);
     assert_eq!(r(&m, 3) & 0xFF, 1);
     assert_eq!(r(&m, 1), 0x1122_3345);
@@ -217,12 +188,10 @@ fn rip_relative_is_from_the_next_instruction() {
 
 #[test]
 fn lea_rip_relative() {
-    // bits 64
-    //   lea rax, [rel $]
-    //   lea rbx, [rel $+0x100]
-    let m = run64(&[
-        0x48, 0x8D, 0x05, 0xF9, 0xFF, 0xFF, 0xFF, 0x48, 0x8D, 0x1D, 0xF9, 0x00, 0x00, 0x00,
-    ]);
+    let m = run64(&asm64(
+        "lea rax, [rel $]
+         lea rbx, [rel $+0x100]",
+    ));
     assert_eq!(r(&m, 0), CODE);
     assert_eq!(r(&m, 3), CODE + 7 + 0x100);
 }
@@ -231,18 +200,14 @@ fn lea_rip_relative() {
 fn addr32_wraps_at_4_gib() {
     // With the 0x67 prefix the address is computed in 32 bits and
     // zero-extended (SDM Vol. 1, 3.3.7): 0xFFFFFFF0 + 0x8010 wraps to 0x8000.
-    // bits 64
-    //   mov rbx, 0xFFFFFFF0
-    //   mov rcx, 0x8010
-    //   mov rax, [ebx+ecx]
-    //   lea rdx, [ebx+ecx]
-    //   mov rsi, -1
-    //   lea rdi, [esi+1]
-    let m = run64(&[
-        0xBB, 0xF0, 0xFF, 0xFF, 0xFF, 0xB9, 0x10, 0x80, 0x00, 0x00, 0x67, 0x48, 0x8B, 0x04, 0x0B,
-        0x67, 0x48, 0x8D, 0x14, 0x0B, 0x48, 0xC7, 0xC6, 0xFF, 0xFF, 0xFF, 0xFF, 0x67, 0x48, 0x8D,
-        0x7E, 0x01,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0xFFFFFFF0
+         mov rcx, 0x8010
+         mov rax, [ebx+ecx]
+         lea rdx, [ebx+ecx]
+         mov rsi, -1
+         lea rdi, [esi+1]",
+    ));
     assert_eq!(r(&m, 0), TAG | 0x8000);
     assert_eq!(r(&m, 2), 0x8000);
     assert_eq!(r(&m, 7), 0);
@@ -250,12 +215,10 @@ fn addr32_wraps_at_4_gib() {
 
 #[test]
 fn addr32_ignores_upper_register_bits() {
-    // bits 64
-    //   mov rbx, 0x1234567800008008
-    //   mov rax, [ebx]
-    let m = run64(&[
-        0x48, 0xBB, 0x08, 0x80, 0x00, 0x00, 0x78, 0x56, 0x34, 0x12, 0x67, 0x48, 0x8B, 0x03,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x1234567800008008
+         mov rax, [ebx]",
+    ));
     assert_eq!(r(&m, 0), TAG | 0x8008);
 }
 
@@ -263,17 +226,13 @@ fn addr32_ignores_upper_register_bits() {
 fn lea_operand_size_truncates() {
     // LEA with a 16- or 32-bit destination keeps the low bits of the
     // address (SDM Vol. 2, LEA Table 3-53).
-    // bits 64
-    //   mov rbx, 0x123456789
-    //   mov rax, -1
-    //   lea eax, [rbx+rbx*2]
-    //   mov rcx, -1
-    //   lea cx, [rbx+7]
-    let m = run64(&[
-        0x48, 0xBB, 0x89, 0x67, 0x45, 0x23, 0x01, 0x00, 0x00, 0x00, 0x48, 0xC7, 0xC0, 0xFF, 0xFF,
-        0xFF, 0xFF, 0x8D, 0x04, 0x5B, 0x48, 0xC7, 0xC1, 0xFF, 0xFF, 0xFF, 0xFF, 0x66, 0x8D, 0x4B,
-        0x07,
-    ]);
+    let m = run64(&asm64(
+        "mov rbx, 0x123456789
+         mov rax, -1
+         lea eax, [rbx+rbx*2]
+         mov rcx, -1
+         lea cx, [rbx+7]",
+    ));
     assert_eq!(r(&m, 0), 0x369D_0369B & 0xFFFF_FFFF);
     assert_eq!(r(&m, 1), 0xFFFF_FFFF_FFFF_6790);
 }
@@ -282,16 +241,13 @@ fn lea_operand_size_truncates() {
 fn fs_gs_bases_apply_in_64_bit_mode() {
     // In 64-bit mode the FS and GS bases are added; DS/ES/SS bases are not
     // (SDM Vol. 3A, 3.4.4).
-    // bits 64
-    //   mov rbx, 0x100
-    //   mov rax, [fs:rbx]
-    //   mov rcx, [gs:rbx+8]
-    //   db 0x3E ; DS override
-    //   mov rdx, [rbx+0x8000]
-    let code: &[u8] = &[
-        0xBB, 0x00, 0x01, 0x00, 0x00, 0x64, 0x48, 0x8B, 0x03, 0x65, 0x48, 0x8B, 0x4B, 0x08, 0x3E,
-        0x48, 0x8B, 0x93, 0x00, 0x80, 0x00, 0x00,
-    ];
+    let code: &[u8] = &asm64(
+        "mov rbx, 0x100
+         mov rax, [fs:rbx]
+         mov rcx, [gs:rbx+8]
+         db 0x3E ; DS override
+         mov rdx, [rbx+0x8000]",
+    );
     let mut m = long();
     m.cpu.s.seg[sreg::FS].base = 0x8000;
     m.cpu.s.seg[sreg::GS].base = 0x9000;
@@ -304,20 +260,16 @@ fn fs_gs_bases_apply_in_64_bit_mode() {
 
 #[test]
 fn prot32_shapes() {
-    // bits 32
-    //   mov ebx, 0x8000
-    //   mov ecx, 2
-    //   mov eax, [ebx]
-    //   mov edx, [ebx+ecx*4+0x10]
-    //   mov esi, [ecx*8+0x8100]
-    //   mov edi, [0x8200]
-    //   mov ebp, 0x8300
-    //   mov ebp, [ebp]
-    let m = run32(&[
-        0xBB, 0x00, 0x80, 0x00, 0x00, 0xB9, 0x02, 0x00, 0x00, 0x00, 0x8B, 0x03, 0x8B, 0x54, 0x8B,
-        0x10, 0x8B, 0x34, 0xCD, 0x00, 0x81, 0x00, 0x00, 0x8B, 0x3D, 0x00, 0x82, 0x00, 0x00, 0xBD,
-        0x00, 0x83, 0x00, 0x00, 0x8B, 0x6D, 0x00,
-    ]);
+    let m = run32(&asm32(
+        "mov ebx, 0x8000
+         mov ecx, 2
+         mov eax, [ebx]
+         mov edx, [ebx+ecx*4+0x10]
+         mov esi, [ecx*8+0x8100]
+         mov edi, [0x8200]
+         mov ebp, 0x8300
+         mov ebp, [ebp]",
+    ));
     assert_eq!(m.r(0), 0x8000);
     assert_eq!(m.r(2), 0x8018);
     assert_eq!(m.r(6), 0x8110);
@@ -327,31 +279,25 @@ fn prot32_shapes() {
 
 #[test]
 fn prot32_address_wraps_at_4_gib() {
-    // bits 32
-    //   mov ebx, 0x8010
-    //   db 0x8B, 0x83, 0xF0, 0xFF, 0xFF, 0xFF ; mov eax, [ebx+disp32 0xFFFFFFF0]
-    //   mov ecx, 0xFFFFFF00
-    //   mov edx, [ebx+ecx+0x1F0]
-    let m = run32(&[
-        0xBB, 0x10, 0x80, 0x00, 0x00, 0x8B, 0x83, 0xF0, 0xFF, 0xFF, 0xFF, 0xB9, 0x00, 0xFF, 0xFF,
-        0xFF, 0x8B, 0x94, 0x0B, 0xF0, 0x01, 0x00, 0x00,
-    ]);
+    let m = run32(&asm32(
+        "mov ebx, 0x8010
+         db 0x8B, 0x83, 0xF0, 0xFF, 0xFF, 0xFF ; mov eax, [ebx+disp32 0xFFFFFFF0]
+         mov ecx, 0xFFFFFF00
+         mov edx, [ebx+ecx+0x1F0]",
+    ));
     assert_eq!(m.r(0), 0x8000);
     assert_eq!(m.r(2), 0x8100);
 }
 
 #[test]
 fn prot32_esp_base() {
-    // bits 32
-    //   push dword 0xCAFE
-    //   mov eax, [esp]
-    //   mov ecx, 4
-    //   mov edx, [esp+ecx-4]
-    //   pop ebx
-    let m = run32(&[
-        0x68, 0xFE, 0xCA, 0x00, 0x00, 0x8B, 0x04, 0x24, 0xB9, 0x04, 0x00, 0x00, 0x00, 0x8B, 0x54,
-        0x0C, 0xFC, 0x5B,
-    ]);
+    let m = run32(&asm32(
+        "push dword 0xCAFE
+         mov eax, [esp]
+         mov ecx, 4
+         mov edx, [esp+ecx-4]
+         pop ebx",
+    ));
     assert_eq!(m.r(0), 0xCAFE);
     assert_eq!(m.r(2), 0xCAFE);
     assert_eq!(m.r(4) as u64, STACK);
@@ -361,19 +307,15 @@ fn prot32_esp_base() {
 fn prot32_addr16_wraps_at_64_kib() {
     // The 0x67 prefix selects 16-bit addressing (Table 2-1): BX+SI+disp
     // wraps at 64 KiB.
-    // bits 32
-    //   mov ebx, 0x1234FFF0
-    //   mov esi, 0x8010
-    //   mov eax, [bx+si]
-    //   mov edx, [bx+si+0x108]
-    //   mov ebp, 0x8200
-    //   mov edi, 0x10
-    //   mov ecx, [bp+di]
-    let m = run32(&[
-        0xBB, 0xF0, 0xFF, 0x34, 0x12, 0xBE, 0x10, 0x80, 0x00, 0x00, 0x67, 0x8B, 0x00, 0x67, 0x8B,
-        0x90, 0x08, 0x01, 0xBD, 0x00, 0x82, 0x00, 0x00, 0xBF, 0x10, 0x00, 0x00, 0x00, 0x67, 0x8B,
-        0x0B,
-    ]);
+    let m = run32(&asm32(
+        "mov ebx, 0x1234FFF0
+         mov esi, 0x8010
+         mov eax, [bx+si]
+         mov edx, [bx+si+0x108]
+         mov ebp, 0x8200
+         mov edi, 0x10
+         mov ecx, [bp+di]",
+    ));
     assert_eq!(m.r(0), 0x8000);
     assert_eq!(m.r(2), 0x8108);
     assert_eq!(m.r(1), 0x8210);
@@ -389,23 +331,21 @@ fn non_canonical_address_faults_gp_or_ss() {
     // In 64-bit mode a non-canonical data address is #GP(0), or #SS(0)
     // when the reference is through SS (RSP or RBP as base) (SDM Vol. 3A,
     // 3.3.7.1 and the instruction pages' 64-bit mode exceptions).
-    // bits 64
-    //   mov rbx, 0x0000800000000000
-    //   mov rax, [rbx]
     let mut m = long();
     assert_eq!(
-        m.run(&[0x48, 0xBB, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x48, 0x8B, 0x03]),
+        m.run(&asm64(
+            "mov rbx, 0x0000800000000000
+             mov rax, [rbx]",
+        )),
         Exit::Vector(13)
     );
     assert_eq!(error_code(&m), 0);
-    // bits 64
-    //   mov rbp, 0x0000800000000000
-    //   mov rax, [rbp]
     let mut m = long();
     assert_eq!(
-        m.run(&[
-            0x48, 0xBD, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x48, 0x8B, 0x45, 0x00
-        ]),
+        m.run(&asm64(
+            "mov rbp, 0x0000800000000000
+             mov rax, [rbp]",
+        )),
         Exit::Vector(12)
     );
     assert_eq!(error_code(&m), 0);
@@ -415,17 +355,20 @@ fn non_canonical_address_faults_gp_or_ss() {
 fn lock_prefix_on_a_register_destination_is_ud() {
     // LOCK is #UD unless the instruction is a lockable one with a memory
     // destination (SDM Vol. 2, LOCK).
-    // bits 64
-    //   db 0xF0 ; lock
-    //   add eax, ebx
-    let mut m = long();
-    assert_eq!(m.run(&[0xF0, 0x01, 0xD8]), Exit::Vector(6));
-    // bits 64
-    //   db 0xF0 ; lock
-    //   mov [0x8000], eax
     let mut m = long();
     assert_eq!(
-        m.run(&[0xF0, 0x89, 0x04, 0x25, 0x00, 0x80, 0x00, 0x00]),
+        m.run(&asm64(
+            "db 0xF0 ; lock
+         add eax, ebx",
+        )),
+        Exit::Vector(6)
+    );
+    let mut m = long();
+    assert_eq!(
+        m.run(&asm64(
+            "db 0xF0 ; lock
+             mov [0x8000], eax",
+        )),
         Exit::Vector(6)
     );
 }
@@ -446,29 +389,25 @@ fn prot32_segment_limit_checks() {
     // Each byte of an access must lie within the limit: a dword at 0xFFE
     // ends past 0xFFF: #GP(0); via SS (EBP base) past its limit: #SS(0)
     // (SDM Vol. 3A, 5.3).
-    // bits 32
-    //   mov eax, [0xFFC]
     let mut m = prot_limited();
-    assert_eq!(m.run(&[0xA1, 0xFC, 0x0F, 0x00, 0x00]), Exit::Done);
-    // bits 32
-    //   mov eax, [0xFFE]
+    assert_eq!(m.run(&asm32("mov eax, [0xFFC]")), Exit::Done);
     let mut m = prot_limited();
-    assert_eq!(m.run(&[0xA1, 0xFE, 0x0F, 0x00, 0x00]), Exit::Vector(13));
+    assert_eq!(m.run(&asm32("mov eax, [0xFFE]")), Exit::Vector(13));
     assert_eq!(m.peek32(u64::from(m.r(4))), 0);
-    // bits 32
-    //   mov ebp, 0x7FFE
-    //   mov eax, [ebp]
     let mut m = prot_limited();
     assert_eq!(
-        m.run(&[0xBD, 0xFE, 0x7F, 0x00, 0x00, 0x8B, 0x45, 0x00]),
+        m.run(&asm32(
+            "mov ebp, 0x7FFE
+             mov eax, [ebp]",
+        )),
         Exit::Vector(12)
     );
-    // bits 32
-    //   mov ebx, 0x7FFE
-    //   mov eax, [ss:ebx-2]
     let mut m = prot_limited();
     assert_eq!(
-        m.run(&[0xBB, 0xFE, 0x7F, 0x00, 0x00, 0x36, 0x8B, 0x43, 0xFE]),
+        m.run(&asm32(
+            "mov ebx, 0x7FFE
+             mov eax, [ss:ebx-2]",
+        )),
         Exit::Done
     );
 }

@@ -438,8 +438,8 @@ fn k7_perf_msrs_and_rdpmc() {
 use anyx86_cpu::arch::fl;
 
 /// EFLAGS.RF and .TF as pushed in an interrupt frame.
-const RF: u32 = 1 << 16;
-const TF: u32 = 1 << 8;
+const RF: u32 = fl::RF;
+const TF: u32 = fl::TF;
 /// The logging #DB handler's count of deliveries, then its log: one
 /// (EIP, EFLAGS) pair of 32-bit words per delivery, from the frame.
 const DB_COUNT: u64 = 0x5000;

@@ -8,8 +8,11 @@
 #[allow(dead_code)]
 mod common;
 
+use anyx86_cpu::arch::pf;
+use anyx86_cpu::arch::pte::{A, D, NX, P, RW, US};
 use anyx86_cpu::arch::{cr0, efer, sreg, Segment};
 use anyx86_cpu::cpuid::CpuModel;
+use common::asm::{asm32, asm64};
 use common::long64::{Exit, CODE, GDT, M, PML4, STACK};
 use common::prot32::{M32, PD, PRW};
 
@@ -19,19 +22,6 @@ const PT: u64 = 0x40000;
 const PAGE: u64 = 0x9000;
 /// Another frame, for remapping PAGE.
 const OTHER: u64 = 0xA000;
-/// PTE bits (SDM Vol. 3A, Table 4-19).
-const P: u64 = 1;
-const RW: u64 = 2;
-const US: u64 = 4;
-const A: u64 = 1 << 5;
-const D: u64 = 1 << 6;
-const XD: u64 = 1 << 63;
-/// Page-fault error code bits (SDM Vol. 3A, Figure 4-12).
-const PF_P: u64 = 1;
-const PF_W: u64 = 2;
-const PF_U: u64 = 4;
-const PF_RSVD: u64 = 8;
-const PF_ID: u64 = 16;
 /// #PF.
 const PF: u8 = 14;
 /// A 64-bit TSS; RSP0 (the stack a fault from CPL 3 switches to) at +4.
@@ -70,10 +60,20 @@ fn set_pte(m: &mut M, lin: u64, v: u64) {
 
 /// Runs `code`, expects #PF; returns (error code, CR2, faulting RIP) from
 /// the 64-bit exception frame (SDM Vol. 3A, 6.14.2).
-fn fault(m: &mut M, code: &[u8]) -> (u64, u64, u64) {
+fn fault(m: &mut M, code: &[u8]) -> (u32, u64, u64) {
     assert_eq!(m.run(code), Exit::Vector(PF));
     let rsp = m.cpu.s.gpr[4];
-    (m.peek64(rsp), m.cpu.s.cr2, m.peek64(rsp + 8))
+    let err = m.peek64(rsp);
+    assert_eq!(err >> 32, 0, "the error code's upper half");
+    (err as u32, m.cpu.s.cr2, m.peek64(rsp + 8))
+}
+
+/// A CPL-3 machine (see [`user`]) whose PAGE has entry `pte`.
+fn user_with(pte: u64) -> M {
+    let mut m = long();
+    set_pte(&mut m, PAGE, pte);
+    user(&mut m);
+    m
 }
 
 /// Moves the CPU to CPL 3 with DPL-3 code and stack segments and a TSS
@@ -95,22 +95,23 @@ fn user(m: &mut M) {
 
 #[test]
 fn not_present_read_and_write() {
-    // bits 64
-    //   mov rax, [0x9008]
     let mut m = long();
     set_pte(&mut m, PAGE, PAGE | RW | US);
     assert_eq!(
-        fault(&mut m, &[0x48, 0x8B, 0x04, 0x25, 0x08, 0x90, 0x00, 0x00]),
+        fault(&mut m, &asm64("mov rax, [0x9008]")),
         (0, PAGE + 8, CODE)
     );
-    // bits 64
-    //   nop
-    //   mov [0x9010], eax
     let mut m = long();
     set_pte(&mut m, PAGE, 0);
     assert_eq!(
-        fault(&mut m, &[0x90, 0x89, 0x04, 0x25, 0x10, 0x90, 0x00, 0x00]),
-        (PF_W, PAGE + 0x10, CODE + 1)
+        fault(
+            &mut m,
+            &asm64(
+                "nop
+             mov [0x9010], eax",
+            )
+        ),
+        (pf::W, PAGE + 0x10, CODE + 1)
     );
     assert_eq!(m.peek64(PAGE + 0x10), 0xAA00 | (PAGE + 0x10));
 }
@@ -118,12 +119,10 @@ fn not_present_read_and_write() {
 #[test]
 fn not_present_page_directory_entry() {
     // A not-present entry higher in the walk faults the same way (P = 0).
-    // bits 64
-    //   mov rax, [0x200000]
     let mut m = long();
     m.poke64(PML4 + 0x2000 + 8, 0);
     assert_eq!(
-        fault(&mut m, &[0x48, 0x8B, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00]),
+        fault(&mut m, &asm64("mov rax, [0x200000]")),
         (0, 0x20_0000, CODE)
     );
 }
@@ -132,11 +131,7 @@ fn not_present_page_directory_entry() {
 fn write_to_read_only_page_obeys_cr0_wp_at_cpl0() {
     // Supervisor writes ignore R/W = 0 while CR0.WP = 0 and fault when it
     // is 1 (SDM Vol. 3A, 4.6.1).
-    // bits 64
-    //   mov dword [0x9000], 0x1234
-    let code: &[u8] = &[
-        0xC7, 0x04, 0x25, 0x00, 0x90, 0x00, 0x00, 0x34, 0x12, 0x00, 0x00,
-    ];
+    let code: &[u8] = &asm64("mov dword [0x9000], 0x1234");
     let mut m = long();
     set_pte(&mut m, PAGE, PAGE | P | US);
     assert_eq!(m.run(code), Exit::Done);
@@ -145,7 +140,7 @@ fn write_to_read_only_page_obeys_cr0_wp_at_cpl0() {
     let mut m = long();
     set_pte(&mut m, PAGE, PAGE | P | US);
     m.cpu.s.cr0 |= cr0::WP;
-    assert_eq!(fault(&mut m, code), (PF_P | PF_W, PAGE, CODE));
+    assert_eq!(fault(&mut m, code), (pf::P | pf::W, PAGE, CODE));
     assert_eq!(m.peek_le(PAGE, 4), 0xAA00 | PAGE);
 }
 
@@ -153,25 +148,17 @@ fn write_to_read_only_page_obeys_cr0_wp_at_cpl0() {
 fn user_access_to_supervisor_page() {
     // At CPL 3 a page with U/S = 0 in any level of the walk is not
     // accessible: #PF with P and U/S set, W for a write.
-    // bits 64
-    //   mov rax, [0x9000]
-    let mut m = long();
-    set_pte(&mut m, PAGE, PAGE | P | RW);
-    user(&mut m);
+    let mut m = user_with(PAGE | P | RW);
     assert_eq!(
-        fault(&mut m, &[0x48, 0x8B, 0x04, 0x25, 0x00, 0x90, 0x00, 0x00]),
-        (PF_P | PF_U, PAGE, CODE)
+        fault(&mut m, &asm64("mov rax, [0x9000]")),
+        (pf::P | pf::U, PAGE, CODE)
     );
     assert_eq!(m.cpu.s.cpl, 0);
     assert_eq!(m.cpu.s.gpr[4], RSP0 - 48);
-    // bits 64
-    //   mov [0x9000], rax
-    let mut m = long();
-    set_pte(&mut m, PAGE, PAGE | P | RW);
-    user(&mut m);
+    let mut m = user_with(PAGE | P | RW);
     assert_eq!(
-        fault(&mut m, &[0x48, 0x89, 0x04, 0x25, 0x00, 0x90, 0x00, 0x00]),
-        (PF_P | PF_U | PF_W, PAGE, CODE)
+        fault(&mut m, &asm64("mov [0x9000], rax")),
+        (pf::P | pf::U | pf::W, PAGE, CODE)
     );
 }
 
@@ -179,49 +166,40 @@ fn user_access_to_supervisor_page() {
 fn user_write_to_read_only_page_faults_without_wp() {
     // CR0.WP only matters for supervisor accesses; a user write to a
     // read-only user page always faults.
-    // bits 64
-    //   mov eax, [0x9000]
-    //   mov [0x9000], eax
-    let mut m = long();
-    set_pte(&mut m, PAGE, PAGE | P | US);
-    user(&mut m);
+    let mut m = user_with(PAGE | P | US);
     assert_eq!(
         fault(
             &mut m,
-            &[0x8B, 0x04, 0x25, 0x00, 0x90, 0x00, 0x00, 0x89, 0x04, 0x25, 0x00, 0x90, 0x00, 0x00]
+            &asm64(
+                "mov eax, [0x9000]
+                 mov [0x9000], eax",
+            )
         ),
-        (PF_P | PF_U | PF_W, PAGE, CODE + 7)
+        (pf::P | pf::U | pf::W, PAGE, CODE + 7)
     );
 }
 
 #[test]
 fn supervisor_reads_user_pages() {
-    // bits 64
-    //   mov rax, [0x9000]
     let mut m = long();
-    assert_eq!(
-        m.run(&[0x48, 0x8B, 0x04, 0x25, 0x00, 0x90, 0x00, 0x00]),
-        Exit::Done
-    );
+    assert_eq!(m.run(&asm64("mov rax, [0x9000]")), Exit::Done);
     assert_eq!(m.cpu.s.gpr[0], 0xAA00 | PAGE);
 }
 
 #[test]
 fn nx_fetch_faults_with_id_bit() {
-    // With EFER.NXE, XD = 1 forbids instruction fetches: the error code
+    // With EFER.NXE, NX = 1 forbids instruction fetches: the error code
     // has I/D (SDM Vol. 3A, 4.6.2, 4.7). Data reads are still allowed.
-    // bits 64
-    //   mov rax, [0x9000]
-    //   mov rbx, 0x9000
-    //   jmp rbx
-    let code: &[u8] = &[
-        0x48, 0x8B, 0x04, 0x25, 0x00, 0x90, 0x00, 0x00, 0xBB, 0x00, 0x90, 0x00, 0x00, 0xFF, 0xE3,
-    ];
+    let code: &[u8] = &asm64(
+        "mov rax, [0x9000]
+         mov rbx, 0x9000
+         jmp rbx",
+    );
     let mut m = long();
     m.poke(PAGE, &[0x90]);
     m.cpu.s.efer |= efer::NXE;
-    set_pte(&mut m, PAGE, PAGE | P | RW | US | XD);
-    assert_eq!(fault(&mut m, code), (PF_P | PF_ID, PAGE, PAGE));
+    set_pte(&mut m, PAGE, PAGE | P | RW | US | NX);
+    assert_eq!(fault(&mut m, code), (pf::P | pf::ID, PAGE, PAGE));
     assert_eq!(m.cpu.s.gpr[0] & 0xFF, 0x90);
 }
 
@@ -229,12 +207,10 @@ fn nx_fetch_faults_with_id_bit() {
 fn xd_bit_without_nxe_is_reserved() {
     // Without EFER.NXE bit 63 of a PTE is reserved: any access through it
     // is a page fault with RSVD and P set (SDM Vol. 3A, 4.5.4).
-    // bits 64
-    //   mov rax, [0x9000]
     let mut m = long();
-    set_pte(&mut m, PAGE, PAGE | P | RW | US | XD);
-    let (err, cr2, _) = fault(&mut m, &[0x48, 0x8B, 0x04, 0x25, 0x00, 0x90, 0x00, 0x00]);
-    assert_eq!(err, PF_P | PF_RSVD);
+    set_pte(&mut m, PAGE, PAGE | P | RW | US | NX);
+    let (err, cr2, _) = fault(&mut m, &asm64("mov rax, [0x9000]"));
+    assert_eq!(err, pf::P | pf::RSVD);
     assert_eq!(cr2, PAGE);
 }
 
@@ -242,41 +218,27 @@ fn xd_bit_without_nxe_is_reserved() {
 fn accessed_and_dirty_bits() {
     // A read sets A in the PTE and the entries above it; a write sets D
     // in the PTE (SDM Vol. 3A, 4.8).
-    // bits 64
-    //   mov rax, [0x9000]
     let mut m = long();
-    assert_eq!(
-        m.run(&[0x48, 0x8B, 0x04, 0x25, 0x00, 0x90, 0x00, 0x00]),
-        Exit::Done
-    );
+    assert_eq!(m.run(&asm64("mov rax, [0x9000]")), Exit::Done);
     assert_eq!(pte(&m, PAGE) & (A | D), A);
     assert_eq!(m.peek64(PML4 + 0x2000) & A, A);
     assert_eq!(pte(&m, OTHER) & (A | D), 0);
-    // bits 64
-    //   mov [0xA000], rax
     let mut m = long();
-    assert_eq!(
-        m.run(&[0x48, 0x89, 0x04, 0x25, 0x00, 0xA0, 0x00, 0x00]),
-        Exit::Done
-    );
+    assert_eq!(m.run(&asm64("mov [0xA000], rax")), Exit::Done);
     assert_eq!(pte(&m, OTHER) & (A | D), A | D);
 }
 
 #[test]
 fn invlpg_makes_a_changed_pte_visible() {
-    // bits 64
-    //   mov rax, [0x9000]
-    //   mov qword [0x40048], 0xA007
-    //   invlpg [0x9000]
-    //   mov rbx, [0x9000]
     let mut m = long();
     assert_eq!(PT + 8 * (PAGE >> 12), 0x40048);
     assert_eq!(
-        m.run(&[
-            0x48, 0x8B, 0x04, 0x25, 0x00, 0x90, 0x00, 0x00, 0x48, 0xC7, 0x04, 0x25, 0x48, 0x00,
-            0x04, 0x00, 0x07, 0xA0, 0x00, 0x00, 0x0F, 0x01, 0x3C, 0x25, 0x00, 0x90, 0x00, 0x00,
-            0x48, 0x8B, 0x1C, 0x25, 0x00, 0x90, 0x00, 0x00
-        ]),
+        m.run(&asm64(
+            "mov rax, [0x9000]
+             mov qword [0x40048], 0xA007
+             invlpg [0x9000]
+             mov rbx, [0x9000]",
+        )),
         Exit::Done
     );
     assert_eq!(m.cpu.s.gpr[0], 0xAA00 | PAGE);
@@ -285,20 +247,16 @@ fn invlpg_makes_a_changed_pte_visible() {
 
 #[test]
 fn cr3_reload_makes_a_changed_pte_visible() {
-    // bits 64
-    //   mov rax, [0x9000]
-    //   mov qword [0x40048], 0
-    //   mov rcx, cr3
-    //   mov cr3, rcx
-    //   mov rbx, [0x9000]
     let mut m = long();
     let (err, cr2, _) = fault(
         &mut m,
-        &[
-            0x48, 0x8B, 0x04, 0x25, 0x00, 0x90, 0x00, 0x00, 0x48, 0xC7, 0x04, 0x25, 0x48, 0x00,
-            0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0F, 0x20, 0xD9, 0x0F, 0x22, 0xD9, 0x48, 0x8B,
-            0x1C, 0x25, 0x00, 0x90, 0x00, 0x00,
-        ],
+        &asm64(
+            "mov rax, [0x9000]
+             mov qword [0x40048], 0
+             mov rcx, cr3
+             mov cr3, rcx
+             mov rbx, [0x9000]",
+        ),
     );
     assert_eq!((err, cr2), (0, PAGE));
     assert_eq!(m.cpu.s.gpr[0], 0xAA00 | PAGE);
@@ -308,22 +266,18 @@ fn cr3_reload_makes_a_changed_pte_visible() {
 fn invlpg_after_write_protecting_a_page() {
     // A write goes through, the PTE is made read-only, INVLPG, and the
     // next write faults (CR0.WP = 1).
-    // bits 64
-    //   mov dword [0x9000], 1
-    //   mov qword [0x40048], 0x9005
-    //   invlpg [0x9000]
-    //   mov dword [0x9000], 2
     let mut m = long();
     m.cpu.s.cr0 |= cr0::WP;
     let (err, cr2, _) = fault(
         &mut m,
-        &[
-            0xC7, 0x04, 0x25, 0x00, 0x90, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x48, 0xC7, 0x04,
-            0x25, 0x48, 0x00, 0x04, 0x00, 0x05, 0x90, 0x00, 0x00, 0x0F, 0x01, 0x3C, 0x25, 0x00,
-            0x90, 0x00, 0x00, 0xC7, 0x04, 0x25, 0x00, 0x90, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00,
-        ],
+        &asm64(
+            "mov dword [0x9000], 1
+             mov qword [0x40048], 0x9005
+             invlpg [0x9000]
+             mov dword [0x9000], 2",
+        ),
     );
-    assert_eq!((err, cr2), (PF_P | PF_W, PAGE));
+    assert_eq!((err, cr2), (pf::P | pf::W, PAGE));
     assert_eq!(m.peek_le(PAGE, 4), 1);
 }
 
@@ -332,20 +286,17 @@ fn write_straddling_into_not_present_page_writes_nothing() {
     // An 8-byte write at 0x8FFC touches 0x8FFC-0x9003: the second page is
     // not present, so the write faults with CR2 in that page and no byte
     // of it lands in the first page either.
-    // bits 64
-    //   mov rax, 0x1122334455667788
-    //   mov [0x8FFC], rax
     let mut m = long();
     set_pte(&mut m, PAGE, 0);
     let before = m.peek(0x8FF8, 8).to_vec();
     let (err, cr2, rip) = fault(
         &mut m,
-        &[
-            0x48, 0xB8, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x48, 0x89, 0x04, 0x25,
-            0xFC, 0x8F, 0x00, 0x00,
-        ],
+        &asm64(
+            "mov rax, 0x1122334455667788
+             mov [0x8FFC], rax",
+        ),
     );
-    assert_eq!((err, cr2, rip), (PF_W, PAGE, CODE + 10));
+    assert_eq!((err, cr2, rip), (pf::W, PAGE, CODE + 10));
     assert_eq!(m.peek(0x8FF8, 8), &before[..]);
 }
 
@@ -354,19 +305,15 @@ fn push_straddling_into_read_only_page_writes_nothing() {
     // The same for a stack push at CPL 3 whose second half lands in a
     // read-only page; RSP is unchanged by the faulting push. (The
     // exception frame goes to RSP0, away from the bytes checked.)
-    // bits 64
-    //   mov rsp, 0x9004
-    //   mov rax, -1
-    //   push rax
-    let code: &[u8] = &[
-        0xBC, 0x04, 0x90, 0x00, 0x00, 0x48, 0xC7, 0xC0, 0xFF, 0xFF, 0xFF, 0xFF, 0x50,
-    ];
-    let mut m = long();
-    set_pte(&mut m, PAGE, PAGE | P | US);
-    user(&mut m);
+    let code: &[u8] = &asm64(
+        "mov rsp, 0x9004
+         mov rax, -1
+         push rax",
+    );
+    let mut m = user_with(PAGE | P | US);
     let before = m.peek(0x8FF8, 16).to_vec();
     let (err, cr2, _) = fault(&mut m, code);
-    assert_eq!((err, cr2), (PF_P | PF_W | PF_U, PAGE));
+    assert_eq!((err, cr2), (pf::P | pf::W | pf::U, PAGE));
     assert_eq!(m.peek(0x8FF8, 16), &before[..]);
     // The saved RSP in the frame on RSP0 is that before the push.
     let rsp = m.cpu.s.gpr[4];
@@ -376,18 +323,16 @@ fn push_straddling_into_read_only_page_writes_nothing() {
 #[test]
 fn fault_leaves_registers_of_the_faulting_instruction() {
     // A faulting POP does not change RSP or its destination.
-    // bits 64
-    //   mov rcx, 7
-    //   mov rsp, 0x9000
-    //   pop rcx
     let mut m = long();
     set_pte(&mut m, PAGE, 0);
     m.stack = STACK;
     let (err, cr2, _) = fault(
         &mut m,
-        &[
-            0xB9, 0x07, 0x00, 0x00, 0x00, 0xBC, 0x00, 0x90, 0x00, 0x00, 0x59,
-        ],
+        &asm64(
+            "mov rcx, 7
+             mov rsp, 0x9000
+             pop rcx",
+        ),
     );
     assert_eq!((err, cr2), (0, PAGE));
     assert_eq!(m.cpu.s.gpr[1], 7);
@@ -405,17 +350,13 @@ fn fault32(m: &mut M32, code: &[u8]) -> (u32, u64, u32) {
 
 #[test]
 fn paging32_not_present_and_read_only() {
-    // bits 32
-    //   mov eax, [0x9004]
     let mut m = M32::paged();
     m.set_pte(PAGE, 0);
     assert_eq!(
-        fault32(&mut m, &[0xA1, 0x04, 0x90, 0x00, 0x00]),
+        fault32(&mut m, &asm32("mov eax, [0x9004]")),
         (0, PAGE + 4, CODE as u32)
     );
-    // bits 32
-    //   mov byte [0x9001], 1
-    let code: &[u8] = &[0xC6, 0x05, 0x01, 0x90, 0x00, 0x00, 0x01];
+    let code: &[u8] = &asm32("mov byte [0x9001], 1");
     let mut m = M32::paged();
     m.set_pte(PAGE, PAGE as u32 | 1);
     assert_eq!(m.run(code), Exit::Done);
@@ -429,16 +370,13 @@ fn paging32_not_present_and_read_only() {
 #[test]
 fn paging32_accessed_dirty_and_4mib_pages() {
     // A 4 MiB page (PDE.PS with CR4.PSE) gets A and D in the PDE itself.
-    // bits 32
-    //   mov eax, [0x9000]
-    //   mov dword [0x400010], 0x55
-    //   mov ebx, [0x400010]
     let mut m = M32::paged();
     assert_eq!(
-        m.run(&[
-            0xA1, 0x00, 0x90, 0x00, 0x00, 0xC7, 0x05, 0x10, 0x00, 0x40, 0x00, 0x55, 0x00, 0x00,
-            0x00, 0x8B, 0x1D, 0x10, 0x00, 0x40, 0x00
-        ]),
+        m.run(&asm32(
+            "mov eax, [0x9000]
+             mov dword [0x400010], 0x55
+             mov ebx, [0x400010]",
+        )),
         Exit::Done
     );
     assert_eq!(m.pte(PAGE) & 0x60, 0x20);
@@ -449,19 +387,16 @@ fn paging32_accessed_dirty_and_4mib_pages() {
 
 #[test]
 fn paging32_invlpg_remaps() {
-    // bits 32
-    //   mov eax, [0x9000]
-    //   mov dword [0x21024], 0xA007
-    //   invlpg [0x9000]
-    //   mov ebx, [0x9000]
     let mut m = M32::paged();
     m.poke32(PAGE, 0xAAAA);
     m.poke32(OTHER, 0xBBBB);
     assert_eq!(
-        m.run(&[
-            0xA1, 0x00, 0x90, 0x00, 0x00, 0xC7, 0x05, 0x24, 0x10, 0x02, 0x00, 0x07, 0xA0, 0x00,
-            0x00, 0x0F, 0x01, 0x3D, 0x00, 0x90, 0x00, 0x00, 0x8B, 0x1D, 0x00, 0x90, 0x00, 0x00
-        ]),
+        m.run(&asm32(
+            "mov eax, [0x9000]
+             mov dword [0x21024], 0xA007
+             invlpg [0x9000]
+             mov ebx, [0x9000]",
+        )),
         Exit::Done
     );
     assert_eq!((m.r(0), m.r(3)), (0xAAAA, 0xBBBB));
@@ -470,15 +405,10 @@ fn paging32_invlpg_remaps() {
 
 #[test]
 fn paging32_split_write_writes_nothing() {
-    // bits 32
-    //   mov dword [0x8FFE], 0x11223344
     let mut m = M32::paged();
     m.set_pte(PAGE, 0);
     let before = m.peek(0x8FFC, 8).to_vec();
-    let (err, cr2, _) = fault32(
-        &mut m,
-        &[0xC7, 0x05, 0xFE, 0x8F, 0x00, 0x00, 0x44, 0x33, 0x22, 0x11],
-    );
+    let (err, cr2, _) = fault32(&mut m, &asm32("mov dword [0x8FFE], 0x11223344"));
     assert_eq!((err, cr2), (2, PAGE));
     assert_eq!(m.peek(0x8FFC, 8), &before[..]);
 }
@@ -492,27 +422,30 @@ fn fetch_straddling_into_not_present_page() {
     set_pte(&mut m, PAGE, 0);
     // mov eax, 0x11223344 at 0x8FFE: B8 44 | 33 22 11 in the next page.
     m.poke(0x8FFE, &[0xB8, 0x44]);
-    // bits 64
-    //   mov rbx, 0x8FFE
-    //   jmp rbx
-    let (err, cr2, rip) = fault(&mut m, &[0xBB, 0xFE, 0x8F, 0x00, 0x00, 0xFF, 0xE3]);
+    let (err, cr2, rip) = fault(
+        &mut m,
+        &asm64(
+            "mov rbx, 0x8FFE
+         jmp rbx",
+        ),
+    );
     assert_eq!((err, cr2, rip), (0, PAGE, 0x8FFE));
     m.cpu.s.efer |= efer::NXE;
     let (err, _, _) = fault(&mut m, &[0xBB, 0xFE, 0x8F, 0x00, 0x00, 0xFF, 0xE3]);
-    assert_eq!(err, PF_ID);
+    assert_eq!(err, pf::ID);
 }
 
 #[test]
 fn user_fetch_from_supervisor_page() {
-    // bits 64
-    //   mov rbx, 0x9000
-    //   jmp rbx
-    let code: &[u8] = &[0xBB, 0x00, 0x90, 0x00, 0x00, 0xFF, 0xE3];
+    let code: &[u8] = &asm64(
+        "mov rbx, 0x9000
+         jmp rbx",
+    );
     let mut m = long();
     set_pte(&mut m, PAGE, PAGE | P | RW);
     m.cpu.s.efer |= efer::NXE;
     user(&mut m);
-    assert_eq!(fault(&mut m, code), (PF_P | PF_U | PF_ID, PAGE, PAGE));
+    assert_eq!(fault(&mut m, code), (pf::P | pf::U | pf::ID, PAGE, PAGE));
 }
 
 #[test]
@@ -520,21 +453,18 @@ fn read_only_page_directory_entry_blocks_user_writes() {
     // Access rights combine over the whole walk: R/W = 0 in the PDE makes
     // the whole 2 MiB read-only to CPL 3 even if the PTE allows writes
     // (SDM Vol. 3A, 4.6.1).
-    // bits 64
-    //   mov rax, [0x9000]
-    //   mov [0x9000], rax
     let mut m = long();
     m.poke64(PML4 + 0x2000, PT | P | US);
     user(&mut m);
     assert_eq!(
         fault(
             &mut m,
-            &[
-                0x48, 0x8B, 0x04, 0x25, 0x00, 0x90, 0x00, 0x00, 0x48, 0x89, 0x04, 0x25, 0x00, 0x90,
-                0x00, 0x00
-            ]
+            &asm64(
+                "mov rax, [0x9000]
+                 mov [0x9000], rax",
+            )
         ),
-        (PF_P | PF_U | PF_W, PAGE, CODE + 8)
+        (pf::P | pf::U | pf::W, PAGE, CODE + 8)
     );
     assert_eq!(m.cpu.s.gpr[0], 0xAA00 | PAGE);
 }
@@ -543,15 +473,12 @@ fn read_only_page_directory_entry_blocks_user_writes() {
 fn dirty_bit_set_when_a_read_was_cached_first() {
     // A read caches the translation; the first write must still walk and
     // set D (SDM Vol. 3A, 4.8: D is set on the first write).
-    // bits 64
-    //   mov rax, [0x9000]
-    //   mov [0x9008], rax
     let mut m = long();
     assert_eq!(
-        m.run(&[
-            0x48, 0x8B, 0x04, 0x25, 0x00, 0x90, 0x00, 0x00, 0x48, 0x89, 0x04, 0x25, 0x08, 0x90,
-            0x00, 0x00
-        ]),
+        m.run(&asm64(
+            "mov rax, [0x9000]
+             mov [0x9008], rax",
+        )),
         Exit::Done
     );
     assert_eq!(pte(&m, PAGE) & (A | D), A | D);
