@@ -37,9 +37,10 @@ pub struct Op<B> {
     /// with the next record once their instruction has retired
     /// (`exec::next`); the others return to the run loop, which does.
     pub f: Handler<B>,
-    /// Offset of this record's first byte from the trace's first byte
-    /// (the byte after it is `start + len`).
-    pub start: u16,
+    /// Offset of the byte after this record from the trace's first byte
+    /// (its first byte is at `end - len`). The run loop needs the end at
+    /// every record it starts (`next_rip`), the start more rarely.
+    pub end: u16,
     /// Position in the trace.
     pub idx: u8,
     /// Guest instructions retired by the trace up to and including this
@@ -106,7 +107,7 @@ pub struct Op<B> {
 }
 
 // The counters of a record hold the largest trace: `idx` its positions,
-// `ic` twice its records (each may be a fused pair), `start` its bytes
+// `ic` twice its records (each may be a fused pair), `end` its bytes
 // (15 at most an instruction); `mref` saturates (a statistic).
 const _: () = assert!(MAX_TRACE <= u8::MAX as usize + 1);
 const _: () = assert!(2 * MAX_TRACE <= u8::MAX as usize);
@@ -127,14 +128,14 @@ impl<B> Op<B> {
     /// `rip0` (IP mask `mask`).
     #[inline(always)]
     pub fn start_at(&self, rip0: u64, mask: u64) -> u64 {
-        rip0.wrapping_add(u64::from(self.start)) & mask
+        rip0.wrapping_add(u64::from(self.end - u16::from(self.len))) & mask
     }
 
     /// Address of the byte after this record, in a trace that starts at
     /// `rip0`.
     #[inline(always)]
     pub fn end_at(&self, rip0: u64, mask: u64) -> u64 {
-        rip0.wrapping_add(u64::from(self.start) + u64::from(self.len)) & mask
+        rip0.wrapping_add(u64::from(self.end)) & mask
     }
 
     /// Instructions retired before this record, in a trace entered at
@@ -190,7 +191,7 @@ fn seg_num(r: Register) -> u8 {
 pub fn build_op<B: CpuBus>(ins: &Instruction, f: Handler<B>) -> Op<B> {
     let mut op = Op {
         f,
-        start: 0,
+        end: 0,
         idx: 0,
         ic: 1,
         last: true,

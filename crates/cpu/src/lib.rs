@@ -396,7 +396,7 @@ impl<B: CpuBus> Cpu<B> {
         let bytes = ops.iter().map(|o| u32::from(o.len)).sum();
         // Memory references and instruction counts become running totals
         // (see `Op::mref`, `Op::ic`); each record learns its place.
-        let (mut refs, mut ic, mut start) = (0u8, 0u8, 0u16);
+        let (mut refs, mut ic, mut end) = (0u8, 0u8, 0u16);
         let n_ops = ops.len();
         for i in 0..n_ops {
             let next_hot = ops.get(i + 1).is_some_and(|o: &decode::Op<B>| o.hot);
@@ -406,8 +406,8 @@ impl<B: CpuBus> Cpu<B> {
             ic += op.n;
             op.ic = ic;
             op.idx = i as u8;
-            op.start = start;
-            start += u16::from(op.len);
+            end += u16::from(op.len);
+            op.end = end;
             op.last = i + 1 == n_ops;
             op.chain = op.hot && next_hot && !self.unthreaded;
         }

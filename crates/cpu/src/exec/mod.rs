@@ -216,7 +216,7 @@ pub(crate) fn run_alone<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) ->
     s.run.trace_ic = s.icount;
     let op = Op {
         chain: false,
-        start: 0,
+        end: u16::from(op.len),
         idx: 0,
         ic: op.n,
         last: true,
