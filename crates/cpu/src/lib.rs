@@ -522,12 +522,9 @@ impl<B: CpuBus> Cpu<B> {
             let (rip0, ic0) = (rip, ic);
             let mut i = 0;
             loop {
+                // `s.rip` and `s.icount` are this record's start: the
+                // trace's for the first, set below for the others.
                 let first = &t.ops[i];
-                if i != 0 {
-                    // (The first record starts where the trace does.)
-                    s.rip = first.start_at(rip0, mask);
-                    s.icount = first.count_before(ic0);
-                }
                 s.run.pos = first.idx;
                 s.next_rip = first.end_at(rip0, mask);
                 let r = (first.f)(s, bus, first);
@@ -570,7 +567,10 @@ impl<B: CpuBus> Cpu<B> {
                             refs += u64::from(op.mref);
                             break;
                         }
+                        // The next record starts where this one ends,
+                        // after `ic` instructions (`s.icount` holds it).
                         i = usize::from(op.idx) + 1;
+                        s.rip = op.end_at(rip0, mask);
                     }
                     Err(f) => {
                         if op.idx != first.idx {
