@@ -66,6 +66,66 @@ pub(crate) fn put_u64(buf: &mut [u8], off: usize, v: u64) {
     put(buf, off, &v.to_le_bytes());
 }
 
+/// An integer stored little-endian in a byte buffer.
+pub(crate) trait Le: Sized {
+    /// The value at `off`, if all its bytes are in `buf`.
+    fn read(buf: &[u8], off: usize) -> Option<Self>;
+    /// Writes the value at `off` (see [`put`]).
+    fn write(buf: &mut [u8], off: usize, v: Self);
+}
+
+macro_rules! le {
+    ($($t:ty: $read:ident, $write:ident;)*) => {$(
+        impl Le for $t {
+            fn read(buf: &[u8], off: usize) -> Option<Self> {
+                $read(buf, off)
+            }
+            fn write(buf: &mut [u8], off: usize, v: Self) {
+                $write(buf, off, v)
+            }
+        }
+    )*};
+}
+le! {
+    u8: u8_at, put_u8;
+    u16: u16_at, put_u16;
+    u32: u32_at, put_u32;
+    u64: u64_at, put_u64;
+}
+
+/// A field of a binary structure: a `T` at offset `off`, so that a read or
+/// a write always has the field's own width.
+pub(crate) struct Field<T> {
+    /// Offset of its first byte.
+    pub off: usize,
+    _type: core::marker::PhantomData<T>,
+}
+
+impl<T: Le> Field<T> {
+    /// The field at `off`.
+    pub const fn at(off: usize) -> Self {
+        Self {
+            off,
+            _type: core::marker::PhantomData,
+        }
+    }
+
+    /// Offset of the byte after the field.
+    pub const fn end(&self) -> usize {
+        self.off + core::mem::size_of::<T>()
+    }
+
+    /// The field's value in `buf`, if `buf` holds all of it.
+    pub fn get(&self, buf: &[u8]) -> Option<T> {
+        T::read(buf, self.off)
+    }
+
+    /// Stores `v` in the field (see [`put`]).
+    pub fn put(&self, buf: &mut [u8], v: T) {
+        T::write(buf, self.off, v)
+    }
+}
+
 /// `v` rounded up to a multiple of `align` (a power of two), if it fits.
 pub(crate) fn align_up(v: u64, align: u64) -> Option<u64> {
     debug_assert!(align.is_power_of_two());

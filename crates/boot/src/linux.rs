@@ -49,7 +49,7 @@
 //! there is no E820 map.
 
 use crate::bytes::{align_down, align_up, c_string, put, put_u16, put_u32, put_u64, put_u8};
-use crate::bytes::{u16_at, u32_at, u64_at, u8_at};
+use crate::bytes::{Field, Le};
 use crate::error::BootError;
 use crate::layout::{
     LINUX_BOOT_PARAMS_ADDR, LINUX_CMDLINE_ADDR, LINUX_CMDLINE_MAX, LINUX_GDT_ADDR,
@@ -58,63 +58,71 @@ use crate::layout::{
 use crate::memory::{containing, E820Entry, MemoryLayout, Range};
 use crate::plan::{check_loads, protected_entry, BootKind, BootPlan, Load, LoadKind, Registers};
 
-// ---- setup header fields: file offsets, equal to their boot_params offsets ----
+/// Setup header fields, at their file offsets, which are also their
+/// offsets in `boot_params` (`acpi_rsdp_addr` is in `boot_params` only).
+mod hdr {
+    use crate::bytes::Field;
 
-/// `acpi_rsdp_addr` in `boot_params` (u64, boot protocol 2.14+).
-const OFF_ACPI_RSDP_ADDR: usize = 0x070;
-/// `setup_sects` (1 byte): size of the setup code in 512-byte sectors; 0 means 4.
-const OFF_SETUP_SECTS: usize = 0x1F1;
-/// `syssize` (4 bytes, 2.04+): size of the protected-mode code in 16-byte paragraphs.
-const OFF_SYSSIZE: usize = 0x1F4;
-/// `boot_flag` (2 bytes): 0xAA55.
-const OFF_BOOT_FLAG: usize = 0x1FE;
-/// `jump` (2 bytes): 0xEB and the header length - 2; the header ends at 0x202 + byte.
-const OFF_JUMP_OFFSET: usize = 0x201;
-/// `header` (4 bytes): "HdrS".
-const OFF_HEADER: usize = 0x202;
-/// `version` (2 bytes): protocol version, `(major << 8) | minor`.
-const OFF_VERSION: usize = 0x206;
-/// `kernel_version` (2 bytes): offset - 0x200 of the version string.
-const OFF_KERNEL_VERSION: usize = 0x20E;
-/// `type_of_loader` (1 byte, write).
-const OFF_TYPE_OF_LOADER: usize = 0x210;
-/// `loadflags` (1 byte, modify).
-const OFF_LOADFLAGS: usize = 0x211;
-/// `code32_start` (4 bytes): the protected-mode entry / load address.
-const OFF_CODE32_START: usize = 0x214;
-/// `ramdisk_image` (4 bytes, write): initrd address.
-const OFF_RAMDISK_IMAGE: usize = 0x218;
-/// `ramdisk_size` (4 bytes, write): initrd size.
-const OFF_RAMDISK_SIZE: usize = 0x21C;
-/// `heap_end_ptr` (2 bytes, write): end of the setup heap - 0x200.
-const OFF_HEAP_END_PTR: usize = 0x224;
-/// `cmd_line_ptr` (4 bytes, write): command line address.
-const OFF_CMD_LINE_PTR: usize = 0x228;
-/// `initrd_addr_max` (4 bytes, 2.03+): highest byte the initrd may occupy.
-const OFF_INITRD_ADDR_MAX: usize = 0x22C;
-/// `kernel_alignment` (4 bytes, 2.05+).
-const OFF_KERNEL_ALIGNMENT: usize = 0x230;
-/// `relocatable_kernel` (1 byte, 2.05+).
-const OFF_RELOCATABLE: usize = 0x234;
-/// `min_alignment` (1 byte, 2.10+): log2 of the minimum alignment.
-const OFF_MIN_ALIGNMENT: usize = 0x235;
-/// `xloadflags` (2 bytes, 2.12+).
-const OFF_XLOADFLAGS: usize = 0x236;
-/// `cmdline_size` (4 bytes, 2.06+): longest command line, NUL excluded.
-const OFF_CMDLINE_SIZE: usize = 0x238;
-/// `pref_address` (8 bytes, 2.10+): preferred load address.
-const OFF_PREF_ADDRESS: usize = 0x258;
-/// `init_size` (4 bytes, 2.10+): memory needed from the runtime start.
-const OFF_INIT_SIZE: usize = 0x260;
+    /// `acpi_rsdp_addr` in `boot_params` (boot protocol 2.14+).
+    pub const ACPI_RSDP_ADDR: Field<u64> = Field::at(0x070);
+    /// `setup_sects`: size of the setup code in 512-byte sectors; 0 means 4.
+    pub const SETUP_SECTS: Field<u8> = Field::at(0x1F1);
+    /// `syssize` (2.04+): size of the protected-mode code in 16-byte paragraphs.
+    pub const SYSSIZE: Field<u32> = Field::at(0x1F4);
+    /// `boot_flag`: 0xAA55.
+    pub const BOOT_FLAG: Field<u16> = Field::at(0x1FE);
+    /// `jump`: 0xEB and the header length - 2; the header ends at 0x202 + byte.
+    pub const JUMP_OFFSET: Field<u8> = Field::at(0x201);
+    /// `header`: "HdrS".
+    pub const HEADER: Field<u32> = Field::at(0x202);
+    /// `version`: protocol version, `(major << 8) | minor`.
+    pub const VERSION: Field<u16> = Field::at(0x206);
+    /// `kernel_version`: offset - 0x200 of the version string.
+    pub const KERNEL_VERSION: Field<u16> = Field::at(0x20E);
+    /// `type_of_loader` (write).
+    pub const TYPE_OF_LOADER: Field<u8> = Field::at(0x210);
+    /// `loadflags` (modify).
+    pub const LOADFLAGS: Field<u8> = Field::at(0x211);
+    /// `code32_start`: the protected-mode entry / load address.
+    pub const CODE32_START: Field<u32> = Field::at(0x214);
+    /// `ramdisk_image` (write): initrd address.
+    pub const RAMDISK_IMAGE: Field<u32> = Field::at(0x218);
+    /// `ramdisk_size` (write): initrd size.
+    pub const RAMDISK_SIZE: Field<u32> = Field::at(0x21C);
+    /// `heap_end_ptr` (write): end of the setup heap - 0x200.
+    pub const HEAP_END_PTR: Field<u16> = Field::at(0x224);
+    /// `cmd_line_ptr` (write): command line address.
+    pub const CMD_LINE_PTR: Field<u32> = Field::at(0x228);
+    /// `initrd_addr_max` (2.03+): highest byte the initrd may occupy.
+    pub const INITRD_ADDR_MAX: Field<u32> = Field::at(0x22C);
+    /// `kernel_alignment` (2.05+).
+    pub const KERNEL_ALIGNMENT: Field<u32> = Field::at(0x230);
+    /// `relocatable_kernel` (2.05+).
+    pub const RELOCATABLE: Field<u8> = Field::at(0x234);
+    /// `min_alignment` (2.10+): log2 of the minimum alignment.
+    pub const MIN_ALIGNMENT: Field<u8> = Field::at(0x235);
+    /// `xloadflags` (2.12+).
+    pub const XLOADFLAGS: Field<u16> = Field::at(0x236);
+    /// `cmdline_size` (2.06+): longest command line, NUL excluded.
+    pub const CMDLINE_SIZE: Field<u32> = Field::at(0x238);
+    /// `pref_address` (2.10+): preferred load address.
+    pub const PREF_ADDRESS: Field<u64> = Field::at(0x258);
+    /// `init_size` (2.10+): memory needed from the runtime start.
+    pub const INIT_SIZE: Field<u32> = Field::at(0x260);
+}
 
-// ---- boot_params (zero page) fields outside the setup header ----
+/// `boot_params` (zero page) fields outside the setup header.
+mod params {
+    use crate::bytes::Field;
+
+    /// `e820_entries`.
+    pub const E820_ENTRIES: Field<u8> = Field::at(0x1E8);
+    /// `e820_table`: 20-byte entries (u64 addr, u64 size, u32 type).
+    pub const E820_TABLE: usize = 0x2D0;
+}
 
 /// Size of `struct boot_params`.
 pub const BOOT_PARAMS_SIZE: usize = 4096;
-/// `e820_entries` (1 byte).
-const BP_E820_ENTRIES: usize = 0x1E8;
-/// `e820_table`: 20-byte entries (u64 addr, u64 size, u32 type).
-const BP_E820_TABLE: usize = 0x2D0;
 /// Size of one `struct boot_e820_entry`.
 const E820_ENTRY_SIZE: usize = 20;
 /// Capacity of `e820_table` (0xA00 bytes).
@@ -122,7 +130,7 @@ pub const E820_MAX_ENTRIES: usize = 128;
 /// The setup header must end before `edd_mbr_sig_buffer` at 0x290.
 const SETUP_HEADER_MAX_END: usize = 0x290;
 /// The setup header must reach past `cmdline_size` (protocol 2.06).
-const SETUP_HEADER_MIN_END: usize = OFF_CMDLINE_SIZE + 4;
+const SETUP_HEADER_MIN_END: usize = hdr::CMDLINE_SIZE.end();
 
 // ---- values ----
 
@@ -233,27 +241,35 @@ impl SetupHeader {
 pub fn parse_setup_header(kernel: &[u8]) -> Result<SetupHeader, BootError> {
     let len = kernel.len();
     let truncated = |need: usize| BootError::LinuxHeaderTruncated { len, need };
-    let boot_flag = u16_at(kernel, OFF_BOOT_FLAG).ok_or(truncated(OFF_BOOT_FLAG + 2))?;
+    let boot_flag = hdr::BOOT_FLAG
+        .get(kernel)
+        .ok_or(truncated(hdr::BOOT_FLAG.end()))?;
     if boot_flag != BOOT_FLAG {
         return Err(BootError::LinuxBadBootFlag { found: boot_flag });
     }
-    let magic = u32_at(kernel, OFF_HEADER).ok_or(truncated(OFF_VERSION + 2))?;
+    let magic = hdr::HEADER
+        .get(kernel)
+        .ok_or(truncated(hdr::VERSION.end()))?;
     if magic != HDRS_MAGIC {
         return Err(BootError::LinuxNoHdrS { found: magic });
     }
-    let version = u16_at(kernel, OFF_VERSION).ok_or(truncated(OFF_VERSION + 2))?;
+    let version = hdr::VERSION
+        .get(kernel)
+        .ok_or(truncated(hdr::VERSION.end()))?;
     if version < MIN_PROTOCOL {
         return Err(BootError::LinuxProtocolTooOld { version });
     }
-    let loadflags = u8_at(kernel, OFF_LOADFLAGS).ok_or(truncated(OFF_LOADFLAGS + 1))?;
+    let loadflags = hdr::LOADFLAGS
+        .get(kernel)
+        .ok_or(truncated(hdr::LOADFLAGS.end()))?;
     if loadflags & LOADED_HIGH == 0 {
         return Err(BootError::LinuxZImage);
     }
     let header_end = header_end(kernel)?;
-    let setup_sects = match u8_at(kernel, OFF_SETUP_SECTS) {
+    let setup_sects = match hdr::SETUP_SECTS.get(kernel) {
         Some(0) => 4,
         Some(n) => u32::from(n),
-        None => return Err(truncated(OFF_SETUP_SECTS + 1)),
+        None => return Err(truncated(hdr::SETUP_SECTS.end())),
     };
     let setup_end = (setup_sects as usize + 1) * SECTOR;
     if len < setup_end {
@@ -264,25 +280,27 @@ pub fn parse_setup_header(kernel: &[u8]) -> Result<SetupHeader, BootError> {
         });
     }
     // From here the file holds at least five sectors, past every field read.
-    let field = |v: Option<u64>| v.ok_or(truncated(SETUP_HEADER_MAX_END));
-    let r8 = |off| field(u8_at(kernel, off).map(u64::from));
-    let r16 = |off| field(u16_at(kernel, off).map(u64::from));
-    let r32 = |off| field(u32_at(kernel, off).map(u64::from));
+    fn read<T: Le>(kernel: &[u8], f: &Field<T>) -> Result<T, BootError> {
+        f.get(kernel).ok_or(BootError::LinuxHeaderTruncated {
+            len: kernel.len(),
+            need: SETUP_HEADER_MAX_END,
+        })
+    }
     let since = |min: u16, v: u64| if version >= min { v } else { 0 };
     let header = SetupHeader {
         version,
         setup_sects,
-        syssize: r32(OFF_SYSSIZE)? as u32,
+        syssize: read(kernel, &hdr::SYSSIZE)?,
         loadflags,
-        code32_start: r32(OFF_CODE32_START)? as u32,
-        initrd_addr_max: r32(OFF_INITRD_ADDR_MAX)? as u32,
-        kernel_alignment: r32(OFF_KERNEL_ALIGNMENT)? as u32,
-        relocatable: r8(OFF_RELOCATABLE)? != 0,
-        min_alignment: since(PROTOCOL_2_10, r8(OFF_MIN_ALIGNMENT)?) as u8,
-        xloadflags: since(PROTOCOL_2_12, r16(OFF_XLOADFLAGS)?) as u16,
-        cmdline_size: r32(OFF_CMDLINE_SIZE)? as u32,
-        pref_address: since(PROTOCOL_2_10, field(u64_at(kernel, OFF_PREF_ADDRESS))?),
-        init_size: since(PROTOCOL_2_10, r32(OFF_INIT_SIZE)?) as u32,
+        code32_start: read(kernel, &hdr::CODE32_START)?,
+        initrd_addr_max: read(kernel, &hdr::INITRD_ADDR_MAX)?,
+        kernel_alignment: read(kernel, &hdr::KERNEL_ALIGNMENT)?,
+        relocatable: read(kernel, &hdr::RELOCATABLE)? != 0,
+        min_alignment: since(PROTOCOL_2_10, read(kernel, &hdr::MIN_ALIGNMENT)?.into()) as u8,
+        xloadflags: since(PROTOCOL_2_12, read(kernel, &hdr::XLOADFLAGS)?.into()) as u16,
+        cmdline_size: read(kernel, &hdr::CMDLINE_SIZE)?,
+        pref_address: since(PROTOCOL_2_10, read(kernel, &hdr::PREF_ADDRESS)?),
+        init_size: since(PROTOCOL_2_10, read(kernel, &hdr::INIT_SIZE)?.into()) as u32,
         header_end,
         kernel_version: kernel_version(kernel, setup_end),
     };
@@ -293,11 +311,13 @@ pub fn parse_setup_header(kernel: &[u8]) -> Result<SetupHeader, BootError> {
 /// The end of the setup header from the jump at 0x200, checked to cover
 /// `cmdline_size` and to fit in `boot_params` before `edd_mbr_sig_buffer`.
 fn header_end(kernel: &[u8]) -> Result<usize, BootError> {
-    let jump = u8_at(kernel, OFF_JUMP_OFFSET).ok_or(BootError::LinuxHeaderTruncated {
-        len: kernel.len(),
-        need: OFF_JUMP_OFFSET + 1,
-    })?;
-    let end = OFF_HEADER + usize::from(jump);
+    let jump = hdr::JUMP_OFFSET
+        .get(kernel)
+        .ok_or(BootError::LinuxHeaderTruncated {
+            len: kernel.len(),
+            need: hdr::JUMP_OFFSET.end(),
+        })?;
+    let end = hdr::HEADER.off + usize::from(jump);
     if !(SETUP_HEADER_MIN_END..=SETUP_HEADER_MAX_END).contains(&end) {
         return Err(BootError::LinuxHeaderLength {
             end,
@@ -311,7 +331,7 @@ fn header_end(kernel: &[u8]) -> Result<usize, BootError> {
 /// The NUL-terminated version string `kernel_version` points to, when it
 /// lies inside the setup code (at most 256 bytes are read).
 fn kernel_version(kernel: &[u8], setup_end: usize) -> Option<String> {
-    let ptr = usize::from(u16_at(kernel, OFF_KERNEL_VERSION)?);
+    let ptr = usize::from(hdr::KERNEL_VERSION.get(kernel)?);
     if ptr == 0 {
         return None;
     }
@@ -514,28 +534,28 @@ fn boot_params(
     // parse_setup_header checked that the header ends inside the setup code.
     let header =
         kernel
-            .get(OFF_SETUP_SECTS..h.header_end)
+            .get(hdr::SETUP_SECTS.off..h.header_end)
             .ok_or(BootError::LinuxHeaderTruncated {
                 len: kernel.len(),
                 need: h.header_end,
             })?;
-    put(&mut bp, OFF_SETUP_SECTS, header);
-    put_u8(&mut bp, OFF_TYPE_OF_LOADER, LOADER_UNDEFINED);
-    put_u8(&mut bp, OFF_LOADFLAGS, h.loadflags | CAN_USE_HEAP);
-    put_u16(&mut bp, OFF_HEAP_END_PTR, HEAP_END_PTR);
-    put_u32(&mut bp, OFF_CODE32_START, LINUX_KERNEL_ADDR as u32);
-    put_u32(&mut bp, OFF_CMD_LINE_PTR, LINUX_CMDLINE_ADDR as u32);
+    put(&mut bp, hdr::SETUP_SECTS.off, header);
+    hdr::TYPE_OF_LOADER.put(&mut bp, LOADER_UNDEFINED);
+    hdr::LOADFLAGS.put(&mut bp, h.loadflags | CAN_USE_HEAP);
+    hdr::HEAP_END_PTR.put(&mut bp, HEAP_END_PTR);
+    hdr::CODE32_START.put(&mut bp, LINUX_KERNEL_ADDR as u32);
+    hdr::CMD_LINE_PTR.put(&mut bp, LINUX_CMDLINE_ADDR as u32);
     if let Some((addr, size)) = initrd {
         // place_initrd keeps the initrd below 4 GiB.
-        put_u32(&mut bp, OFF_RAMDISK_IMAGE, addr as u32);
-        put_u32(&mut bp, OFF_RAMDISK_SIZE, size as u32);
+        hdr::RAMDISK_IMAGE.put(&mut bp, addr as u32);
+        hdr::RAMDISK_SIZE.put(&mut bp, size as u32);
     }
     write_e820(&mut bp, e820)?;
     if let Some(rsdp) = acpi_rsdp {
         // Boot protocol 2.14 added the field; older kernels scan for the
         // RSDP in the BIOS area, where the machine also puts it.
         if h.version >= 0x020E {
-            put(&mut bp, OFF_ACPI_RSDP_ADDR, &rsdp.to_le_bytes());
+            hdr::ACPI_RSDP_ADDR.put(&mut bp, rsdp);
         }
     }
     Ok(bp)
@@ -550,9 +570,9 @@ fn write_e820(bp: &mut [u8], e820: &[E820Entry]) -> Result<(), BootError> {
             count: e820.len(),
             max: E820_MAX_ENTRIES,
         })?;
-    put_u8(bp, BP_E820_ENTRIES, count);
+    params::E820_ENTRIES.put(bp, count);
     for (i, e) in e820.iter().enumerate() {
-        let off = BP_E820_TABLE + i * E820_ENTRY_SIZE;
+        let off = params::E820_TABLE + i * E820_ENTRY_SIZE;
         put_u64(bp, off, e.addr);
         put_u64(bp, off + 8, e.size);
         put_u32(bp, off + 16, e.kind.code());
@@ -563,6 +583,7 @@ fn write_e820(bp: &mut [u8], e820: &[E820Entry]) -> Result<(), BootError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bytes::{u16_at, u32_at, u64_at, u8_at};
     use crate::memory::test_pc as pc;
     use crate::plan::{BOOT_CS, BOOT_DS, FLAT_CODE, FLAT_DATA};
 
@@ -579,24 +600,24 @@ mod tests {
     /// protected-mode part of PM_LEN bytes filled with 0xC3.
     fn bzimage() -> Vec<u8> {
         let mut k = vec![0u8; PM_OFFSET + PM_LEN];
-        k[OFF_SETUP_SECTS] = SETUP_SECTS;
-        put_u32(&mut k, OFF_SYSSIZE, (PM_LEN / 16) as u32);
+        hdr::SETUP_SECTS.put(&mut k, SETUP_SECTS);
+        hdr::SYSSIZE.put(&mut k, (PM_LEN / 16) as u32);
         put_u16(&mut k, 0x1FA, 0xFFFF); // vid_mode "normal"
-        put_u16(&mut k, OFF_BOOT_FLAG, 0xAA55);
+        hdr::BOOT_FLAG.put(&mut k, 0xAA55);
         k[0x200] = 0xEB; // jmp short
-        k[OFF_JUMP_OFFSET] = 0x6A; // header ends at 0x26C (2.15)
-        put_u32(&mut k, OFF_HEADER, HDRS_MAGIC);
-        put_u16(&mut k, OFF_VERSION, 0x020F);
-        k[OFF_LOADFLAGS] = LOADED_HIGH;
-        put_u32(&mut k, OFF_CODE32_START, 0x10_0000);
-        put_u32(&mut k, OFF_INITRD_ADDR_MAX, 0x7FFF_FFFF);
-        put_u32(&mut k, OFF_KERNEL_ALIGNMENT, 0x100_0000);
-        k[OFF_RELOCATABLE] = 1;
-        k[OFF_MIN_ALIGNMENT] = 0x0D;
-        put_u16(&mut k, OFF_XLOADFLAGS, XLF_EFI_HANDOVER_32);
-        put_u32(&mut k, OFF_CMDLINE_SIZE, 2047);
-        put_u64(&mut k, OFF_PREF_ADDRESS, 0x100_0000);
-        put_u32(&mut k, OFF_INIT_SIZE, 0x100_C000);
+        hdr::JUMP_OFFSET.put(&mut k, 0x6A); // header ends at 0x26C (2.15)
+        hdr::HEADER.put(&mut k, HDRS_MAGIC);
+        hdr::VERSION.put(&mut k, 0x020F);
+        hdr::LOADFLAGS.put(&mut k, LOADED_HIGH);
+        hdr::CODE32_START.put(&mut k, 0x10_0000);
+        hdr::INITRD_ADDR_MAX.put(&mut k, 0x7FFF_FFFF);
+        hdr::KERNEL_ALIGNMENT.put(&mut k, 0x100_0000);
+        hdr::RELOCATABLE.put(&mut k, 1);
+        hdr::MIN_ALIGNMENT.put(&mut k, 0x0D);
+        hdr::XLOADFLAGS.put(&mut k, XLF_EFI_HANDOVER_32);
+        hdr::CMDLINE_SIZE.put(&mut k, 2047);
+        hdr::PREF_ADDRESS.put(&mut k, 0x100_0000);
+        hdr::INIT_SIZE.put(&mut k, 0x100_C000);
         k[PM_OFFSET..].fill(0xC3);
         k
     }
@@ -627,12 +648,12 @@ mod tests {
     #[test]
     fn kernel_version_string_is_read_from_the_setup_code() {
         let mut k = bzimage();
-        put_u16(&mut k, OFF_KERNEL_VERSION, 0x300); // string at 0x500
+        hdr::KERNEL_VERSION.put(&mut k, 0x300); // string at 0x500
         k[0x500..0x506].copy_from_slice(b"6.1.0\0");
         let h = parse_setup_header(&k).unwrap();
         assert_eq!(h.kernel_version.as_deref(), Some("6.1.0"));
         // A pointer past the setup code is ignored.
-        put_u16(&mut k, OFF_KERNEL_VERSION, 0x900);
+        hdr::KERNEL_VERSION.put(&mut k, 0x900);
         assert_eq!(parse_setup_header(&k).unwrap().kernel_version, None);
     }
 
@@ -682,26 +703,26 @@ mod tests {
         let bp = boot_params_of(&plan);
         assert_eq!(bp.len(), 4096);
         // The setup header is copied from 0x1F1 to its end at 0x26C ...
-        assert_eq!(u8_at(bp, OFF_SETUP_SECTS), Some(SETUP_SECTS));
-        assert_eq!(u16_at(bp, OFF_BOOT_FLAG), Some(0xAA55));
-        assert_eq!(u32_at(bp, OFF_HEADER), Some(HDRS_MAGIC));
-        assert_eq!(u16_at(bp, OFF_VERSION), Some(0x020F));
+        assert_eq!(hdr::SETUP_SECTS.get(bp), Some(SETUP_SECTS));
+        assert_eq!(hdr::BOOT_FLAG.get(bp), Some(0xAA55));
+        assert_eq!(hdr::HEADER.get(bp), Some(HDRS_MAGIC));
+        assert_eq!(hdr::VERSION.get(bp), Some(0x020F));
         assert_eq!(u16_at(bp, 0x1FA), Some(0xFFFF)); // vid_mode kept
-        assert_eq!(u32_at(bp, OFF_INIT_SIZE), Some(0x100_C000));
-        assert_eq!(u32_at(bp, OFF_KERNEL_ALIGNMENT), Some(0x100_0000));
+        assert_eq!(hdr::INIT_SIZE.get(bp), Some(0x100_C000));
+        assert_eq!(hdr::KERNEL_ALIGNMENT.get(bp), Some(0x100_0000));
         // ... and nothing else of the image (the setup code) is.
         assert!(bp[0x26C..0x2D0].iter().all(|&b| b == 0));
         // screen_info stays zero: no VGA.
         assert!(bp[..0x40].iter().all(|&b| b == 0));
         // Loader-written fields.
-        assert_eq!(u8_at(bp, OFF_TYPE_OF_LOADER), Some(0xFF));
-        assert_eq!(u8_at(bp, OFF_LOADFLAGS), Some(LOADED_HIGH | CAN_USE_HEAP));
-        assert_eq!(u16_at(bp, OFF_HEAP_END_PTR), Some(0xDE00));
-        assert_eq!(u32_at(bp, OFF_CODE32_START), Some(0x10_0000));
-        assert_eq!(u32_at(bp, OFF_CMD_LINE_PTR), Some(0x2_0000));
+        assert_eq!(hdr::TYPE_OF_LOADER.get(bp), Some(0xFF));
+        assert_eq!(hdr::LOADFLAGS.get(bp), Some(LOADED_HIGH | CAN_USE_HEAP));
+        assert_eq!(hdr::HEAP_END_PTR.get(bp), Some(0xDE00));
+        assert_eq!(hdr::CODE32_START.get(bp), Some(0x10_0000));
+        assert_eq!(hdr::CMD_LINE_PTR.get(bp), Some(0x2_0000));
         let initrd = plan.find(LoadKind::Initrd).unwrap();
-        assert_eq!(u32_at(bp, OFF_RAMDISK_IMAGE), Some(initrd.addr as u32));
-        assert_eq!(u32_at(bp, OFF_RAMDISK_SIZE), Some(3));
+        assert_eq!(hdr::RAMDISK_IMAGE.get(bp), Some(initrd.addr as u32));
+        assert_eq!(hdr::RAMDISK_SIZE.get(bp), Some(3));
     }
 
     #[test]
@@ -726,9 +747,9 @@ mod tests {
     fn boot_params_hold_the_e820_map() {
         let plan = load_linux(&bzimage(), None, "", &pc(256 * MIB)).unwrap();
         let bp = boot_params_of(&plan);
-        assert_eq!(u8_at(bp, BP_E820_ENTRIES), Some(4));
+        assert_eq!(params::E820_ENTRIES.get(bp), Some(4));
         let entry = |i: usize| {
-            let off = BP_E820_TABLE + i * 20;
+            let off = params::E820_TABLE + i * 20;
             (u64_at(bp, off), u64_at(bp, off + 8), u32_at(bp, off + 16))
         };
         assert_eq!(entry(0), (Some(0), Some(0x9FC00), Some(1)));
@@ -745,12 +766,12 @@ mod tests {
         layout.acpi_rsdp = Some(0xE_0000);
         let plan = load_linux(&bzimage(), None, "", &layout).unwrap();
         let bp = boot_params_of(&plan);
-        assert_eq!(u64_at(bp, OFF_ACPI_RSDP_ADDR), Some(0xE_0000));
-        assert_eq!(u8_at(bp, BP_E820_ENTRIES), Some(5));
-        let off = BP_E820_TABLE + 3 * 20;
+        assert_eq!(hdr::ACPI_RSDP_ADDR.get(bp), Some(0xE_0000));
+        assert_eq!(params::E820_ENTRIES.get(bp), Some(5));
+        let off = params::E820_TABLE + 3 * 20;
         assert_eq!(u64_at(bp, off), Some(256 * MIB - 0x2_0000));
         assert_eq!(u32_at(bp, off + 16), Some(3));
-        let ram = BP_E820_TABLE + 2 * 20;
+        let ram = params::E820_TABLE + 2 * 20;
         assert_eq!(u64_at(bp, ram + 8), Some(255 * MIB - 0x2_0000));
     }
 
@@ -770,7 +791,7 @@ mod tests {
     #[test]
     fn initrd_respects_initrd_addr_max() {
         let mut k = bzimage();
-        put_u32(&mut k, OFF_INITRD_ADDR_MAX, 0x3FF_FFFF); // below 64 MiB
+        hdr::INITRD_ADDR_MAX.put(&mut k, 0x3FF_FFFF); // below 64 MiB
         let plan = load_linux(&k, Some(&[0; 0x1000]), "", &pc(256 * MIB)).unwrap();
         assert_eq!(plan.find(LoadKind::Initrd).unwrap().addr, 64 * MIB - 0x1000);
     }
@@ -850,7 +871,7 @@ mod tests {
     #[test]
     fn cmdline_length_is_limited_by_cmdline_size() {
         let mut k = bzimage();
-        put_u32(&mut k, OFF_CMDLINE_SIZE, 16);
+        hdr::CMDLINE_SIZE.put(&mut k, 16);
         let exact = "a".repeat(16);
         let plan = load_linux(&k, None, &exact, &pc(256 * MIB)).unwrap();
         assert_eq!(plan.find(LoadKind::Cmdline).unwrap().data.len(), 17);
@@ -863,7 +884,7 @@ mod tests {
     #[test]
     fn cmdline_length_is_limited_by_our_buffer() {
         let mut k = bzimage();
-        put_u32(&mut k, OFF_CMDLINE_SIZE, u32::MAX);
+        hdr::CMDLINE_SIZE.put(&mut k, u32::MAX);
         assert_eq!(
             load_linux(&k, None, &"a".repeat(0x1_0000), &pc(256 * MIB)),
             Err(BootError::CmdlineTooLong {
@@ -880,7 +901,7 @@ mod tests {
     #[test]
     fn setup_sects_zero_means_four() {
         let mut k = bzimage();
-        k[OFF_SETUP_SECTS] = 0;
+        hdr::SETUP_SECTS.put(&mut k, 0);
         let h = parse_setup_header(&k).unwrap();
         assert_eq!(h.setup_sects, 4);
         assert_eq!(h.protected_mode_offset(), PM_OFFSET);
@@ -889,7 +910,7 @@ mod tests {
     #[test]
     fn protocol_2_05_is_rejected() {
         let mut k = bzimage();
-        put_u16(&mut k, OFF_VERSION, 0x0205);
+        hdr::VERSION.put(&mut k, 0x0205);
         assert_eq!(
             parse_setup_header(&k),
             Err(BootError::LinuxProtocolTooOld { version: 0x0205 })
@@ -903,7 +924,7 @@ mod tests {
     #[test]
     fn protocol_2_06_reads_no_newer_fields() {
         let mut k = bzimage();
-        put_u16(&mut k, OFF_VERSION, 0x0206);
+        hdr::VERSION.put(&mut k, 0x0206);
         let h = parse_setup_header(&k).unwrap();
         assert_eq!(
             (h.pref_address, h.init_size, h.xloadflags, h.min_alignment),
@@ -917,16 +938,16 @@ mod tests {
     #[test]
     fn non_bzimages_are_rejected() {
         let mut k = bzimage();
-        k[OFF_LOADFLAGS] = 0;
+        hdr::LOADFLAGS.put(&mut k, 0);
         assert_eq!(parse_setup_header(&k), Err(BootError::LinuxZImage));
         let mut k = bzimage();
-        put_u16(&mut k, OFF_BOOT_FLAG, 0x1234);
+        hdr::BOOT_FLAG.put(&mut k, 0x1234);
         assert_eq!(
             parse_setup_header(&k),
             Err(BootError::LinuxBadBootFlag { found: 0x1234 })
         );
         let mut k = bzimage();
-        put_u32(&mut k, OFF_HEADER, 0);
+        hdr::HEADER.put(&mut k, 0);
         assert_eq!(
             parse_setup_header(&k),
             Err(BootError::LinuxNoHdrS { found: 0 })
@@ -936,7 +957,7 @@ mod tests {
     #[test]
     fn header_length_from_the_jump_is_bounded() {
         let mut k = bzimage();
-        k[OFF_JUMP_OFFSET] = 0xFF; // would end at 0x301, past 0x290
+        hdr::JUMP_OFFSET.put(&mut k, 0xFF); // would end at 0x301, past 0x290
         assert_eq!(
             parse_setup_header(&k),
             Err(BootError::LinuxHeaderLength {
@@ -945,7 +966,7 @@ mod tests {
                 max: 0x290
             })
         );
-        k[OFF_JUMP_OFFSET] = 0x30; // ends at 0x232, before cmdline_size
+        hdr::JUMP_OFFSET.put(&mut k, 0x30); // ends at 0x232, before cmdline_size
         assert!(matches!(
             parse_setup_header(&k),
             Err(BootError::LinuxHeaderLength { .. })
@@ -998,25 +1019,25 @@ mod tests {
     fn hostile_header_values_are_errors() {
         let mem = pc(256 * MIB);
         let mut k = bzimage();
-        put_u64(&mut k, OFF_PREF_ADDRESS, u64::MAX);
+        hdr::PREF_ADDRESS.put(&mut k, u64::MAX);
         assert!(matches!(
             load_linux(&k, None, "", &mem),
             Err(BootError::LinuxKernelDoesNotFit { end: u64::MAX, .. })
         ));
         let mut k = bzimage();
-        put_u32(&mut k, OFF_KERNEL_ALIGNMENT, 0);
+        hdr::KERNEL_ALIGNMENT.put(&mut k, 0);
         assert_eq!(
             load_linux(&k, None, "", &mem),
             Err(BootError::LinuxBadAlignment { align: 0 })
         );
         let mut k = bzimage();
-        put_u32(&mut k, OFF_INIT_SIZE, u32::MAX);
+        hdr::INIT_SIZE.put(&mut k, u32::MAX);
         assert!(matches!(
             load_linux(&k, None, "", &mem),
             Err(BootError::LinuxKernelDoesNotFit { .. })
         ));
         let mut k = bzimage();
-        put_u32(&mut k, OFF_SYSSIZE, u32::MAX);
+        hdr::SYSSIZE.put(&mut k, u32::MAX);
         assert!(matches!(
             load_linux(&k, None, "", &mem),
             Err(BootError::LinuxProtectedModeTruncated { .. })

@@ -120,13 +120,6 @@ const CODE16: Slot = Slot::new(SEL_CODE16, 0x0000_9A00_0000_FFFF);
 const DATA16: Slot = Slot::new(SEL_DATA16, 0x0000_9200_0000_FFFF);
 const CODE64: Slot = Slot::new(SEL_CODE64, 0x00AF_9A00_0000_FFFF);
 
-/// Gate type bytes (P = 1, DPL 0): 286 interrupt gate, 386/64-bit
-/// interrupt gate (SDM Vol. 3, 6.11 and 6.14.1).
-const INT_GATE16: u64 = 0x86;
-const INT_GATE32: u64 = 0x8E;
-/// A present, busy 64-bit TSS descriptor's type byte (SDM Vol. 3, 8.2.3).
-const TSS64_BUSY: u64 = 0x8B;
-
 /// The CPU mode an input starts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -188,6 +181,13 @@ fn poke64(bus: &mut FlatBus, at: u64, v: u64) {
     let at = at as usize;
     bus.ram[at..at + 8].copy_from_slice(&v.to_le_bytes());
 }
+
+/// Gate type bytes (P = 1, DPL 0): 286 interrupt gate, 386/64-bit
+/// interrupt gate (SDM Vol. 3, 6.11 and 6.14.1).
+const INT_GATE16: u64 = 0x86;
+const INT_GATE32: u64 = 0x8E;
+/// A present, busy 64-bit TSS descriptor's type byte (SDM Vol. 3, 8.2.3).
+const TSS64_BUSY: u64 = 0x8B;
 
 /// An 8-byte interrupt gate (16- or 32-bit) to `sel`:`off`.
 fn gate(off: u64, sel: u16, kind: u64) -> u64 {

@@ -23,7 +23,7 @@ fn fl_edi(m: &M32) -> u32 {
 }
 
 #[test]
-fn add_adc_32_carry_chain() {
+fn add_adc_32_carry_chain_and_carry_in() {
     // A 64-bit add from two 32-bit halves.
     let m = run32(&asm32(
         "mov eax, 0xFFFFFFFF
@@ -34,10 +34,7 @@ fn add_adc_32_carry_chain() {
     assert_eq!((m.r(0), m.r(2)), (0, 0x8000_0000));
     // 0x7FFFFFFF + 0 + CF overflows into the sign.
     assert_eq!(fl(&m), OF | SF | AF | PF);
-}
 
-#[test]
-fn adc_max_plus_carry() {
     // 0xFFFFFFFF + 0 + 1 carries out and is zero.
     let m = run32(&asm32(
         "mov eax, 0xFFFFFFFF
@@ -349,16 +346,11 @@ fn cmpxchg_32_in_64_bit_mode_zero_extends_rax_on_failure() {
 }
 
 #[test]
-fn ret_imm16_and_push_pop_in_32_bit_mode() {
+fn pushad_popad_in_32_bit_mode() {
     let m = run32(&asm32(
-        "push 0x11
-         push 0x22
-         call f
-         jmp done
-         f: mov eax, [esp+4]
-         add eax, [esp+8]
-         ret 8
-         done: pushad
+        "mov eax, 0x33
+         xor ebx, ebx
+         pushad
          mov ebx, [esp+28]
          mov [0x8000], ebx
          popad",

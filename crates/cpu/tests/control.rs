@@ -11,7 +11,7 @@ use anyx86_cpu::arch::fl::{CF, OF, PF, SF, ZF};
 use anyx86_cpu::cpuid::CpuModel;
 use common::asm::{asm32, asm64};
 use common::long64::{r, run64, Exit, CODE, M, STACK};
-use common::prot32::M32;
+use common::prot32::{run32, M32};
 
 /// Whether condition `cc` (the low nibble of the Jcc opcode) holds for
 /// `flags`, as SDM Vol. 1, Appendix B, Table B-1 defines it.
@@ -108,20 +108,25 @@ fn call_ret_near_pushes_return_address() {
     assert_eq!(r(&m, 4), STACK);
 }
 
+/// Pushes two arguments, calls a function that adds them (`a`, through
+/// `sp`, `w`-byte stack slots) and returns with `ret imm16` past them.
+fn ret_imm_program(a: &str, sp: &str, w: u32) -> String {
+    format!(
+        "push 0x11\npush 0x22\ncall f\njmp done\nf: mov {a}, [{sp}+{w}]\n\
+         add {a}, [{sp}+{}]\nret {}\ndone:",
+        2 * w,
+        2 * w
+    )
+}
+
 #[test]
-fn ret_imm16_releases_arguments() {
-    let m = run64(&asm64(
-        "push 1
-         push 2
-         call f
-         jmp done
-         f: mov rax, [rsp+8]
-         add rax, [rsp+16]
-         ret 16
-         done:",
-    ));
-    assert_eq!(r(&m, 0), 3);
+fn ret_imm16_releases_arguments_in_64_and_32_bit_mode() {
+    let m = run64(&asm64(&ret_imm_program("rax", "rsp", 8)));
+    assert_eq!(r(&m, 0), 0x33);
     assert_eq!(r(&m, 4), STACK);
+    let m = run32(&asm32(&ret_imm_program("eax", "esp", 4)));
+    assert_eq!(m.r(0), 0x33);
+    assert_eq!(u64::from(m.r(4)), STACK);
 }
 
 #[test]

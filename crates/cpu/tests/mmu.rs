@@ -76,6 +76,16 @@ fn user_with(pte: u64) -> M {
     m
 }
 
+/// Reads PAGE into `reg` and writes it back, at CPL 3 on a page the
+/// user may read but not write: the write must fault (P, U/S, W) with CR2
+/// at PAGE. Returns the faulting RIP.
+fn read_then_write(m: &mut M, reg: &str) -> u64 {
+    let code = asm64(&format!("mov {reg}, [0x9000]\nmov [0x9000], {reg}"));
+    let (err, cr2, rip) = fault(m, &code);
+    assert_eq!((err, cr2), (pf::P | pf::U | pf::W, PAGE));
+    rip
+}
+
 /// Moves the CPU to CPL 3 with DPL-3 code and stack segments and a TSS
 /// whose RSP0 takes the faults.
 fn user(m: &mut M) {
@@ -167,16 +177,7 @@ fn user_write_to_read_only_page_faults_without_wp() {
     // CR0.WP only matters for supervisor accesses; a user write to a
     // read-only user page always faults.
     let mut m = user_with(PAGE | P | US);
-    assert_eq!(
-        fault(
-            &mut m,
-            &asm64(
-                "mov eax, [0x9000]
-                 mov [0x9000], eax",
-            )
-        ),
-        (pf::P | pf::U | pf::W, PAGE, CODE + 7)
-    );
+    assert_eq!(read_then_write(&mut m, "eax"), CODE + 7);
 }
 
 #[test]
@@ -456,16 +457,7 @@ fn read_only_page_directory_entry_blocks_user_writes() {
     let mut m = long();
     m.poke64(PML4 + 0x2000, PT | P | US);
     user(&mut m);
-    assert_eq!(
-        fault(
-            &mut m,
-            &asm64(
-                "mov rax, [0x9000]
-                 mov [0x9000], rax",
-            )
-        ),
-        (pf::P | pf::U | pf::W, PAGE, CODE + 8)
-    );
+    assert_eq!(read_then_write(&mut m, "rax"), CODE + 8);
     assert_eq!(m.cpu.s.gpr[0], 0xAA00 | PAGE);
 }
 

@@ -2,7 +2,7 @@
 //! flag transfers, conversions, CMOVcc/SETcc, XLAT, ENTER/LEAVE, far
 //! pointer loads.
 
-use super::{by_ea, hot, is_mem, mn, next, plain, sized, sync_count, wdq, Pick, H};
+use super::{by_ea, hot, is_mem, mn, next, plain, restart_ea, sized, sync_count, wdq, Pick, H};
 use crate::arch::{fl, reg, sreg, Mode};
 use crate::bus::CpuBus;
 use crate::decode::Handler;
@@ -215,8 +215,7 @@ fn mov_store_slow<B: CpuBus, const IMM: bool, const Z: u8, const EA: u8>(
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
-    sync_count(s, op);
-    let off = s.ea_k::<B, EA>(op);
+    let off = restart_ea::<B, EA>(s, op);
     let v = stored::<B, IMM, Z>(s, op);
     s.write_sz_k::<B, EA>(bus, op.seg as usize, off, Z, v)?;
     next(s, bus, op)
@@ -322,8 +321,7 @@ fn movx_m_slow<B: CpuBus, const SIGNED: bool, const S2: u8, const D: u8, const E
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
-    sync_count(s, op);
-    let off = s.ea_k::<B, EA>(op);
+    let off = restart_ea::<B, EA>(s, op);
     let v = s.read_sz_k::<B, EA>(bus, op.seg as usize, off, S2)?;
     s.set_reg(op.r0, D, extend::<SIGNED, S2>(v));
     next(s, bus, op)

@@ -205,6 +205,15 @@ pub(crate) fn sync_count<B>(s: &mut CpuState, op: &Op<B>) {
     s.icount = op.count_before(s.run.trace_ic);
 }
 
+/// The start of a memory handler's slow twin, which starts its
+/// instruction over: the exact instruction count ([`sync_count`]), then
+/// the operand's offset again.
+#[inline(always)]
+pub(crate) fn restart_ea<B, const EA: u8>(s: &mut CpuState, op: &Op<B>) -> u64 {
+    sync_count(s, op);
+    s.ea_k::<B, EA>(op)
+}
+
 /// Runs one record by itself (single-step, the debugger, the CS-limit
 /// path): RIP is at its first byte; `next_rip` is set to the byte after
 /// it, and a copy that does not chain runs as a trace of its own, so
