@@ -3,6 +3,7 @@
 # scratch corpus seeded from fuzz/corpus/<target> (the committed seeds are
 # not grown; add findings there by hand). Logs go to $OUT/<target>.log;
 # libFuzzer's last "#... cov: ... ft: ..." line is the figure to report.
+# Two campaigns may run at once (one per core) with different OUT dirs.
 #
 #   fuzz/campaign.sh SECONDS [target...]
 set -euo pipefail
@@ -16,9 +17,7 @@ for t in "${targets[@]}"; do
     mkdir -p "$OUT/corpus/$t" "$OUT/artifacts/$t"
     cp -n fuzz/corpus/"$t"/* "$OUT/corpus/$t/" 2>/dev/null || true
     cargo +nightly fuzz run --fuzz-dir fuzz "$t" "$OUT/corpus/$t" -- \
-        -jobs=1 -workers=1 -max_total_time="$secs" -max_len=4096 \
+        -max_total_time="$secs" -max_len=4096 \
         -artifact_prefix="$OUT/artifacts/$t/" >"$OUT/$t.log" 2>&1 || echo "$t: finding, see $OUT/$t.log"
-    # With -jobs, libFuzzer writes its own log to ./fuzz-0.log.
-    if [ -f fuzz-0.log ]; then mv fuzz-0.log "$OUT/$t.fuzz.log"; fi
-    grep -E '^#[0-9]+' "$OUT/$t.fuzz.log" "$OUT/$t.log" 2>/dev/null | tail -1
+    grep -E '^#[0-9]+' "$OUT/$t.log" | tail -1 || true
 done
