@@ -205,6 +205,17 @@ pub struct RunArgs {
     /// Write the screen to FILE (PNG) when the run ends.
     #[arg(long, value_name = "FILE.png")]
     pub screenshot: Option<PathBuf>,
+    /// Start from the machine saved in FILE (by --savevm or the
+    /// debugger's savevm) instead of power-on. The rest of the command
+    /// line must build the same machine: RAM, machine, CPU, firmware,
+    /// kernel and drives.
+    #[arg(long, value_name = "FILE")]
+    pub loadvm: Option<PathBuf>,
+    /// Save the whole machine to FILE when the run ends, however it ends
+    /// (--max-instructions, the guest, Ctrl-A x, a signal, the debugger's
+    /// quit); --loadvm continues from there.
+    #[arg(long, value_name = "FILE")]
+    pub savevm: Option<PathBuf>,
     /// Where the firmware's own log (SeaBIOS's debug port 0x402) goes:
     /// stdio, null or file:PATH (default: nowhere, and SeaBIOS stays quiet).
     #[arg(long, value_name = "DEST")]

@@ -201,6 +201,9 @@ fn run(
         };
         m.boot_kernel(&k).map_err(|e| e.to_string())?;
     }
+    if let Some(p) = &a.loadvm {
+        m.load_snapshot(p).map_err(|e| e.to_string())?;
+    }
     let outcome = match debug {
         Some(d) => debugging::debug(&mut m, a, d, inputs)?,
         None => debugging::run_machine(&mut m, a, inputs, window)?,
@@ -231,6 +234,10 @@ fn run(
     if a.stats {
         print_stats(&m);
     }
+    let saved = match &a.savevm {
+        Some(p) => m.save_snapshot(p).map_err(|e| eprintln!("anyx86: {e}")),
+        None => Ok(()),
+    };
     // Dropping the machine flushes and syncs the disk images (and saves
     // one whose file was deleted or replaced meanwhile).
     let media = std::rc::Rc::clone(&m.media);
@@ -244,6 +251,7 @@ fn run(
             Ok(stop.exit_status())
         }
         _ if media.failed() => Ok(anyx86_machine::EXIT_MEDIA as u8),
+        _ if saved.is_err() => Ok(EXIT_BAD_INPUT),
         _ => Ok(outcome.exit_status() as u8),
     }
 }

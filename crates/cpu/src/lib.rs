@@ -36,6 +36,7 @@ mod interrupt;
 mod long_mode;
 mod mmu;
 mod segment;
+mod snapshot;
 mod stack;
 mod state;
 mod task;
@@ -138,6 +139,24 @@ impl<B: CpuBus> Cpu<B> {
         self.cache.clear();
         self.s.code.clear();
         self.s.tlb.flush_all();
+    }
+
+    /// Replaces the architectural state with a snapshot's (see
+    /// [`CpuState::load_arch`]) and drops every decoded trace. Call
+    /// [`Cpu::load_finish`] once the bus is restored too.
+    pub fn load_state(
+        &mut self,
+        r: &mut anyx86_hw::wire::Reader<'_>,
+    ) -> Result<(), anyx86_hw::wire::WireError> {
+        self.cache.clear();
+        self.s.load_arch(r)
+    }
+
+    /// After a snapshot was loaded into the bus: takes its A20 mask and
+    /// memory-map generation.
+    pub fn load_finish(&mut self, bus: &B) {
+        self.s.a20_mask = bus.a20_mask();
+        self.s.map_gen = bus.map_generation();
     }
 
     /// Trace cache hits and misses.

@@ -129,6 +129,17 @@ pub struct AcpiPmState {
     /// SLP_TYP of a SLP_EN write the machine has not taken yet.
     pub sleep: Option<u8>,
 }
+anyx86_hw::wire_struct!(AcpiPmState {
+    pm1_sts,
+    pm1_en,
+    pm1_cnt,
+    gpe0_sts,
+    gpe0_en,
+    apm_cnt,
+    apm_sts,
+    tmr_period,
+    sleep
+});
 
 /// The PIIX4 PM I/O block and the APM ports.
 #[derive(Debug, Clone, Default)]

@@ -139,6 +139,13 @@ pub struct AtapiState {
     /// (`MEC_*`), reported once.
     pub media_event: u8,
 }
+anyx86_hw::wire_struct!(AtapiState {
+    sense_key,
+    asc,
+    tray_open,
+    locked,
+    media_event
+});
 
 /// What a command packet produced, for the transport to move.
 #[derive(Debug, Clone, PartialEq, Eq)]

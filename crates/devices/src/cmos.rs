@@ -212,6 +212,15 @@ pub struct CmosState {
     /// Virtual time up to which the flags have been computed.
     pub checked_until: VirtualTime,
 }
+anyx86_hw::wire_struct!(CmosState {
+    nvram,
+    index,
+    nmi_masked,
+    time_offset,
+    phase_ns,
+    flags,
+    checked_until
+});
 
 impl Default for CmosState {
     fn default() -> Self {

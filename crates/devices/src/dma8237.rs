@@ -119,6 +119,13 @@ pub struct DmaChannelState {
     /// Mode register.
     pub mode: u8,
 }
+anyx86_hw::wire_struct!(DmaChannelState {
+    base_address,
+    base_count,
+    current_address,
+    current_count,
+    mode
+});
 
 /// One 8237A's controller-wide registers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +143,14 @@ pub struct DmaControllerState {
     /// Temporary register (memory-to-memory only; reads back 0 here).
     pub temporary: u8,
 }
+anyx86_hw::wire_struct!(DmaControllerState {
+    command,
+    terminal_count,
+    request,
+    mask,
+    flip_flop,
+    temporary
+});
 
 impl Default for DmaControllerState {
     /// Reset state: every channel masked.
@@ -161,6 +176,11 @@ pub struct Dma8237State {
     /// The sixteen page ports 0x80-0x8F, indexed by the port's low nibble.
     pub pages: [u8; 16],
 }
+anyx86_hw::wire_struct!(Dma8237State {
+    controllers,
+    channels,
+    pages
+});
 
 /// What a device-side transfer did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -272,6 +272,7 @@ pub enum Phase {
     /// The host reads result bytes.
     Result,
 }
+anyx86_hw::wire_enum!(Phase { Command = 0, PioRead = 1, PioWrite = 2, PioFormat = 3, DmaWait = 4, Result = 5 });
 
 /// Position of a data transfer in progress.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -289,6 +290,14 @@ pub struct TransferState {
     /// Multi-track: continue on head 1 after EOT on head 0.
     pub multi_track: bool,
 }
+anyx86_hw::wire_struct!(TransferState {
+    drive,
+    cylinder,
+    head,
+    sector,
+    eot,
+    multi_track
+});
 
 /// One drive's mechanism, as the controller sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -303,6 +312,12 @@ pub struct DriveState {
     /// removed, cleared by a step with a medium in.
     pub disk_changed: bool,
 }
+anyx86_hw::wire_struct!(DriveState {
+    cylinder,
+    head,
+    sector,
+    disk_changed
+});
 
 impl Default for DriveState {
     fn default() -> Self {
@@ -367,6 +382,32 @@ pub struct FdcState {
     /// The drives.
     pub drives: [DriveState; DRIVES],
 }
+anyx86_hw::wire_struct!(FdcState {
+    dor,
+    tdr,
+    dsr,
+    phase,
+    command,
+    command_len,
+    result,
+    result_len,
+    result_pos,
+    result_clears_int,
+    buffer,
+    buffer_pos,
+    buffer_len,
+    transfer,
+    int_pending,
+    reset_polls,
+    seek_status,
+    specify1,
+    specify2,
+    config,
+    pretrk,
+    lock,
+    perpendicular,
+    drives
+});
 
 impl Default for FdcState {
     /// Power-on as the BIOS finds it (QEMU's state after reset): out of

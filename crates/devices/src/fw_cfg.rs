@@ -146,6 +146,12 @@ pub struct FwCfgState {
     /// A transfer the guest started and the machine has not taken yet.
     pub dma_pending: Option<u64>,
 }
+anyx86_hw::wire_struct!(FwCfgState {
+    selector,
+    offset,
+    dma_latch,
+    dma_pending
+});
 
 /// One entry of the file directory.
 #[derive(Debug, Clone)]

@@ -174,6 +174,14 @@ pub struct HpetTimerState {
     /// When the armed timer fires; `None` when not armed.
     pub due: Option<VirtualTime>,
 }
+anyx86_hw::wire_struct!(HpetTimerState {
+    config,
+    comparator,
+    period,
+    fsb_route,
+    wrap_pending,
+    due
+});
 
 impl Default for HpetTimerState {
     fn default() -> Self {
@@ -204,6 +212,14 @@ pub struct HpetState {
     /// Edge-triggered timers that fired since the machine last looked.
     pub edges: u8,
 }
+anyx86_hw::wire_struct!(HpetState {
+    config,
+    isr,
+    counter,
+    since,
+    timers,
+    edges
+});
 
 /// The HPET timer block.
 #[derive(Debug, Clone, Default)]

@@ -97,6 +97,10 @@ pub struct I440fxState {
     /// A PAM field changed and the machine has not remapped yet.
     pub pam_changed: bool,
 }
+anyx86_hw::wire_struct!(I440fxState {
+    config,
+    pam_changed
+});
 
 impl Default for I440fxState {
     fn default() -> Self {

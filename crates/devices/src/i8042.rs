@@ -180,6 +180,11 @@ pub struct OutputByte {
     /// both devices answer, kept for the snapshot format).
     pub timeout: bool,
 }
+anyx86_hw::wire_struct!(OutputByte {
+    value,
+    aux,
+    timeout
+});
 
 /// Plain-data state of the controller and its two devices.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,6 +215,20 @@ pub struct I8042State {
     /// A CPU reset was requested and not yet taken by the machine.
     pub reset_request: bool,
 }
+anyx86_hw::wire_struct!(I8042State {
+    ram,
+    output_port,
+    pending_command,
+    obuf,
+    output,
+    next_load,
+    xlat_break,
+    keyboard,
+    mouse,
+    last_read,
+    last_was_command,
+    reset_request
+});
 
 impl Default for I8042State {
     fn default() -> Self {

@@ -289,6 +289,7 @@ pub enum IdeDriveKind {
     /// An ATAPI CD-ROM drive.
     Cdrom,
 }
+anyx86_hw::wire_enum!(IdeDriveKind { None = 0, Disk = 1, Cdrom = 2 });
 
 /// Where a drive is in a command's protocol.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -313,6 +314,7 @@ pub enum IdePhase {
     /// Packet command data-in by DMA waiting for the bus master.
     AtapiDma,
 }
+anyx86_hw::wire_enum!(IdePhase { Idle = 0, PioIn = 1, AtaRead = 2, AtaWrite = 3, AtapiPacket = 4, AtapiIn = 5, DmaRead = 6, DmaWrite = 7, AtapiDma = 8 });
 
 /// Plain-data state of one drive position (everything but the medium).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -383,6 +385,40 @@ pub struct IdeDriveState {
     /// ATAPI: sense, tray, lock and media events.
     pub atapi: AtapiState,
 }
+anyx86_hw::wire_struct!(IdeDriveState {
+    kind,
+    feature,
+    nsector,
+    sector,
+    lcyl,
+    hcyl,
+    hob_feature,
+    hob_nsector,
+    hob_sector,
+    hob_lcyl,
+    hob_hcyl,
+    select,
+    status,
+    error,
+    mult_sectors,
+    heads,
+    sectors,
+    xfer_mode,
+    write_cache,
+    phase,
+    buffer,
+    data_pos,
+    lba,
+    sectors_left,
+    lba48,
+    block_sectors,
+    xfer_offset,
+    xfer_left,
+    from_medium,
+    byte_limit,
+    reply,
+    atapi
+});
 
 /// Plain-data state of one channel.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -402,6 +438,15 @@ pub struct IdeChannelState {
     /// The two drive positions.
     pub drives: [IdeDriveState; IDE_UNITS],
 }
+anyx86_hw::wire_struct!(IdeChannelState {
+    dev_ctl,
+    unit,
+    irq_pending,
+    bm_cmd,
+    bm_status,
+    bm_prd,
+    drives
+});
 
 /// Plain-data state of the controller, media contents excluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -411,6 +456,7 @@ pub struct IdeState {
     /// The two channels.
     pub channels: [IdeChannelState; IDE_CHANNELS],
 }
+anyx86_hw::wire_struct!(IdeState { config, channels });
 
 impl Default for IdeState {
     fn default() -> Self {

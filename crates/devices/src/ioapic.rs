@@ -101,6 +101,13 @@ pub struct IoApicState {
     /// Pins with a message waiting for `take_message`.
     pub pending: u32,
 }
+anyx86_hw::wire_struct!(IoApicState {
+    ioregsel,
+    id,
+    redir,
+    levels,
+    pending
+});
 
 impl Default for IoApicState {
     fn default() -> Self {

@@ -329,6 +329,33 @@ pub struct LapicState {
     /// Level-triggered vectors retired by EOI, to broadcast to I/O APICs.
     pub eoi_pending: [u32; 8],
 }
+anyx86_hw::wire_struct!(LapicState {
+    apic_base,
+    id,
+    tpr,
+    ldr,
+    dfr,
+    svr,
+    isr,
+    tmr,
+    irr,
+    esr,
+    esr_pending,
+    icr_low,
+    icr_high,
+    lvt,
+    initial_count,
+    divide_config,
+    timer_start,
+    timer_next,
+    tsc_deadline,
+    lint0,
+    lint1,
+    nmi_pending,
+    init_pending,
+    extint_pending,
+    eoi_pending
+});
 
 impl Default for LapicState {
     fn default() -> Self {

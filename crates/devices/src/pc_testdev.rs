@@ -50,6 +50,7 @@ pub struct PcTestdevState {
     /// Lines 0-23 as last driven through the IRQ ports (bit n = line n).
     pub lines: u32,
 }
+anyx86_hw::wire_struct!(PcTestdevState { data, iomem, lines });
 
 impl Default for PcTestdevState {
     fn default() -> Self {

@@ -158,6 +158,7 @@ pub struct PciHostState {
     /// The latched CONFIG_ADDRESS, as last written by a 32-bit write.
     pub address: u32,
 }
+anyx86_hw::wire_struct!(PciHostState { address });
 
 /// Configuration mechanism #1: the CONFIG_ADDRESS latch at port 0xCF8.
 #[derive(Debug, Clone, Default)]

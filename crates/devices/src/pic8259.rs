@@ -138,6 +138,23 @@ pub struct PicChipState {
     /// Edge/level control register: 1 = level-triggered.
     pub elcr: u8,
 }
+anyx86_hw::wire_struct!(PicChipState {
+    lines,
+    irr,
+    isr,
+    imr,
+    highest_priority,
+    vector_base,
+    init_step,
+    icw1,
+    icw3,
+    icw4,
+    rotate_on_aeoi,
+    read_isr,
+    poll,
+    special_mask,
+    elcr
+});
 
 /// Plain-data state of the PIC pair.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -147,6 +164,7 @@ pub struct PicState {
     /// The slave (IRQ8-15).
     pub slave: PicChipState,
 }
+anyx86_hw::wire_struct!(PicState { master, slave });
 
 /// Side-effect-free view of one chip's registers, for a debugger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

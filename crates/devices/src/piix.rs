@@ -115,6 +115,7 @@ pub struct Piix3IsaState {
     /// The reset control register (only SRST is kept).
     pub rcr: u8,
 }
+anyx86_hw::wire_struct!(Piix3IsaState { config, rcr });
 
 impl Default for Piix3IsaState {
     fn default() -> Self {
@@ -258,6 +259,10 @@ pub struct Piix4PmState {
     /// The PM I/O decode changed and the machine has not remapped yet.
     pub pm_base_changed: bool,
 }
+anyx86_hw::wire_struct!(Piix4PmState {
+    config,
+    pm_base_changed
+});
 
 impl Default for Piix4PmState {
     fn default() -> Self {

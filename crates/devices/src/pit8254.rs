@@ -175,6 +175,26 @@ pub struct PitChannelState {
     /// Latched status byte, read before any latched count.
     pub status_latch: Option<u8>,
 }
+anyx86_hw::wire_struct!(PitChannelState {
+    mode_bits,
+    bcd,
+    access,
+    count,
+    pending_count,
+    pending_at,
+    loaded,
+    started,
+    gate,
+    elapsed,
+    since,
+    null_count,
+    write_msb_next,
+    write_lsb,
+    read_msb_next,
+    latch,
+    latch_state,
+    status_latch
+});
 
 impl Default for PitChannelState {
     fn default() -> Self {
@@ -209,6 +229,7 @@ pub struct PitState {
     /// Writable bits of port 0x61 (bit 0 mirrors channel 2's gate).
     pub port61: u8,
 }
+anyx86_hw::wire_struct!(PitState { channels, port61 });
 
 impl Default for PitState {
     fn default() -> Self {

@@ -35,6 +35,10 @@ pub struct Port92State {
     /// A CPU reset was requested and not yet taken by the machine.
     pub reset_request: bool,
 }
+anyx86_hw::wire_struct!(Port92State {
+    value,
+    reset_request
+});
 
 /// System control port A.
 #[derive(Debug, Clone, Default)]

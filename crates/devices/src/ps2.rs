@@ -464,6 +464,16 @@ pub struct Ps2KeyboardState {
     /// Held Ctrl/Alt keys (for Pause/Break and Print Screen/SysRq).
     pub modifiers: u8,
 }
+anyx86_hw::wire_struct!(Ps2KeyboardState {
+    queue,
+    scanning,
+    scancode_set,
+    leds,
+    typematic,
+    pending_command,
+    last_sent,
+    modifiers
+});
 
 impl Default for Ps2KeyboardState {
     fn default() -> Self {
@@ -677,6 +687,22 @@ pub struct Ps2MouseState {
     /// Last byte sent to the controller, for the resend command.
     pub last_sent: u8,
 }
+anyx86_hw::wire_struct!(Ps2MouseState {
+    queue,
+    mode,
+    resolution,
+    sample_rate,
+    wrap,
+    device_id,
+    knock,
+    pending_command,
+    dx,
+    dy,
+    dz,
+    buttons,
+    dirty,
+    last_sent
+});
 
 impl Default for Ps2MouseState {
     fn default() -> Self {

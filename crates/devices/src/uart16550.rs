@@ -209,6 +209,25 @@ pub struct UartState {
     /// Transmitted bytes dropped because the output buffer was full.
     pub tx_dropped: u64,
 }
+anyx86_hw::wire_struct!(UartState {
+    ier,
+    lcr,
+    mcr,
+    fcr,
+    scr,
+    dll,
+    dlm,
+    lsr_errors,
+    msr_deltas,
+    thre_pending,
+    modem_inputs,
+    rbr,
+    rx_fifo,
+    rx_host,
+    tx_buffer,
+    rx_dropped,
+    tx_dropped
+});
 
 impl Default for UartState {
     fn default() -> Self {

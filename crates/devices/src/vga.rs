@@ -363,6 +363,36 @@ pub struct VgaState {
     /// VRAM offset of the 64 KiB bank window.
     pub bank_offset: u32,
 }
+anyx86_hw::wire_struct!(VgaState {
+    config,
+    vram,
+    latch,
+    misc_output,
+    feature_control,
+    st01,
+    sr_index,
+    sr,
+    gr_index,
+    gr,
+    ar_index,
+    ar,
+    ar_flip_flop,
+    cr_index,
+    cr,
+    pel_mask,
+    dac_state,
+    dac_sub_index,
+    dac_read_index,
+    dac_write_index,
+    dac_cache,
+    palette,
+    dac_8bit,
+    vbe_index,
+    vbe_regs,
+    vbe_start_addr,
+    vbe_line_offset,
+    bank_offset
+});
 
 impl Default for VgaState {
     fn default() -> Self {

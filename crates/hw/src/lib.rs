@@ -9,13 +9,15 @@
 //! - [`IrqLevel`]: interrupt lines are levels; edge detection lives in the
 //!   interrupt controller.
 //! - [`time`]: virtual time and the event scheduler.
-//! - [`Snapshot`]: plain-data device state, saved and restored.
+//! - [`Snapshot`]: plain-data device state, saved and restored, and
+//!   [`wire`], its byte encoding in snapshot files.
 //! - [`DmaMemory`]: guest physical memory as a bus-mastering device sees it.
 //! - [`block`]: media (disk, CD, floppy images) as storage controllers see them.
 #![forbid(unsafe_code)]
 
 pub mod block;
 pub mod time;
+pub mod wire;
 
 pub use block::{BlockBackend, BlockError, MemDisk};
 
@@ -71,7 +73,7 @@ pub trait DmaMemory {
 /// deadlines afterwards).
 pub trait Snapshot {
     /// The state type: all fields public, `Default` is the power-on state.
-    type State: Clone + Default + PartialEq + core::fmt::Debug;
+    type State: Clone + Default + PartialEq + core::fmt::Debug + wire::Wire;
     /// Captures the device state.
     fn save(&self) -> Self::State;
     /// Replaces the device state.
@@ -92,9 +94,16 @@ pub enum SnapshotError {
 }
 
 /// Saves a device, restores the state into a fresh one and checks both
-/// agree: the round-trip test every device runs.
+/// agree, and that the state survives its byte encoding: the round-trip
+/// test every device runs.
 pub fn assert_snapshot_roundtrip<D: Snapshot>(device: &D, fresh: &mut D) {
     let state = device.save();
+    let decoded = wire::decode::<D::State>(&wire::encode(&state));
+    assert_eq!(
+        decoded.as_ref(),
+        Ok(&state),
+        "byte encoding changed the state"
+    );
     fresh.restore(&state).expect("restore of a saved state");
     assert_eq!(fresh.save(), state, "snapshot round-trip changed the state");
 }

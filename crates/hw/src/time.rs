@@ -85,6 +85,12 @@ impl<E: Ord + Copy> Scheduler<E> {
         Some(self.pending.swap_remove(i))
     }
 
+    /// The pending events with their deadlines, for snapshots (restore
+    /// them with [`schedule`](Self::schedule)).
+    pub fn entries(&self) -> &[(VirtualTime, E)] {
+        &self.pending
+    }
+
     /// Drops every pending event.
     pub fn clear(&mut self) {
         self.pending.clear();

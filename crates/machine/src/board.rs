@@ -15,6 +15,9 @@ use anyx86_hw::{DmaMemory, IrqLevel, PortDevice, Scheduler};
 use anyx86_mem::{Pam, PhysMemory, Region, PAM_SEGMENTS};
 use std::io::Write;
 
+mod snapshot;
+pub use snapshot::BoardStateError;
+
 /// Where a byte stream from the guest goes (debug console, serial port).
 pub type Sink = Box<dyn Write + Send>;
 

@@ -84,6 +84,11 @@ impl Machine {
                 anyx86_boot::load_linux(&kernel, initrd, &k.append, &layout)?
             }
         };
+        self.add_identity(format!("kernel {}", crate::machine::content_id(&kernel)));
+        for (m, _) in &modules {
+            self.add_identity(format!("initrd {}", crate::machine::content_id(m)));
+        }
+        self.add_identity(format!("append {}", k.append));
         let mut plan = plan;
         if self.screen_shown && self.board.pc.is_some() {
             // setup_direct_platform put the VGA in mode 3.

@@ -52,6 +52,22 @@ impl Clock {
         }
     }
 
+    /// The time skipped while idle (the clock's only state besides the
+    /// instruction count), for snapshots.
+    pub fn skipped_ns(&self) -> u64 {
+        self.skipped_ns
+    }
+
+    /// Continues from a snapshot: `skipped_ns` as saved, and in realtime
+    /// mode the host clock taken to read `now(icount)` at this moment,
+    /// so pacing neither sleeps to catch up nor jumps.
+    pub fn resume(&mut self, skipped_ns: u64, icount: u64) {
+        self.skipped_ns = skipped_ns;
+        let now = Duration::from_nanos(self.now(icount));
+        let host = Instant::now();
+        self.host_start = host.checked_sub(now).unwrap_or(host);
+    }
+
     /// Virtual nanoseconds at instruction number `icount`.
     #[inline]
     pub fn now(&self, icount: u64) -> u64 {

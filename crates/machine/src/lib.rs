@@ -16,6 +16,7 @@ pub mod pc;
 mod platform;
 pub mod screen;
 pub mod smbios;
+pub mod snapshot;
 
 pub use board::{Board, Output, Sink, StopReason};
 pub use boot::{kernel_is_64bit, KernelBoot};

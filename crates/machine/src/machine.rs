@@ -292,6 +292,15 @@ fn read_rom(p: &std::path::Path) -> Result<Vec<u8>, MachineError> {
     Ok(data)
 }
 
+/// A file's content, for identity lines: its size and CRC-32.
+pub(crate) fn content_id(data: &[u8]) -> String {
+    format!(
+        "{} bytes, crc {:08x}",
+        data.len(),
+        anyx86_hw::wire::crc32(data)
+    )
+}
+
 /// A PC: one CPU and its board.
 pub struct Machine {
     /// The CPU.
@@ -299,14 +308,14 @@ pub struct Machine {
     /// Memory and devices.
     pub board: Board,
     no_reboot: bool,
-    rtc_base: i64,
+    pub(crate) rtc_base: i64,
     /// The direct-boot plan, re-applied on reset (no firmware to run).
     pub(crate) boot_plan: Option<anyx86_boot::BootPlan>,
     /// Someone looks at the screen (not `serial_console`): a directly
     /// booted Linux kernel is told about the VGA text screen.
     pub(crate) screen_shown: bool,
     /// Last FERR# level forwarded to IRQ13.
-    ferr_seen: bool,
+    pub(crate) ferr_seen: bool,
     /// Wall time spent in [`Machine::run`].
     pub wall: std::time::Duration,
     /// Things the user should be told before the run (e.g. an implicit
@@ -318,6 +327,10 @@ pub struct Machine {
     /// Problems with the image files, found while running or when they
     /// are closed (dropping the machine): the caller reports them.
     pub media: Rc<MediaHealth>,
+    /// What the command line built that a snapshot does not hold (see
+    /// [`crate::snapshot`]), one line each: a snapshot loads only into a
+    /// machine with the same lines.
+    identity: Vec<String>,
 }
 
 /// Most instructions per run-loop slice (host responsiveness, and how
@@ -333,6 +346,12 @@ const MAX_LAG: Duration = Duration::from_millis(2);
 impl Machine {
     /// Builds a machine.
     pub fn new(cfg: MachineConfig) -> Result<Self, MachineError> {
+        let config_lines = vec![
+            format!("ram {} MiB", cfg.ram_mib),
+            format!("machine {}", cfg.kind.name()),
+            format!("ips {}", cfg.ips),
+            format!("pc-testdev {}", cfg.pc_testdev),
+        ];
         let ram = GuestRam::with_mib(cfg.ram_mib)?;
         let rom = match &cfg.bios {
             Some(p) => Some(Rom::new(read_rom(p)?)?),
@@ -369,7 +388,10 @@ impl Machine {
             notes: Vec::new(),
             no_progress: None,
             media: Rc::default(),
+            identity: Vec::new(),
         };
+        m.identity = config_lines;
+        m.identify(firmware);
         m.board.firmware_log = cfg.firmware_log.map(|s| Output::new(Some(s), true));
         if cfg.pc_testdev {
             let pc = m
@@ -385,6 +407,37 @@ impl Machine {
             m.setup_firmware_boot(&cfg.boot_order, cfg.serial_console);
         }
         Ok(m)
+    }
+
+    /// The identity lines of the CPU and the ROM.
+    fn identify(&mut self, firmware: bool) {
+        let c = &self.cpu.model;
+        let vendor = String::from_utf8_lossy(&c.vendor).into_owned();
+        let model = format!("{:?}", self.cpu.model);
+        let lines = [
+            format!(
+                "cpu {vendor} family {} model {} stepping {} (model crc {:08x})",
+                c.family,
+                c.model,
+                c.stepping,
+                anyx86_hw::wire::crc32(model.as_bytes())
+            ),
+            match self.board.mem.rom().filter(|_| firmware) {
+                Some(r) => format!("rom {}", content_id(r.as_slice())),
+                None => "no rom".into(),
+            },
+        ];
+        self.identity.extend(lines);
+    }
+
+    /// Adds a line to the machine's identity (see [`crate::snapshot`]).
+    pub(crate) fn add_identity(&mut self, line: String) {
+        self.identity.push(line);
+    }
+
+    /// The machine's identity, one line per part.
+    pub(crate) fn identity(&self) -> String {
+        self.identity.join("\n")
     }
 
     /// Opens the images and puts them in the drives.
@@ -420,6 +473,8 @@ impl Machine {
             if let Some(n) = img.note {
                 self.notes.push(n);
             }
+            let line = format!("ide {pos} {kind:?} {} bytes", img.backend.len());
+            self.identity.push(line);
             let (ch, unit) = (pos / 2, pos % 2);
             match kind {
                 MediaKind::Cdrom => pc.ide.attach_cdrom(ch, unit, Some(img.backend)),
@@ -436,6 +491,8 @@ impl Machine {
         for (drive, p) in d.fd.iter().enumerate() {
             let Some(p) = p else { continue };
             let img = open_image(p, MediaKind::Floppy, d.snapshot, &self.media)?;
+            let line = format!("floppy {drive} {} bytes", img.backend.len());
+            self.identity.push(line);
             self.board
                 .fdc
                 .attach(drive, img.backend)

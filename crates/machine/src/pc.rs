@@ -36,6 +36,14 @@ impl MachineKind {
             _ => None,
         }
     }
+
+    /// The name `--machine` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pc => "pc",
+            Self::Isa => "isa",
+        }
+    }
 }
 
 /// The full PC's chipset devices.

@@ -1,0 +1,359 @@
+//! Snapshot files: a whole machine saved at an instruction boundary and
+//! loaded into a fresh process (`--loadvm`, `--savevm`, the debugger's
+//! `savevm`).
+//!
+//! The layout, every integer little-endian (after Firecracker's snapshot
+//! file: magic, version, state, checksums):
+//!
+//! | bytes | content |
+//! |---|---|
+//! | 8 | magic `ANYX86VM` |
+//! | 4 | format version ([`FORMAT_VERSION`]) |
+//! | ... | sections |
+//!
+//! Each section is a 4-byte tag, a `u64` payload length, the payload and
+//! the CRC-32 of the payload. The sections come in this order:
+//! - `MACH`: the identity of the machine, as text lines (RAM size, machine
+//!   kind, CPU model, `--ips`, the ROM, kernel and drives' sizes and
+//!   checksums). The loading command line must build the same identity:
+//!   what a snapshot leaves out (ROM, media, CMOS configuration, fw_cfg
+//!   items) comes from it.
+//! - `CPU0`: the CPU's architectural state ([`anyx86_cpu`]'s snapshot)
+//!   and the machine's own two values: the FERR# level last forwarded to
+//!   IRQ 13, and the RTC's power-on time (a reset keeps it, as the
+//!   uninterrupted machine would).
+//! - `BRD0`: the board: every chip, the scheduler, the clock.
+//! - `RAM0`: the page size (`u32`), then each page of RAM that is not all
+//!   zero as its page number (`u32`) and its bytes, in increasing order,
+//!   then `u32::MAX`.
+//! - `END0`: empty.
+//!
+//! The byte encoding of the states is [`anyx86_hw::wire`]. A file whose
+//! magic, version, tags or checksums do not match, or that ends early, is
+//! refused before the machine runs; the caller exits with status 2.
+
+use crate::machine::Machine;
+use anyx86_hw::wire::{crc32, Reader};
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The file's magic number.
+pub const MAGIC: [u8; 8] = *b"ANYX86VM";
+/// The version of the layout and of every state's encoding. Bump it with
+/// any change to what a state struct holds.
+pub const FORMAT_VERSION: u32 = 1;
+/// RAM is saved in pages of this size.
+const PAGE: usize = 4096;
+/// Ends the list of RAM pages.
+const RAM_END: u32 = u32::MAX;
+
+/// Why a snapshot could not be written or loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotFileError {
+    /// The file could not be created, written, opened or read.
+    #[error("snapshot {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not a snapshot file.
+    #[error("{0} is not an anyx86 snapshot")]
+    NotSnapshot(PathBuf),
+    /// Written by a version of anyx86 with another layout.
+    #[error(
+        "snapshot {path} has format version {found}; this anyx86 reads version {FORMAT_VERSION}"
+    )]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: u32,
+    },
+    /// A section is missing, out of order, cut short or fails its checksum.
+    #[error("snapshot {path} is damaged: {why}")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// The command line builds a machine other than the saved one.
+    #[error("snapshot {path} was saved on another machine: it has {saved}, this command line gives {here}")]
+    Mismatch {
+        /// The file.
+        path: PathBuf,
+        /// The saved machine's first differing identity line.
+        saved: String,
+        /// This machine's.
+        here: String,
+    },
+}
+
+impl Machine {
+    /// Writes the whole machine to `path` (see the module doc). Call it
+    /// between runs: the CPU is at an instruction boundary then.
+    pub fn save_snapshot(&self, path: &Path) -> Result<(), SnapshotFileError> {
+        let io = |source| SnapshotFileError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let f = std::fs::File::create(path).map_err(io)?;
+        let mut w = BufWriter::new(f);
+        w.write_all(&MAGIC).map_err(io)?;
+        w.write_all(&FORMAT_VERSION.to_le_bytes()).map_err(io)?;
+        let mut cpu = Vec::new();
+        self.cpu.s.save_arch(&mut cpu);
+        anyx86_hw::wire::Wire::put(&(self.ferr_seen, self.rtc_base), &mut cpu);
+        let mut board = Vec::new();
+        self.board.save_state(&mut board);
+        write_section(&mut w, b"MACH", self.identity().as_bytes()).map_err(io)?;
+        write_section(&mut w, b"CPU0", &cpu).map_err(io)?;
+        write_section(&mut w, b"BRD0", &board).map_err(io)?;
+        write_ram(&mut w, self.board.mem.ram().as_slice()).map_err(io)?;
+        write_section(&mut w, b"END0", &[]).map_err(io)?;
+        w.into_inner()
+            .map_err(|e| io(e.into_error()))?
+            .sync_all()
+            .map_err(io)
+    }
+
+    /// Replaces the machine's state with the snapshot in `path`. The
+    /// machine must be freshly built from the command line the snapshot
+    /// was saved with. On an error the machine is partly replaced:
+    /// discard it.
+    pub fn load_snapshot(&mut self, path: &Path) -> Result<(), SnapshotFileError> {
+        let mut f = SnapFile::open(path)?;
+        let ident = f.section(b"MACH")?;
+        self.check_identity(path, &ident)?;
+        let cpu = f.section(b"CPU0")?;
+        let board = f.section(b"BRD0")?;
+        let mut r = Reader::new(&cpu);
+        self.cpu
+            .load_state(&mut r)
+            .and_then(|()| anyx86_hw::wire::Wire::get(&mut r))
+            .map(|(ferr, rtc)| (self.ferr_seen, self.rtc_base) = (ferr, rtc))
+            .and_then(|()| r.finish())
+            .map_err(|e| f.damaged(format!("CPU state: {e}")))?;
+        let icount = self.cpu.s.icount;
+        let mut r = Reader::new(&board);
+        self.board
+            .load_state(&mut r, icount)
+            .map_err(|e| f.damaged(format!("board state: {e}")))?;
+        r.finish()
+            .map_err(|e| f.damaged(format!("board state: {e}")))?;
+        f.ram(self.board.mem.ram_mut().as_mut_slice())?;
+        f.section(b"END0")?;
+        // The board bumped its memory-map generation: the CPU takes the
+        // restored A20 and map, and drops the old machine's code.
+        self.cpu.load_finish(&self.board);
+        Ok(())
+    }
+
+    /// Compares this machine's identity with a snapshot's.
+    fn check_identity(&self, path: &Path, saved: &[u8]) -> Result<(), SnapshotFileError> {
+        let saved = String::from_utf8_lossy(saved);
+        let here = self.identity();
+        let mut a = saved.lines();
+        let mut b = here.lines();
+        loop {
+            match (a.next(), b.next()) {
+                (None, None) => return Ok(()),
+                (x, y) if x == y => {}
+                (x, y) => {
+                    return Err(SnapshotFileError::Mismatch {
+                        path: path.to_owned(),
+                        saved: x.unwrap_or("nothing more").to_string(),
+                        here: y.unwrap_or("nothing more").to_string(),
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn write_section(w: &mut impl Write, tag: &[u8; 4], payload: &[u8]) -> std::io::Result<()> {
+    w.write_all(tag)?;
+    w.write_all(&(payload.len() as u64).to_le_bytes())?;
+    w.write_all(payload)?;
+    w.write_all(&crc32(payload).to_le_bytes())
+}
+
+/// RAM, without the pages that are all zero (most of a guest's RAM until
+/// it has run a while), streamed: no copy of RAM is made.
+fn write_ram(w: &mut impl Write, ram: &[u8]) -> std::io::Result<()> {
+    let pages: Vec<u32> = ram
+        .chunks(PAGE)
+        .enumerate()
+        .filter(|(_, p)| p.iter().any(|&b| b != 0))
+        .map(|(i, _)| i as u32)
+        .collect();
+    let len = 4 + pages.len() * (4 + PAGE) + 4;
+    w.write_all(b"RAM0")?;
+    w.write_all(&(len as u64).to_le_bytes())?;
+    let mut crc = anyx86_hw::wire::Crc32::new();
+    let mut put = |w: &mut dyn Write, b: &[u8]| {
+        crc.update(b);
+        w.write_all(b)
+    };
+    put(w, &(PAGE as u32).to_le_bytes())?;
+    for &i in &pages {
+        let at = i as usize * PAGE;
+        put(w, &i.to_le_bytes())?;
+        put(w, &ram[at..(at + PAGE).min(ram.len())])?;
+    }
+    put(w, &RAM_END.to_le_bytes())?;
+    w.write_all(&crc.finish().to_le_bytes())
+}
+
+/// A snapshot file being read, section by section.
+struct SnapFile {
+    path: PathBuf,
+    r: std::io::BufReader<std::fs::File>,
+    /// Bytes left in the file, so that no section length is believed
+    /// beyond it.
+    left: u64,
+}
+
+impl SnapFile {
+    fn open(path: &Path) -> Result<Self, SnapshotFileError> {
+        let len = crate::machine::regular_file_len(path, "snapshot").map_err(|e| {
+            SnapshotFileError::Io {
+                path: path.to_owned(),
+                source: std::io::Error::other(e.to_string()),
+            }
+        })?;
+        let file = std::fs::File::open(path).map_err(|source| SnapshotFileError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut f = Self {
+            path: path.to_owned(),
+            r: std::io::BufReader::new(file),
+            left: len,
+        };
+        let mut head = [0u8; 12];
+        if len < 12 || f.read(&mut head).is_err() || head[..8] != MAGIC {
+            return Err(SnapshotFileError::NotSnapshot(path.to_owned()));
+        }
+        let found = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+        if found != FORMAT_VERSION {
+            return Err(SnapshotFileError::Version {
+                path: path.to_owned(),
+                found,
+            });
+        }
+        Ok(f)
+    }
+
+    fn damaged(&self, why: String) -> SnapshotFileError {
+        SnapshotFileError::Damaged {
+            path: self.path.clone(),
+            why,
+        }
+    }
+
+    /// Reads exactly `buf.len()` bytes.
+    fn read(&mut self, buf: &mut [u8]) -> Result<(), SnapshotFileError> {
+        if (buf.len() as u64) > self.left {
+            return Err(self.damaged("the file ends early".into()));
+        }
+        self.r
+            .read_exact(buf)
+            .map_err(|e| self.damaged(format!("read failed: {e}")))?;
+        self.left -= buf.len() as u64;
+        Ok(())
+    }
+
+    /// The next section's header, which must carry `tag`; returns its
+    /// length, checked against the bytes left.
+    fn header(&mut self, tag: &[u8; 4]) -> Result<u64, SnapshotFileError> {
+        let mut h = [0u8; 12];
+        self.read(&mut h)?;
+        if &h[..4] != tag {
+            return Err(self.damaged(format!(
+                "expected section {}, found {:?}",
+                String::from_utf8_lossy(tag),
+                String::from_utf8_lossy(&h[..4])
+            )));
+        }
+        let len = u64::from_le_bytes(h[4..].try_into().unwrap_or_default());
+        if len.saturating_add(4) > self.left {
+            return Err(self.damaged(format!(
+                "section {} is longer than the file",
+                String::from_utf8_lossy(tag)
+            )));
+        }
+        Ok(len)
+    }
+
+    /// The CRC after a section, checked against `crc`.
+    fn check_crc(&mut self, tag: &[u8; 4], crc: u32) -> Result<(), SnapshotFileError> {
+        let mut c = [0u8; 4];
+        self.read(&mut c)?;
+        if u32::from_le_bytes(c) != crc {
+            return Err(self.damaged(format!(
+                "section {} fails its checksum",
+                String::from_utf8_lossy(tag)
+            )));
+        }
+        Ok(())
+    }
+
+    /// The payload of the next section, which must carry `tag`.
+    fn section(&mut self, tag: &[u8; 4]) -> Result<Vec<u8>, SnapshotFileError> {
+        let len = self.header(tag)?;
+        let mut payload = vec![0u8; len as usize];
+        self.read(&mut payload)?;
+        self.check_crc(tag, crc32(&payload))?;
+        Ok(payload)
+    }
+
+    /// The RAM section, straight into `ram`: pages it lists are copied,
+    /// every other page is cleared (the fresh machine's loader may have
+    /// written some).
+    fn ram(&mut self, ram: &mut [u8]) -> Result<(), SnapshotFileError> {
+        let len = self.header(b"RAM0")?;
+        let mut crc = anyx86_hw::wire::Crc32::new();
+        let mut word = [0u8; 4];
+        let mut read_word = |f: &mut Self, crc: &mut anyx86_hw::wire::Crc32| {
+            f.read(&mut word)?;
+            crc.update(&word);
+            Ok::<u32, SnapshotFileError>(u32::from_le_bytes(word))
+        };
+        if read_word(self, &mut crc)? as usize != PAGE {
+            return Err(self.damaged("RAM page size".into()));
+        }
+        let size = ram.len();
+        let pages = size.div_ceil(PAGE);
+        let mut next = 0usize;
+        let mut used = 4u64;
+        loop {
+            let i = read_word(self, &mut crc)?;
+            used += 4;
+            let end = if i == RAM_END { pages } else { i as usize };
+            if end < next || end > pages || (i != RAM_END && end == pages) {
+                return Err(self.damaged(format!("RAM page {i} out of order or beyond RAM")));
+            }
+            for gap in next..end {
+                let p = &mut ram[gap * PAGE..((gap + 1) * PAGE).min(size)];
+                if p.iter().any(|&b| b != 0) {
+                    p.fill(0);
+                }
+            }
+            if i == RAM_END {
+                break;
+            }
+            let p = &mut ram[end * PAGE..((end + 1) * PAGE).min(size)];
+            self.read(p)?;
+            crc.update(p);
+            used += p.len() as u64;
+            next = end + 1;
+        }
+        if used != len {
+            return Err(self.damaged("RAM section length".into()));
+        }
+        self.check_crc(b"RAM0", crc.finish())
+    }
+}
