@@ -220,3 +220,31 @@ fn run_trace_filters_by_mode_range_and_instruction_count() {
     assert!(later.lines().count() > 5, "{later}");
     assert!(later.lines().count() < 40, "{later}");
 }
+
+/// `savevm FILE` in the debugger saves the machine where it stands: a
+/// second session started with `--loadvm FILE` shows the same registers,
+/// and the guest then runs to its end as it would have.
+#[test]
+fn batch_savevm_saves_the_machine_where_it_stopped() {
+    let snap = Path::new(env!("CARGO_TARGET_TMPDIR")).join("batch-savevm.snap");
+    let _ = std::fs::remove_file(&snap);
+    let (status, first) = run_batch(
+        "batch-savevm-1.cmds",
+        &format!("s 40\nr\nsavevm {}\nq\n", snap.display()),
+        &[],
+    );
+    assert_eq!(status, 0, "{first}");
+    assert!(first.contains("machine saved to"), "{first}");
+    let regs = |text: &str| {
+        text.lines()
+            .filter(|l| l.contains("eax=") || l.contains("eip="))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let snap_arg = snap.to_string_lossy().into_owned();
+    let (status, second) = run_batch("batch-savevm-2.cmds", "r\nc\n", &["--loadvm", &snap_arg]);
+    assert_eq!(status, 1, "the guest's exit after the load:\n{second}");
+    let (before, after) = (regs(&first), regs(&second));
+    assert!(!before.is_empty(), "{first}");
+    assert_eq!(before, after[..before.len()], "{first}\n---\n{second}");
+}

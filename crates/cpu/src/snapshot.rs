@@ -152,6 +152,7 @@ macro_rules! arch_fields {
                 self.flags = Wire::get(r)?;
                 self.lazy.op = FlagOp::None;
                 $( self.$f = Wire::get(r)?; )*
+                self.check_derived(r)?;
                 self.smc_pages.clear();
                 self.code.clear();
                 self.tlb.flush_all();
@@ -168,3 +169,22 @@ arch_fields!(
     skip flags, lazy, run, smc_pages, dma_pages, code, tlb, a20_mask, map_gen, watch, stats,
         cpuid_model
 );
+
+impl CpuState {
+    /// A loaded state's derived fields must be what CR0, EFLAGS, EFER and
+    /// the segment registers give (the interpreter relies on it), and its
+    /// small fields must be in range.
+    fn check_derived(&mut self, r: &Reader<'_>) -> Result<(), WireError> {
+        let saved = (self.mode, self.bitness, self.stack32, self.cpl);
+        if self.cpl > 3 || self.fpu.top > 7 {
+            return Err(r.invalid("CPL or x87 TOP"));
+        }
+        let epoch = self.tlb.epoch;
+        self.update_mode();
+        self.tlb.epoch = epoch;
+        if (self.mode, self.bitness, self.stack32, self.cpl) != saved {
+            return Err(r.invalid("CPU mode (it disagrees with CR0, EFLAGS, EFER and CS)"));
+        }
+        Ok(())
+    }
+}

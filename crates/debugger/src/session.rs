@@ -95,6 +95,7 @@ set step-irqs on|off   take interrupts while stepping (default off)
 trace on FILE [range=A-B] [mode=real|protected|paging|v86|long] [after=N]
 trace off           stop the execution trace
 screendump FILE.png write the screen as the VGA shows it now
+savevm FILE         save the whole machine (run again with --loadvm FILE)
 q|quit              quit
 Numbers: 0x1f or 1fh is hexadecimal, 31 decimal; SEG:OFF halves are hex.";
 
@@ -122,12 +123,12 @@ impl Session {
             };
             return self.run_cmd(m, cmd, args, hook);
         }
-        if matches!(cmd, "trace" | "screendump") && hook.is_none() {
+        if matches!(cmd, "trace" | "screendump" | "savevm") && hook.is_none() {
             // A remote client must not create files on the host.
-            let instead = if cmd == "trace" {
-                "--trace"
-            } else {
-                "--screenshot"
+            let instead = match cmd {
+                "trace" => "--trace",
+                "screendump" => "--screenshot",
+                _ => "--savevm",
             };
             return Reply::text(format!("{cmd} is not available through GDB; use {instead}"));
         }
@@ -177,6 +178,13 @@ impl Session {
             ("trace", rest) => self.trace_cmd(m, rest)?,
             ("screendump", [file]) => match m.screendump(std::path::Path::new(file)) {
                 Ok(()) => format!("screen written to {file}"),
+                Err(e) => return Err(e.to_string()),
+            },
+            ("savevm", [file]) => match m.save_snapshot(std::path::Path::new(file)) {
+                Ok(()) => format!(
+                    "machine saved to {file} after {} instructions (continue from it with --loadvm {file})",
+                    m.cpu.s.icount
+                ),
                 Err(e) => return Err(e.to_string()),
             },
             _ => return Err(format!("unknown command '{}' (try help)", words(cmd, args))),

@@ -120,6 +120,15 @@ pub trait Wire: Sized {
     fn put(&self, out: &mut Vec<u8>);
     /// Decodes one value.
     fn get(r: &mut Reader<'_>) -> Result<Self, WireError>;
+    /// Appends the encodings of `items` (one after another; bytes copy
+    /// at once: a VGA's video memory is 16 MiB).
+    fn put_all(items: &[Self], out: &mut Vec<u8>) {
+        items.iter().for_each(|v| v.put(out));
+    }
+    /// Decodes `n` values.
+    fn get_all(r: &mut Reader<'_>, n: usize) -> Result<Vec<Self>, WireError> {
+        (0..n).map(|_| Self::get(r)).collect()
+    }
 }
 
 /// Encodes `v` into a fresh buffer.
@@ -149,7 +158,22 @@ macro_rules! wire_int {
         }
     )*};
 }
-wire_int!(u8, u16, u32, u64, u128, i8, i16, i32, i64);
+wire_int!(u16, u32, u64, u128, i8, i16, i32, i64);
+
+impl Wire for u8 {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.push(*self);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(r.bytes(1)?[0])
+    }
+    fn put_all(items: &[Self], out: &mut Vec<u8>) {
+        out.extend_from_slice(items);
+    }
+    fn get_all(r: &mut Reader<'_>, n: usize) -> Result<Vec<Self>, WireError> {
+        r.bytes(n).map(<[u8]>::to_vec)
+    }
+}
 
 impl Wire for bool {
     fn put(&self, out: &mut Vec<u8>) {
@@ -194,10 +218,10 @@ impl<T: Wire> Wire for Option<T> {
 
 impl<T: Wire, const N: usize> Wire for [T; N] {
     fn put(&self, out: &mut Vec<u8>) {
-        self.iter().for_each(|v| v.put(out));
+        T::put_all(self, out);
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        let v = (0..N).map(|_| T::get(r)).collect::<Result<Vec<T>, _>>()?;
+        let v = T::get_all(r, N)?;
         v.try_into().map_err(|_| r.invalid("array"))
     }
 }
@@ -205,22 +229,24 @@ impl<T: Wire, const N: usize> Wire for [T; N] {
 impl<T: Wire> Wire for Vec<T> {
     fn put(&self, out: &mut Vec<u8>) {
         put_len(self.len(), out);
-        self.iter().for_each(|v| v.put(out));
+        T::put_all(self, out);
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let n = r.len()?;
-        (0..n).map(|_| T::get(r)).collect()
+        T::get_all(r, n)
     }
 }
 
 impl<T: Wire> Wire for VecDeque<T> {
     fn put(&self, out: &mut Vec<u8>) {
         put_len(self.len(), out);
-        self.iter().for_each(|v| v.put(out));
+        let (a, b) = self.as_slices();
+        T::put_all(a, out);
+        T::put_all(b, out);
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let n = r.len()?;
-        (0..n).map(|_| T::get(r)).collect()
+        T::get_all(r, n).map(VecDeque::from)
     }
 }
 

@@ -564,3 +564,153 @@ fn attach_and_probe(
     };
     ImageOutcome::Attached(seen)
 }
+
+/// What became of a snapshot file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotOutcome {
+    /// Refused, with the one-line reason.
+    Refused(String),
+    /// Loaded; the machine then ran to the harness's limit or its end,
+    /// with this much work counted.
+    Loaded {
+        /// `CpuState::work` after the run.
+        work: u64,
+        /// The outcome of the run, as text.
+        outcome: String,
+    },
+}
+
+/// Work the harness lets a loaded machine do.
+pub const SNAPSHOT_RUN: u64 = 20_000;
+
+/// The `snapshot_file` harness: the input is one byte choosing the
+/// machine (bit 0 clear: the fuzzed full PC of [`board`]; set: the ISA
+/// machine with 2 MiB), then a snapshot file, loaded as `--loadvm` loads
+/// one (the ISA machine has no VGA to save: ten times the executions).
+/// Invariants: no
+/// panic; a refusal is one line; a loaded machine runs and stops within
+/// [`SNAPSHOT_RUN`] more work, its count never going backwards; and a
+/// loaded state survives a save and a load unchanged (saving it again
+/// gives the same bytes).
+pub fn run_snapshot_file(data: &[u8]) -> SnapshotOutcome {
+    let name = std::path::Path::new("fuzz.snap");
+    let (isa, data) = match data.split_first() {
+        Some((k, rest)) => (k & 1 != 0, rest),
+        None => (false, data),
+    };
+    let fresh = || if isa { isa_board() } else { board() };
+    let mut m = fresh();
+    if let Err(e) = m.load_snapshot_bytes(name, &with_valid_crcs(data)) {
+        let msg = e.to_string();
+        assert!(
+            !msg.contains('\n'),
+            "a refusal of more than one line: {msg:?}"
+        );
+        return SnapshotOutcome::Refused(msg);
+    }
+    let saved = save(&m);
+    let mut again = fresh();
+    if let Err(e) = again.load_snapshot_bytes(name, &saved) {
+        panic!("a loaded state does not load again once saved: {e}");
+    }
+    assert!(
+        save(&again) == saved,
+        "a save, load and save changed the state"
+    );
+    let start = m.cpu.s.work();
+    let limit = start.saturating_add(SNAPSHOT_RUN);
+    let outcome = m.run(Some(limit));
+    let work = m.cpu.s.work();
+    assert!(
+        work >= start,
+        "the work count went back from {start} to {work}"
+    );
+    assert!(
+        work <= limit.saturating_add(1),
+        "ran to {work}, past the limit {limit}"
+    );
+    SnapshotOutcome::Loaded {
+        work,
+        outcome: format!("{outcome:?}"),
+    }
+}
+
+/// `data` with each section's CRC-32 recomputed (as far as its sections
+/// are well formed), so that mutations reach the state decoders instead
+/// of failing the checksum; the checksum test is in the CLI tests.
+fn with_valid_crcs(data: &[u8]) -> Vec<u8> {
+    let mut out = data.to_vec();
+    let mut at = 12;
+    while let Some(head) = out.get(at..at + 12) {
+        let len = u64::from_le_bytes(head[4..12].try_into().unwrap_or_default());
+        let Some(end) = usize::try_from(len)
+            .ok()
+            .and_then(|l| (at + 12).checked_add(l))
+            .filter(|&e| e + 4 <= out.len())
+        else {
+            break;
+        };
+        let crc = anyx86_hw::wire::crc32(&out[at + 12..end]);
+        out[end..end + 4].copy_from_slice(&crc.to_le_bytes());
+        at = end + 4;
+    }
+    out
+}
+
+/// The ISA machine with [`RAM_MIB`] and nothing attached.
+pub fn isa_board() -> Machine {
+    let mut cfg = MachineConfig::new(RAM_MIB);
+    cfg.kind = crate::pc::MachineKind::Isa;
+    match Machine::new(cfg) {
+        Ok(m) => m,
+        Err(e) => panic!("the ISA machine does not build: {e}"),
+    }
+}
+
+fn save(m: &Machine) -> Vec<u8> {
+    let mut out = Vec::new();
+    if let Err(e) = m.save_snapshot_to(&mut out) {
+        panic!("saving to memory failed: {e}");
+    }
+    out
+}
+
+/// The snapshot seeds, each with its machine byte (see
+/// [`run_snapshot_file`]): both machines at power-on, and after a short
+/// real-mode program in RAM that programs the PIT, unmasks IRQ 0, and
+/// counts in a loop with interrupts on.
+pub fn snapshot_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let seed = |kind: u8, m: &Machine| [vec![kind], save(m)].concat();
+    let (mut pc, mut isa) = (board(), isa_board());
+    let mut seeds = vec![("power-on", seed(0, &pc)), ("isa-power-on", seed(1, &isa))];
+    pit_loop(&mut pc);
+    pit_loop(&mut isa);
+    seeds.push(("pit-loop", seed(0, &pc)));
+    seeds.push(("isa-pit-loop", seed(1, &isa)));
+    seeds
+}
+
+/// Runs the PIT seed's program for 50,000 instructions.
+fn pit_loop(m: &mut Machine) {
+    // All in RAM page 0, to keep the seed small. At 0x500: the 8259's
+    // ICW1-ICW4 (vectors from 8, as the BIOS sets it); mov al,0x34;
+    // out 0x43,al; mov al,0x10; out 0x40,al; mov al,0; out 0x40,al (a
+    // period of 16 PIT ticks, 13 us); mov al,0xFE; out 0x21,al; sti;
+    // inc bx; jmp $-1.
+    // The IVT's vector 8 points at 0x600: inc cx; mov al,0x20;
+    // out 0x20,al; iret.
+    let program = [
+        0xB0, 0x11, 0xE6, 0x20, 0xB0, 0x08, 0xE6, 0x21, 0xB0, 0x04, 0xE6, 0x21, 0xB0, 0x01, 0xE6,
+        0x21, 0xB0, 0x34, 0xE6, 0x43, 0xB0, 0x10, 0xE6, 0x40, 0xB0, 0x00, 0xE6, 0x40, 0xB0, 0xFE,
+        0xE6, 0x21, 0xFB, 0x43, 0xEB, 0xFD,
+    ];
+    let handler = [0x41, 0xB0, 0x20, 0xE6, 0x20, 0xCF];
+    let mem = &mut m.board.mem;
+    mem.load(0x500, &program);
+    mem.load(0x600, &handler);
+    mem.load(8 * 4, &[0x00, 0x06, 0x00, 0x00]);
+    let s = &mut m.cpu.s;
+    s.seg[anyx86_cpu::arch::sreg::CS] = anyx86_cpu::Segment::real(0, s.seg[1].attr);
+    s.rip = 0x500;
+    let _ = m.run(Some(50_000));
+}

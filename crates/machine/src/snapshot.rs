@@ -28,7 +28,9 @@
 //!   then `u32::MAX`.
 //! - `END0`: empty.
 //!
-//! The byte encoding of the states is [`anyx86_hw::wire`]. A file whose
+//! The byte encoding of the states is [`anyx86_hw::wire`]; the `CPU0` and
+//! `BRD0` payloads are stored with their zero runs packed (see [`pack`]):
+//! most of a board's bytes are an idle VGA's 16 MiB of video memory. A file whose
 //! magic, version, tags or checksums do not match, or that ends early, is
 //! refused before the machine runs; the caller exits with status 2.
 
@@ -46,6 +48,11 @@ pub const FORMAT_VERSION: u32 = 1;
 const PAGE: usize = 4096;
 /// Ends the list of RAM pages.
 const RAM_END: u32 = u32::MAX;
+/// The most a packed state may unpack to: a board's state is the VGA's
+/// 16 MiB of video memory and a few KiB more.
+const MAX_STATE: usize = 64 << 20;
+/// Zero runs shorter than this stay in the literal bytes.
+const MIN_RUN: usize = 16;
 
 /// Why a snapshot could not be written or loaded.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +65,9 @@ pub enum SnapshotFileError {
         /// Why.
         source: std::io::Error,
     },
+    /// The path is not a regular file, or is missing.
+    #[error("{0}")]
+    Open(String),
     /// Not a snapshot file.
     #[error("{0} is not an anyx86 snapshot")]
     NotSnapshot(PathBuf),
@@ -101,22 +111,28 @@ impl Machine {
         };
         let f = std::fs::File::create(path).map_err(io)?;
         let mut w = BufWriter::new(f);
-        w.write_all(&MAGIC).map_err(io)?;
-        w.write_all(&FORMAT_VERSION.to_le_bytes()).map_err(io)?;
+        self.save_snapshot_to(&mut w).map_err(io)?;
+        w.into_inner()
+            .map_err(|e| io(e.into_error()))?
+            .sync_all()
+            .map_err(io)
+    }
+
+    /// Writes the whole machine to `w`, as [`Machine::save_snapshot`]
+    /// writes a file.
+    pub fn save_snapshot_to(&self, w: &mut impl Write) -> std::io::Result<()> {
+        w.write_all(&MAGIC)?;
+        w.write_all(&FORMAT_VERSION.to_le_bytes())?;
         let mut cpu = Vec::new();
         self.cpu.s.save_arch(&mut cpu);
         anyx86_hw::wire::Wire::put(&(self.ferr_seen, self.rtc_base), &mut cpu);
         let mut board = Vec::new();
         self.board.save_state(&mut board);
-        write_section(&mut w, b"MACH", self.identity().as_bytes()).map_err(io)?;
-        write_section(&mut w, b"CPU0", &cpu).map_err(io)?;
-        write_section(&mut w, b"BRD0", &board).map_err(io)?;
-        write_ram(&mut w, self.board.mem.ram().as_slice()).map_err(io)?;
-        write_section(&mut w, b"END0", &[]).map_err(io)?;
-        w.into_inner()
-            .map_err(|e| io(e.into_error()))?
-            .sync_all()
-            .map_err(io)
+        write_section(w, b"MACH", self.identity().as_bytes())?;
+        write_section(w, b"CPU0", &pack(&cpu))?;
+        write_section(w, b"BRD0", &pack(&board))?;
+        write_ram(w, self.board.mem.ram().as_slice())?;
+        write_section(w, b"END0", &[])
     }
 
     /// Replaces the machine's state with the snapshot in `path`. The
@@ -124,11 +140,30 @@ impl Machine {
     /// was saved with. On an error the machine is partly replaced:
     /// discard it.
     pub fn load_snapshot(&mut self, path: &Path) -> Result<(), SnapshotFileError> {
-        let mut f = SnapFile::open(path)?;
+        let len = crate::machine::regular_file_len(path, "snapshot")
+            .map_err(|e| SnapshotFileError::Open(e.to_string()))?;
+        let file = std::fs::File::open(path).map_err(|source| SnapshotFileError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.load_from(SnapFile::new(path, std::io::BufReader::new(file), len)?)
+    }
+
+    /// [`Machine::load_snapshot`] from bytes in memory; `name` stands for
+    /// the file in error messages.
+    pub fn load_snapshot_bytes(
+        &mut self,
+        name: &Path,
+        bytes: &[u8],
+    ) -> Result<(), SnapshotFileError> {
+        self.load_from(SnapFile::new(name, bytes, bytes.len() as u64)?)
+    }
+
+    fn load_from<R: Read>(&mut self, mut f: SnapFile<R>) -> Result<(), SnapshotFileError> {
         let ident = f.section(b"MACH")?;
-        self.check_identity(path, &ident)?;
-        let cpu = f.section(b"CPU0")?;
-        let board = f.section(b"BRD0")?;
+        self.check_identity(&f.path, &ident)?;
+        let cpu = f.packed_section(b"CPU0")?;
+        let board = f.packed_section(b"BRD0")?;
         let mut r = Reader::new(&cpu);
         self.cpu
             .load_state(&mut r)
@@ -173,6 +208,64 @@ impl Machine {
     }
 }
 
+/// Packs `data` as pairs of a literal (its length as `u32`, its bytes)
+/// and a run of zero bytes (its length as `u32`), to the end.
+pub fn pack(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut emit = |lit: &[u8], zeros: usize| {
+        out.extend_from_slice(&(lit.len() as u32).to_le_bytes());
+        out.extend_from_slice(lit);
+        out.extend_from_slice(&(zeros as u32).to_le_bytes());
+    };
+    let (mut lit_start, mut i) = (0, 0);
+    while let Some(k) = data[i..].iter().position(|&b| b == 0) {
+        i += k;
+        let run = zero_run(&data[i..]);
+        if run >= MIN_RUN {
+            emit(&data[lit_start..i], run);
+            lit_start = i + run;
+        }
+        i += run;
+    }
+    if lit_start < data.len() {
+        emit(&data[lit_start..], 0);
+    }
+    out
+}
+
+/// The number of zero bytes `data` starts with, eight at a time.
+fn zero_run(data: &[u8]) -> usize {
+    let words = data
+        .chunks_exact(8)
+        .take_while(|w| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) == 0)
+        .count();
+    let tail = data[words * 8..].iter().take_while(|&&b| b == 0).count();
+    words * 8 + tail
+}
+
+/// Reverses [`pack`]; `None` when the input is malformed or unpacks to
+/// more than [`MAX_STATE`] bytes.
+pub fn unpack(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let word = |d: &mut &[u8]| -> Option<usize> {
+        let (w, rest) = d.split_first_chunk::<4>()?;
+        *d = rest;
+        Some(u32::from_le_bytes(*w) as usize)
+    };
+    while !data.is_empty() {
+        let lit = word(&mut data)?;
+        let bytes = data.get(..lit)?;
+        data = &data[lit..];
+        let zeros = word(&mut data)?;
+        if out.len() + lit + zeros > MAX_STATE {
+            return None;
+        }
+        out.extend_from_slice(bytes);
+        out.resize(out.len() + zeros, 0);
+    }
+    Some(out)
+}
+
 fn write_section(w: &mut impl Write, tag: &[u8; 4], payload: &[u8]) -> std::io::Result<()> {
     w.write_all(tag)?;
     w.write_all(&(payload.len() as u64).to_le_bytes())?;
@@ -208,29 +301,21 @@ fn write_ram(w: &mut impl Write, ram: &[u8]) -> std::io::Result<()> {
 }
 
 /// A snapshot file being read, section by section.
-struct SnapFile {
+struct SnapFile<R> {
     path: PathBuf,
-    r: std::io::BufReader<std::fs::File>,
+    r: R,
     /// Bytes left in the file, so that no section length is believed
     /// beyond it.
     left: u64,
 }
 
-impl SnapFile {
-    fn open(path: &Path) -> Result<Self, SnapshotFileError> {
-        let len = crate::machine::regular_file_len(path, "snapshot").map_err(|e| {
-            SnapshotFileError::Io {
-                path: path.to_owned(),
-                source: std::io::Error::other(e.to_string()),
-            }
-        })?;
-        let file = std::fs::File::open(path).map_err(|source| SnapshotFileError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+impl<R: Read> SnapFile<R> {
+    /// Checks the magic number and the version of the `len` bytes `r`
+    /// reads.
+    fn new(path: &Path, r: R, len: u64) -> Result<Self, SnapshotFileError> {
         let mut f = Self {
             path: path.to_owned(),
-            r: std::io::BufReader::new(file),
+            r,
             left: len,
         };
         let mut head = [0u8; 12];
@@ -310,6 +395,17 @@ impl SnapFile {
         Ok(payload)
     }
 
+    /// The unpacked payload of the next section, which must carry `tag`.
+    fn packed_section(&mut self, tag: &[u8; 4]) -> Result<Vec<u8>, SnapshotFileError> {
+        let packed = self.section(tag)?;
+        unpack(&packed).ok_or_else(|| {
+            self.damaged(format!(
+                "section {} does not unpack",
+                String::from_utf8_lossy(tag)
+            ))
+        })
+    }
+
     /// The RAM section, straight into `ram`: pages it lists are copied,
     /// every other page is cleared (the fresh machine's loader may have
     /// written some).
@@ -355,5 +451,34 @@ impl SnapFile {
             return Err(self.damaged("RAM section length".into()));
         }
         self.check_crc(b"RAM0", crc.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packing_round_trips_and_shrinks_zero_runs() {
+        let mut data = vec![1u8, 0, 0, 2];
+        data.extend(std::iter::repeat_n(0, 100_000));
+        data.extend([3, 4]);
+        data.extend(std::iter::repeat_n(0, MIN_RUN - 1));
+        data.push(5);
+        data.extend(std::iter::repeat_n(0, MIN_RUN));
+        let packed = pack(&data);
+        assert!(packed.len() < 64, "{} bytes", packed.len());
+        assert_eq!(unpack(&packed), Some(data));
+        for d in [&[][..], &[0], &[7], &[0; MIN_RUN]] {
+            assert_eq!(unpack(&pack(d)).as_deref(), Some(d));
+        }
+    }
+
+    #[test]
+    fn unpacking_refuses_malformed_and_oversized_input() {
+        assert_eq!(unpack(&[1, 0, 0]), None, "a cut length");
+        assert_eq!(unpack(&[5, 0, 0, 0, 1, 2]), None, "a cut literal");
+        let bomb = [0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF];
+        assert_eq!(unpack(&bomb), None, "4 GiB of zeros");
     }
 }

@@ -1,7 +1,9 @@
 //! Replays every seed and finding in `fuzz/corpus/devices` through the
 //! harness the cargo-fuzz target calls, on the stable toolchain.
 
-use anyx86_machine::fuzzing::{run_devices, run_disk_image, ImageOutcome};
+use anyx86_machine::fuzzing::{
+    run_devices, run_disk_image, run_snapshot_file, snapshot_seeds, ImageOutcome, SnapshotOutcome,
+};
 #[path = "../../cpu/tests/common/corpus.rs"]
 mod corpus;
 
@@ -64,4 +66,50 @@ fn disk_image_seeds_attach_or_are_refused() {
         image("floppy-odd"),
         ImageOutcome::NoFloppyFormat(_)
     ));
+}
+
+#[test]
+fn snapshot_file_corpus_replays() {
+    corpus::replays_alike("snapshot_file", run_snapshot_file);
+}
+
+/// The seeds are snapshots of this version's format: they load, and the
+/// PIT seed's machine goes on taking timer interrupts. After a change to
+/// the format, rewrite them with
+/// `cargo test -p anyx86-machine --test fuzz_corpus -- --ignored write_snapshot_seeds`.
+#[test]
+fn snapshot_seeds_load_and_run() {
+    for (name, _) in snapshot_seeds() {
+        let outcome = run_snapshot_file(&corpus::seed("snapshot_file", name));
+        assert!(
+            matches!(outcome, SnapshotOutcome::Loaded { .. }),
+            "seed {name}: {outcome:?} (rewrite the seeds?)"
+        );
+    }
+    // CX counts timer interrupts, BX loop turns (16-bit, it wraps): both
+    // go on after a load, on both machines.
+    for (name, mut m) in [
+        ("pit-loop", anyx86_machine::fuzzing::board()),
+        ("isa-pit-loop", anyx86_machine::fuzzing::isa_board()),
+    ] {
+        let seed = corpus::seed("snapshot_file", name);
+        m.load_snapshot_bytes(std::path::Path::new(name), &seed[1..])
+            .expect("the seed loads");
+        let (cx, bx) = (m.cpu.s.gpr[1], m.cpu.s.gpr[3]);
+        assert!(cx > 0, "{name}: no timer interrupt before the snapshot");
+        m.run(Some(m.cpu.s.work() + 100_000));
+        let g = &m.cpu.s.gpr;
+        assert!(g[1] > cx && g[3] != bx, "{name}: {g:x?}");
+    }
+}
+
+#[test]
+#[ignore = "writes fuzz/corpus/snapshot_file"]
+fn write_snapshot_seeds() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/snapshot_file");
+    std::fs::create_dir_all(&dir).expect("corpus dir");
+    for (name, bytes) in snapshot_seeds() {
+        std::fs::write(dir.join(name), bytes).expect("write seed");
+    }
 }
