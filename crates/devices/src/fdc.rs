@@ -499,6 +499,17 @@ impl Fdc {
         Ok(format)
     }
 
+    /// The medium in `drive`, if any (machine snapshots save an overlay's
+    /// writes through it).
+    pub fn medium(&self, drive: usize) -> Option<&(dyn BlockBackend + 'static)> {
+        Some(self.media.get(drive)?.as_ref()?.backend.as_ref())
+    }
+
+    /// [`Fdc::medium`], to change.
+    pub fn medium_mut(&mut self, drive: usize) -> Option<&mut (dyn BlockBackend + 'static)> {
+        Some(self.media.get_mut(drive)?.as_mut()?.backend.as_mut())
+    }
+
     /// Removes and returns the medium of `drive`, if any.
     pub fn eject(&mut self, drive: usize) -> Option<Box<dyn BlockBackend>> {
         let medium = self.media.get_mut(drive)?.take()?;

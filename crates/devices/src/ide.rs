@@ -585,6 +585,26 @@ impl Ide {
         *self = fresh;
     }
 
+    /// The medium at a position, if any (machine snapshots save an
+    /// overlay's writes through it).
+    pub fn medium(&self, channel: usize, unit: usize) -> Option<&(dyn BlockBackend + 'static)> {
+        self.channels
+            .get(channel)?
+            .drives
+            .get(unit)?
+            .medium
+            .as_deref()
+    }
+
+    /// [`Ide::medium`], to change.
+    pub fn medium_mut(
+        &mut self,
+        channel: usize,
+        unit: usize,
+    ) -> Option<&mut (dyn BlockBackend + 'static)> {
+        self.drive_mut(channel, unit)?.medium.as_deref_mut()
+    }
+
     /// Takes the disc out of the CD-ROM drive (or the disk out of the
     /// position) and gives it back, e.g. to save its writes.
     pub fn take_medium(&mut self, channel: usize, unit: usize) -> Option<Box<dyn BlockBackend>> {

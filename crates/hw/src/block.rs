@@ -55,6 +55,17 @@ pub trait BlockBackend {
     fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), BlockError>;
     /// Makes every completed write durable (ATA FLUSH CACHE).
     fn flush(&mut self) -> Result<(), BlockError>;
+    /// The guest's writes an in-memory overlay holds (`--snapshot`), as
+    /// 512-byte sectors by number, for machine snapshots; `None` for a
+    /// medium without one (written in place, or read-only).
+    fn overlay(&self) -> Option<Vec<(u64, Vec<u8>)>> {
+        None
+    }
+    /// Replaces the overlay's writes with a snapshot's; false when the
+    /// medium has no overlay or a sector does not fit it.
+    fn set_overlay(&mut self, _sectors: &[(u64, Vec<u8>)]) -> bool {
+        false
+    }
 }
 
 /// Checks that `[offset, offset + n)` lies inside a medium of `len` bytes

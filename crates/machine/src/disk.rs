@@ -429,6 +429,28 @@ impl BlockBackend for Overlay {
     fn flush(&mut self) -> Result<(), BlockError> {
         Ok(())
     }
+    fn overlay(&self) -> Option<Vec<(u64, Vec<u8>)>> {
+        let mut v: Vec<_> = self.sectors.iter().map(|(&n, s)| (n, s.to_vec())).collect();
+        v.sort_unstable_by_key(|&(n, _)| n);
+        Some(v)
+    }
+    fn set_overlay(&mut self, sectors: &[(u64, Vec<u8>)]) -> bool {
+        let count = self.base.len() / SECTOR;
+        let fits = |(n, s): &(u64, Vec<u8>)| *n < count && s.len() == SECTOR as usize;
+        if !sectors.iter().all(fits) {
+            return false;
+        }
+        self.sectors = sectors
+            .iter()
+            .filter_map(|(n, s)| {
+                Some((
+                    *n,
+                    Box::new(<[u8; SECTOR as usize]>::try_from(&s[..]).ok()?),
+                ))
+            })
+            .collect();
+        true
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,10 @@
 //!   IRQ 13, and the RTC's power-on time (a reset keeps it, as the
 //!   uninterrupted machine would).
 //! - `BRD0`: the board: every chip, the scheduler, the clock.
+//! - `DSK0`: the writes each drive's in-memory overlay holds
+//!   (`--snapshot`, or a read-only image), by position: IDE primary
+//!   master, slave, secondary master, slave, then floppy A and B. An
+//!   image written in place is the file itself and is not copied.
 //! - `RAM0`: the page size (`u32`), then each page of RAM that is not all
 //!   zero as its page number (`u32`) and its bytes, in increasing order,
 //!   then `u32::MAX`.
@@ -43,7 +47,7 @@ use std::path::{Path, PathBuf};
 pub const MAGIC: [u8; 8] = *b"ANYX86VM";
 /// The version of the layout and of every state's encoding. Bump it with
 /// any change to what a state struct holds.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// RAM is saved in pages of this size.
 const PAGE: usize = 4096;
 /// Ends the list of RAM pages.
@@ -53,6 +57,9 @@ const RAM_END: u32 = u32::MAX;
 const MAX_STATE: usize = 64 << 20;
 /// Zero runs shorter than this stay in the literal bytes.
 const MIN_RUN: usize = 16;
+
+/// The sectors each drive position's overlay holds (see `DSK0`).
+type Overlays = [Option<Vec<(u64, Vec<u8>)>>; 6];
 
 /// Why a snapshot could not be written or loaded.
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +138,11 @@ impl Machine {
         write_section(w, b"MACH", self.identity().as_bytes())?;
         write_section(w, b"CPU0", &pack(&cpu))?;
         write_section(w, b"BRD0", &pack(&board))?;
+        write_section(
+            w,
+            b"DSK0",
+            &pack(&anyx86_hw::wire::encode(&self.overlays())),
+        )?;
         write_ram(w, self.board.mem.ram().as_slice())?;
         write_section(w, b"END0", &[])
     }
@@ -164,6 +176,7 @@ impl Machine {
         self.check_identity(&f.path, &ident)?;
         let cpu = f.packed_section(b"CPU0")?;
         let board = f.packed_section(b"BRD0")?;
+        let disks = f.packed_section(b"DSK0")?;
         let mut r = Reader::new(&cpu);
         self.cpu
             .load_state(&mut r)
@@ -178,11 +191,49 @@ impl Machine {
             .map_err(|e| f.damaged(format!("board state: {e}")))?;
         r.finish()
             .map_err(|e| f.damaged(format!("board state: {e}")))?;
+        let disks = anyx86_hw::wire::decode(&disks)
+            .map_err(|e| f.damaged(format!("drive overlays: {e}")))?;
+        self.set_overlays(&disks).map_err(|e| f.damaged(e.into()))?;
         f.ram(self.board.mem.ram_mut().as_mut_slice())?;
         f.section(b"END0")?;
         // The board bumped its memory-map generation: the CPU takes the
         // restored A20 and map, and drops the old machine's code.
         self.cpu.load_finish(&self.board);
+        Ok(())
+    }
+
+    /// The writes each drive position's overlay holds.
+    fn overlays(&self) -> Overlays {
+        core::array::from_fn(|pos| self.medium(pos).and_then(|m| m.overlay()))
+    }
+
+    fn medium(&self, pos: usize) -> Option<&dyn anyx86_hw::BlockBackend> {
+        match pos {
+            0..4 => self.board.pc.as_deref()?.ide.medium(pos / 2, pos % 2),
+            _ => self.board.fdc.medium(pos - 4),
+        }
+    }
+
+    fn set_overlays(&mut self, saved: &Overlays) -> Result<(), &'static str> {
+        for (pos, w) in saved.iter().enumerate() {
+            let m = match pos {
+                0..4 => self
+                    .board
+                    .pc
+                    .as_deref_mut()
+                    .and_then(|pc| pc.ide.medium_mut(pos / 2, pos % 2)),
+                _ => self.board.fdc.medium_mut(pos - 4),
+            };
+            let fits = match (w, m) {
+                (Some(w), Some(m)) => m.set_overlay(w),
+                (None, Some(m)) => m.overlay().is_none() || m.set_overlay(&[]),
+                (None, None) => true,
+                (Some(_), None) => false,
+            };
+            if !fits {
+                return Err("a drive's overlay does not fit this machine's drive");
+            }
+        }
         Ok(())
     }
 
@@ -457,6 +508,48 @@ impl<R: Read> SnapFile<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::MachineConfig;
+
+    /// A full PC with 2 MiB and `image` as its primary master under
+    /// `--snapshot`.
+    fn pc_with_disk(image: &Path) -> Machine {
+        let mut cfg = MachineConfig::new(2);
+        cfg.drives.hd[0] = Some(image.to_owned());
+        cfg.drives.snapshot = true;
+        Machine::new(cfg).expect("machine")
+    }
+
+    fn disk(m: &mut Machine) -> &mut dyn anyx86_hw::BlockBackend {
+        let pc = m.board.pc.as_deref_mut().expect("full PC");
+        pc.ide.medium_mut(0, 0).expect("a disk")
+    }
+
+    #[test]
+    fn a_snapshot_keeps_the_writes_of_a_snapshot_disk() {
+        let dir = std::env::temp_dir().join(format!("anyx86-snap-disk-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let image = dir.join("disk.img");
+        std::fs::write(&image, vec![0x11u8; 64 * 1024]).expect("image");
+        let mut m = pc_with_disk(&image);
+        disk(&mut m).write(512 * 7 + 3, b"written").expect("write");
+        let mut bytes = Vec::new();
+        m.save_snapshot_to(&mut bytes).expect("save");
+
+        let mut again = pc_with_disk(&image);
+        again
+            .load_snapshot_bytes(Path::new("mem"), &bytes)
+            .expect("load");
+        let mut sector = [0u8; 512];
+        disk(&mut again).read(512 * 7, &mut sector).expect("read");
+        assert_eq!(&sector[3..10], b"written");
+        assert_eq!(sector[0], 0x11);
+        // The image file itself was never written.
+        assert!(std::fs::read(&image)
+            .expect("image")
+            .iter()
+            .all(|&b| b == 0x11));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn packing_round_trips_and_shrinks_zero_runs() {
