@@ -524,6 +524,31 @@ mod tests {
         pc.ide.medium_mut(0, 0).expect("a disk")
     }
 
+    /// [`FORMAT_VERSION`] and the CRC-32 of both machines' power-on CPU
+    /// and board states as the encoding writes them.
+    const ENCODING: (u32, u32) = (2, 0xa253_2ad4);
+
+    /// A change to a state struct changes its encoding, and a file of the
+    /// old layout must then be refused by its version, not misread.
+    #[test]
+    fn a_changed_state_encoding_comes_with_a_new_format_version() {
+        let mut bytes = Vec::new();
+        for kind in [crate::pc::MachineKind::Pc, crate::pc::MachineKind::Isa] {
+            let mut cfg = MachineConfig::new(2);
+            cfg.kind = kind;
+            let m = Machine::new(cfg).expect("machine");
+            m.cpu.s.save_arch(&mut bytes);
+            m.board.save_state(&mut bytes);
+        }
+        let now = (FORMAT_VERSION, anyx86_hw::wire::crc32(&bytes));
+        assert_eq!(
+            now, ENCODING,
+            "the state encoding (or a power-on state) changed: bump FORMAT_VERSION \
+             and set ENCODING to (new version, {:#010x})",
+            now.1
+        );
+    }
+
     #[test]
     fn a_snapshot_keeps_the_writes_of_a_snapshot_disk() {
         let dir = std::env::temp_dir().join(format!("anyx86-snap-disk-{}", std::process::id()));
