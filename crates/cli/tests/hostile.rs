@@ -82,6 +82,28 @@ fn every_hostile_rom_ends_within_its_instruction_limit() {
     }
 }
 
+/// Without `--no-reboot` a storm resets the machine and storms again
+/// after every reset; the limit must still end the run (the resets once
+/// dropped the count of deliveries, so a storm that retires nothing ran
+/// forever: found by the `snapshot_file` fuzz target).
+#[test]
+fn a_storm_that_resets_forever_ends_at_the_instruction_limit() {
+    for name in ["storm-real", "storm-pm", "storm-long"] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_anyx86"));
+        c.args(["run", "--bios"])
+            .arg(rom(name))
+            .args(["--serial", "null", "--debugcon", "null"])
+            .args(["--clock", "virtual", "--max-instructions", LIMIT])
+            .args(["--cpu", "qemu64"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("spawn anyx86");
+        let code = wait_within(&mut child, Duration::from_secs(20), name);
+        assert_eq!(code, EXIT_INSN_LIMIT, "{name}");
+    }
+}
+
 #[test]
 fn an_exception_storm_names_its_vector_and_place() {
     let out = anyx86("storm-real", &["--clock", "virtual"])

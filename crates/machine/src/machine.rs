@@ -521,9 +521,7 @@ impl Machine {
 
     /// Resets CPU and board (RAM and virtual time are kept, as on a PC).
     pub fn reset(&mut self) {
-        let icount = self.cpu.s.icount;
-        self.cpu.reset();
-        self.cpu.s.icount = icount;
+        self.init_cpu();
         self.board.reset(self.rtc_base);
         if let Some(plan) = self.boot_plan.take() {
             self.setup_direct_platform();
@@ -535,9 +533,12 @@ impl Machine {
     /// INIT (from the local APIC): the CPU goes to its reset state, the
     /// board and memory do not (SDM 9.1, a single processor).
     fn init_cpu(&mut self) {
-        let icount = self.cpu.s.icount;
+        // Both counts go on: time derives from the first, and an
+        // instruction limit counts both (a guest that storms again after
+        // every reset must still reach it).
+        let (icount, extra) = (self.cpu.s.icount, self.cpu.s.extra_work);
         self.cpu.reset();
-        self.cpu.s.icount = icount;
+        (self.cpu.s.icount, self.cpu.s.extra_work) = (icount, extra);
     }
 
     /// Runs until the guest exits, stops, or `max` instructions retired.
