@@ -207,6 +207,7 @@ impl Machine {
         core::array::from_fn(|pos| self.medium(pos).and_then(|m| m.overlay()))
     }
 
+    /// The medium at drive position `pos` (the order of `DSK0`).
     fn medium(&self, pos: usize) -> Option<&dyn anyx86_hw::BlockBackend> {
         match pos {
             0..4 => self.board.pc.as_deref()?.ide.medium(pos / 2, pos % 2),
@@ -214,17 +215,22 @@ impl Machine {
         }
     }
 
+    /// [`Machine::medium`], to change.
+    fn medium_mut(&mut self, pos: usize) -> Option<&mut (dyn anyx86_hw::BlockBackend + 'static)> {
+        match pos {
+            0..4 => self
+                .board
+                .pc
+                .as_deref_mut()?
+                .ide
+                .medium_mut(pos / 2, pos % 2),
+            _ => self.board.fdc.medium_mut(pos - 4),
+        }
+    }
+
     fn set_overlays(&mut self, saved: &Overlays) -> Result<(), &'static str> {
         for (pos, w) in saved.iter().enumerate() {
-            let m = match pos {
-                0..4 => self
-                    .board
-                    .pc
-                    .as_deref_mut()
-                    .and_then(|pc| pc.ide.medium_mut(pos / 2, pos % 2)),
-                _ => self.board.fdc.medium_mut(pos - 4),
-            };
-            let fits = match (w, m) {
+            let fits = match (w, self.medium_mut(pos)) {
                 (Some(w), Some(m)) => m.set_overlay(w),
                 (None, Some(m)) => m.overlay().is_none() || m.set_overlay(&[]),
                 (None, None) => true,
@@ -330,7 +336,7 @@ fn write_ram(w: &mut impl Write, ram: &[u8]) -> std::io::Result<()> {
     let pages: Vec<u32> = ram
         .chunks(PAGE)
         .enumerate()
-        .filter(|(_, p)| p.iter().any(|&b| b != 0))
+        .filter(|(_, p)| zero_run(p) < p.len())
         .map(|(i, _)| i as u32)
         .collect();
     let len = 4 + pages.len() * (4 + PAGE) + 4;
@@ -485,7 +491,7 @@ impl<R: Read> SnapFile<R> {
             }
             for gap in next..end {
                 let p = &mut ram[gap * PAGE..((gap + 1) * PAGE).min(size)];
-                if p.iter().any(|&b| b != 0) {
+                if zero_run(p) < p.len() {
                     p.fill(0);
                 }
             }
