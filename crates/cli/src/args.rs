@@ -216,6 +216,18 @@ pub struct RunArgs {
     /// quit); --loadvm continues from there.
     #[arg(long, value_name = "FILE")]
     pub savevm: Option<PathBuf>,
+    /// Record every input the run takes (serial and keyboard input, the
+    /// realtime clock's decisions, a debugger's changes) in FILE, with
+    /// the instruction where it was taken; --replay reruns the session
+    /// exactly. Disk writes stay in memory, as with --snapshot.
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    pub record: Option<PathBuf>,
+    /// Rerun the session recorded in FILE, with the recording's command
+    /// line: the same inputs at the same instructions, whatever the
+    /// host's speed, with no input taken from the user. Ends where the
+    /// recording ended.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
     /// Where the firmware's own log (SeaBIOS's debug port 0x402) goes:
     /// stdio, null or file:PATH (default: nowhere, and SeaBIOS stays quiet).
     #[arg(long, value_name = "DEST")]

@@ -6,7 +6,9 @@
 //! [`stop`]). Like QEMU, Ctrl-A is an escape
 //! prefix: `Ctrl-A x` quits, `Ctrl-A h` prints help, `Ctrl-A s` prints
 //! statistics so far, `Ctrl-A p` writes the screen to a PNG file
-//! (`anyx86-screen-N.png`), `Ctrl-A Ctrl-A` sends one Ctrl-A to the guest.
+//! (`anyx86-screen-N.png`), `Ctrl-A v` saves the machine
+//! (`anyx86-vm-N.snap`, for `--loadvm`), `Ctrl-A Ctrl-A` sends one Ctrl-A
+//! to the guest.
 //!
 //! When standard input is not a terminal, its bytes are passed to the
 //! guest as they come, so scripts can drive a guest.
@@ -296,6 +298,9 @@ impl Console {
             stop::finishing();
             return HostControl::Quit;
         }
+        if board.saved.is_some() {
+            Self::report_save(board);
+        }
         if !self.extra.is_empty() {
             self.feed_extra(board);
         }
@@ -381,6 +386,33 @@ impl Console {
         }
     }
 
+    /// Ctrl-A v: asks the run loop to save the machine to the next free
+    /// `anyx86-vm-N.snap` in the current directory (it can only be saved
+    /// there, where the CPU stands between instructions); the next hook
+    /// call says how it went.
+    fn savevm(board: &mut Board) {
+        let path = (1..10_000)
+            .map(|n| std::path::PathBuf::from(format!("anyx86-vm-{n}.snap")))
+            .find(|p| !p.exists());
+        match path {
+            Some(p) => board.save_request = Some(p),
+            None => eprint!("\r\nanyx86: no free anyx86-vm-N.snap name here\r\n"),
+        }
+    }
+
+    /// Tells the result of a Ctrl-A v save.
+    fn report_save(board: &mut Board) {
+        match board.saved.take() {
+            Some(Ok(p)) => eprint!(
+                "\r\nanyx86: machine saved to {} (--loadvm continues from it)\r\n",
+                p.display()
+            ),
+            Some(Err(e)) => eprint!("\r\nanyx86: {e}\r\n"),
+            None => return,
+        }
+        let _ = std::io::stderr().flush();
+    }
+
     /// Gives COM1 what it takes of the waiting input.
     fn feed_pending(&mut self, board: &mut Board) {
         if self.pending.is_empty() {
@@ -418,6 +450,7 @@ impl Console {
                     );
                 }
                 b'p' | b'P' => self.screendump(board),
+                b'v' | b'V' => Self::savevm(board),
                 CTRL_A => self.pending.push(CTRL_A),
                 _ => {}
             }
@@ -450,5 +483,5 @@ pub fn nap(d: Duration) {
 }
 
 fn help() -> &'static str {
-    "\r\nanyx86 console keys:\r\n  Ctrl-A x       quit\r\n  Ctrl-A s       statistics so far\r\n  Ctrl-A p       write the screen to anyx86-screen-N.png\r\n  Ctrl-A h       this help\r\n  Ctrl-A Ctrl-A  send Ctrl-A to the guest\r\n"
+    "\r\nanyx86 console keys:\r\n  Ctrl-A x       quit\r\n  Ctrl-A s       statistics so far\r\n  Ctrl-A p       write the screen to anyx86-screen-N.png\r\n  Ctrl-A v       save the machine to anyx86-vm-N.snap\r\n  Ctrl-A h       this help\r\n  Ctrl-A Ctrl-A  send Ctrl-A to the guest\r\n"
 }

@@ -131,11 +131,28 @@ fn run(
 ) -> Result<u8, String> {
     console::stop::install(a.timeout.map(std::time::Duration::from_secs_f64));
     check_input_files(a)?;
-    let rtc_base = a.rtc_base.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
-    });
+    let replay = match &a.replay {
+        Some(p) => Some(anyx86_machine::ReplayLog::open(p).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    if let (Some(log), Some(base)) = (&replay, a.rtc_base) {
+        if log.rtc_base() != base {
+            return Err(format!(
+                "--rtc-base {base} differs from the recording's {}",
+                log.rtc_base()
+            ));
+        }
+    }
+    let journal = a.record.is_some() || replay.is_some();
+    let rtc_base = replay
+        .as_ref()
+        .map(|l| l.rtc_base())
+        .or(a.rtc_base)
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        });
     let mut inputs = Vec::new();
     let cfg = MachineConfig {
         ram_mib: a.memory,
@@ -150,7 +167,9 @@ fn run(
             hd: [a.hda.clone(), a.hdb.clone(), a.hdc.clone(), a.hdd.clone()],
             cdrom: a.cdrom.clone(),
             fd: [a.fda.clone(), a.fdb.clone()],
-            snapshot: a.snapshot,
+            // A recording's disks must read the same when it is
+            // replayed: their writes stay in memory.
+            snapshot: a.snapshot || journal,
         },
         boot_order: match &a.boot {
             Some(o) => BootOrder::parse(o).map_err(|e| e.to_string())?,
@@ -204,6 +223,12 @@ fn run(
     if let Some(p) = &a.loadvm {
         m.load_snapshot(p).map_err(|e| e.to_string())?;
     }
+    if let Some(p) = &a.record {
+        m.start_record(p).map_err(|e| e.to_string())?;
+    }
+    if let Some(log) = replay {
+        m.start_replay(log).map_err(|e| e.to_string())?;
+    }
     let outcome = match debug {
         Some(d) => debugging::debug(&mut m, a, d, inputs)?,
         None => debugging::run_machine(&mut m, a, inputs, window)?,
@@ -221,6 +246,11 @@ fn run(
             eprintln!("anyx86: {}", m.dump("instruction limit reached"))
         }
         RunOutcome::NoProgress(dump) => eprintln!("anyx86: {dump}"),
+        RunOutcome::ReplayEnd => eprintln!(
+            "anyx86: replay finished where the recording ended ({} instructions)",
+            m.instructions()
+        ),
+        RunOutcome::ReplayDiverged(why) => eprintln!("anyx86: replay diverged: {why}"),
         // The image's problems are told below, once it is closed.
         RunOutcome::MediaError
         | RunOutcome::HostQuit
@@ -234,6 +264,7 @@ fn run(
     if a.stats {
         print_stats(&m);
     }
+    let recorded = m.finish_journal().map_err(|e| eprintln!("anyx86: {e}"));
     let saved = match &a.savevm {
         Some(p) => m.save_snapshot(p).map_err(|e| eprintln!("anyx86: {e}")),
         None => Ok(()),
@@ -251,7 +282,7 @@ fn run(
             Ok(stop.exit_status())
         }
         _ if media.failed() => Ok(anyx86_machine::EXIT_MEDIA as u8),
-        _ if saved.is_err() => Ok(EXIT_BAD_INPUT),
+        _ if saved.is_err() || recorded.is_err() => Ok(EXIT_BAD_INPUT),
         _ => Ok(outcome.exit_status() as u8),
     }
 }

@@ -21,6 +21,7 @@ use gdbstub::arch::{Arch, RegId, Registers};
 use gdbstub::common::Signal;
 use gdbstub::conn::ConnectionExt;
 use gdbstub::stub::{run_blocking, DisconnectReason, GdbStub, SingleThreadStopReason};
+use gdbstub::target::ext::base::reverse_exec::ReplayLogPosition;
 use gdbstub::target::ext::base::single_register_access::{
     SingleRegisterAccess, SingleRegisterAccessOps,
 };
@@ -390,6 +391,14 @@ impl<A: X86Arch> GdbTarget<'_, '_, '_, A> {
             }
             RunOutcome::Reset => StopReason::Signal(Signal::SIGHUP),
             RunOutcome::InstructionLimit => StopReason::Signal(Signal::SIGXCPU),
+            RunOutcome::ReplayEnd => StopReason::ReplayLog {
+                tid: None,
+                pos: ReplayLogPosition::End,
+            },
+            RunOutcome::ReplayDiverged(why) => {
+                eprintln!("anyx86: replay diverged: {why}");
+                StopReason::Signal(Signal::SIGABRT)
+            }
         }
     }
 
@@ -479,6 +488,7 @@ impl<A: X86Arch> SingleThreadBase for GdbTarget<'_, '_, '_, A> {
     fn write_registers(&mut self, r: &X86Regs<A>) -> TargetResult<(), Self> {
         let m = &mut *self.m;
         regs::write_all(&mut m.cpu.s, &m.board, A::LAYOUT.regs, &r.bytes);
+        m.journal_cpu_written();
         Ok(())
     }
 
@@ -520,6 +530,7 @@ impl<A: X86Arch> SingleRegisterAccess<()> for GdbTarget<'_, '_, '_, A> {
         let d = self.desc(id.0).ok_or(TargetError::NonFatal)?;
         let m = &mut *self.m;
         regs::write_bytes(&mut m.cpu.s, &m.board, &d, val);
+        m.journal_cpu_written();
         Ok(())
     }
 }

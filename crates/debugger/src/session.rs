@@ -224,6 +224,7 @@ impl Session {
                 let v = parse::num(v)?;
                 let m = &mut *m;
                 crate::regs::write(&mut m.cpu.s, &m.board, &d, v);
+                m.journal_cpu_written();
                 format!("{name} = {v:#x}")
             }
             _ => return Err("usage: set syntax|step-irqs|mem|reg ...".into()),
@@ -540,5 +541,7 @@ pub fn outcome_text(o: &RunOutcome) -> String {
         RunOutcome::Breakpoint => "breakpoint".into(),
         RunOutcome::NoProgress(d) => d.clone(),
         RunOutcome::MediaError => "an image file failed under the guest".into(),
+        RunOutcome::ReplayEnd => "the replay reached the end of its recording".into(),
+        RunOutcome::ReplayDiverged(why) => format!("the replay diverged: {why}"),
     }
 }

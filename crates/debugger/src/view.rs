@@ -219,7 +219,7 @@ pub fn write_linear(m: &mut Machine, lin: u64, data: &[u8]) -> Result<(), u64> {
     for (i, b) in data.iter().enumerate() {
         let a = lin.wrapping_add(i as u64);
         match lin_to_phys(&m.cpu.s, &m.board, a) {
-            Some(p) => m.board.mem.write_u8(p, *b),
+            Some(p) => m.debug_write_phys(p, &[*b]),
             None => {
                 r = Err(a);
                 break;

@@ -217,6 +217,39 @@ pub enum KeyCode {
     Pause,
 }
 
+impl KeyCode {
+    /// Every key, in declaration order: a key's index here is its number
+    /// in saved state and journals.
+    #[rustfmt::skip]
+    pub const ALL: [KeyCode; 105] = {
+        use KeyCode::*;
+        [
+    A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P, Q, R, S, T, U, V, W, X, Y, Z, Digit0,
+    Digit1, Digit2, Digit3, Digit4, Digit5, Digit6, Digit7, Digit8, Digit9, Backquote, Minus,
+    Equal, LeftBracket, RightBracket, Backslash, Semicolon, Quote, Comma, Period, Slash,
+    NonUsBackslash, F1, F2, F3, F4, F5, F6, F7, F8, F9, F10, F11, F12, Escape, Tab, Backspace,
+    Enter, Space, CapsLock, NumLock, ScrollLock, LeftShift, RightShift, LeftCtrl, RightCtrl,
+    LeftAlt, RightAlt, LeftMeta, RightMeta, Menu, Insert, Delete, Home, End, PageUp, PageDown,
+    Up, Down, Left, Right, Keypad0, Keypad1, Keypad2, Keypad3, Keypad4, Keypad5, Keypad6,
+    Keypad7, Keypad8, Keypad9, KeypadDecimal, KeypadPlus, KeypadMinus, KeypadMultiply,
+    KeypadDivide, KeypadEnter, PrintScreen, Pause,
+        ]
+    };
+}
+
+impl anyx86_hw::wire::Wire for KeyCode {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.push(*self as u8);
+    }
+    fn get(r: &mut anyx86_hw::wire::Reader<'_>) -> Result<Self, anyx86_hw::wire::WireError> {
+        let n = <u8 as anyx86_hw::wire::Wire>::get(r)?;
+        Self::ALL
+            .get(usize::from(n))
+            .copied()
+            .ok_or_else(|| r.invalid("KeyCode"))
+    }
+}
+
 /// How a key is sent in set 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Set2 {
@@ -1034,6 +1067,17 @@ mod tests {
 
     fn drain_mouse(mouse: &mut Ps2Mouse) -> Vec<u8> {
         std::iter::from_fn(|| mouse.pop()).collect()
+    }
+
+    #[test]
+    fn every_key_is_numbered_by_its_place_and_round_trips() {
+        for (i, k) in KeyCode::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i, "{k:?}");
+            let bytes = anyx86_hw::wire::encode(k);
+            assert_eq!(anyx86_hw::wire::decode::<KeyCode>(&bytes).unwrap(), *k);
+        }
+        let past = [KeyCode::ALL.len() as u8];
+        assert!(anyx86_hw::wire::decode::<KeyCode>(&past).is_err());
     }
 
     fn press(kbd: &mut Ps2Keyboard, key: KeyCode, down: bool) -> Vec<u8> {

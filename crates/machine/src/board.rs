@@ -280,6 +280,27 @@ pub struct Board {
     pic_through: bool,
     /// An NMI is latched for the CPU.
     nmi: bool,
+    /// Where the host's input goes: to the devices, also to the journal
+    /// (`--record`), or nowhere (`--replay`: the journal is the input).
+    pub(crate) host_inputs: HostInputs,
+    /// The console asked for a snapshot (`Ctrl-A v`): the run loop writes
+    /// it when the hook returns and leaves the result in `saved`.
+    pub save_request: Option<std::path::PathBuf>,
+    /// The result of the last `save_request`, for the console to tell.
+    pub saved: Option<Result<std::path::PathBuf, String>>,
+}
+
+/// What becomes of the host's input (see [`crate::journal`]).
+#[derive(Debug, Default)]
+pub(crate) enum HostInputs {
+    /// It reaches the devices.
+    #[default]
+    Open,
+    /// It reaches the devices, and what they took is kept here for the
+    /// journal.
+    Recorded(Vec<crate::journal::Input>),
+    /// It is refused: a replay feeds the recorded input instead.
+    Closed,
 }
 
 impl Board {
@@ -332,6 +353,9 @@ impl Board {
             apic_intr: false,
             pic_through: true,
             nmi: false,
+            host_inputs: HostInputs::Open,
+            save_request: None,
+            saved: None,
         };
         b.sync_apic(0);
         b
@@ -691,18 +715,65 @@ impl Board {
     /// no room for it yet: offer the same event again later (typed text
     /// and pastes arrive faster than a guest reads them).
     pub fn key_event(&mut self, key: anyx86_devices::KeyCode, down: bool, icount: u64) -> bool {
-        let now = self.clock.now(icount);
-        let taken = self.kbc.key_event(key, down, now);
-        self.sync_kbc(now);
-        taken
+        if matches!(self.host_inputs, HostInputs::Closed) {
+            return false;
+        }
+        self.input(crate::journal::Input::Key(key, down), icount)
     }
 
     /// The host's mouse moved or clicked: `dx` right, `dy` down, `dz`
     /// wheel clicks, `buttons` bit 0 left, 1 right, 2 middle.
     pub fn mouse_event(&mut self, dx: i32, dy: i32, dz: i32, buttons: u8, icount: u64) {
+        if !matches!(self.host_inputs, HostInputs::Closed) {
+            self.input(crate::journal::Input::Mouse(dx, dy, dz, buttons), icount);
+        }
+    }
+
+    /// Feeds host input to COM `i` (0 = COM1); returns the bytes accepted.
+    pub fn serial_input(&mut self, i: usize, bytes: &[u8]) -> usize {
+        if matches!(self.host_inputs, HostInputs::Closed) || i >= self.uarts.len() {
+            return 0;
+        }
+        let n = self.uarts[i].push_input(bytes);
+        self.sync_uart_irqs();
+        if let (HostInputs::Recorded(log), 1..) = (&mut self.host_inputs, n) {
+            log.push(crate::journal::Input::Serial(i as u8, bytes[..n].to_vec()));
+        }
+        n
+    }
+
+    /// Gives one input to its device at the virtual time of `icount`,
+    /// whoever sends it (the host or a replay); true when the device took
+    /// it, all of a serial input's bytes included. A key or mouse event
+    /// taken is kept for the journal when it records ([`Board::serial_input`]
+    /// keeps the part of its bytes a UART takes).
+    pub(crate) fn input(&mut self, input: crate::journal::Input, icount: u64) -> bool {
+        use crate::journal::Input;
         let now = self.clock.now(icount);
-        self.kbc.mouse_event(dx, dy, dz, buttons, now);
-        self.sync_kbc(now);
+        let taken = match &input {
+            Input::Key(key, down) => {
+                let taken = self.kbc.key_event(*key, *down, now);
+                self.sync_kbc(now);
+                taken
+            }
+            Input::Mouse(dx, dy, dz, buttons) => {
+                self.kbc.mouse_event(*dx, *dy, *dz, *buttons, now);
+                self.sync_kbc(now);
+                true
+            }
+            Input::Serial(i, bytes) => {
+                let Some(u) = self.uarts.get_mut(usize::from(*i)) else {
+                    return false;
+                };
+                let n = u.push_input(bytes);
+                self.sync_uart_irqs();
+                return n == bytes.len();
+            }
+        };
+        if let (HostInputs::Recorded(log), true) = (&mut self.host_inputs, taken) {
+            log.push(input);
+        }
+        taken
     }
 
     fn drain_uart(&mut self, i: usize, icount: u64) {
@@ -719,13 +790,6 @@ impl Board {
     /// Takes the "port 0xF0 was written" flag.
     pub fn take_fpu_error_clear(&mut self) -> bool {
         std::mem::take(&mut self.fpu_error_clear)
-    }
-
-    /// Feeds host input to COM `i` (0 = COM1); returns the bytes accepted.
-    pub fn serial_input(&mut self, i: usize, bytes: &[u8]) -> usize {
-        let n = self.uarts[i].push_input(bytes);
-        self.sync_uart_irqs();
-        n
     }
 
     fn sync_a20(&mut self) {

@@ -68,6 +68,12 @@ impl Clock {
         self.host_start = host.checked_sub(now).unwrap_or(host);
     }
 
+    /// Sets the skipped idle time: a replay of a realtime recording moves
+    /// time as the journal says.
+    pub(crate) fn set_skipped_ns(&mut self, ns: u64) {
+        self.skipped_ns = ns;
+    }
+
     /// Virtual nanoseconds at instruction number `icount`.
     #[inline]
     pub fn now(&self, icount: u64) -> u64 {

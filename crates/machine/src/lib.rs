@@ -10,6 +10,7 @@ pub mod clock;
 pub mod disk;
 mod firmware;
 pub mod fuzzing;
+pub mod journal;
 pub mod layout;
 mod machine;
 pub mod pc;
@@ -22,8 +23,10 @@ pub use board::{Board, Output, Sink, StopReason};
 pub use boot::{kernel_is_64bit, KernelBoot};
 pub use clock::ClockMode;
 pub use firmware::{BadBootOrder, BootDevice, BootOrder, SEABIOS};
+pub use journal::{JournalError, ReplayLog};
 pub use machine::{
     regular_file_len, Drives, HostControl, HostHook, Machine, MachineConfig, MachineError,
-    RunOutcome, DEFAULT_IPS, EXIT_INSN_LIMIT, EXIT_MEDIA, EXIT_NO_PROGRESS, EXIT_TRIPLE_FAULT,
+    RunOutcome, DEFAULT_IPS, EXIT_INSN_LIMIT, EXIT_MEDIA, EXIT_NO_PROGRESS, EXIT_REPLAY_DIVERGED,
+    EXIT_TRIPLE_FAULT,
 };
 pub use pc::MachineKind;

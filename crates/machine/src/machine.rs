@@ -4,6 +4,7 @@ use crate::board::{Board, Output, Sink, StopReason};
 use crate::clock::{Clock, ClockMode};
 use crate::disk::{open_image, MediaHealth, MediaKind};
 use crate::firmware::{BootOrder, SEABIOS};
+use crate::journal::Site;
 use crate::pc::MachineKind;
 use anyx86_cpu::arch::fl;
 use anyx86_cpu::arch::sreg;
@@ -29,6 +30,8 @@ pub const EXIT_NO_PROGRESS: i32 = 8;
 /// Exit status when a disk, CD or floppy image file failed under the
 /// running guest (it shrank, or was deleted or replaced while written).
 pub const EXIT_MEDIA: i32 = 10;
+/// Exit status when a replay diverged from its journal.
+pub const EXIT_REPLAY_DIVERGED: i32 = 12;
 
 /// Errors building a machine.
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +200,13 @@ pub enum RunOutcome {
     TripleFault(String),
     /// A reset request with `--no-reboot`.
     Reset,
+    /// A replay reached the end of its journal: where the recording
+    /// ended.
+    ReplayEnd,
+    /// A replay found the machine elsewhere than its journal says (a
+    /// device or the CPU behaved otherwise than when recorded, or the
+    /// journal is damaged past its start); why.
+    ReplayDiverged(String),
     /// The CPU halted and nothing can wake it.
     Halted(String),
     /// The instruction limit was reached.
@@ -224,7 +234,9 @@ impl RunOutcome {
             | RunOutcome::Halted(_)
             | RunOutcome::HostQuit
             | RunOutcome::PowerOff
-            | RunOutcome::Breakpoint => 0,
+            | RunOutcome::Breakpoint
+            | RunOutcome::ReplayEnd => 0,
+            RunOutcome::ReplayDiverged(_) => EXIT_REPLAY_DIVERGED,
             RunOutcome::InstructionLimit => EXIT_INSN_LIMIT,
             RunOutcome::NoProgress(_) => EXIT_NO_PROGRESS,
             RunOutcome::MediaError => EXIT_MEDIA,
@@ -331,6 +343,8 @@ pub struct Machine {
     /// [`crate::snapshot`]), one line each: a snapshot loads only into a
     /// machine with the same lines.
     identity: Vec<String>,
+    /// The journal being recorded or replayed (see [`crate::journal`]).
+    pub(crate) journal: Option<Box<crate::journal::Journal>>,
 }
 
 /// Most instructions per run-loop slice (host responsiveness, and how
@@ -389,6 +403,7 @@ impl Machine {
             no_progress: None,
             media: Rc::default(),
             identity: Vec::new(),
+            journal: None,
         };
         m.identity = config_lines;
         m.identify(firmware);
@@ -581,6 +596,23 @@ impl Machine {
     /// halted CPU waits for its next event (and its interrupt). Returns an
     /// outcome when the run ended.
     pub fn step(&mut self, irqs: bool) -> Option<RunOutcome> {
+        let irqs = if self.replaying() {
+            if let Some(out) = self.replay_site(Site::Entry) {
+                return Some(out);
+            }
+            !self.replay_no_irq_step()
+        } else {
+            self.journal_flush(Site::Entry);
+            if !irqs {
+                self.journal_no_irq_step();
+            }
+            irqs
+        };
+        self.step_as_recorded(irqs)
+    }
+
+    /// [`Machine::step`] once the journal had its say.
+    fn step_as_recorded(&mut self, irqs: bool) -> Option<RunOutcome> {
         let now = self.board.clock.now(self.cpu.s.icount);
         self.board.fire_due(now);
         let exit = if irqs || self.cpu.s.halted {
@@ -626,16 +658,46 @@ impl Machine {
         hook: HostHook<'_>,
         mut check: Option<InsnCheck<'_, Board>>,
     ) -> RunOutcome {
+        let replay = self.replaying();
+        if !replay {
+            // Input taken and changes made while the machine stood.
+            self.journal_flush(Site::Entry);
+        }
         loop {
+            if replay {
+                if let Some(out) = self.replay_site(Site::Entry) {
+                    return out;
+                }
+                if self.replay_no_irq_step() {
+                    if let Some(out) = self.step_as_recorded(false) {
+                        return out;
+                    }
+                    continue;
+                }
+            }
             let icount = self.cpu.s.icount;
             let now = self.board.clock.now(icount);
             self.board.fire_due(now);
-            if let Some(sleep) = self.board.clock.pace(icount, MAX_LAG) {
-                if hook(&mut self.board, self.cpu.s.icount, Some(sleep)) == HostControl::Quit {
-                    return RunOutcome::HostQuit;
+            let skipped = self.board.clock.skipped_ns();
+            let sleep = self.board.clock.pace(icount, MAX_LAG);
+            self.journal_clock(skipped);
+            let control = hook(&mut self.board, self.cpu.s.icount, sleep);
+            if replay {
+                if let Some(out) = self.replay_site(Site::Top) {
+                    return out;
                 }
-            } else if hook(&mut self.board, self.cpu.s.icount, None) == HostControl::Quit {
+            } else {
+                self.journal_flush(Site::Top);
+            }
+            if control == HostControl::Quit {
                 return RunOutcome::HostQuit;
+            }
+            if let Some(path) = self.board.save_request.take() {
+                let r = self.save_snapshot(&path).map(|()| path);
+                self.board.saved = Some(r.map_err(|e| e.to_string()));
+            }
+            if replay && self.replay_again_here(Site::Top) {
+                continue;
             }
             // The limit counts all the CPU's work (`CpuState::work`) and
             // idle wake-ups, so storms and idle loops end too.
@@ -647,7 +709,12 @@ impl Machine {
                 .board
                 .next_deadline()
                 .map_or(SLICE, |t| self.board.clock.insns_until(icount, t));
-            let budget = left.min(SLICE).min(until_event);
+            let until_input = if replay {
+                self.replay_budget().unwrap_or(u64::MAX)
+            } else {
+                u64::MAX
+            };
+            let budget = left.min(SLICE).min(until_event).min(until_input);
             let exit = match check.as_mut() {
                 None => self.cpu.run(&mut self.board, budget),
                 Some(c) => self.cpu.run_checked(&mut self.board, budget, &mut **c),
@@ -741,12 +808,30 @@ impl Machine {
     /// `--clock virtual`), while idle time itself never uses the limit up.
     fn idle(&mut self, hook: HostHook<'_>) -> Option<RunOutcome> {
         self.cpu.s.extra_work = self.cpu.s.extra_work.wrapping_add(1);
-        let s = &self.cpu.s;
-        if s.flags & fl::IF == 0 {
+        if self.cpu.s.flags & fl::IF == 0 {
             // No NMI source exists: this halt is final (poweroff -f).
             return Some(RunOutcome::Halted(self.halt_line()));
         }
-        let icount = s.icount;
+        if self.replay_realtime() {
+            // The recording's host decided how long this wait was.
+            if hook(&mut self.board, self.cpu.s.icount, None) == HostControl::Quit {
+                return Some(RunOutcome::HostQuit);
+            }
+            return self.replay_site(Site::Idle);
+        }
+        let skipped = self.board.clock.skipped_ns();
+        let out = self.idle_wait(hook);
+        if self.replaying() {
+            return out.or_else(|| self.replay_site(Site::Idle));
+        }
+        self.journal_clock(skipped);
+        self.journal_flush(Site::Idle);
+        out
+    }
+
+    /// [`Machine::idle`]'s wait for the next deadline.
+    fn idle_wait(&mut self, hook: HostHook<'_>) -> Option<RunOutcome> {
+        let icount = self.cpu.s.icount;
         match self.board.next_deadline() {
             Some(t) => {
                 if self.board.clock.mode == ClockMode::Realtime {

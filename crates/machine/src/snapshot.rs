@@ -216,7 +216,10 @@ impl Machine {
     }
 
     /// [`Machine::medium`], to change.
-    fn medium_mut(&mut self, pos: usize) -> Option<&mut (dyn anyx86_hw::BlockBackend + 'static)> {
+    pub(crate) fn medium_mut(
+        &mut self,
+        pos: usize,
+    ) -> Option<&mut (dyn anyx86_hw::BlockBackend + 'static)> {
         match pos {
             0..4 => self
                 .board
@@ -246,21 +249,13 @@ impl Machine {
     /// Compares this machine's identity with a snapshot's.
     fn check_identity(&self, path: &Path, saved: &[u8]) -> Result<(), SnapshotFileError> {
         let saved = String::from_utf8_lossy(saved);
-        let here = self.identity();
-        let mut a = saved.lines();
-        let mut b = here.lines();
-        loop {
-            match (a.next(), b.next()) {
-                (None, None) => return Ok(()),
-                (x, y) if x == y => {}
-                (x, y) => {
-                    return Err(SnapshotFileError::Mismatch {
-                        path: path.to_owned(),
-                        saved: x.unwrap_or("nothing more").to_string(),
-                        here: y.unwrap_or("nothing more").to_string(),
-                    })
-                }
-            }
+        match crate::journal::first_difference(&saved, &self.identity()) {
+            None => Ok(()),
+            Some((saved, here)) => Err(SnapshotFileError::Mismatch {
+                path: path.to_owned(),
+                saved,
+                here,
+            }),
         }
     }
 }

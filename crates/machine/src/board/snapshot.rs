@@ -86,6 +86,9 @@ impl Board {
             apic_intr,
             pic_through,
             nmi,
+            host_inputs: _,
+            save_request: _,
+            saved: _,
         } = self;
         clock.skipped_ns().put(out);
         sched.entries().to_vec().put(out);
