@@ -228,6 +228,20 @@ pub struct RunArgs {
     /// recording ended.
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
+    /// Keep checkpoints and the history in memory so that the debuggers
+    /// can run backwards (reverse-stepi, reverse-continue, reverse
+    /// watchpoints). Needs --clock virtual, or --replay.
+    #[arg(long)]
+    pub time_travel: bool,
+    /// Instructions between time-travel checkpoints.
+    #[arg(long, value_name = "N", default_value_t = anyx86_machine::timetravel::DEFAULT_INTERVAL,
+          value_parser = clap::value_parser!(u64).range(1_000..))]
+    pub checkpoint_interval: u64,
+    /// Memory the time-travel checkpoints may use, in MiB (older
+    /// checkpoints are thinned out beyond it; at least twice the RAM).
+    #[arg(long, value_name = "MiB", default_value_t = anyx86_machine::timetravel::DEFAULT_BUDGET >> 20,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
+    pub time_travel_budget: u64,
     /// Where the firmware's own log (SeaBIOS's debug port 0x402) goes:
     /// stdio, null or file:PATH (default: nowhere, and SeaBIOS stays quiet).
     #[arg(long, value_name = "DEST")]

@@ -227,7 +227,13 @@ fn run(
         m.start_record(p).map_err(|e| e.to_string())?;
     }
     if let Some(log) = replay {
+        if log.cut_short() {
+            eprintln!("anyx86: the journal has no end marker (its recorder was killed): replaying up to its last whole block");
+        }
         m.start_replay(log).map_err(|e| e.to_string())?;
+    }
+    if a.time_travel {
+        m.enable_time_travel(a.checkpoint_interval, a.time_travel_budget << 20)?;
     }
     let outcome = match debug {
         Some(d) => debugging::debug(&mut m, a, d, inputs)?,
@@ -263,6 +269,16 @@ fn run(
     }
     if a.stats {
         print_stats(&m);
+        if let Some(tt) = m.time_travel() {
+            eprintln!(
+                "stats: time travel: {} checkpoints taken in {:.3} s, {} kept, {:.1} MiB of a {} MiB budget",
+                tt.taken,
+                tt.cost.as_secs_f64(),
+                tt.points().len(),
+                tt.bytes() as f64 / (1 << 20) as f64,
+                tt.budget() >> 20
+            );
+        }
     }
     let recorded = m.finish_journal().map_err(|e| eprintln!("anyx86: {e}"));
     let saved = match &a.savevm {

@@ -279,6 +279,19 @@ impl<B: CpuBus> Cpu<B> {
         self.step_one(bus).map(|()| false)
     }
 
+    /// Asks `check` about the instruction at RIP, as the checked run loop
+    /// does before it; for a step taken outside that loop (a replayed
+    /// debugger step). False when the instruction cannot be fetched.
+    pub fn check_here(&mut self, bus: &mut B, check: debug::InsnCheck<'_, B>) -> bool {
+        match self.lookup(bus) {
+            Ok(id) => self
+                .cache
+                .trace(id)
+                .is_some_and(|t| check(&self.s, bus, t.phys)),
+            Err(_) => false,
+        }
+    }
+
     fn check_interrupts(&mut self, bus: &mut B) -> Result<(), TripleFault> {
         let s = &mut self.s;
         // NMI: not maskable by IF, blocked from delivery until IRET, and

@@ -177,6 +177,8 @@ pub struct Debugger {
     pub why: Option<StopWhy>,
     /// The execution trace, when on.
     pub trace: Option<Tracer>,
+    /// What the last reverse step learnt (see [`crate::reverse`]).
+    pub(crate) reverse: crate::reverse::ReverseCache,
 }
 
 impl Debugger {

@@ -12,6 +12,7 @@
 
 use crate::engine::{BreakAt, Owner, StopWhy};
 use crate::regs::{self, RegDesc};
+use crate::reverse::Reverse;
 use crate::session::Session;
 use crate::view;
 use anyx86_cpu::arch::efer;
@@ -21,7 +22,9 @@ use gdbstub::arch::{Arch, RegId, Registers};
 use gdbstub::common::Signal;
 use gdbstub::conn::ConnectionExt;
 use gdbstub::stub::{run_blocking, DisconnectReason, GdbStub, SingleThreadStopReason};
-use gdbstub::target::ext::base::reverse_exec::ReplayLogPosition;
+use gdbstub::target::ext::base::reverse_exec::{
+    ReplayLogPosition, ReverseCont, ReverseContOps, ReverseStep, ReverseStepOps,
+};
 use gdbstub::target::ext::base::single_register_access::{
     SingleRegisterAccess, SingleRegisterAccessOps,
 };
@@ -336,6 +339,8 @@ impl Arch for Amd64 {
 enum Exec {
     Continue,
     Step,
+    ReverseStep,
+    ReverseCont,
 }
 
 struct GdbTarget<'a, 's, 'h, A> {
@@ -429,6 +434,29 @@ impl<A: X86Arch> GdbTarget<'_, '_, '_, A> {
                 Some(w @ StopWhy::Watch(_)) => self.stop_why(w),
                 _ => StopReason::DoneStep,
             },
+        }
+    }
+
+    /// A reverse step or continue (`--time-travel`).
+    fn reverse(&mut self) -> StopReason {
+        let r = if self.exec == Exec::ReverseStep {
+            self.sess.dbg.reverse_step(self.m)
+        } else {
+            let host = &mut self.host;
+            self.sess.dbg.reverse_continue(self.m, &mut **host)
+        };
+        match r {
+            Ok(Reverse::Stopped(None)) => StopReason::DoneStep,
+            Ok(Reverse::Stopped(Some(w))) => self.stop_why(w),
+            Ok(Reverse::StartOfHistory) => StopReason::ReplayLog {
+                tid: None,
+                pos: ReplayLogPosition::Begin,
+            },
+            Ok(Reverse::Ended(o)) => self.stop_for(o),
+            Err(e) => {
+                eprintln!("anyx86: {e}");
+                StopReason::Signal(Signal::SIGTRAP)
+            }
         }
     }
 
@@ -544,6 +572,28 @@ impl<A: X86Arch> SingleThreadResume for GdbTarget<'_, '_, '_, A> {
 
     fn support_single_step(&mut self) -> Option<SingleThreadSingleStepOps<'_, Self>> {
         Some(self)
+    }
+
+    fn support_reverse_step(&mut self) -> Option<ReverseStepOps<'_, (), Self>> {
+        Some(self)
+    }
+
+    fn support_reverse_cont(&mut self) -> Option<ReverseContOps<'_, (), Self>> {
+        Some(self)
+    }
+}
+
+impl<A: X86Arch> ReverseStep<()> for GdbTarget<'_, '_, '_, A> {
+    fn reverse_step(&mut self, _: ()) -> Result<(), &'static str> {
+        self.exec = Exec::ReverseStep;
+        Ok(())
+    }
+}
+
+impl<A: X86Arch> ReverseCont<()> for GdbTarget<'_, '_, '_, A> {
+    fn reverse_cont(&mut self) -> Result<(), &'static str> {
+        self.exec = Exec::ReverseCont;
+        Ok(())
     }
 }
 
@@ -705,8 +755,12 @@ impl<'a, 's, 'h, A: X86Arch, C: Link> run_blocking::BlockingEventLoop
         run_blocking::Event<StopReason>,
         run_blocking::WaitForStopReasonError<&'static str, std::io::Error>,
     > {
-        if target.exec == Exec::Step {
-            return Ok(run_blocking::Event::TargetStopped(target.step()));
+        match target.exec {
+            Exec::Step => return Ok(run_blocking::Event::TargetStopped(target.step())),
+            Exec::ReverseStep | Exec::ReverseCont => {
+                return Ok(run_blocking::Event::TargetStopped(target.reverse()));
+            }
+            Exec::Continue => {}
         }
         match target.cont(conn) {
             Ok(r) => Ok(run_blocking::Event::TargetStopped(r)),

@@ -16,6 +16,7 @@ pub mod gdb;
 pub mod info;
 pub mod parse;
 pub mod regs;
+pub mod reverse;
 pub mod session;
 pub mod trace;
 pub mod view;

@@ -53,6 +53,10 @@ pub fn runs_guest(cmd: &str) -> bool {
             | "continue"
             | "until"
             | "finish"
+            | "rsi"
+            | "reverse-stepi"
+            | "rc"
+            | "reverse-continue"
     )
 }
 
@@ -392,8 +396,13 @@ impl Session {
     }
 
     fn run_cmd(&mut self, m: &mut Machine, cmd: &str, args: &[&str], hook: HostHook<'_>) -> Reply {
+        let back = matches!(cmd, "rsi" | "reverse-stepi" | "rc" | "reverse-continue");
         if let Some(o) = &self.ended {
-            return Reply::text(format!("the machine has stopped: {}", outcome_text(o)));
+            if !back || m.time_travel().is_none() {
+                return Reply::text(format!("the machine has stopped: {}", outcome_text(o)));
+            }
+            // Time travel goes back from the end too.
+            self.ended = None;
         }
         let r = match cmd {
             "s" | "step" | "si" | "stepi" => {
@@ -407,6 +416,20 @@ impl Session {
                 }
             }
             "n" | "next" => self.next(m, hook),
+            "rsi" | "reverse-stepi" => {
+                let n = match args.first().map(|a| parse::num(a)) {
+                    None => Ok(1),
+                    Some(r) => r,
+                };
+                match n {
+                    Ok(n) => self.reverse_steps(m, n.clamp(1, MAX_STEPS)),
+                    Err(e) => return Reply::text(format!("error: {e}")),
+                }
+            }
+            "rc" | "reverse-continue" => {
+                let r = self.dbg.reverse_continue(m, hook);
+                self.reverse_text(m, r)
+            }
             "until" => {
                 let s = &m.cpu.s;
                 self.dbg.cond = Some(match args.first() {
@@ -439,6 +462,32 @@ impl Session {
             text,
             ran: true,
             quit: false,
+        }
+    }
+
+    fn reverse_steps(&mut self, m: &mut Machine, n: u64) -> String {
+        for _ in 0..n {
+            let r = self.dbg.reverse_step(m);
+            let done = !matches!(r, Ok(crate::reverse::Reverse::Stopped(None)));
+            let text = self.reverse_text(m, r);
+            if done {
+                return text;
+            }
+        }
+        String::new()
+    }
+
+    fn reverse_text(&mut self, m: &Machine, r: Result<crate::reverse::Reverse, String>) -> String {
+        use crate::reverse::Reverse;
+        match r {
+            Ok(Reverse::Stopped(None)) => String::new(),
+            Ok(Reverse::Stopped(Some(w))) => format!("stopped: {w}"),
+            Ok(Reverse::StartOfHistory) => format!(
+                "at the start of the history (instruction {}): nothing earlier is kept",
+                m.instructions()
+            ),
+            Ok(Reverse::Ended(o)) => self.end(o),
+            Err(e) => format!("error: {e}"),
         }
     }
 

@@ -53,7 +53,6 @@ use crate::board::HostInputs;
 use crate::machine::{Machine, RunOutcome};
 use anyx86_devices::KeyCode;
 use anyx86_hw::wire::{crc32, Reader, Wire, WireError};
-use std::collections::VecDeque;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -243,10 +242,14 @@ pub(crate) enum Journal {
     Replay(Replayer),
 }
 
-/// Writes groups to the file as they come, a block at a time.
+/// Writes groups to the file as they come, a block at a time, and keeps
+/// them in memory for time travel.
 pub(crate) struct Recorder {
     path: PathBuf,
-    w: BufWriter<std::fs::File>,
+    /// The `--record` file, if any.
+    w: Option<BufWriter<std::fs::File>>,
+    /// Every group so far, when time travel keeps the history.
+    pub(crate) history: Option<Vec<Group>>,
     /// Encoded groups not yet written.
     block: Vec<u8>,
     /// Events of the visit in progress.
@@ -256,14 +259,18 @@ pub(crate) struct Recorder {
     failed: Option<std::io::Error>,
 }
 
-/// Follows a journal, a block at a time.
+/// Follows a journal: a `--replay` file, or time travel's own history.
 pub(crate) struct Replayer {
-    path: PathBuf,
-    file: Option<SectionReader<BufReader<std::fs::File>>>,
-    groups: VecDeque<Group>,
+    pub(crate) groups: Vec<Group>,
+    /// The next group to give.
+    pub(crate) cursor: usize,
     /// The recording ran under the realtime clock: time moves only as
     /// the journal says.
     pub(crate) realtime: bool,
+    /// At the end of the history, the machine goes live again with this
+    /// recorder (time travel re-executing its past); without one, the
+    /// replay ends there.
+    pub(crate) then_live: Option<Recorder>,
 }
 
 /// A journal opened for `--replay`, checked whole, before the machine is
@@ -271,6 +278,8 @@ pub(crate) struct Replayer {
 pub struct ReplayLog {
     path: PathBuf,
     head: Head,
+    groups: Vec<Group>,
+    cut: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -296,18 +305,28 @@ impl ReplayLog {
         let head = f.expect(b"HEAD")?;
         let head: Head =
             anyx86_hw::wire::decode(&head).map_err(|e| f.damaged(format!("HEAD section: {e}")))?;
+        let mut groups = Vec::new();
         while let Some(block) = f.events()? {
-            decode_block(&block).map_err(|e| f.damaged(format!("EVTS section: {e}")))?;
+            groups
+                .extend(decode_block(&block).map_err(|e| f.damaged(format!("EVTS section: {e}")))?);
         }
         Ok(Self {
             path: path.to_owned(),
             head,
+            groups,
+            cut: !f.ended,
         })
     }
 
     /// The RTC's power-on time the recording had.
     pub fn rtc_base(&self) -> i64 {
         self.head.rtc_base
+    }
+
+    /// The journal has no end marker: the recorder was killed, and the
+    /// replay ends after its last whole block.
+    pub fn cut_short(&self) -> bool {
+        self.cut
     }
 
     /// Whether the recording ran under the realtime clock.
@@ -336,6 +355,8 @@ struct SectionReader<R> {
     left: u64,
     /// `END0` was read.
     ended: bool,
+    /// The file ends inside a section: the recorder was killed.
+    cut: bool,
 }
 
 impl SectionReader<BufReader<std::fs::File>> {
@@ -354,6 +375,7 @@ impl SectionReader<BufReader<std::fs::File>> {
             r: BufReader::new(file),
             left: len,
             ended: false,
+            cut: false,
         };
         let mut head = [0u8; 12];
         if len < 12 || f.read(&mut head).is_err() || head[..8] != MAGIC {
@@ -394,11 +416,19 @@ impl<R: Read> SectionReader<R> {
         if self.left == 0 {
             return Ok(None);
         }
+        if self.left < 12 {
+            self.cut = true;
+            return Ok(None);
+        }
         let mut h = [0u8; 12];
         self.read(&mut h)?;
         let tag = [h[0], h[1], h[2], h[3]];
         let len = u64::from_le_bytes([h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11]]);
-        if len > MAX_SECTION || len + 4 > self.left {
+        if len <= MAX_SECTION && len + 4 > self.left {
+            self.cut = true;
+            return Ok(None);
+        }
+        if len > MAX_SECTION {
             return Err(self.damaged(format!(
                 "section {:?} claims {len} bytes",
                 String::from_utf8_lossy(&tag)
@@ -469,17 +499,23 @@ impl Recorder {
             site,
             events: std::mem::take(&mut self.pending),
         };
-        g.put(&mut self.block);
-        if self.block.len() >= BLOCK {
-            self.write_block();
+        if self.w.is_some() {
+            g.put(&mut self.block);
+            if self.block.len() >= BLOCK {
+                self.write_block();
+            }
+        }
+        if let Some(h) = self.history.as_mut() {
+            h.push(g);
         }
     }
 
     fn write_block(&mut self) {
+        let Some(w) = self.w.as_mut() else { return };
         if self.block.is_empty() || self.failed.is_some() {
             return;
         }
-        let r = write_section(&mut self.w, b"EVTS", &self.block).and_then(|()| self.w.flush());
+        let r = write_section(w, b"EVTS", &self.block).and_then(|()| w.flush());
         self.block.clear();
         if let Err(e) = r {
             self.failed = Some(e);
@@ -488,24 +524,9 @@ impl Recorder {
 }
 
 impl Replayer {
-    /// The next group, reading the next block when this one is done;
-    /// `Err` when the file fails under the replay.
-    fn peek(&mut self) -> Result<Option<&Group>, String> {
-        while self.groups.is_empty() {
-            let Some(f) = self.file.as_mut() else {
-                return Ok(None);
-            };
-            match f.events() {
-                Ok(Some(block)) => {
-                    self.groups = decode_block(&block)
-                        .map_err(|e| format!("journal {}: {e}", self.path.display()))?
-                        .into();
-                }
-                Ok(None) => self.file = None,
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-        Ok(self.groups.front())
+    /// The next group.
+    fn peek(&self) -> Option<&Group> {
+        self.groups.get(self.cursor)
     }
 }
 
@@ -570,12 +591,95 @@ impl Machine {
         self.board.host_inputs = HostInputs::Recorded(Vec::new());
         self.journal = Some(Box::new(Journal::Record(Recorder {
             path: path.to_owned(),
-            w,
+            w: Some(w),
+            history: None,
             block: Vec::new(),
             pending: Vec::new(),
             failed: None,
         })));
         Ok(())
+    }
+
+    /// Starts keeping the history in memory (time travel): recording if
+    /// nothing records yet.
+    pub(crate) fn journal_keep_history(&mut self) {
+        match self.journal.as_deref_mut() {
+            Some(Journal::Record(r)) => {
+                r.history.get_or_insert_with(Vec::new);
+            }
+            Some(Journal::Replay(_)) => {}
+            None => {
+                self.board.host_inputs = HostInputs::Recorded(Vec::new());
+                self.journal = Some(Box::new(Journal::Record(Recorder {
+                    path: PathBuf::new(),
+                    w: None,
+                    history: Some(Vec::new()),
+                    block: Vec::new(),
+                    pending: Vec::new(),
+                    failed: None,
+                })));
+            }
+        }
+    }
+
+    /// The number of groups in the history so far (time travel's
+    /// position in it).
+    pub(crate) fn journal_position(&self) -> usize {
+        match self.journal.as_deref() {
+            Some(Journal::Record(r)) => r.history.as_ref().map_or(0, Vec::len),
+            Some(Journal::Replay(rp)) => rp.cursor,
+            None => 0,
+        }
+    }
+
+    /// Goes back to the history's group `cursor`: the machine replays
+    /// from there, and goes live again at the end of the history.
+    pub(crate) fn journal_rewind(&mut self, cursor: usize) {
+        let Some(j) = self.journal.take() else { return };
+        let rp = match *j {
+            Journal::Record(mut r) => {
+                let groups = r.history.take().unwrap_or_default();
+                Replayer {
+                    groups,
+                    cursor,
+                    realtime: false,
+                    then_live: Some(r),
+                }
+            }
+            Journal::Replay(mut rp) => {
+                rp.cursor = cursor;
+                rp
+            }
+        };
+        self.board.host_inputs = HostInputs::Closed;
+        self.journal = Some(Box::new(Journal::Replay(rp)));
+    }
+
+    /// Time travel's history ends here: the groups after the cursor are
+    /// dropped and the machine goes live.
+    pub(crate) fn journal_truncate(&mut self) {
+        if let Some(Journal::Replay(rp)) = self.journal.as_deref_mut() {
+            if rp.then_live.is_some() {
+                let at = rp.cursor;
+                rp.groups.truncate(at);
+                self.journal_go_live();
+            }
+        }
+    }
+
+    /// The end of a time-travel replay: live again, recording after the
+    /// history it replayed.
+    fn journal_go_live(&mut self) -> bool {
+        let Some(Journal::Replay(rp)) = self.journal.as_deref_mut() else {
+            return false;
+        };
+        let Some(mut rec) = rp.then_live.take() else {
+            return false;
+        };
+        rec.history = Some(std::mem::take(&mut rp.groups));
+        self.board.host_inputs = HostInputs::Recorded(Vec::new());
+        self.journal = Some(Box::new(Journal::Record(rec)));
+        true
     }
 
     /// Follows `log` (`--replay`): the host's input is shut out, time
@@ -591,17 +695,15 @@ impl Machine {
                 here,
             });
         }
-        let mut file = SectionReader::open(&log.path)?;
-        file.expect(b"HEAD")?;
         self.board.host_inputs = HostInputs::Closed;
         // Replays run as fast as they can; a realtime recording's time
         // comes from the journal.
         self.board.clock.mode = crate::ClockMode::Virtual;
         self.journal = Some(Box::new(Journal::Replay(Replayer {
-            path: log.path,
-            file: Some(file),
-            groups: VecDeque::new(),
+            groups: log.groups,
+            cursor: 0,
             realtime: log.head.realtime,
+            then_live: None,
         })));
         Ok(())
     }
@@ -615,9 +717,16 @@ impl Machine {
             return Ok(());
         };
         self.board.host_inputs = HostInputs::Open;
-        let Journal::Record(mut rec) = *j else {
-            return Ok(());
+        let mut rec = match *j {
+            Journal::Record(rec) => rec,
+            Journal::Replay(rp) => match rp.then_live {
+                Some(rec) => rec,
+                None => return Ok(()),
+            },
         };
+        if rec.w.is_none() {
+            return Ok(());
+        }
         rec.pending.push(Event::End);
         rec.group(icount, extra, Site::Entry);
         rec.write_block();
@@ -628,12 +737,20 @@ impl Machine {
         if let Some(e) = rec.failed.take() {
             return Err(io(e));
         }
-        write_section(&mut rec.w, b"END0", &[]).map_err(io)?;
-        rec.w
-            .into_inner()
+        let Some(mut w) = rec.w.take() else {
+            return Ok(());
+        };
+        write_section(&mut w, b"END0", &[]).map_err(io)?;
+        w.into_inner()
             .map_err(|e| io(e.into_error()))?
             .sync_all()
             .map_err(io)
+    }
+
+    /// Whether a `--replay` journal (not time travel's own history) is
+    /// being replayed.
+    fn replaying_file(&self) -> bool {
+        matches!(self.journal.as_deref(), Some(Journal::Replay(rp)) if rp.then_live.is_none())
     }
 
     /// Whether a journal is being replayed.
@@ -675,6 +792,7 @@ impl Machine {
 
     /// A debugger changed the CPU's registers: recorded as an input.
     pub fn journal_cpu_written(&mut self) {
+        self.drop_future();
         let mut state = Vec::new();
         self.cpu.s.save_arch(&mut state);
         if let Some(r) = self.recorder() {
@@ -686,6 +804,9 @@ impl Machine {
     /// other bytes are left alone), recorded as an input. The caller
     /// drops decoded code.
     pub fn debug_write_phys(&mut self, addr: u64, data: &[u8]) {
+        if !self.replaying_file() {
+            self.drop_future();
+        }
         for (i, b) in data.iter().enumerate() {
             self.board.mem.write_u8(addr.wrapping_add(i as u64), *b);
         }
@@ -716,10 +837,12 @@ impl Machine {
         let Some(Journal::Replay(rp)) = self.journal.as_deref_mut() else {
             return Due::Nothing;
         };
-        let g = match rp.peek() {
-            Err(e) => return Due::Diverged(e),
-            Ok(None) => return Due::End,
-            Ok(Some(g)) => g,
+        let Some(g) = rp.peek() else {
+            return if self.journal_go_live() {
+                Due::Nothing
+            } else {
+                Due::End
+            };
         };
         let work = icount.wrapping_add(extra);
         if g.work() > work || (g.work() == work && !site_may_take(site, g.site)) {
@@ -731,10 +854,9 @@ impl Machine {
                 g.icount, g.extra, g.site
             ));
         }
-        match rp.groups.pop_front() {
-            Some(g) => Due::Here(g),
-            None => Due::Nothing,
-        }
+        let g = g.clone();
+        rp.cursor += 1;
+        Due::Here(g)
     }
 
     /// Gives the group recorded for this visit of `site`, if any.
@@ -794,7 +916,7 @@ impl Machine {
             return None;
         };
         match rp.peek() {
-            Ok(Some(g)) if g.work() > work => Some(g.work() - work),
+            Some(g) if g.work() > work => Some(g.work() - work),
             _ => None,
         }
     }
@@ -808,7 +930,7 @@ impl Machine {
         let Some(Journal::Replay(rp)) = self.journal.as_deref_mut() else {
             return false;
         };
-        matches!(rp.peek(), Ok(Some(g)) if (g.icount, g.extra) == (icount, extra)
+        matches!(rp.peek(), Some(g) if (g.icount, g.extra) == (icount, extra)
             && (g.site == site || site == Site::Top && g.site != Site::Idle))
     }
 
@@ -819,6 +941,16 @@ impl Machine {
     }
 
     /// In a replay, whether the recording stepped one instruction with
+    /// interrupts held off here (a debugger's step).
+    pub(crate) fn replay_step_due(&self) -> bool {
+        let (icount, extra) = (self.cpu.s.icount, self.cpu.s.extra_work);
+        let Some(Journal::Replay(rp)) = self.journal.as_deref() else {
+            return false;
+        };
+        matches!(rp.peek(), Some(g) if (g.icount, g.extra, g.site) == (icount, extra, Site::Step))
+    }
+
+    /// In a replay, whether the recording stepped one instruction with
     /// interrupts held off here (a debugger's step); takes that record.
     pub(crate) fn replay_no_irq_step(&mut self) -> bool {
         let (icount, extra) = (self.cpu.s.icount, self.cpu.s.extra_work);
@@ -826,8 +958,8 @@ impl Machine {
             return false;
         };
         match rp.peek() {
-            Ok(Some(g)) if (g.icount, g.extra, g.site) == (icount, extra, Site::Step) => {
-                rp.groups.pop_front();
+            Some(g) if (g.icount, g.extra, g.site) == (icount, extra, Site::Step) => {
+                rp.cursor += 1;
                 true
             }
             _ => false,

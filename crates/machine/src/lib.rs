@@ -18,6 +18,7 @@ mod platform;
 pub mod screen;
 pub mod smbios;
 pub mod snapshot;
+pub mod timetravel;
 
 pub use board::{Board, Output, Sink, StopReason};
 pub use boot::{kernel_is_64bit, KernelBoot};

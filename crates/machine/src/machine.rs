@@ -345,6 +345,8 @@ pub struct Machine {
     identity: Vec<String>,
     /// The journal being recorded or replayed (see [`crate::journal`]).
     pub(crate) journal: Option<Box<crate::journal::Journal>>,
+    /// Checkpoints for going back (see [`crate::timetravel`]).
+    pub(crate) time_travel: Option<Box<crate::timetravel::TimeTravel>>,
 }
 
 /// Most instructions per run-loop slice (host responsiveness, and how
@@ -404,6 +406,7 @@ impl Machine {
             media: Rc::default(),
             identity: Vec::new(),
             journal: None,
+            time_travel: None,
         };
         m.identity = config_lines;
         m.identify(firmware);
@@ -615,6 +618,12 @@ impl Machine {
     fn step_as_recorded(&mut self, irqs: bool) -> Option<RunOutcome> {
         let now = self.board.clock.now(self.cpu.s.icount);
         self.board.fire_due(now);
+        if self.replaying() {
+            // What the loop's top took here when this was recorded.
+            if let Some(out) = self.replay_site(Site::Top) {
+                return Some(out);
+            }
+        }
         let exit = if irqs || self.cpu.s.halted {
             self.cpu.step(&mut self.board)
         } else {
@@ -658,17 +667,30 @@ impl Machine {
         hook: HostHook<'_>,
         mut check: Option<InsnCheck<'_, Board>>,
     ) -> RunOutcome {
-        let replay = self.replaying();
-        if !replay {
+        if !self.replaying() {
             // Input taken and changes made while the machine stood.
             self.journal_flush(Site::Entry);
         }
         loop {
+            // Time travel goes live again at the end of its history.
+            let replay = self.replaying();
             if replay {
+                // A recorded step must not take the run past its limit.
+                if max.is_some_and(|m| self.cpu.s.work() >= m) {
+                    return RunOutcome::InstructionLimit;
+                }
                 if let Some(out) = self.replay_site(Site::Entry) {
                     return out;
                 }
-                if self.replay_no_irq_step() {
+                if self.replay_step_due() {
+                    // A checked run sees the recorded step's instruction
+                    // too (a debugger's breakpoint there).
+                    if let Some(c) = check.as_mut() {
+                        if self.cpu.check_here(&mut self.board, &mut **c) {
+                            return RunOutcome::Breakpoint;
+                        }
+                    }
+                    self.replay_no_irq_step();
                     if let Some(out) = self.step_as_recorded(false) {
                         return out;
                     }
@@ -699,6 +721,7 @@ impl Machine {
             if replay && self.replay_again_here(Site::Top) {
                 continue;
             }
+            self.checkpoint_if_due();
             // The limit counts all the CPU's work (`CpuState::work`) and
             // idle wake-ups, so storms and idle loops end too.
             let left = max.map_or(u64::MAX, |m| m.saturating_sub(self.cpu.s.work()));

@@ -59,7 +59,7 @@ const MAX_STATE: usize = 64 << 20;
 const MIN_RUN: usize = 16;
 
 /// The sectors each drive position's overlay holds (see `DSK0`).
-type Overlays = [Option<Vec<(u64, Vec<u8>)>>; 6];
+pub(crate) type Overlays = [Option<Vec<(u64, Vec<u8>)>>; 6];
 
 /// Why a snapshot could not be written or loaded.
 #[derive(Debug, thiserror::Error)]
@@ -203,7 +203,7 @@ impl Machine {
     }
 
     /// The writes each drive position's overlay holds.
-    fn overlays(&self) -> Overlays {
+    pub(crate) fn overlays(&self) -> Overlays {
         core::array::from_fn(|pos| self.medium(pos).and_then(|m| m.overlay()))
     }
 
@@ -231,7 +231,7 @@ impl Machine {
         }
     }
 
-    fn set_overlays(&mut self, saved: &Overlays) -> Result<(), &'static str> {
+    pub(crate) fn set_overlays(&mut self, saved: &Overlays) -> Result<(), &'static str> {
         for (pos, w) in saved.iter().enumerate() {
             let fits = match (w, self.medium_mut(pos)) {
                 (Some(w), Some(m)) => m.set_overlay(w),
