@@ -61,7 +61,7 @@ pub use fault::{Fault, Res};
 pub use flags::{FlagOp, Lazy};
 pub use interrupt::{TripleFault, NO_PROGRESS_DELIVERIES};
 pub use mmu::Access;
-pub use state::CpuState;
+pub use state::{CpuState, Stats};
 
 use arch::{dr6, dr7, fl, sreg};
 use decode::{build_op, ends_trace, MAX_TRACE};
@@ -114,6 +114,11 @@ pub struct Cpu<B: CpuBus> {
     /// Slower; for the differential tests of threaded dispatch (set it
     /// before running, or call [`Cpu::flush_code_cache`] after).
     pub unthreaded: bool,
+    /// The CPL the traces of the last [`Cpu::run_trace`] call ran at: the
+    /// first transition of the next call changes the CPL when it differs
+    /// (for `--stats`; the CPL cannot change inside a call, since every CS
+    /// load ends it).
+    last_cpl: u8,
 }
 
 impl<B: CpuBus> Cpu<B> {
@@ -125,6 +130,7 @@ impl<B: CpuBus> Cpu<B> {
             model,
             scratch: Vec::with_capacity(MAX_TRACE),
             unthreaded: false,
+            last_cpl: 0,
         }
     }
 
@@ -344,6 +350,15 @@ impl<B: CpuBus> Cpu<B> {
         self.build_trace(bus, lin, phys)
     }
 
+    /// [`Cpu::lookup`] for a trace transition that followed no link,
+    /// counted for `--stats` (`cross`: it changes the CPL).
+    #[inline]
+    fn lookup_counted(&mut self, bus: &mut B, cross: bool) -> Result<usize, Fault> {
+        self.s.stats.unchained += 1;
+        self.s.stats.cpl_changes_unchained += u64::from(cross);
+        self.lookup(bus)
+    }
+
     fn build_trace(&mut self, bus: &mut B, lin: u64, phys: u64) -> Result<usize, Fault> {
         let s = &mut self.s;
         let mut ops = std::mem::take(&mut self.scratch);
@@ -458,7 +473,10 @@ impl<B: CpuBus> Cpu<B> {
         // The `--stats` counters of the loop live in locals (registers)
         // and reach `stats` once per call.
         let mut counts = (0u64, 0u64);
-        let r = self.run_traces::<CHECKED>(bus, until, check, &mut counts);
+        let cross = self.s.cpl != self.last_cpl;
+        self.last_cpl = self.s.cpl;
+        self.s.stats.cpl_changes += u64::from(cross);
+        let r = self.run_traces::<CHECKED>(bus, until, check, cross, &mut counts);
         self.s.stats.chained += counts.0;
         self.s.stats.mem_refs += counts.1;
         r
@@ -470,6 +488,7 @@ impl<B: CpuBus> Cpu<B> {
         bus: &mut B,
         until: u64,
         check: debug::InsnCheck<'_, B>,
+        cross: bool,
         counts: &mut (u64, u64),
     ) -> Result<bool, TripleFault> {
         let (mut chained_n, mut refs) = (0u64, 0u64);
@@ -487,6 +506,9 @@ impl<B: CpuBus> Cpu<B> {
         // transition then waits on no store-to-load round trip.
         let mut rip = self.s.rip;
         let mut ic = self.s.icount;
+        // Only the call's first transition can change the CPL (`cross`):
+        // the only one made before any instruction retired.
+        let ic_entry = ic;
         'traces: while ic < until {
             // Links are valid while no TLB flush, CS change or trace drop
             // happened.
@@ -497,9 +519,8 @@ impl<B: CpuBus> Cpu<B> {
                     chained_n += 1;
                     id
                 }
-                None => match self.lookup(bus) {
+                None => match self.lookup_counted(bus, cross && ic == ic_entry) {
                     Ok(id) => {
-                        self.s.stats.unchained += 1;
                         if let Some(p) = prev {
                             // Only link when nothing was flushed meanwhile
                             // (a miss may have decoded and freed traces).

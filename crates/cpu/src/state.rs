@@ -66,6 +66,13 @@ pub struct Stats {
     pub chained: u64,
     /// Trace-to-trace transitions that needed a cache lookup.
     pub unchained: u64,
+    /// Trace transitions into a trace that runs at another CPL than the
+    /// trace before it (user/kernel round trips: INT, IRET, SYSENTER,
+    /// SYSCALL, far transfers through gates, interrupt delivery); a
+    /// subset of `chained + unchained`.
+    pub cpl_changes: u64,
+    /// The part of `cpl_changes` that needed a cache lookup.
+    pub cpl_changes_unchained: u64,
 }
 
 /// What the run loop and the handlers tell each other about the running
