@@ -66,7 +66,7 @@ pub use state::{CpuState, Stats};
 use arch::{dr6, dr7, fl, sreg};
 use decode::{build_op, ends_trace, MAX_TRACE};
 use interrupt::Source;
-use trace::{Trace, TraceCache};
+use trace::{CodeContext, Trace, TraceCache};
 
 /// Why [`Cpu::run`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +119,11 @@ pub struct Cpu<B: CpuBus> {
     /// (for `--stats`; the CPL cannot change inside a call, since every CS
     /// load ends it).
     last_cpl: u8,
+    /// The trace the last [`Cpu::run_trace`] call ran last: the next
+    /// call's first transition follows its links, so a CS load (which
+    /// ends a call) does not cost a lookup when it goes where it went
+    /// before.
+    prev: Option<usize>,
 }
 
 impl<B: CpuBus> Cpu<B> {
@@ -131,6 +136,7 @@ impl<B: CpuBus> Cpu<B> {
             scratch: Vec::with_capacity(MAX_TRACE),
             unthreaded: false,
             last_cpl: 0,
+            prev: None,
         }
     }
 
@@ -138,11 +144,13 @@ impl<B: CpuBus> Cpu<B> {
     pub fn reset(&mut self) {
         self.s = CpuState::new(self.model.clone());
         self.cache.clear();
+        self.prev = None;
     }
 
     /// Drops all decoded code (after the host changed guest memory).
     pub fn flush_code_cache(&mut self) {
         self.cache.clear();
+        self.prev = None;
         self.s.code.clear();
         self.s.tlb.flush_all();
     }
@@ -155,6 +163,7 @@ impl<B: CpuBus> Cpu<B> {
         r: &mut anyx86_hw::wire::Reader<'_>,
     ) -> Result<(), anyx86_hw::wire::WireError> {
         self.cache.clear();
+        self.prev = None;
         self.s.load_arch(r)
     }
 
@@ -476,7 +485,17 @@ impl<B: CpuBus> Cpu<B> {
         let cross = self.s.cpl != self.last_cpl;
         self.last_cpl = self.s.cpl;
         self.s.stats.cpl_changes += u64::from(cross);
-        let r = self.run_traces::<CHECKED>(bus, until, check, cross, &mut counts);
+        // Taken from the state as it is, not cached when CS is loaded:
+        // the debugger and the boot loader write CS directly.
+        let s = &self.s;
+        let ctx = self.cache.context(CodeContext {
+            base: s.seg[sreg::CS].base,
+            limit: s.seg[sreg::CS].limit,
+            bitness: s.bitness,
+            cpl: s.cpl,
+            mode: s.mode,
+        });
+        let r = self.run_traces::<CHECKED>(bus, until, check, cross, ctx, &mut counts);
         self.s.stats.chained += counts.0;
         self.s.stats.mem_refs += counts.1;
         r
@@ -489,18 +508,20 @@ impl<B: CpuBus> Cpu<B> {
         until: u64,
         check: debug::InsnCheck<'_, B>,
         cross: bool,
+        ctx: u32,
         counts: &mut (u64, u64),
     ) -> Result<bool, TripleFault> {
         let (mut chained_n, mut refs) = (0u64, 0u64);
+        let mut prev = self.prev;
         macro_rules! out {
             ($e:expr) => {{
                 *counts = (chained_n, refs);
+                self.prev = prev;
                 return $e;
             }};
         }
         self.s.run.break_trace = false;
         self.s.run.side_exit = false;
-        let mut prev: Option<usize> = None;
         // RIP and the instruction count live in locals across traces as
         // well as in `CpuState` (stored, never read back here): a trace
         // transition then waits on no store-to-load round trip.
@@ -510,10 +531,12 @@ impl<B: CpuBus> Cpu<B> {
         // the only one made before any instruction retired.
         let ic_entry = ic;
         'traces: while ic < until {
-            // Links are valid while no TLB flush, CS change or trace drop
+            // Links are valid in the code context they were made in
+            // (`ctx`: CS, CPL, mode; it cannot change inside the call,
+            // since a CS load ends it) while no TLB flush or trace drop
             // happened.
             let epoch = self.s.tlb.epoch.wrapping_add(self.cache.generation << 32);
-            let chained = prev.and_then(|p| self.cache.chained(p, rip, epoch));
+            let chained = prev.and_then(|p| self.cache.chained(p, rip, ctx, epoch));
             let id = match chained {
                 Some(id) => {
                     chained_n += 1;
@@ -525,7 +548,7 @@ impl<B: CpuBus> Cpu<B> {
                             // Only link when nothing was flushed meanwhile
                             // (a miss may have decoded and freed traces).
                             if self.s.tlb.epoch.wrapping_add(self.cache.generation << 32) == epoch {
-                                self.cache.chain(p, rip, id, epoch);
+                                self.cache.chain(p, rip, id, ctx, epoch);
                             }
                         }
                         id

@@ -577,8 +577,8 @@ impl CpuState {
         }
         self.stack32 = self.seg[sreg::SS].big() && self.mode != Mode::V86;
         self.tlb.user = self.cpl == 3;
-        // CS or the mode changed: chained traces may no longer apply.
-        self.tlb.epoch += 1;
+        // CS or the mode changed: leave the trace (the run loop then
+        // follows only the chain links made in the new code context).
         self.run.break_trace = true;
     }
 
