@@ -215,6 +215,39 @@ fn alu(c: &mut Criterion) {
     );
 }
 
+/// The kernel's multi-precision inner loops (`mpihelp_mul_1` and its
+/// kin, most of the i386 guest's late-boot instructions): MUL with 32-bit
+/// operands, then ADD/ADC/SBB carrying the high half (issue #19).
+fn mul_adc(c: &mut Criterion) {
+    // top: mov eax, esi / mul ebp / add eax, ebx / adc edx, 0 /
+    // add ecx, eax / adc edx, 0 / sbb edi, edx / mov ebx, edx / inc esi /
+    // jmp top
+    let code = [
+        0x66, 0x89, 0xF0, 0x66, 0xF7, 0xE5, 0x66, 0x01, 0xD8, 0x66, 0x83, 0xD2, 0x00, 0x66, 0x01,
+        0xC1, 0x66, 0x83, 0xD2, 0x00, 0x66, 0x19, 0xD7, 0x66, 0x89, 0xD3, 0x66, 0x46, 0xEB, 0xE2,
+    ];
+    run_loop(
+        c,
+        "MUL/ADC/SBB loop: register forms (10k instructions)",
+        &code,
+        10_000,
+        Throughput::Elements(10_000),
+    );
+    // top: mov eax, esi / mul dword [0x800] / add eax, ebx / adc edx, 0 /
+    // mov ebx, edx / inc esi / jmp top
+    let code = [
+        0x66, 0x89, 0xF0, 0x66, 0xF7, 0x26, 0x00, 0x08, 0x66, 0x01, 0xD8, 0x66, 0x83, 0xD2, 0x00,
+        0x66, 0x89, 0xD3, 0x66, 0x46, 0xEB, 0xEA,
+    ];
+    run_loop(
+        c,
+        "MUL/ADC loop: MUL dword [mem] (10k instructions)",
+        &code,
+        10_000,
+        Throughput::Elements(10_000),
+    );
+}
+
 /// REP MOVSD of one 4 KiB page (1024 dwords: one REP slice).
 fn rep_movsd(c: &mut Criterion) {
     // top: mov si, 0x1000 / mov di, 0x3000 / mov cx, 1024 / cld /
@@ -257,6 +290,7 @@ mod group {
         cache_lookup,
         tlb_hit,
         alu,
+        mul_adc,
         rep_movsd,
         rep_stosb
     );

@@ -338,6 +338,7 @@ fn print_stats(m: &Machine) {
             st.chained,
             transitions
         );
+        print_cpl_chain_rates(st);
     }
     let walks = m.cpu.s.tlb.misses;
     if st.mem_refs > 0 {
@@ -366,6 +367,34 @@ fn print_stats(m: &Machine) {
     }
     for (port, count) in &m.board.unclaimed {
         eprintln!("stats: unclaimed port {port:#06x} x{count}");
+    }
+}
+
+/// The trace chain rate split in two: transitions into a trace that runs
+/// at another CPL than the one before it (user/kernel round trips), and
+/// the rest.
+fn print_cpl_chain_rates(st: &anyx86_cpu::Stats) {
+    let cross = st.cpl_changes;
+    let cross_chained = cross.saturating_sub(st.cpl_changes_unchained);
+    let rest = (st.chained + st.unchained).saturating_sub(cross);
+    let rest_chained = st.chained.saturating_sub(cross_chained);
+    for (label, chained, all, what) in [
+        (
+            "across CPL changes",
+            cross_chained,
+            cross,
+            "transitions that changed the CPL",
+        ),
+        ("within a CPL", rest_chained, rest, "other transitions"),
+    ] {
+        let pct = if all > 0 {
+            format!("{:.2}%", 100.0 * chained as f64 / all as f64)
+        } else {
+            "n/a".into()
+        };
+        eprintln!(
+            "stats: trace chain rate {label} {pct} ({chained} of {all} {what} followed a link)"
+        );
     }
 }
 

@@ -1,6 +1,9 @@
 //! The shared benchmark ROM (../shared/bench) runs to its known checksum,
 //! flat and with paging, and exits through port 0xF4 with status 1.
 //!
+//! The `--stats` tests are here too: the bench ROM's rates, and the chain
+//! rate across privilege changes on the `privilege` test ROM.
+//!
 //! The ROMs are built with one round into `target/bench-1` by the shared
 //! build script when they are not there yet.
 
@@ -81,4 +84,57 @@ fn stats_report_speed_cache_chain_and_tlb_rates() {
     assert!(cache > 99.0 && cache <= 100.0, "cache {cache}");
     assert!(chain > 50.0 && chain < 100.0, "chain {chain}");
     assert!(tlb > 99.0 && tlb < 100.0, "tlb {tlb}");
+    // The bench runs at CPL 0 from start to end.
+    let (_, cross) = stat_counts(&stderr, "trace chain rate across CPL changes");
+    assert_eq!(cross, 0, "{stderr}");
+}
+
+/// The two counts of a `--stats` line such as
+/// `stats: trace chain rate within a CPL 46.87% (6402 of 13658 other ...)`.
+fn stat_counts(stderr: &str, label: &str) -> (u64, u64) {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with(&format!("stats: {label} ")))
+        .unwrap_or_else(|| panic!("no '{label}' line in:\n{stderr}"));
+    let inner = line
+        .split_once('(')
+        .and_then(|(_, r)| r.split_once(" of "))
+        .unwrap_or_else(|| panic!("no counts in {line}"));
+    let num = |w: &str| -> u64 {
+        w.split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("bad count in {line}"))
+    };
+    (num(inner.0), num(inner.1))
+}
+
+/// The `privilege` test ROM goes from ring 0 to rings 1-3 and back about
+/// thirty times (IRET, INT n through a DPL 3 gate, call gates, far RET,
+/// faults from ring 3): `--stats` splits the chain rate in two, and the
+/// two parts add up to the whole.
+#[test]
+fn stats_report_the_chain_rate_across_cpl_changes_apart() {
+    let rom = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../test-roms/privilege.bin"
+    ));
+    let out = Command::new(env!("CARGO_BIN_EXE_anyx86"))
+        .args(["run", "--bios"])
+        .arg(&rom)
+        .args(common::ROM_ARGS)
+        .args(["--clock", "virtual", "--stats"])
+        .output()
+        .expect("run anyx86");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (all_chained, all) = stat_counts(&stderr, "trace chain rate");
+    let (cross_chained, cross) = stat_counts(&stderr, "trace chain rate across CPL changes");
+    let (rest_chained, rest) = stat_counts(&stderr, "trace chain rate within a CPL");
+    assert!(
+        (20..1000).contains(&cross),
+        "CPL changes {cross}:\n{stderr}"
+    );
+    assert!(cross_chained <= cross && rest_chained <= rest, "{stderr}");
+    assert_eq!(cross + rest, all, "{stderr}");
+    assert_eq!(cross_chained + rest_chained, all_chained, "{stderr}");
 }

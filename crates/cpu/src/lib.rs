@@ -61,12 +61,12 @@ pub use fault::{Fault, Res};
 pub use flags::{FlagOp, Lazy};
 pub use interrupt::{TripleFault, NO_PROGRESS_DELIVERIES};
 pub use mmu::Access;
-pub use state::CpuState;
+pub use state::{CpuState, Stats};
 
 use arch::{dr6, dr7, fl, sreg};
 use decode::{build_op, ends_trace, MAX_TRACE};
 use interrupt::Source;
-use trace::{Trace, TraceCache};
+use trace::{CodeContext, Trace, TraceCache};
 
 /// Why [`Cpu::run`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +114,16 @@ pub struct Cpu<B: CpuBus> {
     /// Slower; for the differential tests of threaded dispatch (set it
     /// before running, or call [`Cpu::flush_code_cache`] after).
     pub unthreaded: bool,
+    /// The CPL the traces of the last [`Cpu::run_trace`] call ran at: the
+    /// first transition of the next call changes the CPL when it differs
+    /// (for `--stats`; the CPL cannot change inside a call, since every CS
+    /// load ends it).
+    last_cpl: u8,
+    /// The trace the last [`Cpu::run_trace`] call ran last: the next
+    /// call's first transition follows its links, so a CS load (which
+    /// ends a call) does not cost a lookup when it goes where it went
+    /// before.
+    prev: Option<usize>,
 }
 
 impl<B: CpuBus> Cpu<B> {
@@ -125,6 +135,8 @@ impl<B: CpuBus> Cpu<B> {
             model,
             scratch: Vec::with_capacity(MAX_TRACE),
             unthreaded: false,
+            last_cpl: 0,
+            prev: None,
         }
     }
 
@@ -132,11 +144,13 @@ impl<B: CpuBus> Cpu<B> {
     pub fn reset(&mut self) {
         self.s = CpuState::new(self.model.clone());
         self.cache.clear();
+        self.prev = None;
     }
 
     /// Drops all decoded code (after the host changed guest memory).
     pub fn flush_code_cache(&mut self) {
         self.cache.clear();
+        self.prev = None;
         self.s.code.clear();
         self.s.tlb.flush_all();
     }
@@ -149,6 +163,7 @@ impl<B: CpuBus> Cpu<B> {
         r: &mut anyx86_hw::wire::Reader<'_>,
     ) -> Result<(), anyx86_hw::wire::WireError> {
         self.cache.clear();
+        self.prev = None;
         self.s.load_arch(r)
     }
 
@@ -357,6 +372,15 @@ impl<B: CpuBus> Cpu<B> {
         self.build_trace(bus, lin, phys)
     }
 
+    /// [`Cpu::lookup`] for a trace transition that followed no link,
+    /// counted for `--stats` (`cross`: it changes the CPL).
+    #[inline]
+    fn lookup_counted(&mut self, bus: &mut B, cross: bool) -> Result<usize, Fault> {
+        self.s.stats.unchained += 1;
+        self.s.stats.cpl_changes_unchained += u64::from(cross);
+        self.lookup(bus)
+    }
+
     fn build_trace(&mut self, bus: &mut B, lin: u64, phys: u64) -> Result<usize, Fault> {
         let s = &mut self.s;
         let mut ops = std::mem::take(&mut self.scratch);
@@ -471,7 +495,20 @@ impl<B: CpuBus> Cpu<B> {
         // The `--stats` counters of the loop live in locals (registers)
         // and reach `stats` once per call.
         let mut counts = (0u64, 0u64);
-        let r = self.run_traces::<CHECKED>(bus, until, check, &mut counts);
+        let cross = self.s.cpl != self.last_cpl;
+        self.last_cpl = self.s.cpl;
+        self.s.stats.cpl_changes += u64::from(cross);
+        // Taken from the state as it is, not cached when CS is loaded:
+        // the debugger and the boot loader write CS directly.
+        let s = &self.s;
+        let ctx = self.cache.context(CodeContext {
+            base: s.seg[sreg::CS].base,
+            limit: s.seg[sreg::CS].limit,
+            bitness: s.bitness,
+            cpl: s.cpl,
+            mode: s.mode,
+        });
+        let r = self.run_traces::<CHECKED>(bus, until, check, cross, ctx, &mut counts);
         self.s.stats.chained += counts.0;
         self.s.stats.mem_refs += counts.1;
         r
@@ -483,41 +520,48 @@ impl<B: CpuBus> Cpu<B> {
         bus: &mut B,
         until: u64,
         check: debug::InsnCheck<'_, B>,
+        cross: bool,
+        ctx: u32,
         counts: &mut (u64, u64),
     ) -> Result<bool, TripleFault> {
         let (mut chained_n, mut refs) = (0u64, 0u64);
+        let mut prev = self.prev;
         macro_rules! out {
             ($e:expr) => {{
                 *counts = (chained_n, refs);
+                self.prev = prev;
                 return $e;
             }};
         }
         self.s.run.break_trace = false;
         self.s.run.side_exit = false;
-        let mut prev: Option<usize> = None;
         // RIP and the instruction count live in locals across traces as
         // well as in `CpuState` (stored, never read back here): a trace
         // transition then waits on no store-to-load round trip.
         let mut rip = self.s.rip;
         let mut ic = self.s.icount;
+        // Only the call's first transition can change the CPL (`cross`):
+        // the only one made before any instruction retired.
+        let ic_entry = ic;
         'traces: while ic < until {
-            // Links are valid while no TLB flush, CS change or trace drop
+            // Links are valid in the code context they were made in
+            // (`ctx`: CS, CPL, mode; it cannot change inside the call,
+            // since a CS load ends it) while no TLB flush or trace drop
             // happened.
             let epoch = self.s.tlb.epoch.wrapping_add(self.cache.generation << 32);
-            let chained = prev.and_then(|p| self.cache.chained(p, rip, epoch));
+            let chained = prev.and_then(|p| self.cache.chained(p, rip, ctx, epoch));
             let id = match chained {
                 Some(id) => {
                     chained_n += 1;
                     id
                 }
-                None => match self.lookup(bus) {
+                None => match self.lookup_counted(bus, cross && ic == ic_entry) {
                     Ok(id) => {
-                        self.s.stats.unchained += 1;
                         if let Some(p) = prev {
                             // Only link when nothing was flushed meanwhile
                             // (a miss may have decoded and freed traces).
                             if self.s.tlb.epoch.wrapping_add(self.cache.generation << 32) == epoch {
-                                self.cache.chain(p, rip, id, epoch);
+                                self.cache.chain(p, rip, id, ctx, epoch);
                             }
                         }
                         id

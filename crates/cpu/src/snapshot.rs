@@ -179,9 +179,7 @@ impl CpuState {
         if self.cpl > 3 || self.fpu.top > 7 {
             return Err(r.invalid("CPL or x87 TOP"));
         }
-        let epoch = self.tlb.epoch;
         self.update_mode();
-        self.tlb.epoch = epoch;
         if (self.mode, self.bitness, self.stack32, self.cpl) != saved {
             return Err(r.invalid("CPU mode (it disagrees with CR0, EFLAGS, EFER and CS)"));
         }

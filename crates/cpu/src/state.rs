@@ -66,6 +66,13 @@ pub struct Stats {
     pub chained: u64,
     /// Trace-to-trace transitions that needed a cache lookup.
     pub unchained: u64,
+    /// Trace transitions into a trace that runs at another CPL than the
+    /// trace before it (user/kernel round trips: INT, IRET, SYSENTER,
+    /// SYSCALL, far transfers through gates, interrupt delivery); a
+    /// subset of `chained + unchained`.
+    pub cpl_changes: u64,
+    /// The part of `cpl_changes` that needed a cache lookup.
+    pub cpl_changes_unchained: u64,
 }
 
 /// What the run loop and the handlers tell each other about the running
@@ -570,8 +577,8 @@ impl CpuState {
         }
         self.stack32 = self.seg[sreg::SS].big() && self.mode != Mode::V86;
         self.tlb.user = self.cpl == 3;
-        // CS or the mode changed: chained traces may no longer apply.
-        self.tlb.epoch += 1;
+        // CS or the mode changed: leave the trace (the run loop then
+        // follows only the chain links made in the new code context).
         self.run.break_trace = true;
     }
 

@@ -6,9 +6,68 @@
 //! address of their first byte and the decode bitness; writes to a page
 //! that holds code drop the page's traces, and each trace keeps links to
 //! the traces that followed it.
+//!
+//! A link holds under a code context ([`CodeContext`]: what turns a RIP
+//! into a physical address and a decode bitness) and an epoch (bumped by
+//! TLB flushes and trace drops), so links made in the kernel still hold
+//! after a round trip to user mode.
 
+use crate::arch::Mode;
 use crate::decode::Op;
 use std::collections::HashMap;
+
+/// What a chain link from one trace to the next depends on besides the
+/// TLB and the cache's contents: the CS base and limit (RIP to linear
+/// address, and the limit check the lookup made), the decode bitness, the
+/// CPL (the TLB's user/supervisor check) and the mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeContext {
+    /// CS base.
+    pub base: u64,
+    /// CS limit.
+    pub limit: u32,
+    /// Decode bitness.
+    pub bitness: u32,
+    /// Current privilege level.
+    pub cpl: u8,
+    /// Execution mode.
+    pub mode: Mode,
+}
+
+/// Code contexts seen lately, each with a number that links carry:
+/// comparing one number is cheaper than comparing a [`CodeContext`].
+/// Numbers are never reused: a context that falls out of the table and
+/// comes back gets a new one, so an old link never matches it.
+struct Contexts {
+    /// Most recently used first.
+    recent: [(CodeContext, u32); CONTEXTS],
+    /// Entries of `recent` in use.
+    len: usize,
+    /// The number the next new context gets.
+    next: u32,
+}
+
+/// Code contexts remembered: a kernel and its user mode need two, code
+/// that hops between real-mode segments a few more.
+const CONTEXTS: usize = 8;
+
+/// A link that matches nothing.
+const NO_LINK: Link = Link {
+    rip: u64::MAX,
+    id: 0,
+    ctx: u32::MAX,
+    epoch: u64::MAX,
+};
+
+/// A chain link: at `rip`, under code context `ctx` and `epoch`, the next
+/// trace is `id`.
+#[derive(Clone, Copy)]
+struct Link {
+    rip: u64,
+    id: u32,
+    ctx: u32,
+    epoch: u64,
+}
 
 /// A cached trace.
 pub struct Trace<B> {
@@ -75,10 +134,11 @@ pub struct TraceCache<B> {
     /// pile up under self-modifying code and drop unrelated traces that
     /// reused the id.
     pages: Vec<Vec<u64>>,
-    /// Per trace id: the last [`SUCC`] successors seen, as (rip, id,
-    /// epoch), most recent first (a trace has a successor per side exit
-    /// and per return site).
-    succ: Vec<[(u64, u32, u64); SUCC]>,
+    /// Per trace id: the last [`SUCC`] successors seen, most recent first
+    /// (a trace has a successor per side exit and per return site).
+    succ: Vec<[Link; SUCC]>,
+    /// Numbers for the code contexts links are made under.
+    contexts: Contexts,
     /// Bumped whenever traces are dropped (their ids may be reused).
     pub generation: u64,
     /// Lookups that found a trace.
@@ -97,6 +157,20 @@ impl<B> Default for TraceCache<B> {
             by_page: FastMap::default(),
             pages: Vec::new(),
             succ: Vec::new(),
+            contexts: Contexts {
+                recent: [(
+                    CodeContext {
+                        base: 0,
+                        limit: 0,
+                        bitness: 0,
+                        cpl: 0,
+                        mode: Mode::Real,
+                    },
+                    u32::MAX,
+                ); CONTEXTS],
+                len: 0,
+                next: 0,
+            },
             generation: 0,
             hits: 0,
             misses: 0,
@@ -132,13 +206,14 @@ impl<B> TraceCache<B> {
     }
 
     /// The chained successor of trace `from` for `rip`, if recorded under
-    /// the current `epoch`.
+    /// code context number `ctx` (see [`TraceCache::context`]) and the
+    /// current `epoch`.
     #[inline(always)]
-    pub fn chained(&self, from: usize, rip: u64, epoch: u64) -> Option<usize> {
+    pub fn chained(&self, from: usize, rip: u64, ctx: u32, epoch: u64) -> Option<usize> {
         let s = self.succ.get(from)?;
-        for (r, id, e) in s {
-            if *r == rip && *e == epoch {
-                return Some(*id as usize);
+        for l in s {
+            if l.rip == rip && l.ctx == ctx && l.epoch == epoch {
+                return Some(l.id as usize);
             }
         }
         None
@@ -146,11 +221,48 @@ impl<B> TraceCache<B> {
 
     /// Records `to` as a successor of `from` at `rip`.
     #[inline]
-    pub fn chain(&mut self, from: usize, rip: u64, to: usize, epoch: u64) {
+    pub fn chain(&mut self, from: usize, rip: u64, to: usize, ctx: u32, epoch: u64) {
         if let Some(s) = self.succ.get_mut(from) {
             s.copy_within(0..SUCC - 1, 1);
-            s[0] = (rip, to as u32, epoch);
+            s[0] = Link {
+                rip,
+                id: to as u32,
+                ctx,
+                epoch,
+            };
         }
+    }
+
+    /// The number of code context `c`, for [`chain`](Self::chain) and
+    /// [`chained`](Self::chained).
+    #[inline]
+    pub fn context(&mut self, c: CodeContext) -> u32 {
+        let cx = &mut self.contexts;
+        if cx.len > 0 && cx.recent[0].0 == c {
+            return cx.recent[0].1;
+        }
+        let found = cx.recent[..cx.len].iter().position(|e| e.0 == c);
+        let entry = match found {
+            Some(i) => cx.recent[i],
+            None => {
+                if cx.next == u32::MAX {
+                    // Numbers ran out: start again, with no link left that
+                    // could match an old number.
+                    cx.next = 0;
+                    cx.len = 0;
+                    self.generation += 1;
+                }
+                let e = (c, cx.next);
+                cx.next += 1;
+                cx.len = (cx.len + 1).min(CONTEXTS);
+                e
+            }
+        };
+        // Move to the front (dropping the last entry when it is new).
+        let end = found.unwrap_or(cx.len - 1);
+        cx.recent.copy_within(0..end, 1);
+        cx.recent[0] = entry;
+        entry.1
     }
 
     /// True when the next [`insert`](Self::insert) empties the cache
@@ -177,9 +289,9 @@ impl<B> TraceCache<B> {
         };
         self.map.insert(key, id);
         if self.succ.len() <= id {
-            self.succ.resize(id + 1, [(u64::MAX, 0, u64::MAX); SUCC]);
+            self.succ.resize(id + 1, [NO_LINK; SUCC]);
         }
-        self.succ[id] = [(u64::MAX, 0, u64::MAX); SUCC];
+        self.succ[id] = [NO_LINK; SUCC];
         if self.pages.len() <= id {
             self.pages.resize_with(id + 1, Vec::new);
         }
@@ -274,6 +386,45 @@ mod tests {
             bytes: 0,
             ops: Vec::new().into_boxed_slice(),
         }
+    }
+
+    fn ctx(base: u64, cpl: u8) -> CodeContext {
+        CodeContext {
+            base,
+            limit: 0xFFFF_FFFF,
+            bitness: 32,
+            cpl,
+            mode: Mode::Protected,
+        }
+    }
+
+    #[test]
+    fn a_code_context_keeps_its_number_while_in_the_table() {
+        let mut c = TraceCache::<()>::default();
+        let kernel = c.context(ctx(0, 0));
+        let user = c.context(ctx(0, 3));
+        assert_ne!(kernel, user, "the CPL tells them apart");
+        assert_eq!(c.context(ctx(0, 0)), kernel);
+        assert_eq!(c.context(ctx(0, 3)), user);
+        // CONTEXTS others push the kernel's out: it comes back with a new
+        // number, which no old link carries.
+        for i in 1..=CONTEXTS as u64 {
+            c.context(ctx(i << 12, 0));
+        }
+        let again = c.context(ctx(0, 0));
+        assert!(again != kernel && again != user);
+    }
+
+    #[test]
+    fn a_link_holds_only_in_its_code_context_and_epoch() {
+        let mut c = TraceCache::<()>::default();
+        let a = c.insert(empty_trace(0x1000), &[0x1000]);
+        let b = c.insert(empty_trace(0x2000), &[0x2000]);
+        let (k, u) = (c.context(ctx(0, 0)), c.context(ctx(0, 3)));
+        c.chain(a, 0x2000, b, u, 7);
+        assert_eq!(c.chained(a, 0x2000, u, 7), Some(b));
+        assert_eq!(c.chained(a, 0x2000, k, 7), None, "another CPL");
+        assert_eq!(c.chained(a, 0x2000, u, 8), None, "a TLB flush since");
     }
 
     #[test]

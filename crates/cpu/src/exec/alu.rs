@@ -2,7 +2,7 @@
 //! rotates, multiply and divide, BCD, bit tests and scans, SHLD/SHRD,
 //! XADD, CMPXCHG, CMPXCHG8B, BSWAP.
 
-use super::{by_ea, ea, form, hot, is_mem, mn, next, plain, sync_count, Pick, H};
+use super::{by_ea, ea, form, hot, is_mem, mn, next, plain, restart_ea, sync_count, Pick, H};
 use crate::arch::{fl, reg};
 use crate::bus::CpuBus;
 use crate::decode::{Handler, Op};
@@ -56,6 +56,8 @@ fn threaded<B: CpuBus>(ins: &Instruction) -> H<B> {
         M::Shl | M::Sal => shift_sel::<B, 4>(ins, m0),
         M::Shr => shift_sel::<B, 5>(ins, m0),
         M::Sar => shift_sel::<B, 7>(ins, m0),
+        M::Mul => return mul_sel::<B, false>(ins, m0),
+        M::Imul if ins.op_count() == 1 => return mul_sel::<B, true>(ins, m0),
         M::Imul if ins.op_count() > 1 => {
             let m1 = is_mem(ins.op1_kind());
             let three = ins.op_count() == 3;
@@ -82,16 +84,6 @@ fn returning<B: CpuBus>(ins: &Instruction) -> H<B> {
             shxd::<B, false, true>
         } else {
             shxd::<B, false, false>
-        }),
-        M::Mul => Some(if m0 {
-            mul1::<B, false, true>
-        } else {
-            mul1::<B, false, false>
-        }),
-        M::Imul if ins.op_count() == 1 => Some(if m0 {
-            mul1::<B, true, true>
-        } else {
-            mul1::<B, true, false>
         }),
         M::Div => Some(if m0 {
             div::<B, false, true>
@@ -663,13 +655,75 @@ fn shxd_calc(left: bool, a: u64, src: u64, cnt: u32, sz: u8) -> (u64, bool, bool
 
 // ---- multiply and divide -------------------------------------------------
 
-fn mul1<B: CpuBus, const SIGNED: bool, const MEM: bool>(
+/// Picks the one-operand MUL/IMUL handler: the operand size fixed at
+/// decode time, and for a memory operand its address shape.
+fn mul_sel<B: CpuBus, const SIGNED: bool>(ins: &Instruction, mem: bool) -> H<B> {
+    let size = if mem {
+        ins.memory_size().size()
+    } else {
+        ins.op0_register().size()
+    };
+    match size {
+        1 => mul_form::<B, SIGNED, 1>(ins, mem),
+        2 => mul_form::<B, SIGNED, 2>(ins, mem),
+        4 => mul_form::<B, SIGNED, 4>(ins, mem),
+        _ => mul_form::<B, SIGNED, 8>(ins, mem),
+    }
+}
+
+fn mul_form<B: CpuBus, const SIGNED: bool, const Z: u8>(ins: &Instruction, mem: bool) -> H<B> {
+    Some(if mem {
+        by_ea!(ins, mul_m, SIGNED, Z)
+    } else {
+        mul_r::<B, SIGNED, Z>
+    })
+}
+
+/// MUL/IMUL r: (E/R)DX:(E/R)AX (AX for bytes) = (E/R)AX * r.
+fn mul_r<B: CpuBus, const SIGNED: bool, const Z: u8>(
     s: &mut CpuState,
     bus: &mut B,
     op: &Op<B>,
 ) -> Res<()> {
-    let sz = op.size;
-    let b = s.rd_rm(bus, op, MEM, op.r0, sz)?;
+    let b = s.reg(op.r0, Z);
+    mul_do::<SIGNED>(s, b, Z);
+    next(s, bus, op)
+}
+
+/// MUL/IMUL m, on the memory fast path ([`CpuState::read_fast`]).
+fn mul_m<B: CpuBus, const SIGNED: bool, const Z: u8, const EA: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let off = s.ea_k::<B, EA>(op);
+    match s.read_fast::<B, EA>(bus, op.seg as usize, off, Z) {
+        Some(b) => {
+            mul_do::<SIGNED>(s, b, Z);
+            next(s, bus, op)
+        }
+        None => mul_m_slow::<B, SIGNED, Z, EA>(s, bus, op),
+    }
+}
+
+/// [`mul_m`] when its operand is not on the fast path: starts over, with
+/// every check.
+#[inline(never)]
+fn mul_m_slow<B: CpuBus, const SIGNED: bool, const Z: u8, const EA: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let off = restart_ea::<B, EA>(s, op);
+    let b = s.read_sz_k::<B, EA>(bus, op.seg as usize, off, Z)?;
+    mul_do::<SIGNED>(s, b, Z);
+    next(s, bus, op)
+}
+
+/// The product of (E/R)AX and `b`, `sz` bytes each, into (E/R)DX:(E/R)AX
+/// (AX for bytes), with CF = OF = "the high half is significant".
+#[inline(always)]
+fn mul_do<const SIGNED: bool>(s: &mut CpuState, b: u64, sz: u8) {
     let a = s.reg(reg::AX as u8, sz);
     let bits = 8 * u32::from(sz);
     let (lo, hi, overflow) = if SIGNED {
@@ -694,7 +748,6 @@ fn mul1<B: CpuBus, const SIGNED: bool, const MEM: bool>(
     // recent cores do.
     let f = (szp(lo, sz) & !fl::ZF) | if overflow { fl::CF | fl::OF } else { 0 };
     s.set_arith(f);
-    Ok(())
 }
 
 fn imul3_sel<B: CpuBus, const Z: u8>(three: bool, mem: bool) -> Handler<B> {

@@ -1,0 +1,51 @@
+//! Trace chain links across CS loads (issue #19). A link holds under the
+//! code context it was made in (CS base and limit, bitness, CPL, mode),
+//! not only until the next CS load: links survive far transfers and
+//! round trips between privilege levels, and the same RIP reached under
+//! another CS base never follows a link made under the first.
+
+#[allow(dead_code)]
+mod common;
+
+use anyx86_cpu::arch::{reg, sreg, Segment};
+use anyx86_cpu::cpuid::CpuModel;
+use anyx86_cpu::RunExit;
+use common::asm::asm16;
+use common::long64::M;
+
+/// Real mode, CS = 0, at `rip`.
+fn real_mode_at(m: &mut M, rip: u64) {
+    let s = &mut m.cpu.s;
+    s.seg[sreg::CS] = Segment::real(0, s.seg[sreg::CS].attr);
+    s.update_mode();
+    s.rip = rip;
+}
+
+#[test]
+fn one_rip_under_two_cs_bases_runs_each_segments_code_and_chains() {
+    let mut m = M::new(CpuModel::qemu64());
+    // 0100:0000 (linear 1000) counts in AX, 0200:0000 (linear 2000) in
+    // BX; both go back to 0000:3000, which flips the far pointer at 4000
+    // between the two segments and jumps through it. The trace at 3000
+    // thus leaves for RIP 0 under two CS bases, alternately.
+    m.poke(0x1000, &asm16("inc ax\njmp 0:0x3000"));
+    m.poke(0x2000, &asm16("inc bx\njmp 0:0x3000"));
+    let dispatch = "org 0x3000\n dec cx\n jz done\n xor word [0x4002], 0x0300\n \
+                    jmp far [0x4000]\n done: hlt";
+    m.poke(0x3000, &asm16(dispatch));
+    m.poke(0x4000, &[0x00, 0x00, 0x00, 0x01]);
+    real_mode_at(&mut m, 0x3000);
+    m.cpu.s.gpr[reg::CX] = 1001;
+    assert_eq!(m.cpu.run(&mut m.bus, 1_000_000), RunExit::Halted);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 500, "runs of segment 0100");
+    assert_eq!(m.cpu.s.gpr[reg::BX], 500, "runs of segment 0200");
+    // 2000 far jumps, each a CS load: all but the first few follow a
+    // link (before links outlived CS loads, none did).
+    let st = &m.cpu.s.stats;
+    assert!(
+        st.chained > 1990,
+        "chained {} unchained {}",
+        st.chained,
+        st.unchained
+    );
+}
