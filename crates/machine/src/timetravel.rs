@@ -76,7 +76,16 @@ pub struct TimeTravel {
     pub taken: u64,
     /// Host time spent taking checkpoints.
     pub cost: Duration,
+    /// The board's encoding, kept between checkpoints.
+    scratch: Vec<u8>,
+    /// When the newest checkpoint was taken, and what it cost: the next
+    /// waits at least [`COST_SHARE`] times as long.
+    last: Option<(std::time::Instant, Duration)>,
 }
+
+/// Checkpoints take at most one part in this many of the host's time:
+/// one is taken only after this many times its cost since the last.
+const COST_SHARE: u32 = 20;
 
 impl TimeTravel {
     /// The memory the checkpoints use, the shadow included.
@@ -133,6 +142,8 @@ impl Machine {
             points: Vec::new(),
             taken: 0,
             cost: Duration::ZERO,
+            scratch: Vec::new(),
+            last: None,
         }));
         self.checkpoint();
         Ok(())
@@ -150,9 +161,18 @@ impl Machine {
             return;
         };
         let last = tt.points.last().map_or(0, |c| c.at.work());
-        if self.cpu.s.work() >= last.saturating_add(tt.interval) {
-            self.checkpoint();
+        if self.cpu.s.work() < last.saturating_add(tt.interval) {
+            return;
         }
+        // Host time decides only where checkpoints fall, never what the
+        // guest sees.
+        if tt
+            .last
+            .is_some_and(|(at, cost)| at.elapsed() < cost * COST_SHARE)
+        {
+            return;
+        }
+        self.checkpoint();
     }
 
     /// Takes a checkpoint here.
@@ -161,7 +181,14 @@ impl Machine {
         let mut cpu = Vec::new();
         self.cpu.s.save_arch(&mut cpu);
         anyx86_hw::wire::Wire::put(&(self.ferr_seen, self.rtc_base), &mut cpu);
-        let mut board = Vec::new();
+        // The board's bytes go to a buffer kept from the last time: 16 MiB
+        // of fresh memory would cost more to fault in than to fill.
+        let mut board = self
+            .time_travel
+            .as_deref_mut()
+            .map(|t| std::mem::take(&mut t.scratch))
+            .unwrap_or_default();
+        board.clear();
         self.board.save_state(&mut board);
         let disks = pack(&anyx86_hw::wire::encode(&self.overlays()));
         let at = self.point();
@@ -180,17 +207,21 @@ impl Machine {
                 }
             }
         }
+        let packed = pack(&board);
+        tt.scratch = board;
         tt.points.push(Checkpoint {
             at,
             cursor,
             cpu,
-            board: pack(&board),
+            board: packed,
             disks,
             undo: BTreeMap::new(),
         });
         tt.thin();
         tt.taken += 1;
-        tt.cost += start.elapsed();
+        let cost = start.elapsed();
+        tt.cost += cost;
+        tt.last = Some((std::time::Instant::now(), cost));
     }
 
     /// Goes back (or forward, within the history) to `target`: restores

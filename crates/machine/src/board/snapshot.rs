@@ -42,7 +42,7 @@ pub enum BoardStateError {
 }
 
 fn put_dev<D: Snapshot>(d: &D, out: &mut Vec<u8>) {
-    d.save().put(out);
+    d.save_into(out);
 }
 
 fn get_dev<D: Snapshot>(d: &mut D, r: &mut Reader<'_>) -> Result<(), BoardStateError> {
