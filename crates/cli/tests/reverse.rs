@@ -201,3 +201,164 @@ fn the_built_in_debugger_steps_and_continues_backwards() {
         "rc from the exit stops at the breakpoint's hit:\n{text}"
     );
 }
+
+/// Reads a child's output into a shared buffer, for waiting on text.
+fn collect(out: impl std::io::Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let buf = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let b = std::sync::Arc::clone(&buf);
+    std::thread::spawn(move || {
+        let mut out = out;
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut out, &mut chunk) {
+            if n == 0 {
+                break;
+            }
+            b.lock()
+                .expect("output buffer")
+                .push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    });
+    buf
+}
+
+fn wait_text(buf: &std::sync::Mutex<String>, text: &str, secs: u64) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let s = buf.lock().expect("output buffer").clone();
+        if s.contains(text) {
+            return s;
+        }
+        assert!(
+            start.elapsed().as_secs() < secs,
+            "timed out waiting for {text:?}:\n{s}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_reverse_watchpoint_finds_the_last_write_of_a_linux_kernel_variable() {
+    use std::io::Write;
+    let (kernel, initrd) = guest::guest("i386");
+    let rr = Path::new(env!("CARGO_TARGET_TMPDIR")).join("linux-reverse.rr");
+    let machine = |c: &mut Command| {
+        c.arg("run")
+            .arg("--kernel")
+            .arg(&kernel)
+            .arg("--initrd")
+            .arg(&initrd)
+            .args(["--append", "console=ttyS0,115200 panic=-1 work=0 shell=1"])
+            .args([
+                "-m",
+                "256",
+                "--clock",
+                "virtual",
+                "--rtc-base",
+                "1700000000",
+            ]);
+    };
+    // A session at the guest's shell asks the kernel where do_timer is
+    // (the stock kernel ships no symbols but its functions'), recorded.
+    let mut c = Command::new(env!("CARGO_BIN_EXE_anyx86"));
+    machine(&mut c);
+    let mut rec = c
+        .arg("--record")
+        .arg(&rr)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("anyx86 runs");
+    let out = collect(rec.stdout.take().expect("stdout"));
+    let mut input = rec.stdin.take().expect("stdin");
+    wait_text(&out, "/ # ", 600);
+    input
+        .write_all(b"grep -w do_timer /proc/kallsyms; echo K-DONE\n")
+        .expect("typing");
+    let text = wait_text(&out, "\nK-DONE", 120);
+    let do_timer = text
+        .lines()
+        .find(|l| l.trim_end().ends_with(" do_timer"))
+        .and_then(|l| u64::from_str_radix(l.split_whitespace().next()?, 16).ok())
+        .unwrap_or_else(|| panic!("no do_timer in:\n{text}"));
+    assert!(do_timer >= 0xC000_0000, "a kernel address: {do_timer:#x}");
+    // Ended by a signal, not the guest: the replay's end leaves the
+    // machine running for GDB (a powered-off guest has exited).
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = Command::new("kill")
+        .args(["-INT", &rec.id().to_string()])
+        .status();
+    assert_eq!(rec.wait().expect("anyx86 ends").code(), Some(130));
+
+    // The replay under GDB, with time travel: to the end, then back to
+    // the last write of jiffies_64, the variable do_timer adds the ticks
+    // to (its first data operand).
+    let mut c = Command::new(env!("CARGO_BIN_EXE_anyx86"));
+    machine(&mut c);
+    let mut emu = c
+        .arg("--replay")
+        .arg(&rr)
+        .args(["--serial", "null", "--debugcon", "null"])
+        .args(["--time-travel", "--gdb", "127.0.0.1:0", "--gdb-wait"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("anyx86 runs");
+    let mut lines = BufReader::new(emu.stderr.take().expect("stderr")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    let port: u16 = first
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no port in {first:?}"));
+    std::thread::spawn(move || for _ in lines {});
+    let out = gdb(
+        "linux-reverse-watch.gdb",
+        port,
+        &format!(
+            "continue
+python
+import re
+code = gdb.execute('x/12i {do_timer:#x}', to_string=True)
+addr = None
+for line in code.splitlines():
+    ops = line.split(':', 1)[-1]
+    if re.search(r'\\b(call|jmp|ret|nop)', ops):
+        continue
+    m = re.search(r'0x(c[0-9a-f]{{7}})\\b', ops)
+    if m:
+        addr = int(m.group(1), 16)
+        break
+print('=== VAR 0x%x' % addr)
+gdb.execute('watch *(unsigned int*)0x%x' % addr)
+end
+reverse-continue
+echo === WRITER\\n
+p/x $eip
+python print('$v = 0x%x' % int(gdb.parse_and_eval('*(unsigned int*)0x%x' % addr)))
+stepi
+python print('$v = 0x%x' % int(gdb.parse_and_eval('*(unsigned int*)0x%x' % addr)))
+echo === END\\n"
+        ),
+    );
+    let _ = emu.kill();
+    let _ = emu.wait();
+    let at = out.find("=== WRITER").unwrap_or_else(|| panic!("{out}"));
+    let values: Vec<u64> = out[at..]
+        .lines()
+        .filter_map(|l| l.strip_prefix('$')?.split("= 0x").nth(1))
+        .filter_map(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .collect();
+    assert_eq!(values.len(), 3, "{out}");
+    assert!(
+        values[0] >= 0xC000_0000,
+        "the writer is kernel code:\n{out}"
+    );
+    // One step later the write has happened: the tick counter went up
+    // (by the ticks since the last update: one, or more after idle).
+    assert!(
+        values[2] > values[1],
+        "one step later the counter has counted:\n{out}"
+    );
+}
