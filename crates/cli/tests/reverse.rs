@@ -111,7 +111,7 @@ echo === END\\n",
 }
 
 #[test]
-fn gdb_reverse_continue_finds_the_previous_breakpoint_hit_and_the_last_write() {
+fn gdb_reverse_continue_finds_the_previous_breakpoint_hit_then_the_start() {
     let rom = bench_rom();
     let (mut emu, port) = start(&rom, "32");
     let out = gdb(
@@ -129,18 +129,11 @@ reverse-continue
 echo === BACK\\n
 info registers
 delete
-set $slot = $esp
-watch *(int*)$slot
-reverse-continue
-echo === WRITER\\n
-info registers
-p/x *(int*)$slot
-stepi
-p/x *(int*)$slot
 echo === END\\n
 reverse-continue",
     );
     let _ = emu.kill();
+    let _ = emu.wait();
     let (hit2, back) = (section(&out, "HIT2"), section(&out, "BACK"));
     assert_eq!(hit2.len(), 10, "{out}");
     assert_eq!(
@@ -148,19 +141,52 @@ reverse-continue",
         "reverse-continue lands on the previous hit:\n{out}"
     );
     assert_ne!(hit2, section(&out, "HIT3"), "{out}");
-    // The watchpoint stops before the write: one step writes the slot.
-    let values: Vec<&str> = out
-        .lines()
-        .filter(|l| l.starts_with('$') && l.contains("= 0x"))
-        .collect();
-    assert_eq!(values.len(), 2, "{out}");
-    assert_ne!(
-        values[0], values[1],
-        "the next instruction writes it:\n{out}"
-    );
+    let end = out.find("=== END").unwrap_or_else(|| panic!("{out}"));
     assert!(
-        out.contains("No more reverse-execution history"),
-        "the start of the history is reported:\n{out}"
+        out[end..].contains("No more reverse-execution history"),
+        "with nothing armed, the start of the history is reported:\n{out}"
+    );
+}
+
+/// The values GDB printed with `p/x`, in order.
+fn printed(out: &str) -> Vec<u64> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix('$')?.split("= 0x").nth(1))
+        .filter_map(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .collect()
+}
+
+#[test]
+fn a_gdb_reverse_watchpoint_finds_the_instruction_that_last_wrote() {
+    let rom =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-roms/interactive/gdb-target.bin");
+    let (mut emu, port) = start(&rom, "1");
+    // gdb-target.asm stores EAX (0x12345678) to 0x2000 after its call,
+    // at 0xf014f, having zeroed it at 0xf010f.
+    let out = gdb(
+        "reverse-watch.gdb",
+        port,
+        "break *0xf0180
+continue
+delete
+watch *(int*)0x2000
+continue
+stepi 2
+reverse-continue
+echo === WRITER\\n
+p/x $eip
+p/x *(int*)0x2000
+stepi
+p/x *(int*)0x2000
+echo === END\\n",
+    );
+    let _ = emu.kill();
+    let _ = emu.wait();
+    let at = out.find("=== WRITER").unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(
+        printed(&out[at..]),
+        [0xf014f, 0, 0x1234_5678],
+        "stopped before the store, which one step makes:\n{out}"
     );
 }
 
@@ -345,11 +371,7 @@ echo === END\\n"
     let _ = emu.kill();
     let _ = emu.wait();
     let at = out.find("=== WRITER").unwrap_or_else(|| panic!("{out}"));
-    let values: Vec<u64> = out[at..]
-        .lines()
-        .filter_map(|l| l.strip_prefix('$')?.split("= 0x").nth(1))
-        .filter_map(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .collect();
+    let values = printed(&out[at..]);
     assert_eq!(values.len(), 3, "{out}");
     assert!(
         values[0] >= 0xC000_0000,
