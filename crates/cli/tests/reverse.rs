@@ -111,7 +111,7 @@ echo === END\\n",
 }
 
 #[test]
-fn gdb_reverse_continue_finds_the_previous_breakpoint_hit_then_the_start() {
+fn gdb_reverse_continue_finds_the_previous_hit_the_last_write_then_the_start() {
     let rom = bench_rom();
     let (mut emu, port) = start(&rom, "32");
     let out = gdb(
@@ -129,6 +129,14 @@ reverse-continue
 echo === BACK\\n
 info registers
 delete
+set $slot = $esp
+watch *(int*)$slot
+reverse-continue
+echo === WRITER\\n
+p/x *(int*)$slot
+stepi
+p/x *(int*)$slot
+delete
 echo === END\\n
 reverse-continue",
     );
@@ -141,7 +149,16 @@ reverse-continue",
         "reverse-continue lands on the previous hit:\n{out}"
     );
     assert_ne!(hit2, section(&out, "HIT3"), "{out}");
-    let end = out.find("=== END").unwrap_or_else(|| panic!("{out}"));
+    // A reverse watchpoint on the stack slot stops before the write that
+    // last changed it: one step makes the value.
+    let (w, end) = (out.find("=== WRITER"), out.find("=== END"));
+    let (w, end) = (w.zip(end)).unwrap_or_else(|| panic!("{out}"));
+    let values = printed(&out[w..end]);
+    assert_eq!(values.len(), 2, "{out}");
+    assert_ne!(
+        values[0], values[1],
+        "the next instruction writes it:\n{out}"
+    );
     assert!(
         out[end..].contains("No more reverse-execution history"),
         "with nothing armed, the start of the history is reported:\n{out}"

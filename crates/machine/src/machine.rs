@@ -682,6 +682,11 @@ impl Machine {
                 if let Some(out) = self.replay_site(Site::Entry) {
                     return out;
                 }
+                // A watchpoint hit by the last replayed step stops a
+                // checked run here, where the CPU's own loop would.
+                if check.is_some() && self.cpu.s.watch.hit.is_some() {
+                    return RunOutcome::Breakpoint;
+                }
                 if self.replay_step_due() {
                     // A checked run sees the recorded step's instruction
                     // too (a debugger's breakpoint there).
