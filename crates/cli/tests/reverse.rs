@@ -401,3 +401,45 @@ echo === END\\n"
         "one step later the counter has counted:\n{out}"
     );
 }
+
+#[test]
+fn gdb_reverse_steps_cross_back_from_protected_into_real_mode() {
+    let rom =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-roms/interactive/gdb-target.bin");
+    let (mut emu, port) = start(&rom, "1");
+    // 0xf0100 is the fixture's first 32-bit instruction.
+    let out = gdb(
+        "reverse-modes.gdb",
+        port,
+        "break *0xF0100
+continue
+delete
+echo === PM\\n
+info registers
+monitor mode
+reverse-stepi 3
+echo === RM\\n
+info registers
+monitor mode
+stepi 3
+echo === PM-AGAIN\\n
+info registers
+monitor mode
+echo === END\\n",
+    );
+    let _ = emu.kill();
+    let _ = emu.wait();
+    let pm = section(&out, "PM");
+    assert_eq!(pm.len(), 10, "{out}");
+    assert_eq!(pm, section(&out, "PM-AGAIN"), "{out}");
+    // GDB prints monitor output on its standard error: in order there.
+    let modes: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("mode ")?.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        modes,
+        ["protected", "real", "protected"],
+        "three steps back is real mode, three forward protected again:\n{out}"
+    );
+}
