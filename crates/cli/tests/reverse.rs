@@ -214,7 +214,7 @@ fn the_built_in_debugger_steps_and_continues_backwards() {
     let cmds = Path::new(env!("CARGO_TARGET_TMPDIR")).join("reverse-batch.cmds");
     std::fs::write(
         &cmds,
-        "si 20\nr\nsi 5\nrsi 5\nr\nlb 0xf0180\nc\nc\nrc\nr\nw 0x2000 4\nrc\nrc\nq\n",
+        "si 20\nr\nsi 5\nrsi 5\nr\nlb 0xf0180\nc\nc\nrc\nr\nbd 1\nlb 0xf014f\nc\nrni\nr\nw 0x2000 4\nrc\nrc\nq\n",
     )
     .expect("write commands");
     let out = Command::new(env!("CARGO_BIN_EXE_anyx86"))
@@ -227,7 +227,7 @@ fn the_built_in_debugger_steps_and_continues_backwards() {
         .expect("anyx86 runs");
     let text = String::from_utf8_lossy(&out.stdout);
     let regs: Vec<&str> = text.lines().filter(|l| l.starts_with("eax=")).collect();
-    assert_eq!(regs.len(), 3, "{text}");
+    assert_eq!(regs.len(), 4, "{text}");
     assert_eq!(regs[0], regs[1], "rsi 5 undoes si 5:\n{text}");
     for want in [
         "the machine stopped: guest exit code 0x0",
@@ -242,6 +242,18 @@ fn the_built_in_debugger_steps_and_continues_backwards() {
     assert!(
         text.contains("icount=328"),
         "rc from the exit stops at the breakpoint's hit:\n{text}"
+    );
+    // Right after the call returned (0xf014f, instruction 330), one
+    // instruction back over the call is the call (0xf014a, 327), not the
+    // called function's RET (329).
+    let after_rni = text
+        .split("(anyx86) rni")
+        .nth(1)
+        .and_then(|t| t.lines().find(|l| l.starts_with("cs:ip=")))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        after_rni.contains("linear=000f014a icount=327"),
+        "{after_rni}\n{text}"
     );
 }
 

@@ -142,6 +142,35 @@ impl Debugger {
 }
 
 impl Debugger {
+    /// One instruction back, over a call: when the step back lands on the
+    /// return of a called function, on back to its call (the call-like
+    /// instruction that ends where the machine stood), at most `limit`
+    /// steps.
+    pub fn reverse_next(&mut self, m: &mut Machine, limit: u64) -> Result<Reverse, String> {
+        let from = m.cpu.s.pc_linear();
+        let mut returned = false;
+        for _ in 0..limit {
+            let r = self.reverse_step(m)?;
+            if !matches!(r, Reverse::Stopped(None)) {
+                return Ok(r);
+            }
+            let s = &m.cpu.s;
+            let Some(l) = crate::disasm::decode_at(s, &m.board, s.pc_linear(), s.rip) else {
+                return Ok(r);
+            };
+            let ends_here = s.pc_linear().wrapping_add(l.bytes.len() as u64) == from;
+            if !returned {
+                if !is_return(&l.ins) {
+                    return Ok(r);
+                }
+                returned = true;
+            } else if ends_here && crate::disasm::steps_over(&l.ins) {
+                return Ok(r);
+            }
+        }
+        Err(format!("no call found within {limit} steps back"))
+    }
+
     /// Runs with the breakpoints and watchpoints armed until `end`, or
     /// until the `stop_at`-th hit; the number of hits before `end`.
     fn hits(
@@ -196,6 +225,11 @@ fn walk(
         }
     }
     Ok(None)
+}
+
+/// A return from a call or an interrupt.
+fn is_return(ins: &iced_x86::Instruction) -> bool {
+    ins.flow_control() == iced_x86::FlowControl::Return
 }
 
 fn history_start(m: &Machine) -> Result<Point, String> {

@@ -55,6 +55,10 @@ pub fn runs_guest(cmd: &str) -> bool {
             | "finish"
             | "rsi"
             | "reverse-stepi"
+            | "reverse-step"
+            | "rni"
+            | "reverse-nexti"
+            | "reverse-next"
             | "rc"
             | "reverse-continue"
     )
@@ -79,6 +83,9 @@ n|next              step over CALL, INT, LOOP and REP string instructions
 c|continue          run until a breakpoint, watchpoint or Ctrl-C
 until [ADDR]        run to linear ADDR, or past this instruction in this frame
 finish              run until the current function returns
+rsi|reverse-stepi [N]   step N instructions back (--time-travel)
+rni|reverse-nexti   one instruction back, over a call
+rc|reverse-continue back to the last breakpoint or watchpoint hit
 b|break ADDR        breakpoint: SEG:OFF (CS:IP exactly), linear ADDR, 'mode'
 lb ADDR | pb ADDR   breakpoint at a linear / physical address
 vb SEG:OFF          breakpoint at CS:IP (real mode: any SEG:OFF form)
@@ -396,7 +403,17 @@ impl Session {
     }
 
     fn run_cmd(&mut self, m: &mut Machine, cmd: &str, args: &[&str], hook: HostHook<'_>) -> Reply {
-        let back = matches!(cmd, "rsi" | "reverse-stepi" | "rc" | "reverse-continue");
+        let back = matches!(
+            cmd,
+            "rsi"
+                | "reverse-stepi"
+                | "reverse-step"
+                | "rni"
+                | "reverse-nexti"
+                | "reverse-next"
+                | "rc"
+                | "reverse-continue"
+        );
         if let Some(o) = &self.ended {
             if !back || m.time_travel().is_none() {
                 return Reply::text(format!("the machine has stopped: {}", outcome_text(o)));
@@ -416,7 +433,11 @@ impl Session {
                 }
             }
             "n" | "next" => self.next(m, hook),
-            "rsi" | "reverse-stepi" => {
+            "rni" | "reverse-nexti" | "reverse-next" => {
+                let r = self.dbg.reverse_next(m, MAX_STEPS);
+                self.reverse_text(m, r)
+            }
+            "rsi" | "reverse-stepi" | "reverse-step" => {
                 let n = match args.first().map(|a| parse::num(a)) {
                     None => Ok(1),
                     Some(r) => r,
