@@ -53,7 +53,14 @@ pub fn runs_guest(cmd: &str) -> bool {
             | "continue"
             | "until"
             | "finish"
-            | "rsi"
+    ) || goes_back(cmd)
+}
+
+/// True for a command that runs the guest backwards (`--time-travel`).
+fn goes_back(cmd: &str) -> bool {
+    matches!(
+        cmd,
+        "rsi"
             | "reverse-stepi"
             | "reverse-step"
             | "rni"
@@ -403,19 +410,8 @@ impl Session {
     }
 
     fn run_cmd(&mut self, m: &mut Machine, cmd: &str, args: &[&str], hook: HostHook<'_>) -> Reply {
-        let back = matches!(
-            cmd,
-            "rsi"
-                | "reverse-stepi"
-                | "reverse-step"
-                | "rni"
-                | "reverse-nexti"
-                | "reverse-next"
-                | "rc"
-                | "reverse-continue"
-        );
         if let Some(o) = &self.ended {
-            if !back || m.time_travel().is_none() {
+            if !goes_back(cmd) || m.time_travel().is_none() {
                 return Reply::text(format!("the machine has stopped: {}", outcome_text(o)));
             }
             // Time travel goes back from the end too.
