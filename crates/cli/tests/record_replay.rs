@@ -296,3 +296,42 @@ fn a_linux_shell_session_recorded_in_realtime_replays_byte_for_byte() {
 fn read_opt(p: &Path) -> Option<String> {
     std::fs::read_to_string(p).ok().filter(|s| !s.is_empty())
 }
+
+#[test]
+fn a_recording_that_ends_in_the_time_travel_past_replays_to_the_live_end() {
+    let (rr, cmds) = (tmp("travel.rr"), tmp("travel-record.cmds"));
+    // Back one step with time travel, then quit there: the journal holds
+    // the history to where the live machine stood (instruction 330), and
+    // the replayed memory write does not cut that history short.
+    std::fs::write(&cmds, "lb 0xf0180\nc\nset mem 0x2100 5\ns\ns\nrsi\nr\nq\n")
+        .expect("write commands");
+    let target = |mode: &str| {
+        let mut c = anyx86();
+        c.args([mode, "--bios"])
+            .arg(rom("gdb-target.bin"))
+            .args(["-m", "1", "--debugcon", "null", "--serial", "null"])
+            .args(["--clock", "virtual"]);
+        c
+    };
+    let rec = target("debug")
+        .args(["--time-travel", "--batch"])
+        .arg(&cmds)
+        .arg("--record")
+        .arg(&rr)
+        .output()
+        .expect("anyx86 runs");
+    let text = String::from_utf8_lossy(&rec.stdout);
+    assert!(text.contains("icount=329"), "one step back:\n{text}");
+    assert_eq!(rec.status.code(), Some(0), "{text}");
+    let rep = target("run")
+        .arg("--replay")
+        .arg(&rr)
+        .output()
+        .expect("anyx86 runs");
+    let err = String::from_utf8_lossy(&rep.stderr);
+    assert_eq!(rep.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("replay finished where the recording ended (330 instructions)"),
+        "{err}"
+    );
+}

@@ -271,6 +271,9 @@ pub(crate) struct Replayer {
     /// recorder (time travel re-executing its past); without one, the
     /// replay ends there.
     pub(crate) then_live: Option<Recorder>,
+    /// Where the live machine stood when time travel went back: a
+    /// `--record` file that ends in the past ends there.
+    live_end: (u64, u64),
 }
 
 /// A journal opened for `--replay`, checked whole, before the machine is
@@ -633,8 +636,10 @@ impl Machine {
     }
 
     /// Goes back to the history's group `cursor`: the machine replays
-    /// from there, and goes live again at the end of the history.
-    pub(crate) fn journal_rewind(&mut self, cursor: usize) {
+    /// from there, and goes live again at the end of the history. `from`
+    /// is where the machine stood before it went back.
+    pub(crate) fn journal_rewind(&mut self, cursor: usize, from: (u64, u64)) {
+        let here = from;
         let Some(j) = self.journal.take() else { return };
         let rp = match *j {
             Journal::Record(mut r) => {
@@ -644,6 +649,7 @@ impl Machine {
                     cursor,
                     realtime: false,
                     then_live: Some(r),
+                    live_end: here,
                 }
             }
             Journal::Replay(mut rp) => {
@@ -704,6 +710,7 @@ impl Machine {
             cursor: 0,
             realtime: log.head.realtime,
             then_live: None,
+            live_end: (0, 0),
         })));
         Ok(())
     }
@@ -711,7 +718,7 @@ impl Machine {
     /// Ends a recording where the machine stands (it ends a replay
     /// there) and closes the file. Call it once, when the run is over.
     pub fn finish_journal(&mut self) -> Result<(), JournalError> {
-        let (icount, extra) = (self.cpu.s.icount, self.cpu.s.extra_work);
+        let (mut icount, mut extra) = (self.cpu.s.icount, self.cpu.s.extra_work);
         self.journal_flush(Site::Entry);
         let Some(j) = self.journal.take() else {
             return Ok(());
@@ -719,8 +726,13 @@ impl Machine {
         self.board.host_inputs = HostInputs::Open;
         let mut rec = match *j {
             Journal::Record(rec) => rec,
+            // Time travel stands in the past: the file holds the history
+            // to where the live machine was, and ends there.
             Journal::Replay(rp) => match rp.then_live {
-                Some(rec) => rec,
+                Some(rec) => {
+                    (icount, extra) = rp.live_end;
+                    rec
+                }
                 None => return Ok(()),
             },
         };
@@ -807,9 +819,7 @@ impl Machine {
         if !self.replaying_file() {
             self.drop_future();
         }
-        for (i, b) in data.iter().enumerate() {
-            self.board.mem.write_u8(addr.wrapping_add(i as u64), *b);
-        }
+        self.write_phys(addr, data);
         let Some(r) = self.recorder() else { return };
         if let Some(Event::Mem(at, bytes)) = r.pending.last_mut() {
             if at.wrapping_add(bytes.len() as u64) == addr {
@@ -818,6 +828,14 @@ impl Machine {
             }
         }
         r.pending.push(Event::Mem(addr, data.to_vec()));
+    }
+
+    /// Writes RAM bytes at a physical address (other bytes are left
+    /// alone).
+    fn write_phys(&mut self, addr: u64, data: &[u8]) {
+        for (i, b) in data.iter().enumerate() {
+            self.board.mem.write_u8(addr.wrapping_add(i as u64), *b);
+        }
     }
 
     /// A debugger's single step with interrupts held off: recorded, as a
@@ -897,7 +915,9 @@ impl Machine {
                     self.cpu.load_finish(&self.board);
                 }
                 Event::Mem(addr, bytes) => {
-                    self.debug_write_phys(addr, &bytes);
+                    // As recorded, not as a new change (which would drop
+                    // time travel's future).
+                    self.write_phys(addr, &bytes);
                     self.cpu.flush_code_cache();
                 }
                 // Only in `Step` groups, which `replay_step_irqs` takes.

@@ -263,6 +263,7 @@ impl Machine {
     /// Restores checkpoint `k`: RAM from the shadow and the undo records,
     /// then the CPU, the board, the disks and the history's cursor.
     fn restore_checkpoint(&mut self, k: usize) -> Result<(), String> {
+        let from = (self.cpu.s.icount, self.cpu.s.extra_work);
         let Some(tt) = self.time_travel.as_deref() else {
             return Err("time travel is off".into());
         };
@@ -292,7 +293,7 @@ impl Machine {
         let disks = anyx86_hw::wire::decode(&disks).map_err(|e| bad(&e))?;
         self.set_overlays(&disks).map_err(|e| bad(&e))?;
         self.cpu.load_finish(&self.board);
-        self.journal_rewind(cursor);
+        self.journal_rewind(cursor, from);
         Ok(())
     }
 }
