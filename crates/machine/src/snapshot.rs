@@ -130,9 +130,7 @@ impl Machine {
     pub fn save_snapshot_to(&self, w: &mut impl Write) -> std::io::Result<()> {
         w.write_all(&MAGIC)?;
         w.write_all(&FORMAT_VERSION.to_le_bytes())?;
-        let mut cpu = Vec::new();
-        self.cpu.s.save_arch(&mut cpu);
-        anyx86_hw::wire::Wire::put(&(self.ferr_seen, self.rtc_base), &mut cpu);
+        let cpu = self.cpu_part();
         let mut board = Vec::new();
         self.board.save_state(&mut board);
         write_section(w, b"MACH", self.identity().as_bytes())?;
@@ -177,25 +175,45 @@ impl Machine {
         let cpu = f.packed_section(b"CPU0")?;
         let board = f.packed_section(b"BRD0")?;
         let disks = f.packed_section(b"DSK0")?;
-        let mut r = Reader::new(&cpu);
+        self.load_parts(&cpu, &board, &disks)
+            .map_err(|e| f.damaged(e))?;
+        f.ram(self.board.mem.ram_mut().as_mut_slice())?;
+        f.section(b"END0")?;
+        Ok(())
+    }
+
+    /// The `CPU0` payload before packing: the CPU's architectural state,
+    /// then the FERR# level and the RTC base.
+    pub(crate) fn cpu_part(&self) -> Vec<u8> {
+        let mut cpu = Vec::new();
+        self.cpu.s.save_arch(&mut cpu);
+        anyx86_hw::wire::Wire::put(&(self.ferr_seen, self.rtc_base), &mut cpu);
+        cpu
+    }
+
+    /// Loads the unpacked `CPU0`, `BRD0` and `DSK0` payloads (a snapshot
+    /// file's, or a time-travel checkpoint's); what is wrong, if anything.
+    pub(crate) fn load_parts(
+        &mut self,
+        cpu: &[u8],
+        board: &[u8],
+        disks: &[u8],
+    ) -> Result<(), String> {
+        let mut r = Reader::new(cpu);
         self.cpu
             .load_state(&mut r)
             .and_then(|()| anyx86_hw::wire::Wire::get(&mut r))
             .map(|(ferr, rtc)| (self.ferr_seen, self.rtc_base) = (ferr, rtc))
             .and_then(|()| r.finish())
-            .map_err(|e| f.damaged(format!("CPU state: {e}")))?;
+            .map_err(|e| format!("CPU state: {e}"))?;
         let icount = self.cpu.s.icount;
-        let mut r = Reader::new(&board);
+        let mut r = Reader::new(board);
         self.board
             .load_state(&mut r, icount)
-            .map_err(|e| f.damaged(format!("board state: {e}")))?;
-        r.finish()
-            .map_err(|e| f.damaged(format!("board state: {e}")))?;
-        let disks = anyx86_hw::wire::decode(&disks)
-            .map_err(|e| f.damaged(format!("drive overlays: {e}")))?;
-        self.set_overlays(&disks).map_err(|e| f.damaged(e.into()))?;
-        f.ram(self.board.mem.ram_mut().as_mut_slice())?;
-        f.section(b"END0")?;
+            .map_err(|e| format!("board state: {e}"))?;
+        r.finish().map_err(|e| format!("board state: {e}"))?;
+        let disks = anyx86_hw::wire::decode(disks).map_err(|e| format!("drive overlays: {e}"))?;
+        self.set_overlays(&disks)?;
         // The board bumped its memory-map generation: the CPU takes the
         // restored A20 and map, and drops the old machine's code.
         self.cpu.load_finish(&self.board);

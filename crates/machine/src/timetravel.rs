@@ -20,7 +20,6 @@
 
 use crate::machine::{HostControl, Machine, RunOutcome};
 use crate::snapshot::{pack, unpack};
-use anyx86_hw::wire::Reader;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -178,9 +177,7 @@ impl Machine {
     /// Takes a checkpoint here.
     fn checkpoint(&mut self) {
         let start = std::time::Instant::now();
-        let mut cpu = Vec::new();
-        self.cpu.s.save_arch(&mut cpu);
-        anyx86_hw::wire::Wire::put(&(self.ferr_seen, self.rtc_base), &mut cpu);
+        let cpu = self.cpu_part();
         // The board's bytes go to a buffer kept from the last time: 16 MiB
         // of fresh memory would cost more to fault in than to fill.
         let mut board = self
@@ -282,17 +279,8 @@ impl Machine {
             unpack(&c.board).ok_or("a checkpoint does not unpack")?,
             unpack(&c.disks).ok_or("a checkpoint does not unpack")?,
         );
-        let bad = |e: &dyn std::fmt::Display| format!("a checkpoint does not load: {e}");
-        let mut r = Reader::new(&cpu);
-        self.cpu.load_state(&mut r).map_err(|e| bad(&e))?;
-        let (ferr, rtc): (bool, i64) = anyx86_hw::wire::Wire::get(&mut r).map_err(|e| bad(&e))?;
-        (self.ferr_seen, self.rtc_base) = (ferr, rtc);
-        let icount = self.cpu.s.icount;
-        let mut r = Reader::new(&board);
-        self.board.load_state(&mut r, icount).map_err(|e| bad(&e))?;
-        let disks = anyx86_hw::wire::decode(&disks).map_err(|e| bad(&e))?;
-        self.set_overlays(&disks).map_err(|e| bad(&e))?;
-        self.cpu.load_finish(&self.board);
+        self.load_parts(&cpu, &board, &disks)
+            .map_err(|e| format!("a checkpoint does not load: {e}"))?;
         self.journal_rewind(cursor, from);
         Ok(())
     }
