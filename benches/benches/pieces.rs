@@ -248,6 +248,25 @@ fn mul_adc(c: &mut Criterion) {
     );
 }
 
+/// Near CALL rel, JMP through memory and RET: the transfers that end a
+/// trace and leave it from their own handler (issue #19), one trace
+/// transition per instruction.
+fn near_transfers(c: &mut Criterion) {
+    // 0100: call 0108 / 0103: jmp word [0x010E] (= 0100) / 0107: nop
+    // 0108: inc ax / add bx, ax / ret / 010C: nop / nop / 010E: dw 0100
+    let code = [
+        0xE8, 0x05, 0x00, 0xFF, 0x26, 0x0E, 0x01, 0x90, 0x40, 0x01, 0xC3, 0xC3, 0x90, 0x90, 0x00,
+        0x01,
+    ];
+    run_loop(
+        c,
+        "near CALL/RET/JMP [mem] loop (10k instructions)",
+        &code,
+        10_000,
+        Throughput::Elements(10_000),
+    );
+}
+
 /// REP MOVSD of one 4 KiB page (1024 dwords: one REP slice).
 fn rep_movsd(c: &mut Criterion) {
     // top: mov si, 0x1000 / mov di, 0x3000 / mov cx, 1024 / cld /
@@ -291,6 +310,7 @@ mod group {
         tlb_hit,
         alu,
         mul_adc,
+        near_transfers,
         rep_movsd,
         rep_stosb
     );

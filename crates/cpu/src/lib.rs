@@ -535,6 +535,7 @@ impl<B: CpuBus> Cpu<B> {
         }
         self.s.run.break_trace = false;
         self.s.run.side_exit = false;
+        self.s.run.leave_loop = false;
         // RIP and the instruction count live in locals across traces as
         // well as in `CpuState` (stored, never read back here): a trace
         // transition then waits on no store-to-load round trip.
@@ -622,11 +623,14 @@ impl<B: CpuBus> Cpu<B> {
                             s.rip = rip;
                             refs += u64::from(op.mref);
                             if s.run.side_exit {
-                                // A taken Jcc inside the trace: go on at
-                                // its target (chained like a trace end).
+                                // A taken Jcc inside the trace, or a near
+                                // transfer at its end: go on at the
+                                // target (chained like a trace end).
                                 s.run.side_exit = false;
                                 s.run.break_trace = false;
-                                continue 'traces;
+                                if !std::mem::take(&mut s.run.leave_loop) {
+                                    continue 'traces;
+                                }
                             }
                             out!(Ok(false));
                         }

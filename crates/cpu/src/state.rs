@@ -95,6 +95,11 @@ pub(crate) struct RunScratch {
     /// Set by a fused CMP/TEST + Jcc whose Jcc faulted: the CMP/TEST
     /// retired, so the fault belongs to the second instruction.
     pub(crate) fused_fault: bool,
+    /// Set with `side_exit` by a near transfer whose instruction had
+    /// already asked to leave the trace (its push wrote code or raised an
+    /// interrupt line): the run loop goes to the target, then back to its
+    /// caller instead of on with the next trace.
+    pub(crate) leave_loop: bool,
     /// Instruction pointer, IP mask and instruction count at the start of
     /// the running trace: a record's addresses and count are offsets from
     /// them.

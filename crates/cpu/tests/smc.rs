@@ -76,3 +76,37 @@ fn a_store_into_the_second_page_of_a_straddling_jump_retargets_it() {
     assert_eq!(m.cpu.s.rip, 0x12106);
     assert_eq!(m.cpu.s.gpr[reg::AX], 101, "the old target ran once");
 }
+
+#[test]
+fn a_call_whose_push_rewrites_its_target_runs_the_new_bytes() {
+    let mut m = long();
+    // 2000: call 2005 (the return address is 2005 too)
+    // 2005: mov eax,1 / nop / nop / 200C: add al,al / hlt
+    // With RSP = 200D the push stores 05 20 00 00 00 00 00 00 at 2005:
+    // 2005: add eax,0x20 / add [rax],al / 200C: add al,al / hlt
+    m.poke(
+        0x2000,
+        &[
+            0xE8, 0x00, 0x00, 0x00, 0x00, //
+            0xB8, 0x01, 0x00, 0x00, 0x00, //
+            0x90, 0x90, 0x00, 0xC0, 0xF4,
+        ],
+    );
+    m.cpu.flush_code_cache();
+    let run = |m: &mut M, rsp: u64| {
+        m.cpu.s.rip = 0x2000;
+        m.cpu.s.halted = false;
+        m.cpu.s.gpr[reg::AX] = 0;
+        m.cpu.s.gpr[reg::SP] = rsp;
+        assert_eq!(m.cpu.run(&mut m.bus, 1000), RunExit::Halted);
+        assert_eq!(m.cpu.s.rip, 0x200F);
+        m.cpu.s.gpr[reg::AX]
+    };
+    // First with the stack elsewhere: the CALL's trace and the target's
+    // are decoded and linked.
+    assert_eq!(run(&mut m, 0x7000), 2);
+    // Then the push lands on the target's decoded bytes: the CALL leaves
+    // for them only after the written code is dropped.
+    assert_eq!(run(&mut m, 0x200D), 0x40, "the target's old bytes ran");
+    assert_eq!(m.peek_le(0x2005, 8), 0x2005);
+}

@@ -1,7 +1,7 @@
 //! Control transfers: near and far JMP/CALL/RET, Jcc, LOOP/JCXZ, INT n,
 //! INTO, INT3, INT1, IRET, BOUND (SDM Vol. 2; Vol. 3 chapters 5 and 6).
 
-use super::{is_mem, mn, next, wdq, H};
+use super::{hot, is_mem, mn, next, plain, sync_count, wdq, Pick, H};
 use crate::arch::{attr, fl, reg, sreg, Mode, Segment};
 use crate::bus::CpuBus;
 use crate::decode::{Handler, Op};
@@ -12,7 +12,44 @@ use crate::state::CpuState;
 use crate::task::SwitchKind;
 use iced_x86::{Code, Instruction, Mnemonic as M};
 
-pub(super) fn select<B: CpuBus>(ins: &Instruction) -> H<B> {
+/// The near transfers that end a trace as threaded handlers: a record
+/// before them goes straight on with them, and they leave the trace like
+/// a taken Jcc (a side exit, target in `next_rip`), so the run loop makes
+/// one call per trace instead of two. None of them reads `rip`,
+/// `icount` or `next_rip`; their slow paths bring the count up to date
+/// first (`sync_count`), as every threaded slow path does.
+pub(super) fn select_threaded<B: CpuBus>(ins: &Instruction) -> Option<Pick<B>> {
+    let f: Handler<B> = match mn(ins) {
+        M::Jmp => match ins.op0_kind() {
+            iced_x86::OpKind::NearBranch16
+            | iced_x86::OpKind::NearBranch32
+            | iced_x86::OpKind::NearBranch64 => jmp_rel::<B>,
+            iced_x86::OpKind::Register => jmp_ind::<B, false>,
+            iced_x86::OpKind::Memory if !(ins.memory_size().is_packed() || far_mem(ins)) => {
+                jmp_ind::<B, true>
+            }
+            _ => return None,
+        },
+        M::Call => match ins.op0_kind() {
+            iced_x86::OpKind::NearBranch16
+            | iced_x86::OpKind::NearBranch32
+            | iced_x86::OpKind::NearBranch64 => call_rel::<B>,
+            iced_x86::OpKind::Register => call_ind::<B, false>,
+            iced_x86::OpKind::Memory if !far_mem(ins) => call_ind::<B, true>,
+            _ => return None,
+        },
+        M::Ret => ret_near::<B>,
+        _ => return None,
+    };
+    Some(hot(f))
+}
+
+/// Every other control transfer: returns to the run loop.
+pub(super) fn select<B: CpuBus>(ins: &Instruction) -> Option<Pick<B>> {
+    select_returning::<B>(ins).map(plain)
+}
+
+fn select_returning<B: CpuBus>(ins: &Instruction) -> H<B> {
     let m0 = ins.op_count() > 0 && is_mem(ins.op0_kind());
     let code = ins.code() as u32;
     Some(match mn(ins) {
@@ -144,9 +181,22 @@ impl CpuState {
     }
 }
 
+/// Leaves the trace for `next_rip` (set by the caller): a side exit,
+/// like a taken Jcc. If the instruction already asked to leave the trace
+/// (a push that wrote code or changed an interrupt line), the run loop
+/// also returns to its caller, which acts on that.
+#[inline(always)]
+fn leave(s: &mut CpuState) -> Res<()> {
+    s.run.leave_loop = s.run.break_trace;
+    s.run.break_trace = true;
+    s.run.side_exit = true;
+    Ok(())
+}
+
 fn jmp_rel<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
-    let t = s.next_rip.wrapping_add(op.imm) & tmask(op.size);
-    s.near_jump(t)
+    let t = s.next_ip(op).wrapping_add(op.imm) & tmask(op.size);
+    s.near_jump(t)?;
+    leave(s)
 }
 
 /// Picks `jcc::<B, CC>` for condition `cc` (0-15, encoding order).
@@ -186,40 +236,62 @@ fn jcc<B: CpuBus, const CC: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Re
 }
 
 fn jmp_ind<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let t = s.rd_rm(bus, op, MEM, op.r0, op.size)?;
-    s.near_jump(t)
+    let t = if MEM {
+        let off = s.ea(op);
+        match s.read_fast::<B, { super::ea::GEN }>(bus, op.seg as usize, off, op.size) {
+            Some(t) => t,
+            None => return jmp_ind_slow(s, bus, op),
+        }
+    } else {
+        s.reg(op.r0, op.size)
+    };
+    s.near_jump(t)?;
+    leave(s)
+}
+
+#[inline(never)]
+fn jmp_ind_slow<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    sync_count(s, op);
+    let off = s.ea(op);
+    let t = s.read_sz(bus, op.seg as usize, off, op.size)?;
+    s.near_jump(t)?;
+    leave(s)
 }
 
 /// CALL rel: the push on the fast path, or the whole instruction again in
 /// [`call_rel_slow`] (so this one calls nothing and saves no registers).
 fn call_rel<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let ret = s.next_rip;
+    let ret = s.next_ip(op);
     let t = ret.wrapping_add(op.imm) & tmask(op.size);
     s.check_target(t)?;
     if !s.push_fast(bus, op.size, ret) {
         return call_rel_slow(s, bus, op);
     }
     s.next_rip = t;
-    Ok(())
+    leave(s)
 }
 
 #[inline(never)]
 fn call_rel_slow<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let ret = s.next_rip;
+    sync_count(s, op);
+    let ret = s.next_ip(op);
     let t = ret.wrapping_add(op.imm) & tmask(op.size);
     s.check_target(t)?;
     s.push(bus, op.size, ret)?;
     s.next_rip = t;
-    Ok(())
+    leave(s)
 }
 
+/// CALL r/m (near): reads the target, then pushes; the memory read and
+/// the push can reach MMIO, so the count is brought up to date first.
 fn call_ind<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    sync_count(s, op);
     let t = s.rd_rm(bus, op, MEM, op.r0, op.size)?;
     s.check_target(t)?;
-    let ret = s.next_rip;
+    let ret = s.next_ip(op);
     s.push(bus, op.size, ret)?;
     s.next_rip = t;
-    Ok(())
+    leave(s)
 }
 
 /// RET near: the return address read on the fast path, or the whole
@@ -236,7 +308,7 @@ fn ret_near<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
             .wrapping_add(op.imm & 0xFFFF),
     );
     s.next_rip = t;
-    Ok(())
+    leave(s)
 }
 
 fn ret_size<B>(op: &Op<B>) -> u8 {
@@ -249,6 +321,7 @@ fn ret_size<B>(op: &Op<B>) -> u8 {
 
 #[inline(never)]
 fn ret_near_slow<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    sync_count(s, op);
     let size = ret_size(op);
     let t = s.peek_stack(bus, 0, size)?;
     s.check_target(t)?;
@@ -258,7 +331,7 @@ fn ret_near_slow<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()
         .wrapping_add(op.imm & 0xFFFF);
     s.set_sp(sp);
     s.next_rip = t;
-    Ok(())
+    leave(s)
 }
 
 fn loop_<B: CpuBus, const KIND: u8, const CNT: u8>(

@@ -121,16 +121,21 @@ pub(crate) fn select<B: CpuBus>(ins: &Instruction) -> Pick<B> {
     let pick = alu::select::<B>(ins)
         .or_else(|| sse::select::<B>(ins).map(plain))
         .or_else(|| data::select::<B>(ins))
-        .or_else(|| control::select::<B>(ins).map(plain))
+        .or_else(|| control::select_threaded::<B>(ins))
+        .or_else(|| control::select::<B>(ins))
         .or_else(|| string::select::<B>(ins).map(plain))
         .or_else(|| system::select::<B>(ins).map(plain))
         .or_else(|| syscall::select::<B>(ins).map(plain))
         .or_else(|| x87::select::<B>(ins).map(plain))
         .or_else(|| v2::select::<B>(ins).map(plain))
         .unwrap_or_else(|| plain(unimplemented::<B>));
-    // The run loop derives a threaded record's next RIP from its length.
+    // The run loop derives a threaded record's next RIP from its length,
+    // unless it left by a side exit (the near transfers of
+    // `control::select_threaded` always do).
     debug_assert!(
-        !pick.threaded || ins.flow_control() == iced_x86::FlowControl::Next,
+        !pick.threaded
+            || ins.flow_control() == iced_x86::FlowControl::Next
+            || control::select_threaded::<B>(ins).is_some(),
         "{:?}: a control transfer cannot be a threaded handler",
         ins.code()
     );
