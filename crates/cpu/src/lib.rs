@@ -544,6 +544,15 @@ impl<B: CpuBus> Cpu<B> {
         // Only the call's first transition can change the CPL (`cross`):
         // the only one made before any instruction retired.
         let ic_entry = ic;
+        // The IP mask and the CS limit, like `ctx`, cannot change inside
+        // the call (a CS load or a mode change ends it). A trace fits when
+        // its last byte is within the limit (always in 64-bit mode).
+        let mask = self.s.ip_mask();
+        let end_limit = if self.s.bitness == 64 {
+            u64::MAX
+        } else {
+            u64::from(self.s.seg[sreg::CS].limit) + 1
+        };
         'traces: while ic < until {
             // Links are valid in the code context they were made in
             // (`ctx`: CS, CPL, mode; it cannot change inside the call,
@@ -575,9 +584,7 @@ impl<B: CpuBus> Cpu<B> {
                 out!(Ok(false));
             };
             let s = &mut self.s;
-            let mask = s.ip_mask();
-            let fits = s.bitness == 64
-                || rip.wrapping_add(u64::from(t.bytes)) <= u64::from(s.seg[sreg::CS].limit) + 1;
+            let fits = rip.wrapping_add(u64::from(t.bytes)) <= end_limit;
             if CHECKED || !fits {
                 match Self::run_records::<CHECKED>(s, bus, &t.ops, t.phys, until, check) {
                     Ok(Records::Done) => out!(Ok(false)),

@@ -411,3 +411,31 @@ fn prot32_segment_limit_checks() {
         Exit::Done
     );
 }
+
+/// Code running straight on into the CS limit: each instruction must fit
+/// within it, so the first one past it raises #GP(0) with its own address
+/// stacked, after the ones before it retired; a run whose last byte is at
+/// the limit completes (SDM Vol. 3A, 5.3).
+#[test]
+fn prot32_code_running_into_the_cs_limit_faults_at_the_first_instruction_past_it() {
+    // 32-bit code, execute/read, present, DPL 0, byte granular.
+    let limited = |limit: u64| {
+        let mut m = M32::prot();
+        m.cpu.s.seg[sreg::CS] = Segment::from_descriptor(0x08, 0x0040_9A00_0000_0000 | limit);
+        m.cpu.s.update_mode();
+        m.cpu.s.gpr[0] = 0;
+        m
+    };
+    // inc eax x4 at 1000-1003, then the HLT at 1004.
+    let code = [0x40; 4];
+    let mut m = limited(CODE + 4);
+    assert_eq!(m.run(&code), Exit::Done);
+    assert_eq!(m.r(0), 4);
+    // inc eax x8 at 1000-1007 with the limit at 1003: four retire.
+    let mut m = limited(CODE + 3);
+    assert_eq!(m.run(&[0x40; 8]), Exit::Vector(13));
+    assert_eq!(m.r(0), 4);
+    let sp = u64::from(m.r(4));
+    assert_eq!(m.peek32(sp), 0, "error code");
+    assert_eq!(u64::from(m.peek32(sp + 4)), CODE + 4, "stacked EIP");
+}
