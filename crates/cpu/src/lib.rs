@@ -643,8 +643,8 @@ impl<B: CpuBus> Cpu<B> {
                         }
                         if op.last {
                             // The last instruction may have been a control
-                            // transfer (never a threaded one: a taken Jcc
-                            // breaks the trace).
+                            // transfer (never a threaded one: those, like
+                            // a taken Jcc, leave by a side exit above).
                             rip = if op.hot {
                                 op.end_at(rip0, mask)
                             } else {
