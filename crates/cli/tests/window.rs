@@ -13,7 +13,7 @@
 
 use anyx86_machine::screen::decode_png;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -51,48 +51,46 @@ struct Xvfb {
 }
 
 impl Xvfb {
-    /// Starts Xvfb on the first free display number from a per-process
-    /// base (tests of one run start theirs in parallel).
+    /// Starts Xvfb on a display number it picks itself (`-displayfd`:
+    /// it binds the first free one, so tests starting servers in parallel
+    /// cannot race for a number, and writes it to the pipe once it
+    /// accepts connections). `slot` only names the test in messages.
     fn start(slot: u32) -> Xvfb {
-        let base = 100 + (std::process::id() % 400) * 4 + slot;
-        for n in (base..base + 400).step_by(4) {
-            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
-            let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
-            if socket.exists() || lock.exists() {
-                continue;
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                SCREEN,
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Xvfb");
+        let out = child.stdout.take().expect("Xvfb's stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(out).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let mut x = Xvfb {
+            child,
+            display: String::new(),
+        };
+        // Under a loaded test run Xvfb has taken more than 10 s to start
+        // (it compiles its keymap first); a minute is still bounded.
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) if line.trim().parse::<u32>().is_ok() => {
+                x.display = format!(":{}", line.trim());
+                x
             }
-            let child = Command::new("Xvfb")
-                .arg(format!(":{n}"))
-                .args(["-screen", "0", SCREEN, "-nolisten", "tcp"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start Xvfb");
-            let mut x = Xvfb {
-                child,
-                display: format!(":{n}"),
-            };
-            if x.wait_ready(&socket) {
-                return x;
-            }
+            Ok(_) => panic!("Xvfb (slot {slot}) exited before it reported a display"),
+            Err(_) => panic!("Xvfb (slot {slot}) did not start within 60 s"),
         }
-        panic!("no free X display number");
-    }
-
-    /// Waits for the server's socket; false when it exited (the number
-    /// was taken after all).
-    fn wait_ready(&mut self, socket: &Path) -> bool {
-        let end = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if socket.exists() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("Xvfb {} did not start", self.display);
     }
 
     /// `anyx86 run` with its window on this server and COM1 on a piped

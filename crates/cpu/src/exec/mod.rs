@@ -89,7 +89,9 @@ pub(crate) fn form_of(ins: &Instruction) -> u8 {
 /// when the chain returns to the run loop (debug builds poison them, so a
 /// threaded handler that reads them fails the threading tests), and the
 /// run loop derives the next RIP of a threaded record from its length, so
-/// a threaded handler can never transfer control.
+/// a threaded handler transfers control only by a side exit (a taken Jcc,
+/// or the near JMP/CALL/RET that end a trace: target in `next_rip`,
+/// `side_exit` and `break_trace` set).
 pub(crate) struct Pick<B: CpuBus> {
     pub f: Handler<B>,
     pub threaded: bool,
