@@ -509,6 +509,7 @@ impl<B: CpuBus> Cpu<B> {
             mode: s.mode,
         });
         let r = self.run_traces::<CHECKED>(bus, until, check, cross, ctx, &mut counts);
+        self.s.run.hop_until = 0;
         self.s.stats.chained += counts.0;
         self.s.stats.mem_refs += counts.1;
         r
@@ -553,6 +554,13 @@ impl<B: CpuBus> Cpu<B> {
         } else {
             u64::from(self.s.seg[sreg::CS].limit) + 1
         };
+        // Hops (`exec::side_exit`) make the chained transitions below
+        // from inside the handlers; `Cpu::unthreaded` turns them off too.
+        let hop_until = if self.unthreaded { 0 } else { until };
+        self.s.run.hop_end_limit = end_limit;
+        self.s.run.hop_ctx = ctx;
+        self.s.run.hops = 0;
+        self.s.run.hop_refs = 0;
         'traces: while ic < until {
             // Links are valid in the code context they were made in
             // (`ctx`: CS, CPL, mode; it cannot change inside the call,
@@ -580,12 +588,13 @@ impl<B: CpuBus> Cpu<B> {
                 },
             };
             prev = Some(id);
-            let Some(t) = self.cache.trace(id) else {
+            let Some(mut t) = self.cache.trace(id) else {
                 out!(Ok(false));
             };
             let s = &mut self.s;
             let fits = rip.wrapping_add(u64::from(t.bytes)) <= end_limit;
             if CHECKED || !fits {
+                s.run.hop_until = 0;
                 match Self::run_records::<CHECKED>(s, bus, &t.ops, t.phys, until, check) {
                     Ok(Records::Done) => out!(Ok(false)),
                     Ok(Records::Stopped) => out!(Ok(true)),
@@ -603,15 +612,34 @@ impl<B: CpuBus> Cpu<B> {
             s.run.trace_rip = rip;
             s.run.trace_mask = mask;
             s.run.trace_ic = ic;
-            let (rip0, ic0) = (rip, ic);
+            s.run.hop_cache = &self.cache as *const trace::TraceCache<B> as usize;
+            s.run.hop_cur = id;
+            s.run.hop_until = hop_until;
+            let (mut rip0, mut ic0) = (rip, ic);
             let mut i = 0;
             loop {
                 // `s.rip` and `s.icount` are this record's start: the
                 // trace's for the first, set below for the others.
                 let first = &t.ops[i];
+                let mut first_idx = first.idx;
                 s.run.pos = first.idx;
                 s.next_rip = first.end_at(rip0, mask);
                 let r = (first.f)(s, bus, first);
+                if s.run.hops != 0 {
+                    // The chain hopped to linked traces: go on with the
+                    // one it stopped in.
+                    chained_n += u64::from(std::mem::take(&mut s.run.hops));
+                    refs += std::mem::take(&mut s.run.hop_refs);
+                    let cur = s.run.hop_cur;
+                    prev = Some(cur);
+                    let Some(nt) = self.cache.trace(cur) else {
+                        out!(Ok(false));
+                    };
+                    t = nt;
+                    rip0 = s.run.trace_rip;
+                    ic0 = s.run.trace_ic;
+                    first_idx = 0;
+                }
                 let op = &t.ops[usize::from(s.run.pos)];
                 match r {
                     Ok(()) => {
@@ -660,7 +688,7 @@ impl<B: CpuBus> Cpu<B> {
                         s.rip = op.end_at(rip0, mask);
                     }
                     Err(f) => {
-                        if op.idx != first.idx {
+                        if op.idx != first_idx {
                             // A record started inside the chain: its RIP
                             // and count were not set.
                             exec::sync_to(s, op);

@@ -110,6 +110,23 @@ pub(crate) struct RunScratch {
     pub(crate) trace_ic: u64,
     /// Position in the running trace of the record being executed.
     pub(crate) pos: u8,
+    /// Trace hops (`exec::side_exit`): the address of the running
+    /// `TraceCache<B>`, stored by the run loop before it starts a trace.
+    pub(crate) hop_cache: usize,
+    /// The id of the running trace (the source of the link a hop follows).
+    pub(crate) hop_cur: usize,
+    /// The run's budget; 0 (outside the threaded run loop, and with
+    /// `Cpu::unthreaded`) turns hops off.
+    pub(crate) hop_until: u64,
+    /// The bound a hopped-to trace's end must keep (the CS limit + 1, or
+    /// `u64::MAX` in 64-bit mode).
+    pub(crate) hop_end_limit: u64,
+    /// The code context number of the run loop's call.
+    pub(crate) hop_ctx: u32,
+    /// Hops made since the run loop last looked.
+    pub(crate) hops: u32,
+    /// Memory references of the traces hops left (for `--stats`).
+    pub(crate) hop_refs: u64,
 }
 
 const _: () = assert!(

@@ -49,3 +49,35 @@ fn one_rip_under_two_cs_bases_runs_each_segments_code_and_chains() {
         st.unchained
     );
 }
+
+/// A trace that jumps back to itself is followed from its own handler
+/// (a hop, no return to the run loop) once it is linked, yet a run still
+/// stops at its budget, within one trace of it, and every instruction is
+/// counted once.
+#[test]
+fn hops_stop_at_the_budget_and_count_every_instruction() {
+    let mut m = M::new(CpuModel::qemu64());
+    // 1000: inc ax / jmp 1000
+    m.poke(0x1000, &[0x40, 0xEB, 0xFD]);
+    real_mode_at(&mut m, 0x1000);
+    m.cpu.s.gpr[reg::AX] = 0;
+    let start = m.cpu.s.icount;
+    let mut want = start;
+    for budget in [1u64, 2, 3, 100, 1001, 5000] {
+        let before = m.cpu.s.icount;
+        assert_eq!(m.cpu.run(&mut m.bus, budget), RunExit::Budget);
+        let ran = m.cpu.s.icount - before;
+        assert!(
+            (budget..=budget + 1).contains(&ran),
+            "budget {budget}: ran {ran} instructions"
+        );
+        want += ran;
+        let incs = m.cpu.s.gpr[reg::AX] & 0xFFFF;
+        let done = m.cpu.s.icount - start;
+        assert_eq!(incs, done.div_ceil(2), "after {done} instructions");
+        let rip = m.cpu.s.rip;
+        assert_eq!(rip, if done % 2 == 0 { 0x1000 } else { 0x1001 });
+    }
+    assert_eq!(m.cpu.s.icount, want);
+    assert!(m.cpu.s.stats.chained > 3000, "the loop chained (hopped)");
+}

@@ -1192,9 +1192,7 @@ fn fused_jcc<B: CpuBus, const CC: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>)
             s.run.fused_fault = true;
             return Err(f);
         }
-        s.run.break_trace = true;
-        s.run.side_exit = true;
-        return Ok(());
+        return super::side_exit(s, bus, op);
     }
     next(s, bus, op)
 }

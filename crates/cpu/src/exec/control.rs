@@ -186,17 +186,15 @@ impl CpuState {
 /// (a push that wrote code or changed an interrupt line), the run loop
 /// also returns to its caller, which acts on that.
 #[inline(always)]
-fn leave(s: &mut CpuState) -> Res<()> {
+fn leave<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     s.run.leave_loop = s.run.break_trace;
-    s.run.break_trace = true;
-    s.run.side_exit = true;
-    Ok(())
+    super::side_exit(s, bus, op)
 }
 
-fn jmp_rel<B: CpuBus>(s: &mut CpuState, _bus: &mut B, op: &Op<B>) -> Res<()> {
+fn jmp_rel<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let t = s.next_ip(op).wrapping_add(op.imm) & tmask(op.size);
     s.near_jump(t)?;
-    leave(s)
+    leave(s, bus, op)
 }
 
 /// Picks `jcc::<B, CC>` for condition `cc` (0-15, encoding order).
@@ -228,9 +226,7 @@ fn jcc<B: CpuBus, const CC: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Re
     if s.cond(CC) {
         let t = s.next_ip(op).wrapping_add(op.imm) & tmask(op.size);
         s.near_jump(t)?;
-        s.run.break_trace = true;
-        s.run.side_exit = true;
-        return Ok(());
+        return super::side_exit(s, bus, op);
     }
     next(s, bus, op)
 }
@@ -246,7 +242,7 @@ fn jmp_ind<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>
         s.reg(op.r0, op.size)
     };
     s.near_jump(t)?;
-    leave(s)
+    leave(s, bus, op)
 }
 
 #[inline(never)]
@@ -255,7 +251,7 @@ fn jmp_ind_slow<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()>
     let off = s.ea(op);
     let t = s.read_sz(bus, op.seg as usize, off, op.size)?;
     s.near_jump(t)?;
-    leave(s)
+    leave(s, bus, op)
 }
 
 /// CALL rel: the push on the fast path, or the whole instruction again in
@@ -268,7 +264,7 @@ fn call_rel<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         return call_rel_slow(s, bus, op);
     }
     s.next_rip = t;
-    leave(s)
+    leave(s, bus, op)
 }
 
 #[inline(never)]
@@ -279,7 +275,7 @@ fn call_rel_slow<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()
     s.check_target(t)?;
     s.push(bus, op.size, ret)?;
     s.next_rip = t;
-    leave(s)
+    leave(s, bus, op)
 }
 
 /// CALL r/m (near): reads the target, then pushes; the memory read and
@@ -291,7 +287,7 @@ fn call_ind<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B
     let ret = s.next_ip(op);
     s.push(bus, op.size, ret)?;
     s.next_rip = t;
-    leave(s)
+    leave(s, bus, op)
 }
 
 /// RET near: the return address read on the fast path, or the whole
@@ -308,7 +304,7 @@ fn ret_near<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
             .wrapping_add(op.imm & 0xFFFF),
     );
     s.next_rip = t;
-    leave(s)
+    leave(s, bus, op)
 }
 
 fn ret_size<B>(op: &Op<B>) -> u8 {
@@ -331,7 +327,7 @@ fn ret_near_slow<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()
         .wrapping_add(op.imm & 0xFFFF);
     s.set_sp(sp);
     s.next_rip = t;
-    leave(s)
+    leave(s, bus, op)
 }
 
 fn loop_<B: CpuBus, const KIND: u8, const CNT: u8>(

@@ -292,6 +292,72 @@ pub(crate) fn next<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<
     (n.f)(s, bus, n)
 }
 
+/// Most hops before a chain returns to the run loop: debug builds do not
+/// turn the handlers' tail calls into jumps, so each hop is a stack frame.
+const HOP_LIMIT: u32 = 64;
+
+/// A branch taken at the end of `op`, its target in `next_rip`: a side
+/// exit, which the run loop takes by going on with the target's trace.
+/// When the running trace has a link for the target, the trace fits the
+/// CS limit and the budget allows, the handler takes it itself: a *hop*
+/// (the loop's own transition without the return to it).
+#[inline(always)]
+pub(crate) fn side_exit<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    s.run.break_trace = true;
+    s.run.side_exit = true;
+    hop(s, bus, op)
+}
+
+/// The hop of [`side_exit`], out of line so that the handlers that end in
+/// one keep their short prologues. It does what the run loop's chained
+/// transition does: counts, the link lookup, the fit check, the trace's
+/// start in `s.run`, RIP, the count and `next_rip` for its first record.
+#[inline(never)]
+#[allow(unsafe_code)]
+fn hop<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let ic = s.run.trace_ic + u64::from(op.ic);
+    if s.run.leave_loop || ic >= s.run.hop_until || s.run.hops >= HOP_LIMIT {
+        return Ok(());
+    }
+    // SAFETY: `hop_until` is non-zero only while `Cpu::run_traces` runs
+    // a trace's records on its threaded path (it is cleared before the
+    // one-record path and when the call returns, and stays 0 with
+    // `Cpu::unthreaded`), and there the loop stored `hop_cache` from
+    // `&self.cache` just before starting the trace's first record. The
+    // `Cpu` is mutably borrowed by that call, so the cache cannot move or
+    // be dropped; handlers cannot reach it (they get the state and the
+    // bus), and the loop changes it only between traces, after the
+    // handlers returned, and stores the address again before the next
+    // trace: while this reference lives only shared borrows of the cache
+    // exist. The handler running is a `Handler<B>` taken from that
+    // `TraceCache<B>`, so `B` is the cache's type.
+    let cache = unsafe { &*(s.run.hop_cache as *const crate::trace::TraceCache<B>) };
+    let rip = s.next_rip;
+    let epoch = s.tlb.epoch.wrapping_add(cache.generation << 32);
+    let Some(id) = cache.chained(s.run.hop_cur, rip, s.run.hop_ctx, epoch) else {
+        return Ok(());
+    };
+    let Some(t) = cache.trace(id) else {
+        return Ok(());
+    };
+    if rip.wrapping_add(u64::from(t.bytes)) > s.run.hop_end_limit {
+        return Ok(());
+    }
+    s.run.hops += 1;
+    s.run.hop_refs += u64::from(op.mref);
+    s.run.hop_cur = id;
+    s.run.break_trace = false;
+    s.run.side_exit = false;
+    s.run.trace_rip = rip;
+    s.run.trace_ic = ic;
+    s.rip = rip;
+    s.icount = ic;
+    let first = &t.ops[0];
+    s.run.pos = first.idx;
+    s.next_rip = first.end_at(rip, s.run.trace_mask);
+    (first.f)(s, bus, first)
+}
+
 /// What RIP and the instruction count read inside a chain in debug
 /// builds.
 #[cfg(debug_assertions)]
