@@ -614,6 +614,8 @@ impl<B: CpuBus> Cpu<B> {
             s.run.trace_ic = ic;
             s.run.hop_cache = &self.cache as *const trace::TraceCache<B> as usize;
             s.run.hop_cur = id;
+            s.run.hop_first = t.ops.as_ptr() as usize;
+            s.run.hop_epoch = s.tlb.epoch;
             s.run.hop_until = hop_until;
             let (mut rip0, mut ic0) = (rip, ic);
             let mut i = 0;

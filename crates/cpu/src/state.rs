@@ -115,6 +115,12 @@ pub(crate) struct RunScratch {
     pub(crate) hop_cache: usize,
     /// The id of the running trace (the source of the link a hop follows).
     pub(crate) hop_cur: usize,
+    /// The address of the running trace's first record, for a hop back
+    /// to the trace's own start (a loop that fits in one trace).
+    pub(crate) hop_first: usize,
+    /// The TLB epoch the running trace was entered under: a hop back to
+    /// its start needs no link while it holds.
+    pub(crate) hop_epoch: u64,
     /// The run's budget; 0 (outside the threaded run loop, and with
     /// `Cpu::unthreaded`) turns hops off.
     pub(crate) hop_until: u64,

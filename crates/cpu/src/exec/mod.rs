@@ -319,40 +319,56 @@ fn hop<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     if s.run.leave_loop || ic >= s.run.hop_until || s.run.hops >= HOP_LIMIT {
         return Ok(());
     }
-    // SAFETY: `hop_until` is non-zero only while `Cpu::run_traces` runs
-    // a trace's records on its threaded path (it is cleared before the
-    // one-record path and when the call returns, and stays 0 with
-    // `Cpu::unthreaded`), and there the loop stored `hop_cache` from
-    // `&self.cache` just before starting the trace's first record. The
-    // `Cpu` is mutably borrowed by that call, so the cache cannot move or
-    // be dropped; handlers cannot reach it (they get the state and the
-    // bus), and the loop changes it only between traces, after the
-    // handlers returned, and stores the address again before the next
-    // trace: while this reference lives only shared borrows of the cache
-    // exist. The handler running is a `Handler<B>` taken from that
-    // `TraceCache<B>`, so `B` is the cache's type.
-    let cache = unsafe { &*(s.run.hop_cache as *const crate::trace::TraceCache<B>) };
     let rip = s.next_rip;
-    let epoch = s.tlb.epoch.wrapping_add(cache.generation << 32);
-    let Some(id) = cache.chained(s.run.hop_cur, rip, s.run.hop_ctx, epoch) else {
-        return Ok(());
+    let first = if rip == s.run.trace_rip && s.tlb.epoch == s.run.hop_epoch {
+        // Back to the running trace's own start (a loop within one
+        // trace), under the TLB epoch it was entered under: it is still
+        // cached (traces are dropped only between the loop's traces,
+        // which the hops run within), its code context cannot have
+        // changed (that ends the run), and it fitted the CS limit at the
+        // same RIP.
+        //
+        // SAFETY: `hop_first` is the address of the first record of the
+        // running trace's `ops`, stored with `hop_cur` by the run loop or
+        // by the hop that started that trace; the argument for `hop_cache`
+        // below keeps that slice alive and unchanged while handlers run.
+        unsafe { &*(s.run.hop_first as *const Op<B>) }
+    } else {
+        // SAFETY: `hop_until` is non-zero only while `Cpu::run_traces`
+        // runs a trace's records on its threaded path (it is cleared
+        // before the one-record path and when the call returns, and stays
+        // 0 with `Cpu::unthreaded`), and there the loop stored
+        // `hop_cache` from `&self.cache` just before starting the trace's
+        // first record. The `Cpu` is mutably borrowed by that call, so
+        // the cache cannot move or be dropped; handlers cannot reach it
+        // (they get the state and the bus), and the loop changes it only
+        // between traces, after the handlers returned, and stores the
+        // address again before the next trace: while this reference lives
+        // only shared borrows of the cache exist. The handler running is
+        // a `Handler<B>` taken from that `TraceCache<B>`, so `B` is the
+        // cache's type.
+        let cache = unsafe { &*(s.run.hop_cache as *const crate::trace::TraceCache<B>) };
+        let epoch = s.tlb.epoch.wrapping_add(cache.generation << 32);
+        let t = cache
+            .chained(s.run.hop_cur, rip, s.run.hop_ctx, epoch)
+            .and_then(|id| Some((id, cache.trace(id)?)))
+            .filter(|(_, t)| rip.wrapping_add(u64::from(t.bytes)) <= s.run.hop_end_limit);
+        let Some((id, t)) = t else {
+            return Ok(());
+        };
+        s.run.hop_cur = id;
+        s.run.hop_first = t.ops.as_ptr() as usize;
+        s.run.hop_epoch = s.tlb.epoch;
+        s.run.trace_rip = rip;
+        &t.ops[0]
     };
-    let Some(t) = cache.trace(id) else {
-        return Ok(());
-    };
-    if rip.wrapping_add(u64::from(t.bytes)) > s.run.hop_end_limit {
-        return Ok(());
-    }
     s.run.hops += 1;
     s.run.hop_refs += u64::from(op.mref);
-    s.run.hop_cur = id;
     s.run.break_trace = false;
     s.run.side_exit = false;
-    s.run.trace_rip = rip;
     s.run.trace_ic = ic;
-    s.rip = rip;
     s.icount = ic;
-    let first = &t.ops[0];
+    s.rip = rip;
     s.run.pos = first.idx;
     s.next_rip = first.end_at(rip, s.run.trace_mask);
     (first.f)(s, bus, first)
