@@ -248,6 +248,26 @@ fn mul_adc(c: &mut Criterion) {
     );
 }
 
+/// Loads and a read-modify-write through addresses with no base
+/// register, an absolute `[disp32]` and a table `[ecx*4+disp32]` (the
+/// kernel's globals and jump tables): the `D32` and `I32` address shapes
+/// (issue #19).
+fn no_base_addresses(c: &mut Criterion) {
+    // top: mov ax, [dword 0x800] / mov bx, [ecx*4+0x900] /
+    // add [dword 0x804], bx / inc cx / and cx, 0x3f / jmp top
+    let code = [
+        0x67, 0x8B, 0x05, 0x00, 0x08, 0x00, 0x00, 0x67, 0x8B, 0x1C, 0x8D, 0x00, 0x09, 0x00, 0x00,
+        0x67, 0x01, 0x1D, 0x04, 0x08, 0x00, 0x00, 0x41, 0x83, 0xE1, 0x3F, 0xEB, 0xE4,
+    ];
+    run_loop(
+        c,
+        "absolute and table addresses loop (10k instructions)",
+        &code,
+        10_000,
+        Throughput::Elements(10_000),
+    );
+}
+
 /// Near CALL rel, JMP through memory and RET: the transfers that end a
 /// trace and leave it from their own handler (issue #19), one trace
 /// transition per instruction.
@@ -311,6 +331,7 @@ mod group {
         alu,
         mul_adc,
         near_transfers,
+        no_base_addresses,
         rep_movsd,
         rep_stosb
     );

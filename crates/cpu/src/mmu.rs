@@ -800,7 +800,7 @@ impl CpuState {
     ) -> Res<u64> {
         use crate::exec::ea;
         match EA {
-            ea::B32 | ea::BI32 => self.seg_lin_legacy(s, off, n, write),
+            ea::B32 | ea::BI32 | ea::D32 | ea::I32 => self.seg_lin_legacy(s, off, n, write),
             ea::B64 | ea::BI64 | ea::RIP64 => self.seg_lin_long(s, off, n, write),
             _ => self.seg_lin(s, off, n, write),
         }
@@ -943,7 +943,7 @@ impl CpuState {
         use crate::exec::ea;
         let n = N as u64;
         match EA {
-            ea::B32 | ea::BI32 => self.lin_legacy_fast(s, off, n, W),
+            ea::B32 | ea::BI32 | ea::D32 | ea::I32 => self.lin_legacy_fast(s, off, n, W),
             ea::B64 | ea::BI64 | ea::RIP64 => self.lin_long_fast(s, off, n),
             _ if self.bitness != 64 => self.lin_legacy_fast(s, off, n, W),
             _ => self.lin_long_fast(s, off, n),

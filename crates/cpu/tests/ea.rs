@@ -321,6 +321,64 @@ fn prot32_addr16_wraps_at_64_kib() {
     assert_eq!(m.r(1), 0x8210);
 }
 
+/// Addresses with no base register (an absolute `[disp32]` and a table
+/// `[index*scale+disp32]`) in loads, stores, read-modify-writes and a
+/// compare fused with its branch, run often enough to be linked and
+/// looped: the segment base is added, the index arithmetic wraps at
+/// 4 GiB, and the DS limit still applies (SDM Vol. 2, 2.1.5 Table 2-3;
+/// Vol. 3A, 5.3).
+#[test]
+fn prot32_absolute_and_table_addresses() {
+    let based = |base: u64, limit: u64| {
+        let mut m = prot();
+        // Data, read/write, present, DPL 0, D/B = 1, G = 0.
+        let d = 0x0040_9200_0000_0000
+            | (limit & 0xFFFF)
+            | ((limit >> 16) << 48)
+            | ((base & 0xFF_FFFF) << 16)
+            | ((base >> 24) << 56);
+        m.cpu.s.seg[sreg::DS] = Segment::from_descriptor(0x10, d);
+        m.cpu.s.update_mode();
+        m
+    };
+    let code = asm32(
+        "mov ecx, 0x80000008
+         mov esi, 16
+       again:
+         mov eax, [0x8000]
+         mov ebx, [ecx*2+0x8100]
+         mov [0x8400], eax
+         mov [ecx*4+0x8480], ebx
+         add [0x8408], esi
+         cmp dword [0x8408], 0x8488
+         jne next
+         inc edi
+       next:
+         dec esi
+         jnz again",
+    );
+    let mut m = based(0, 0xF_FFFF);
+    m.cpu.s.gpr[7] = 0;
+    assert_eq!(m.run(&code), Exit::Done);
+    assert_eq!(m.r(0), 0x8000);
+    assert_eq!(m.r(3), 0x8110, "ECX*2 wraps to 0x10");
+    assert_eq!(m.peek32(0x8400), 0x8000);
+    assert_eq!(m.peek32(0x84A0), 0x8110, "ECX*4 wraps to 0x20");
+    // 0x8408 starts at 0x8408 and gains 16 + 15 + ... + 1 = 136 = 0x88.
+    assert_eq!(m.peek32(0x8408), 0x8408 + 136);
+    assert_eq!(m.r(7), 0, "0x8488 was passed over, never hit");
+    // With DS based at 0x100, the same offsets land 0x100 higher.
+    let mut m = based(0x100, 0xF_FFFF);
+    assert_eq!(m.run(&code), Exit::Done);
+    assert_eq!(m.r(0), 0x8100);
+    assert_eq!(m.r(3), 0x8210);
+    assert_eq!(m.peek32(0x8500), 0x8100);
+    // A table entry past the DS limit: #GP(0), on the first iteration.
+    let mut m = based(0, 0x810F);
+    assert_eq!(m.run(&code), Exit::Vector(13));
+    assert_eq!(m.r(3), 0, "the load past the limit did not retire");
+}
+
 /// The error code the exception pushed (the frame's first slot).
 fn error_code(m: &M) -> u64 {
     m.peek64(r(m, 4))

@@ -425,6 +425,10 @@ numbered! {
         BI64,
         /// 64-bit address size: RIP + disp.
         RIP64,
+        /// 32-bit address size: disp alone (an absolute address).
+        D32,
+        /// 32-bit address size: index << scale + disp (a table).
+        I32,
     }
 }
 
@@ -437,12 +441,24 @@ pub(crate) fn ea_kind(ins: &Instruction) -> u8 {
         return ea::RIP64;
     }
     let gpr = |r: R| r.is_gpr32() || r.is_gpr64();
+    let code64 = ins.code_size() == iced_x86::CodeSize::Code64;
+    if b == R::None && !code64 && ins.memory_displ_size() == 4 {
+        // No base: an absolute address or a table index (outside 64-bit
+        // mode a 32-bit address size always has a 32-bit displacement
+        // here).
+        if i == R::None {
+            return ea::D32;
+        }
+        if i.is_gpr32() {
+            return ea::I32;
+        }
+    }
     if !gpr(b) || (i != R::None && !gpr(i)) || (i != R::None && b.size() != i.size()) {
         return ea::GEN;
     }
     // The 32-bit shapes skip the mode test of the segment check, so in
     // 64-bit mode (an address-size prefix) they take the general path.
-    if b.size() == 4 && ins.code_size() == iced_x86::CodeSize::Code64 {
+    if b.size() == 4 && code64 {
         return ea::GEN;
     }
     match (b.size(), i == R::None) {
@@ -463,6 +479,8 @@ macro_rules! by_ea {
             B64 => $f::<B, $($g,)* B64>,
             BI64 => $f::<B, $($g,)* BI64>,
             RIP64 => $f::<B, $($g,)* RIP64>,
+            D32 => $f::<B, $($g,)* D32>,
+            I32 => $f::<B, $($g,)* I32>,
             _ => $f::<B, $($g,)* GEN>,
         }
     }};
@@ -492,6 +510,8 @@ impl CpuState {
             ea::B64 => base().wrapping_add(op.disp),
             ea::BI64 => base().wrapping_add(index()).wrapping_add(op.disp),
             ea::RIP64 => self.next_ip(op).wrapping_add(op.disp),
+            ea::D32 => op.disp & 0xFFFF_FFFF,
+            ea::I32 => index().wrapping_add(op.disp) & 0xFFFF_FFFF,
             _ => self.ea(op),
         }
     }
