@@ -268,6 +268,29 @@ fn no_base_addresses(c: &mut Criterion) {
     );
 }
 
+/// An interpreter's switch: a JMP through a table to eight cases in
+/// turn, more targets than a trace keeps links for, so the trace cache's
+/// jump cache answers the transitions (issue #19).
+fn switch_dispatch(c: &mut Criterion) {
+    // top: mov bx, si / and bx, 7 / shl bx, 1 / inc si / jmp [bx+table]
+    // case k (k = 1..8): add ax, k / jmp top
+    // table: dw case0 .. case7
+    let code = [
+        0x89, 0xF3, 0x83, 0xE3, 0x07, 0xD1, 0xE3, 0x46, 0xFF, 0xA7, 0x34, 0x01, 0x83, 0xC0, 0x01,
+        0xEB, 0xEF, 0x83, 0xC0, 0x02, 0xEB, 0xEA, 0x83, 0xC0, 0x03, 0xEB, 0xE5, 0x83, 0xC0, 0x04,
+        0xEB, 0xE0, 0x83, 0xC0, 0x05, 0xEB, 0xDB, 0x83, 0xC0, 0x06, 0xEB, 0xD6, 0x83, 0xC0, 0x07,
+        0xEB, 0xD1, 0x83, 0xC0, 0x08, 0xEB, 0xCC, 0x0C, 0x01, 0x11, 0x01, 0x16, 0x01, 0x1B, 0x01,
+        0x20, 0x01, 0x25, 0x01, 0x2A, 0x01, 0x2F, 0x01,
+    ];
+    run_loop(
+        c,
+        "switch through a jump table, eight cases (10k instructions)",
+        &code,
+        10_000,
+        Throughput::Elements(10_000),
+    );
+}
+
 /// Near CALL rel, JMP through memory and RET: the transfers that end a
 /// trace and leave it from their own handler (issue #19), one trace
 /// transition per instruction.
@@ -332,6 +355,7 @@ mod group {
         mul_adc,
         near_transfers,
         no_base_addresses,
+        switch_dispatch,
         rep_movsd,
         rep_stosb
     );

@@ -567,7 +567,7 @@ impl<B: CpuBus> Cpu<B> {
             // since a CS load ends it) while no TLB flush or trace drop
             // happened.
             let epoch = self.s.tlb.epoch.wrapping_add(self.cache.generation << 32);
-            let chained = prev.and_then(|p| self.cache.chained(p, rip, ctx, epoch));
+            let chained = prev.and_then(|p| self.cache.successor(p, rip, ctx, epoch));
             let id = match chained {
                 Some(id) => {
                     chained_n += 1;
@@ -580,6 +580,7 @@ impl<B: CpuBus> Cpu<B> {
                             // (a miss may have decoded and freed traces).
                             if self.s.tlb.epoch.wrapping_add(self.cache.generation << 32) == epoch {
                                 self.cache.chain(p, rip, id, ctx, epoch);
+                                self.cache.remember(rip, id, ctx, epoch);
                             }
                         }
                         id

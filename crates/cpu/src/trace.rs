@@ -10,7 +10,9 @@
 //! A link holds under a code context ([`CodeContext`]: what turns a RIP
 //! into a physical address and a decode bitness) and an epoch (bumped by
 //! TLB flushes and trace drops), so links made in the kernel still hold
-//! after a round trip to user mode.
+//! after a round trip to user mode. A small jump cache keyed by RIP, under
+//! the same context and epoch, answers the transitions a trace's own
+//! links miss (an indirect jump with many targets).
 
 use crate::arch::Mode;
 use crate::decode::Op;
@@ -137,6 +139,11 @@ pub struct TraceCache<B> {
     /// Per trace id: the last [`SUCC`] successors seen, most recent first
     /// (a trace has a successor per side exit and per return site).
     succ: Vec<[Link; SUCC]>,
+    /// The jump cache: the trace last found at a RIP, direct-mapped by
+    /// RIP, under a code context and epoch like a link. It answers the
+    /// transitions a trace's own links miss: an indirect jump or a return
+    /// with more targets than [`SUCC`] (an interpreter's switch).
+    jump: Box<[Link]>,
     /// Numbers for the code contexts links are made under.
     contexts: Contexts,
     /// Bumped whenever traces are dropped (their ids may be reused).
@@ -157,6 +164,7 @@ impl<B> Default for TraceCache<B> {
             by_page: FastMap::default(),
             pages: Vec::new(),
             succ: Vec::new(),
+            jump: vec![NO_LINK; JUMP_SIZE].into_boxed_slice(),
             contexts: Contexts {
                 recent: [(
                     CodeContext {
@@ -180,6 +188,14 @@ impl<B> Default for TraceCache<B> {
 
 /// Successor links kept per trace.
 const SUCC: usize = 4;
+
+/// Entries of the jump cache.
+const JUMP_SIZE: usize = 1 << 10;
+
+#[inline(always)]
+fn jump_slot(rip: u64) -> usize {
+    ((rip ^ (rip >> 10)) as usize) & (JUMP_SIZE - 1)
+}
 
 /// Most traces kept before the cache is emptied and refilled.
 const MAX_TRACES: usize = 1 << 16;
@@ -217,6 +233,27 @@ impl<B> TraceCache<B> {
             }
         }
         None
+    }
+
+    /// The trace to go on with at `rip` after trace `from`: its link, or
+    /// the jump cache's entry, under code context `ctx` and `epoch`.
+    #[inline(always)]
+    pub fn successor(&self, from: usize, rip: u64, ctx: u32, epoch: u64) -> Option<usize> {
+        self.chained(from, rip, ctx, epoch).or_else(|| {
+            let l = &self.jump[jump_slot(rip)];
+            (l.rip == rip && l.ctx == ctx && l.epoch == epoch).then_some(l.id as usize)
+        })
+    }
+
+    /// Records `to` as the trace at `rip` in the jump cache.
+    #[inline]
+    pub fn remember(&mut self, rip: u64, to: usize, ctx: u32, epoch: u64) {
+        self.jump[jump_slot(rip)] = Link {
+            rip,
+            id: to as u32,
+            ctx,
+            epoch,
+        };
     }
 
     /// Records `to` as a successor of `from` at `rip`.
@@ -425,6 +462,20 @@ mod tests {
         assert_eq!(c.chained(a, 0x2000, u, 7), Some(b));
         assert_eq!(c.chained(a, 0x2000, k, 7), None, "another CPL");
         assert_eq!(c.chained(a, 0x2000, u, 8), None, "a TLB flush since");
+    }
+
+    #[test]
+    fn the_jump_cache_answers_any_trace_in_its_code_context_and_epoch() {
+        let mut c = TraceCache::<()>::default();
+        let a = c.insert(empty_trace(0x1000), &[0x1000]);
+        let b = c.insert(empty_trace(0x2000), &[0x2000]);
+        let (k, u) = (c.context(ctx(0, 0)), c.context(ctx(0, 3)));
+        c.remember(0x2000, b, u, 7);
+        assert_eq!(c.successor(a, 0x2000, u, 7), Some(b), "no link needed");
+        assert_eq!(c.successor(b, 0x2000, u, 7), Some(b), "from any trace");
+        assert_eq!(c.successor(a, 0x2000, k, 7), None, "another CPL");
+        assert_eq!(c.successor(a, 0x2000, u, 8), None, "a TLB flush since");
+        assert_eq!(c.successor(a, 0x2001, u, 7), None, "another RIP");
     }
 
     #[test]

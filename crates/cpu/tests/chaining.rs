@@ -81,3 +81,43 @@ fn hops_stop_at_the_budget_and_count_every_instruction() {
     assert_eq!(m.cpu.s.icount, want);
     assert!(m.cpu.s.stats.chained > 3000, "the loop chained (hopped)");
 }
+
+/// An indirect jump with more targets than a trace keeps links for (an
+/// interpreter's switch: eight cases taken in turn) is still followed
+/// without a cache lookup once each target has been seen: the jump cache
+/// answers what the trace's own links miss.
+#[test]
+fn a_switch_with_eight_cases_goes_on_without_cache_lookups() {
+    let mut m = M::new(CpuModel::qemu64());
+    let mut src = String::from(
+        "org 0x1000
+         top: mov bx, si
+         and bx, 7
+         shl bx, 1
+         inc si
+         dec cx
+         jz done
+         jmp [bx+table]
+         done: hlt\n",
+    );
+    for k in 0..8 {
+        src += &format!("case{k}: add ax, {}\n jmp top\n", k + 1);
+    }
+    src += "table: dw case0, case1, case2, case3, case4, case5, case6, case7\n";
+    m.poke(0x1000, &asm16(&src));
+    real_mode_at(&mut m, 0x1000);
+    m.cpu.s.gpr[reg::AX] = 0;
+    m.cpu.s.gpr[reg::SI] = 0;
+    m.cpu.s.gpr[reg::CX] = 801;
+    assert_eq!(m.cpu.run(&mut m.bus, 1_000_000), RunExit::Halted);
+    assert_eq!(m.cpu.s.gpr[reg::AX], 100 * 36, "each case ran 100 times");
+    // 1600 transitions (800 into a case, 800 back); the first visit of
+    // each of the nine traces needs a lookup, nothing after it.
+    let st = &m.cpu.s.stats;
+    assert!(
+        st.chained > 1580 && st.unchained < 20,
+        "chained {} unchained {}",
+        st.chained,
+        st.unchained
+    );
+}

@@ -350,7 +350,7 @@ fn hop<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         let cache = unsafe { &*(s.run.hop_cache as *const crate::trace::TraceCache<B>) };
         let epoch = s.tlb.epoch.wrapping_add(cache.generation << 32);
         let t = cache
-            .chained(s.run.hop_cur, rip, s.run.hop_ctx, epoch)
+            .successor(s.run.hop_cur, rip, s.run.hop_ctx, epoch)
             .and_then(|id| Some((id, cache.trace(id)?)))
             .filter(|(_, t)| rip.wrapping_add(u64::from(t.bytes)) <= s.run.hop_end_limit);
         let Some((id, t)) = t else {
