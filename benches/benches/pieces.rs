@@ -215,6 +215,20 @@ fn alu(c: &mut Criterion) {
     );
 }
 
+/// INC/DEC of registers (loop counters), which keep CF: each reads the
+/// carry of the lazy flags before it.
+fn inc_dec(c: &mut Criterion) {
+    // top: add si, di / inc ax / dec bx / inc ecx / jmp top
+    let code = [0x01, 0xFE, 0x40, 0x4B, 0x66, 0x41, 0xEB, 0xF8];
+    run_loop(
+        c,
+        "INC/DEC loop: add/inc/dec/inc (10k instructions)",
+        &code,
+        10_000,
+        Throughput::Elements(10_000),
+    );
+}
+
 /// The kernel's multi-precision inner loops (`mpihelp_mul_1` and its
 /// kin, most of the i386 guest's late-boot instructions): MUL with 32-bit
 /// operands, then ADD/ADC/SBB carrying the high half (issue #19).
@@ -352,6 +366,7 @@ mod group {
         cache_lookup,
         tlb_hit,
         alu,
+        inc_dec,
         mul_adc,
         near_transfers,
         no_base_addresses,

@@ -361,3 +361,51 @@ fn pushad_popad_in_32_bit_mode() {
     assert_eq!(m.r(3), 0);
     assert_eq!(u64::from(m.r(4)), STACK);
 }
+
+/// INC and DEC of 8-bit (low and high), 16- and 32-bit registers: the
+/// result wraps within the operand, the rest of the register is kept,
+/// OF/SF/ZF/AF/PF follow the result and CF is the one before (SDM Vol. 2,
+/// INC, DEC), whichever operation left it.
+#[test]
+fn inc_dec_register_sizes_keep_cf_and_the_rest_of_the_register() {
+    let m = run32(&asm32(
+        "mov eax, 0x1234FF7F
+         mov ecx, 0xAAAA0000
+         mov edx, 0x55550001
+         mov ebx, 0xFFFFFFFF
+         stc
+         inc al
+         pushfd
+         pop esi
+         clc
+         inc ah
+         pushfd
+         pop edi
+         sub ecx, 1
+         dec cx
+         inc dx
+         dec dh
+         inc ebx
+         pushfd
+         pop ebp",
+    ));
+    assert_eq!(m.r(0), 0x1234_0080, "AL 7F -> 80, AH FF -> 00");
+    assert_eq!(m.r(6) & ARITH, CF | OF | SF | AF, "inc al: 7F + 1, CF kept set");
+    assert_eq!(m.r(7) & ARITH, ZF | PF | AF, "inc ah: FF + 1, CF kept clear");
+    assert_eq!(m.r(1), 0xAAA9_FFFE, "SUB borrowed nothing; DEC CX wraps in 16 bits");
+    assert_eq!(m.r(2), 0x5555_FF02, "INC DX, then DEC DH from 00 to FF");
+    assert_eq!(m.r(3), 0);
+    // INC EBX: FFFFFFFF + 1 = 0 with ZF, and the CF of SUB ECX, 1
+    // (AAAA0000 - 1: no borrow) survives three INC/DECs.
+    assert_eq!(m.r(5) & ARITH, ZF | AF | PF);
+    let m = run32(&asm32(
+        "xor ecx, ecx
+         sub ecx, 1
+         dec ecx
+         inc cl
+         pushfd
+         pop edi",
+    ));
+    assert_eq!(m.r(1), 0xFFFF_FFFF);
+    assert_eq!(m.r(7) & ARITH, CF | SF | PF, "0 - 1 borrowed: CF kept");
+}

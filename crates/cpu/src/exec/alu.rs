@@ -42,9 +42,9 @@ fn threaded<B: CpuBus>(ins: &Instruction) -> H<B> {
         M::Cmp => return alu_sel::<B, CMP>(ins),
         M::Test => return alu_sel::<B, TEST>(ins),
         M::Inc if m0 => incdec::<B, true, true>,
-        M::Inc => incdec::<B, true, false>,
+        M::Inc => incdec_r_sel::<B, true>(ins),
         M::Dec if m0 => incdec::<B, false, true>,
-        M::Dec => incdec::<B, false, false>,
+        M::Dec => incdec_r_sel::<B, false>(ins),
         M::Neg if m0 => neg::<B, true>,
         M::Neg => neg::<B, false>,
         M::Not if m0 => not::<B, true>,
@@ -405,6 +405,42 @@ fn incdec<B: CpuBus, const INC: bool, const MEM: bool>(
         };
         r
     })
+}
+
+/// Picks `incdec_r::<B, INC, SIZE>` for a register operand.
+fn incdec_r_sel<B: CpuBus, const INC: bool>(ins: &Instruction) -> Handler<B> {
+    match ins.op0_register().size() {
+        1 => incdec_r::<B, INC, 1>,
+        2 => incdec_r::<B, INC, 2>,
+        4 => incdec_r::<B, INC, 4>,
+        _ => incdec_r::<B, INC, 8>,
+    }
+}
+
+/// INC/DEC of a register, its size fixed: the loop counters of compiled
+/// code.
+fn incdec_r<B: CpuBus, const INC: bool, const SIZE: u8>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
+    let a = s.reg(op.r0, SIZE);
+    let c = s.cf();
+    let r = if INC {
+        a.wrapping_add(1)
+    } else {
+        a.wrapping_sub(1)
+    };
+    s.lazy = Lazy {
+        op: if INC { FlagOp::Inc } else { FlagOp::Dec },
+        size: SIZE,
+        a,
+        b: 1,
+        res: r,
+        carry_in: c,
+    };
+    s.set_reg(op.r0, SIZE, r);
+    next(s, bus, op)
 }
 
 fn neg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
