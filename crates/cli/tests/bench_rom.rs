@@ -82,7 +82,10 @@ fn stats_report_speed_cache_chain_and_tlb_rates() {
     let chain = stat_percent(&stderr, "trace chain rate");
     let tlb = stat_percent(&stderr, "data TLB hit rate");
     assert!(cache > 99.0 && cache <= 100.0, "cache {cache}");
-    assert!(chain > 50.0 && chain < 100.0, "chain {chain}");
+    assert!(chain > 50.0 && chain <= 100.0, "chain {chain}");
+    // ... but the first visit of each trace needed a full lookup.
+    let (chained, all) = stat_counts(&stderr, "trace chain rate");
+    assert!(chained < all, "{stderr}");
     assert!(tlb > 99.0 && tlb < 100.0, "tlb {tlb}");
     // The bench runs at CPL 0 from start to end.
     let (_, cross) = stat_counts(&stderr, "trace chain rate across CPL changes");

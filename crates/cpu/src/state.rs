@@ -62,8 +62,8 @@ pub struct Stats {
     pub interrupts: u64,
     /// Data memory references (see `Op::mref`), for the TLB hit rate.
     pub mem_refs: u64,
-    /// Trace-to-trace transitions that followed a chain link (or the
-    /// trace cache's jump cache: no cache lookup either way).
+    /// Trace-to-trace transitions that followed a chain link or the trace
+    /// cache's jump cache (no translation or hash lookup either way).
     pub chained: u64,
     /// Trace-to-trace transitions that needed a cache lookup.
     pub unchained: u64,

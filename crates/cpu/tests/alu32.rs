@@ -390,9 +390,21 @@ fn inc_dec_register_sizes_keep_cf_and_the_rest_of_the_register() {
          pop ebp",
     ));
     assert_eq!(m.r(0), 0x1234_0080, "AL 7F -> 80, AH FF -> 00");
-    assert_eq!(m.r(6) & ARITH, CF | OF | SF | AF, "inc al: 7F + 1, CF kept set");
-    assert_eq!(m.r(7) & ARITH, ZF | PF | AF, "inc ah: FF + 1, CF kept clear");
-    assert_eq!(m.r(1), 0xAAA9_FFFE, "SUB borrowed nothing; DEC CX wraps in 16 bits");
+    assert_eq!(
+        m.r(6) & ARITH,
+        CF | OF | SF | AF,
+        "inc al: 7F + 1, CF kept set"
+    );
+    assert_eq!(
+        m.r(7) & ARITH,
+        ZF | PF | AF,
+        "inc ah: FF + 1, CF kept clear"
+    );
+    assert_eq!(
+        m.r(1),
+        0xAAA9_FFFE,
+        "SUB borrowed nothing; DEC CX wraps in 16 bits"
+    );
     assert_eq!(m.r(2), 0x5555_FF02, "INC DX, then DEC DH from 00 to FF");
     assert_eq!(m.r(3), 0);
     // INC EBX: FFFFFFFF + 1 = 0 with ZF, and the CF of SUB ECX, 1
