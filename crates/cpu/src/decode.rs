@@ -22,7 +22,7 @@ const DECODER_OPTIONS: u32 =
     DecoderOptions::NO_MPFX_0FBC | DecoderOptions::NO_MPFX_0FBD | DecoderOptions::NO_WBNOINVD;
 
 /// Longest trace, in instructions.
-pub const MAX_TRACE: usize = 32;
+pub const MAX_TRACE: usize = 64;
 /// "No register" in an [`Op`] field.
 pub const NOREG: u8 = 0xFF;
 /// Base register value meaning "the instruction pointer" (RIP-relative).

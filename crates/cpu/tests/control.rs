@@ -473,7 +473,7 @@ fn jmp_to_non_canonical_address_faults_at_the_jump() {
 
 #[test]
 fn loop_body_longer_than_a_trace() {
-    // A loop body of 40 ADDs (more than one trace holds, MAX_TRACE = 32)
+    // A loop body of 80 ADDs (more than one trace holds, MAX_TRACE = 64)
     // with a conditional exit in the middle: the trace boundary falls
     // inside the body and every iteration must continue where it stopped.
     let code: &[u8] = &asm64(
@@ -481,14 +481,14 @@ fn loop_body_longer_than_a_trace() {
          xor edx, edx
          mov ecx, 50
          l:
-         %rep 20
+         %rep 40
          add eax, 1
          %endrep
          cmp ecx, 7
          jne mid
          add edx, 1000
          mid:
-         %rep 20
+         %rep 40
          add eax, 2
          %endrep
          dec ecx
@@ -497,7 +497,7 @@ fn loop_body_longer_than_a_trace() {
     let mut m = M::long_with(CpuModel::qemu64());
     for _ in 0..2 {
         assert_eq!(m.run(code), Exit::Done);
-        assert_eq!(r(&m, 0), 50 * 60);
+        assert_eq!(r(&m, 0), 50 * 120);
         assert_eq!(r(&m, 2), 1000);
     }
 }
