@@ -388,23 +388,28 @@ fn incdec<B: CpuBus, const INC: bool, const MEM: bool>(
     op: &Op<B>,
 ) -> Res<()> {
     let sz = op.size;
-    rmw_next::<B, MEM>(s, bus, op, move |s, a| {
-        let c = s.cf();
-        let r = if INC {
-            a.wrapping_add(1)
-        } else {
-            a.wrapping_sub(1)
-        };
-        s.lazy = Lazy {
-            op: if INC { FlagOp::Inc } else { FlagOp::Dec },
-            size: sz,
-            a,
-            b: 1,
-            res: r,
-            carry_in: c,
-        };
-        r
-    })
+    rmw_next::<B, MEM>(s, bus, op, move |s, a| inc_dec_value::<INC>(s, a, sz))
+}
+
+/// `a` plus or minus one, its flags pending (CF kept: INC and DEC do not
+/// change it).
+#[inline(always)]
+fn inc_dec_value<const INC: bool>(s: &mut CpuState, a: u64, size: u8) -> u64 {
+    let c = s.cf();
+    let r = if INC {
+        a.wrapping_add(1)
+    } else {
+        a.wrapping_sub(1)
+    };
+    s.lazy = Lazy {
+        op: if INC { FlagOp::Inc } else { FlagOp::Dec },
+        size,
+        a,
+        b: 1,
+        res: r,
+        carry_in: c,
+    };
+    r
 }
 
 /// Picks `incdec_r::<B, INC, SIZE>` for a register operand.
@@ -425,20 +430,7 @@ fn incdec_r<B: CpuBus, const INC: bool, const SIZE: u8>(
     op: &Op<B>,
 ) -> Res<()> {
     let a = s.reg(op.r0, SIZE);
-    let c = s.cf();
-    let r = if INC {
-        a.wrapping_add(1)
-    } else {
-        a.wrapping_sub(1)
-    };
-    s.lazy = Lazy {
-        op: if INC { FlagOp::Inc } else { FlagOp::Dec },
-        size: SIZE,
-        a,
-        b: 1,
-        res: r,
-        carry_in: c,
-    };
+    let r = inc_dec_value::<INC>(s, a, SIZE);
     s.set_reg(op.r0, SIZE, r);
     next(s, bus, op)
 }
