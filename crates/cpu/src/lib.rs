@@ -566,7 +566,7 @@ impl<B: CpuBus> Cpu<B> {
             // (`ctx`: CS, CPL, mode; it cannot change inside the call,
             // since a CS load ends it) while no TLB flush or trace drop
             // happened.
-            let epoch = self.s.tlb.epoch.wrapping_add(self.cache.generation << 32);
+            let epoch = self.cache.link_epoch(self.s.tlb.epoch);
             let chained = prev.and_then(|p| self.cache.successor(p, rip, ctx, epoch));
             let id = match chained {
                 Some(id) => {
@@ -578,7 +578,7 @@ impl<B: CpuBus> Cpu<B> {
                         if let Some(p) = prev {
                             // Only link when nothing was flushed meanwhile
                             // (a miss may have decoded and freed traces).
-                            if self.s.tlb.epoch.wrapping_add(self.cache.generation << 32) == epoch {
+                            if self.cache.link_epoch(self.s.tlb.epoch) == epoch {
                                 self.cache.chain(p, rip, id, ctx, epoch);
                                 self.cache.remember(rip, id, ctx, epoch);
                             }

@@ -71,6 +71,15 @@ struct Link {
     epoch: u64,
 }
 
+impl Link {
+    /// The linked trace, if the link is for `rip` and holds under `ctx`
+    /// and `epoch`.
+    #[inline(always)]
+    fn to(&self, rip: u64, ctx: u32, epoch: u64) -> Option<usize> {
+        (self.rip == rip && self.ctx == ctx && self.epoch == epoch).then_some(self.id as usize)
+    }
+}
+
 /// A cached trace.
 pub struct Trace<B> {
     /// Physical address of the first byte.
@@ -227,22 +236,22 @@ impl<B> TraceCache<B> {
     #[inline(always)]
     pub fn chained(&self, from: usize, rip: u64, ctx: u32, epoch: u64) -> Option<usize> {
         let s = self.succ.get(from)?;
-        for l in s {
-            if l.rip == rip && l.ctx == ctx && l.epoch == epoch {
-                return Some(l.id as usize);
-            }
-        }
-        None
+        s.iter().find_map(|l| l.to(rip, ctx, epoch))
     }
 
     /// The trace to go on with at `rip` after trace `from`: its link, or
     /// the jump cache's entry, under code context `ctx` and `epoch`.
     #[inline(always)]
     pub fn successor(&self, from: usize, rip: u64, ctx: u32, epoch: u64) -> Option<usize> {
-        self.chained(from, rip, ctx, epoch).or_else(|| {
-            let l = &self.jump[jump_slot(rip)];
-            (l.rip == rip && l.ctx == ctx && l.epoch == epoch).then_some(l.id as usize)
-        })
+        self.chained(from, rip, ctx, epoch)
+            .or_else(|| self.jump[jump_slot(rip)].to(rip, ctx, epoch))
+    }
+
+    /// The epoch links are made and checked under: the TLB's flush count
+    /// `tlb_epoch` and this cache's drop count together.
+    #[inline(always)]
+    pub fn link_epoch(&self, tlb_epoch: u64) -> u64 {
+        tlb_epoch.wrapping_add(self.generation << 32)
     }
 
     /// Records `to` as the trace at `rip` in the jump cache.

@@ -348,7 +348,7 @@ fn hop<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         // a `Handler<B>` taken from that `TraceCache<B>`, so `B` is the
         // cache's type.
         let cache = unsafe { &*(s.run.hop_cache as *const crate::trace::TraceCache<B>) };
-        let epoch = s.tlb.epoch.wrapping_add(cache.generation << 32);
+        let epoch = cache.link_epoch(s.tlb.epoch);
         let t = cache
             .successor(s.run.hop_cur, rip, s.run.hop_ctx, epoch)
             .and_then(|id| Some((id, cache.trace(id)?)))
