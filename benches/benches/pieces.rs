@@ -305,9 +305,9 @@ fn switch_dispatch(c: &mut Criterion) {
     );
 }
 
-/// Near CALL rel, JMP through memory and RET: the transfers that end a
-/// trace and leave it from their own handler (issue #19), one trace
-/// transition per instruction.
+/// Near CALL rel, JMP through memory and RET: the indirect transfers end
+/// a trace and leave it from their own handler (issue #19); the CALL, to
+/// the same page, is one the trace goes through.
 fn near_transfers(c: &mut Criterion) {
     // 0100: call 0108 / 0103: jmp word [0x010E] (= 0100) / 0107: nop
     // 0108: inc ax / add bx, ax / ret / 010C: nop / nop / 010E: dw 0100
@@ -318,6 +318,24 @@ fn near_transfers(c: &mut Criterion) {
     run_loop(
         c,
         "near CALL/RET/JMP [mem] loop (10k instructions)",
+        &code,
+        10_000,
+        Throughput::Elements(10_000),
+    );
+}
+
+/// Code laid out out of order, joined by direct JMPs and a CALL within
+/// one page: the trace goes through them, so an iteration is one trace
+/// (issue #19) instead of four.
+fn direct_jumps(c: &mut Criterion) {
+    // 0100: inc ax / jmp 0108 / 0103: add bx, ax / call 010C /
+    // 0108: xor cx, bx / jmp 0103 / 010C: pop dx / jmp 0100
+    let code = [
+        0x40, 0xEB, 0x05, 0x01, 0xC3, 0xE8, 0x04, 0x00, 0x31, 0xD9, 0xEB, 0xF7, 0x5A, 0xEB, 0xF1,
+    ];
+    run_loop(
+        c,
+        "blocks joined by direct JMPs and a CALL (10k instructions)",
         &code,
         10_000,
         Throughput::Elements(10_000),
@@ -371,6 +389,7 @@ mod group {
         near_transfers,
         no_base_addresses,
         switch_dispatch,
+        direct_jumps,
         rep_movsd,
         rep_stosb
     );

@@ -23,6 +23,9 @@ const DECODER_OPTIONS: u32 =
 
 /// Longest trace, in instructions.
 pub const MAX_TRACE: usize = 64;
+/// Most direct JMPs and CALLs a trace goes through to their targets
+/// (`Cpu::build_trace`).
+pub const MAX_JUMPS: usize = 4;
 /// "No register" in an [`Op`] field.
 pub const NOREG: u8 = 0xFF;
 /// Base register value meaning "the instruction pointer" (RIP-relative).
@@ -38,8 +41,11 @@ pub struct Op<B> {
     /// (`exec::next`); the others return to the run loop, which does.
     pub f: Handler<B>,
     /// Offset of the byte after this record from the trace's first byte
-    /// (its first byte is at `end - len`). The run loop needs the end at
-    /// every record it starts (`next_rip`), the start more rarely.
+    /// (its first byte is at `end - len`), two's complement: a trace that
+    /// goes through a direct JMP or CALL goes on at its target, which may
+    /// lie before the trace's start (always in the same page). The run
+    /// loop needs the end at every record it starts (`next_rip`), the
+    /// start more rarely.
     pub end: u16,
     /// Position in the trace.
     pub idx: u8,
@@ -108,10 +114,11 @@ pub struct Op<B> {
 
 // The counters of a record hold the largest trace: `idx` its positions,
 // `ic` twice its records (each may be a fused pair), `end` its bytes
-// (15 at most an instruction); `mref` saturates (a statistic).
+// (15 at most an instruction) past a start that may lie up to a page
+// before the trace's; `mref` saturates (a statistic).
 const _: () = assert!(MAX_TRACE <= u8::MAX as usize + 1);
 const _: () = assert!(2 * MAX_TRACE <= u8::MAX as usize);
-const _: () = assert!(2 * 15 * MAX_TRACE <= u16::MAX as usize);
+const _: () = assert!(0x1000 + 15 * MAX_TRACE <= i16::MAX as usize);
 // A record stays within 56 bytes: the trace cache holds millions of them,
 // and the run loop reads them in order.
 const _: () = assert!(std::mem::size_of::<Op<()>>() == 56);
@@ -128,14 +135,15 @@ impl<B> Op<B> {
     /// `rip0` (IP mask `mask`).
     #[inline(always)]
     pub fn start_at(&self, rip0: u64, mask: u64) -> u64 {
-        rip0.wrapping_add(u64::from(self.end - u16::from(self.len))) & mask
+        let start = self.end.wrapping_sub(u16::from(self.len)) as i16;
+        rip0.wrapping_add(i64::from(start) as u64) & mask
     }
 
     /// Address of the byte after this record, in a trace that starts at
     /// `rip0`.
     #[inline(always)]
     pub fn end_at(&self, rip0: u64, mask: u64) -> u64 {
-        rip0.wrapping_add(u64::from(self.end)) & mask
+        rip0.wrapping_add(i64::from(self.end as i16) as u64) & mask
     }
 
     /// Instructions retired before this record, in a trace entered at

@@ -368,31 +368,59 @@ fn digest(cpu: &Cpu<FlatBus>, bus: &FlatBus) -> u64 {
 /// within [`BUDGET`] + [`OVERSHOOT`] of work and the instruction count
 /// never goes back. Panics (the fuzzer's finding) if an invariant breaks.
 pub fn run_cpu(mode: Mode, data: &[u8]) -> Outcome {
-    run(mode, data, false, false)
+    run(mode, data, false, Dispatch::Threaded)
 }
 
 /// [`run_cpu`], with [`Outcome::digest`] filled in (for the replay test
 /// that checks a run is a pure function of its input).
 pub fn run_cpu_digest(mode: Mode, data: &[u8]) -> Outcome {
-    run(mode, data, true, false)
+    run(mode, data, true, Dispatch::Threaded)
 }
 
 /// [`run_cpu_digest`] with every record run by itself
 /// ([`Cpu::unthreaded`]): the differential test of threaded dispatch
 /// compares the two on the same input.
 pub fn run_cpu_digest_unthreaded(mode: Mode, data: &[u8]) -> Outcome {
-    run(mode, data, true, true)
+    run(mode, data, true, Dispatch::Unthreaded)
 }
 
-fn run(mode: Mode, data: &[u8], want_digest: bool, unthreaded: bool) -> Outcome {
+/// [`run_cpu_digest`] one instruction at a time ([`Cpu::step`], as the
+/// debugger steps): no traces, so no record depends on another. The
+/// differential test of traces that go through direct jumps compares it
+/// with [`run_cpu_digest`] on inputs that halt within the budget.
+pub fn run_cpu_digest_stepped(mode: Mode, data: &[u8]) -> Outcome {
+    run(mode, data, true, Dispatch::Stepped)
+}
+
+/// How [`run`] executes an input.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dispatch {
+    /// [`Cpu::run`], traces threaded.
+    Threaded,
+    /// [`Cpu::run`] with [`Cpu::unthreaded`].
+    Unthreaded,
+    /// [`Cpu::step`] until the CPU halts or the budget is spent.
+    Stepped,
+}
+
+fn run(mode: Mode, data: &[u8], want_digest: bool, how: Dispatch) -> Outcome {
     RIG.with(|rig| {
         let mut rig = rig.borrow_mut();
         // Before `load`, which drops all decoded code.
-        rig.cpu.unthreaded = unthreaded;
+        rig.cpu.unthreaded = how == Dispatch::Unthreaded;
         load(&mut rig, mode, data);
         let Rig { cpu, bus } = &mut *rig;
         let (before, work_before) = (cpu.s.icount, cpu.s.work());
-        let exit = cpu.run(bus, BUDGET);
+        let exit = if how == Dispatch::Stepped {
+            loop {
+                let exit = cpu.step(bus);
+                if exit != RunExit::Budget || cpu.s.work() - work_before >= BUDGET {
+                    break exit;
+                }
+            }
+        } else {
+            cpu.run(bus, BUDGET)
+        };
         let (after, work_after) = (cpu.s.icount, cpu.s.work());
         assert!(
             after >= before,

@@ -64,7 +64,7 @@ pub use mmu::Access;
 pub use state::{CpuState, Stats};
 
 use arch::{dr6, dr7, fl, sreg};
-use decode::{build_op, ends_trace, MAX_TRACE};
+use decode::{build_op, ends_trace, MAX_JUMPS, MAX_TRACE};
 use interrupt::Source;
 use trace::{CodeContext, Trace, TraceCache};
 
@@ -387,18 +387,30 @@ impl<B: CpuBus> Cpu<B> {
         ops.clear();
         let mut pages = [phys & !0xFFF, 0];
         let mut n_pages = 1;
-        let mut ip = s.rip;
+        let rip0 = s.rip;
+        let mut ip = rip0;
         let mut l = lin;
         let bitness = s.bitness;
         let mut prev_ins = None;
-        // Bytes decoded into the trace, from `phys` on.
-        let mut covered = 0u64;
+        // The bytes decoded into the trace, as offsets in the first page:
+        // one range, or several joined by jumps the trace goes through
+        // (marked as their hull); `hi` passes 0x1000 when the last
+        // instruction runs into the next page.
+        let (mut lo, mut hi) = (phys & 0xFFF, phys & 0xFFF);
+        // The last byte of the trace, as an offset from its start: what
+        // must fit below the CS limit.
+        let mut extent = 0i64;
+        let mut jumps = 0;
         loop {
             let (ins, _p0, p1) = match s.decode_at(bus, l, ip) {
                 Ok(x) => x,
                 Err(f) if ops.is_empty() => return Err(f),
                 Err(_) => break,
             };
+            let len = ins.len() as u64;
+            // A record's end, as an offset from the trace's start (see
+            // `Op::end`).
+            let end = ip.wrapping_add(len).wrapping_sub(rip0) as u16;
             // A Jcc does not end the trace: its fall-through path goes on
             // in the same trace and a taken branch leaves by a side exit.
             let side = exec::select_side_exit::<B>(&ins);
@@ -407,22 +419,54 @@ impl<B: CpuBus> Cpu<B> {
                 (Some(p), Some(last)) if side.is_some() => exec::fuse::<B>(p, last, &ins),
                 _ => None,
             };
-            if let Some(op) = fused {
+            // A direct JMP or CALL to the same page goes on at its target.
+            let through = if side.is_none()
+                && fused.is_none()
+                && p1.is_none()
+                && jumps < MAX_JUMPS
+                && ops.len() + 1 < MAX_TRACE
+            {
+                exec::select_through::<B>(&ins).and_then(|f| {
+                    let target = ins.near_branch_target();
+                    let t_lin = s.wrap_lin(s.seg[sreg::CS].base.wrapping_add(target));
+                    let same_page = t_lin & !0xFFF == lin & !0xFFF;
+                    let d = target.wrapping_sub(rip0) as i64;
+                    let consistent = (t_lin & 0xFFF) as i64 - (lin & 0xFFF) as i64 == d;
+                    (same_page && consistent && target != rip0).then_some((f, target, t_lin))
+                })
+            } else {
+                None
+            };
+            if let Some(mut op) = fused {
+                op.end = end;
                 *ops.last_mut().expect("fused with the last record") = op;
                 prev_ins = None;
             } else {
-                let pick = side.unwrap_or_else(|| exec::select::<B>(&ins));
+                let pick = match through {
+                    Some((f, _, _)) => exec::hot(f),
+                    None => side.unwrap_or_else(|| exec::select::<B>(&ins)),
+                };
                 let mut op = build_op(&ins, pick.f);
                 op.hot = pick.threaded;
+                op.end = end;
                 ops.push(op);
                 prev_ins = Some(ins);
             }
-            let len = ins.len() as u64;
-            covered += len;
+            let po = l & 0xFFF;
+            lo = lo.min(po);
+            hi = hi.max(po + len);
+            extent = extent.max(i64::from(end as i16));
             if let Some(p) = p1 {
                 pages[1] = p;
                 n_pages = 2;
                 break;
+            }
+            if let Some((_, target, t_lin)) = through {
+                jumps += 1;
+                ip = target;
+                l = t_lin;
+                prev_ins = None;
+                continue;
             }
             if (side.is_none() && ends_trace(&ins)) || ops.len() >= MAX_TRACE || ins.is_invalid() {
                 break;
@@ -438,21 +482,20 @@ impl<B: CpuBus> Cpu<B> {
             // protect, and the map stays as small as the cache.
             s.code.clear();
         }
-        let first = covered.min(0x1000 - (phys & 0xFFF));
         if bus.page_is_ram(phys) {
-            s.mark_code(phys, first);
+            s.mark_code(pages[0] | lo, hi.min(0x1000) - lo);
         }
         if n_pages == 2 {
             let p1 = pages[1];
             if bus.page_is_ram(p1) {
-                s.mark_code(p1, covered - first);
+                s.mark_code(p1, hi - 0x1000);
             }
         }
         s.stats.traces_built += 1;
-        let bytes = ops.iter().map(|o| u32::from(o.len)).sum();
+        let bytes = extent as u32;
         // Memory references and instruction counts become running totals
         // (see `Op::mref`, `Op::ic`); each record learns its place.
-        let (mut refs, mut ic, mut end) = (0u8, 0u8, 0u16);
+        let (mut refs, mut ic) = (0u8, 0u8);
         let n_ops = ops.len();
         for i in 0..n_ops {
             let next_hot = ops.get(i + 1).is_some_and(|o: &decode::Op<B>| o.hot);
@@ -462,8 +505,6 @@ impl<B: CpuBus> Cpu<B> {
             ic += op.n;
             op.ic = ic;
             op.idx = i as u8;
-            end += u16::from(op.len);
-            op.end = end;
             op.last = i + 1 == n_ops;
             op.chain = op.hot && next_hot && !self.unthreaded;
         }
@@ -652,11 +693,15 @@ impl<B: CpuBus> Cpu<B> {
                             // A taken branch left its target in
                             // `next_rip`, as did any record the loop
                             // started; a threaded one started inside the
-                            // chain did not keep it.
-                            rip = if op.hot && !s.run.side_exit {
+                            // chain did not keep it: the next record's
+                            // start (a JMP or CALL the trace goes
+                            // through ends elsewhere), or its own end.
+                            rip = if s.run.side_exit || !op.hot {
+                                s.next_rip
+                            } else if op.last {
                                 op.end_at(rip0, mask)
                             } else {
-                                s.next_rip
+                                t.ops[usize::from(op.idx) + 1].start_at(rip0, mask)
                             };
                             s.rip = rip;
                             refs += u64::from(op.mref);
@@ -688,7 +733,7 @@ impl<B: CpuBus> Cpu<B> {
                         // The next record starts where this one ends,
                         // after `ic` instructions (`s.icount` holds it).
                         i = usize::from(op.idx) + 1;
-                        s.rip = op.end_at(rip0, mask);
+                        s.rip = t.ops[i].start_at(rip0, mask);
                     }
                     Err(f) => {
                         if op.idx != first_idx {

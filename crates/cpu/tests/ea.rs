@@ -497,3 +497,32 @@ fn prot32_code_running_into_the_cs_limit_faults_at_the_first_instruction_past_it
     assert_eq!(m.peek32(sp), 0, "error code");
     assert_eq!(u64::from(m.peek32(sp + 4)), CODE + 4, "stacked EIP");
 }
+
+/// A direct JMP to a target past the CS limit raises #GP(0) at the JMP,
+/// even where the trace would go through it to the target in the same
+/// page; within the limit the jump is taken (SDM Vol. 2, JMP).
+#[test]
+fn prot32_jmp_past_the_cs_limit_faults_at_the_jmp() {
+    let limited = |limit: u64| {
+        let mut m = M32::prot();
+        m.cpu.s.seg[sreg::CS] = Segment::from_descriptor(0x08, 0x0040_9A00_0000_0000 | limit);
+        m.cpu.s.update_mode();
+        m.cpu.s.gpr[0] = 0;
+        m
+    };
+    // 1000: inc eax / jmp 1007 / 4 x nop / 1007: inc eax / 1008: HLT.
+    let code = [0x40, 0xEB, 0x04, 0x90, 0x90, 0x90, 0x90, 0x40];
+    let mut m = limited(CODE + 8);
+    assert_eq!(m.run(&code), Exit::Done);
+    assert_eq!(m.r(0), 2);
+    let mut m = limited(CODE + 5);
+    assert_eq!(m.run(&code), Exit::Vector(13));
+    assert_eq!(m.r(0), 1, "the INC before the JMP retired");
+    let sp = u64::from(m.r(4));
+    assert_eq!(m.peek32(sp), 0, "error code");
+    assert_eq!(
+        u64::from(m.peek32(sp + 4)),
+        CODE + 1,
+        "stacked EIP: the JMP"
+    );
+}

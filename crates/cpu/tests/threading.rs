@@ -9,7 +9,10 @@
 //! get the same comparison on the full machine
 //! (`crates/machine/tests/threading.rs`).
 
-use anyx86_cpu::fuzzing::{run_cpu_digest, run_cpu_digest_unthreaded, Mode, Rng};
+use anyx86_cpu::fuzzing::{
+    run_cpu_digest, run_cpu_digest_stepped, run_cpu_digest_unthreaded, Mode, Rng,
+};
+use anyx86_cpu::RunExit;
 use std::path::PathBuf;
 
 /// Streams per mode.
@@ -65,7 +68,17 @@ fn instruction(r: &mut Rng, out: &mut Vec<u8>) {
 /// A harness input: registers (kept small and even, so memory operands
 /// stay in the low RAM and stacks are aligned), flags, then code.
 fn stream(r: &mut Rng) -> Vec<u8> {
-    let mut data = Vec::with_capacity(33 + 200);
+    let mut data = state(r);
+    let n = 10 + r.below(50);
+    for _ in 0..n {
+        instruction(r, &mut data);
+    }
+    data
+}
+
+/// The registers and flags of a harness input (see [`stream`]).
+fn state(r: &mut Rng) -> Vec<u8> {
+    let mut data = Vec::with_capacity(33 + 300);
     for reg in 0..8 {
         let v = if reg == 4 {
             0 // ESP: the harness's stack
@@ -75,10 +88,67 @@ fn stream(r: &mut Rng) -> Vec<u8> {
         data.extend(v.to_le_bytes());
     }
     data.push(r.byte());
-    let n = 10 + r.below(50);
-    for _ in 0..n {
-        instruction(r, &mut data);
+    data
+}
+
+/// A harness input whose code is blocks run in a shuffled order, each
+/// ending in a direct JMP or CALL to the next one to run (rel8 when the
+/// target is in reach, rel16 or rel32 as the mode's operand size
+/// otherwise), the last in HLT: forward and backward transfers within
+/// one page, which traces go through. A block entered by a CALL first
+/// pops the return address into a register, so the pushed value reaches
+/// the digest and the stack stays where it was.
+fn jumping_stream(r: &mut Rng, mode: Mode) -> Vec<u8> {
+    let rel = match mode {
+        Mode::Real | Mode::Pm16 => 2,
+        _ => 4,
+    };
+    let n = 2 + r.below(7) as usize;
+    // The order the blocks run in: block 0 first.
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (2..n).rev() {
+        order.swap(i, 1 + r.below(i as u64) as usize);
     }
+    let calls: Vec<bool> = (0..n).map(|_| r.below(2) == 0).collect();
+    let mut blocks = vec![Vec::new(); n];
+    for (k, &b) in order.iter().enumerate() {
+        let body = &mut blocks[b];
+        if k > 0 && calls[k - 1] {
+            let reg = [0u8, 1, 2, 3, 5, 6, 7][r.below(7) as usize];
+            body.push(0x58 | reg);
+        }
+        for _ in 0..r.below(6) {
+            instruction(r, body);
+        }
+        // A Jcc at the end of the body may skip up to three bytes.
+        body.extend([0x90; 3]);
+    }
+    // Each block ends in room for its transfer: opcode and offset.
+    let mut at = Vec::with_capacity(n);
+    let mut pos = 0;
+    for b in &blocks {
+        at.push(pos);
+        pos += b.len() + 1 + rel;
+    }
+    for (k, &b) in order.iter().enumerate() {
+        let here = at[b] + blocks[b].len();
+        let Some(&next) = order.get(k + 1) else {
+            blocks[b].extend(vec![0xF4; 1 + rel]);
+            continue;
+        };
+        let d = at[next] as i64 - here as i64;
+        let short = d - 2;
+        if !calls[k] && (-128..128).contains(&short) && r.below(2) == 0 {
+            blocks[b].extend([0xEB, short as i8 as u8]);
+            blocks[b].extend(vec![0x90; rel - 1]);
+        } else {
+            let off = d - 1 - rel as i64;
+            blocks[b].push(if calls[k] { 0xE8 } else { 0xE9 });
+            blocks[b].extend(&off.to_le_bytes()[..rel]);
+        }
+    }
+    let mut data = state(r);
+    blocks.iter().for_each(|b| data.extend(b));
     data
 }
 
@@ -141,4 +211,39 @@ fn long_mode_streams_agree_threaded_and_alone() {
 fn compat_mode_streams_agree_threaded_and_alone() {
     random_streams(Mode::Compat, 5);
     corpus("cpu_compat", Mode::Compat);
+}
+
+/// Traces that go through direct JMPs and CALLs (forward and backward,
+/// within a page) against one instruction at a time, where every
+/// transfer is the whole instruction: the same registers, flags, RAM
+/// (the pushed return addresses), RIP and counts, in every mode.
+#[test]
+fn traces_through_direct_jumps_agree_with_single_steps() {
+    for (seed, mode) in [
+        (11, Mode::Real),
+        (12, Mode::Pm16),
+        (13, Mode::Pm32),
+        (14, Mode::Long),
+        (15, Mode::Compat),
+    ] {
+        let mut r = Rng(seed);
+        let mut ended = 0;
+        for i in 0..STREAMS {
+            let data = jumping_stream(&mut r, mode);
+            let stepped = run_cpu_digest_stepped(mode, &data);
+            // Compared when it ends by itself (a HLT, or a fault's
+            // handler), so both runs stop at the same instruction; code
+            // that rewrote itself into a loop ends at the budget instead.
+            if stepped.exit != RunExit::Budget {
+                ended += 1;
+                let threaded = run_cpu_digest(mode, &data);
+                assert_eq!(
+                    threaded, stepped,
+                    "{mode:?} stream {i}: threaded vs stepped (input {data:02x?})"
+                );
+            }
+            compare(mode, &format!("jumping stream {i}"), &data);
+        }
+        assert!(ended > STREAMS * 9 / 10, "{mode:?}: {ended} streams ended");
+    }
 }

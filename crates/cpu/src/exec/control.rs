@@ -44,6 +44,52 @@ pub(super) fn select_threaded<B: CpuBus>(ins: &Instruction) -> Option<Pick<B>> {
     Some(hot(f))
 }
 
+/// A direct near JMP or CALL a trace goes through: its target is decoded
+/// into the same trace (`Cpu::build_trace`, when it lies in the same
+/// page), so inside the trace the JMP has nothing left to do and the CALL
+/// only pushes. Run by itself (`last`: single-step, the debugger, a trace
+/// that may cross the CS limit, or one cut at the jump) it is the whole
+/// instruction, target check included.
+pub(crate) fn select_through<B: CpuBus>(ins: &Instruction) -> Option<Handler<B>> {
+    let direct = matches!(
+        ins.op0_kind(),
+        iced_x86::OpKind::NearBranch16
+            | iced_x86::OpKind::NearBranch32
+            | iced_x86::OpKind::NearBranch64
+    );
+    match mn(ins) {
+        M::Jmp if direct => Some(jmp_on::<B>),
+        M::Call if direct => Some(call_on::<B>),
+        _ => None,
+    }
+}
+
+fn jmp_on<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    if op.last {
+        return jmp_rel(s, bus, op);
+    }
+    next(s, bus, op)
+}
+
+fn call_on<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    if op.last {
+        return call_rel(s, bus, op);
+    }
+    let ret = s.next_ip(op);
+    if !s.push_fast(bus, op.size, ret) {
+        return call_on_slow(s, bus, op);
+    }
+    next(s, bus, op)
+}
+
+#[inline(never)]
+fn call_on_slow<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    sync_count(s, op);
+    let ret = s.next_ip(op);
+    s.push(bus, op.size, ret)?;
+    next(s, bus, op)
+}
+
 /// Every other control transfer: returns to the run loop.
 pub(super) fn select<B: CpuBus>(ins: &Instruction) -> Option<Pick<B>> {
     select_returning::<B>(ins).map(plain)

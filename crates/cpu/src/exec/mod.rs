@@ -19,6 +19,7 @@ macro_rules! numbered {
 
 mod alu;
 mod control;
+pub(crate) use control::select_through;
 mod data;
 mod sse;
 mod string;
