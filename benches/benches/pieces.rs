@@ -342,6 +342,24 @@ fn direct_jumps(c: &mut Criterion) {
     );
 }
 
+/// A forward branch over one instruction (an `if` without `else`), taken
+/// every other iteration: taken, it lands later in its own trace
+/// (issue #19) instead of leaving it.
+fn forward_branch(c: &mut Criterion) {
+    // top: inc ax / test al, 1 / jz skip / inc dx / skip: add bx, ax /
+    // dec cx / jnz top / jmp top
+    let code = [
+        0x40, 0xA8, 0x01, 0x74, 0x01, 0x42, 0x01, 0xC3, 0x49, 0x75, 0xF5, 0xEB, 0xF3,
+    ];
+    run_loop(
+        c,
+        "forward branch over an INC, taken half the time (10k instructions)",
+        &code,
+        10_000,
+        Throughput::Elements(10_000),
+    );
+}
+
 /// REP MOVSD of one 4 KiB page (1024 dwords: one REP slice).
 fn rep_movsd(c: &mut Criterion) {
     // top: mov si, 0x1000 / mov di, 0x3000 / mov cx, 1024 / cld /
@@ -390,6 +408,7 @@ mod group {
         no_base_addresses,
         switch_dispatch,
         direct_jumps,
+        forward_branch,
         rep_movsd,
         rep_stosb
     );

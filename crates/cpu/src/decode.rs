@@ -87,7 +87,8 @@ pub struct Op<B> {
     /// Data memory references made by the trace's records up to and
     /// including this one (explicit memory operands and stack accesses),
     /// for the `--stats` TLB hit rate: counted per trace exit, not per
-    /// access.
+    /// access (a branch that lands later in its trace, `exec::land`,
+    /// counts the records it skipped).
     pub mref: u8,
     /// The iced `Code`, for statistics, #UD reports and the debugger.
     pub code: Code,
@@ -97,7 +98,9 @@ pub struct Op<B> {
     /// JMP/CALL's offset.
     pub imm: u64,
     /// Second immediate: ENTER's nesting level, or a direct far
-    /// JMP/CALL's selector.
+    /// JMP/CALL's selector. For a Jcc, alone or fused, in a trace: 1 +
+    /// the position of the record its taken branch lands on, later in the
+    /// same trace (`exec::land`); 0 when the branch leaves the trace.
     pub imm2: u16,
     /// The x87 FOP (11 bits: the opcode's low 3 bits of its first byte and
     /// the ModRM byte) of an x87 instruction, which stores it when it
@@ -150,7 +153,7 @@ impl<B> Op<B> {
     /// count `ic0`.
     #[inline(always)]
     pub fn count_before(&self, ic0: u64) -> u64 {
-        ic0 + u64::from(self.ic - self.n)
+        ic0.wrapping_add(u64::from(self.ic - self.n))
     }
 }
 

@@ -401,6 +401,8 @@ impl<B: CpuBus> Cpu<B> {
         // must fit below the CS limit.
         let mut extent = 0i64;
         let mut jumps = 0;
+        // The Jcc records (alone or fused) and their targets.
+        let mut branches: Vec<(usize, u64)> = Vec::new();
         loop {
             let (ins, _p0, p1) = match s.decode_at(bus, l, ip) {
                 Ok(x) => x,
@@ -452,6 +454,9 @@ impl<B: CpuBus> Cpu<B> {
                 ops.push(op);
                 prev_ins = Some(ins);
             }
+            if side.is_some() {
+                branches.push((ops.len() - 1, ins.near_branch_target()));
+            }
             let po = l & 0xFFF;
             lo = lo.min(po);
             hi = hi.max(po + len);
@@ -497,6 +502,17 @@ impl<B: CpuBus> Cpu<B> {
         // (see `Op::mref`, `Op::ic`); each record learns its place.
         let (mut refs, mut ic) = (0u8, 0u8);
         let n_ops = ops.len();
+        // A Jcc whose target is the start of a later threaded record goes
+        // on there when taken (`exec::land`).
+        for &(j, target) in &branches {
+            let landing = (j + 1..n_ops).find(|&k| {
+                let o = &ops[k];
+                o.hot && o.start_at(rip0, u64::MAX) == target
+            });
+            if let Some(k) = landing {
+                ops[j].imm2 = (k + 1) as u16;
+            }
+        }
         for i in 0..n_ops {
             let next_hot = ops.get(i + 1).is_some_and(|o: &decode::Op<B>| o.hot);
             let op = &mut ops[i];
@@ -599,8 +615,10 @@ impl<B: CpuBus> Cpu<B> {
         // from inside the handlers; `Cpu::unthreaded` turns them off too.
         let hop_until = if self.unthreaded { 0 } else { until };
         self.s.run.hop_end_limit = end_limit;
+        self.s.run.land_until = until;
         self.s.run.hop_ctx = ctx;
         self.s.run.hops = 0;
+        self.s.run.lands = 0;
         self.s.run.hop_refs = 0;
         'traces: while ic < until {
             // Links are valid in the code context they were made in
@@ -672,7 +690,8 @@ impl<B: CpuBus> Cpu<B> {
                 if s.run.hops != 0 {
                     // The chain hopped to linked traces: go on with the
                     // one it stopped in.
-                    chained_n += u64::from(std::mem::take(&mut s.run.hops));
+                    let hops = std::mem::take(&mut s.run.hops);
+                    chained_n += u64::from(hops - std::mem::take(&mut s.run.lands));
                     refs += std::mem::take(&mut s.run.hop_refs);
                     let cur = s.run.hop_cur;
                     prev = Some(cur);
@@ -687,7 +706,7 @@ impl<B: CpuBus> Cpu<B> {
                 let op = &t.ops[usize::from(s.run.pos)];
                 match r {
                     Ok(()) => {
-                        ic = ic0 + u64::from(op.ic);
+                        ic = ic0.wrapping_add(u64::from(op.ic));
                         s.icount = ic;
                         if s.run.break_trace {
                             // A taken branch left its target in

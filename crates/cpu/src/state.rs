@@ -130,8 +130,14 @@ pub(crate) struct RunScratch {
     pub(crate) hop_end_limit: u64,
     /// The code context number of the run loop's call.
     pub(crate) hop_ctx: u32,
-    /// Hops made since the run loop last looked.
+    /// Hops made since the run loop last looked, landings included.
     pub(crate) hops: u32,
+    /// Of `hops`, the landings (`exec::land`): taken branches that went
+    /// on inside their own trace, which are no trace transitions.
+    pub(crate) lands: u32,
+    /// The run's budget for landings: `hop_until`, also with
+    /// `Cpu::unthreaded` (its traces take the same shapes).
+    pub(crate) land_until: u64,
     /// Memory references of the traces hops left (for `--stats`).
     pub(crate) hop_refs: u64,
 }

@@ -163,3 +163,40 @@ fn blocks_joined_by_direct_jumps_run_as_one_trace() {
         "{transitions} trace transitions for 1000 iterations"
     );
 }
+
+/// A taken forward branch to an instruction later in its own trace (an
+/// `if` without `else`) goes on there without leaving the trace: the loop
+/// below is one trace transition per iteration whichever way its branch
+/// goes, and the skipped instruction neither runs nor counts.
+#[test]
+fn a_forward_branch_within_a_trace_stays_in_it() {
+    let mut m = M::new(CpuModel::qemu64());
+    let src = "org 0x1000
+               top: cmp byte [si], 0
+               je skip
+               inc dx
+               skip: inc si
+               dec cx
+               jnz top
+               hlt\n";
+    m.poke(0x1000, &asm16(src));
+    // 1000 bytes at 4000: every third one non-zero.
+    let data: Vec<u8> = (0..1000).map(|i| u8::from(i % 3 == 0)).collect();
+    m.poke(0x4000, &data);
+    real_mode_at(&mut m, 0x1000);
+    m.cpu.s.gpr[reg::SI] = 0x4000;
+    m.cpu.s.gpr[reg::CX] = 1000;
+    m.cpu.s.gpr[reg::DX] = 0;
+    let start = m.cpu.s.icount;
+    assert_eq!(m.cpu.run(&mut m.bus, 1_000_000), RunExit::Halted);
+    let s = &m.cpu.s;
+    assert_eq!(s.gpr[reg::DX], 334, "one INC per non-zero byte");
+    assert_eq!(s.gpr[reg::SI], 0x4000 + 1000);
+    // cmp, je, inc si, dec cx, jnz; inc dx on 334 of them; the HLT.
+    assert_eq!(s.icount - start, 1000 * 5 + 334 + 1);
+    let transitions = s.stats.chained + s.stats.unchained;
+    assert!(
+        transitions < 1010,
+        "{transitions} trace transitions for 1000 iterations"
+    );
+}

@@ -1212,6 +1212,9 @@ fn fused_slow<B: CpuBus, const K: u8, const Z: u8, const F: u8, const CC: u8>(
 #[inline(always)]
 fn fused_jcc<B: CpuBus, const CC: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     if s.cond(CC) {
+        if super::can_land(s, op) {
+            return super::land(s, bus, op);
+        }
         let rel = i64::from(op.jrel) as u64;
         let t = s.next_ip(op).wrapping_add(rel) & super::control::tmask(op.jsize);
         if let Err(f) = s.near_jump(t) {

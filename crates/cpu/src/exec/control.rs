@@ -270,6 +270,9 @@ pub(crate) fn jcc_sel<B: CpuBus>(cc: u8) -> Handler<B> {
 /// the run loop goes on at `next_rip`.
 fn jcc<B: CpuBus, const CC: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     if s.cond(CC) {
+        if super::can_land(s, op) {
+            return super::land(s, bus, op);
+        }
         let t = s.next_ip(op).wrapping_add(op.imm) & tmask(op.size);
         s.near_jump(t)?;
         return super::side_exit(s, bus, op);

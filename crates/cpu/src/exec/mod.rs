@@ -316,7 +316,7 @@ pub(crate) fn side_exit<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) ->
 #[inline(never)]
 #[allow(unsafe_code)]
 fn hop<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    let ic = s.run.trace_ic + u64::from(op.ic);
+    let ic = s.run.trace_ic.wrapping_add(u64::from(op.ic));
     if s.run.leave_loop || ic >= s.run.hop_until || s.run.hops >= HOP_LIMIT {
         return Ok(());
     }
@@ -373,6 +373,52 @@ fn hop<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     s.run.pos = first.idx;
     s.next_rip = first.end_at(rip, s.run.trace_mask);
     (first.f)(s, bus, first)
+}
+
+/// True when the taken branch of Jcc record `op` can go on at the record
+/// it lands on in its own trace ([`land`]): it has one (`imm2`), `op` is
+/// not a copy run by itself (those are `last`), and the budgets allow
+/// what they allow a hop (the run's, so a run stops where a side exit
+/// would have stopped it, and the one that bounds a chain's depth).
+#[inline(always)]
+pub(crate) fn can_land<B>(s: &CpuState, op: &Op<B>) -> bool {
+    op.imm2 != 0
+        && !op.last
+        && s.run.trace_ic.wrapping_add(u64::from(op.ic)) < s.run.land_until
+        && s.run.hops < HOP_LIMIT
+}
+
+/// A taken forward branch whose target is a later record of the running
+/// trace: goes on there, as a hop to the same trace would, without
+/// leaving it. The records in between did not retire: the trace's count
+/// base and memory references are moved so that the later records'
+/// running total (`Op::ic`) counts from the branch on.
+#[inline(never)]
+#[allow(unsafe_code)]
+pub(crate) fn land<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    let k = usize::from(op.imm2 - 1);
+    // SAFETY: `imm2` is set by `Cpu::build_trace` only on records of a
+    // trace's `ops` slice, to 1 + the index of a later record of that
+    // slice (k > idx, so k - 1 >= idx too); `can_land` excludes the copies
+    // `run_alone` runs (`last`), so `op` is an element of that slice and
+    // both offsets stay within it. The slice lives and stays unchanged
+    // while handlers run, as argued in `next`.
+    let (to, before) = unsafe {
+        let base = (op as *const Op<B>).sub(usize::from(op.idx));
+        (&*base.add(k), &*base.add(k - 1))
+    };
+    s.run.hops += 1;
+    s.run.lands += 1;
+    // The base may wrap below zero (a count near zero); every sum with
+    // it wraps back. (`--stats` counts the skipped records' memory
+    // references as made: see `Op::mref`.)
+    let run = &mut s.run;
+    run.trace_ic = run
+        .trace_ic
+        .wrapping_add(u64::from(op.ic))
+        .wrapping_sub(u64::from(before.ic));
+    s.run.pos = to.idx;
+    (to.f)(s, bus, to)
 }
 
 /// What RIP and the instruction count read inside a chain in debug
