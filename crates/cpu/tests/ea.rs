@@ -470,20 +470,22 @@ fn prot32_segment_limit_checks() {
     );
 }
 
+/// Protected mode with a 32-bit code segment limited to `limit`
+/// (execute/read, present, DPL 0, byte granular), EAX 0.
+fn limited(limit: u64) -> M32 {
+    let mut m = M32::prot();
+    m.cpu.s.seg[sreg::CS] = Segment::from_descriptor(0x08, 0x0040_9A00_0000_0000 | limit);
+    m.cpu.s.update_mode();
+    m.cpu.s.gpr[0] = 0;
+    m
+}
+
 /// Code running straight on into the CS limit: each instruction must fit
 /// within it, so the first one past it raises #GP(0) with its own address
 /// stacked, after the ones before it retired; a run whose last byte is at
 /// the limit completes (SDM Vol. 3A, 5.3).
 #[test]
 fn prot32_code_running_into_the_cs_limit_faults_at_the_first_instruction_past_it() {
-    // 32-bit code, execute/read, present, DPL 0, byte granular.
-    let limited = |limit: u64| {
-        let mut m = M32::prot();
-        m.cpu.s.seg[sreg::CS] = Segment::from_descriptor(0x08, 0x0040_9A00_0000_0000 | limit);
-        m.cpu.s.update_mode();
-        m.cpu.s.gpr[0] = 0;
-        m
-    };
     // inc eax x4 at 1000-1003, then the HLT at 1004.
     let code = [0x40; 4];
     let mut m = limited(CODE + 4);
@@ -503,13 +505,6 @@ fn prot32_code_running_into_the_cs_limit_faults_at_the_first_instruction_past_it
 /// page; within the limit the jump is taken (SDM Vol. 2, JMP).
 #[test]
 fn prot32_jmp_past_the_cs_limit_faults_at_the_jmp() {
-    let limited = |limit: u64| {
-        let mut m = M32::prot();
-        m.cpu.s.seg[sreg::CS] = Segment::from_descriptor(0x08, 0x0040_9A00_0000_0000 | limit);
-        m.cpu.s.update_mode();
-        m.cpu.s.gpr[0] = 0;
-        m
-    };
     // 1000: inc eax / jmp 1007 / 4 x nop / 1007: inc eax / 1008: HLT.
     let code = [0x40, 0xEB, 0x04, 0x90, 0x90, 0x90, 0x90, 0x40];
     let mut m = limited(CODE + 8);
