@@ -391,8 +391,8 @@ pub(crate) fn can_land<B>(s: &CpuState, op: &Op<B>) -> bool {
 /// A taken forward branch whose target is a later record of the running
 /// trace: goes on there, as a hop to the same trace would, without
 /// leaving it. The records in between did not retire: the trace's count
-/// base and memory references are moved so that the later records'
-/// running total (`Op::ic`) counts from the branch on.
+/// base moves back by them, so that the later records' running totals
+/// (`Op::ic`) count from the branch on.
 #[inline(never)]
 #[allow(unsafe_code)]
 pub(crate) fn land<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
