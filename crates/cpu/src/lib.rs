@@ -749,8 +749,9 @@ impl<B: CpuBus> Cpu<B> {
                             refs += u64::from(op.mref);
                             break;
                         }
-                        // The next record starts where this one ends,
-                        // after `ic` instructions (`s.icount` holds it).
+                        // The next record goes on after `ic` instructions
+                        // (`s.icount` holds it), at its own start: where
+                        // this one ends, or a JMP or CALL's target.
                         i = usize::from(op.idx) + 1;
                         s.rip = t.ops[i].start_at(rip0, mask);
                     }
