@@ -248,3 +248,50 @@ fn batch_savevm_saves_the_machine_where_it_stopped() {
     assert!(!before.is_empty(), "{first}");
     assert_eq!(before, after[..before.len()], "{first}\n---\n{second}");
 }
+
+/// `--trace-after N` starts at the N-th retired instruction even when
+/// the run before it counted REP iterations as work toward a limit: the
+/// string-ops ROM runs REP MOVS/STOS/CMPS early; `--trace-after` three
+/// short of its total traces its last three instructions, the first
+/// numbered N (no earlier, though the run loop stops between traces).
+#[test]
+fn run_trace_after_counts_retired_instructions() {
+    let rom = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-roms/string-ops.bin");
+    let run = |extra: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_anyx86"))
+            .args(["run", "--bios"])
+            .arg(&rom)
+            .args([
+                "-m",
+                "1",
+                "--debugcon",
+                "null",
+                "--serial",
+                "null",
+                "--stats",
+            ])
+            .args(extra)
+            .output()
+            .expect("anyx86 runs")
+    };
+    let stats = String::from_utf8_lossy(&run(&[]).stderr).into_owned();
+    let total: u64 = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("stats: instructions "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no instruction count in:\n{stats}"));
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join("trace-after-rep.txt");
+    let after = (total - 3).to_string();
+    let out = run(&[
+        "--trace".as_ref(),
+        file.as_os_str(),
+        "--trace-after".as_ref(),
+        after.as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let t = std::fs::read_to_string(&file).expect("trace file");
+    assert_eq!(t.lines().count(), 3, "{t}");
+    let first = t.lines().next().unwrap_or_default();
+    assert_eq!(first.split_whitespace().next(), Some(after.as_str()), "{t}");
+    assert!(t.lines().last().unwrap_or_default().contains("out "), "{t}");
+}

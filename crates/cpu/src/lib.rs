@@ -57,6 +57,11 @@ pub mod bench {
 pub use arch::{Mode, Segment};
 pub use bus::CpuBus;
 pub use decode::code_name;
+
+/// The most instructions a run can retire past its limit: one trace's
+/// worth (a record may be a fused pair), since the loop checks the limit
+/// between traces.
+pub const TRACE_OVERSHOOT: u64 = 2 * decode::MAX_TRACE as u64;
 pub use fault::{Fault, Res};
 pub use flags::{FlagOp, Lazy};
 pub use interrupt::{TripleFault, NO_PROGRESS_DELIVERIES};

@@ -403,11 +403,21 @@ impl Debugger {
         if !self.armed() {
             return m.run_with(max, hook);
         }
-        if let Some(after) = self.trace_starts_later(m) {
-            // Nothing to check before the trace starts: the plain loop.
-            let out = m.run_with(Some(max.map_or(after, |x| x.min(after))), hook);
-            let n = m.cpu.s.icount;
-            if out != RunOutcome::InstructionLimit || n < after || max.is_some_and(|x| n >= x) {
+        while let Some(after) = self.trace_starts_later(m) {
+            // Nothing to check before the trace starts: the plain loop,
+            // up to a trace's length before the start (it may overshoot
+            // its limit by one trace); the checked loop below goes on
+            // one instruction at a time. The limit counts work (REP
+            // iterations, deliveries and idle wake-ups too), the start
+            // retired instructions, so the plain loop may stop short.
+            let s = &m.cpu.s;
+            let left = after - s.icount;
+            if left <= anyx86_cpu::TRACE_OVERSHOOT {
+                break;
+            }
+            let goal = s.work().saturating_add(left - anyx86_cpu::TRACE_OVERSHOOT);
+            let out = m.run_with(Some(max.map_or(goal, |x| x.min(goal))), &mut *hook);
+            if out != RunOutcome::InstructionLimit || max.is_some_and(|x| m.cpu.s.work() >= x) {
                 return out;
             }
         }
