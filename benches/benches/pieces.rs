@@ -229,6 +229,23 @@ fn inc_dec(c: &mut Criterion) {
     );
 }
 
+/// SHR/SHL/SAR by constants, their flags overwritten by the next ADD
+/// unread (the XZ decompressor's range coder, most of a kernel's time to
+/// its console): the flags stay pending (issue #19).
+fn shifts(c: &mut Criterion) {
+    // top: shr ax, 3 / shl bx, 1 / sar cx, 2 / add dx, ax / jmp top
+    let code = [
+        0xC1, 0xE8, 0x03, 0xD1, 0xE3, 0xC1, 0xF9, 0x02, 0x01, 0xC2, 0xEB, 0xF4,
+    ];
+    run_loop(
+        c,
+        "shift loop: shr/shl/sar/add (10k instructions)",
+        &code,
+        10_000,
+        Throughput::Elements(10_000),
+    );
+}
+
 /// The kernel's multi-precision inner loops (`mpihelp_mul_1` and its
 /// kin, most of the i386 guest's late-boot instructions): MUL with 32-bit
 /// operands, then ADD/ADC/SBB carrying the high half (issue #19).
@@ -403,6 +420,7 @@ mod group {
         tlb_hit,
         alu,
         inc_dec,
+        shifts,
         mul_adc,
         near_transfers,
         no_base_addresses,

@@ -29,6 +29,16 @@ pub enum FlagOp {
     Inc,
     /// `res = a - 1`, CF preserved in `carry_in`.
     Dec,
+    /// `res = a << b` (SHL/SAL), `b` the masked count, never 0: CF the
+    /// last bit shifted out, OF = CF XOR the result's sign, AF = 0.
+    Shl,
+    /// `res = a >> b` (SHR), `b` as for `Shl`: CF the last bit shifted
+    /// out; OF the sign change of the last 1-bit step (the original MSB
+    /// for a count of 1, 0 for larger counts), as P6 and Bochs compute it.
+    Shr,
+    /// `res = a >> b` arithmetic (SAR), `b` as for `Shl`: CF the last bit
+    /// shifted out, OF = 0.
+    Sar,
 }
 
 /// Operands and result of the last lazily evaluated operation.
@@ -89,6 +99,22 @@ impl Lazy {
             FlagOp::Sbb => a < b || (self.carry_in && a == b),
             FlagOp::Logic | FlagOp::None => false,
             FlagOp::Inc | FlagOp::Dec => self.carry_in,
+            FlagOp::Shl | FlagOp::Shr | FlagOp::Sar => self.shift_cf(),
+        }
+    }
+
+    /// CF of a shift: the last bit shifted out of the `size`-byte operand
+    /// `a` (0 once a left or logical right shift moved past it).
+    fn shift_cf(&self) -> bool {
+        let bits = 8 * u64::from(self.size);
+        let (a, n) = (self.a & mask(self.size), self.b);
+        match self.op {
+            FlagOp::Shl => n <= bits && (a >> (bits - n)) & 1 != 0,
+            FlagOp::Shr => n <= bits && (a >> (n - 1)) & 1 != 0,
+            _ => {
+                let sa = ((a << (64 - bits)) as i64) >> (64 - bits);
+                (sa >> (n - 1)) & 1 != 0
+            }
         }
     }
 
@@ -114,7 +140,7 @@ impl Lazy {
     #[inline]
     pub fn af(&self) -> bool {
         match self.op {
-            FlagOp::Logic | FlagOp::None => false,
+            FlagOp::Logic | FlagOp::None | FlagOp::Shl | FlagOp::Shr | FlagOp::Sar => false,
             FlagOp::Inc | FlagOp::Dec => (self.a ^ 1 ^ self.res) & 0x10 != 0,
             _ => (self.a ^ self.b ^ self.res) & 0x10 != 0,
         }
@@ -130,7 +156,9 @@ impl Lazy {
             FlagOp::Sub | FlagOp::Sbb => (a ^ b) & (a ^ r) & s != 0,
             FlagOp::Inc => (a ^ r) & (1 ^ r) & s != 0,
             FlagOp::Dec => (a ^ 1) & (a ^ r) & s != 0,
-            FlagOp::Logic | FlagOp::None => false,
+            FlagOp::Shl => (r & s != 0) != self.shift_cf(),
+            FlagOp::Shr => (r & s != 0) != (r & (s >> 1) != 0),
+            FlagOp::Logic | FlagOp::None | FlagOp::Sar => false,
         }
     }
 
@@ -208,6 +236,34 @@ mod tests {
         // 5 - 5 - 1 borrows.
         let l = lazy(FlagOp::Sbb, 4, 5, 5, u64::MAX, true);
         assert!(l.cf());
+    }
+
+    #[test]
+    fn pending_shifts_give_the_flags_of_the_sdm() {
+        // SHL AL, 1 of 0x81: CF the bit shifted out, OF = CF XOR SF.
+        let l = lazy(FlagOp::Shl, 1, 0x81, 1, 0x02, false);
+        assert_eq!(l.bits(), fl::CF | fl::OF);
+        // SHL AL, 8: the last bit out is bit 0; the result is 0.
+        let l = lazy(FlagOp::Shl, 1, 0x01, 8, 0, false);
+        assert_eq!(l.bits(), fl::CF | fl::OF | fl::ZF | fl::PF);
+        // SHL AL, 9: everything has gone, CF too.
+        let l = lazy(FlagOp::Shl, 1, 0xFF, 9, 0, false);
+        assert_eq!(l.bits(), fl::ZF | fl::PF);
+        // SHR AX, 1 of 0x8001: OF is the original sign.
+        let l = lazy(FlagOp::Shr, 2, 0x8001, 1, 0x4000, false);
+        assert_eq!(l.bits(), fl::CF | fl::OF | fl::PF);
+        // SHR EAX, 4 of 0x8000_0018: CF bit 3, OF 0 for counts above 1.
+        let l = lazy(FlagOp::Shr, 4, 0x8000_0018, 4, 0x0800_0001, false);
+        assert_eq!(l.bits(), fl::CF);
+        // SAR EAX, 4 of 0x8000_0010: the sign fills, CF bit 3 (0), OF 0.
+        let l = lazy(FlagOp::Sar, 4, 0x8000_0010, 4, 0xF800_0001, false);
+        assert_eq!(l.bits(), fl::SF);
+        // SAR AL, 31: CF is the sign, shifted out last.
+        let l = lazy(FlagOp::Sar, 1, 0x80, 31, 0xFF, false);
+        assert_eq!(l.bits(), fl::CF | fl::SF | fl::PF);
+        // SHR RAX, 63 of the sign bit alone: CF bit 62 (0), result 1.
+        let l = lazy(FlagOp::Shr, 8, 1 << 63, 63, 1, false);
+        assert_eq!(l.bits(), 0);
     }
 
     #[test]

@@ -658,7 +658,11 @@ impl<B: CpuBus> Cpu<B> {
             };
             let s = &mut self.s;
             let fits = rip.wrapping_add(u64::from(t.bytes)) <= end_limit;
-            if CHECKED || !fits {
+            // A lookup that decoded a trace may have asked to leave (its
+            // page walk wrote into a page of code): that trace's first
+            // record runs by itself, then the loop leaves, as the
+            // handlers' fast paths (`exec::next_fast`) no longer check.
+            if CHECKED || !fits || s.run.break_trace {
                 s.run.hop_until = 0;
                 match Self::run_records::<CHECKED>(s, bus, &t.ops, t.phys, until, check) {
                     Ok(Records::Done) => out!(Ok(false)),

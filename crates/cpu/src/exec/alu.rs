@@ -2,7 +2,9 @@
 //! rotates, multiply and divide, BCD, bit tests and scans, SHLD/SHRD,
 //! XADD, CMPXCHG, CMPXCHG8B, BSWAP.
 
-use super::{by_ea, ea, form, hot, is_mem, mn, next, plain, restart_ea, sync_count, Pick, H};
+use super::{
+    by_ea, ea, form, hot, is_mem, mn, next, next_fast, plain, restart_ea, sync_count, Pick, H,
+};
 use crate::arch::{fl, reg};
 use crate::bus::CpuBus;
 use crate::decode::{Handler, Op};
@@ -195,7 +197,7 @@ fn alu<B: CpuBus, const K: u8, const Z: u8, const F: u8, const EA: u8>(
     op: &Op<B>,
 ) -> Res<()> {
     if alu_fast::<B, K, Z, F, EA>(s, bus, op) {
-        return next(s, bus, op);
+        return next_fast(s, bus, op);
     }
     alu_slow::<B, K, Z, F, EA>(s, bus, op)
 }
@@ -354,7 +356,7 @@ fn rmw_next<B: CpuBus, const MEM: bool>(
         let a = s.reg(op.r0, sz);
         let r = f(s, a);
         s.set_reg(op.r0, sz, r);
-        return next(s, bus, op);
+        return next_fast(s, bus, op);
     }
     let off = s.ea(op);
     if let Some(o) = s.fast_rmw_off_sz::<{ ea::GEN }>(op.seg as usize, off, sz) {
@@ -362,7 +364,7 @@ fn rmw_next<B: CpuBus, const MEM: bool>(
             let saved = (s.flags, s.lazy);
             let r = f(s, a);
             if ram_wr(bus, o, sz, r) {
-                return next(s, bus, op);
+                return next_fast(s, bus, op);
             }
             (s.flags, s.lazy) = saved;
         }
@@ -432,7 +434,7 @@ fn incdec_r<B: CpuBus, const INC: bool, const SIZE: u8>(
     let a = s.reg(op.r0, SIZE);
     let r = inc_dec_value::<INC>(s, a, SIZE);
     s.set_reg(op.r0, SIZE, r);
-    next(s, bus, op)
+    next_fast(s, bus, op)
 }
 
 fn neg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -451,7 +453,8 @@ fn not<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) ->
 // ---- shifts and rotates ------------------------------------------------
 
 /// Picks `shift::<B, K, MEM, SIZE>`: kind, operand form and size fixed at
-/// decode time, so `shift_calc` folds to the one operation.
+/// decode time, so `shift_value` or `shift_calc` folds to the one
+/// operation.
 fn shift_sel<B: CpuBus, const K: u8>(ins: &Instruction, mem: bool) -> Handler<B> {
     let size = if mem {
         ins.memory_size().size()
@@ -470,9 +473,27 @@ fn shift_sel<B: CpuBus, const K: u8>(ins: &Instruction, mem: bool) -> Handler<B>
     }
 }
 
-/// Computes a shift or rotate of `a` by `cnt` (already masked to 5 or 6
-/// bits). Returns the result and the new arithmetic flags, or `None` when
-/// the count leaves everything unchanged.
+/// SHL/SAL (`k` 4 or 6), SHR (5) or SAR (7) of the `size`-byte `a` by
+/// `cnt` (masked to 5 or 6 bits, not 0): the pending-flags operation and
+/// the result ([`FlagOp::Shl`] and its siblings derive the flags).
+#[inline(always)]
+fn shift_value(k: u8, a: u64, cnt: u32, size: u8) -> (FlagOp, u64) {
+    let bits = 8 * u32::from(size);
+    let m = mask(size);
+    let a = a & m;
+    match k {
+        5 => (FlagOp::Shr, a >> cnt),
+        7 => {
+            let sa = ((a << (64 - bits)) as i64) >> (64 - bits);
+            (FlagOp::Sar, (sa >> cnt) as u64 & m)
+        }
+        _ => (FlagOp::Shl, (a << cnt) & m),
+    }
+}
+
+/// Computes a rotate (`k` 0-3: ROL, ROR, RCL, RCR) of `a` by `cnt`
+/// (already masked to 5 or 6 bits). Returns the result and the new
+/// arithmetic flags, or `None` when the count leaves everything unchanged.
 #[inline(always)]
 pub(crate) fn shift_calc(k: u8, a: u64, cnt: u32, size: u8, flags: u32) -> Option<(u64, u32)> {
     let bits = 8 * u32::from(size);
@@ -506,7 +527,7 @@ pub(crate) fn shift_calc(k: u8, a: u64, cnt: u32, size: u8, flags: u32) -> Optio
             };
             (r, msb(r), msb(r) != ((r >> (bits - 2)) & 1 != 0))
         }
-        2 | 3 => {
+        _ => {
             // RCL / RCR through CF: a (bits+1)-bit rotate.
             let c = if size < 4 { cnt % (bits + 1) } else { cnt };
             if c == 0 {
@@ -527,33 +548,6 @@ pub(crate) fn shift_calc(k: u8, a: u64, cnt: u32, size: u8, flags: u32) -> Optio
                 msb(r) != ((r >> (bits - 2)) & 1 != 0)
             };
             (r, cf, of)
-        }
-        4 | 6 => {
-            // SHL
-            let r = if cnt >= 64 { 0 } else { (a << cnt) & m };
-            let cf = cnt <= bits && (a >> (bits - cnt)) & 1 != 0;
-            let f = szp(r, size) | bit(cf, fl::CF) | if msb(r) != cf { fl::OF } else { 0 };
-            return Some((r, f));
-        }
-        5 => {
-            // SHR
-            let r = if cnt >= 64 { 0 } else { a >> cnt };
-            let cf = cnt <= bits && (a >> (cnt - 1)) & 1 != 0;
-            // OF: the sign change of the last 1-bit step (MSB of the
-            // original for a count of 1, 0 for larger counts), as P6 and
-            // Bochs compute it.
-            let of = msb(r) != ((r >> (bits - 2)) & 1 != 0);
-            let f = szp(r, size) | bit(cf, fl::CF) | if of { fl::OF } else { 0 };
-            return Some((r, f));
-        }
-        _ => {
-            // SAR
-            let sa = ((a << (64 - bits)) as i64) >> (64 - bits);
-            let c = cnt.min(63);
-            let r = (sa >> c) as u64 & m;
-            let cf = (sa >> (c - 1).min(63)) & 1 != 0;
-            let f = szp(r, size) | bit(cf, fl::CF);
-            return Some((r, f));
         }
     };
     let f = (keep & !(fl::CF | fl::OF)) | bit(cf, fl::CF) | bit(of, fl::OF);
@@ -584,13 +578,20 @@ fn shift<B: CpuBus, const K: u8, const MEM: bool, const Z: u8>(
             let v = s.reg(op.r0, 4);
             s.set_reg(op.r0, 4, v);
         }
-        return next(s, bus, op);
+        return next_fast(s, bus, op);
+    }
+    if K >= 4 {
+        // SHL/SHR/SAR with a non-zero count replace all six flags, which
+        // stay pending: the next flag-setting instruction usually
+        // overwrites them unread.
+        return rmw_next::<B, MEM>(s, bus, op, move |s, a| {
+            let (kind, r) = shift_value(K, a, cnt, sz);
+            s.set_lazy(kind, sz, a, u64::from(cnt), r);
+            r
+        });
     }
     rmw_next::<B, MEM>(s, bus, op, move |s, a| {
-        // SHL/SHR/SAR with a non-zero count replace all six flags: no need
-        // to materialise the pending ones.
-        let flags = if K >= 4 { 0 } else { s.eflags() };
-        match shift_calc(K, a, cnt, sz, flags) {
+        match shift_calc(K, a, cnt, sz, s.eflags()) {
             Some((r, f)) => {
                 s.set_arith(f);
                 r
@@ -715,7 +716,7 @@ fn mul_r<B: CpuBus, const SIGNED: bool, const Z: u8>(
 ) -> Res<()> {
     let b = s.reg(op.r0, Z);
     mul_do::<SIGNED>(s, b, Z);
-    next(s, bus, op)
+    next_fast(s, bus, op)
 }
 
 /// MUL/IMUL m, on the memory fast path ([`CpuState::read_fast`]).
@@ -728,7 +729,7 @@ fn mul_m<B: CpuBus, const SIGNED: bool, const Z: u8, const EA: u8>(
     match s.read_fast::<B, EA>(bus, op.seg as usize, off, Z) {
         Some(b) => {
             mul_do::<SIGNED>(s, b, Z);
-            next(s, bus, op)
+            next_fast(s, bus, op)
         }
         None => mul_m_slow::<B, SIGNED, Z, EA>(s, bus, op),
     }
@@ -810,7 +811,12 @@ fn imul3<B: CpuBus, const THREE: bool, const MEM: bool, const Z: u8>(
     s.set_reg(op.r0, sz, lo);
     let f = (szp(lo, sz) & !fl::ZF) | if overflow { fl::CF | fl::OF } else { 0 };
     s.set_arith(f);
-    next(s, bus, op)
+    // A memory factor may have been read from a device (`rd_rm`).
+    if MEM {
+        next(s, bus, op)
+    } else {
+        next_fast(s, bus, op)
+    }
 }
 
 fn div<B: CpuBus, const SIGNED: bool, const MEM: bool>(
@@ -1193,7 +1199,7 @@ fn fused<B: CpuBus, const K: u8, const Z: u8, const F: u8, const CC: u8>(
     if !alu_fast::<B, K, Z, F, { ea::GEN }>(s, bus, op) {
         return fused_slow::<B, K, Z, F, CC>(s, bus, op);
     }
-    fused_jcc::<B, CC>(s, bus, op)
+    fused_jcc::<B, CC, true>(s, bus, op)
 }
 
 /// A fused pair whose CMP/TEST's memory operand is not on the fast path.
@@ -1205,14 +1211,22 @@ fn fused_slow<B: CpuBus, const K: u8, const Z: u8, const F: u8, const CC: u8>(
 ) -> Res<()> {
     sync_count(s, op);
     alu_do::<B, K, Z, F, { ea::GEN }>(s, bus, op)?;
-    fused_jcc::<B, CC>(s, bus, op)
+    fused_jcc::<B, CC, false>(s, bus, op)
 }
 
-/// The Jcc half of a fused pair.
+/// The Jcc half of a fused pair; `FAST` after the CMP/TEST's fast path
+/// (see [`next_fast`]). Off it, the CMP/TEST's read may have asked to
+/// leave the trace (a device read): a taken branch then neither lands in
+/// the trace nor hops on, but leaves the run loop after the side exit,
+/// as a near transfer does (`control::leave`).
 #[inline(always)]
-fn fused_jcc<B: CpuBus, const CC: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+fn fused_jcc<B: CpuBus, const CC: u8, const FAST: bool>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+) -> Res<()> {
     if s.cond(CC) {
-        if super::can_land(s, op) {
+        if (FAST || !s.run.break_trace) && super::can_land(s, op) {
             return super::land(s, bus, op);
         }
         let rel = i64::from(op.jrel) as u64;
@@ -1223,7 +1237,14 @@ fn fused_jcc<B: CpuBus, const CC: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>)
             s.run.fused_fault = true;
             return Err(f);
         }
+        if !FAST {
+            s.run.leave_loop = s.run.break_trace;
+        }
         return super::side_exit(s, bus, op);
     }
-    next(s, bus, op)
+    if FAST {
+        next_fast(s, bus, op)
+    } else {
+        next(s, bus, op)
+    }
 }

@@ -1,7 +1,7 @@
 //! Control transfers: near and far JMP/CALL/RET, Jcc, LOOP/JCXZ, INT n,
 //! INTO, INT3, INT1, IRET, BOUND (SDM Vol. 2; Vol. 3 chapters 5 and 6).
 
-use super::{hot, is_mem, mn, next, plain, sync_count, wdq, Pick, H};
+use super::{hot, is_mem, mn, next, next_fast, plain, sync_count, wdq, Pick, H};
 use crate::arch::{attr, fl, reg, sreg, Mode, Segment};
 use crate::bus::CpuBus;
 use crate::decode::{Handler, Op};
@@ -68,7 +68,7 @@ fn jmp_on<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     if op.last {
         return jmp_rel(s, bus, op);
     }
-    next(s, bus, op)
+    next_fast(s, bus, op)
 }
 
 fn call_on<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -79,7 +79,7 @@ fn call_on<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     if !s.push_fast(bus, op.size, ret) {
         return call_on_slow(s, bus, op);
     }
-    next(s, bus, op)
+    next_fast(s, bus, op)
 }
 
 #[inline(never)]
@@ -277,7 +277,7 @@ fn jcc<B: CpuBus, const CC: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Re
         s.near_jump(t)?;
         return super::side_exit(s, bus, op);
     }
-    next(s, bus, op)
+    next_fast(s, bus, op)
 }
 
 fn jmp_ind<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {

@@ -2,7 +2,9 @@
 //! flag transfers, conversions, CMOVcc/SETcc, XLAT, ENTER/LEAVE, far
 //! pointer loads.
 
-use super::{by_ea, hot, is_mem, mn, next, plain, restart_ea, sized, sync_count, wdq, Pick, H};
+use super::{
+    by_ea, hot, is_mem, mn, next, next_fast, plain, restart_ea, sized, sync_count, wdq, Pick, H,
+};
 use crate::arch::{fl, reg, sreg, Mode};
 use crate::bus::CpuBus;
 use crate::decode::Handler;
@@ -177,7 +179,7 @@ fn op0_size(ins: &Instruction) -> u8 {
 }
 
 fn nop<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
-    next(s, bus, op)
+    next_fast(s, bus, op)
 }
 
 // The hottest moves are monomorphised per operand size (`Z` bytes), so
@@ -186,12 +188,12 @@ fn nop<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 fn mov_rr<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let v = s.reg(op.r1, Z);
     s.set_reg(op.r0, Z, v);
-    next(s, bus, op)
+    next_fast(s, bus, op)
 }
 
 fn mov_ri<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     s.set_reg(op.r0, Z, op.imm);
-    next(s, bus, op)
+    next_fast(s, bus, op)
 }
 
 /// MOV r/m, reg (`IMM` false) and MOV r/m, imm (`IMM` true): a fast path
@@ -204,7 +206,7 @@ fn mov_store<B: CpuBus, const IMM: bool, const Z: u8, const EA: u8>(
     let off = s.ea_k::<B, EA>(op);
     let v = stored::<B, IMM, Z>(s, op);
     if s.write_fast::<B, EA>(bus, op.seg as usize, off, Z, v) {
-        return next(s, bus, op);
+        return next_fast(s, bus, op);
     }
     mov_store_slow::<B, IMM, Z, EA>(s, bus, op)
 }
@@ -279,7 +281,7 @@ fn movx_r<B: CpuBus, const SIGNED: bool, const S2: u8, const D: u8>(
 ) -> Res<()> {
     let v = s.reg(op.r1, S2);
     s.set_reg(op.r0, D, extend::<SIGNED, S2>(v));
-    next(s, bus, op)
+    next_fast(s, bus, op)
 }
 
 /// MOVZX/MOVSX from memory: source size and address shape fixed at decode.
@@ -312,7 +314,7 @@ fn movx_m<B: CpuBus, const SIGNED: bool, const S2: u8, const D: u8, const EA: u8
         return movx_m_slow::<B, SIGNED, S2, D, EA>(s, bus, op);
     };
     s.set_reg(op.r0, D, extend::<SIGNED, S2>(v));
-    next(s, bus, op)
+    next_fast(s, bus, op)
 }
 
 #[inline(never)]
@@ -341,7 +343,7 @@ fn extend<const SIGNED: bool, const S2: u8>(v: u64) -> u64 {
 fn lea<B: CpuBus, const Z: u8, const EA: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let v = s.ea_k::<B, EA>(op);
     s.set_reg(op.r0, Z, v);
-    next(s, bus, op)
+    next_fast(s, bus, op)
 }
 
 fn xchg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
@@ -381,7 +383,7 @@ fn stack_size<B>(s: &CpuState, op: &Op<B>) -> u8 {
 fn push_r<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let v = s.reg(op.r0, Z);
     if s.push_fast(bus, Z, v) {
-        return next(s, bus, op);
+        return next_fast(s, bus, op);
     }
     push_r_slow::<B, Z>(s, bus, op)
 }
@@ -401,7 +403,7 @@ fn push_i<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
         &[Code::Pushd_imm8, Code::Pushd_imm32],
     );
     if s.push_fast(bus, size, op.imm) {
-        return next(s, bus, op);
+        return next_fast(s, bus, op);
     }
     push_i_slow(s, bus, op, size)
 }
@@ -453,7 +455,7 @@ fn push_sreg<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 fn pop_r<B: CpuBus, const Z: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     if let Some(v) = s.pop_fast(bus, Z) {
         s.set_reg(op.r0, Z, v);
-        return next(s, bus, op);
+        return next_fast(s, bus, op);
     }
     pop_r_slow::<B, Z>(s, bus, op)
 }
@@ -635,14 +637,14 @@ fn cbw<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let v = s.reg(0, half);
     let ext = (((v << (64 - bits)) as i64) >> (64 - bits)) as u64;
     s.set_reg(0, size, ext);
-    next(s, bus, op)
+    next_fast(s, bus, op)
 }
 
 fn cwd<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let size = wdq(op.code, &[Code::Cwd], &[Code::Cdq]);
     let neg = s.reg(0, size) & crate::flags::sign_bit(size) != 0;
     s.set_reg(reg::DX as u8, size, if neg { u64::MAX } else { 0 });
-    next(s, bus, op)
+    next_fast(s, bus, op)
 }
 
 fn cc_of<B>(op: &Op<B>) -> u8 {
@@ -666,7 +668,7 @@ fn cmov<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -
     } else {
         s.reg(op.r1, op.size)
     };
-    cmov_set(s, bus, op, v)
+    cmov_set::<B, true>(s, bus, op, v)
 }
 
 /// CMOVcc from memory off the fast path.
@@ -674,12 +676,18 @@ fn cmov<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -
 fn cmov_slow<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     sync_count(s, op);
     let v = s.rd_rm(bus, op, true, op.r1, op.size)?;
-    cmov_set(s, bus, op, v)
+    cmov_set::<B, false>(s, bus, op, v)
 }
 
-/// The move half of CMOVcc, once the source is read.
+/// The move half of CMOVcc, once the source is read; `FAST` when it was
+/// read on the fast path (see [`next_fast`]).
 #[inline(always)]
-fn cmov_set<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>, v: u64) -> Res<()> {
+fn cmov_set<B: CpuBus, const FAST: bool>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+    v: u64,
+) -> Res<()> {
     if s.cond(cc_of(op)) {
         s.set_reg(op.r0, op.size, v);
     } else if op.size == 4 {
@@ -689,7 +697,11 @@ fn cmov_set<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>, v: u64) -> Res
             s.set_reg(op.r0, 4, cur);
         }
     }
-    next(s, bus, op)
+    if FAST {
+        next_fast(s, bus, op)
+    } else {
+        next(s, bus, op)
+    }
 }
 
 fn xlat<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
