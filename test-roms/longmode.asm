@@ -417,6 +417,24 @@ long_entry:
 .fk2:   mov     rbx, [rsp + rax]
 .k2:    XSHOW   'read non-canonical via rsp', 12, 0, .fk2
 %endif
+        ; A non-canonical alias of pages the TLB holds (a page walk reads
+        ; only bits 47:0): a read and a write of X_CR2's page with bit 48
+        ; set, and a read from the top non-canonical page whose last bytes
+        ; are the first of the upper half.
+        mov     rbx, [X_CR2]
+        mov     [X_CR2], rbx
+        mov     rax, X_CR2 | 0x0001000000000000
+        EXPECT64 .k5
+.fk5:   mov     rbx, [rax]
+.k5:    XSHOW   'read non-canonical alias', 13, 0, .fk5
+        mov     rax, X_CR2 | 0x0001000000000000
+        EXPECT64 .k6
+.fk6:   mov     [rax], rbx
+.k6:    XSHOW   'write non-canonical alias', 13, 0, .fk6
+        mov     rax, 0xFFFF7FFFFFFFFFFC
+        EXPECT64 .k7
+.fk7:   mov     rbx, [rax]
+.k7:    XSHOW   'read across into the upper half', 13, 0, .fk7
         mov     rax, 0xFFFF800000000000
         EXPECT64 .k3
 .fk3:   mov     rbx, [rax]

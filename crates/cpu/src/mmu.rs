@@ -471,8 +471,13 @@ impl CpuState {
         let phys = w.phys & self.a20_mask;
         let is_ram = bus.page_is_ram(phys);
         // Fast tags only below 4 GiB: the fast path's RAM offset is 32 bits.
+        // Nor for a non-canonical address (a page walk reads only bits
+        // 47:0, and the debugger and system-structure accesses translate
+        // without the segment check): the 64-bit fast path leaves the
+        // canonical check to the tag compare (`CpuState::fast_lin`).
         let fast = is_ram
             && phys < 1 << 32
+            && canonical(lin)
             && !(a == Access::Write && self.is_code_page(phys))
             && !self.watch.slows(page, a);
         let tag_for = |ok: bool| {
@@ -942,11 +947,22 @@ impl CpuState {
     ) -> Option<u64> {
         use crate::exec::ea;
         let n = N as u64;
+        // In 64-bit mode there is no check to make here: the TLB's fast
+        // tags are canonical pages only (`translate_as`), and `fast_tlb`
+        // compares the page of the access's last byte with the tag at its
+        // first byte's index, so an access with either end non-canonical
+        // misses and its slow path raises the fault.
         match EA {
             ea::B32 | ea::BI32 | ea::D32 | ea::I32 => self.lin_legacy_fast(s, off, n, W),
-            ea::B64 | ea::BI64 | ea::RIP64 => self.lin_long_fast(s, off, n),
+            ea::B64 | ea::BI64 | ea::RIP64 => {
+                // These shapes are flat: FS and GS operands are `GEN`
+                // (`exec::ea_kind`).
+                debug_assert!(s < sreg::FS, "a 64-bit shape with an FS or GS operand");
+                Some(off)
+            }
             _ if self.bitness != 64 => self.lin_legacy_fast(s, off, n, W),
-            _ => self.lin_long_fast(s, off, n),
+            _ if s >= sreg::FS => Some(self.seg[s].base.wrapping_add(off)),
+            _ => Some(off),
         }
     }
 

@@ -481,11 +481,11 @@ numbered! {
         B32,
         /// 32-bit address size: base + index << scale + disp.
         BI32,
-        /// 64-bit address size: base + disp.
+        /// 64-bit address size: base + disp (a flat segment: not FS or GS).
         B64,
-        /// 64-bit address size: base + index << scale + disp.
+        /// 64-bit address size: base + index << scale + disp (flat).
         BI64,
-        /// 64-bit address size: RIP + disp.
+        /// 64-bit address size: RIP + disp (flat).
         RIP64,
         /// 32-bit address size: disp alone (an absolute address).
         D32,
@@ -499,11 +499,16 @@ pub(crate) fn ea_kind(ins: &Instruction) -> u8 {
     use iced_x86::Register as R;
     let b = ins.memory_base();
     let i = ins.memory_index();
+    let code64 = ins.code_size() == iced_x86::CodeSize::Code64;
+    // The 64-bit shapes are flat (no segment base on their fast path):
+    // FS and GS operands, with their bases, take the general one.
+    if code64 && matches!(ins.memory_segment(), R::FS | R::GS) {
+        return ea::GEN;
+    }
     if b == R::RIP {
         return ea::RIP64;
     }
     let gpr = |r: R| r.is_gpr32() || r.is_gpr64();
-    let code64 = ins.code_size() == iced_x86::CodeSize::Code64;
     if b == R::None && !code64 && ins.memory_displ_size() == 4 {
         // No base: an absolute address or a table index (outside 64-bit
         // mode a 32-bit address size always has a 32-bit displacement
