@@ -694,6 +694,10 @@ impl<B: CpuBus> Cpu<B> {
                 let first = &t.ops[i];
                 let mut first_idx = first.idx;
                 s.run.pos = first.idx;
+                #[cfg(debug_assertions)]
+                {
+                    s.run.dbg_pos = first.idx;
+                }
                 s.next_rip = first.end_at(rip0, mask);
                 let r = (first.f)(s, bus, first);
                 if s.run.hops != 0 {
@@ -711,6 +715,16 @@ impl<B: CpuBus> Cpu<B> {
                     rip0 = s.run.trace_rip;
                     ic0 = s.run.trace_ic;
                     first_idx = 0;
+                }
+                #[cfg(debug_assertions)]
+                if s.run.pos != s.run.dbg_pos {
+                    panic!(
+                        "{:?} (position {}) returned to the run loop ({:?}) without \
+                         storing its position",
+                        t.ops[usize::from(s.run.dbg_pos)].code,
+                        s.run.dbg_pos,
+                        r
+                    );
                 }
                 let op = &t.ops[usize::from(s.run.pos)];
                 match r {

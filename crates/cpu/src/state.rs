@@ -79,11 +79,12 @@ pub struct Stats {
 /// What the run loop and the handlers tell each other about the running
 /// trace: scratch, not architectural state.
 ///
-/// The layout is fixed (`repr(C)`) because it is on the critical path:
-/// every threaded handler reads `break_trace` right after the previous
+/// The layout is fixed (`repr(C)`) because it was on the critical path:
+/// every threaded handler read `break_trace` right after the previous
 /// one stored `pos`. With both bytes in one 8-byte word (where Rust's
 /// layout put them), the load waited on the store, and the bench ROM ran
-/// 5-6 % slower; the assertion below keeps them apart.
+/// 5-6 % slower; the assertion below keeps them apart. (Chains now store
+/// `pos` only when they return, and fast paths read no `break_trace`.)
 #[derive(Debug, Clone, Default)]
 #[repr(C)]
 pub(crate) struct RunScratch {
@@ -109,8 +110,13 @@ pub(crate) struct RunScratch {
     pub(crate) trace_mask: u64,
     /// See `trace_rip`.
     pub(crate) trace_ic: u64,
-    /// Position in the running trace of the record being executed.
+    /// Position in the running trace of the record that returned to the
+    /// run loop (stored when it returns: see `exec::next_fast`).
     pub(crate) pos: u8,
+    /// Debug builds: the position of the record being executed, stored at
+    /// every transition, for the run loop's check of `pos`.
+    #[cfg(debug_assertions)]
+    pub(crate) dbg_pos: u8,
     /// Trace hops (`exec::side_exit`): the address of the running
     /// `TraceCache<B>`, stored by the run loop before it starts a trace.
     pub(crate) hop_cache: usize,

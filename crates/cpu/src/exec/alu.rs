@@ -323,6 +323,8 @@ fn rmw<B: CpuBus, const MEM: bool>(
 ) -> Res<()> {
     let sz = op.size;
     if MEM {
+        // The exact count for a device, and the position for a fault.
+        sync_count(s, op);
         let off = s.ea(op);
         let lin = s.seg_lin(op.seg as usize, off, u64::from(sz), true)?;
         let a = s.read_lin_sz(bus, lin, sz)?;
@@ -605,6 +607,7 @@ fn shift<B: CpuBus, const K: u8, const MEM: bool, const Z: u8>(
 /// as a write.
 #[inline(never)]
 fn shift_zero_mem<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>, sz: u8) -> Res<()> {
+    sync_count(s, op);
     let off = s.ea(op);
     let lin = s.seg_lin(op.seg as usize, off, u64::from(sz), true)?;
     s.read_lin_sz(bus, lin, sz)?;
@@ -1231,7 +1234,7 @@ fn fused_jcc<B: CpuBus, const CC: u8, const FAST: bool>(
         }
         let rel = i64::from(op.jrel) as u64;
         let t = s.next_ip(op).wrapping_add(rel) & super::control::tmask(op.jsize);
-        if let Err(f) = s.near_jump(t) {
+        if let Err(f) = s.near_jump(op, t) {
             // The CMP/TEST retired; the fault belongs to the Jcc (the run
             // loop moves RIP and the count past the CMP/TEST).
             s.run.fused_fault = true;

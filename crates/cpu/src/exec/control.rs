@@ -203,10 +203,15 @@ pub(super) fn tmask(size: u8) -> u64 {
 }
 
 impl CpuState {
-    /// A near jump: checks the target against the CS limit (#GP(0)).
+    /// A near jump by record `op`: checks the target against the CS limit
+    /// (#GP(0), with the record's position stored for the run loop, as a
+    /// threaded slow path does).
     #[inline(always)]
-    pub(super) fn near_jump(&mut self, target: u64) -> Res<()> {
-        self.check_target(target)?;
+    pub(super) fn near_jump<B>(&mut self, op: &Op<B>, target: u64) -> Res<()> {
+        if let Err(f) = self.check_target(target) {
+            sync_count(self, op);
+            return Err(f);
+        }
         self.next_rip = target;
         Ok(())
     }
@@ -239,7 +244,7 @@ fn leave<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 
 fn jmp_rel<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let t = s.next_ip(op).wrapping_add(op.imm) & tmask(op.size);
-    s.near_jump(t)?;
+    s.near_jump(op, t)?;
     leave(s, bus, op)
 }
 
@@ -274,7 +279,7 @@ fn jcc<B: CpuBus, const CC: u8>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Re
             return super::land(s, bus, op);
         }
         let t = s.next_ip(op).wrapping_add(op.imm) & tmask(op.size);
-        s.near_jump(t)?;
+        s.near_jump(op, t)?;
         return super::side_exit(s, bus, op);
     }
     next_fast(s, bus, op)
@@ -290,7 +295,7 @@ fn jmp_ind<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>
     } else {
         s.reg(op.r0, op.size)
     };
-    s.near_jump(t)?;
+    s.near_jump(op, t)?;
     leave(s, bus, op)
 }
 
@@ -299,7 +304,7 @@ fn jmp_ind_slow<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()>
     sync_count(s, op);
     let off = s.ea(op);
     let t = s.read_sz(bus, op.seg as usize, off, op.size)?;
-    s.near_jump(t)?;
+    s.near_jump(op, t)?;
     leave(s, bus, op)
 }
 
@@ -398,7 +403,7 @@ fn loop_<B: CpuBus, const KIND: u8, const CNT: u8>(
     };
     if take {
         let t = s.next_rip.wrapping_add(op.imm) & tmask(op.size);
-        s.near_jump(t)?;
+        s.near_jump(op, t)?;
     }
     Ok(())
 }

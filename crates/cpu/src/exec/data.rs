@@ -349,6 +349,8 @@ fn lea<B: CpuBus, const Z: u8, const EA: u8>(s: &mut CpuState, bus: &mut B, op: 
 fn xchg<B: CpuBus, const MEM: bool>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let sz = op.size;
     if MEM {
+        // The exact count for a device, and the position for a fault.
+        sync_count(s, op);
         // Either operand order: the register is whichever is not memory.
         let r = if op.r0 != crate::decode::NOREG {
             op.r0
@@ -762,6 +764,7 @@ fn enter<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
 }
 
 fn leave<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
+    sync_count(s, op);
     let size = wdq(op.code, &[Code::Leavew], &[Code::Leaved]);
     let m = s.stack_mask();
     let bp = s.gpr[reg::BP] & m;

@@ -201,16 +201,19 @@ pub(crate) fn fuse<B: CpuBus>(
 #[inline(always)]
 pub(crate) fn sync_to<B>(s: &mut CpuState, op: &Op<B>) {
     s.rip = op.start_at(s.run.trace_rip, s.run.trace_mask);
-    s.icount = op.count_before(s.run.trace_ic);
+    sync_count(s, op);
 }
 
 /// Brings the instruction count to the start of record `op` (threaded
-/// handlers run with a stale one: see [`Pick`]). Their slow paths call it
-/// first: the slow path is where an access can reach MMIO, and a device
-/// (a LAPIC or HPET counter) must see the exact time.
+/// handlers run with a stale one: see [`Pick`]) and stores its position
+/// for the run loop (see [`next_fast`]). Their slow paths call it first:
+/// the slow path is where an access can reach MMIO, and a device (a LAPIC
+/// or HPET counter) must see the exact time; it is also where a fault or
+/// a request to leave the trace comes from.
 #[inline(always)]
 pub(crate) fn sync_count<B>(s: &mut CpuState, op: &Op<B>) {
     s.icount = op.count_before(s.run.trace_ic);
+    s.run.pos = op.idx;
 }
 
 /// The start of a memory handler's slow twin, which starts its
@@ -261,12 +264,14 @@ pub(crate) fn retire_alone<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>)
 /// that is a threaded one too (threaded dispatch: each handler ends in its
 /// own indirect jump, which the host predicts far better than one call
 /// site in a loop). Otherwise returns to the run loop, which brings `rip`
-/// and `icount` up to date and goes on. Only the record's position is
-/// stored: threaded handlers that need the next RIP derive it
-/// ([`CpuState::next_ip`]), and `next_rip` is left alone.
+/// and `icount` up to date and goes on, from the position the returning
+/// record stored. Nothing is stored on the way on: threaded handlers that
+/// need the next RIP derive it ([`CpuState::next_ip`]), and `next_rip` is
+/// left alone.
 #[inline(always)]
 pub(crate) fn next<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     if s.run.break_trace {
+        s.run.pos = op.idx;
         return Ok(());
     }
     next_fast(s, bus, op)
@@ -282,6 +287,7 @@ pub(crate) fn next<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<
 #[allow(unsafe_code)]
 pub(crate) fn next_fast<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     if !op.chain {
+        s.run.pos = op.idx;
         return Ok(());
     }
     debug_assert!(!s.run.break_trace, "a fast path asked to leave the trace");
@@ -293,7 +299,15 @@ pub(crate) fn next_fast<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) ->
     // cache nor the slice); every other caller runs a copy made by
     // `run_alone`, whose `chain` is false.
     let n = unsafe { &*(op as *const Op<B>).add(1) };
-    s.run.pos = n.idx;
+    // The position is not stored here, only by a record that returns to
+    // the run loop: `next` and this function when they return, a hop
+    // that does not go on, and the slow paths, which a fault comes from,
+    // through `sync_count`. Debug builds keep a copy here and the loop
+    // checks that the two agree.
+    #[cfg(debug_assertions)]
+    {
+        s.run.dbg_pos = n.idx;
+    }
     // Inside a chain RIP and the instruction count are stale (see
     // `hot`). Debug builds make them absurd, so a threaded handler that
     // reads them breaks the differential tests (`tests/threading.rs`);
@@ -328,56 +342,63 @@ pub(crate) fn side_exit<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) ->
 /// one keep their short prologues. It does what the run loop's chained
 /// transition does: counts, the link lookup, the fit check, the trace's
 /// start in `s.run`, RIP, the count and `next_rip` for its first record.
+/// A hop back to the running trace's own start (a loop within one trace,
+/// about half of them) needs no lookup; [`hop_far`] makes the others, so
+/// that this function calls nothing but its tail calls and saves no
+/// registers.
 #[inline(never)]
 #[allow(unsafe_code)]
 fn hop<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     let ic = s.run.trace_ic.wrapping_add(u64::from(op.ic));
+    // Back in the run loop, which finds the record by its position.
+    s.run.pos = op.idx;
     if s.run.leave_loop || ic >= s.run.hop_until || s.run.hops >= HOP_LIMIT {
         return Ok(());
     }
     let rip = s.next_rip;
-    let first = if rip == s.run.trace_rip && s.tlb.epoch == s.run.hop_epoch {
-        // Back to the running trace's own start (a loop within one
-        // trace), under the TLB epoch it was entered under: it is still
-        // cached (traces are dropped only between the loop's traces,
-        // which the hops run within), its code context cannot have
-        // changed (that ends the run), and it fitted the CS limit at the
-        // same RIP.
-        //
-        // SAFETY: `hop_first` is the address of the first record of the
-        // running trace's `ops`, stored with `hop_cur` by the run loop or
-        // by the hop that started that trace; the argument for `hop_cache`
-        // below keeps that slice alive and unchanged while handlers run.
-        unsafe { &*(s.run.hop_first as *const Op<B>) }
-    } else {
-        // SAFETY: `hop_until` is non-zero only while `Cpu::run_traces`
-        // runs a trace's records on its threaded path (it is cleared
-        // before the one-record path and when the call returns, and stays
-        // 0 with `Cpu::unthreaded`), and there the loop stored
-        // `hop_cache` from `&self.cache` just before starting the trace's
-        // first record. The `Cpu` is mutably borrowed by that call, so
-        // the cache cannot move or be dropped; handlers cannot reach it
-        // (they get the state and the bus), and the loop changes it only
-        // between traces, after the handlers returned, and stores the
-        // address again before the next trace: while this reference lives
-        // only shared borrows of the cache exist. The handler running is
-        // a `Handler<B>` taken from that `TraceCache<B>`, so `B` is the
-        // cache's type.
-        let cache = unsafe { &*(s.run.hop_cache as *const crate::trace::TraceCache<B>) };
-        let epoch = cache.link_epoch(s.tlb.epoch);
-        let t = cache
-            .successor(s.run.hop_cur, rip, s.run.hop_ctx, epoch)
-            .and_then(|id| Some((id, cache.trace(id)?)))
-            .filter(|(_, t)| rip.wrapping_add(u64::from(t.bytes)) <= s.run.hop_end_limit);
-        let Some((id, t)) = t else {
-            return Ok(());
-        };
-        s.run.hop_cur = id;
-        s.run.hop_first = t.ops.as_ptr() as usize;
-        s.run.hop_epoch = s.tlb.epoch;
-        s.run.trace_rip = rip;
-        &t.ops[0]
+    if rip != s.run.trace_rip || s.tlb.epoch != s.run.hop_epoch {
+        return hop_far(s, bus, op, ic, rip);
+    }
+    // Back to the running trace's own start, under the TLB epoch it was
+    // entered under: it is still cached (traces are dropped only between
+    // the loop's traces, which the hops run within), its code context
+    // cannot have changed (that ends the run), and it fitted the CS limit
+    // at the same RIP.
+    //
+    // SAFETY: `hop_first` is the address of the first record of the
+    // running trace's `ops`, stored with `hop_cur` by the run loop or by
+    // the hop that started that trace (`hop_lookup`); the argument there
+    // keeps that slice alive and unchanged while handlers run.
+    let first = unsafe { &*(s.run.hop_first as *const Op<B>) };
+    hop_to(s, bus, op, ic, rip, first)
+}
+
+/// A hop to another trace (or to the running one's start under a new
+/// TLB epoch): through [`hop_lookup`].
+#[inline(never)]
+#[allow(unsafe_code)]
+fn hop_far<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>, ic: u64, rip: u64) -> Res<()> {
+    let Some(first) = hop_lookup::<B>(s, rip) else {
+        return Ok(());
     };
+    // SAFETY: `hop_lookup` found `first` in the running trace cache, and
+    // the argument there keeps its trace alive and unchanged while
+    // handlers run.
+    let first = unsafe { &*first };
+    hop_to(s, bus, op, ic, rip, first)
+}
+
+/// The end of a hop from record `op` to `first`, at `rip` after `ic`
+/// instructions: the loop's bookkeeping, then the record.
+#[inline(always)]
+fn hop_to<B: CpuBus>(
+    s: &mut CpuState,
+    bus: &mut B,
+    op: &Op<B>,
+    ic: u64,
+    rip: u64,
+    first: &Op<B>,
+) -> Res<()> {
     s.run.hops += 1;
     s.run.hop_refs += u64::from(op.mref);
     s.run.break_trace = false;
@@ -385,9 +406,49 @@ fn hop<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {
     s.run.trace_ic = ic;
     s.icount = ic;
     s.rip = rip;
+    // A hop may start a record that is not threaded (which stores no
+    // position when it returns).
     s.run.pos = first.idx;
+    #[cfg(debug_assertions)]
+    {
+        s.run.dbg_pos = first.idx;
+    }
     s.next_rip = first.end_at(rip, s.run.trace_mask);
     (first.f)(s, bus, first)
+}
+
+/// The trace a hop to `rip` goes on with, from the running trace's links
+/// or the jump cache, if it fits the CS limit: its first record's
+/// address, with the trace made the running one in `s.run` (`hop_cur`,
+/// `hop_first`, `hop_epoch`, `trace_rip`).
+#[inline(always)]
+#[allow(unsafe_code)]
+fn hop_lookup<B: CpuBus>(s: &mut CpuState, rip: u64) -> Option<*const Op<B>> {
+    // SAFETY: `hop_until` is non-zero only while `Cpu::run_traces` runs
+    // a trace's records on its threaded path (it is cleared before the
+    // one-record path and when the call returns, and stays 0 with
+    // `Cpu::unthreaded`), and there the loop stored `hop_cache` from
+    // `&self.cache` just before starting the trace's first record. The
+    // `Cpu` is mutably borrowed by that call, so the cache cannot move or
+    // be dropped; handlers cannot reach it (they get the state and the
+    // bus), and the loop changes it only between traces, after the
+    // handlers returned, and stores the address again before the next
+    // trace: while this reference lives only shared borrows of the cache
+    // exist. The handler running is a `Handler<B>` taken from that
+    // `TraceCache<B>`, so `B` is the cache's type.
+    let cache = unsafe { &*(s.run.hop_cache as *const crate::trace::TraceCache<B>) };
+    let epoch = cache.link_epoch(s.tlb.epoch);
+    let id = cache.successor(s.run.hop_cur, rip, s.run.hop_ctx, epoch)?;
+    let t = cache.trace(id)?;
+    let first = t.ops.first()?;
+    if rip.wrapping_add(u64::from(t.bytes)) > s.run.hop_end_limit {
+        return None;
+    }
+    s.run.hop_cur = id;
+    s.run.hop_first = first as *const Op<B> as usize;
+    s.run.hop_epoch = s.tlb.epoch;
+    s.run.trace_rip = rip;
+    Some(first)
 }
 
 /// True when the taken branch of Jcc record `op` can go on at the record
@@ -432,7 +493,10 @@ pub(crate) fn land<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<
         .trace_ic
         .wrapping_add(u64::from(op.ic))
         .wrapping_sub(u64::from(before.ic));
-    s.run.pos = to.idx;
+    #[cfg(debug_assertions)]
+    {
+        s.run.dbg_pos = to.idx;
+    }
     (to.f)(s, bus, to)
 }
 
@@ -613,6 +677,8 @@ impl CpuState {
         size: u8,
     ) -> Res<u64> {
         if mem {
+            // The exact count for a device, and the position for a fault.
+            sync_count(self, op);
             let off = self.ea(op);
             self.read_sz(bus, op.seg as usize, off, size)
         } else {
@@ -632,6 +698,7 @@ impl CpuState {
         v: u64,
     ) -> Res<()> {
         if mem {
+            sync_count(self, op);
             let off = self.ea(op);
             self.write_sz(bus, op.seg as usize, off, size, v)
         } else {
