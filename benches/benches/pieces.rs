@@ -246,6 +246,26 @@ fn shifts(c: &mut Criterion) {
     );
 }
 
+/// IMUL r, r/m and IMUL r, r/m, imm (the amd64 kernel's multi-precision
+/// loops split 64-bit products into 32-bit halves with them), their
+/// flags overwritten by the next ADD unread: they stay pending (issue
+/// #19).
+fn imul(c: &mut Criterion) {
+    // top: imul eax, ebx / imul ecx, esi, 5 / add edx, eax / add edi, ecx /
+    // jmp top
+    let code = [
+        0x66, 0x0F, 0xAF, 0xC3, 0x66, 0x6B, 0xCE, 0x05, 0x66, 0x01, 0xC2, 0x66, 0x01, 0xCF, 0xEB,
+        0xF0,
+    ];
+    run_loop(
+        c,
+        "IMUL loop: imul r,r / imul r,r,imm / add / add (10k instructions)",
+        &code,
+        10_000,
+        Throughput::Elements(10_000),
+    );
+}
+
 /// The kernel's multi-precision inner loops (`mpihelp_mul_1` and its
 /// kin, most of the i386 guest's late-boot instructions): MUL with 32-bit
 /// operands, then ADD/ADC/SBB carrying the high half (issue #19).
@@ -421,6 +441,7 @@ mod group {
         alu,
         inc_dec,
         shifts,
+        imul,
         mul_adc,
         near_transfers,
         no_base_addresses,

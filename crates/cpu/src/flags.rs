@@ -39,6 +39,13 @@ pub enum FlagOp {
     /// `res = a >> b` arithmetic (SAR), `b` as for `Shl`: CF the last bit
     /// shifted out, OF = 0.
     Sar,
+    /// IMUL r, r/m (two or three operands, 2, 4 or 8 bytes): `res` the
+    /// low half of the product with bit 8 set, `a` 1 when the product
+    /// does not fit it. CF = OF = `a`; SF and PF come from the low half
+    /// (bit 8 is neither its sign nor in its low byte) and ZF and AF are
+    /// 0, as Intel's recent cores leave them (the SDM: undefined); bit 8
+    /// is what makes ZF read 0 without a test of its own.
+    Imul,
 }
 
 /// Operands and result of the last lazily evaluated operation.
@@ -100,6 +107,7 @@ impl Lazy {
             FlagOp::Logic | FlagOp::None => false,
             FlagOp::Inc | FlagOp::Dec => self.carry_in,
             FlagOp::Shl | FlagOp::Shr | FlagOp::Sar => self.shift_cf(),
+            FlagOp::Imul => self.a != 0,
         }
     }
 
@@ -140,7 +148,12 @@ impl Lazy {
     #[inline]
     pub fn af(&self) -> bool {
         match self.op {
-            FlagOp::Logic | FlagOp::None | FlagOp::Shl | FlagOp::Shr | FlagOp::Sar => false,
+            FlagOp::Logic
+            | FlagOp::None
+            | FlagOp::Shl
+            | FlagOp::Shr
+            | FlagOp::Sar
+            | FlagOp::Imul => false,
             FlagOp::Inc | FlagOp::Dec => (self.a ^ 1 ^ self.res) & 0x10 != 0,
             _ => (self.a ^ self.b ^ self.res) & 0x10 != 0,
         }
@@ -158,6 +171,7 @@ impl Lazy {
             FlagOp::Dec => (a ^ 1) & (a ^ r) & s != 0,
             FlagOp::Shl => (r & s != 0) != self.shift_cf(),
             FlagOp::Shr => (r & s != 0) != (r & (s >> 1) != 0),
+            FlagOp::Imul => a != 0,
             FlagOp::Logic | FlagOp::None | FlagOp::Sar => false,
         }
     }

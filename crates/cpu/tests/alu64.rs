@@ -541,6 +541,43 @@ fn imul_three_operand_forms() {
 }
 
 #[test]
+fn imul_flags_read_while_pending() {
+    // IMUL r, r/m leaves its flags pending; what reads them (SETcc, a
+    // Jcc, PUSHF) sees SF and PF of the low half, ZF = AF = 0 and CF = OF
+    // = overflow, as on Intel's recent cores.
+    let m = run64(&asm64(
+        "mov ebx, 0x10000
+         imul ebx, ebx
+         setz al
+         setp ah
+         seto cl
+         setc ch
+         sets dl
+         pushfq
+         pop r15
+         jz imul_bad
+         mov rsi, -3
+         imul rsi, rsi, 5
+         sets bl
+         setp bh
+         pushfq
+         pop rdi
+         jmp imul_end
+         imul_bad: mov eax, 0xBAD
+         imul_end:",
+    ));
+    // The low half is 0 (0x1_0000_0000 in 32 bits), yet ZF is 0.
+    assert_eq!(r(&m, AX) & 0xFFFF, 0x0100, "setz, setp");
+    assert_eq!(r(&m, CX) & 0xFFFF, 0x0101, "seto, setc");
+    assert_eq!(r(&m, DX) & 0xFF, 0, "sets");
+    assert_eq!(r(&m, 15) as u32 & ARITH, CF | OF | PF);
+    // -15: SF set, 0xF1 has five bits set (PF 0), no overflow.
+    assert_eq!(r(&m, SI), (-15i64) as u64);
+    assert_eq!(r(&m, BX) & 0xFFFF, 0x0001, "sets, setp");
+    assert_eq!(r(&m, DI) as u32 & ARITH, SF);
+}
+
+#[test]
 fn div_64_and_8() {
     let m = run64(&asm64(
         "mov rdx, 1

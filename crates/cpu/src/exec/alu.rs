@@ -812,8 +812,9 @@ fn imul3<B: CpuBus, const THREE: bool, const MEM: bool, const Z: u8>(
         ((p as u64) & mask(sz), p != sx(p as u64 & mask(sz)))
     };
     s.set_reg(op.r0, sz, lo);
-    let f = (szp(lo, sz) & !fl::ZF) | if overflow { fl::CF | fl::OF } else { 0 };
-    s.set_arith(f);
+    // The flags stay pending (see `FlagOp::Imul`: SF and PF from the low
+    // half, ZF = AF = 0, CF = OF = overflow).
+    s.set_lazy(FlagOp::Imul, sz, u64::from(overflow), 0, lo | 0x100);
     // A memory factor may have been read from a device (`rd_rm`).
     if MEM {
         next(s, bus, op)
