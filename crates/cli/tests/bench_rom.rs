@@ -7,10 +7,8 @@
 //! The ROMs are built with one round into `target/bench-1` by the shared
 //! build script when they are not there yet.
 
-#[allow(dead_code)]
-mod common;
-#[allow(dead_code)]
-mod guest;
+use crate::common;
+use crate::guest;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -1,10 +1,7 @@
 //! Bad input gives a one-line error and exit status 2, never a panic; a
 //! triple fault with --no-reboot stops with a register dump and status 4.
 
-#[allow(dead_code)]
-mod common;
-
-use common::anyx86;
+use crate::common::anyx86;
 use std::process::Output;
 
 fn assert_bad_input(out: &Output, what: &str) {

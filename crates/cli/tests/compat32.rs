@@ -9,8 +9,7 @@
 //! holds the i386 `bin/busybox`: the kernel unpacks concatenated archives
 //! in order, so the later file replaces the first.
 
-#[allow(dead_code)]
-mod guest;
+use crate::guest;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

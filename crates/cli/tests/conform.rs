@@ -2,10 +2,7 @@
 //! exclusions, test-ROM directories, multiboot kernels, the summary line,
 //! the exit status and the JSON/JUnit reports.
 
-#[allow(dead_code)]
-mod common;
-
-use common::{anyx86, stdout, temp_dir};
+use crate::common::{anyx86, stdout, temp_dir};
 use std::path::Path;
 use std::process::Output;
 

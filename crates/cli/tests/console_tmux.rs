@@ -2,12 +2,9 @@
 //! guest, its output shows, `Ctrl-A x` ends the run, and the terminal is
 //! left sane (canonical mode and echo back on).
 
-#[allow(dead_code)]
-mod tmux;
-
+use crate::tmux::{tmux, wait_for, Session};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tmux::{tmux, wait_for, Session};
 
 #[test]
 fn typing_reaches_the_guest_and_ctrl_a_x_restores_the_terminal() {

@@ -2,12 +2,9 @@
 //! breakpoint, continue to it (F5), run to the end, quit; and Ctrl-C
 //! breaking into a guest that never stops.
 
-#[allow(dead_code)]
-mod tmux;
-
+use crate::tmux::{tmux, wait_for, Session};
 use std::path::Path;
 use std::time::Duration;
-use tmux::{tmux, wait_for, Session};
 
 fn open(name: &str, rom: &str) -> Session {
     let rom = Path::new(env!("CARGO_MANIFEST_DIR"))

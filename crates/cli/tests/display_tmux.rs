@@ -4,13 +4,9 @@
 //! would: from the CD through SeaBIOS and ISOLINUX, and directly with
 //! `--kernel`.
 
-#[allow(dead_code)]
-mod guest;
+use crate::guest;
 
-#[allow(dead_code)]
-mod tmux;
-
-use tmux::{tmux, wait_for_within, Session};
+use crate::tmux::{tmux, wait_for_within, Session};
 
 /// The shared CD in the terminal display: SeaBIOS's and ISOLINUX's screen,
 /// then (with `console=tty0` typed at the ISOLINUX prompt, which makes the

@@ -10,8 +10,7 @@
 //! Run in release mode (`cargo test --release`): each boot is 7 to 8
 //! billion instructions.
 
-#[allow(dead_code)]
-mod guest;
+use crate::guest;
 
 /// The kernel command line of the full PC: QEMU's, nothing switched off.
 const PC_APPEND: &str = "console=ttyS0,115200 panic=-1 work=1";

@@ -2,14 +2,10 @@
 //! shell takes typed commands, line editing works, Ctrl-C reaches the
 //! guest's line editor, and `poweroff -f` ends the run.
 
-#[allow(dead_code)]
-mod guest;
+use crate::guest;
 
-#[allow(dead_code)]
-mod tmux;
-
+use crate::tmux::{tmux, wait_for_within, Session};
 use std::time::Duration;
-use tmux::{tmux, wait_for_within, Session};
 
 #[test]
 fn the_shell_takes_commands_line_editing_and_ctrl_c() {

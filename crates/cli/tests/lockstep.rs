@@ -3,10 +3,7 @@
 //! scripts/test.sh). Fixed seeds and small counts; the big runs are in
 //! the README.
 
-#[allow(dead_code)]
-mod common;
-
-use common::{anyx86, stdout, temp_dir};
+use crate::common::{anyx86, stdout, temp_dir};
 use std::path::Path;
 
 fn rom(name: &str) -> String {

@@ -5,8 +5,7 @@
 //!
 //! Run in release mode: each Linux boot is about 8 billion instructions.
 
-#[allow(dead_code)]
-mod guest;
+use crate::guest;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -3,17 +3,13 @@
 //! machine, byte for byte; a debugger's changes are inputs too; bad
 //! journals and other machines are refused.
 
-#[allow(dead_code)]
-mod guest;
+use crate::guest;
 
-#[allow(dead_code)]
-mod tmux;
-
+use crate::tmux::{tmux, wait_for_within, Session};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use tmux::{tmux, wait_for_within, Session};
 
 fn tmp(name: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);

@@ -4,8 +4,7 @@
 //! watchpoint finds the instruction that last wrote an address; and the
 //! built-in debugger's `rsi`/`rc`.
 
-#[allow(dead_code)]
-mod guest;
+use crate::guest;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

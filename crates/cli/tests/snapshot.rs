@@ -10,10 +10,8 @@
 //! differs between runs). Run in release mode: each boot is 7 to 9
 //! billion instructions.
 
-#[allow(dead_code)]
-mod common;
-#[allow(dead_code)]
-mod guest;
+use crate::common;
+use crate::guest;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -11,8 +11,7 @@
 //! run` (the device ROMs: `--clock virtual`, `--rtc-base`), next to the
 //! `; qemu-flags: ...` line that `test-roms/run-qemu.sh` passes to QEMU.
 
-#[allow(dead_code)]
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -4,14 +4,11 @@
 //! plus the stack-frame and miscellaneous instructions (ENTER/LEAVE,
 //! LAHF/SAHF, XLAT, BSF/BSR, POPCNT) in both modes.
 
-#[allow(dead_code)]
-mod common;
-
+use crate::common::asm::{asm32, asm64};
+use crate::common::long64::{Exit, M, STACK};
+use crate::common::prot32::{run32, M32};
 use anyx86_cpu::arch::fl::{AF, ARITH, CF, OF, PF, SF, ZF};
 use anyx86_cpu::cpuid::CpuModel;
-use common::asm::{asm32, asm64};
-use common::long64::{Exit, M, STACK};
-use common::prot32::{run32, M32};
 
 fn fl(m: &M32) -> u32 {
     m.cpu.s.eflags() & ARITH

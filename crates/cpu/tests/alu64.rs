@@ -5,14 +5,11 @@
 //! on a flat 64-bit machine. Where a test reads the flags in the middle of
 //! its code it does so with `pushfq; pop r15`.
 
-#[allow(dead_code)]
-mod common;
-
+use crate::common::asm::asm64;
+use crate::common::long64::{r, run64, Exit, CODE, M, STACK};
 use anyx86_cpu::arch::fl::{AF, ARITH, CF, OF, PF, SF, ZF};
 use anyx86_cpu::arch::reg::{AX, BX, CX, DI, DX, SI};
 use anyx86_cpu::cpuid::CpuModel;
-use common::asm::asm64;
-use common::long64::{r, run64, Exit, CODE, M, STACK};
 
 /// Scratch data the memory forms address through RBX.
 const DATA: u64 = 0x8000;

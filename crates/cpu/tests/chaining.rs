@@ -4,14 +4,11 @@
 //! round trips between privilege levels, and the same RIP reached under
 //! another CS base never follows a link made under the first.
 
-#[allow(dead_code)]
-mod common;
-
+use crate::common::asm::asm16;
+use crate::common::long64::M;
 use anyx86_cpu::arch::{reg, sreg, Segment};
 use anyx86_cpu::cpuid::CpuModel;
 use anyx86_cpu::RunExit;
-use common::asm::asm16;
-use common::long64::M;
 
 /// Real mode, CS = 0, at `rip`.
 fn real_mode_at(m: &mut M, rip: u64) {

@@ -4,14 +4,11 @@
 //! long enough that the interpreter's traces exit on their side branches
 //! many times and must land on the right target each time.
 
-#[allow(dead_code)]
-mod common;
-
+use crate::common::asm::{asm32, asm64};
+use crate::common::long64::{r, run64, Exit, CODE, M, STACK};
+use crate::common::prot32::{run32, M32};
 use anyx86_cpu::arch::fl::{CF, OF, PF, SF, ZF};
 use anyx86_cpu::cpuid::CpuModel;
-use common::asm::{asm32, asm64};
-use common::long64::{r, run64, Exit, CODE, M, STACK};
-use common::prot32::{run32, M32};
 
 /// Whether condition `cc` (the low nibble of the Jcc opcode) holds for
 /// `flags`, as SDM Vol. 1, Appendix B, Table B-1 defines it.

@@ -4,14 +4,11 @@
 //! bit tests, double shifts, CMPXCHG/XADD and the single string
 //! instructions.
 
-#[allow(dead_code)]
-mod common;
-
+use crate::common::asm::{asm32, asm64};
+use crate::common::long64::{r, run64, Exit, M, STACK};
+use crate::common::prot32::M32;
 use anyx86_cpu::arch::fl::{CF, ZF};
 use anyx86_cpu::cpuid::CpuModel;
-use common::asm::{asm32, asm64};
-use common::long64::{r, run64, Exit, M, STACK};
-use common::prot32::M32;
 
 const DATA: u64 = 0x8000;
 

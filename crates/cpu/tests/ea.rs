@@ -5,14 +5,11 @@
 //! read tells the address the CPU formed. LEA checks the same arithmetic
 //! without a memory access.
 
-#[allow(dead_code)]
-mod common;
-
+use crate::common::asm::{asm32, asm64};
+use crate::common::long64::{r, Exit, CODE, M, STACK};
+use crate::common::prot32::M32;
 use anyx86_cpu::arch::{sreg, Segment};
 use anyx86_cpu::cpuid::CpuModel;
-use common::asm::{asm32, asm64};
-use common::long64::{r, Exit, CODE, M, STACK};
-use common::prot32::M32;
 
 /// The tagged block: qword at address a (8-aligned) holds TAG | a.
 const DATA: u64 = 0x8000;

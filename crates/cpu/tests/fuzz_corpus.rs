@@ -1,14 +1,11 @@
 //! Replays every seed and finding in `fuzz/corpus/cpu_*` through the same
 //! harness the cargo-fuzz targets call, on the stable toolchain.
 
+use crate::corpus::{self, corpus};
 use anyx86_cpu::fuzzing::{
     conform_vectors, run_cpu, run_cpu_digest, Mode, Outcome, BUDGET, OVERSHOOT,
 };
 use anyx86_cpu::RunExit;
-#[path = "common/corpus.rs"]
-mod corpus;
-
-use corpus::corpus;
 
 /// Replays a corpus forwards and then backwards: each input ends within
 /// its budget, and both runs of it agree on everything (exit, counts, a

@@ -1,13 +1,10 @@
 //! CPU bugs found by conformance suites (issue #18), one test each; each
 //! failed before its fix.
 
-#[allow(dead_code)]
-mod common;
-
+use crate::common::long64::{Exit, CODE, GDT, IDT, M, PML4, STUBS};
+use crate::common::prot32::{self, CODE32, DATA32};
 use anyx86_cpu::arch::{reg, Segment, TableReg};
 use anyx86_cpu::cpuid::CpuModel;
-use common::long64::{Exit, CODE, GDT, IDT, M, PML4, STUBS};
-use common::prot32::{self, CODE32, DATA32};
 
 /// A linear address in the top of the 64-bit space that maps onto the
 /// identity-mapped first 16 MiB (`HIGH + x` is physical x) through a PDPT
@@ -752,7 +749,7 @@ fn clearing_cr0_wp_keeps_the_tlb() {
 }
 
 /// Item 14, the speed a guest toggling CR0.WP sees: prints MIPS
-/// (`cargo test -p anyx86-cpu --release --test issue18 cr0_wp_toggle_mips
+/// (`cargo test -p anyx86-cpu --release --test cpu issue18::cr0_wp_toggle_mips
 /// -- --ignored --nocapture`).
 #[test]
 #[ignore = "a measurement"]

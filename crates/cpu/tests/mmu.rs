@@ -5,16 +5,13 @@
 //! paging in 64-bit mode with the low 2 MiB in 4 KiB pages, and 32-bit
 //! paging in protected mode.
 
-#[allow(dead_code)]
-mod common;
-
+use crate::common::asm::{asm32, asm64};
+use crate::common::long64::{Exit, CODE, GDT, M, PML4, STACK};
+use crate::common::prot32::{M32, PD, PRW};
 use anyx86_cpu::arch::pf;
 use anyx86_cpu::arch::pte::{A, D, NX, P, RW, US};
 use anyx86_cpu::arch::{cr0, efer, sreg, Segment};
 use anyx86_cpu::cpuid::CpuModel;
-use common::asm::{asm32, asm64};
-use common::long64::{Exit, CODE, GDT, M, PML4, STACK};
-use common::prot32::{M32, PD, PRW};
 
 /// The page table that maps linear 0-2 MiB in 4 KiB pages.
 const PT: u64 = 0x40000;

@@ -3,12 +3,9 @@
 //! RCX/RSI/RDI and memory as after the last completed element, overlap,
 //! address-size wrap, code written by REP MOVS.
 
-#[allow(dead_code)]
-mod common;
-
+use crate::common::long64::{Exit, CODE, M, PML4, STUBS};
 use anyx86_cpu::arch::{attr, fl, reg, sreg, Segment};
 use anyx86_cpu::cpuid::CpuModel;
-use common::long64::{Exit, CODE, M, PML4, STUBS};
 
 /// Data of the model tests: [WIN, WIN + WIN_LEN).
 const WIN: usize = 0x10_0000;

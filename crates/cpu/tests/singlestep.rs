@@ -3,9 +3,6 @@
 //! the engine `anyx86 conform` uses (`anyx86_cpu::singlestep`), with the
 //! committed exclusions (`src/singlestep/exclusions-80286.txt`).
 
-#[allow(dead_code)]
-mod common;
-
 use anyx86_cpu::singlestep::{self, Exclusions, FlatBus, Runner};
 use std::io::Read;
 use std::path::{Path, PathBuf};

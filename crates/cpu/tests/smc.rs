@@ -3,13 +3,10 @@
 //! on the same page leaves the decoded code alone (it used to drop and
 //! rebuild every trace of the page on each store: 1-2 MIPS).
 
-#[allow(dead_code)]
-mod common;
-
+use crate::common::long64::{Exit, CODE, M};
 use anyx86_cpu::arch::reg;
 use anyx86_cpu::cpuid::CpuModel;
 use anyx86_cpu::RunExit;
-use common::long64::{Exit, CODE, M};
 
 fn long() -> M {
     M::long_with(CpuModel::qemu64())

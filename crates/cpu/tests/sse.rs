@@ -4,14 +4,11 @@
 //! operating-system side (CR0/CR4 controls, #NM, #XM vs #UD, alignment,
 //! FXSAVE/FXRSTOR, MMX/x87 aliasing).
 
-#[allow(dead_code)]
-mod common;
-
+use crate::common::long64::{Exit, CODE, STUBS};
+use crate::common::{prot32, FlatBus};
 use anyx86_cpu::arch::{cr0, cr4, reg};
 use anyx86_cpu::cpuid::{ecx1, edx1, CpuModel};
 use anyx86_cpu::Cpu;
-use common::long64::{Exit, CODE, STUBS};
-use common::{prot32, FlatBus};
 use std::io::Read;
 
 struct M {

@@ -5,13 +5,10 @@
 //! leave the whole register and data state as the host CPU did. Then
 //! FXSAVE/FXSAVE64 in 64-bit mode and the #NM/#UD rules there.
 
-#[allow(dead_code)]
-mod common;
-
+use crate::common::long64::{Exit, CODE, M, PML4};
 use anyx86_cpu::arch::{cr0, cr4, reg};
 use anyx86_cpu::cpuid::CpuModel;
 use anyx86_cpu::RunExit;
-use common::long64::{Exit, CODE, M, PML4};
 use std::collections::BTreeMap;
 use std::io::Read;
 

@@ -2,13 +2,10 @@
 //! host CPU computed: `data/v2-cases.txt`, produced by `data/gen_v2.c`
 //! (see `data/README.md`). Also their #UD and #GP rules.
 
-#[allow(dead_code)]
-mod common;
-
+use crate::common::long64::{Exit, CODE, M};
 use anyx86_cpu::arch::{cr4, fl, reg};
 use anyx86_cpu::cpuid::CpuModel;
 use anyx86_cpu::FlagOp;
-use common::long64::{Exit, CODE, M};
 
 const DATA: u64 = 0x8000;
 /// Leaf 1 ECX: CMPXCHG16B, POPCNT.

@@ -7,16 +7,13 @@
 //! by a throwaway C program with `long double` and inline assembly running
 //! the same instructions.
 
-#[allow(dead_code)]
-mod common;
-
+use crate::common::long64::{CODE, STUBS};
+use crate::common::{prot32, FlatBus};
 use anyx86_cpu::arch::{attr, cr0, reg, sreg, Segment, TableReg};
 use anyx86_cpu::cpuid::{edx1, CpuModel};
 use anyx86_cpu::fpu::{cw, sw};
 use anyx86_cpu::Cpu;
 use anyx86_softfloat::F80;
-use common::long64::{CODE, STUBS};
-use common::{prot32, FlatBus};
 
 /// How a run ended.
 #[derive(Debug, PartialEq, Eq)]
