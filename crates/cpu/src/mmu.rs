@@ -922,10 +922,11 @@ impl CpuState {
     }
 
     /// The fast path of an `N`-byte data access at `s:off` for an operand
-    /// of address shape `EA`: the segment passes its one compare (or, in
-    /// 64-bit mode, both ends are canonical), and the TLB half for the
-    /// access holds a fast entry for the page, which the access does not
-    /// cross. Returns the access's offset in guest RAM, or `None` when
+    /// of address shape `EA`: the segment passes its one compare (in
+    /// 64-bit mode there is none: see [`CpuState::fast_lin`]), and the TLB
+    /// half for the access holds a fast entry for the page, which the
+    /// access does not cross (which in 64-bit mode also makes both ends
+    /// canonical). Returns the access's offset in guest RAM, or `None` when
     /// anything needs the slow path; nothing faults and nothing changes
     /// here, so a handler can bail out to its slow form and start over.
     #[inline(always)]
