@@ -3,7 +3,8 @@
 //! XADD, CMPXCHG, CMPXCHG8B, BSWAP.
 
 use super::{
-    by_ea, ea, form, hot, is_mem, mn, next, next_fast, plain, restart_ea, sync_count, Pick, H,
+    by_ea, ea, form, hot, is_mem, mn, next, next_fast, next_if, plain, restart_ea, sync_count,
+    Pick, H,
 };
 use crate::arch::{fl, reg};
 use crate::bus::CpuBus;
@@ -816,11 +817,7 @@ fn imul3<B: CpuBus, const THREE: bool, const MEM: bool, const Z: u8>(
     // half, ZF = AF = 0, CF = OF = overflow).
     s.set_lazy(FlagOp::Imul, sz, u64::from(overflow), 0, lo | 0x100);
     // A memory factor may have been read from a device (`rd_rm`).
-    if MEM {
-        next(s, bus, op)
-    } else {
-        next_fast(s, bus, op)
-    }
+    next_if(s, bus, op, !MEM)
 }
 
 fn div<B: CpuBus, const SIGNED: bool, const MEM: bool>(
@@ -1246,9 +1243,5 @@ fn fused_jcc<B: CpuBus, const CC: u8, const FAST: bool>(
         }
         return super::side_exit(s, bus, op);
     }
-    if FAST {
-        next_fast(s, bus, op)
-    } else {
-        next(s, bus, op)
-    }
+    next_if(s, bus, op, FAST)
 }

@@ -3,7 +3,8 @@
 //! pointer loads.
 
 use super::{
-    by_ea, hot, is_mem, mn, next, next_fast, plain, restart_ea, sized, sync_count, wdq, Pick, H,
+    by_ea, hot, is_mem, mn, next, next_fast, next_if, plain, restart_ea, sized, sync_count, wdq,
+    Pick, H,
 };
 use crate::arch::{fl, reg, sreg, Mode};
 use crate::bus::CpuBus;
@@ -699,11 +700,7 @@ fn cmov_set<B: CpuBus, const FAST: bool>(
             s.set_reg(op.r0, 4, cur);
         }
     }
-    if FAST {
-        next_fast(s, bus, op)
-    } else {
-        next(s, bus, op)
-    }
+    next_if(s, bus, op, FAST)
 }
 
 fn xlat<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) -> Res<()> {

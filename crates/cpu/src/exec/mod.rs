@@ -322,6 +322,17 @@ pub(crate) fn next_fast<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>) ->
     (n.f)(s, bus, n)
 }
 
+/// [`next_fast`] for a handler that took its fast path (`fast`, a
+/// constant where it is called), else [`next`].
+#[inline(always)]
+pub(crate) fn next_if<B: CpuBus>(s: &mut CpuState, bus: &mut B, op: &Op<B>, fast: bool) -> Res<()> {
+    if fast {
+        next_fast(s, bus, op)
+    } else {
+        next(s, bus, op)
+    }
+}
+
 /// Most hops before a chain returns to the run loop: debug builds do not
 /// turn the handlers' tail calls into jumps, so each hop is a stack frame.
 const HOP_LIMIT: u32 = 64;
